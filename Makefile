@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make test` and `make demo`. Every target installs what it needs
+# itself (a local .venv, pinned anvil and solc under tools/node_modules) and is a quick no-op when set up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TOOLS := tools/node_modules/.installed
+PYTEST_ARGS ?=
+
+.PHONY: test demo setup lint typecheck pytest contracts clean
+
+setup: $(STAMP) $(TOOLS)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(TOOLS): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: setup
+	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+# Rebuild the committed contract artifacts (ABI + bytecode) with the pinned solc.
+contracts: setup
+	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(PY) -m reconciler.contracts_build
+
+demo: setup
+	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" bash scripts/demo.sh
+
+clean:
+	rm -rf $(VENV) tools/node_modules .devnet .pytest_cache .mypy_cache .ruff_cache

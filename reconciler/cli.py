@@ -1,0 +1,85 @@
+"""The `reconcile` command line (click). Exit codes: 0 ok / no changes, 1 error, 2 changes pending."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler import __version__, devnet
+from reconciler.units import format_mor
+
+
+@click.group()
+@click.version_option(__version__, prog_name="reconcile")
+def cli() -> None:
+    """GitOps for Morpheus resale providers: declare in YAML, plan, apply, watch."""
+
+
+@cli.group(name="devnet")
+def devnet_group() -> None:
+    """A local anvil chain with Morpheus-compatible contracts, for trying things safely."""
+
+
+_dir_option = click.option(
+    "--dir",
+    "dirpath",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="Where the devnet keeps its chain state, log and devnet.json.",
+)
+
+
+@devnet_group.command("up")
+@_dir_option
+@click.option("--port", type=int, default=8545, show_default=True, help="RPC port on 127.0.0.1.")
+def devnet_up(dirpath: Path, port: int) -> None:
+    """Start anvil (keeping state across restarts) and deploy the contracts once."""
+    try:
+        info, notes = devnet.up(dirpath, port=port)
+    except devnet.DevnetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in notes:
+        click.echo(line)
+    _print_deployment(info)
+    click.echo(f"wrote {devnet.info_path(dirpath)}")
+
+
+@devnet_group.command("down")
+@_dir_option
+def devnet_down(dirpath: Path) -> None:
+    """Stop anvil; its state is saved and comes back with the next `up`."""
+    if devnet.down(dirpath):
+        click.echo(f"stopped the devnet in {dirpath} (state kept)")
+    else:
+        click.echo(f"no devnet running in {dirpath}")
+
+
+@devnet_group.command("status")
+@_dir_option
+def devnet_status(dirpath: Path) -> None:
+    """Say whether the devnet runs and what is deployed (exit 1 when it is not running)."""
+    st = devnet.status(dirpath)
+    if not st.running:
+        click.echo(f"devnet in {dirpath}: not running" + ("" if st.info else " (never started)"))
+        sys.exit(1)
+    click.echo(f"devnet in {dirpath}: running (pid {st.pid}) at {st.rpc_url}, chain id {st.chain_id}")
+    if st.info is None or not st.deployed:
+        click.echo("contracts: not deployed (run `reconcile devnet up`)")
+        sys.exit(1)
+    _print_deployment(st.info)
+    for name, value in st.market.items():
+        shown = format_mor(value) if "Price" not in name else f"{value} wei/s"
+        click.echo(f"  {name:<18} {shown}")
+
+
+def _print_deployment(info: dict[str, object]) -> None:
+    click.echo(f"  chainId            {info['chainId']}")
+    for key in ("diamond", "mor", "delegateRegistry", "provider"):
+        click.echo(f"  {key:<18} {info[key]}")
+
+
+def main() -> None:
+    cli()
