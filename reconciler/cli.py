@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from reconciler import __version__, devnet
+from reconciler.desired.loader import load_desired
+from reconciler.diagnostics import DesiredStateError, Severity
 from reconciler.units import format_mor
 
 
@@ -79,6 +81,28 @@ def _print_deployment(info: dict[str, object]) -> None:
     click.echo(f"  chainId            {info['chainId']}")
     for key in ("diamond", "mor", "delegateRegistry", "provider"):
         click.echo(f"  {key:<18} {info[key]}")
+
+
+@cli.command("validate")
+@click.argument("path", type=click.Path(path_type=Path))
+def validate_cmd(path: Path) -> None:
+    """Check a desired state (file or directory) without any network; exit 1 on errors."""
+    try:
+        desired, warnings = load_desired(path)
+    except DesiredStateError as exc:
+        for d in exc.diagnostics:
+            click.echo(str(d), err=True)
+        errors = [d for d in exc.diagnostics if d.severity is Severity.ERROR]
+        click.echo(f"{len(errors)} error(s); nothing was checked against the chain", err=True)
+        sys.exit(1)
+    for d in warnings:
+        click.echo(str(d), err=True)
+    own = sum(1 for m in desired.models if m.managed)
+    bids = sum(1 for m in desired.models if m.bid is not None)
+    click.echo(
+        f"{path}: valid ({len(desired.models)} models, {own} own, {bids} bids, "
+        f"{len(desired.upstreams)} upstreams, {len(warnings)} warning(s))"
+    )
 
 
 def main() -> None:

@@ -1,0 +1,408 @@
+"""Turn the schema-valid merged document into `Desired`, with the checks a schema cannot express.
+
+Semantic checks (no network): exact amounts, reference syntax, slots against the upstream's
+maxConcurrency, the `tee` tag, tags that mislead the router's health probe, resale acknowledgement,
+duplicates, cost models (rounded up to whole wei).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from reconciler import ids
+from reconciler.desired.model import (
+    DEFAULT_TAGS,
+    BidSpec,
+    ChurnGuard,
+    CostModel,
+    Desired,
+    Endpoint,
+    ModelSpec,
+    NetworkSpec,
+    PolicySpec,
+    ProviderSpec,
+    ProxySpec,
+    RouterSpec,
+    SignerSpec,
+    UpstreamSpec,
+)
+from reconciler.desired.yamlsource import Path_
+from reconciler.diagnostics import Diagnostic, Location, Severity, format_path
+from reconciler.pricing import SECONDS_PER_YEAR, price_from_cost, to_fraction
+from reconciler.references import Reference, ReferenceError_, parse_reference
+from reconciler.units import AmountError, format_mor, parse_amount
+
+# The proxy-router's health probe: first recognised tag wins (case-insensitive).
+PROBE_TAGS: dict[str, Endpoint] = {
+    **dict.fromkeys(("llm", "textgeneration", "text2text", "t2t"), Endpoint.CHAT),
+    **dict.fromkeys(("embedding", "embeddings"), Endpoint.EMBEDDINGS),
+    **dict.fromkeys(("tts", "text-to-speech", "t2s"), Endpoint.AUDIO_SPEECH),
+    **dict.fromkeys(("stt", "transcribe", "s2t", "speech", "speech-to-text"), Endpoint.AUDIO_TRANSCRIPTION),
+}
+
+
+class _Builder:
+    def __init__(self, locate: Callable[[Path_], Location]) -> None:
+        self.locate = locate
+        self.diags: list[Diagnostic] = []
+
+    def error(self, path: Path_, message: str) -> None:
+        self.diags.append(Diagnostic(self.locate(path), format_path(path), message))
+
+    def warn(self, path: Path_, message: str) -> None:
+        self.diags.append(Diagnostic(self.locate(path), format_path(path), message, Severity.WARNING))
+
+    def base_dir(self, path: Path_) -> Path:
+        return Path(self.locate(path).file).resolve().parent
+
+    def amount(self, value: Any, path: Path_, default: int = 0) -> int:
+        if value is None:
+            return default
+        try:
+            return parse_amount(value)
+        except AmountError as exc:
+            self.error(path, str(exc))
+            return default
+
+    def ref(self, value: Any, path: Path_) -> Reference | None:
+        if value is None:
+            return None
+        try:
+            return parse_reference(str(value), self.base_dir(path))
+        except ReferenceError_ as exc:
+            self.error(path, str(exc))
+            return None
+
+    def rel_path(self, value: str, path: Path_) -> str:
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (self.base_dir(path) / p).resolve())
+
+    def fraction(self, value: Any, path: Path_) -> Fraction:
+        try:
+            return to_fraction(value)
+        except (ValueError, ZeroDivisionError):
+            self.error(path, f"{value!r} is not a number")
+            return Fraction(0)
+
+
+def build_desired(
+    data: dict[str, Any], locate: Callable[[Path_], Location], sources: tuple[str, ...]
+) -> tuple[Desired | None, list[Diagnostic]]:
+    b = _Builder(locate)
+    network = _network(b, data["network"])
+    signer = _signer(b, data["signer"])
+    p = data["provider"]
+    provider = ProviderSpec(
+        address=ids.checksum(p["address"]),
+        endpoint=p["endpoint"],
+        stake=b.amount(p["stake"], ("provider", "stake")),
+        absent=bool(p.get("absent", False)),
+        location=locate(("provider",)),
+    )
+    upstreams = tuple(_upstream(b, name, u) for name, u in (data.get("upstreams") or {}).items())
+    models = tuple(
+        m
+        for i, raw in enumerate(data.get("models") or [])
+        if (m := _model(b, i, raw, provider.address, {u.name: u for u in upstreams})) is not None
+    )
+    _check_duplicates(b, models)
+    _check_slots(b, upstreams, models, data.get("models") or [])
+    proxy = _proxy(b, data["proxy"]) if "proxy" in data else None
+    policy = _policy(b, data.get("policy") or {})
+    if policy.max_spend_per_apply is None and not provider.absent:
+        b.error(
+            ("policy", "maxSpendPerApply") if "policy" in data else ("provider",),
+            "policy.maxSpendPerApply is required: this desired state costs MOR (stake, fees); "
+            'set the most one apply may spend, e.g. "2 MOR"',
+        )
+    if any(not m.absent for m in models) and proxy is None:
+        b.error(("models",), "models are declared but there is no proxy section (proxy.modelsConfigPath)")
+    if any(d.severity is Severity.ERROR for d in b.diags):
+        return None, b.diags
+    desired = Desired(
+        network=network,
+        signer=signer,
+        provider=provider,
+        upstreams=upstreams,
+        models=models,
+        proxy=proxy,
+        policy=policy,
+        sources=sources,
+    )
+    return desired, b.diags
+
+
+def _network(b: _Builder, n: dict[str, Any]) -> NetworkSpec:
+    preset = n.get("preset")
+    explicit = [k for k in ("chainId", "diamond", "mor") if k in n]
+    if preset is None and len(explicit) < 3:
+        b.error(
+            ("network",),
+            "give a preset (base, base-sepolia, arbitrum, arbitrum-sepolia, devnet) or all of chainId, diamond and mor",
+        )
+    if preset not in (None, "devnet") and "rpcUrl" not in n:
+        b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:BASE_RPC_URL)")
+    if preset is None and "rpcUrl" not in n:
+        b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:RPC_URL)")
+    return NetworkSpec(
+        preset=preset,
+        chain_id=n.get("chainId"),
+        diamond=ids.checksum(n["diamond"]) if "diamond" in n else None,
+        mor=ids.checksum(n["mor"]) if "mor" in n else None,
+        rpc_url=b.ref(n.get("rpcUrl"), ("network", "rpcUrl")),
+        devnet_dir=b.rel_path(n["devnetDir"], ("network", "devnetDir")) if "devnetDir" in n else None,
+        log_block_range=n.get("logBlockRange", 10_000),
+        from_block=n.get("fromBlock", 0),
+    )
+
+
+def _signer(b: _Builder, s: dict[str, Any]) -> SignerSpec:
+    if ("privateKey" in s) == ("keystore" in s):
+        b.error(("signer",), "give exactly one of privateKey (a reference) or keystore (+ password reference)")
+    return SignerSpec(
+        address=ids.checksum(s["address"]),
+        private_key=b.ref(s.get("privateKey"), ("signer", "privateKey")),
+        keystore=b.rel_path(s["keystore"], ("signer", "keystore")) if "keystore" in s else None,
+        password=b.ref(s.get("password"), ("signer", "password")),
+    )
+
+
+def _upstream(b: _Builder, name: str, u: dict[str, Any]) -> UpstreamSpec:
+    path: Path_ = ("upstreams", name)
+    if u.get("resaleAllowed") is not True:
+        b.error(
+            (*path, "resaleAllowed"),
+            f"upstream '{name}': resaleAllowed must be true, your acknowledgement that its terms of service "
+            "allow resale (many forbid it)",
+        )
+    ref = b.ref(u["apiKey"], (*path, "apiKey"))
+    return UpstreamSpec(
+        name=name,
+        base_url=u["baseUrl"].rstrip("/"),
+        api_key=ref if ref is not None else Reference("env", "INVALID"),
+        api_type=u.get("apiType", "openai"),
+        api_stack=u.get("apiStack"),
+        max_concurrency=u.get("maxConcurrency"),
+        location=b.locate(path),
+    )
+
+
+_MANAGED_ONLY = ("baseModelId", "ipfsCID", "fee", "stake", "tags")
+
+
+def _model(b: _Builder, i: int, m: dict[str, Any], owner: str, upstreams: dict[str, UpstreamSpec]) -> ModelSpec | None:
+    path: Path_ = ("models", i)
+    absent = bool(m.get("absent", False))
+    existing = "modelId" in m
+    if existing:
+        for k in _MANAGED_ONLY:
+            if k in m:
+                b.error((*path, k), f"'{k}' cannot be set on an existing model (modelId): it is not ours to manage")
+        mid = ids.norm_hex(m["modelId"])
+        base = None
+        key = mid
+    else:
+        base = ids.norm_hex(m["baseModelId"]) if "baseModelId" in m else ids.base_model_id_for_name(m["name"])
+        mid = ids.model_id(owner, base)
+        key = m["name"]
+    label = m.get("name") or mid
+    endpoint = Endpoint(m.get("endpoint", "chat"))
+    if not absent:
+        for k in ("upstream", "upstreamModel", "bid"):
+            if k not in m:
+                b.error(path, f"model '{label}': missing required field '{k}' (or mark it absent: true)")
+        if not existing and "stake" not in m:
+            b.error(path, f"model '{label}': missing required field 'stake' (the model's stake, e.g. \"0.1 MOR\")")
+    up = upstreams.get(m.get("upstream", "")) if "upstream" in m else None
+    if "upstream" in m and up is None:
+        known = ", ".join(sorted(upstreams)) or "none declared"
+        b.error((*path, "upstream"), f"unknown upstream '{m['upstream']}' (upstreams: {known})")
+    tags = tuple(m["tags"]) if "tags" in m else ((DEFAULT_TAGS[endpoint],) if not existing else ())
+    _check_tags(b, (*path, "tags") if "tags" in m else path, tags, endpoint, label)
+    bid = _bid(b, m.get("bid"), (*path, "bid"), label) if not absent else None
+    return ModelSpec(
+        key=key,
+        model_id=mid,
+        managed=not existing,
+        name=m.get("name"),
+        base_model_id=base,
+        ipfs_cid=ids.norm_hex(m.get("ipfsCID", "0x" + "00" * 32)),
+        fee=b.amount(m.get("fee"), (*path, "fee")),
+        stake=b.amount(m.get("stake"), (*path, "stake")),
+        tags=tags,
+        upstream=m.get("upstream"),
+        upstream_model=m.get("upstreamModel"),
+        endpoint=endpoint,
+        api_type=m.get("apiType") or (up.api_type if up else "openai"),
+        concurrent_slots=m.get("concurrentSlots"),
+        capacity_policy=m.get("capacityPolicy"),
+        parameters=tuple(sorted((m.get("parameters") or {}).items())),
+        bid=bid,
+        absent=absent,
+        location=b.locate(path),
+    )
+
+
+def _check_tags(b: _Builder, path: Path_, tags: tuple[str, ...], endpoint: Endpoint, label: str) -> None:
+    for t in tags:
+        if t.lower() == "tee":
+            b.error(path, f"model '{label}': the tag '{t}' claims TEE attestation, which a resale model cannot give")
+    recognised = next(((t, PROBE_TAGS[t.lower()]) for t in tags if t.lower() in PROBE_TAGS), None)
+    if recognised is None:
+        if tags and endpoint in (Endpoint.CHAT, Endpoint.EMBEDDINGS):
+            b.warn(
+                path,
+                f"model '{label}': no tag the router's health probe recognises; put '{DEFAULT_TAGS[endpoint]}' first",
+            )
+        return
+    tag, kind = recognised
+    if kind is not endpoint:
+        b.warn(
+            path,
+            f"model '{label}': the router's health probe reads tag '{tag}' as {kind.value}, but this model "
+            f"is {endpoint.value}; use '{DEFAULT_TAGS[endpoint]}' first",
+        )
+
+
+def _bid(b: _Builder, raw: Any, path: Path_, label: str) -> BidSpec | None:
+    if raw is None or raw == "none":
+        return None
+    if "pricePerSecond" in raw:
+        before = len(b.diags)
+        price = b.amount(raw["pricePerSecond"], (*path, "pricePerSecond"))
+        if price == 0 and len(b.diags) == before:
+            b.error((*path, "pricePerSecond"), "a price of 0 is not a bid; write bid: none for no bid")
+        return BidSpec(price_per_second=price)
+    c = raw["costModel"]
+    cpath: Path_ = (*path, "costModel")
+    per_year: int | None
+    if "subscription" in c:
+        s = c["subscription"]
+        usd_s = b.fraction(s["usdPerMonth"], (*cpath, "subscription", "usdPerMonth")) / s["utilizedSecondsPerMonth"]
+        per_year = s["utilizedSecondsPerMonth"] * 12
+        desc = f"subscription {s['usdPerMonth']} USD/month over {s['utilizedSecondsPerMonth']} s/month"
+    else:
+        t = c["perToken"]
+        tp: Path_ = (*cpath, "perToken")
+        share = b.fraction(t.get("inputShare", "0.3"), (*tp, "inputShare"))
+        if share > 1:
+            b.error((*tp, "inputShare"), "inputShare is a fraction between 0 and 1")
+        usd_s = b.fraction(t["tokensPerSecond"], (*tp, "tokensPerSecond")) * (
+            share * b.fraction(t["inputUsdPerToken"], (*tp, "inputUsdPerToken"))
+            + (1 - share) * b.fraction(t["outputUsdPerToken"], (*tp, "outputUsdPerToken"))
+        )
+        per_year = t.get("utilizedSecondsPerYear")
+        desc = f"per-token {t['tokensPerSecond']} tokens/s, input share {share}"
+    mor_raw = c["morUsd"]
+    mor_usd: Fraction | Reference
+    if isinstance(mor_raw, str) and (mor_raw.startswith("env:") or mor_raw.startswith("file:")):
+        mor_usd = b.ref(mor_raw, (*cpath, "morUsd")) or Fraction(1)
+    else:
+        mor_usd = b.fraction(mor_raw, (*cpath, "morUsd"))
+        if mor_usd == 0:
+            b.error((*cpath, "morUsd"), "morUsd must be greater than 0")
+            mor_usd = Fraction(1)
+    margin = b.fraction(c.get("margin", 0), (*cpath, "margin"))
+    if per_year is not None and per_year > SECONDS_PER_YEAR:
+        b.error(cpath, f"model '{label}': more utilised seconds than a year has")
+    cm = CostModel(
+        usd_per_second=usd_s, mor_usd=mor_usd, margin=margin, utilized_seconds_per_year=per_year, description=desc
+    )
+    if isinstance(mor_usd, Fraction) and price_from_cost(usd_s, mor_usd, margin) == 0:
+        b.error(cpath, "the cost model gives a price of 0 wei per second")
+    return BidSpec(cost_model=cm)
+
+
+def _check_duplicates(b: _Builder, models: tuple[ModelSpec, ...]) -> None:
+    seen: dict[str, ModelSpec] = {}
+    for m in models:
+        first = seen.get(m.model_id)
+        if first is not None:
+            what = f"model '{m.name or m.model_id}'" + (
+                f" has the same on-chain id as '{first.name}'" if first.name != m.name else " is declared twice"
+            )
+            b.diags.append(Diagnostic(m.location, "models", f"duplicate model: {what} (also at {first.location})"))
+        else:
+            seen[m.model_id] = m
+
+
+def _check_slots(
+    b: _Builder, upstreams: tuple[UpstreamSpec, ...], models: tuple[ModelSpec, ...], raw: list[dict[str, Any]]
+) -> None:
+    for u in upstreams:
+        if u.max_concurrency is None:
+            continue
+        on_it = [(i, m) for i, m in enumerate(models) if m.upstream == u.name and not m.absent]
+        total = 0
+        for i, m in on_it:
+            path: Path_ = ("models", i)
+            if m.concurrent_slots is None:
+                b.error(
+                    path,
+                    f"model '{m.name or m.key}': concurrentSlots is required on upstream '{u.name}', which declares maxConcurrency {u.max_concurrency}",
+                )
+            elif m.concurrent_slots == 0:
+                b.error(
+                    (*path, "concurrentSlots"),
+                    f"concurrentSlots 0 means unlimited, but upstream '{u.name}' supports only {u.max_concurrency} concurrent requests",
+                )
+                total = -1 if total == -1 else total
+            else:
+                total += m.concurrent_slots
+        if total > u.max_concurrency:
+            names = ", ".join(f"{m.name or m.key} ({m.concurrent_slots})" for _, m in on_it if m.concurrent_slots)
+            b.error(
+                ("upstreams", u.name, "maxConcurrency"),
+                f"the models on upstream '{u.name}' promise {total} concurrent slots ({names}), more than its maxConcurrency {u.max_concurrency}",
+            )
+
+
+def _proxy(b: _Builder, p: dict[str, Any]) -> ProxySpec:
+    path: Path_ = ("proxy",)
+    r = p.get("router")
+    router = (
+        RouterSpec(
+            models_config_path=b.rel_path(r["modelsConfigPath"], (*path, "router", "modelsConfigPath")),
+            url=r.get("url"),
+            admin_url=r.get("adminUrl"),
+            admin_auth=b.ref(r.get("adminAuth"), (*path, "router", "adminAuth")),
+        )
+        if r
+        else None
+    )
+    return ProxySpec(
+        models_config_path=b.rel_path(p["modelsConfigPath"], (*path, "modelsConfigPath")),
+        admin_url=p.get("adminUrl"),
+        admin_token=b.ref(p.get("adminToken"), (*path, "adminToken")),
+        client_token=b.ref(p.get("clientToken"), (*path, "clientToken")),
+        forwarder_url=p.get("forwarderUrl"),
+        router=router,
+    )
+
+
+def _policy(b: _Builder, p: dict[str, Any]) -> PolicySpec:
+    c = p.get("bidChurn") or {}
+    churn = ChurnGuard(
+        min_price_change_percent=b.fraction(
+            c.get("minPriceChangePercent", 5), ("policy", "bidChurn", "minPriceChangePercent")
+        ),
+        min_repost_interval_seconds=c.get("minRepostIntervalSeconds", 3600),
+        reason=c.get("reason"),
+    )
+    guard_off = churn.min_price_change_percent == 0 and churn.min_repost_interval_seconds == 0
+    if guard_off and not churn.reason:
+        b.warn(("policy", "bidChurn"), "the bid churn guard is off; say why in policy.bidChurn.reason")
+    spend = b.amount(p["maxSpendPerApply"], ("policy", "maxSpendPerApply")) if "maxSpendPerApply" in p else None
+    return PolicySpec(
+        prune=bool(p.get("prune", False)),
+        allow_empty=bool(p.get("allowEmpty", False)),
+        max_spend_per_apply=spend,
+        churn=churn,
+    )
+
+
+def describe_amount(wei: int) -> str:
+    return f"{format_mor(wei)} ({wei} wei)"

@@ -1,0 +1,152 @@
+"""Load a desired state: one YAML file or a directory of *.yaml, merged, schema-checked, then built.
+
+Every problem is collected and reported at once as `file:LINE: json.path: message`; nothing here
+touches the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.desired.build import build_desired
+from reconciler.desired.model import Desired
+from reconciler.desired.schema import desired_state_validator, explain
+from reconciler.desired.yamlsource import Path_, parse_yaml
+from reconciler.diagnostics import DesiredStateError, Diagnostic, Location, Severity, format_path
+
+MERGED_MAPPINGS = ("upstreams",)
+MERGED_LISTS = ("models",)
+
+
+@dataclass
+class Merged:
+    """The merged document and, for each path in it, where it was written."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    where: dict[Path_, Location] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def locate(self, path: Path_) -> Location:
+        """The location of path, or of its nearest written parent."""
+        for n in range(len(path), -1, -1):
+            loc = self.where.get(tuple(path[:n]))
+            if loc is not None:
+                return loc
+        return Location(self.files[0] if self.files else "")
+
+
+def source_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return [path]
+
+
+def merge_sources(path: Path) -> tuple[Merged, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    merged = Merged()
+    if not path.exists():
+        return merged, [Diagnostic(Location(str(path)), "(root)", "no such file or directory")]
+    files = source_files(path)
+    if not files:
+        return merged, [Diagnostic(Location(str(path)), "(root)", "no *.yaml files in this directory")]
+    for f in files:
+        name = str(f)
+        merged.files.append(name)
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            diags.append(Diagnostic(Location(name), "(root)", f"cannot read the file: {type(exc).__name__}"))
+            continue
+        doc, problems = parse_yaml(text, name)
+        diags += problems
+        if doc is None:
+            continue
+        if not isinstance(doc.data, dict):
+            diags.append(Diagnostic(Location(name, 1), "(root)", "the top level must be a mapping of sections"))
+            continue
+
+        def loc(p: Path_, doc_lines: dict[Path_, int] = doc.lines, file: str = name) -> Location:
+            return Location(file, doc_lines.get(p, 0))
+
+        merged.where.setdefault((), Location(name, 1))
+        _merge_one(merged, doc.data, doc.lines, loc, diags)
+    return merged, diags
+
+
+def _merge_one(
+    merged: Merged,
+    data: dict[str, Any],
+    lines: dict[Path_, int],
+    loc: Callable[[Path_], Location],
+    diags: list[Diagnostic],
+) -> None:
+    def copy_locations(src_prefix: Path_, dst_prefix: Path_) -> None:
+        n = len(src_prefix)
+        for p in lines:
+            if p[:n] == src_prefix:
+                merged.where[(*dst_prefix, *p[n:])] = loc(p)
+
+    for key, value in data.items():
+        if key in MERGED_MAPPINGS and isinstance(value, dict):
+            target = merged.data.setdefault(key, {})
+            merged.where.setdefault((key,), loc((key,)))
+            if not isinstance(target, dict):
+                continue
+            for name, item in value.items():
+                if name in target:
+                    first = merged.where[(key, name)]
+                    diags.append(
+                        Diagnostic(
+                            loc((key, name)),
+                            format_path((key, name)),
+                            f"duplicate {key[:-1]} (also defined at {first})",
+                        )
+                    )
+                    continue
+                target[name] = item
+                copy_locations((key, name), (key, name))
+        elif key in MERGED_LISTS and isinstance(value, list):
+            target_list = merged.data.setdefault(key, [])
+            merged.where.setdefault((key,), loc((key,)))
+            if not isinstance(target_list, list):
+                continue
+            offset = len(target_list)
+            target_list.extend(value)
+            for i in range(len(value)):
+                copy_locations((key, i), (key, offset + i))
+        elif key in merged.data:
+            first = merged.where[(key,)]
+            diags.append(Diagnostic(loc((key,)), key, f"section '{key}' is defined twice (also at {first})"))
+        else:
+            merged.data[key] = value
+            copy_locations((key,), (key,))
+
+
+def load_desired(path: Path) -> tuple[Desired, list[Diagnostic]]:
+    """Load and validate. Returns (desired, warnings); raises DesiredStateError with every error found."""
+    merged, diags = merge_sources(path)
+    if not any(d.severity is Severity.ERROR for d in diags):
+        for error in desired_state_validator().iter_errors(merged.data):
+            for p, message in explain(error):
+                diags.append(Diagnostic(merged.locate(p), format_path(p), message))
+    desired: Desired | None = None
+    if not any(d.severity is Severity.ERROR for d in diags):
+        desired, more = build_desired(merged.data, merged.locate, tuple(merged.files))
+        diags += more
+    diags = _sorted(diags)
+    if desired is None or any(d.severity is Severity.ERROR for d in diags):
+        raise DesiredStateError(diags)
+    return desired, diags
+
+
+def _sorted(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[str] = set()
+    out = []
+    for d in sorted(diags, key=lambda d: (d.location.file, d.location.line, d.path, d.message)):
+        if str(d) not in seen:
+            seen.add(str(d))
+            out.append(d)
+    return out

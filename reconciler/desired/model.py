@@ -1,0 +1,182 @@
+"""Desired state as plain, typed, frozen values: what the planner, the docs and the tests talk about.
+
+Money is int wei. Secrets are `Reference`s, never values. Every value knows where it was written
+(`Location`) so later errors (plan-time) can still name the file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fractions import Fraction
+
+from reconciler.diagnostics import Location
+from reconciler.references import Reference
+
+NOWHERE = Location("")
+
+
+class Endpoint(StrEnum):
+    """What the upstream endpoint does; decides the URL path and the default health-probe tag."""
+
+    CHAT = "chat"
+    EMBEDDINGS = "embeddings"
+    AUDIO_SPEECH = "audio-speech"
+    AUDIO_TRANSCRIPTION = "audio-transcription"
+
+
+ENDPOINT_PATHS: dict[Endpoint, str] = {
+    Endpoint.CHAT: "/chat/completions",
+    Endpoint.EMBEDDINGS: "/embeddings",
+    Endpoint.AUDIO_SPEECH: "/audio/speech",
+    Endpoint.AUDIO_TRANSCRIPTION: "/audio/transcriptions",
+}
+DEFAULT_TAGS: dict[Endpoint, str] = {
+    Endpoint.CHAT: "llm",
+    Endpoint.EMBEDDINGS: "embedding",
+    Endpoint.AUDIO_SPEECH: "tts",
+    Endpoint.AUDIO_TRANSCRIPTION: "stt",
+}
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    preset: str | None
+    chain_id: int | None
+    diamond: str | None
+    mor: str | None
+    rpc_url: Reference | None
+    devnet_dir: str | None = None
+    log_block_range: int = 10_000
+    from_block: int = 0
+
+
+@dataclass(frozen=True)
+class SignerSpec:
+    address: str
+    private_key: Reference | None = None
+    keystore: str | None = None
+    password: Reference | None = None
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    address: str
+    endpoint: str
+    stake: int
+    absent: bool = False
+    location: Location = NOWHERE
+
+
+@dataclass(frozen=True)
+class UpstreamSpec:
+    name: str
+    base_url: str
+    api_key: Reference
+    api_type: str = "openai"
+    api_stack: str | None = None
+    max_concurrency: int | None = None
+    location: Location = NOWHERE
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Computes a bid price: cost in USD per second, divided by MOR's USD price, plus a margin, rounded up."""
+
+    usd_per_second: Fraction
+    mor_usd: Fraction | Reference
+    margin: Fraction = Fraction(0)
+    utilized_seconds_per_year: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BidSpec:
+    """Exactly one of `price_per_second` (wei) and `cost_model`."""
+
+    price_per_second: int | None = None
+    cost_model: CostModel | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model. `managed` = our own model (registered and staked by the provider); else an existing one."""
+
+    key: str
+    model_id: str
+    managed: bool
+    name: str | None
+    base_model_id: str | None = None
+    ipfs_cid: str = "0x" + "00" * 32
+    fee: int = 0
+    stake: int = 0
+    tags: tuple[str, ...] = ()
+    upstream: str | None = None
+    upstream_model: str | None = None
+    endpoint: Endpoint = Endpoint.CHAT
+    api_type: str = "openai"
+    concurrent_slots: int | None = None
+    capacity_policy: str | None = None
+    parameters: tuple[tuple[str, str], ...] = ()
+    bid: BidSpec | None = None
+    absent: bool = False
+    location: Location = NOWHERE
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    models_config_path: str
+    url: str | None = None
+    admin_url: str | None = None
+    admin_auth: Reference | None = None
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    models_config_path: str
+    admin_url: str | None = None
+    admin_token: Reference | None = None
+    client_token: Reference | None = None
+    forwarder_url: str | None = None
+    router: RouterSpec | None = None
+
+
+@dataclass(frozen=True)
+class ChurnGuard:
+    min_price_change_percent: Fraction = Fraction(5)
+    min_repost_interval_seconds: int = 3600
+    reason: str | None = None
+
+
+DEFAULT_CHURN = ChurnGuard()
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    prune: bool = False
+    allow_empty: bool = False
+    max_spend_per_apply: int | None = None
+    churn: ChurnGuard = DEFAULT_CHURN
+
+
+DEFAULT_POLICY = PolicySpec()
+
+
+@dataclass(frozen=True)
+class Desired:
+    network: NetworkSpec
+    signer: SignerSpec
+    provider: ProviderSpec
+    upstreams: tuple[UpstreamSpec, ...] = ()
+    models: tuple[ModelSpec, ...] = ()
+    proxy: ProxySpec | None = None
+    policy: PolicySpec = DEFAULT_POLICY
+    sources: tuple[str, ...] = field(default=())
+
+    @property
+    def delegate_mode(self) -> bool:
+        """The signer acts for another address (delegate.xyz rights; funds come from the provider)."""
+        return self.signer.address.lower() != self.provider.address.lower()
+
+    def upstream(self, name: str | None) -> UpstreamSpec | None:
+        return next((u for u in self.upstreams if u.name == name), None)

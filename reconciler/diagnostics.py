@@ -1,0 +1,54 @@
+"""Diagnostics: errors and warnings that name the file, the line and the field (`file.yaml:12: a.b: message`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where a value was written: a file and a 1-based line (0 when unknown)."""
+
+    file: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    location: Location
+    path: str
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        prefix = "" if self.severity is Severity.ERROR else "warning: "
+        return f"{self.location}: {self.path}: {prefix}{self.message}"
+
+
+def format_path(parts: tuple[str | int, ...]) -> str:
+    """('models', 0, 'bid') -> 'models[0].bid'; the root is '(root)'."""
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += f".{p}" if out else str(p)
+    return out or "(root)"
+
+
+class DesiredStateError(Exception):
+    """The desired state is invalid; carries every diagnostic found (errors and warnings)."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+        super().__init__(f"{len(errors)} error(s) in the desired state")
