@@ -98,8 +98,14 @@ def _explain_branches(error: ValidationError, path: tuple[str | int, ...]) -> li
     if len(best) == 1:
         return [pair for e in best[0] for pair in explain(e)]
     shared = [e for e in best[0] if e.validator == "additionalProperties"]
-    alternatives = sorted({k for errs in best for e in errs if e.validator == "required" for k in e.validator_value})
+    alternatives = sorted(
+        {str(k) for errs in best for e in errs if e.validator == "required" for k in _as_list(e.validator_value)}
+    )
     out = [pair for e in shared for pair in explain(e)]
     if alternatives:
         out.append((path, f"expected one of: {', '.join(alternatives)}"))
     return out or [(path, error.message)]
+
+
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
