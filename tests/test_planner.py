@@ -79,7 +79,7 @@ def test_converged_world_has_nothing_pending() -> None:
 
 
 def test_price_change_is_one_post_that_replaces_the_bid() -> None:
-    d, o = converged_world()
+    _d, o = converged_world()
     d2 = desired_from(**{'pricePerSecond: "0.01 MOR"': 'pricePerSecond: "0.012 MOR"'})
     o = replace(o, now=NOW + 7200)
     p = plan(d2, o)
@@ -90,7 +90,7 @@ def test_price_change_is_one_post_that_replaces_the_bid() -> None:
 
 
 def test_churn_guard_holds_small_and_early_changes() -> None:
-    d, o = converged_world()
+    _d, o = converged_world()
     small = desired_from(**{'pricePerSecond: "0.01 MOR"': 'pricePerSecond: "0.0104 MOR"'})
     p = plan(small, replace(o, now=NOW + 7200))
     assert kinds(p) == [] and kinds(p, Status.HELD) == ["bid.post"]
@@ -111,7 +111,7 @@ def test_stake_decrease_is_an_error() -> None:
 
 
 def test_stake_increase_adds_the_difference() -> None:
-    d, o = converged_world()
+    _d, o = converged_world()
     d2 = desired_from(**{'  stake: "0.2 MOR"': '  stake: "0.5 MOR"'})
     p = plan(d2, o)
     up = next(a for a in p.pending if a.kind is ActionKind.PROVIDER_UPDATE)
@@ -148,7 +148,7 @@ def test_delegate_mode_approve_is_manual_and_rights_are_checked() -> None:
 
 
 def test_absent_model_deletes_bid_then_model_then_leaves_proxy() -> None:
-    d, o = converged_world()
+    _d, o = converged_world()
     d2 = desired_from(**{"    upstreamModel: qwen-2.5\n": "    upstreamModel: qwen-2.5\n    absent: true\n"})
     p = plan(d2, o)
     assert kinds(p) == ["bid.delete", "proxy.write-config", "model.deregister"]
@@ -196,7 +196,7 @@ def test_unmanaged_models_and_bids_are_reported_or_pruned() -> None:
 
 
 def test_allow_empty_guard() -> None:
-    d, o = converged_world()
+    _d, o = converged_world()
     text = desired_from.__defaults__[0]  # type: ignore[index]
     emptied = text.replace('    bid:\n      pricePerSecond: "0.01 MOR"\n', "    absent: true\n").replace(
         '    bid:\n      pricePerSecond: "0.02 MOR"\n', "    absent: true\n"
