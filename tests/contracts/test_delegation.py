@@ -93,3 +93,18 @@ def test_a_delegation_for_another_contract_does_not_count(chain: Chain) -> None:
     chain.approve(cold, MOR)
     fn = chain.market.functions.providerRegister(cold, chain.params.provider_min_stake, "x:1")
     assert chain.error(fn, hot) == ("InsufficientRightsForOperation", (cold, hot))
+
+
+def test_refunds_of_delegated_deregisters_go_to_the_owner(chain: Chain) -> None:
+    cold, hot = chain.accounts[1], chain.accounts[8]
+    f = chain.market.functions
+    chain.register_provider(cold, 2 * chain.params.provider_min_stake)
+    mid = chain.register_model(cold, BASE, 3 * chain.params.model_min_stake)
+    grant(chain, cold, hot, PROVIDER)
+    grant(chain, cold, hot, MODEL)
+    cold_before, hot_before = chain.balance(cold), chain.balance(hot)
+    chain.tx(f.modelDeregister(mid), hot)
+    chain.tx(f.providerDeregister(cold), hot)
+    refund = 2 * chain.params.provider_min_stake + 3 * chain.params.model_min_stake
+    assert chain.balance(cold) == cold_before + refund
+    assert chain.balance(hot) == hot_before

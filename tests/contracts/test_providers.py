@@ -109,3 +109,12 @@ def test_active_providers_pagination(chain: Chain) -> None:
     items, total = page(0, 10).call()
     assert (sorted(items), total) == (sorted(ps[1:]), 3)
     assert ZERO not in items
+
+
+def test_deregister_after_the_limit_period_still_refunds_the_whole_stake(chain: Chain) -> None:
+    p, lo = chain.accounts[1], chain.params.provider_min_stake
+    chain.register_provider(p, lo)
+    chain.w3.provider.make_request("evm_increaseTime", [YEAR + 1])  # type: ignore[arg-type]
+    before = chain.balance(p)
+    chain.tx(chain.market.functions.providerDeregister(p), p)
+    assert chain.balance(p) == before + lo
