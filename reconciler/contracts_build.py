@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,18 @@ def compile_sources(src_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     src_dir = src_dir or contracts_dir() / "src"
     sources = {p.relative_to(src_dir).as_posix(): {"content": p.read_text()} for p in sorted(src_dir.rglob("*.sol"))}
     request = {"language": "Solidity", "sources": sources, "settings": SETTINGS}
-    proc = subprocess.run(
-        [find_solcjs(), "--standard-json"],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    output = json.loads(proc.stdout[proc.stdout.index("{") :])
+    # solcjs exits before node flushes a piped stdout (output cut at 64 KiB), so it writes to a file.
+    with tempfile.TemporaryFile(mode="w+") as out:
+        subprocess.run(
+            [find_solcjs(), "--standard-json"],
+            input=json.dumps(request).encode(),
+            stdout=out,
+            stderr=subprocess.PIPE,
+            check=True,
+        )
+        out.seek(0)
+        stdout = out.read()
+    output = json.loads(stdout[stdout.index("{") :])
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
         raise RuntimeError("\n".join(e.get("formattedMessage", e["message"]) for e in errors))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,23 @@ from reconciler.cli import cli
 CORPUS = Path(__file__).parent / "corpus"
 BAD_FILES = sorted((CORPUS / "bad").glob("*.yaml"))
 BAD_DIRS = sorted(p for p in (CORPUS / "bad-dirs").iterdir() if p.is_dir())
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Fail any outgoing connection (loopback included): proves a command needs no network."""
+    attempts: list[Any] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        attempts.append(args[1] if len(args) > 1 else args)
+        raise AssertionError("network call during validate")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    yield attempts
+
+
 EXPECT = re.compile(r"^# expect: (?:(?P<file>\S+) )?line (?P<line>\d+): (?P<text>.+)$")
 
 

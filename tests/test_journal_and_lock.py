@@ -1,0 +1,70 @@
+"""The apply journal survives crashes (torn lines, re-reads) and the lock refuses a second live apply."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.journal import Journal, TxRecord
+from reconciler.statelock import LockHeld, StateLock
+
+
+def test_latest_record_wins_and_open_ones_are_listed(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "state" / "journal.jsonl")
+    a = j.append(TxRecord(tx_hash="0xa", status="signed", plan_id="p1", action_id="bid:x", nonce=3, raw="0x01"))
+    j.append(TxRecord(tx_hash="0xb", status="signed", plan_id="p1", action_id="bid:y", nonce=4, raw="0x02"))
+    j.update(a, status="mined", block=12, gas_used=21000)
+    assert [t.tx_hash for t in j.open_transactions()] == ["0xb"]
+    assert j.done_actions("p1") == {"bid:x"}
+    mined = next(t for t in j.transactions() if t.tx_hash == "0xa")
+    assert (mined.block, mined.nonce, mined.raw) == (12, 3, "0x01")
+    assert (tmp_path / "state" / "journal.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    j = Journal(path)
+    j.append(TxRecord(tx_hash="0xa", status="signed", nonce=1))
+    with path.open("a") as f:
+        f.write('{"type": "tx", "tx_hash": "0xb", "sta')  # crash mid-write
+    assert [t.tx_hash for t in Journal(path).transactions()] == ["0xa"]
+
+
+def test_records_are_plain_json(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    Journal(path).append(TxRecord(tx_hash="0xa", status="signed", action="bid.post", nonce=7))
+    data = json.loads(path.read_text())
+    assert data["type"] == "tx" and data["action"] == "bid.post" and data["nonce"] == 7
+
+
+def test_lock_refuses_live_holder_and_takes_over_dead_one(tmp_path: Path) -> None:
+    path = tmp_path / "apply.lock"
+    with StateLock(path):
+        with pytest.raises(LockHeld, match="another apply is running"):
+            StateLock(path).acquire()
+    assert not path.exists()
+
+    # a holder that died without releasing (kill -9) leaves its file behind
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    dead_pid = int(proc.stdout)
+    path.write_text(json.dumps({"pid": dead_pid, "host": os.uname().nodename, "startedAt": 0}))
+    lock = StateLock(path).acquire()
+    try:
+        assert lock.took_over is not None and lock.took_over.pid == dead_pid
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    finally:
+        lock.release()
+
+
+def test_lock_on_another_host_is_not_taken(tmp_path: Path) -> None:
+    path = tmp_path / "apply.lock"
+    path.write_text(json.dumps({"pid": 1, "host": "some-other-host", "startedAt": 0}))
+    with pytest.raises(LockHeld, match="some-other-host"):
+        StateLock(path).acquire()
