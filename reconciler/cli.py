@@ -105,5 +105,23 @@ def validate_cmd(path: Path) -> None:
     )
 
 
+@cli.command("plan")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan (JSON) for `apply --plan`.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 when nothing is pending, 2 when something is, 1 on error."
+)
+@click.option("--verbose", is_flag=True, help="Show RPC round trips, dependencies and costs of reported entries.")
+@click.option("--require-proxy", is_flag=True, help="Fail when the forwarder's admin API cannot be reached.")
+def plan_cmd(
+    path: Path, fmt: str, out: Path | None, detailed_exitcode: bool, verbose: bool, require_proxy: bool
+) -> None:
+    """Observe the chain and the proxy, diff against PATH and print what would change, with its cost."""
+    from reconciler.commands.plan import run_plan
+
+    sys.exit(run_plan(path, fmt, out, detailed_exitcode, verbose, require_proxy))
+
+
 def main() -> None:
     cli()

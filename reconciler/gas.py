@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from reconciler.plan.model import ActionKind
 
+# Measured on the devnet (tests/test_plan_devnet.py) and rounded up by ~10-50%:
+# approve 45,961; provider register 166,382 / update 66,241 / deregister 86,788; model register 323,907 /
+# update 75,935 / deregister 68,498; bid post 420,529 (first post of a pair) / delete 54,328.
 GAS_BY_KIND: dict[ActionKind, int] = {
-    ActionKind.MOR_APPROVE: 60_000,
+    ActionKind.MOR_APPROVE: 55_000,
     ActionKind.PROVIDER_REGISTER: 200_000,
-    ActionKind.PROVIDER_UPDATE: 120_000,
-    ActionKind.PROVIDER_DEREGISTER: 100_000,
-    ActionKind.MODEL_REGISTER: 350_000,
-    ActionKind.MODEL_UPDATE: 200_000,
-    ActionKind.MODEL_DEREGISTER: 100_000,
-    ActionKind.BID_POST: 300_000,
-    ActionKind.BID_DELETE: 100_000,
+    ActionKind.PROVIDER_UPDATE: 80_000,
+    ActionKind.PROVIDER_DEREGISTER: 105_000,
+    ActionKind.MODEL_REGISTER: 360_000,
+    ActionKind.MODEL_UPDATE: 120_000,
+    ActionKind.MODEL_DEREGISTER: 85_000,
+    ActionKind.BID_POST: 465_000,
+    ActionKind.BID_DELETE: 70_000,
 }
 
 

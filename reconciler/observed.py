@@ -91,6 +91,9 @@ class ChainState:
     fee_per_gas: int = 0
     l1_fee_by_kind: Mapping[str, int] = field(default_factory=lambda: EMPTY)
     rpc_round_trips: int = 0
+    network_name: str = ""
+    diamond: str = ""
+    mor: str = ""
 
     def model(self, model_id: str) -> ModelState | None:
         return next((m for m in self.models if m.model_id == model_id), None)

@@ -95,10 +95,10 @@ def plan(desired: Desired, observed: Observed) -> Plan:
     ordered = _order(ctx.actions)
     return Plan(
         network=NetworkInfo(
-            name=desired.network.preset or "custom",
+            name=chain.network_name or desired.network.preset or "custom",
             chain_id=chain.chain_id,
-            diamond=desired.network.diamond or "",
-            mor=desired.network.mor or "",
+            diamond=chain.diamond or desired.network.diamond or "",
+            mor=chain.mor or desired.network.mor or "",
             provider=desired.provider.address,
             signer=desired.signer.address,
         ),
@@ -164,9 +164,9 @@ def _provider(ctx: _Ctx) -> list[str]:
                 kind=ActionKind.PROVIDER_REGISTER,
                 target=target,
                 reason="the provider is not registered" if have is None else "the provider was deregistered",
-                before=None if have is None else {"endpoint": have.endpoint, "stake": 0, "deleted": True},
+                before=None if have is None else {"endpoint": have.endpoint, "stake": have.stake, "deleted": True},
                 after=after,
-                cost=Cost(stake=want.stake),
+                cost=Cost(stake=max(want.stake - (have.stake if have else 0), 0)),
                 errors=tuple(errors),
             )
         )
@@ -277,7 +277,7 @@ def _models(ctx: _Ctx, deps: list[str]) -> list[str]:
                     reason="not registered" if have is None else "deregistered on chain; registering revives it",
                     before=None if have is None else _model_before(have),
                     after=_model_after(m),
-                    cost=Cost(stake=m.stake),
+                    cost=Cost(stake=max(m.stake - (have.stake if have else 0), 0)),
                     errors=tuple(errors),
                     depends_on=tuple(deps),
                 )
@@ -508,6 +508,11 @@ def _config_diff(
             changed.append(e.as_plan_data())
             reasons.append(f"{e.model_name} ({e.model_id[:10]}…): " + ", ".join(ch))
     return changed, reasons
+
+
+def _before_entries(have: ModelsConfigState | None, changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = {c["modelId"] for c in changed}
+    return [e.as_plan_data() for e in (have.entries if have else ()) if e.model_id in ids]
 
 
 def _forwarder_config(ctx: _Ctx) -> list[str]:
@@ -786,8 +791,8 @@ def _approve(ctx: _Ctx) -> None:
             kind=ActionKind.MOR_APPROVE,
             target=f"MOR allowance of {ctx.desired.provider.address} to the Diamond",
             reason=reason,
-            before={"allowance": chain.payer_allowance},
-            after={"allowance": need, "spender": ctx.desired.network.diamond or "diamond"},
+            before={"allowance": chain.payer_allowance, "spender": chain.diamond or ctx.desired.network.diamond or ""},
+            after={"allowance": need, "spender": chain.diamond or ctx.desired.network.diamond or ""},
             status=Status.MANUAL if delegate else Status.PENDING,
             errors=tuple(errors),
         )

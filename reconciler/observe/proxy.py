@@ -1,0 +1,98 @@
+"""Read the forwarder's and the router's models-config: the files, and what the running processes serve.
+
+Unreachable processes are not errors here: the plan then covers the chain and the files, and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from reconciler.desired.model import Desired
+from reconciler.modelsconfig import entry_from_json, state_from_json
+from reconciler.observed import ModelsConfigState, ProxyState, RouterState
+from reconciler.references import resolve
+
+_MODEL_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
+
+
+def read_config_file(path: str) -> ModelsConfigState:
+    p = Path(path)
+    source = f"file:{path}"
+    if not p.exists():
+        return ModelsConfigState(source=source, exists=False)
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return ModelsConfigState(source=source, exists=True, error=f"cannot read it as JSON ({type(exc).__name__})")
+    return state_from_json(source, obj)
+
+
+def read_admin_config(admin_url: str, token: str, timeout: float = 5.0) -> ModelsConfigState:
+    """GET {adminUrl}/admin/config: {version, models: [entry without apiKey, with apiKeyFingerprint]}."""
+    url = admin_url.rstrip("/") + "/admin/config"
+    r = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+    r.raise_for_status()
+    data = r.json()
+    models = [m for m in data.get("models", []) if isinstance(m, dict)]
+    return ModelsConfigState(
+        source=f"admin:{admin_url}",
+        exists=True,
+        version=data.get("version"),
+        entries=tuple(entry_from_json(m) for m in models),
+        error=data.get("lastReloadError"),
+    )
+
+
+def observe_proxy(desired: Desired, environ: Mapping[str, str] | None = None) -> ProxyState:
+    proxy = desired.proxy
+    if proxy is None:
+        return ProxyState()
+    file = read_config_file(proxy.models_config_path)
+    if not proxy.admin_url:
+        return ProxyState(file=file)
+    token = resolve(proxy.admin_token, environ) if proxy.admin_token else None
+    if token is None:
+        return ProxyState(
+            file=file, admin_configured=True, reachable=False, note=f"admin token {proxy.admin_token} has no value here"
+        )
+    try:
+        served = read_admin_config(proxy.admin_url, token)
+    except httpx.HTTPStatusError as exc:
+        return ProxyState(
+            file=file, admin_configured=True, reachable=False, note=f"admin API answered {exc.response.status_code}"
+        )
+    except (httpx.HTTPError, ValueError) as exc:
+        return ProxyState(file=file, admin_configured=True, reachable=False, note=type(exc).__name__)
+    return ProxyState(file=file, served=served, admin_configured=True, reachable=True)
+
+
+def _model_ids(obj: Any) -> set[str]:
+    if isinstance(obj, str):
+        return {obj.lower()} if _MODEL_ID.match(obj) else set()
+    if isinstance(obj, dict):
+        return {i for k, v in obj.items() for i in _model_ids(k) | _model_ids(v)}
+    if isinstance(obj, list):
+        return {i for v in obj for i in _model_ids(v)}
+    return set()
+
+
+def observe_router(desired: Desired) -> RouterState:
+    router = desired.proxy.router if desired.proxy else None
+    if router is None:
+        return RouterState()
+    file = read_config_file(router.models_config_path)
+    if not router.url:
+        return RouterState(file=file)
+    try:
+        r = httpx.get(router.url.rstrip("/") + "/healthcheck", timeout=5.0)
+        r.raise_for_status()
+        loaded = frozenset(_model_ids(r.json()))
+    except (httpx.HTTPError, ValueError) as exc:
+        return RouterState(file=file, note=f"router /healthcheck unreachable ({type(exc).__name__})")
+    return RouterState(file=file, loaded_model_ids=loaded)

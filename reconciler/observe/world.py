@@ -1,0 +1,41 @@
+"""Observe everything for one desired state: chain, forwarder, router, and what references resolve to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+
+from reconciler.desired.model import Desired
+from reconciler.networks import Network
+from reconciler.observe.chain import ChainReader
+from reconciler.observe.proxy import observe_proxy, observe_router
+from reconciler.observed import Observed, ResolvedRefs
+from reconciler.references import Reference, fingerprint, resolve
+
+
+def resolve_refs(desired: Desired, environ: Mapping[str, str] | None = None) -> ResolvedRefs:
+    """Secrets become fingerprints (or None when missing here); prices become their text value."""
+    secrets: list[Reference] = [u.api_key for u in desired.upstreams]
+    if desired.proxy and desired.proxy.client_token:
+        secrets.append(desired.proxy.client_token)
+    fps: dict[str, str | None] = {}
+    for ref in secrets:
+        value = resolve(ref, environ)
+        fps[str(ref)] = fingerprint(value) if value is not None else None
+    values: dict[str, str | None] = {}
+    for m in desired.models:
+        cm = m.bid.cost_model if m.bid else None
+        if cm is not None and not isinstance(cm.mor_usd, Fraction):
+            values[str(cm.mor_usd)] = resolve(cm.mor_usd, environ)
+    return ResolvedRefs(fingerprints=fps, values=values)
+
+
+def observe(desired: Desired, network: Network, environ: Mapping[str, str] | None = None) -> Observed:
+    chain = ChainReader.connect(network).observe(desired)
+    return Observed(
+        chain=chain,
+        proxy=observe_proxy(desired, environ),
+        router=observe_router(desired),
+        refs=resolve_refs(desired, environ),
+        now=chain.block_timestamp,
+    )

@@ -1,0 +1,89 @@
+"""The plan as a pull-request comment: summary table first, cost line, destructive changes called out,
+details in a collapsible block, never longer than GitHub's 65,536-character limit (details are cut,
+never the summary)."""
+
+from __future__ import annotations
+
+from reconciler.plan.model import Plan
+from reconciler.render.common import cost_text, field_lines, gas_text, grouped, symbol
+from reconciler.units import format_mor
+
+GITHUB_COMMENT_LIMIT = 65_536
+
+
+def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    s = plan.summary()
+    n = plan.network
+    head = [
+        f"### `reconcile plan`: {n.name} (chain {n.chain_id}), block {plan.block.number}",
+        "",
+        "| | count |",
+        "|---|---:|",
+        f"| to create | {s.create} |",
+        f"| to update | {s.update} |",
+        f"| to delete | {s.delete} |",
+    ]
+    for label, count in (
+        ("held", s.held),
+        ("draining", s.draining),
+        ("unmanaged", s.unmanaged),
+        ("manual", s.manual),
+        ("restart required", s.restart_required),
+    ):
+        if count:
+            head.append(f"| {label} (not applied) | {count} |")
+    stake = f"{'+' if s.stake >= 0 else '-'}{format_mor(abs(s.stake))}"
+    head += [
+        "",
+        f"**Cost:** fees {format_mor(s.fees)} (burned), stake {stake}, gas {gas_text(s.gas, s.gas_wei)}; "
+        f"MOR leaving the wallet: {format_mor(s.mor_out)}",
+        "",
+    ]
+    if not plan.proxy_observed:
+        head += [
+            "> [!NOTE]",
+            "> The proxy could not be reached from here: this plan covers the chain and files only.",
+            "",
+        ]
+    destructive = [a for a in plan.pending if a.verb == "delete" or a.id.startswith("proxy.remove")]
+    reposts = [a for a in plan.pending if a.kind.value == "bid.post" and a.before is not None]
+    if destructive or reposts:
+        head += ["> [!WARNING]", "> **Destructive or irreversible changes:**"]
+        head += [f"> - `{a.kind.value}` {a.target}: {a.reason}" for a in destructive]
+        head += [f"> - `bid.post` {a.target}: {a.reason}" for a in reposts]
+        head.append("")
+    if plan.errors or any(a.errors for a in plan.actions):
+        head += ["> [!CAUTION]", "> **Errors (apply would refuse):**"]
+        head += [f"> - {e}" for e in plan.errors]
+        head += [f"> - `{a.kind.value}` {a.target}: {e}" for a in plan.actions for e in a.errors]
+        head.append("")
+    if plan.warnings:
+        head += ["**Warnings:**", *[f"- {w}" for w in plan.warnings], ""]
+    details = [f"<details><summary>All {len(plan.actions)} actions</summary>", ""]
+    for group, actions in grouped(plan):
+        details += [f"#### {group}", ""]
+        for a in actions:
+            status = "" if a.pending else f" **[{a.status.value}]**"
+            details.append(f"- `{symbol(a)} {a.kind.value}` {_escape(a.target)}{status}: {_escape(a.reason)}")
+            details += [f"  - {_escape(line)}" for line in field_lines(a)]
+            cost = cost_text(a)
+            if cost:
+                details.append(f"  - cost: {cost}")
+        details.append("")
+    closing = ["</details>", ""]
+    text = "\n".join(head)
+    body = "\n".join(details)
+    end = "\n".join(closing)
+    if len(text) + len(body) + len(end) + 1 <= limit:
+        return text + "\n" + body + "\n" + end
+    note = "\n\n_…details truncated to fit the comment limit; run `reconcile plan --format json` for all of them._\n"
+    room = limit - len(text) - len(end) - len(note) - 2
+    if room < 0:  # the summary alone is too long: keep it whole, drop the details
+        return text[: limit - 1] if len(text) >= limit else text
+    cut = body[:room]
+    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+    return text + "\n" + cut + note + end
+
+
+def _escape(text: str) -> str:
+    return text.replace("<", "&lt;")

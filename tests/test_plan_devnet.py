@@ -1,0 +1,188 @@
+"""`reconcile plan` against a real devnet (anvil + our contracts): creates, costs, exit codes, round trips."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+from web3 import Web3
+
+from reconciler import devnet, ids
+from reconciler.anvil import free_port
+from reconciler.artifacts import load_artifact
+from reconciler.cli import cli
+from reconciler.commands.plan import make_plan
+from reconciler.desired.schema import load_schema
+from reconciler.gas import GAS_BY_KIND
+from reconciler.plan.model import ActionKind, Status
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "desired-state" / "devnet.yaml"
+MOR = 10**18
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d)
+        try:
+            info, _ = devnet.up(path, port=free_port())
+            yield {**info, "dir": str(path)}
+        finally:
+            devnet.down(path)
+
+
+def env(net: dict[str, Any], **extra: str) -> dict[str, str]:
+    return {"RECONCILE_DEVNET_DIR": net["dir"], "DEMO_UPSTREAM_KEY": "demo-upstream-key", **extra}
+
+
+def test_devnet_example_plans_every_create(net: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(
+        cli,
+        ["plan", str(EXAMPLE), "--format", "json", "--out", str(out), "--detailed-exitcode"],
+        env=env(net),
+    )
+    assert result.exit_code == 2, result.output
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, load_schema("plan.schema.json"))
+    params = net["params"]
+    pending = [a for a in data["actions"] if a["status"] == "pending"]
+    assert [a["kind"] for a in pending] == [
+        "mor.approve",
+        "provider.register",
+        "model.register",
+        "model.register",
+        "proxy.write-config",
+        "bid.post",
+        "bid.post",
+    ]
+    assert data["summary"]["fees"] == 2 * params["bid_fee"]
+    assert data["summary"]["stake"] == params["provider_min_stake"] + 2 * params["model_min_stake"]
+    assert pending[0]["after"]["allowance"] == data["summary"]["morOut"]
+    assert data["network"]["chainId"] == 31337 and data["block"]["number"] > 0
+    assert "demo-upstream-key" not in out.read_text() and "demo-upstream-key" not in result.output
+
+
+def test_text_and_markdown_render(net: dict[str, Any]) -> None:
+    r = CliRunner().invoke(cli, ["plan", str(EXAMPLE), "--verbose"], env=env(net, NO_COLOR="1"))
+    assert r.exit_code == 0, r.output
+    assert "Plan: 5 to create, 2 to update, 0 to delete; fees 0.6 MOR, stake +0.4 MOR" in r.output
+    assert "\033[" not in r.output and "RPC round trip" in r.output
+    r = CliRunner().invoke(cli, ["plan", str(EXAMPLE), "--format", "markdown"], env=env(net))
+    assert r.output.startswith("### `reconcile plan`") and "<details>" in r.output
+
+
+def test_wrong_chain_and_missing_code_are_refused(net: dict[str, Any], tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace(
+        "  preset: devnet ",
+        f'  chainId: 1\n  diamond: "{net["diamond"]}"\n  mor: "{net["mor"]}"\n  rpcUrl: env:RPC ',
+    )
+    (tmp_path / "s.yaml").write_text(text)
+    r = CliRunner().invoke(cli, ["plan", str(tmp_path / "s.yaml")], env=env(net, RPC=net["rpcUrl"]))
+    assert r.exit_code == 1 and "chain 31337" in r.output and net["rpcUrl"] not in r.output
+    text = text.replace("chainId: 1", "chainId: 31337").replace(net["diamond"], "0x" + "12" * 20)
+    (tmp_path / "s.yaml").write_text(text)
+    r = CliRunner().invoke(cli, ["plan", str(tmp_path / "s.yaml")], env=env(net, RPC=net["rpcUrl"]))
+    assert r.exit_code == 1 and "no contract code" in r.output
+    text = text.replace("0x" + "12" * 20, net["diamond"]).replace(net["mor"], net["delegateRegistry"])
+    (tmp_path / "s.yaml").write_text(text)
+    r = CliRunner().invoke(cli, ["plan", str(tmp_path / "s.yaml")], env=env(net, RPC=net["rpcUrl"]))
+    assert r.exit_code == 1 and "getToken()" in r.output
+
+
+def _contracts(net: dict[str, Any]) -> tuple[Web3, Any, Any]:
+    w3 = Web3(Web3.HTTPProvider(net["rpcUrl"]))
+    market = w3.eth.contract(address=net["diamond"], abi=load_artifact("Marketplace").abi)
+    mor = w3.eth.contract(address=net["mor"], abi=load_artifact("MorToken").abi)
+    return w3, market, mor
+
+
+def _send(w3: Web3, fn: Any, sender: str) -> Any:
+    receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
+    assert receipt["status"] == 1
+    return receipt
+
+
+def _desired_yaml(provider: str, n: int, modelsconfig: Path) -> str:
+    models = "".join(
+        f'  - name: bulk-{i}\n    upstream: u\n    upstreamModel: m{i}\n    stake: "0.1 MOR"\n'
+        f'    bid:\n      pricePerSecond: "0.006 MOR"\n'
+        for i in range(n)
+    )
+    return (
+        f'network:\n  preset: devnet\nsigner:\n  address: "{provider}"\n  privateKey: env:K\n'
+        f'provider:\n  address: "{provider}"\n  endpoint: 127.0.0.1:3333\n  stake: "0.2 MOR"\n'
+        "upstreams:\n  u:\n    baseUrl: http://127.0.0.1:9/v1\n    apiKey: env:DEMO_UPSTREAM_KEY\n    resaleAllowed: true\n"
+        f"models:\n{models}proxy:\n  modelsConfigPath: {modelsconfig}\n"
+        'policy:\n  maxSpendPerApply: "100 MOR"\n  allowEmpty: true\n'
+    )
+
+
+def test_round_trips_do_not_grow_with_models_and_bids_and_gas_table_holds(net: dict[str, Any], tmp_path: Path) -> None:
+    """Register 100 models with 100 bids for a fresh provider, then plan: same round trips as for 1."""
+    w3, market, mor = _contracts(net)
+    small_provider = net["accounts"][3]["address"]
+    big_provider = net["accounts"][4]["address"]
+    gas_used: dict[ActionKind, int] = {}
+    for provider, n in ((small_provider, 1), (big_provider, 100)):
+        r = _send(w3, mor.functions.approve(net["diamond"], 1000 * MOR), provider)
+        gas_used[ActionKind.MOR_APPROVE] = r["gasUsed"]
+        r = _send(w3, market.functions.providerRegister(provider, 2 * MOR // 10, "127.0.0.1:3333"), provider)
+        gas_used[ActionKind.PROVIDER_REGISTER] = r["gasUsed"]
+        for i in range(n):
+            base = bytes.fromhex(ids.base_model_id_for_name(f"bulk-{i}")[2:])
+            r = _send(
+                w3,
+                market.functions.modelRegister(provider, base, b"\0" * 32, 0, MOR // 10, f"bulk-{i}", ["llm"]),
+                provider,
+            )
+            gas_used[ActionKind.MODEL_REGISTER] = max(gas_used.get(ActionKind.MODEL_REGISTER, 0), r["gasUsed"])
+            mid = bytes.fromhex(ids.model_id(provider, "0x" + base.hex())[2:])
+            r = _send(w3, market.functions.postModelBid(provider, mid, 6 * 10**15), provider)
+            gas_used[ActionKind.BID_POST] = max(gas_used.get(ActionKind.BID_POST, 0), r["gasUsed"])
+    mid0 = bytes.fromhex(ids.model_id(small_provider, ids.base_model_id_for_name("bulk-0"))[2:])
+    r = _send(w3, market.functions.postModelBid(small_provider, mid0, 7 * 10**15), small_provider)  # replaces a bid
+    gas_used[ActionKind.BID_POST] = max(gas_used[ActionKind.BID_POST], r["gasUsed"])
+    r = _send(w3, market.functions.providerRegister(small_provider, MOR // 10, "127.0.0.1:3334"), small_provider)
+    gas_used[ActionKind.PROVIDER_UPDATE] = r["gasUsed"]
+    base0 = bytes.fromhex(ids.base_model_id_for_name("bulk-0")[2:])
+    r = _send(
+        w3,
+        market.functions.modelRegister(small_provider, base0, b"\0" * 32, 0, MOR // 10, "renamed", ["llm"]),
+        small_provider,
+    )
+    gas_used[ActionKind.MODEL_UPDATE] = r["gasUsed"]
+    r = _send(
+        w3, market.functions.modelRegister(small_provider, base0, b"\0" * 32, 0, 0, "bulk-0", ["llm"]), small_provider
+    )
+
+    trips = {}
+    for provider, n in ((small_provider, 1), (big_provider, 100)):
+        path = tmp_path / f"{n}.yaml"
+        path.write_text(_desired_yaml(provider, n, tmp_path / f"fwd-{n}.json"))
+        _, p = make_plan(path, env(net))
+        trips[n] = p.rpc_round_trips
+        chain_pending = [a for a in p.pending if a.kind is not ActionKind.PROXY_WRITE_CONFIG]
+        if n == 100:
+            assert chain_pending == [], [a.reason for a in chain_pending]
+            assert sum(1 for a in p.actions if a.status is Status.PENDING) == 1  # the proxy file
+    assert trips[1] == trips[100] == 3, trips
+
+    # gas table: every measured kind fits under the planner's figure, and the figure is at most twice it
+    # deletes, in the order the planner uses: bid -> model -> provider
+    bid = market.functions.getProviderActiveBids(small_provider, 0, 10).call()[0][0]
+    gas_used[ActionKind.BID_DELETE] = _send(w3, market.functions.deleteModelBid(bid), small_provider)["gasUsed"]
+    gas_used[ActionKind.MODEL_DEREGISTER] = _send(w3, market.functions.modelDeregister(mid0), small_provider)["gasUsed"]
+    r = _send(w3, market.functions.providerDeregister(small_provider), small_provider)
+    gas_used[ActionKind.PROVIDER_DEREGISTER] = r["gasUsed"]
+    print({k.value: v for k, v in gas_used.items()})
+    for kind, used in gas_used.items():
+        assert used <= GAS_BY_KIND[kind], (kind, used)
+        assert used * 2 >= GAS_BY_KIND[kind], (kind, used)
