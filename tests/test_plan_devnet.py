@@ -186,3 +186,18 @@ def test_round_trips_do_not_grow_with_models_and_bids_and_gas_table_holds(net: d
     for kind, used in gas_used.items():
         assert used <= GAS_BY_KIND[kind], (kind, used)
         assert used * 2 >= GAS_BY_KIND[kind], (kind, used)
+
+
+def test_unreachable_proxy_plans_the_chain_alone_and_require_proxy_fails(net: dict[str, Any], tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace(
+        "  modelsConfigPath: ../../.demo/forwarder-models.json",
+        f"  modelsConfigPath: {tmp_path / 'fwd.json'}\n  adminUrl: http://127.0.0.1:{free_port()}\n"
+        "  adminToken: env:ADMIN_TOKEN",
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    r = CliRunner().invoke(cli, ["plan", str(path), "--detailed-exitcode"], env=env(net, ADMIN_TOKEN="t"))
+    assert r.exit_code == 2, r.output
+    assert "the proxy could not be reached" in r.output and "bid.post" in r.output
+    r = CliRunner().invoke(cli, ["plan", str(path), "--require-proxy"], env=env(net, ADMIN_TOKEN="t"))
+    assert r.exit_code == 1 and "--require-proxy" in r.output

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils.abi import get_abi_output_types
+from eth_utils import keccak
+from eth_utils.abi import get_abi_input_types, get_abi_output_types
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint
@@ -36,6 +37,21 @@ class CountingHTTPProvider(HTTPProvider):
         return super().make_batch_request(batch_requests)
 
 
+_SIGNATURES: dict[tuple[str, str], tuple[bytes, list[str], list[str]]] = {}
+
+
+def _signature(contract: Contract, fn: str) -> tuple[bytes, list[str], list[str]]:
+    """(selector, input types, output types) of a function, computed once (web3's encode_abi re-validates
+    the whole ABI on every call, which dominated planning time)."""
+    key = (str(contract.address), fn)
+    if key not in _SIGNATURES:
+        fn_abi = contract.get_function_by_name(fn).abi
+        ins = get_abi_input_types(fn_abi)
+        selector = keccak(text=f"{fn}({','.join(ins)})")[:4]
+        _SIGNATURES[key] = (selector, ins, get_abi_output_types(fn_abi))
+    return _SIGNATURES[key]
+
+
 @dataclass
 class _Item:
     method: str
@@ -57,10 +73,9 @@ class Batch:
         return len(self.items) - 1
 
     def call(self, contract: Contract, fn: str, args: list[Any], block: int | str, label: str = "") -> int:
-        data = contract.encode_abi(fn, args=args)
-        fn_abi = contract.get_function_by_name(fn).abi
-        types = get_abi_output_types(fn_abi)
+        selector, in_types, types = _signature(contract, fn)
         codec = self.w3.codec
+        data = "0x" + (selector + codec.encode(in_types, args)).hex()
 
         def decode(result: Any) -> Any:
             raw = bytes.fromhex(str(result).removeprefix("0x"))
