@@ -19,10 +19,10 @@ from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciler import devnet, ids  # noqa: E402
-from reconciler.anvil import free_port  # noqa: E402
-from reconciler.artifacts import load_artifact  # noqa: E402
-from reconciler.commands.plan import make_plan  # noqa: E402
+from reconciler import devnet, ids
+from reconciler.anvil import free_port
+from reconciler.artifacts import load_artifact
+from reconciler.commands.plan import make_plan
 
 MOR = 10**18
 
