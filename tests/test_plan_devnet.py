@@ -201,3 +201,26 @@ def test_unreachable_proxy_plans_the_chain_alone_and_require_proxy_fails(net: di
     assert "the proxy could not be reached" in r.output and "bid.post" in r.output
     r = CliRunner().invoke(cli, ["plan", str(path), "--require-proxy"], env=env(net, ADMIN_TOKEN="t"))
     assert r.exit_code == 1 and "--require-proxy" in r.output
+
+
+def test_delegate_signer_rights_are_read_on_chain(net: dict[str, Any], tmp_path: Path) -> None:
+    w3, _, _ = _contracts(net)
+    registry = w3.eth.contract(address=net["delegateRegistry"], abi=load_artifact("DelegateRegistry").abi)
+    provider, signer = net["accounts"][6]["address"], net["accounts"][7]["address"]
+    text = _desired_yaml(provider, 1, tmp_path / "fwd.json").replace(
+        f'signer:\n  address: "{provider}"', f'signer:\n  address: "{signer}"'
+    )
+    path = tmp_path / "delegate.yaml"
+    path.write_text(text)
+    _, p = make_plan(path, env(net))
+    approve = next(a for a in p.actions if a.kind is ActionKind.MOR_APPROVE)
+    assert approve.status is Status.MANUAL
+    register = next(a for a in p.actions if a.kind is ActionKind.PROVIDER_REGISTER)
+    assert any("'provider' delegation rights" in e for e in register.errors)
+    for right in ("provider", "model"):
+        rights = Web3.keccak(text=f"delegation.rules.{right}")
+        _send(w3, registry.functions.delegateContract(signer, net["diamond"], rights, True), provider)
+    _, p = make_plan(path, env(net))
+    errors = {a.kind.value: a.errors for a in p.actions if a.errors}
+    assert "provider.register" not in errors and "model.register" not in errors
+    assert any("'marketplace'" in e for e in errors["bid.post"])

@@ -33,7 +33,7 @@ from reconciler.desired.yamlsource import Path_
 from reconciler.diagnostics import Diagnostic, Location, Severity, format_path
 from reconciler.pricing import SECONDS_PER_YEAR, price_from_cost, to_fraction
 from reconciler.references import Reference, ReferenceError_, parse_reference
-from reconciler.units import AmountError, format_mor, parse_amount
+from reconciler.units import AmountError, parse_amount
 
 # The proxy-router's health probe: first recognised tag wins (case-insensitive).
 PROBE_TAGS: dict[str, Endpoint] = {
@@ -402,7 +402,3 @@ def _policy(b: _Builder, p: dict[str, Any]) -> PolicySpec:
         max_spend_per_apply=spend,
         churn=churn,
     )
-
-
-def describe_amount(wei: int) -> str:
-    return f"{format_mor(wei)} ({wei} wei)"

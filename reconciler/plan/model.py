@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.observed import MarketParams
+
 FORMAT_VERSION = 1
 
 
@@ -155,6 +157,7 @@ class Plan:
     proxy_observed: bool = True
     sources: tuple[str, ...] = field(default=())
     rpc_round_trips: int = 0
+    market: MarketParams | None = None  # the fee, minimums and bounds the plan was costed with
 
     @property
     def pending(self) -> tuple[Action, ...]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
@@ -110,6 +109,7 @@ def plan(desired: Desired, observed: Observed) -> Plan:
         proxy_observed=observed.proxy.reachable is not False,
         sources=desired.sources,
         rpc_round_trips=chain.rpc_round_trips,
+        market=chain.market,
     )
 
 
@@ -470,11 +470,6 @@ def _entry_changes(want: ProxyEntry, have: ProxyEntry | None) -> list[str]:
     if want.api_key_fingerprint is not None and want.api_key_fingerprint != have.api_key_fingerprint:
         changes.append(f"apiKey fingerprint {have.api_key_fingerprint} -> {want.api_key_fingerprint}")
     return changes
-
-
-def _key_ref(ctx: _Ctx, m: ModelSpec) -> str | None:
-    up = ctx.desired.upstream(m.upstream)
-    return str(up.api_key) if up else None
 
 
 def _live_sessions(ctx: _Ctx, model_id: str) -> tuple[int | None, int]:
@@ -879,7 +874,3 @@ def _jsonable(o: object) -> Any:
     if isinstance(o, tuple | frozenset | set):
         return list(o)
     return str(o)
-
-
-def pending_kinds(actions: Iterable[Action]) -> list[str]:
-    return [a.kind.value for a in actions if a.pending]

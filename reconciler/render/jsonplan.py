@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.observed import MarketParams
 from reconciler.plan.model import (
     FORMAT_VERSION,
     Action,
@@ -39,6 +40,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "proxyObserved": plan.proxy_observed,
         "rpcRoundTrips": plan.rpc_round_trips,
         "sources": list(plan.sources),
+        "market": None if plan.market is None else _market(plan.market),
         "summary": {
             "create": s.create,
             "update": s.update,
@@ -58,6 +60,16 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "actions": [_action(a) for a in plan.actions],
         "warnings": list(plan.warnings),
         "errors": list(plan.errors),
+    }
+
+
+def _market(m: MarketParams) -> dict[str, int]:
+    return {
+        "providerMinStake": m.provider_min_stake,
+        "modelMinStake": m.model_min_stake,
+        "bidFee": m.bid_fee,
+        "minPricePerSecond": m.min_price_per_second,
+        "maxPricePerSecond": m.max_price_per_second,
     }
 
 
@@ -110,4 +122,11 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         proxy_observed=data["proxyObserved"],
         sources=tuple(data["sources"]),
         rpc_round_trips=data["rpcRoundTrips"],
+        market=None if data.get("market") is None else _market_from(data["market"]),
+    )
+
+
+def _market_from(m: dict[str, int]) -> MarketParams:
+    return MarketParams(
+        m["providerMinStake"], m["modelMinStake"], m["bidFee"], m["minPricePerSecond"], m["maxPricePerSecond"]
     )
