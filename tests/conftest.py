@@ -8,6 +8,7 @@ import pytest
 from web3 import Web3
 
 from reconciler.anvil import Anvil
+from reconciler.devnet import Deployment, deploy_contracts, dev_accounts
 
 
 @pytest.fixture
@@ -20,3 +21,10 @@ def anvil() -> Iterator[Anvil]:
 @pytest.fixture
 def w3(anvil: Anvil) -> Web3:
     return Web3(Web3.HTTPProvider(anvil.rpc_url))
+
+
+@pytest.fixture
+def deployed(w3: Web3) -> Deployment:
+    """Our Morpheus-compatible contracts on a fresh anvil, MOR minted to every dev account."""
+    accounts = dev_accounts()
+    return deploy_contracts(w3, accounts[0].address, mint_to=[a.address for a in accounts])
