@@ -46,7 +46,9 @@ def test_reverts_are_refused_before_sending_and_said_in_words(w3: Web3, deployed
     key = dev_accounts()[2]
     calls = ChainCalls(deployed.diamond, deployed.mor)
     s = TxSender(w3, Account.from_key(key.private_key), Journal(tmp_path / "j.jsonl"), "p", decoder=calls.decoder)
-    with pytest.raises(TxReverted, match=r"ERC20InsufficientAllowance: MOR allowance of 0x\w+ is 0 MOR, needs 0\.1 MOR"):
+    with pytest.raises(
+        TxReverted, match=r"ERC20InsufficientAllowance: MOR allowance of 0x\w+ is 0 MOR, needs 0\.1 MOR"
+    ):
         s.send(calls.provider_register("prov", key.address, MOR // 10, "h:1", "provider.register"))
     s.wait([s.send(calls.approve("approve", MOR))])
     with pytest.raises(TxReverted, match=r"ProviderStakeTooLow: stake 0\.1 MOR below minimum 0\.2 MOR"):
