@@ -27,4 +27,5 @@ def test_metrics_and_health_over_http() -> None:
     assert 'reconcile_watch_alerts_total{event="failure"} 1' in text
     assert 'message="bid.post reverted: \\"quoted\\"\\nsecond line"} 1' in text
     assert "reconcile_watch_auto_apply 1" in text
-    assert float(text.split("reconcile_watch_last_success_timestamp_seconds ")[1].split()[0]) > 0
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    assert float(samples["reconcile_watch_last_success_timestamp_seconds"]) > 0
