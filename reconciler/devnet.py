@@ -99,6 +99,9 @@ def deploy_contracts(
     )
     for addr in mint_to or []:
         w3.eth.wait_for_transaction_receipt(mor.functions.mint(addr, mint_amount).transact({"from": owner}))
+    # The deployer is the session router's funding account: providers' pay for stipend sessions comes from it.
+    unlimited = 2**256 - 1
+    w3.eth.wait_for_transaction_receipt(mor.functions.approve(market.address, unlimited).transact({"from": owner}))
     return Deployment(
         chain_id=w3.eth.chain_id,
         diamond=market.address,
