@@ -138,12 +138,17 @@ def revert_reason(fn: ContractFunction, sender: str) -> str:
     raise AssertionError(f"{fn.fn_name} did not revert")
 
 
+def plain(value: Any) -> Any:
+    """Struct results as nested lists (web3 returns tuples), so tests compare them with list literals."""
+    return [plain(v) for v in value] if isinstance(value, list | tuple) else value
+
+
 def stipend(chain: Chain, amount: int, timestamp: int) -> int:
     return int(chain.market.functions.stakeToStipend(amount, timestamp).call())
 
 
-def stipend_to_stake(chain: Chain, amount: int, timestamp: int) -> int:
-    return int(chain.market.functions.stipendToStake(amount, timestamp).call())
+def stipend_to_stake(chain: Chain, amount: int, timestamp: int, block: int | str = "latest") -> int:
+    return int(chain.market.functions.stipendToStake(amount, timestamp).call(block_identifier=block))
 
 
 __all__ = ["MOR", "Chain", "Receipt"]

@@ -15,6 +15,7 @@ from session_helpers import (
     WITHDRAWN,
     Market,
     approval,
+    next_day_at,
     now,
     open_session,
     revert_reason,
@@ -63,6 +64,7 @@ def test_stipend_is_the_stakes_share_of_todays_compute_budget(chain: Chain) -> N
 def test_a_buyer_opens_a_session_with_the_providers_approval(chain: Chain) -> None:
     m = setup_market(chain)
     buyer = chain.accounts[3]
+    next_day_at(chain, 3600)  # away from midnight: the stipend rate is per UTC day
     amount = stake_for(chain, m, 600)
     before, pool = chain.balance(buyer), chain.balance(chain.market.address)
     sid, r = open_session(chain, m, buyer, amount)
@@ -102,6 +104,7 @@ def test_ends_at_is_capped_by_the_max_duration_and_owner_sets_it(chain: Chain) -
 def test_a_stake_worth_less_than_five_minutes_is_refused(chain: Chain) -> None:
     m = setup_market(chain)
     buyer = chain.accounts[3]
+    next_day_at(chain, 3600)
     amount = stake_for(chain, m, 299)
     chain.approve(buyer, amount)
     msg, sig = approval(chain, m.bid, buyer, m.provider)
