@@ -95,6 +95,8 @@ def test_the_user_closes_early_the_provider_is_paid_and_todays_stake_is_held(cha
 
     msg, sig = receipt(chain, sid, m.provider, 12_000, 400)
     assert chain.error(f.closeSession(msg, sig), stranger) == ("InsufficientRightsForOperation", (user, stranger))
+    unknown = receipt(chain, b"\x05" * 32, m.provider)
+    assert chain.error(f.closeSession(*unknown), stranger) == ("InsufficientRightsForOperation", (ZERO, stranger))
     other_chain = receipt(chain, sid, m.provider, chain_id=1)
     assert chain.error(f.closeSession(*other_chain), user) == ("SessionReceiptForAnotherChainId", ())
     stale = receipt(chain, sid, m.provider, timestamp=now(chain) - 601)

@@ -365,7 +365,7 @@ abstract contract SessionRouter is BidMarketplace {
         _validateDelegatee(msg.sender, user_, DELEGATION_RULES_SESSION);
         OnHold[] storage entries_ = _userStakesOnHold[user_];
         uint256 length_ = entries_.length;
-        uint256 count_ = iterations_ >= length_ ? length_ : iterations_;
+        uint256 count_ = iterations_ >= length_ ? uint8(length_) : iterations_; // uint8, as on chain
         if (length_ == 0 || count_ == 0) revert SessionUserAmountToWithdrawIsZero();
 
         uint256 amount_ = 0;
