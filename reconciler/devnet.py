@@ -1,7 +1,8 @@
 """The local devnet: anvil with our Morpheus-compatible contracts, persisted under a directory.
 
 `reconcile devnet up` starts anvil (state in DIR/anvil-state.json, so registrations survive a restart),
-deploys the contracts once with Base Sepolia's parameters, mints MOR to the well-known anvil accounts and
+deploys the contracts once with Base Sepolia's parameters, mints MOR to the well-known anvil accounts (the
+deployer, also the sessions' funding account, approves the marketplace to pay providers from it) and
 writes DIR/devnet.json, which the `devnet` network preset reads.
 """
 

@@ -103,7 +103,7 @@ def open_session(
 
 
 def stake_for_duration(w3: Web3, diamond: str, bid_id: bytes, seconds: int) -> int:
-    """The smallest stake that buys at least `seconds` on the bid if the session opens in the next block."""
+    """A stake that buys at least `seconds` on the bid if the session opens today (the smallest, to a few wei)."""
     market = _contract(w3, "Marketplace", diamond)
     price = int(market.functions.getBid(bid_id).call()[2])
     now = latest_timestamp(w3) + 1
