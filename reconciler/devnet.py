@@ -1,7 +1,8 @@
 """The local devnet: anvil with our Morpheus-compatible contracts, persisted under a directory.
 
 `reconcile devnet up` starts anvil (state in DIR/anvil-state.json, so registrations survive a restart),
-deploys the contracts once with Base Sepolia's parameters, mints MOR to the well-known anvil accounts and
+deploys the contracts once with Base Sepolia's parameters, mints MOR to the well-known anvil accounts (the
+deployer, also the sessions' funding account, approves the marketplace to pay providers from it) and
 writes DIR/devnet.json, which the `devnet` network preset reads.
 """
 
@@ -99,6 +100,9 @@ def deploy_contracts(
     )
     for addr in mint_to or []:
         w3.eth.wait_for_transaction_receipt(mor.functions.mint(addr, mint_amount).transact({"from": owner}))
+    # The deployer is the session router's funding account: providers' pay for stipend sessions comes from it.
+    unlimited = 2**256 - 1
+    w3.eth.wait_for_transaction_receipt(mor.functions.approve(market.address, unlimited).transact({"from": owner}))
     return Deployment(
         chain_id=w3.eth.chain_id,
         diamond=market.address,
