@@ -158,3 +158,51 @@ def forwarder_key_refs(desired: Desired) -> dict[str, Reference | None]:
         up = desired.upstream(m.upstream)
         out[m.model_id] = up.api_key if up else None
     return out
+
+
+def forwarder_file(
+    desired: Desired,
+    existing: Any,
+    remove_ids: set[str] | frozenset[str] = frozenset(),
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The forwarder's file to write now (keys resolved here, nowhere earlier).
+
+    Declared models come from the desired state; every other entry of the `existing` parsed file is kept as
+    it is (undeclared ones with prune off, and absent ones still draining), except those in `remove_ids`:
+    the model ids of the plan's pending `proxy.remove:forwarder:<id>` actions, which apply passes only after
+    their bids are deleted. So apply writes it twice when a plan both adds and removes: first with
+    `remove_ids` empty (before bids are posted), then with the removals (after bids are deleted).
+    """
+    entries = forwarder_entries(desired, {})
+    return build_config(entries, forwarder_key_refs(desired), _kept(existing, entries, remove_ids), environ)
+
+
+def router_file(
+    desired: Desired,
+    existing: Any,
+    remove_ids: set[str] | frozenset[str] = frozenset(),
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The proxy-router's own file: like `forwarder_file`, every key being the forwarder's client token."""
+    assert desired.proxy is not None
+    entries = router_entries(desired, {})
+    keys = {e.model_id: desired.proxy.client_token for e in entries}
+    return build_config(entries, keys, _kept(existing, entries, remove_ids), environ)
+
+
+def _kept(existing: Any, entries: list[ProxyEntry], remove_ids: set[str] | frozenset[str]) -> list[dict[str, Any]]:
+    if not isinstance(existing, dict):
+        return []
+    items = existing.get("models") if isinstance(existing.get("models"), list) else None
+    if items is None:  # legacy shape keyed by model id
+        items = [{"modelId": k, **v} for k, v in existing.items() if isinstance(v, dict) and k != "$schema"]
+    declared = {e.model_id for e in entries}
+    removed = {_norm_id(i) for i in remove_ids}
+    return [
+        m
+        for m in items
+        if isinstance(m, dict)
+        and _norm_id(str(m.get("modelId", ""))) not in declared
+        and _norm_id(str(m.get("modelId", ""))) not in removed
+    ]

@@ -77,3 +77,39 @@ def test_build_config_resolves_keys_keeps_undeclared_and_validates() -> None:
     with pytest.raises(ConfigBuildError) as exc:
         build_config(entries, forwarder_key_refs(d), environ={})
     assert "env:VENICE_API_KEY" in str(exc.value)
+
+
+def test_written_forwarder_file_converges_the_plan(tmp_path: Path) -> None:
+    """Write the file apply would write, read it back as the observer does: nothing left for the proxy."""
+    from dataclasses import replace
+
+    from planfactory import observed
+
+    from reconciler.modelsconfig import forwarder_file
+    from reconciler.observed import ProxyState
+    from reconciler.plan.planner import plan
+
+    d = desired_from()
+    stray = {
+        "modelId": "0x" + "ee" * 32,
+        "modelName": "by-hand",
+        "apiType": "openai",
+        "apiUrl": "http://x/v1",
+        "apiKey": "k",
+    }
+    existing = {"models": [stray]}
+    doc = forwarder_file(d, existing, environ={"VENICE_API_KEY": VENICE_KEY})
+    path = tmp_path / "fwd.json"
+    path.write_text(json.dumps(doc))
+    o = replace(observed(), proxy=ProxyState(file=read_config_file(str(path))))
+    p = plan(d, o)
+    assert not [a for a in p.pending if a.kind.value.startswith("proxy.")]
+    assert [a.status.value for a in p.actions if a.kind.value.startswith("proxy.")] == ["unmanaged"]
+    # an absent model stays until its removal is passed in (after its bids are deleted)
+    gone = desired_from(**{"    upstreamModel: qwen-2.5\n": "    upstreamModel: qwen-2.5\n    absent: true\n"})
+    qwen = d.models[1].model_id
+    kept = forwarder_file(gone, doc, environ={"VENICE_API_KEY": VENICE_KEY})
+    assert qwen in [m["modelId"] for m in kept["models"]]
+    removed = forwarder_file(gone, doc, remove_ids={qwen}, environ={"VENICE_API_KEY": VENICE_KEY})
+    assert qwen not in [m["modelId"] for m in removed["models"]]
+    assert "0x" + "ee" * 32 in [m["modelId"] for m in removed["models"]]
