@@ -18,11 +18,20 @@ from reconciler.desired.model import (
     PolicySpec,
     ProviderSpec,
     ProxySpec,
+    RouterSpec,
     SignerSpec,
     UpstreamSpec,
 )
 from reconciler.modelsconfig import forwarder_entries
-from reconciler.observed import BidState, LiveSession, ModelsConfigState, ModelState, ProviderState, ProxyState
+from reconciler.observed import (
+    BidState,
+    LiveSession,
+    ModelsConfigState,
+    ModelState,
+    ProviderState,
+    ProxyState,
+    RouterState,
+)
 from reconciler.plan.planner import plan
 from reconciler.plan.simulate import simulate
 from reconciler.references import Reference
@@ -126,9 +135,27 @@ def worlds(draw: st.DrawFn) -> tuple[Desired, object]:
     file = ModelsConfigState("file", True, "v0", tuple(entries)) if entries or draw(st.booleans()) else None
     admin = draw(st.booleans())
     proxy = ProxyState(file=file, served=file if admin else None, admin_configured=admin, reachable=admin or None)
+    spec = ProxySpec("/tmp/never/f.json")
     if admin:
-        desired = replace(desired, proxy=ProxySpec("/tmp/never/f.json", "http://127.0.0.1:9", Reference("env", "A")))
-    return desired, observed(chain, proxy=proxy)
+        spec = ProxySpec("/tmp/never/f.json", "http://127.0.0.1:9", Reference("env", "A"))
+    router_kind = draw(st.sampled_from(["none", "reload", "restart"]))
+    router_state = RouterState()
+    if router_kind != "none":
+        spec = replace(
+            spec,
+            client_token=Reference("env", "C"),
+            forwarder_url="http://127.0.0.1:8090",
+            router=RouterSpec(
+                "/tmp/never/r.json",
+                url="http://127.0.0.1:8082",
+                admin_url="http://127.0.0.1:8082" if router_kind == "reload" else None,
+                admin_auth=Reference("env", "B") if router_kind == "reload" else None,
+            ),
+        )
+        loaded = frozenset(m.model_id for m in models if draw(st.booleans()))
+        router_state = RouterState(loaded_model_ids=loaded)
+    desired = replace(desired, proxy=spec)
+    return desired, observed(chain, proxy=proxy, router=router_state, refs=refs(**{"env:C": "c0ffeec0ffee"}))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -62,7 +62,7 @@ def test_markdown_summary_first_and_destructive_callout() -> None:
     gone = desired_from(**{"    upstreamModel: qwen-2.5\n": "    upstreamModel: qwen-2.5\n    absent: true\n"})
     md = render_markdown(plan(gone, after))
     assert md.startswith("### `reconcile plan`")
-    assert md.index("| to delete | 2 |") < md.index("**Cost:**") < md.index("[!WARNING]") < md.index("<details>")
+    assert md.index("| to delete | 3 |") < md.index("**Cost:**") < md.index("[!WARNING]") < md.index("<details>")
     assert "`bid.delete`" in md and "`model.deregister`" in md
 
 

@@ -103,7 +103,7 @@ class Action:
     def verb(self) -> str:
         if self.kind in CREATE_KINDS and self.before is None:
             return "create"
-        if self.kind in DELETE_KINDS:
+        if self.kind in DELETE_KINDS or (self.kind is ActionKind.PROXY_WRITE_CONFIG and self.after is None):
             return "delete"
         return "update"
 

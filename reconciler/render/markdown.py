@@ -45,7 +45,7 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
             "> The proxy could not be reached from here: this plan covers the chain and files only.",
             "",
         ]
-    destructive = [a for a in plan.pending if a.verb == "delete" or a.id.startswith("proxy.remove")]
+    destructive = [a for a in plan.pending if a.verb == "delete"]
     reposts = [a for a in plan.pending if a.kind.value == "bid.post" and a.before is not None]
     if destructive or reposts:
         head += ["> [!WARNING]", "> **Destructive or irreversible changes:**"]
