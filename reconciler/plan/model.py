@@ -1,5 +1,21 @@
 """A plan is plain data, like Terraform's internal/plans: renderers, the saved plan file and the applier
 each consume it. Frozen dataclasses; money in int wei; no secret ever (key fingerprints only).
+
+Action ids (stable, and what `depends_on` refers to):
+  mor.approve                      after: {allowance (exact wei needed), spender}
+  provider.register|update         after: {address, endpoint, stake (total)}; cost.stake = amount to send
+  provider.deregister
+  model.register:<modelId>         after: {modelId, baseModelId, name, ipfsCID, fee, stake (total), tags};
+  model.update:<modelId>             cost.stake = the amount argument of modelRegister
+  model.deregister:<modelId>
+  bid.post:<modelId>               after: {provider, modelId, pricePerSecond}; before: the bid it replaces
+  bid.delete:<bidId>               before: {bidId, modelId, pricePerSecond, nonce}
+  proxy.write-config:forwarder|router        after: {entries: [changed entries, fingerprints only]}
+  proxy.remove:forwarder|router:<modelId>    an entry leaving a file (after its bids are deleted)
+  proxy.unmanaged:forwarder|router:<modelId> an undeclared entry kept as it is (status unmanaged)
+  proxy.reload:forwarder|router, proxy.restart-required:router
+Actions are in execution order: pending ones first (approve, provider, models, proxy writes and reloads,
+bid posts, bid deletes, proxy removals, model then provider deregistrations), then reported ones.
 """
 
 from __future__ import annotations

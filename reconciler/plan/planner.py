@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -244,15 +245,22 @@ def _model_after(m: ModelSpec) -> dict[str, Any]:
 
 
 def _model_before(o: ModelState) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "modelId": o.model_id,
         "name": o.name,
         "ipfsCID": o.ipfs_cid,
         "fee": o.fee,
         "stake": o.stake,
         "tags": list(o.tags),
-        "deleted": o.is_deleted,
     }
+    if o.is_deleted:
+        out["deleted"] = True
+    return out
+
+
+def _utc(ts: int) -> str:
+    """A unix time as readable UTC (pure: no clock is read)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _models(ctx: _Ctx, deps: list[str]) -> list[str]:
@@ -402,7 +410,13 @@ def _bids(ctx: _Ctx, deps: list[str], router_blocked: dict[str, str]) -> dict[st
         reason = "no active bid"
         before = None
         if current is not None:
-            before = {"bidId": current.bid_id, "pricePerSecond": current.price_per_second, "nonce": current.nonce}
+            before = {
+                "bidId": current.bid_id,
+                "provider": current.provider,
+                "modelId": current.model_id,
+                "pricePerSecond": current.price_per_second,
+                "nonce": current.nonce,
+            }
             old = current.price_per_second
             reason = (
                 f"price {old} -> {price} wei/s: replaces bid {current.bid_id[:10]}… and burns the "
@@ -421,7 +435,8 @@ def _bids(ctx: _Ctx, deps: list[str], router_blocked: dict[str, str]) -> dict[st
                     status, until = Status.HELD, next_ok
                     reason = (
                         f"held by the churn guard: bid posted {ctx.observed.now - current.created_at}s ago, "
-                        f"reposting allowed after {churn.min_repost_interval_seconds}s ({old} -> {price} wei/s)"
+                        f"reposting allowed after {churn.min_repost_interval_seconds}s, at {_utc(next_ok)} "
+                        f"({old} -> {price} wei/s)"
                     )
         blocked = router_blocked.get(m.model_id)
         if blocked and status is Status.PENDING:
@@ -626,7 +641,7 @@ def _removals(
         until: int | None = None
         if live_count:
             status, until = Status.DRAINING, live_until
-            reason = f"draining until {live_until} (unix time): {live_count} live session(s) on its bids"
+            reason = f"draining until {_utc(live_until or 0)}: {live_count} live session(s) on its bids"
         elif len(still_active) > len(pending_deletes):
             status, reason = Status.DRAINING, "draining: its bid is still active"
         else:

@@ -74,12 +74,12 @@ def field_lines(a: Action) -> list[str]:
     """`key: before -> after` for every field that differs (or is new / removed)."""
     before, after = dict(a.before or {}), dict(a.after or {})
     lines = []
-    for key in list(dict.fromkeys([*after, *before])):
-        b, c = before.get(key), after.get(key)
-        if a.before is None:
+    if a.before is None or a.after is None:
+        return [f"{key}: {show_value(key, value)}" for key, value in (after or before).items()]
+    for key, c in after.items():
+        b = before.get(key)
+        if key not in before:
             lines.append(f"{key}: {show_value(key, c)}")
-        elif a.after is None:
-            lines.append(f"{key}: {show_value(key, b)}")
         elif b != c:
             lines.append(f"{key}: {show_value(key, b)} -> {show_value(key, c)}")
     return lines
