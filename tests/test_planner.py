@@ -323,3 +323,9 @@ def test_plan_is_deterministic() -> None:
     d = desired_from()
     o = observed()
     assert plan(d, o) == plan(d, o)
+
+
+def test_low_gas_funds_warn() -> None:
+    p = plan(desired_from(), observed(empty_chain(signer_eth_balance=1)))
+    assert any("less than the" in w for w in p.warnings)
+    assert not any("less than the" in w for w in plan(desired_from(), observed()).warnings)

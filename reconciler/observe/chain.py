@@ -135,6 +135,12 @@ class ChainReader:
             raise ChainCheckError(f"the contract at {net.diamond} does not answer getToken(): is it the Diamond?")
         if checksum(token) != checksum(net.mor):
             raise ChainCheckError(f"the Diamond's getToken() is {token}, not the configured MOR {net.mor}; refusing")
+        failed_log = next((r for r in results if isinstance(r, RpcError) and "logs" in str(r)), None)
+        if failed_log is not None:
+            raise RpcError(
+                f"{failed_log}; the node may limit eth_getLogs: lower network.logBlockRange "
+                f"(now {desired.network.log_block_range}) or raise network.fromBlock"
+            )
         it = iter(value(r) for r in results)
         token, fee, pmin, mmin, (lo_price, hi_price), prov, (bid_ids, bid_total), balance, allowance, eth = (
             next(it) for _ in range(10)

@@ -91,6 +91,7 @@ def plan(desired: Desired, observed: Observed) -> Plan:
     _empty_guard(ctx)
     _stake_sizing(ctx)
     _budget(ctx)
+    _gas_funds(ctx)
     chain = observed.chain
     ordered = _order(ctx.actions)
     return Plan(
@@ -847,6 +848,16 @@ def _stake_sizing(ctx: _Ctx) -> None:
         ctx.warnings.append(
             f"projected yearly earnings {_mor(total)} exceed the provider stake {_mor(stake)}: claims are capped by "
             f"stake per year, so raise provider.stake to {_mor(total)} to keep them"
+        )
+
+
+def _gas_funds(ctx: _Ctx) -> None:
+    chain = ctx.observed.chain
+    gas = sum(a.cost.gas_wei for a in ctx.actions if a.pending and a.status is Status.PENDING)
+    if gas and chain.signer_eth_balance < gas:
+        ctx.warnings.append(
+            f"the signer {ctx.desired.signer.address} holds {chain.signer_eth_balance} wei of the native coin, "
+            f"less than the ~{gas} wei this plan's gas is estimated to cost at the observed fee"
         )
 
 
