@@ -103,6 +103,6 @@ def resolve_network(spec: NetworkSpec, environ: Mapping[str, str] | None = None)
         mor=mor,
         rpc_url=rpc_url,
         rpc_label=label,
-        op_stack=op or chain_id in OP_STACK_CHAIN_IDS,
+        op_stack=spec.l1_data_fee if spec.l1_data_fee is not None else (op or chain_id in OP_STACK_CHAIN_IDS),
         legacy=legacy,
     )

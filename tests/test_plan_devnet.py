@@ -224,3 +224,25 @@ def test_delegate_signer_rights_are_read_on_chain(net: dict[str, Any], tmp_path:
     errors = {a.kind.value: a.errors for a in p.actions if a.errors}
     assert "provider.register" not in errors and "model.register" not in errors
     assert any("'marketplace'" in e for e in errors["bid.post"])
+
+
+def test_l1_data_fee_from_the_gas_price_oracle(net: dict[str, Any], tmp_path: Path) -> None:
+    """On an OP-stack chain the GasPriceOracle predeploy quotes the L1 data fee; here one that always says 7 gwei."""
+    w3, _, _ = _contracts(net)
+    fee = 7 * 10**9
+    runtime = "0x7f" + f"{fee:064x}" + "60005260206000f3"  # PUSH32 fee; MSTORE at 0; RETURN 32 bytes
+    w3.provider.make_request("anvil_setCode", ["0x420000000000000000000000000000000000000F", runtime])  # type: ignore[arg-type]
+    try:
+        text = EXAMPLE.read_text().replace("  preset: devnet ", "  l1DataFee: true\n  preset: devnet ")
+        path = tmp_path / "op.yaml"
+        path.write_text(text.replace("../../.demo/forwarder-models.json", str(tmp_path / "fwd.json")))
+        _, p = make_plan(path, env(net))
+        gas_price = w3.eth.gas_price
+        for a in p.actions:
+            if a.kind in GAS_BY_KIND:
+                assert (
+                    a.cost.gas_wei == GAS_BY_KIND[a.kind] * gas_price + fee
+                    or a.cost.gas_wei >= GAS_BY_KIND[a.kind] * gas_price + fee
+                )
+    finally:
+        w3.provider.make_request("anvil_setCode", ["0x420000000000000000000000000000000000000F", "0x"])  # type: ignore[arg-type]

@@ -156,6 +156,7 @@ def _network(b: _Builder, n: dict[str, Any]) -> NetworkSpec:
         devnet_dir=b.rel_path(n["devnetDir"], ("network", "devnetDir")) if "devnetDir" in n else None,
         log_block_range=n.get("logBlockRange", 10_000),
         from_block=n.get("fromBlock", 0),
+        l1_data_fee=n.get("l1DataFee"),
     )
 
 

@@ -49,6 +49,7 @@ class NetworkSpec:
     devnet_dir: str | None = None
     log_block_range: int = 10_000
     from_block: int = 0
+    l1_data_fee: bool | None = None  # None: decided by the chain (OP-stack presets)
 
 
 @dataclass(frozen=True)
