@@ -264,8 +264,11 @@ def test_router_without_reload_holds_new_bids_until_restart() -> None:
     router_write = next(a for a in p.pending if a.id == "proxy.write-config:router")
     entry = router_write.after["entries"][0]  # type: ignore[index]
     assert entry["modelName"] == entry["modelId"] and entry["apiUrl"] == "http://127.0.0.1:8090/v1/chat/completions"
-    loaded = frozenset(m.model_id for m in d.models)
     after = simulate(o, p)
+    still = plan(d, after)
+    assert kinds(still, Status.RESTART_REQUIRED) == ["proxy.restart-required"]
+    assert any("has not loaded 2 model(s)" in a.reason for a in still.actions)
+    loaded = frozenset(m.model_id for m in d.models)
     p2 = plan(d, replace(after, router=replace(after.router, loaded_model_ids=loaded)))
     assert kinds(p2) == ["mor.approve", "bid.post", "bid.post"]
 

@@ -722,6 +722,16 @@ def _router_config(ctx: _Ctx) -> tuple[list[str], dict[str, str]]:
         for e in want:
             if e.model_id not in loaded:
                 blocked[e.model_id] = "not in its /healthcheck; restart it"
+        if blocked and not changed:
+            ctx.add(
+                Action(
+                    id="proxy.restart-required:router",
+                    kind=ActionKind.PROXY_RESTART_REQUIRED,
+                    target=f"router (reads {router.models_config_path} only at start)",
+                    reason=f"the running router has not loaded {len(blocked)} model(s) of its file; restart it",
+                    status=Status.RESTART_REQUIRED,
+                )
+            )
     return ids, blocked
 
 
