@@ -1,0 +1,373 @@
+"""Chain actions: the provider, the models and the bids (creates, updates, deletes, unmanaged ones)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from reconciler.desired.model import ModelSpec
+from reconciler.observed import BidState, ModelState
+from reconciler.plan.context import Context, mor, utc
+from reconciler.plan.model import Action, ActionKind, Cost, Status
+from reconciler.pricing import bid_price
+
+
+def provider_actions(ctx: Context) -> list[str]:
+    want = ctx.desired.provider
+    have = ctx.observed.chain.provider
+    market = ctx.observed.chain.market
+    if want.absent:
+        return []
+    registered = have is not None and not have.is_deleted
+    target = f"provider {want.address}"
+    after = {"address": want.address, "endpoint": want.endpoint, "stake": want.stake}
+    if not registered:
+        errors = []
+        if want.stake < market.provider_min_stake:
+            errors.append(f"stake {mor(want.stake)} is below the provider minimum {mor(market.provider_min_stake)}")
+        a = ctx.add(
+            Action(
+                id="provider.register",
+                kind=ActionKind.PROVIDER_REGISTER,
+                target=target,
+                reason="the provider is not registered" if have is None else "the provider was deregistered",
+                before=None if have is None else {"endpoint": have.endpoint, "stake": have.stake, "deleted": True},
+                after=after,
+                cost=Cost(stake=max(want.stake - (have.stake if have else 0), 0)),
+                errors=tuple(errors),
+            )
+        )
+        return [a.id]
+    assert have is not None
+    before = {"address": have.address, "endpoint": have.endpoint, "stake": have.stake}
+    changes = []
+    errors = []
+    add = 0
+    if want.endpoint != have.endpoint:
+        changes.append(f"endpoint {have.endpoint} -> {want.endpoint}")
+    if want.stake > have.stake:
+        add = want.stake - have.stake
+        changes.append(f"stake {mor(have.stake)} -> {mor(want.stake)} (+{mor(add)})")
+    elif want.stake < have.stake:
+        errors.append(
+            f"stake cannot decrease ({mor(have.stake)} on chain, {mor(want.stake)} declared): the contract only "
+            "adds stake; deregistering refunds it"
+        )
+        changes.append("stake decrease requested")
+    if not changes:
+        return []
+    a = ctx.add(
+        Action(
+            id="provider.update",
+            kind=ActionKind.PROVIDER_UPDATE,
+            target=target,
+            reason="; ".join(changes),
+            before=before,
+            after=after,
+            cost=Cost(stake=add),
+            errors=tuple(errors),
+        )
+    )
+    return [a.id]
+
+
+def provider_delete(ctx: Context) -> None:
+    want = ctx.desired.provider
+    have = ctx.observed.chain.provider
+    if not want.absent or have is None or have.is_deleted:
+        return
+    deps = [a.id for a in ctx.actions if a.kind in (ActionKind.BID_DELETE, ActionKind.MODEL_DEREGISTER) and a.pending]
+    ctx.add(
+        Action(
+            id="provider.deregister",
+            kind=ActionKind.PROVIDER_DEREGISTER,
+            target=f"provider {want.address}",
+            reason="provider.absent is true",
+            before={"address": have.address, "endpoint": have.endpoint, "stake": have.stake},
+            after=None,
+            cost=Cost(stake=-(have.stake - have.limit_period_earned)),
+            depends_on=tuple(deps),
+        )
+    )
+
+
+def _model_target(m: ModelSpec) -> str:
+    return f"model {m.name or m.model_id} ({m.model_id[:10]}…)"
+
+
+def _model_after(m: ModelSpec) -> dict[str, Any]:
+    return {
+        "modelId": m.model_id,
+        "baseModelId": m.base_model_id,
+        "name": m.name,
+        "ipfsCID": m.ipfs_cid,
+        "fee": m.fee,
+        "stake": m.stake,
+        "tags": list(m.tags),
+    }
+
+
+def model_before(o: ModelState) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "modelId": o.model_id,
+        "name": o.name,
+        "ipfsCID": o.ipfs_cid,
+        "fee": o.fee,
+        "stake": o.stake,
+        "tags": list(o.tags),
+    }
+    if o.is_deleted:
+        out["deleted"] = True
+    return out
+
+
+def model_actions(ctx: Context, deps: list[str]) -> list[str]:
+    ids = []
+    market = ctx.observed.chain.market
+    for m in ctx.desired.models:
+        if not m.managed or m.absent:
+            continue
+        have = ctx.observed.chain.model(m.model_id)
+        if have is not None and have.owner.lower() != ctx.desired.provider.address.lower():
+            ctx.errors.append(f"{_model_target(m)} exists on chain but is owned by {have.owner}")
+            continue
+        errors = []
+        if m.stake < market.model_min_stake:
+            errors.append(f"stake {mor(m.stake)} is below the model minimum {mor(market.model_min_stake)}")
+        if have is None or have.is_deleted:
+            a = ctx.add(
+                Action(
+                    id=f"model.register:{m.model_id}",
+                    kind=ActionKind.MODEL_REGISTER,
+                    target=_model_target(m),
+                    reason="not registered" if have is None else "deregistered on chain; registering revives it",
+                    before=None if have is None else model_before(have),
+                    after=_model_after(m),
+                    cost=Cost(stake=max(m.stake - (have.stake if have else 0), 0)),
+                    errors=tuple(errors),
+                    depends_on=tuple(deps),
+                )
+            )
+            ids.append(a.id)
+            continue
+        changes = []
+        add = 0
+        for label, w, h in (
+            ("name", m.name, have.name),
+            ("tags", list(m.tags), list(have.tags)),
+            ("fee", m.fee, have.fee),
+            ("ipfsCID", m.ipfs_cid, have.ipfs_cid),
+        ):
+            if w != h:
+                changes.append(f"{label} {h!r} -> {w!r}")
+        if m.stake > have.stake:
+            add = m.stake - have.stake
+            changes.append(f"stake {mor(have.stake)} -> {mor(m.stake)} (+{mor(add)})")
+        elif m.stake < have.stake:
+            errors.append(
+                f"stake cannot decrease ({mor(have.stake)} on chain, {mor(m.stake)} declared): the contract only "
+                "adds stake; mark the model absent to deregister it and get the stake back"
+            )
+            changes.append("stake decrease requested")
+        if changes:
+            a = ctx.add(
+                Action(
+                    id=f"model.update:{m.model_id}",
+                    kind=ActionKind.MODEL_UPDATE,
+                    target=_model_target(m),
+                    reason="; ".join(changes),
+                    before=model_before(have),
+                    after=_model_after(m),
+                    cost=Cost(stake=add),
+                    errors=tuple(errors),
+                    depends_on=tuple(deps),
+                )
+            )
+            ids.append(a.id)
+    return ids
+
+
+def model_deletes(ctx: Context, bid_ids: dict[str, list[str]]) -> None:
+    for m in ctx.desired.models:
+        if not (m.managed and m.absent):
+            continue
+        have = ctx.observed.chain.model(m.model_id)
+        if have is None or have.is_deleted:
+            continue
+        ctx.add(
+            Action(
+                id=f"model.deregister:{m.model_id}",
+                kind=ActionKind.MODEL_DEREGISTER,
+                target=_model_target(m),
+                reason="absent: true",
+                before=model_before(have),
+                after=None,
+                cost=Cost(stake=-have.stake),
+                depends_on=tuple(bid_ids.get(m.model_id, [])),
+            )
+        )
+
+
+def mor_usd(ctx: Context, m: ModelSpec) -> Fraction | None:
+    cm = m.bid.cost_model if m.bid else None
+    if cm is None or isinstance(cm.mor_usd, Fraction):
+        return None
+    raw = ctx.observed.refs.values.get(str(cm.mor_usd))
+    try:
+        value = Fraction(raw.strip()) if raw else None
+    except (ValueError, ZeroDivisionError):
+        value = None
+    return value if value and value > 0 else None
+
+
+def _bid_target(m: ModelSpec) -> str:
+    return f"bid on {m.name or m.model_id} ({m.model_id[:10]}…)"
+
+
+def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, str]) -> dict[str, list[str]]:
+    """Bid posts and deletes; returns model id -> ids of its bid deletions (removals wait for them)."""
+    chain = ctx.observed.chain
+    market = chain.market
+    churn = ctx.desired.policy.churn
+    deletes: dict[str, list[str]] = {}
+    for m in ctx.desired.models:
+        active = chain.active_bids(m.model_id)
+        if m.absent or m.bid is None:
+            for b in active:
+                a = ctx.add(_bid_delete(m, b, "absent: true" if m.absent else "bid: none"))
+                deletes.setdefault(m.model_id, []).append(a.id)
+            continue
+        price = bid_price(m.bid, mor_usd(ctx, m))
+        errors: list[str] = []
+        after: dict[str, Any] = {"provider": ctx.desired.provider.address, "modelId": m.model_id}
+        if price is None:
+            ref = m.bid.cost_model.mor_usd if m.bid.cost_model else "?"
+            errors.append(f"the price cannot be computed: morUsd reference {ref} has no value here")
+        else:
+            after["pricePerSecond"] = price
+            if not market.min_price_per_second <= price <= market.max_price_per_second:
+                errors.append(
+                    f"price {price} wei/s is outside the on-chain bounds "
+                    f"{market.min_price_per_second}..{market.max_price_per_second} wei/s"
+                )
+        if not m.managed:
+            have_model = chain.model(m.model_id)
+            if have_model is None or have_model.is_deleted:
+                errors.append(f"model {m.model_id} is not an active model on chain")
+        current = active[0] if active else None
+        for extra in active[1:]:  # the contract keeps one active bid per pair; more means drift
+            a = ctx.add(_bid_delete(m, extra, "a second active bid for the same model"))
+            deletes.setdefault(m.model_id, []).append(a.id)
+        if current is not None and price is not None and current.price_per_second == price:
+            continue
+        status = Status.PENDING
+        until: int | None = None
+        reason = "no active bid"
+        before = None
+        if current is not None:
+            before = {
+                "bidId": current.bid_id,
+                "provider": current.provider,
+                "modelId": current.model_id,
+                "pricePerSecond": current.price_per_second,
+                "nonce": current.nonce,
+            }
+            old = current.price_per_second
+            reason = (
+                f"price {old} -> {price} wei/s: replaces bid {current.bid_id[:10]}… and burns the "
+                f"{mor(market.bid_fee)} fee"
+            )
+            if price is not None and old > 0:
+                change = Fraction(abs(price - old) * 100, old)
+                next_ok = current.created_at + churn.min_repost_interval_seconds
+                if change < churn.min_price_change_percent:
+                    status = Status.HELD
+                    reason = (
+                        f"held by the churn guard: price change {float(change):.2f}% is below "
+                        f"{float(churn.min_price_change_percent):g}% ({old} -> {price} wei/s)"
+                    )
+                elif ctx.observed.now < next_ok:
+                    status, until = Status.HELD, next_ok
+                    reason = (
+                        f"held by the churn guard: bid posted {ctx.observed.now - current.created_at}s ago, "
+                        f"reposting allowed after {churn.min_repost_interval_seconds}s, at {utc(next_ok)} "
+                        f"({old} -> {price} wei/s)"
+                    )
+        blocked = router_blocked.get(m.model_id)
+        if blocked and status is Status.PENDING:
+            status, reason = Status.HELD, f"held: waiting for the router to load the model ({blocked})"
+        model_deps = [d for d in deps if d.endswith(m.model_id) or not d.startswith("model.")]
+        ctx.add(
+            Action(
+                id=f"bid.post:{m.model_id}",
+                kind=ActionKind.BID_POST,
+                target=_bid_target(m),
+                reason=reason,
+                before=before,
+                after=after,
+                cost=Cost(fee=market.bid_fee),
+                status=status,
+                errors=tuple(errors),
+                depends_on=tuple(model_deps),
+                until=until,
+            )
+        )
+    return deletes
+
+
+def _bid_delete(m: ModelSpec, b: BidState, reason: str) -> Action:
+    return Action(
+        id=f"bid.delete:{b.bid_id}",
+        kind=ActionKind.BID_DELETE,
+        target=_bid_target(m),
+        reason=f"{reason}; the fee paid is not refunded, open sessions stay open",
+        before={"bidId": b.bid_id, "modelId": b.model_id, "pricePerSecond": b.price_per_second, "nonce": b.nonce},
+        after=None,
+    )
+
+
+def unmanaged(ctx: Context) -> None:
+    chain = ctx.observed.chain
+    declared = {m.model_id for m in ctx.desired.models}
+    prune = ctx.desired.policy.prune
+    owner = ctx.desired.provider.address.lower()
+    deletes: dict[str, list[str]] = {}
+    for b in chain.active_bids():
+        if b.model_id in declared:
+            continue
+        status = Status.PENDING if prune else Status.UNMANAGED
+        a = ctx.add(
+            Action(
+                id=f"bid.delete:{b.bid_id}",
+                kind=ActionKind.BID_DELETE,
+                target=f"bid on undeclared model {b.model_id[:10]}…",
+                reason="undeclared; policy.prune is true"
+                if prune
+                else "undeclared; left alone (policy.prune is false)",
+                before={
+                    "bidId": b.bid_id,
+                    "modelId": b.model_id,
+                    "pricePerSecond": b.price_per_second,
+                    "nonce": b.nonce,
+                },
+                status=status,
+            )
+        )
+        deletes.setdefault(b.model_id, []).append(a.id)
+    for o in chain.models:
+        if o.model_id in declared or o.is_deleted or o.owner.lower() != owner:
+            continue
+        ctx.add(
+            Action(
+                id=f"model.deregister:{o.model_id}",
+                kind=ActionKind.MODEL_DEREGISTER,
+                target=f"undeclared model {o.name} ({o.model_id[:10]}…)",
+                reason="undeclared; policy.prune is true"
+                if prune
+                else "undeclared; left alone (policy.prune is false)",
+                before=model_before(o),
+                cost=Cost(stake=-o.stake) if prune else Cost(),
+                status=Status.PENDING if prune else Status.UNMANAGED,
+                depends_on=tuple(deletes.get(o.model_id, [])),
+            )
+        )

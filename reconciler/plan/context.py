@@ -1,0 +1,63 @@
+"""What every planning step shares: the inputs, the actions so far, warnings and errors, and wording helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from reconciler.desired.model import Desired
+from reconciler.gas import gas_for
+from reconciler.observed import Observed
+from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind
+from reconciler.units import format_mor
+
+RIGHTS = {
+    ActionKind.PROVIDER_REGISTER: "provider",
+    ActionKind.PROVIDER_UPDATE: "provider",
+    ActionKind.PROVIDER_DEREGISTER: "provider",
+    ActionKind.MODEL_REGISTER: "model",
+    ActionKind.MODEL_UPDATE: "model",
+    ActionKind.MODEL_DEREGISTER: "model",
+    ActionKind.BID_POST: "marketplace",
+    ActionKind.BID_DELETE: "marketplace",
+}
+
+
+@dataclass
+class Context:
+    """The planner's scratch pad: `add` costs gas and checks delegation rights for every chain action."""
+
+    desired: Desired
+    observed: Observed
+    actions: list[Action] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, action: Action) -> Action:
+        if action.kind in CHAIN_KINDS:
+            gas = gas_for(action.kind)
+            chain = self.observed.chain
+            gas_wei = gas * chain.fee_per_gas + chain.l1_fee_by_kind.get(action.kind.value, 0)
+            action = replace(action, cost=replace(action.cost, gas=gas, gas_wei=gas_wei))
+            right = RIGHTS.get(action.kind)
+            if right and chain.delegation is not None and not chain.delegation.get(right, False):
+                action = replace(
+                    action,
+                    errors=(
+                        *action.errors,
+                        f"the signer {self.desired.signer.address} has no '{right}' delegation rights from "
+                        f"{self.desired.provider.address} (delegate.xyz registry)",
+                    ),
+                )
+        self.actions.append(action)
+        return action
+
+
+def mor(wei: int) -> str:
+    """An amount for humans: `0.3 MOR`."""
+    return format_mor(wei)
+
+
+def utc(ts: int) -> str:
+    """A unix time as readable UTC (pure: no clock is read)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,106 @@
+"""Plan-wide checks: the MOR allowance (approve), balance, budget, gas funds, the empty-state guard and
+stake sizing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from reconciler.plan.chain_actions import mor_usd
+from reconciler.plan.context import Context, mor
+from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Status
+from reconciler.pricing import bid_price, expected_yearly_earnings
+
+
+def approve(ctx: Context) -> None:
+    chain = ctx.observed.chain
+    need = sum(a.cost.mor_out for a in ctx.actions if a.pending and a.kind in CHAIN_KINDS)
+    if need == 0:
+        return
+    errors = []
+    if chain.payer_balance < need:
+        errors.append(
+            f"the provider wallet holds {mor(chain.payer_balance)}, this plan needs {mor(need)} (fees and stake)"
+        )
+    if chain.payer_allowance >= need:
+        if errors:
+            ctx.errors.extend(errors)
+        return
+    delegate = ctx.desired.delegate_mode
+    reason = f"allowance {mor(chain.payer_allowance)} to the Diamond is below the {mor(need)} this plan spends"
+    if delegate:
+        reason += (
+            f"; the signer cannot approve for {ctx.desired.provider.address}: run `reconcile approve` with that "
+            "wallet's key"
+        )
+    ctx.add(
+        Action(
+            id="mor.approve",
+            kind=ActionKind.MOR_APPROVE,
+            target=f"MOR allowance of {ctx.desired.provider.address} to the Diamond",
+            reason=reason,
+            before={"allowance": chain.payer_allowance, "spender": chain.diamond or ctx.desired.network.diamond or ""},
+            after={"allowance": need, "spender": chain.diamond or ctx.desired.network.diamond or ""},
+            status=Status.MANUAL if delegate else Status.PENDING,
+            errors=tuple(errors),
+        )
+    )
+    # approve is executed by the provider's wallet: its gas is not delegation-checked
+    last = ctx.actions[-1]
+    ctx.actions[-1] = replace(last, errors=tuple(e for e in last.errors if "delegation rights" not in e))
+
+
+def empty_guard(ctx: Context) -> None:
+    if ctx.desired.policy.allow_empty:
+        return
+    chain = ctx.observed.chain
+    owner = ctx.desired.provider.address.lower()
+    live_models = {o.model_id for o in chain.models if not o.is_deleted and o.owner.lower() == owner}
+    live_bids = {b.bid_id for b in chain.active_bids()}
+    if not live_models and not live_bids:
+        return
+    deleted_models = {a.id.split(":", 1)[1] for a in ctx.actions if a.kind is ActionKind.MODEL_DEREGISTER and a.pending}
+    deleted_bids = {a.id.split(":", 1)[1] for a in ctx.actions if a.kind is ActionKind.BID_DELETE and a.pending}
+    posts = any(a.kind is ActionKind.BID_POST for a in ctx.actions)
+    registers = any(a.kind is ActionKind.MODEL_REGISTER for a in ctx.actions)
+    if live_models <= deleted_models and live_bids <= deleted_bids and not posts and not registers:
+        ctx.errors.append(
+            "this desired state would delete every model and bid of the provider; refused as the guard against an "
+            "emptied or mis-merged file (set policy.allowEmpty: true if you mean it)"
+        )
+
+
+def stake_sizing(ctx: Context) -> None:
+    total = 0
+    for m in ctx.desired.models:
+        if m.absent or m.bid is None or m.bid.cost_model is None:
+            continue
+        price = bid_price(m.bid, mor_usd(ctx, m))
+        if price is None:
+            continue
+        yearly = expected_yearly_earnings(m.bid.cost_model, price)
+        total += yearly or 0
+    stake = ctx.desired.provider.stake
+    if total > stake:
+        ctx.warnings.append(
+            f"projected yearly earnings {mor(total)} exceed the provider stake {mor(stake)}: claims are capped by "
+            f"stake per year, so raise provider.stake to {mor(total)} to keep them"
+        )
+
+
+def gas_funds(ctx: Context) -> None:
+    chain = ctx.observed.chain
+    gas = sum(a.cost.gas_wei for a in ctx.actions if a.pending and a.status is Status.PENDING)
+    if gas and chain.signer_eth_balance < gas:
+        ctx.warnings.append(
+            f"the signer {ctx.desired.signer.address} holds {chain.signer_eth_balance} wei of the native coin, "
+            f"less than the ~{gas} wei this plan's gas is estimated to cost at the observed fee"
+        )
+
+
+def budget(ctx: Context) -> None:
+    limit = ctx.desired.policy.max_spend_per_apply
+    spend = sum(a.cost.mor_out for a in ctx.actions if a.pending)
+    if limit is not None and spend > limit:
+        ctx.errors.append(
+            f"this plan spends {mor(spend)} (fees and stake), more than policy.maxSpendPerApply {mor(limit)}"
+        )

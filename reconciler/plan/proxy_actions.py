@@ -1,0 +1,270 @@
+"""Proxy actions: the forwarder's and the router's models-config (writes, reloads, removals, drains)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.modelsconfig import forwarder_entries, router_entries
+from reconciler.observed import ModelsConfigState, ProxyEntry
+from reconciler.plan.context import Context, utc
+from reconciler.plan.model import Action, ActionKind, Status
+
+
+def _entry_changes(want: ProxyEntry, have: ProxyEntry | None) -> list[str]:
+    if have is None:
+        return ["new entry"]
+    changes = []
+    w, h = want.comparable(), have.comparable()
+    for k in sorted(set(w) | set(h)):
+        if w.get(k) != h.get(k):
+            changes.append(f"{k} {h.get(k)!r} -> {w.get(k)!r}")
+    if want.api_key_fingerprint is not None and want.api_key_fingerprint != have.api_key_fingerprint:
+        changes.append(f"apiKey fingerprint {have.api_key_fingerprint} -> {want.api_key_fingerprint}")
+    return changes
+
+
+def _live_sessions(ctx: Context, model_id: str) -> tuple[int | None, int]:
+    """(latest endsAt, count) of the live sessions on any bid of the model: sessions outlive bids."""
+    live = [
+        s
+        for b in ctx.observed.chain.bids
+        if b.model_id == model_id
+        for s in b.live_sessions
+        if s.ends_at > ctx.observed.now
+    ]
+    return max((s.ends_at for s in live), default=None), len(live)
+
+
+def _config_diff(
+    ctx: Context, label: str, want: list[ProxyEntry], have: ModelsConfigState | None, path: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(changed or new entries as plan data, one reason per entry)."""
+    have_entries = have.entries if have is not None else ()
+    changed: list[dict[str, Any]] = []
+    reasons: list[str] = []
+    for e in want:
+        h = next((x for x in have_entries if x.model_id == e.model_id), None)
+        if e.api_key_fingerprint is None:
+            ctx.warnings.append(
+                f"{label} {path}: the key for {e.model_name} ({e.model_id[:10]}…) cannot be resolved here; its "
+                "fingerprint is unknown and is not compared (apply needs it)"
+            )
+        ch = _entry_changes(e, h)
+        if ch:
+            changed.append(e.as_plan_data())
+            reasons.append(f"{e.model_name} ({e.model_id[:10]}…): " + ", ".join(ch))
+    return changed, reasons
+
+
+def _before_entries(have: ModelsConfigState | None, changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = {c["modelId"] for c in changed}
+    return [e.as_plan_data() for e in (have.entries if have else ()) if e.model_id in ids]
+
+
+def forwarder_config(ctx: Context) -> list[str]:
+    proxy = ctx.desired.proxy
+    if proxy is None:
+        return []
+    ids: list[str] = []
+    obs = ctx.observed.proxy
+    fps = ctx.observed.refs.fingerprints
+    want = forwarder_entries(ctx.desired, fps)
+    path = proxy.models_config_path
+    if obs.file is not None and obs.file.error:
+        ctx.errors.append(f"forwarder models-config {path}: {obs.file.error}")
+    changed, reasons = _config_diff(ctx, "forwarder models-config", want, obs.file, path)
+    warnings: list[str] = []
+    if not proxy.admin_url:
+        warnings.append("no proxy.adminUrl: the forwarder reloads the file by itself, but the reload is unconfirmed")
+    if changed:
+        a = ctx.add(
+            Action(
+                id="proxy.write-config:forwarder",
+                kind=ActionKind.PROXY_WRITE_CONFIG,
+                target=f"forwarder models-config {path}",
+                reason="; ".join(reasons),
+                before={
+                    "version": obs.file.version if obs.file else None,
+                    "exists": bool(obs.file and obs.file.exists),
+                },
+                after={"entries": changed},
+                warnings=tuple(warnings),
+            )
+        )
+        ids.append(a.id)
+    if proxy.admin_url:
+        if obs.reachable is False:
+            ctx.warnings.append(
+                f"the forwarder admin API could not be reached from here ({obs.note or 'unreachable'}); "
+                "planned from the chain and the file alone"
+            )
+        elif changed or (obs.served and obs.file and obs.served.version != obs.file.version):
+            served_v = (obs.served.version or "?") if obs.served else "?"
+            file_v = (obs.file.version or "?") if obs.file else "?"
+            reason = (
+                "load the new file"
+                if changed
+                else f"the forwarder serves version {served_v[:12]}…, the file is {file_v[:12]}…"
+            )
+            a = ctx.add(
+                Action(
+                    id="proxy.reload:forwarder",
+                    kind=ActionKind.PROXY_RELOAD,
+                    target=f"forwarder {proxy.admin_url}",
+                    reason=reason,
+                    before={"version": obs.served.version if obs.served else None},
+                    after=None,
+                    depends_on=tuple(ids),
+                )
+            )
+            ids.append(a.id)
+    return ids
+
+
+def proxy_removals(ctx: Context, bid_deletes: dict[str, list[str]]) -> None:
+    proxy = ctx.desired.proxy
+    if proxy is None:
+        return
+    _removals(
+        ctx,
+        "forwarder",
+        proxy.models_config_path,
+        forwarder_entries(ctx.desired, {}),
+        ctx.observed.proxy.file,
+        bid_deletes,
+    )
+    if proxy.router is not None:
+        _removals(
+            ctx,
+            "router",
+            proxy.router.models_config_path,
+            router_entries(ctx.desired, {}),
+            ctx.observed.router.file,
+            bid_deletes,
+        )
+
+
+def _removals(
+    ctx: Context,
+    who: str,
+    path: str,
+    want: list[ProxyEntry],
+    have: ModelsConfigState | None,
+    bid_deletes: dict[str, list[str]],
+) -> None:
+    declared = {e.model_id for e in want}
+    all_declared = {m.model_id for m in ctx.desired.models}
+    for e in have.entries if have else ():
+        if e.model_id in declared:
+            continue
+        absent = e.model_id in all_declared
+        if not absent and not ctx.desired.policy.prune:
+            ctx.add(
+                Action(
+                    id=f"proxy.unmanaged:{who}:{e.model_id}",
+                    kind=ActionKind.PROXY_WRITE_CONFIG,
+                    target=f"{who} models-config entry {e.model_name} ({e.model_id[:10]}…)",
+                    reason="not declared; kept as it is (policy.prune is false)",
+                    before=e.as_plan_data(),
+                    after=e.as_plan_data(),
+                    status=Status.UNMANAGED,
+                )
+            )
+            continue
+        live_until, live_count = _live_sessions(ctx, e.model_id)
+        pending_deletes = bid_deletes.get(e.model_id, [])
+        still_active = [b for b in ctx.observed.chain.active_bids(e.model_id)]
+        until: int | None = None
+        if live_count:
+            status, until = Status.DRAINING, live_until
+            reason = f"draining until {utc(live_until or 0)}: {live_count} live session(s) on its bids"
+        elif len(still_active) > len(pending_deletes):
+            status, reason = Status.DRAINING, "draining: its bid is still active"
+        else:
+            status = Status.PENDING
+            reason = "absent: true" if absent else "undeclared and policy.prune is true"
+            if pending_deletes:
+                reason += "; removed after its bid is deleted"
+        ctx.add(
+            Action(
+                id=f"proxy.remove:{who}:{e.model_id}",
+                kind=ActionKind.PROXY_WRITE_CONFIG,
+                target=f"{who} models-config {path}: remove {e.model_name} ({e.model_id[:10]}…)",
+                reason=reason,
+                before=e.as_plan_data(),
+                after=None,
+                status=status,
+                until=until,
+                depends_on=tuple(pending_deletes),
+            )
+        )
+
+
+def router_config(ctx: Context) -> tuple[list[str], dict[str, str]]:
+    """The router's own file; returns (ids, model id -> why its new bid must wait for the router)."""
+    proxy = ctx.desired.proxy
+    if proxy is None or proxy.router is None:
+        return [], {}
+    router = proxy.router
+    obs = ctx.observed.router
+    fps = ctx.observed.refs.fingerprints
+    want = router_entries(ctx.desired, fps)
+    changed, reasons = _config_diff(ctx, "router models-config", want, obs.file, router.models_config_path)
+    ids: list[str] = []
+    if changed:
+        a = ctx.add(
+            Action(
+                id="proxy.write-config:router",
+                kind=ActionKind.PROXY_WRITE_CONFIG,
+                target=f"router models-config {router.models_config_path}",
+                reason="; ".join(reasons),
+                before={
+                    "version": obs.file.version if obs.file else None,
+                    "exists": bool(obs.file and obs.file.exists),
+                },
+                after={"entries": changed},
+            )
+        )
+        ids.append(a.id)
+    loaded = obs.loaded_model_ids
+    if router.url is None:
+        ctx.warnings.append("no proxy.router.url: cannot check which models the running router has loaded")
+    if changed:
+        if router.admin_url:
+            a = ctx.add(
+                Action(
+                    id="proxy.reload:router",
+                    kind=ActionKind.PROXY_RELOAD,
+                    target=f"router {router.admin_url}",
+                    reason="POST /config/models/reload (a 404 means this router needs a restart)",
+                    depends_on=tuple(ids),
+                )
+            )
+            ids.append(a.id)
+        else:
+            ctx.add(
+                Action(
+                    id="proxy.restart-required:router",
+                    kind=ActionKind.PROXY_RESTART_REQUIRED,
+                    target=f"router (reads {router.models_config_path} only at start)",
+                    reason="restart the proxy-router to load the new models-config (it drops open sessions)",
+                    status=Status.RESTART_REQUIRED,
+                    depends_on=tuple(ids),
+                )
+            )
+    blocked: dict[str, str] = {}
+    if router.admin_url is None and loaded is not None:
+        for e in want:
+            if e.model_id not in loaded:
+                blocked[e.model_id] = "not in its /healthcheck; restart it"
+        if blocked and not changed:
+            ctx.add(
+                Action(
+                    id="proxy.restart-required:router",
+                    kind=ActionKind.PROXY_RESTART_REQUIRED,
+                    target=f"router (reads {router.models_config_path} only at start)",
+                    reason=f"the running router has not loaded {len(blocked)} model(s) of its file; restart it",
+                    status=Status.RESTART_REQUIRED,
+                )
+            )
+    return ids, blocked
