@@ -123,5 +123,38 @@ def plan_cmd(
     sys.exit(run_plan(path, fmt, out, detailed_exitcode, verbose, require_proxy))
 
 
+@cli.command("apply")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply a plan saved by `plan --out`.")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".reconcile"),
+    show_default=True,
+    help="Where the journal and lock live (keep it: a rerun resumes from it).",
+)
+@click.option("--legacy-tx", is_flag=True, help="Send legacy (gasPrice) transactions, for chains without EIP-1559.")
+@click.option("--speed-up", is_flag=True, help="Replace journaled transactions still pending with a higher fee.")
+@click.option("--receipt-timeout", type=float, default=300.0, show_default=True, help="Seconds to wait per batch.")
+def apply_cmd(
+    path: Path | None,
+    plan_file: Path | None,
+    auto_approve: bool,
+    state_dir: Path,
+    legacy_tx: bool,
+    speed_up: bool,
+    receipt_timeout: float,
+) -> None:
+    """Plan PATH (or load --plan), confirm, send the transactions and write the proxy configs; exit 0 when converged."""
+    from reconciler.commands.apply import run_apply
+
+    sys.exit(run_apply(path, plan_file, auto_approve, state_dir, legacy_tx, speed_up, receipt_timeout))
+
+
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ so it can never be sent twice. Nonces are managed locally, which lets independen
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import TxParams
 
+from reconciler.faults import crash_point
 from reconciler.journal import Journal, TxRecord
 from reconciler.reverts import ErrorDecoder
 
@@ -70,6 +72,15 @@ class ResumeReport:
 
 def _short(tx_hash: str) -> str:
     return tx_hash[:10] + "…" + tx_hash[-4:]
+
+
+_LONG_HEX = re.compile(r"0x[0-9a-fA-F]{64}")
+
+
+def label(action: str, action_id: str) -> str:
+    """`bid.post:0x24d1…` for people: the action id (which names its kind), 32-byte ids shortened."""
+    text = action_id if action_id.startswith(action) else f"{action} {action_id}"
+    return _LONG_HEX.sub(lambda m: m.group(0)[:10] + "…", text)
 
 
 class TxSender:
@@ -207,8 +218,10 @@ class TxSender:
             note=_fees_note(tx),
         )
         self.journal.append(record)  # durable before it leaves this machine
+        crash_point("before-send")
         self._broadcast(record)
-        self.progress(f"sent {action} {action_id}: tx {_short(record.tx_hash)} nonce {record.nonce}")
+        crash_point("after-send")
+        self.progress(f"sent {label(action, action_id)}: tx {_short(record.tx_hash)} nonce {record.nonce}")
         return record
 
     def _broadcast(self, record: TxRecord) -> None:
@@ -245,7 +258,7 @@ class TxSender:
                 )
                 del open_[tx_hash]
                 self.progress(
-                    f"{'mined' if status == 'mined' else 'REVERTED'} {rec.action} {rec.action_id}: "
+                    f"{'mined' if status == 'mined' else 'REVERTED'} {label(rec.action, rec.action_id)}: "
                     f"tx {_short(tx_hash)} in block {rcpt['blockNumber']} after {time.monotonic() - start:.1f}s"
                 )
             if not open_:

@@ -1,0 +1,118 @@
+"""`reconcile apply`: plan (or load a saved plan), confirm, execute, re-plan; exit 0 only when converged."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.apply import ApplyError, ApplyOptions, apply_desired
+from reconciler.desired.loader import load_desired
+from reconciler.diagnostics import DesiredStateError
+from reconciler.modelsconfig import ConfigBuildError
+from reconciler.networks import NetworkError
+from reconciler.observe.chain import ChainCheckError
+from reconciler.observe.rpc import RpcError
+from reconciler.plan.model import Plan
+from reconciler.proxywrite import ProxyWriteError
+from reconciler.render.jsonplan import plan_from_json
+from reconciler.render.text import render_text, use_color
+from reconciler.signer import SignerError
+from reconciler.statelock import LockHeld
+from reconciler.txsend import TxError
+
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _confirm_with(auto_approve: bool) -> object:
+    def confirm(plan: Plan) -> bool:
+        click.echo(render_text(plan, color=use_color(sys.stdout)), nl=False)
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise ApplyError("no terminal to ask for confirmation: run with --auto-approve to apply unattended")
+        answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
+        return bool(answer.strip() == "yes")
+
+    return confirm
+
+
+def run_apply(
+    path: Path | None,
+    plan_file: Path | None,
+    auto_approve: bool,
+    state_dir: Path,
+    legacy_tx: bool,
+    speed_up: bool,
+    receipt_timeout: float,
+) -> int:
+    saved: Plan | None = None
+    if plan_file is not None:
+        try:
+            saved = plan_from_json(json.loads(plan_file.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            _echo_err(f"error: cannot read the saved plan {plan_file} ({type(exc).__name__}: {exc})")
+            return EXIT_ERROR
+        if path is None:
+            if len(saved.sources) != 1:
+                _echo_err("error: give the desired-state PATH the plan was made from")
+                return EXIT_ERROR
+            path = Path(saved.sources[0])
+    if path is None:
+        _echo_err("error: give a desired-state PATH (or --plan PLANFILE)")
+        return EXIT_ERROR
+    opts = ApplyOptions(
+        state_dir=state_dir,
+        legacy_tx=True if legacy_tx else None,
+        speed_up=speed_up,
+        receipt_timeout=receipt_timeout,
+        saved_plan=saved,
+        confirm=_confirm_with(auto_approve),  # type: ignore[arg-type]
+        progress=_echo_err,
+    )
+    try:
+        desired, warnings = load_desired(path)
+        for w in warnings:
+            _echo_err(str(w))
+        result = apply_desired(desired, os.environ, opts)
+    except DesiredStateError as exc:
+        for d in exc.diagnostics:
+            _echo_err(str(d))
+        return EXIT_ERROR
+    except (
+        ApplyError,
+        LockHeld,
+        SignerError,
+        NetworkError,
+        ChainCheckError,
+        RpcError,
+        TxError,
+        ProxyWriteError,
+        ConfigBuildError,
+    ) as exc:
+        _echo_err(f"error: {exc}")
+        return EXIT_ERROR
+    for note in result.notes:
+        click.echo(note)
+    if result.applied:
+        click.echo(result.summary())
+    if result.final is not None and result.final.pending:
+        click.echo("not converged: still pending after apply:", err=True)
+        click.echo(render_text(result.final, color=False), err=True, nl=False)
+        return EXIT_ERROR
+    reported = result.final.summary() if result.final else None
+    if reported and (reported.held or reported.draining or reported.restart_required or reported.manual):
+        click.echo(
+            f"converged; reported: {reported.held} held, {reported.draining} draining, "
+            f"{reported.restart_required} restart-required, {reported.manual} manual"
+        )
+    else:
+        click.echo("converged")
+    return EXIT_OK
