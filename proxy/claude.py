@@ -152,8 +152,15 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
     return result
 
 
-def to_anthropic_request(body: dict[str, Any], model_name: str, default_max_tokens: int) -> dict[str, Any]:
-    """An OpenAI chat-completions body as an Anthropic Messages body."""
+def to_anthropic_request(
+    body: dict[str, Any], model_name: str, default_max_tokens: int, *, sampling: bool = False
+) -> dict[str, Any]:
+    """An OpenAI chat-completions body as an Anthropic Messages body.
+
+    temperature/top_p are dropped unless `sampling`: current Anthropic models reject them ("temperature is
+    deprecated for this model") and the anthropic SDK's MessageCreateParams no longer has them; older models
+    can opt in per model with `parameters: {"forwardSampling": "true"}`.
+    """
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise TranslationError("messages must be a non-empty list", "messages")
@@ -193,9 +200,9 @@ def to_anthropic_request(body: dict[str, Any], model_name: str, default_max_toke
     stop = body.get("stop")
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if body.get("temperature") is not None:
+    if sampling and body.get("temperature") is not None:
         out["temperature"] = min(float(body["temperature"]), 1.0)  # OpenAI allows 0..2, Anthropic 0..1
-    if body.get("top_p") is not None:
+    if sampling and body.get("top_p") is not None:
         out["top_p"] = body["top_p"]
     if body.get("tools"):
         out["tools"] = _tools(body["tools"])

@@ -178,7 +178,12 @@ class Forwarder:
         stream = kind == CHAT and body.get("stream") is True
         if route.api_type == "claudeai":
             try:
-                upstream_body = claude.to_anthropic_request(body, route.model_name, self._max_tokens(route))
+                upstream_body = claude.to_anthropic_request(
+                    body,
+                    route.model_name,
+                    self._max_tokens(route),
+                    sampling=route.parameters.get("forwardSampling") == "true",
+                )
             except claude.TranslationError as exc:
                 return self._rejected(
                     error_response(400, str(exc), param=exc.param, code="unsupported_parameter"), "translation"
