@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         "--client-token-file", help="file holding the data-plane bearer token (else $MORPHEUS_PROXY_CLIENT_TOKEN)"
     )
     p.add_argument("--admin-token-file", help="file holding the admin bearer token (else $MORPHEUS_PROXY_ADMIN_TOKEN)")
+    p.add_argument(
+        "--no-watch", action="store_true", help="do not reload when the config file changes (SIGHUP and admin only)"
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     for name, typ, help_ in _SETTING_FLAGS:
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, help=help_)
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     _raise_nofile()
     try:
-        asyncio.run(serve(state, listen, admin_listen))
+        asyncio.run(serve(state, listen, admin_listen, watch=not args.no_watch))
     except OSError as exc:
         print(f"morpheus-proxy: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -158,11 +158,13 @@ async def running(
         await r.stop()
 
 
-async def serve(state: ProxyState, listen: tuple[str, int], admin_listen: tuple[str, int]) -> None:
+async def serve(
+    state: ProxyState, listen: tuple[str, int], admin_listen: tuple[str, int], *, watch: bool = True
+) -> None:
     """Run until SIGTERM/SIGINT, reloading on SIGHUP; then drain and exit."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    r = await start(state, listen, admin_listen)
+    r = await start(state, listen, admin_listen, watch=watch)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: state.reload("sighup"))
