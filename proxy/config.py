@@ -152,11 +152,11 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
                 warnings.append(f"{where}: {err.message} (ignored)")
             elif err.validator == "enum" and list(err.absolute_path)[-1:] == ["apiType"]:
                 continue  # reported below with a clearer message
+            elif "apiKey" in err.absolute_path or err.validator == "pattern":
+                # Never echo the value: it might be a key.
+                errors.append(f"{where}: invalid value ({err.validator} {err.validator_value!r})")
             else:
-                # Never echo a value: it might be a key.
-                errors.append(
-                    f"{where}: {err.message if err.validator != 'pattern' else 'does not match ' + repr(err.validator_value)}"
-                )
+                errors.append(f"{where}: {err.message}")
     if not isinstance(obj, dict) or not isinstance(obj.get("models"), list):
         raise ConfigError(source, errors or ["(root): expected an object with a 'models' array"])
 

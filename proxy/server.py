@@ -76,8 +76,9 @@ def new_session(state: ProxyState) -> aiohttp.ClientSession:
         limit = state.config.total_slots
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=60, ttl_dns_cache=300)
     timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=s.connect_timeout, sock_read=None)
+    # No Accept-Encoding: upstreams answer uncompressed, so bytes pass through and SSE is not held back by gzip.
     return aiohttp.ClientSession(
-        connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
+        connector=connector, timeout=timeout, skip_auto_headers=("User-Agent", "Accept-Encoding")
     )
 
 

@@ -148,3 +148,20 @@ async def test_untranslatable_request_is_a_400_before_any_upstream_call(anthropi
         assert e.value.param == "n"
         assert anthropic_up.requests == []
         await client.close()
+
+
+async def test_anthropic_stream_cut_mid_way_ends_with_an_error(anthropic_up, make_proxy):
+    anthropic_up.knobs.drop_after = 2
+    anthropic_up.knobs.delta_gap = 0.05
+    async with make_proxy([claude(anthropic_up, concurrentSlots=1)]) as r:
+        client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
+        stream = await client.chat.completions.create(
+            model="claude-x", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        got = []
+        with pytest.raises(openai.APIError):
+            async for chunk in stream:
+                got.append(chunk.choices[0].delta.content)
+        assert "tok1 " in got
+        assert next(iter(r.state.slots.gates.values())).in_flight == 0
+        await client.close()

@@ -142,3 +142,9 @@ def test_warnings_are_logged_on_load(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="morpheus_proxy"):
         ProxyState(f, Settings()).load_initial()
     assert "newField" in caplog.text
+
+
+def test_a_mistyped_key_is_not_echoed():
+    with pytest.raises(ConfigError) as e:
+        parse_config({"models": [_model(apiKey=12345678901)]}, "x.json")
+    assert "models[0].apiKey" in str(e.value) and "12345678901" not in str(e.value)
