@@ -11,7 +11,7 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
@@ -213,7 +213,9 @@ class Forwarder:
         self.state.metrics.rejections.inc((("reason", reason),))
         return response
 
-    async def _with_slot(self, request: web.Request, route: ModelRoute, t0: float, forward: Any) -> web.StreamResponse:
+    async def _with_slot(
+        self, request: web.Request, route: ModelRoute, t0: float, forward: Callable[[], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         state = self.state
         budget_key = (route.upstream, route.key_fingerprint)
         if not state.budget.allow(budget_key):
@@ -376,8 +378,10 @@ class Forwarder:
     async def _fail(
         self, request: web.Request, route: ModelRoute, sse: SSEDownstream | None, exc: BaseException
     ) -> web.StreamResponse:
-        err = self._failure_response(route, exc)
         prepared = request.get(PREPARED)
+        if isinstance(exc, ConnectionResetError) and prepared is not None:
+            return prepared  # the client went away while we wrote to it: not the upstream's failure
+        err = self._failure_response(route, exc)
         if sse is not None and sse.response is not None:
             await sse.write(encode_data(json.loads(err.body)) + DONE)  # type: ignore[arg-type]
             return sse.response
@@ -420,8 +424,8 @@ class Forwarder:
         loop = asyncio.get_running_loop()
         idle = self.settings.idle_timeout
         if sse is not None:
+            out = await sse.start()  # headers out now, so they are not on the first token's path
             first = await self._first_chunk(resp, sse)
-            out = await sse.start()
             if first:
                 await out.write(first)
         else:
@@ -492,8 +496,8 @@ class Forwarder:
         idle = self.settings.idle_timeout
         parser = SSEParser()
         tr = claude.StreamTranslator(include_usage)
-        chunk = await self._first_chunk(resp, sse)
         out = await sse.start()
+        chunk = await self._first_chunk(resp, sse)
         try:
             async with asyncio.timeout(idle) as cm:
                 while chunk:
@@ -528,7 +532,7 @@ class SSEDownstream:
             headers["x-proxy-overhead-ms"] = self.request.get(OVERHEAD_MS, "0")
             resp = web.StreamResponse(status=200, headers=headers)
             await resp.prepare(self.request)
-            self.response = resp
+            self.request[PREPARED] = self.response = resp
         return self.response
 
     async def write(self, data: bytes) -> None:
@@ -536,19 +540,23 @@ class SSEDownstream:
         await out.write(data)
 
     async def keepalive_while(self, aw: Awaitable[T]) -> T:
-        """Await `aw`, sending an SSE comment every `keepalive` seconds until it is done."""
-        task = asyncio.ensure_future(aw)
+        """Await `aw`, sending an SSE comment every `keepalive` seconds until it is done.
+
+        A timer callback, not a task: the fast path (answer before the first tick) costs one timer.
+        """
+        loop = asyncio.get_running_loop()
+        writes: list[asyncio.Task[None]] = []
+        handle: asyncio.TimerHandle
+
+        def tick() -> None:
+            nonlocal handle
+            writes.append(loop.create_task(self.write(b": keep-alive\n\n")))
+            handle = loop.call_later(self.keepalive, tick)
+
+        handle = loop.call_later(self.keepalive, tick)
         try:
-            while True:
-                done, _ = await asyncio.wait((task,), timeout=self.keepalive)
-                if done:
-                    return task.result()
-                await self.write(b": keep-alive\n\n")
-        except BaseException:
-            if not task.done():
-                task.cancel()
-            elif not task.cancelled() and task.exception() is None:
-                result = task.result()
-                if isinstance(result, aiohttp.ClientResponse):
-                    result.release()
-            raise
+            return await aw
+        finally:
+            handle.cancel()
+            if writes:
+                await asyncio.gather(*writes, return_exceptions=True)

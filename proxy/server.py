@@ -120,10 +120,13 @@ async def watch_config(state: ProxyState) -> None:
     def relevant(change: watchfiles.Change, changed: str) -> bool:
         return Path(changed).name == path.name
 
-    async for _ in watchfiles.awatch(
-        path.parent, watch_filter=relevant, debounce=state.settings.watch_debounce_ms, step=50
-    ):
-        state.reload("file")
+    try:
+        async for _ in watchfiles.awatch(
+            path.parent, watch_filter=relevant, debounce=state.settings.watch_debounce_ms, step=50
+        ):
+            state.reload("file")
+    except Exception:
+        log.exception("the config file watcher stopped; SIGHUP and POST /admin/reload still reload")
 
 
 async def start(
