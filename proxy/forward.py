@@ -356,7 +356,13 @@ class Forwarder:
                 if resp.status >= 400:
                     body = await self._read_all(resp)
                     self._upstream_failed(route, f"http_{resp.status}", resp.status)
-                    return await self._error_out(request, sse, resp.status, upstream_error_body(resp.status, body))
+                    return await self._error_out(
+                        request,
+                        sse,
+                        resp.status,
+                        upstream_error_body(resp.status, body),
+                        resp.headers.get("Retry-After"),
+                    )
                 ctype = resp.headers.get("Content-Type", "")
                 if ctype.startswith("text/event-stream") or route.kind == SPEECH:
                     return await self._pipe(request, route, resp, sse)
@@ -394,17 +400,15 @@ class Forwarder:
         return err
 
     async def _error_out(
-        self, request: web.Request, sse: SSEDownstream | None, status: int, body: bytes
+        self, request: web.Request, sse: SSEDownstream | None, status: int, body: bytes, retry_after: str | None = None
     ) -> web.StreamResponse:
         if sse is not None and sse.response is not None:  # headers already went out with keep-alives
             await sse.write(b"data: " + body + b"\n\n" + DONE)
             return sse.response
-        return web.Response(
-            status=status,
-            body=body,
-            content_type="application/json",
-            headers={"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")},
-        )
+        headers = {"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")}
+        if retry_after:
+            headers["Retry-After"] = retry_after  # an upstream 429/503 tells the client when to come back
+        return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
     async def _plain_out(
         self, request: web.Request, sse: SSEDownstream | None, status: int, body: bytes, ctype: str
@@ -428,6 +432,7 @@ class Forwarder:
             first = await self._first_chunk(resp, sse)
             if first:
                 await out.write(first)
+                self._scan_usage(route, first)
         else:
             headers = {
                 "Content-Type": resp.headers.get("Content-Type", "application/octet-stream"),
@@ -443,10 +448,28 @@ class Forwarder:
                     while chunk := await resp.content.readany():
                         await out.write(chunk)
                         cm.reschedule(loop.time() + idle)
+                        if sse is not None and b'"usage"' in chunk:
+                            self._scan_usage(route, chunk)
             except TimeoutError:
                 raise UpstreamTimeout("idle") from None
         await out.write_eof()
         return out
+
+    def _scan_usage(self, route: ModelRoute, chunk: bytes) -> None:
+        """Count the usage an OpenAI stream reports (best effort: a frame split across reads is missed)."""
+        if b'"usage"' not in chunk:
+            return
+        for line in chunk.split(b"\n"):
+            if (
+                line.startswith(b"data: {")
+                and b'"usage"' in line
+                and b'"usage":null' not in line
+                and b'"usage": null' not in line
+            ):
+                try:
+                    self._count_usage(route, json.loads(line[6:]).get("usage"))
+                except (ValueError, AttributeError):
+                    pass
 
     async def _first_chunk(self, resp: aiohttp.ClientResponse, sse: SSEDownstream) -> bytes:
         try:
@@ -468,7 +491,9 @@ class Forwarder:
                     raw = await self._read_all(resp)
                     self._upstream_failed(route, f"http_{resp.status}", resp.status)
                     status, err = claude.to_openai_error(resp.status, raw)
-                    return await self._error_out(request, sse, status, json.dumps(err).encode())
+                    return await self._error_out(
+                        request, sse, status, json.dumps(err).encode(), resp.headers.get("Retry-After")
+                    )
                 if sse is None:
                     raw = await self._read_all(resp)
                     try:

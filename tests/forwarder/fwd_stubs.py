@@ -42,6 +42,7 @@ class Upstream:
     cancelled: int = 0
     completed: int = 0
     url: str = ""
+    peers: set[tuple[str, int]] = field(default_factory=set)  # client connections seen (pool reuse)
 
     def _should_fail(self) -> bool:
         k = self.knobs
@@ -89,6 +90,8 @@ async def _sleep(seconds: float) -> None:
 
 def _openai_app(up: Upstream) -> web.Application:
     async def track(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.transport is not None:
+            up.peers.add(request.transport.get_extra_info("peername"))
         up.active += 1
         try:
             resp = await handler(request)

@@ -167,8 +167,9 @@ async def test_upstream_error_status_and_body_pass_back(openai_up, make_proxy, s
     openai_up.knobs.non_json_error = non_json
     async with make_proxy([entry("gpt-x", openai_up, slots=1)], failure_budget=0) as r, aiohttp.ClientSession() as s:
         for stream in (False, True):
-            got, _, body = await post(s, r, {**CHAT, "stream": stream})
+            got, headers, body = await post(s, r, {**CHAT, "stream": stream})
             assert got == status
+            assert headers.get("Retry-After") == ("1" if status == 429 else None)  # the upstream's hint passes on
             if non_json:
                 assert body["error"] == {
                     "message": "upstream exploded",
@@ -243,3 +244,30 @@ async def test_metrics_count_requests_rejections_and_tokens(openai_up, make_prox
         assert (
             "morpheus_proxy_request_duration_seconds_bucket" in text and "morpheus_proxy_config_info{version=" in text
         )
+
+
+async def test_one_pooled_keepalive_connection_for_sequential_requests(openai_up, make_proxy):
+    async with make_proxy([entry("gpt-x", openai_up)]) as r, aiohttp.ClientSession() as s:
+        for stream in (False, True) * 5:
+            assert (await post(s, r, {**CHAT, "stream": stream}))[0] == 200
+        assert len(openai_up.peers) == 1  # no per-request session or connection
+
+
+async def test_stream_usage_is_counted_and_secrets_never_logged(openai_up, make_proxy, caplog):
+    import logging
+
+    from conftest import CLIENT_TOKEN
+    from fwd_stubs import UPSTREAM_KEY
+
+    caplog.set_level(logging.DEBUG)
+    async with make_proxy([entry("gpt-x", openai_up)], client_token=CLIENT_TOKEN) as r:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {CLIENT_TOKEN}"}) as s:
+            body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+            assert (await post(s, r, body))[0] == 200
+            openai_up.knobs.status = 500
+            assert (await post(s, r, CHAT))[0] == 500
+            async with s.get(f"http://127.0.0.1:{r.admin_port}/metrics") as resp:
+                text = await resp.text()
+        assert 'morpheus_proxy_tokens_total{model="gpt-x",type="prompt"} 3' in text
+        r.state.reload("admin")
+    assert UPSTREAM_KEY not in caplog.text and CLIENT_TOKEN not in caplog.text
