@@ -14,8 +14,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import ADMIN_TOKEN, entry, write_config
+from conftest import ADMIN_TOKEN, entry, model_id, write_config
 from fwd_stubs import UPSTREAM_KEY
+from test_proxy_reload_admin import SteadyLoad
+from test_proxy_slots_errors import eventually
 
 EXE = str(Path(sys.executable).with_name("morpheus-proxy"))
 
@@ -69,13 +71,15 @@ async def test_refuses_invalid_config_at_start_without_leaking_keys(tmp_path, op
     assert UPSTREAM_KEY not in out
 
 
-async def test_sighup_reloads(tmp_path, openai_up):
+async def test_sighup_reloads_under_load_with_zero_failures(tmp_path, openai_up):
+    openai_up.knobs.delta_gap = 0.01
     cfg = tmp_path / "c.json"
     models = [entry("gpt-x", openai_up)]
     write_config(cfg, models)
     async with (
-        proxy_process(cfg, "--no-watch") as (proc, _, admin),
+        proxy_process(cfg, "--no-watch") as (proc, base, admin),
         aiohttp.ClientSession(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as s,
+        SteadyLoad(base, model_id("gpt-x")) as load,
     ):
 
         async def version() -> str:
@@ -83,7 +87,7 @@ async def test_sighup_reloads(tmp_path, openai_up):
                 return (await resp.json())["version"]
 
         before = await version()
-        write_config(cfg, [{**models[0], "concurrentSlots": 3}])
+        write_config(cfg, [{**models[0], "concurrentSlots": 8}])
         await asyncio.sleep(0.3)
         assert await version() == before  # --no-watch: the file change alone does nothing
         proc.send_signal(signal.SIGHUP)
@@ -92,6 +96,13 @@ async def test_sighup_reloads(tmp_path, openai_up):
                 break
             await asyncio.sleep(0.02)
         assert await version() != before
+        write_config(cfg, [{**models[0], "modelName": "gpt-x-2", "apiKey": "sk-rotated"}])
+        proc.send_signal(signal.SIGHUP)
+        await eventually(lambda: bool(openai_up.requests) and openai_up.requests[-1]["body"]["model"] == "gpt-x-2")
+        done = load.ok
+        await eventually(lambda: load.ok >= done + 4)
+    assert load.failed == []
+    assert openai_up.requests[-1]["headers"]["Authorization"] == "Bearer sk-rotated"
 
 
 async def test_sigterm_drains_in_flight_streams_then_exits(tmp_path, openai_up):

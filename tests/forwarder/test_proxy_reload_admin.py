@@ -20,19 +20,22 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 class SteadyLoad:
     """A few workers sending streamed and plain requests back to back; counts every outcome."""
 
-    def __init__(self, r: Running, model: str, workers: int = 4) -> None:
-        self.r, self.model, self.workers = r, model, workers
+    def __init__(
+        self, target: Running | str, model: str, workers: int = 4, headers: dict[str, str] | None = None
+    ) -> None:
+        self.base = base_url(target) if isinstance(target, Running) else target
+        self.model, self.workers, self.headers = model, workers, headers or {}
         self.ok = 0
         self.failed: list[str] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _worker(self, i: int) -> None:
-        async with aiohttp.ClientSession() as s:
+        async with aiohttp.ClientSession(headers=self.headers) as s:
             while not self._stop.is_set():
                 body = {"model": self.model, "messages": [{"role": "user", "content": "hi"}], "stream": i % 2 == 0}
                 try:
-                    async with s.post(base_url(self.r) + "/chat/completions", json=body) as resp:
+                    async with s.post(self.base + "/chat/completions", json=body) as resp:
                         text = await resp.text()
                     if (
                         resp.status == 200
