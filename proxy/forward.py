@@ -8,38 +8,29 @@ that goes away (aiohttp cancels the handler) and an upstream that goes silent (i
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy import claude
-from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute, normalize_model_id
+from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
+from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream
 from proxy.errors import error_response, upstream_error_body
+from proxy.routing import check_bearer, resolve
 from proxy.sse import DONE, SSEParser, encode_data
 from proxy.state import ProxyState
 
 log = logging.getLogger("morpheus_proxy")
-T = TypeVar("T")
 
 STATE: web.AppKey[ProxyState] = web.AppKey("state", ProxyState)
-OVERHEAD_MS: web.RequestKey[str] = web.RequestKey("overhead_ms", str)
-PREPARED: web.RequestKey[web.StreamResponse] = web.RequestKey("prepared", web.StreamResponse)
 
 # Upstream statuses that count against the failure budget (account-level trouble, not a buyer's bad request).
 BUDGET_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504, 529})
-_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-_KIND_PATHS = {
-    CHAT: "/v1/chat/completions",
-    EMBEDDINGS: "/v1/embeddings",
-    SPEECH: "/v1/audio/speech",
-    TRANSCRIPTIONS: "/v1/audio/transcriptions",
-}
 
 
 class UpstreamTimeout(Exception):
@@ -48,48 +39,6 @@ class UpstreamTimeout(Exception):
     def __init__(self, which: str) -> None:
         super().__init__(which)
         self.which = which
-
-
-def check_bearer(request: web.Request, token: str | None) -> bool:
-    """True when no token is configured or the request carries it (constant-time compare)."""
-    if token is None:
-        return True
-    got = request.headers.get("Authorization", "")
-    return got.startswith("Bearer ") and hmac.compare_digest(got[7:].encode(), token.encode())
-
-
-def resolve(state: ProxyState, model: Any, kind: str) -> ModelRoute | web.Response:
-    """The route for the body's `model` (hex id or unique name) or the 4xx that explains why not."""
-    cfg = state.config
-    if cfg is None:
-        return error_response(503, "no models-config is loaded", code="not_ready")
-    if not isinstance(model, str) or not model:
-        return error_response(
-            400, "the request needs a 'model' (a model id or name)", param="model", code="missing_model"
-        )
-    model_id = normalize_model_id(model)
-    route = cfg.by_id.get(model_id) if model_id else None
-    if route is None:
-        named = cfg.by_name.get(model)
-        if not named:
-            return error_response(404, f"model {model!r} is not served here", param="model", code="model_not_found")
-        if len(named) > 1:
-            ids = ", ".join("0x" + r.model_id for r in named)
-            return error_response(
-                400,
-                f"model name {model!r} is ambiguous here; use one of the model ids: {ids}",
-                param="model",
-                code="ambiguous_model",
-            )
-        route = named[0]
-    if route.kind != kind:
-        return error_response(
-            400,
-            f"model {model!r} serves {_KIND_PATHS[route.kind]}, not {_KIND_PATHS[kind]}",
-            param="model",
-            code="wrong_endpoint",
-        )
-    return route
 
 
 class Forwarder:
@@ -147,7 +96,7 @@ class Forwarder:
                 continue
             ctype = part.headers.get("Content-Type")
             fields.append((part.name, data if part.filename else data.decode("utf-8", "replace"), part.filename, ctype))
-        route = resolve(self.state, model, TRANSCRIPTIONS)
+        route = resolve(self.state.config, model, TRANSCRIPTIONS)
         if isinstance(route, web.Response):
             return self._rejected(route, "routing")
 
@@ -172,7 +121,7 @@ class Forwarder:
             return error_response(400, "the request body is not valid JSON", code="invalid_json")
         if not isinstance(body, dict):
             return error_response(400, "the request body must be a JSON object", code="invalid_json")
-        route = resolve(self.state, body.get("model"), kind)
+        route = resolve(self.state.config, body.get("model"), kind)
         if isinstance(route, web.Response):
             return self._rejected(route, "routing")
         stream = kind == CHAT and body.get("stream") is True
@@ -541,47 +490,3 @@ class Forwarder:
         self._count_usage(route, claude.usage_from_anthropic(tr.usage))
         await out.write_eof()
         return out
-
-
-class SSEDownstream:
-    """The client side of a streamed answer, prepared lazily so errors before the first byte keep their status."""
-
-    def __init__(self, request: web.Request, keepalive: float) -> None:
-        self.request = request
-        self.keepalive = keepalive
-        self.response: web.StreamResponse | None = None
-
-    async def start(self) -> web.StreamResponse:
-        if self.response is None:
-            headers = dict(_SSE_HEADERS)
-            headers["x-proxy-overhead-ms"] = self.request.get(OVERHEAD_MS, "0")
-            resp = web.StreamResponse(status=200, headers=headers)
-            await resp.prepare(self.request)
-            self.request[PREPARED] = self.response = resp
-        return self.response
-
-    async def write(self, data: bytes) -> None:
-        out = await self.start()
-        await out.write(data)
-
-    async def keepalive_while(self, aw: Awaitable[T]) -> T:
-        """Await `aw`, sending an SSE comment every `keepalive` seconds until it is done.
-
-        A timer callback, not a task: the fast path (answer before the first tick) costs one timer.
-        """
-        loop = asyncio.get_running_loop()
-        writes: list[asyncio.Task[None]] = []
-        handle: asyncio.TimerHandle
-
-        def tick() -> None:
-            nonlocal handle
-            writes.append(loop.create_task(self.write(b": keep-alive\n\n")))
-            handle = loop.call_later(self.keepalive, tick)
-
-        handle = loop.call_later(self.keepalive, tick)
-        try:
-            return await aw
-        finally:
-            handle.cancel()
-            if writes:
-                await asyncio.gather(*writes, return_exceptions=True)
