@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proxy.claude import StreamTranslator, TranslationError, to_anthropic_request, to_openai_error, to_openai_response
 from proxy.sse import SSEParser
@@ -186,3 +188,20 @@ def test_response_and_error_translation():
     assert status == 503 and err["error"]["type"] == "overloaded_error"
     status, err = to_openai_error(502, b"<html>bad gateway</html>")
     assert status == 502 and err["error"]["type"] == "upstream_error"
+
+
+@given(st.lists(st.integers(min_value=1, max_value=len(TOOL_STREAM)), max_size=12), st.booleans())
+def test_any_split_and_line_ending_gives_the_same_frames(cuts, crlf):
+    raw = TOOL_STREAM.replace(b"\n", b"\r\n") if crlf else TOOL_STREAM
+    points = sorted({min(c, len(raw)) for c in cuts})
+    pieces = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
+    parser, tr, frames = SSEParser(), StreamTranslator(True), []
+    for piece in pieces:
+        for event, data in parser.feed(piece):
+            frames.extend(tr.feed(event, data))
+    expected = run_stream(TOOL_STREAM, include_usage=True, split=len(TOOL_STREAM))
+
+    def shape(f: str) -> object:
+        return json.loads(f[6:]).get("choices") if f.startswith("data: {") else f
+
+    assert [shape(f.decode()) for f in frames] == [shape(f) for f in expected]
