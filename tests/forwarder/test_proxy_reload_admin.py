@@ -217,3 +217,30 @@ async def test_readyz_reports_draining(openai_up, make_proxy):
         r.state.draining = True
         async with s.get(admin_url(r) + "/readyz") as resp:
             assert resp.status == 503
+
+
+async def test_invalid_file_change_is_reported_and_the_old_config_serves(openai_up, make_proxy):
+    models = [entry("gpt-x", openai_up)]
+    async with make_proxy(models, watch=True) as r, aiohttp.ClientSession() as s:
+        await asyncio.sleep(0.2)  # let the watcher start
+        version = r.state.config.version  # type: ignore[union-attr]
+        write_config(r.state.config_path, [{**models[0], "apiType": "hyperbolic-sd"}])
+        await eventually(lambda: r.state.last_reload_error is not None)
+        assert "hyperbolic-sd" in r.state.last_reload_error  # type: ignore[operator]
+        assert r.state.config.version == version  # type: ignore[union-attr]
+        assert (await post(s, r, CHAT))[0] == 200
+        async with s.get(admin_url(r) + "/metrics") as resp:
+            text = await resp.text()
+        assert 'morpheus_proxy_config_reloads_total{trigger="file",result="error"}' in text
+        assert "morpheus_proxy_config_last_reload_success 0" in text
+
+
+async def test_metrics_need_the_admin_token_off_loopback(openai_up, make_proxy):
+    async with make_proxy([entry("gpt-x", openai_up)]) as r, aiohttp.ClientSession() as s:
+        r.state.metrics_open = False  # what the CLI sets when --admin-listen is not a loopback address
+        async with s.get(admin_url(r) + "/metrics") as resp:
+            assert resp.status == 401
+        async with s.get(admin_url(r) + "/metrics", headers=AUTH) as resp:
+            assert resp.status == 200
+        async with s.get(admin_url(r) + "/healthz") as resp:
+            assert resp.status == 200

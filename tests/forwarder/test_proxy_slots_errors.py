@@ -271,3 +271,11 @@ async def test_stream_usage_is_counted_and_secrets_never_logged(openai_up, make_
         assert 'morpheus_proxy_tokens_total{model="gpt-x",type="prompt"} 3' in text
         r.state.reload("admin")
     assert UPSTREAM_KEY not in caplog.text and CLIENT_TOKEN not in caplog.text
+
+
+async def test_too_large_body_is_413_openai_shaped(openai_up, make_proxy):
+    async with make_proxy([entry("gpt-x", openai_up)], max_body_bytes=1024) as r, aiohttp.ClientSession() as s:
+        big = {**CHAT, "messages": [{"role": "user", "content": "x" * 4096}]}
+        status, _, body = await post(s, r, big)
+        assert status == 413 and body["error"]["code"] == "http_413"
+        assert openai_up.requests == []
