@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fwd_stubs import UPSTREAM_KEY, Upstream, serve_upstream
+from fwd_helpers import ADMIN_TOKEN, write_config
+from fwd_stubs import Upstream, serve_upstream
 
 from proxy.server import Running, running
 from proxy.settings import Settings
 from proxy.state import ProxyState
-
-CLIENT_TOKEN = "client-token-XYZ"
-ADMIN_TOKEN = "admin-token-ABC"
-
-
-def model_id(name: str) -> str:
-    return "0x" + hashlib.sha256(name.encode()).hexdigest()
-
-
-def entry(
-    name: str, up: Upstream, *, kind: str = "chat/completions", api_type: str = "openai", slots: int = 0, **extra: Any
-) -> dict[str, Any]:
-    path = "/v1/messages" if api_type == "claudeai" else f"/v1/{kind}"
-    e = {
-        "modelId": model_id(name),
-        "modelName": name,
-        "apiType": api_type,
-        "apiUrl": up.url + path,
-        "apiKey": UPSTREAM_KEY,
-    }
-    if slots:
-        e["concurrentSlots"] = slots
-    e.update(extra)
-    return e
-
-
-def write_config(path: Path, models: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"models": models}, indent=2))
-    tmp.replace(path)  # atomic, as the reconciler writes it
 
 
 @pytest.fixture
@@ -91,11 +60,3 @@ def make_proxy(tmp_path: Path) -> ProxyFactory:
             yield r
 
     return factory
-
-
-def base_url(r: Running) -> str:
-    return f"http://127.0.0.1:{r.data_port}/v1"
-
-
-def admin_url(r: Running) -> str:
-    return f"http://127.0.0.1:{r.admin_port}"

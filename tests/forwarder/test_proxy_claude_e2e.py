@@ -6,7 +6,7 @@ import json
 
 import openai
 import pytest
-from conftest import base_url, entry
+from fwd_helpers import base_url, entry
 
 TOOLS = [
     {

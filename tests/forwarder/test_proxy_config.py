@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import model_id
+from fwd_helpers import model_id
 
 from proxy.config import ConfigError, config_version, key_fingerprint, load_config, parse_config
 

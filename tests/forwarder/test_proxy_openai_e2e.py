@@ -6,7 +6,7 @@ import asyncio
 
 import openai
 import pytest
-from conftest import CLIENT_TOKEN, base_url, entry, model_id
+from fwd_helpers import CLIENT_TOKEN, base_url, entry, model_id
 from fwd_stubs import UPSTREAM_KEY
 
 

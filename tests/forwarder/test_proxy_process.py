@@ -14,10 +14,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import ADMIN_TOKEN, entry, model_id, write_config
+from fwd_helpers import ADMIN_TOKEN, SteadyLoad, entry, eventually, model_id, write_config
 from fwd_stubs import UPSTREAM_KEY
-from test_proxy_reload_admin import SteadyLoad
-from test_proxy_slots_errors import eventually
 
 EXE = str(Path(sys.executable).with_name("morpheus-proxy"))
 

@@ -8,54 +8,24 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import ADMIN_TOKEN, admin_url, base_url, entry, model_id, write_config
-from test_proxy_slots_errors import CHAT, eventually, in_flight, post
+from fwd_helpers import (
+    ADMIN_TOKEN,
+    CHAT,
+    SteadyLoad,
+    admin_url,
+    base_url,
+    entry,
+    eventually,
+    in_flight,
+    model_id,
+    post,
+    write_config,
+)
 
 from proxy.config import key_fingerprint
 from proxy.server import Running
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-class SteadyLoad:
-    """A few workers sending streamed and plain requests back to back; counts every outcome."""
-
-    def __init__(
-        self, target: Running | str, model: str, workers: int = 4, headers: dict[str, str] | None = None
-    ) -> None:
-        self.base = base_url(target) if isinstance(target, Running) else target
-        self.model, self.workers, self.headers = model, workers, headers or {}
-        self.ok = 0
-        self.failed: list[str] = []
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-
-    async def _worker(self, i: int) -> None:
-        async with aiohttp.ClientSession(headers=self.headers) as s:
-            while not self._stop.is_set():
-                body = {"model": self.model, "messages": [{"role": "user", "content": "hi"}], "stream": i % 2 == 0}
-                try:
-                    async with s.post(self.base + "/chat/completions", json=body) as resp:
-                        text = await resp.text()
-                    if (
-                        resp.status == 200
-                        and ("error" not in text)
-                        and (not body["stream"] or text.endswith("data: [DONE]\n\n"))
-                    ):
-                        self.ok += 1
-                    else:
-                        self.failed.append(f"{resp.status} {text[:200]}")
-                except aiohttp.ClientError as exc:
-                    self.failed.append(repr(exc))
-
-    async def __aenter__(self) -> SteadyLoad:
-        self._tasks = [asyncio.create_task(self._worker(i)) for i in range(self.workers)]
-        await eventually(lambda: self.ok >= 4)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._stop.set()
-        await asyncio.gather(*self._tasks)
 
 
 async def admin_config(s: aiohttp.ClientSession, r: Running) -> dict:

@@ -3,43 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
 
 import aiohttp
 import openai
 import pytest
-from conftest import base_url, entry, model_id
-
-from proxy.server import Running
-
-CHAT = {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}
-
-
-async def eventually(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll a condition (state changes asynchronously after a disconnect); fail if it never holds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition never became true")
-        await asyncio.sleep(0.01)
-
-
-def in_flight(r: Running, name: str = "gpt-x") -> int:
-    return r.state.slots.gates[model_id(name)[2:]].in_flight
-
-
-async def post(
-    session: aiohttp.ClientSession, r: Running, body: dict, path: str = "/chat/completions"
-) -> tuple[int, dict, dict]:
-    async with session.post(base_url(r) + path, json=body) as resp:
-        raw = await resp.read()
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = {"raw": raw.decode()}
-        return resp.status, dict(resp.headers), data
+from fwd_helpers import CHAT, base_url, entry, eventually, in_flight, model_id, post
 
 
 async def test_n_plus_one_concurrent_on_n_slots_gives_one_429(openai_up, make_proxy):
@@ -256,7 +224,7 @@ async def test_one_pooled_keepalive_connection_for_sequential_requests(openai_up
 async def test_stream_usage_is_counted_and_secrets_never_logged(openai_up, make_proxy, caplog):
     import logging
 
-    from conftest import CLIENT_TOKEN
+    from fwd_helpers import CLIENT_TOKEN
     from fwd_stubs import UPSTREAM_KEY
 
     caplog.set_level(logging.DEBUG)
