@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TOOLS := tools/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup lint typecheck pytest contracts clean
+.PHONY: test demo setup lint typecheck pytest contracts clean bench
 
 setup: $(STAMP) $(TOOLS)
 
@@ -40,6 +40,10 @@ contracts: setup
 
 demo: setup
 	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" bash scripts/demo.sh
+
+# Forwarder benchmark (not a test): installs wrk, nginx-light and LiteLLM (own venv), prints figures.
+bench: setup
+	bash bench/run.sh
 
 clean:
 	rm -rf $(VENV) tools/node_modules .devnet .pytest_cache .mypy_cache .ruff_cache

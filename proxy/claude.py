@@ -1,0 +1,408 @@
+"""OpenAI Chat Completions <-> Anthropic Messages translation, both directions, as pure functions.
+
+Covers what a chat client sends: system/developer messages, text and image parts, tools and tool calls,
+tool results, stop sequences, sampling parameters, max_tokens (a configured default, never a silent 1024),
+usage (including the `stream_options.include_usage` chunk) and errors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from proxy.sse import DONE, encode_data
+
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# Anthropic status -> the status an OpenAI client expects.
+ERROR_STATUS = {529: 503}
+
+
+class TranslationError(ValueError):
+    """The OpenAI request cannot be expressed for Anthropic; becomes a 400 naming `param`."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def _text_of(content: Any, where: str) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for p in content:
+            if isinstance(p, dict) and p.get("type") == "text":
+                parts.append(str(p.get("text", "")))
+            else:
+                raise TranslationError(f"{where}: only text parts are allowed here", where)
+        return "\n".join(parts)
+    raise TranslationError(f"{where}: content must be a string or a list of parts", where)
+
+
+def _image_block(part: dict[str, Any], where: str) -> dict[str, Any]:
+    spec = part.get("image_url")
+    url = spec.get("url") if isinstance(spec, dict) else spec
+    if not isinstance(url, str) or not url:
+        raise TranslationError(f"{where}.image_url.url is required", where)
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        media_type = header[5:].split(";")[0]
+        if ";base64" not in header or not media_type:
+            raise TranslationError(f"{where}: image data URLs must be base64 with a media type", where)
+        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise TranslationError(f"{where}: content must be a string or a list of parts", where)
+    blocks: list[dict[str, Any]] = []
+    for j, part in enumerate(content):
+        pw = f"{where}[{j}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            blocks.append({"type": "text", "text": str(part.get("text", ""))})
+        elif kind == "image_url":
+            blocks.append(_image_block(part, pw))
+        else:
+            raise TranslationError(f"{pw}: content part type {kind!r} is not supported for this model", pw)
+    return blocks
+
+
+def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    text = _text_of(msg.get("content"), f"{where}.content")
+    if text:
+        blocks.append({"type": "text", "text": text})
+    for k, call in enumerate(msg.get("tool_calls") or []):
+        cw = f"{where}.tool_calls[{k}]"
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not fn.get("name"):
+            raise TranslationError(f"{cw}.function.name is required", cw)
+        try:
+            args = json.loads(fn.get("arguments") or "{}")
+        except ValueError:
+            raise TranslationError(f"{cw}.function.arguments is not valid JSON", cw) from None
+        if not isinstance(args, dict):
+            raise TranslationError(f"{cw}.function.arguments must be a JSON object", cw)
+        blocks.append(
+            {"type": "tool_use", "id": str(call.get("id") or f"toolu_{k}"), "name": fn["name"], "input": args}
+        )
+    return blocks
+
+
+def _tool_result(msg: dict[str, Any], where: str) -> dict[str, Any]:
+    if not msg.get("tool_call_id"):
+        raise TranslationError(f"{where}.tool_call_id is required", where)
+    return {
+        "type": "tool_result",
+        "tool_use_id": str(msg["tool_call_id"]),
+        "content": _text_of(msg.get("content"), f"{where}.content"),
+    }
+
+
+def _tools(tools: Any) -> list[dict[str, Any]]:
+    if not isinstance(tools, list):
+        raise TranslationError("tools must be a list", "tools")
+    out = []
+    for i, tool in enumerate(tools):
+        fn = tool.get("function") if isinstance(tool, dict) and tool.get("type", "function") == "function" else None
+        if not isinstance(fn, dict) or not fn.get("name"):
+            raise TranslationError(f"tools[{i}]: only function tools with a name are supported", f"tools[{i}]")
+        entry: dict[str, Any] = {
+            "name": fn["name"],
+            "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+        }
+        if fn.get("description"):
+            entry["description"] = fn["description"]
+        out.append(entry)
+    return out
+
+
+def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
+    result: dict[str, Any] | None
+    if choice is None:
+        result = {"type": "auto"} if parallel is False else None
+    elif choice == "auto":
+        result = {"type": "auto"}
+    elif choice == "required":
+        result = {"type": "any"}
+    elif choice == "none":
+        return {"type": "none"}
+    elif isinstance(choice, dict) and isinstance(choice.get("function"), dict) and choice["function"].get("name"):
+        result = {"type": "tool", "name": choice["function"]["name"]}
+    else:
+        raise TranslationError("tool_choice must be auto, required, none or a named function", "tool_choice")
+    if result is not None and parallel is False:
+        result["disable_parallel_tool_use"] = True
+    return result
+
+
+def to_anthropic_request(
+    body: dict[str, Any], model_name: str, default_max_tokens: int, *, sampling: bool = False
+) -> dict[str, Any]:
+    """An OpenAI chat-completions body as an Anthropic Messages body.
+
+    temperature/top_p are dropped unless `sampling`: current Anthropic models reject them ("temperature is
+    deprecated for this model") and the anthropic SDK's MessageCreateParams no longer has them; older models
+    can opt in per model with `parameters: {"forwardSampling": "true"}`.
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise TranslationError("messages must be a non-empty list", "messages")
+    if body.get("n") not in (None, 1):
+        raise TranslationError("n > 1 is not supported for this model", "n")
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if turns and turns[-1]["role"] == role:  # Anthropic wants alternating roles: merge neighbours
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+
+    for i, msg in enumerate(messages):
+        where = f"messages[{i}]"
+        role = msg.get("role") if isinstance(msg, dict) else None
+        if role in ("system", "developer"):
+            system.append(_text_of(msg.get("content"), f"{where}.content"))
+        elif role == "user":
+            add("user", _user_blocks(msg.get("content"), f"{where}.content"))
+        elif role == "assistant":
+            blocks = _assistant_blocks(msg, where)
+            if blocks:
+                add("assistant", blocks)
+        elif role == "tool":
+            add("user", [_tool_result(msg, where)])
+        else:
+            raise TranslationError(f"{where}.role {role!r} is not supported", f"{where}.role")
+
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        raise TranslationError("max_tokens must be a positive integer", "max_tokens")
+    out: dict[str, Any] = {"model": model_name, "max_tokens": max_tokens, "messages": turns}
+    if system:
+        out["system"] = "\n\n".join(system)
+    stop = body.get("stop")
+    if stop:
+        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if sampling and body.get("temperature") is not None:
+        out["temperature"] = min(float(body["temperature"]), 1.0)  # OpenAI allows 0..2, Anthropic 0..1
+    if sampling and body.get("top_p") is not None:
+        out["top_p"] = body["top_p"]
+    if body.get("tools"):
+        out["tools"] = _tools(body["tools"])
+    choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
+    if choice is not None and (body.get("tools") or choice["type"] == "none"):
+        out["tool_choice"] = choice
+    if isinstance(body.get("user"), str):
+        out["metadata"] = {"user_id": body["user"]}
+    if body.get("stream"):
+        out["stream"] = True
+    return out
+
+
+def usage_from_anthropic(usage: dict[str, Any] | None) -> dict[str, Any]:
+    usage = usage or {}
+    cached = int(usage.get("cache_read_input_tokens") or 0)
+    prompt = int(usage.get("input_tokens") or 0) + int(usage.get("cache_creation_input_tokens") or 0) + cached
+    completion = int(usage.get("output_tokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+
+
+def _chat_id(msg_id: Any) -> str:
+    return f"chatcmpl-{msg_id}" if msg_id else f"chatcmpl-{int(time.time() * 1000)}"
+
+
+def to_openai_response(msg: dict[str, Any]) -> dict[str, Any]:
+    """An Anthropic Message as an OpenAI chat.completion."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in msg.get("content") or []:
+        if block.get("type") == "text":
+            texts.append(block.get("text", ""))
+        elif block.get("type") == "tool_use":
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {
+                        "name": block.get("name"),
+                        "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
+                    },
+                }
+            )
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if calls:
+        message["tool_calls"] = calls
+    return {
+        "id": _chat_id(msg.get("id")),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": msg.get("model", ""),
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": FINISH_REASONS.get(msg.get("stop_reason") or "", "stop"),
+                "logprobs": None,
+            }
+        ],
+        "usage": usage_from_anthropic(msg.get("usage")),
+    }
+
+
+def to_openai_error(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
+    """An Anthropic error answer as (status, OpenAI-shaped error body)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    err = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(err, dict):
+        message = str(err.get("message") or "upstream error")
+        type_ = str(err.get("type") or "upstream_error")
+    else:
+        message = body.decode("utf-8", "replace")[:2000] or f"upstream answered {status}"
+        type_ = "upstream_error"
+    return ERROR_STATUS.get(status, status), {"error": {"message": message, "type": type_, "param": None, "code": None}}
+
+
+class StreamTranslator:
+    """Anthropic stream events in, OpenAI `chat.completion.chunk` SSE frames out (ending in [DONE])."""
+
+    def __init__(self, include_usage: bool) -> None:
+        self.include_usage = include_usage
+        self.id = _chat_id(None)
+        self.model = ""
+        self.created = int(time.time())
+        self.usage: dict[str, Any] = {}
+        self.tool_index: dict[int, int] = {}  # anthropic block index -> openai tool call index
+        self.tool_has_args: dict[int, bool] = {}
+        self.finish_reason: str | None = None
+        self.done = False
+
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        chunk: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+        }
+        if self.include_usage:
+            chunk["usage"] = None
+        return encode_data(chunk)
+
+    def feed(self, event: str, data: str) -> list[bytes]:
+        """One SSE event from Anthropic; returns the frames to send (possibly none)."""
+        if self.done:
+            return []
+        try:
+            payload = json.loads(data) if data else {}
+        except ValueError:
+            return self.fail("upstream sent an unreadable stream event", "upstream_error")
+        kind = payload.get("type", event)
+        if kind == "message_start":
+            msg = payload.get("message") or {}
+            self.id = _chat_id(msg.get("id"))
+            self.model = msg.get("model", "")
+            self.usage.update({k: v for k, v in (msg.get("usage") or {}).items() if isinstance(v, int)})
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if kind == "content_block_start":
+            block = payload.get("content_block") or {}
+            index = int(payload.get("index", 0))
+            if block.get("type") == "tool_use":
+                n = self.tool_index[index] = len(self.tool_index)
+                self.tool_has_args[index] = False
+                call = {
+                    "index": n,
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": ""},
+                }
+                return [self._chunk({"tool_calls": [call]})]
+            if block.get("type") == "text" and block.get("text"):
+                return [self._chunk({"content": block["text"]})]
+            return []
+        if kind == "content_block_delta":
+            delta = payload.get("delta") or {}
+            index = int(payload.get("index", 0))
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                return [self._chunk({"content": delta["text"]})]
+            if delta.get("type") == "input_json_delta" and index in self.tool_index and delta.get("partial_json"):
+                self.tool_has_args[index] = True
+                call = {"index": self.tool_index[index], "function": {"arguments": delta["partial_json"]}}
+                return [self._chunk({"tool_calls": [call]})]
+            return []
+        if kind == "content_block_stop":
+            index = int(payload.get("index", 0))
+            if index in self.tool_index and not self.tool_has_args[index]:
+                self.tool_has_args[index] = True  # a tool without arguments still gets valid JSON
+                return [
+                    self._chunk({"tool_calls": [{"index": self.tool_index[index], "function": {"arguments": "{}"}}]})
+                ]
+            return []
+        if kind == "message_delta":
+            self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if isinstance(v, int)})
+            reason = (payload.get("delta") or {}).get("stop_reason")
+            if reason and self.finish_reason is None:
+                self.finish_reason = FINISH_REASONS.get(reason, "stop")
+                return [self._chunk({}, self.finish_reason)]
+            return []
+        if kind == "message_stop":
+            return self.finish()
+        if kind == "error":
+            err = payload.get("error") or {}
+            return self.fail(str(err.get("message") or "upstream error"), str(err.get("type") or "upstream_error"))
+        if kind == "ping":
+            return [b": ping\n\n"]
+        return []
+
+    def finish(self) -> list[bytes]:
+        """The closing frames: finish reason if none was sent, the usage chunk if asked, then [DONE]."""
+        if self.done:
+            return []
+        self.done = True
+        out: list[bytes] = []
+        if self.finish_reason is None:
+            self.finish_reason = "tool_calls" if self.tool_index else "stop"
+            out.append(self._chunk({}, self.finish_reason))
+        if self.include_usage:
+            chunk = {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": usage_from_anthropic(self.usage),
+            }
+            out.append(encode_data(chunk))
+        out.append(DONE)
+        return out
+
+    def fail(self, message: str, type_: str) -> list[bytes]:
+        """An in-stream error as OpenAI sends it, then [DONE]."""
+        if self.done:
+            return []
+        self.done = True
+        return [encode_data({"error": {"message": message, "type": type_, "param": None, "code": None}}), DONE]

@@ -1,0 +1,242 @@
+"""Loading and validating models-config.json into immutable routes.
+
+The file is the Morpheus proxy-router's format (schemas/models-config.schema.json is the shared contract).
+Validation is all-or-nothing so that a bad file can never replace a good one; unknown fields are tolerated
+with a warning (the proxy-router accepts them too); apiTypes we cannot forward are refused here, at load,
+never mis-forwarded later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "models-config.schema.json"
+
+SUPPORTED_API_TYPES = frozenset({"openai", "claudeai"})
+UNSUPPORTED_API_TYPES = frozenset({"prodia-sd", "prodia-sdxl", "prodia-v2", "hyperbolic-sd", "decisions"})
+
+# Request kinds, named by the OpenAI endpoint a client calls.
+CHAT = "chat"
+EMBEDDINGS = "embeddings"
+SPEECH = "speech"
+TRANSCRIPTIONS = "transcriptions"
+
+_OPENAI_SUFFIXES = {
+    "/chat/completions": CHAT,
+    "/embeddings": EMBEDDINGS,
+    "/audio/speech": SPEECH,
+    "/audio/transcriptions": TRANSCRIPTIONS,
+}
+_HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+
+
+class ConfigError(Exception):
+    """The file cannot be loaded; `errors` lists every problem found (never a key)."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        super().__init__(f"{source}: invalid models-config: " + "; ".join(errors))
+        self.source = source
+        self.errors = errors
+
+
+def config_version(obj: Any) -> str:
+    """sha256 hex of the canonical JSON (DESIGN.md); the reconciler computes the same value independently."""
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def key_fingerprint(key: str | None) -> str | None:
+    """First 12 hex digits of sha256(key): shows a rotation without showing the key."""
+    if key is None:
+        return None
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+def normalize_model_id(text: str) -> str | None:
+    """Lowercase 64-hex without 0x, or None when `text` is not a model id."""
+    if not _HEX64.match(text):
+        return None
+    return text.lower().removeprefix("0x")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """One models-config entry, ready to forward to."""
+
+    model_id: str  # lowercase hex, no 0x
+    model_name: str
+    api_type: str
+    api_url: str
+    api_key: str | None = field(repr=False)
+    slots: int  # 0 = unlimited
+    kind: str  # the request kind the apiUrl serves
+    upstream: str  # scheme://host:port, the failure-budget key together with the key fingerprint
+    parameters: Mapping[str, str]
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def key_fingerprint(self) -> str | None:
+        return key_fingerprint(self.api_key)
+
+    def public(self) -> dict[str, Any]:
+        """The entry as in the file with its key replaced by its fingerprint (for the admin API)."""
+        out = {k: v for k, v in self.raw.items() if k != "apiKey"}
+        out["apiKeyFingerprint"] = self.key_fingerprint
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ModelsConfig:
+    """A validated models-config; immutable so in-flight requests keep the routes they started with."""
+
+    version: str
+    loaded_at: dt.datetime
+    source: str
+    routes: tuple[ModelRoute, ...]
+    by_id: Mapping[str, ModelRoute]
+    by_name: Mapping[str, tuple[ModelRoute, ...]]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def total_slots(self) -> int:
+        return sum(r.slots for r in self.routes)
+
+
+def _schema_validator() -> jsonschema.protocols.Validator | None:
+    try:
+        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+_VALIDATOR = _schema_validator()
+
+
+def _path(parts: Any) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(root)"
+
+
+def _kind_for(api_type: str, url: str) -> str | None:
+    path = urlsplit(url).path.rstrip("/")
+    if api_type == "claudeai":
+        return CHAT if path.endswith("/messages") else None
+    for suffix, kind in _OPENAI_SUFFIXES.items():
+        if path.endswith(suffix):
+            return kind
+    return None
+
+
+def parse_config(obj: Any, source: str) -> ModelsConfig:
+    """Validate a parsed models-config; raise ConfigError listing every problem."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    if _VALIDATOR is not None:
+        for err in sorted(_VALIDATOR.iter_errors(obj), key=lambda e: list(e.absolute_path)):
+            where = _path(err.absolute_path)
+            if err.validator == "additionalProperties":
+                warnings.append(f"{where}: {err.message} (ignored)")
+            elif err.validator == "enum" and list(err.absolute_path)[-1:] == ["apiType"]:
+                continue  # reported below with a clearer message
+            elif "apiKey" in err.absolute_path or err.validator == "pattern":
+                # Never echo the value: it might be a key.
+                errors.append(f"{where}: invalid value ({err.validator} {err.validator_value!r})")
+            else:
+                errors.append(f"{where}: {err.message}")
+    if not isinstance(obj, dict) or not isinstance(obj.get("models"), list):
+        raise ConfigError(source, errors or ["(root): expected an object with a 'models' array"])
+
+    routes: list[ModelRoute] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(obj["models"]):
+        where = f"models[{i}]"
+        if not isinstance(entry, dict):
+            continue  # schema error already recorded
+        api_type = entry.get("apiType")
+        if api_type in UNSUPPORTED_API_TYPES:
+            errors.append(
+                f"{where}.apiType: {api_type!r} is not implemented by morpheus-proxy "
+                f"(supported: {', '.join(sorted(SUPPORTED_API_TYPES))}); serve this model from the proxy-router directly"
+            )
+            continue
+        if api_type not in SUPPORTED_API_TYPES:
+            errors.append(f"{where}.apiType: unknown apiType {api_type!r} (supported: openai, claudeai)")
+            continue
+        model_id = normalize_model_id(str(entry.get("modelId", "")))
+        url = entry.get("apiUrl")
+        if model_id is None or not isinstance(url, str) or not isinstance(entry.get("modelName"), str):
+            continue  # schema error already recorded
+        if model_id in seen:
+            errors.append(f"{where}.modelId: duplicate model id 0x{model_id}")
+            continue
+        seen.add(model_id)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            errors.append(f"{where}.apiUrl: not an http(s) URL")
+            continue
+        kind = _kind_for(api_type, url)
+        if kind is None:
+            wanted = "/v1/messages" if api_type == "claudeai" else ", ".join(_OPENAI_SUFFIXES)
+            errors.append(f"{where}.apiUrl: the path must end with {wanted} for apiType {api_type}")
+            continue
+        slots = entry.get("concurrentSlots", 0)
+        if not isinstance(slots, int) or isinstance(slots, bool) or slots < 0:
+            continue  # schema error already recorded
+        params = entry.get("parameters") or {}
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        routes.append(
+            ModelRoute(
+                model_id=model_id,
+                model_name=entry["modelName"],
+                api_type=api_type,
+                api_url=url,
+                api_key=entry.get("apiKey"),
+                slots=slots,
+                kind=kind,
+                upstream=f"{parts.scheme}://{parts.hostname}:{port}",
+                parameters={str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {},
+                raw=entry,
+            )
+        )
+    if errors:
+        raise ConfigError(source, errors)
+    by_name: dict[str, list[ModelRoute]] = {}
+    for r in routes:
+        by_name.setdefault(r.model_name, []).append(r)
+    return ModelsConfig(
+        version=config_version(obj),
+        loaded_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        source=source,
+        routes=tuple(routes),
+        by_id={r.model_id: r for r in routes},
+        by_name={k: tuple(v) for k, v in by_name.items()},
+        warnings=tuple(warnings),
+    )
+
+
+def load_config(path: str | Path) -> ModelsConfig:
+    """Read, parse and validate the file at `path`."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(source, [f"cannot read file: {exc.strerror or exc}"]) from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(source, [f"line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"]) from None
+    return parse_config(obj, source)

@@ -1,0 +1,492 @@
+"""The data plane: authenticate, route, take a slot, forward, stream back, release.
+
+A thin pipe: the request body is parsed once (to route and to set `model`), SSE and binary answers are
+written through as they arrive, and every exit path releases the slot (`finally`), including a client
+that goes away (aiohttp cancels the handler) and an upstream that goes silent (idle timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy import claude
+from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
+from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream
+from proxy.errors import error_response, upstream_error_body
+from proxy.routing import check_bearer, resolve
+from proxy.sse import DONE, SSEParser, encode_data
+from proxy.state import ProxyState
+
+log = logging.getLogger("morpheus_proxy")
+
+STATE: web.AppKey[ProxyState] = web.AppKey("state", ProxyState)
+
+# Upstream statuses that count against the failure budget (account-level trouble, not a buyer's bad request).
+BUDGET_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504, 529})
+
+
+class UpstreamTimeout(Exception):
+    """An upstream missed a deadline; `which` names it (ttfb, idle, total)."""
+
+    def __init__(self, which: str) -> None:
+        super().__init__(which)
+        self.which = which
+
+
+class Forwarder:
+    """Request handlers bound to one ProxyState."""
+
+    def __init__(self, state: ProxyState) -> None:
+        self.state = state
+        self.settings = state.settings
+
+    # ---- handlers -------------------------------------------------------------------------------
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._json_endpoint(request, CHAT)
+
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        return await self._json_endpoint(request, EMBEDDINGS)
+
+    async def speech(self, request: web.Request) -> web.StreamResponse:
+        return await self._json_endpoint(request, SPEECH)
+
+    async def models(self, request: web.Request) -> web.StreamResponse:
+        if not check_bearer(request, self.state.client_token):
+            return self._unauthorized()
+        cfg = self.state.config
+        data = [
+            {
+                "id": "0x" + r.model_id,
+                "object": "model",
+                "created": 0,
+                "owned_by": "morpheus-proxy",
+                "name": r.model_name,
+            }
+            for r in (cfg.routes if cfg else ())
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def transcriptions(self, request: web.Request) -> web.StreamResponse:
+        t0 = asyncio.get_running_loop().time()
+        if not check_bearer(request, self.state.client_token):
+            return self._unauthorized()
+        if not request.content_type.startswith("multipart/"):
+            return error_response(400, "transcriptions take multipart/form-data", code="invalid_content_type")
+        fields: list[tuple[str, bytes | str, str | None, str | None]] = []
+        model: str | None = None
+        reader = await request.multipart()
+        while True:
+            part = await reader.next()
+            if part is None:
+                break
+            if not isinstance(part, aiohttp.BodyPartReader) or not part.name:
+                continue
+            data = await part.read()
+            if part.name == "model" and part.filename is None:
+                model = data.decode("utf-8", "replace")
+                continue
+            ctype = part.headers.get("Content-Type")
+            fields.append((part.name, data if part.filename else data.decode("utf-8", "replace"), part.filename, ctype))
+        route = resolve(self.state.config, model, TRANSCRIPTIONS)
+        if isinstance(route, web.Response):
+            return self._rejected(route, "routing")
+
+        def build() -> aiohttp.FormData:
+            form = aiohttp.FormData()
+            form.add_field("model", route.model_name)
+            for name, value, filename, ctype in fields:
+                form.add_field(name, value, filename=filename, content_type=ctype)
+            return form
+
+        return await self._with_slot(request, route, t0, lambda: self._forward_openai(request, route, build, False, t0))
+
+    # ---- shared paths ---------------------------------------------------------------------------
+
+    async def _json_endpoint(self, request: web.Request, kind: str) -> web.StreamResponse:
+        t0 = asyncio.get_running_loop().time()
+        if not check_bearer(request, self.state.client_token):
+            return self._unauthorized()
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return error_response(400, "the request body is not valid JSON", code="invalid_json")
+        if not isinstance(body, dict):
+            return error_response(400, "the request body must be a JSON object", code="invalid_json")
+        route = resolve(self.state.config, body.get("model"), kind)
+        if isinstance(route, web.Response):
+            return self._rejected(route, "routing")
+        stream = kind == CHAT and body.get("stream") is True
+        if route.api_type == "claudeai":
+            try:
+                upstream_body = claude.to_anthropic_request(
+                    body,
+                    route.model_name,
+                    self._max_tokens(route),
+                    sampling=route.parameters.get("forwardSampling") == "true",
+                )
+            except claude.TranslationError as exc:
+                return self._rejected(
+                    error_response(400, str(exc), param=exc.param, code="unsupported_parameter"), "translation"
+                )
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
+            data = json.dumps(upstream_body, ensure_ascii=False).encode()
+            return await self._with_slot(
+                request, route, t0, lambda: self._forward_claude(request, route, data, stream, include_usage, t0)
+            )
+        body["model"] = route.model_name
+        data = json.dumps(body, ensure_ascii=False).encode()
+        return await self._with_slot(request, route, t0, lambda: self._forward_openai(request, route, data, stream, t0))
+
+    def _max_tokens(self, route: ModelRoute) -> int:
+        raw = route.parameters.get("max_tokens") or route.parameters.get("maxTokens")
+        if raw and raw.isdigit():
+            return int(raw)
+        return self.settings.default_max_tokens
+
+    def _unauthorized(self) -> web.Response:
+        self.state.metrics.rejections.inc((("reason", "unauthorized"),))
+        return error_response(
+            401, "missing or wrong bearer token", code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    def _rejected(self, response: web.Response, reason: str) -> web.Response:
+        self.state.metrics.rejections.inc((("reason", reason),))
+        return response
+
+    async def _with_slot(
+        self, request: web.Request, route: ModelRoute, t0: float, forward: Callable[[], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        state = self.state
+        budget_key = (route.upstream, route.key_fingerprint)
+        if not state.budget.allow(budget_key):
+            wait = state.budget.retry_after(budget_key)
+            return self._rejected(
+                error_response(
+                    503,
+                    "the upstream failed too often recently; pausing requests to it to protect the account",
+                    code="upstream_failure_budget",
+                    headers={"Retry-After": str(wait)},
+                ),
+                "failure_budget",
+            )
+        gate = state.slots.gate(route.model_id, route.slots)
+        if not await gate.acquire(self.settings.wait_queue, self.settings.wait_timeout):
+            return self._rejected(
+                error_response(
+                    429,
+                    f"all {gate.limit} slots of this model are busy; retry shortly",
+                    code="slots_full",
+                    headers={"Retry-After": str(self.settings.retry_after)},
+                ),
+                "slots_full",
+            )
+        status = 499
+        labels = (("model", route.model_name), ("model_id", "0x" + route.model_id))
+        try:
+            response: web.StreamResponse = await forward()
+            status = response.status
+            return response
+        finally:
+            gate.release()
+            m = state.metrics
+            m.requests.inc((*labels, ("status", str(status))))
+            m.latency.observe(labels, asyncio.get_running_loop().time() - t0)
+
+    # ---- upstream calls -------------------------------------------------------------------------
+
+    async def _send(
+        self, route: ModelRoute, data: Any, headers: dict[str, str], deadline: float
+    ) -> aiohttp.ClientResponse:
+        """POST upstream; retry once only when the connection was never made (nothing was sent)."""
+        session = self.state.session
+        assert session is not None
+        key = (route.upstream, route.key_fingerprint)
+        for attempt in (1, 2):
+            payload = data() if callable(data) else data
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await session.post(route.api_url, data=payload, headers=headers)
+            except aiohttp.ClientConnectorError:
+                self.state.budget.record_failure(key)
+                if attempt == 2 or not self.state.budget.allow(key):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _open(
+        self,
+        request: web.Request,
+        route: ModelRoute,
+        data: Any,
+        headers: dict[str, str],
+        t0: float,
+        sse: SSEDownstream | None,
+    ) -> aiohttp.ClientResponse:
+        """Send, waiting at most ttfb for the answer; SSE clients get keep-alive comments while they wait."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.ttfb_timeout
+        overhead = loop.time() - t0
+        self.state.metrics.overhead.observe((), overhead)
+        request[OVERHEAD_MS] = f"{overhead * 1000:.3f}"
+        try:
+            if sse is None:
+                return await self._send(route, data, headers, deadline)
+            return await sse.keepalive_while(self._send(route, data, headers, deadline))
+        except TimeoutError:
+            raise UpstreamTimeout("ttfb") from None
+
+    def _headers(self, route: ModelRoute, json_body: bool) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        if route.api_type == "claudeai":
+            if route.api_key:
+                headers["x-api-key"] = route.api_key
+            headers["anthropic-version"] = self.settings.anthropic_version
+        elif route.api_key:
+            headers["Authorization"] = "Bearer " + route.api_key
+        return headers
+
+    def _upstream_failed(self, route: ModelRoute, what: str, status: int | None = None) -> None:
+        if status is None or status in BUDGET_STATUSES:
+            self.state.budget.record_failure((route.upstream, route.key_fingerprint))
+        self.state.metrics.upstream_errors.inc((("model", route.model_name), ("kind", what)))
+
+    def _failure_response(self, route: ModelRoute, exc: BaseException) -> web.Response:
+        if isinstance(exc, UpstreamTimeout):
+            self._upstream_failed(route, f"timeout_{exc.which}")
+            return error_response(
+                504, f"the upstream did not answer in time ({exc.which} timeout)", code=f"upstream_timeout_{exc.which}"
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            self._upstream_failed(route, "connect")
+            return error_response(502, "cannot connect to the upstream", code="upstream_unreachable")
+        self._upstream_failed(route, "disconnect")
+        return error_response(502, "the upstream connection failed", code="upstream_connection_error")
+
+    def _count_usage(self, route: ModelRoute, usage: Any) -> None:
+        if isinstance(usage, dict):
+            for kind in ("prompt_tokens", "completion_tokens"):
+                n = usage.get(kind)
+                if isinstance(n, int) and n > 0:
+                    self.state.metrics.tokens.inc((("model", route.model_name), ("type", kind.split("_")[0])), n)
+
+    async def _read_all(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, each read bounded by the idle timeout."""
+        chunks: list[bytes] = []
+        idle = self.settings.idle_timeout
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(idle) as cm:
+                while chunk := await resp.content.readany():
+                    chunks.append(chunk)
+                    cm.reschedule(loop.time() + idle)
+        except TimeoutError:
+            raise UpstreamTimeout("idle") from None
+        return b"".join(chunks)
+
+    async def _forward_openai(
+        self, request: web.Request, route: ModelRoute, data: Any, stream: bool, t0: float
+    ) -> web.StreamResponse:
+        sse = SSEDownstream(request, self.settings.keepalive_interval) if stream else None
+        resp: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(self.settings.total_timeout):
+                resp = await self._open(request, route, data, self._headers(route, not callable(data)), t0, sse)
+                self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
+                if resp.status >= 400:
+                    body = await self._read_all(resp)
+                    self._upstream_failed(route, f"http_{resp.status}", resp.status)
+                    return await self._error_out(
+                        request,
+                        sse,
+                        resp.status,
+                        upstream_error_body(resp.status, body),
+                        resp.headers.get("Retry-After"),
+                    )
+                ctype = resp.headers.get("Content-Type", "")
+                if ctype.startswith("text/event-stream") or route.kind == SPEECH:
+                    return await self._pipe(request, route, resp, sse)
+                body = await self._read_all(resp)
+                if route.kind != SPEECH and ctype.startswith("application/json") and b'"usage"' in body:
+                    try:
+                        self._count_usage(route, json.loads(body).get("usage"))
+                    except (ValueError, AttributeError):
+                        pass
+                return await self._plain_out(request, sse, resp.status, body, ctype)
+        except (UpstreamTimeout, aiohttp.ClientError, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError):
+                exc = UpstreamTimeout("total")
+            return await self._fail(request, route, sse, exc)
+        finally:
+            if resp is not None:
+                resp.release()
+
+    async def _fail(
+        self, request: web.Request, route: ModelRoute, sse: SSEDownstream | None, exc: BaseException
+    ) -> web.StreamResponse:
+        prepared = request.get(PREPARED)
+        if isinstance(exc, ConnectionResetError) and prepared is not None:
+            return prepared  # the client went away while we wrote to it: not the upstream's failure
+        err = self._failure_response(route, exc)
+        if sse is not None and sse.response is not None:
+            await sse.write(encode_data(json.loads(err.body)) + DONE)  # type: ignore[arg-type]
+            return sse.response
+        if isinstance(prepared, web.StreamResponse):
+            # A binary stream already started: cut the connection so the client sees a truncated body.
+            if request.transport is not None:
+                request.transport.close()
+            return prepared
+        err.headers["x-proxy-overhead-ms"] = request.get(OVERHEAD_MS, "0")
+        return err
+
+    async def _error_out(
+        self, request: web.Request, sse: SSEDownstream | None, status: int, body: bytes, retry_after: str | None = None
+    ) -> web.StreamResponse:
+        if sse is not None and sse.response is not None:  # headers already went out with keep-alives
+            await sse.write(b"data: " + body + b"\n\n" + DONE)
+            return sse.response
+        headers = {"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")}
+        if retry_after:
+            headers["Retry-After"] = retry_after  # an upstream 429/503 tells the client when to come back
+        return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+
+    async def _plain_out(
+        self, request: web.Request, sse: SSEDownstream | None, status: int, body: bytes, ctype: str
+    ) -> web.StreamResponse:
+        if sse is not None and sse.response is not None:
+            await sse.write(b"data: " + body + b"\n\n" + DONE)
+            return sse.response
+        headers = CIMultiDict(
+            {"Content-Type": ctype or "application/json", "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")}
+        )
+        return web.Response(status=status, body=body, headers=headers)
+
+    async def _pipe(
+        self, request: web.Request, route: ModelRoute, resp: aiohttp.ClientResponse, sse: SSEDownstream | None
+    ) -> web.StreamResponse:
+        """Write the upstream body through as it arrives (SSE or binary), bounded by the idle timeout."""
+        loop = asyncio.get_running_loop()
+        idle = self.settings.idle_timeout
+        if sse is not None:
+            out = await sse.start()  # headers out now, so they are not on the first token's path
+            first = await self._first_chunk(resp, sse)
+            if first:
+                await out.write(first)
+                self._scan_usage(route, first)
+        else:
+            headers = {
+                "Content-Type": resp.headers.get("Content-Type", "application/octet-stream"),
+                "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0"),
+            }
+            out = web.StreamResponse(status=resp.status, headers=headers)
+            await out.prepare(request)
+            request[PREPARED] = out
+            first = b"x"
+        if first:
+            try:
+                async with asyncio.timeout(idle) as cm:
+                    while chunk := await resp.content.readany():
+                        await out.write(chunk)
+                        cm.reschedule(loop.time() + idle)
+                        if sse is not None and b'"usage"' in chunk:
+                            self._scan_usage(route, chunk)
+            except TimeoutError:
+                raise UpstreamTimeout("idle") from None
+        await out.write_eof()
+        return out
+
+    def _scan_usage(self, route: ModelRoute, chunk: bytes) -> None:
+        """Count the usage an OpenAI stream reports (best effort: a frame split across reads is missed)."""
+        if b'"usage"' not in chunk:
+            return
+        for line in chunk.split(b"\n"):
+            if (
+                line.startswith(b"data: {")
+                and b'"usage"' in line
+                and b'"usage":null' not in line
+                and b'"usage": null' not in line
+            ):
+                try:
+                    self._count_usage(route, json.loads(line[6:]).get("usage"))
+                except (ValueError, AttributeError):
+                    pass
+
+    async def _first_chunk(self, resp: aiohttp.ClientResponse, sse: SSEDownstream) -> bytes:
+        try:
+            async with asyncio.timeout(self.settings.ttfb_timeout):
+                return await sse.keepalive_while(resp.content.readany())
+        except TimeoutError:
+            raise UpstreamTimeout("ttfb") from None
+
+    async def _forward_claude(
+        self, request: web.Request, route: ModelRoute, data: bytes, stream: bool, include_usage: bool, t0: float
+    ) -> web.StreamResponse:
+        sse = SSEDownstream(request, self.settings.keepalive_interval) if stream else None
+        resp: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(self.settings.total_timeout):
+                resp = await self._open(request, route, data, self._headers(route, True), t0, sse)
+                self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
+                if resp.status >= 400:
+                    raw = await self._read_all(resp)
+                    self._upstream_failed(route, f"http_{resp.status}", resp.status)
+                    status, err = claude.to_openai_error(resp.status, raw)
+                    return await self._error_out(
+                        request, sse, status, json.dumps(err).encode(), resp.headers.get("Retry-After")
+                    )
+                if sse is None:
+                    raw = await self._read_all(resp)
+                    try:
+                        answer = claude.to_openai_response(json.loads(raw))
+                    except (ValueError, AttributeError, TypeError):
+                        self._upstream_failed(route, "bad_body")
+                        return error_response(
+                            502, "the upstream sent an unreadable answer", code="upstream_bad_response"
+                        )
+                    self._count_usage(route, answer["usage"])
+                    return web.json_response(answer, headers={"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")})
+                return await self._translate_stream(route, resp, sse, include_usage)
+        except (UpstreamTimeout, aiohttp.ClientError, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError):
+                exc = UpstreamTimeout("total")
+            return await self._fail(request, route, sse, exc)
+        finally:
+            if resp is not None:
+                resp.release()
+
+    async def _translate_stream(
+        self, route: ModelRoute, resp: aiohttp.ClientResponse, sse: SSEDownstream, include_usage: bool
+    ) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        idle = self.settings.idle_timeout
+        parser = SSEParser()
+        tr = claude.StreamTranslator(include_usage)
+        out = await sse.start()
+        chunk = await self._first_chunk(resp, sse)
+        try:
+            async with asyncio.timeout(idle) as cm:
+                while chunk:
+                    frames = [f for event, data in parser.feed(chunk) for f in tr.feed(event, data)]
+                    if frames:
+                        await out.write(b"".join(frames))
+                    if tr.done:
+                        break
+                    chunk = await resp.content.readany()
+                    cm.reschedule(loop.time() + idle)
+        except TimeoutError:
+            raise UpstreamTimeout("idle") from None
+        if not tr.done:
+            self._upstream_failed(route, "stream_cut")
+            await out.write(b"".join(tr.fail("the upstream ended the stream early", "upstream_error")))
+        self._count_usage(route, claude.usage_from_anthropic(tr.usage))
+        await out.write_eof()
+        return out

@@ -1,0 +1,59 @@
+"""Who may call, and which config entry a request's `model` names (hex id or unique name)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute, ModelsConfig, normalize_model_id
+from proxy.errors import error_response
+
+_KIND_PATHS = {
+    CHAT: "/v1/chat/completions",
+    EMBEDDINGS: "/v1/embeddings",
+    SPEECH: "/v1/audio/speech",
+    TRANSCRIPTIONS: "/v1/audio/transcriptions",
+}
+
+
+def check_bearer(request: web.Request, token: str | None) -> bool:
+    """True when no token is configured or the request carries it (constant-time compare)."""
+    if token is None:
+        return True
+    got = request.headers.get("Authorization", "")
+    return got.startswith("Bearer ") and hmac.compare_digest(got[7:].encode(), token.encode())
+
+
+def resolve(cfg: ModelsConfig | None, model: Any, kind: str) -> ModelRoute | web.Response:
+    """The route for the body's `model` (hex id or unique name) or the 4xx that explains why not."""
+    if cfg is None:
+        return error_response(503, "no models-config is loaded", code="not_ready")
+    if not isinstance(model, str) or not model:
+        return error_response(
+            400, "the request needs a 'model' (a model id or name)", param="model", code="missing_model"
+        )
+    model_id = normalize_model_id(model)
+    route = cfg.by_id.get(model_id) if model_id else None
+    if route is None:
+        named = cfg.by_name.get(model)
+        if not named:
+            return error_response(404, f"model {model!r} is not served here", param="model", code="model_not_found")
+        if len(named) > 1:
+            ids = ", ".join("0x" + r.model_id for r in named)
+            return error_response(
+                400,
+                f"model name {model!r} is ambiguous here; use one of the model ids: {ids}",
+                param="model",
+                code="ambiguous_model",
+            )
+        route = named[0]
+    if route.kind != kind:
+        return error_response(
+            400,
+            f"model {model!r} serves {_KIND_PATHS[route.kind]}, not {_KIND_PATHS[kind]}",
+            param="model",
+            code="wrong_endpoint",
+        )
+    return route

@@ -1,0 +1,180 @@
+"""Wiring: the two aiohttp apps, the pooled upstream session, hot-reload triggers, graceful drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import watchfiles
+from aiohttp import web
+
+from proxy.admin import admin_app
+from proxy.errors import error_response
+from proxy.forward import STATE, Forwarder
+from proxy.state import ProxyState
+
+log = logging.getLogger("morpheus_proxy")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Any) -> web.StreamResponse:
+    """aiohttp's own HTTP errors (404, 405, 413) in the OpenAI shape; a crash as a plain 500, logged."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, exc.reason, code=f"http_{exc.status}")
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)  # no body, no headers: no secrets
+        return error_response(500, "internal error in morpheus-proxy", type_="api_error", code="internal_error")
+
+
+def data_app(state: ProxyState) -> web.Application:
+    fwd = Forwarder(state)
+    app = web.Application(client_max_size=state.settings.max_body_bytes, middlewares=[_errors_as_json])
+    app[STATE] = state
+    app.router.add_post("/v1/chat/completions", fwd.chat)
+    app.router.add_post("/v1/embeddings", fwd.embeddings)
+    app.router.add_post("/v1/audio/speech", fwd.speech)
+    app.router.add_post("/v1/audio/transcriptions", fwd.transcriptions)
+    app.router.add_get("/v1/models", fwd.models)
+    return app
+
+
+def new_session(state: ProxyState) -> aiohttp.ClientSession:
+    """One pooled keep-alive session for all upstreams, sized to at least the sum of all slots."""
+    s = state.settings
+    limit = s.pool_limit
+    if limit and state.config is not None and limit < state.config.total_slots:
+        limit = state.config.total_slots
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=60, ttl_dns_cache=300)
+    timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=s.connect_timeout, sock_read=None)
+    # No Accept-Encoding: upstreams answer uncompressed, so bytes pass through and SSE is not held back by gzip.
+    return aiohttp.ClientSession(
+        connector=connector, timeout=timeout, skip_auto_headers=("User-Agent", "Accept-Encoding")
+    )
+
+
+@dataclass
+class Running:
+    """A started forwarder: both planes listening; `stop()` drains and closes everything."""
+
+    state: ProxyState
+    data_runner: web.AppRunner
+    admin_runner: web.AppRunner
+    data_port: int
+    admin_port: int
+    watcher: asyncio.Task[None] | None
+
+    async def stop(self) -> None:
+        self.state.draining = True
+        if self.watcher is not None:
+            self.watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watcher
+        await self.data_runner.cleanup()  # stop accepting, wait up to drain_grace for in-flight requests
+        await self.admin_runner.cleanup()
+        if self.state.session is not None:
+            await self.state.session.close()
+
+
+async def _start_site(runner: web.AppRunner, host: str, port: int) -> int:
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=4096)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else port
+
+
+async def watch_config(state: ProxyState) -> None:
+    """Reload when the file changes (watching its folder, so atomic renames are seen too)."""
+    path = state.config_path.resolve()
+
+    def relevant(change: watchfiles.Change, changed: str) -> bool:
+        return Path(changed).name == path.name
+
+    try:
+        async for _ in watchfiles.awatch(
+            path.parent, watch_filter=relevant, debounce=state.settings.watch_debounce_ms, step=50
+        ):
+            state.reload("file")
+    except Exception:
+        log.exception("the config file watcher stopped; SIGHUP and POST /admin/reload still reload")
+
+
+async def start(
+    state: ProxyState, listen: tuple[str, int], admin_listen: tuple[str, int], *, watch: bool = True
+) -> Running:
+    """Start both planes (port 0 picks a free port); the config must already be loaded."""
+    state.session = new_session(state)
+    data_runner = web.AppRunner(
+        data_app(state), handler_cancellation=True, shutdown_timeout=state.settings.drain_grace, access_log=None
+    )
+    admin_runner = web.AppRunner(admin_app(state), access_log=None, shutdown_timeout=1.0)
+    await data_runner.setup()
+    await admin_runner.setup()
+    data_port = await _start_site(data_runner, *listen)
+    admin_port = await _start_site(admin_runner, *admin_listen)
+    watcher = asyncio.create_task(watch_config(state)) if watch else None
+    return Running(state, data_runner, admin_runner, data_port, admin_port, watcher)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    state: ProxyState,
+    listen: tuple[str, int] = ("127.0.0.1", 0),
+    admin_listen: tuple[str, int] = ("127.0.0.1", 0),
+    *,
+    watch: bool = True,
+) -> AsyncIterator[Running]:
+    """In-process forwarder for tests and embedding; always stopped on exit."""
+    r = await start(state, listen, admin_listen, watch=watch)
+    try:
+        yield r
+    finally:
+        await r.stop()
+
+
+async def serve(
+    state: ProxyState, listen: tuple[str, int], admin_listen: tuple[str, int], *, watch: bool = True
+) -> None:
+    """Run until SIGTERM/SIGINT, reloading on SIGHUP; then drain and exit."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    r = await start(state, listen, admin_listen, watch=watch)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: state.reload("sighup"))
+    log.info("listening on %s:%d (admin %s:%d)", listen[0], r.data_port, admin_listen[0], r.admin_port)
+    print(f"morpheus-proxy listening on {listen[0]}:{r.data_port} admin {admin_listen[0]}:{r.admin_port}", flush=True)
+    await stop.wait()
+    log.info("draining (grace %.0fs)", state.settings.drain_grace)
+    await r.stop()
+    log.info("stopped")

@@ -1,0 +1,68 @@
+"""Process-wide forwarder settings: timeouts, defaults, wait queue, failure budget.
+
+They come from flags or the forwarder's own settings file (YAML or JSON), never from models-config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Tunables with defaults sized for LLM traffic (long generations, long streams)."""
+
+    connect_timeout: float = 10.0  # TCP + TLS to the upstream
+    ttfb_timeout: float = 300.0  # request sent -> first response byte (whole answer for non-streams)
+    idle_timeout: float = 120.0  # max silence between two chunks of a response
+    total_timeout: float = 900.0  # whole request, end to end
+    keepalive_interval: float = 15.0  # SSE comment while a stream waits for its first token
+    default_max_tokens: int = 4096  # claudeai requests without max_tokens (Anthropic requires one)
+    anthropic_version: str = "2023-06-01"
+    wait_queue: int = 0  # per model: requests that may wait for a slot (0 = answer 429 at once)
+    wait_timeout: float = 2.0  # how long a queued request waits before its 429
+    retry_after: int = 1  # seconds, in 429 answers
+    failure_budget: int = 15  # upstream failures allowed per window per (upstream, key) ...
+    failure_window: float = 30.0  # ... below Venice's lockout (20 failures in 30 s)
+    drain_grace: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
+    watch_debounce_ms: int = 300  # file-change debounce for hot reload
+    pool_limit: int = 0  # upstream connection pool size; 0 = no cap (slots are the bound)
+    max_body_bytes: int = 64 * 1024 * 1024  # largest request body accepted (audio uploads)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+class SettingsError(Exception):
+    """The settings file is unreadable or holds an unknown or mistyped setting."""
+
+
+def load_settings_file(path: str | Path) -> dict[str, Any]:
+    """Read a settings file into a dict of known fields (dashes or underscores both accepted)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingsError(f"{path}: cannot read settings: {exc}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: settings must be a mapping")
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    out: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = str(raw_key).replace("-", "_")
+        if key not in known:
+            raise SettingsError(f"{path}: unknown setting {raw_key!r} (known: {', '.join(sorted(known))})")
+        default = getattr(Settings(), key)
+        try:
+            out[key] = type(default)(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{path}: {raw_key}: expected {type(default).__name__}") from None
+    return out

@@ -1,0 +1,75 @@
+"""Slot gates: property test that counts never leak or go negative across acquires, releases and reloads."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proxy.slots import SlotRegistry
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("acquire"), st.integers(0, 2)),
+        st.tuples(st.just("release"), st.integers(0, 2)),
+        st.tuples(st.just("reload"), st.lists(st.integers(0, 3), min_size=3, max_size=3)),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops)
+def test_counts_match_holders_and_limits_hold_at_acquire(sequence):
+    reg = SlotRegistry()
+    limits = {f"m{i}": 2 for i in range(3)}
+    reg.apply(limits)
+    held = {m: 0 for m in limits}
+    gates = {}  # requests keep the gate they acquired, even across reloads
+    for op, arg in sequence:
+        if op == "acquire":
+            m = f"m{arg}"
+            gate = reg.gate(m, limits[m])
+            if gate.try_acquire():
+                assert gate.limit == 0 or gate.in_flight <= gate.limit
+                held[m] += 1
+                gates[m] = gate
+        elif op == "release":
+            m = f"m{arg}"
+            if held[m]:
+                gates[m].release()
+                held[m] -= 1
+        else:
+            limits = {f"m{i}": n for i, n in enumerate(arg)}
+            reg.apply(limits)
+        for m, n in held.items():
+            if n:
+                assert gates[m].in_flight == n
+                assert reg.gates[m] is gates[m]  # a gate with requests in flight survives every reload
+    for m, n in held.items():
+        for _ in range(n):
+            gates[m].release()
+    assert reg.total_in_flight() == 0
+
+
+async def test_waiters_get_slots_in_order_and_a_cancelled_waiter_leaks_nothing():
+    reg = SlotRegistry()
+    gate = reg.gate("m", 1)
+    assert gate.try_acquire()
+    first = asyncio.ensure_future(gate.acquire(queue_size=3, timeout=5))
+    second = asyncio.ensure_future(gate.acquire(queue_size=3, timeout=5))
+    third = asyncio.ensure_future(gate.acquire(queue_size=3, timeout=5))
+    await asyncio.sleep(0)
+    third.cancel()
+    gate.release()
+    assert await first is True and not second.done()
+    gate.release()
+    assert await second is True
+    gate.release()
+    assert gate.in_flight == 0 and not gate.waiters
+    raising = reg.gate("n", 1)
+    assert raising.try_acquire()
+    assert await raising.acquire(queue_size=0, timeout=5) is False  # no queue: refuse at once
+    raising.set_limit(2)  # a reload that raises the limit frees room at once
+    assert raising.try_acquire() and raising.in_flight == 2
