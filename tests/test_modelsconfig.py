@@ -113,3 +113,12 @@ def test_written_forwarder_file_converges_the_plan(tmp_path: Path) -> None:
     removed = forwarder_file(gone, doc, remove_ids={qwen}, environ={"VENICE_API_KEY": VENICE_KEY})
     assert qwen not in [m["modelId"] for m in removed["models"]]
     assert "0x" + "ee" * 32 in [m["modelId"] for m in removed["models"]]
+
+
+def test_the_forwarders_fixture_hashes_the_same_here() -> None:
+    # DESIGN.md: reconciler and forwarder compute version and fingerprints independently; both sides test the
+    # same files (tests/forwarder/test_proxy_config.py asserts these values with the forwarder's code).
+    shared = Path(__file__).parent / "fixtures" / "models-config-nonascii.json"
+    state = read_config_file(str(shared))
+    assert state.version == "cc5c53a00e75e4c1d8ecf7bd0c31da530aee709fffc907a43efb37ac7ecd4663"
+    assert [e.api_key_fingerprint for e in state.entries] == ["ae46107a0c71", "c97bd8d8cc6c"]

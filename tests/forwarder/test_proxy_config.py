@@ -148,3 +148,11 @@ def test_a_mistyped_key_is_not_echoed():
     with pytest.raises(ConfigError) as e:
         parse_config({"models": [_model(apiKey=12345678901)]}, "x.json")
     assert "models[0].apiKey" in str(e.value) and "12345678901" not in str(e.value)
+
+
+def test_the_reconcilers_fixture_hashes_the_same_here():
+    # the other half of the cross-check: the reconciler's own non-ASCII fixture, with the forwarder's code
+    doc = json.loads(
+        (ROOT / "tests" / "fixtures" / "models-config-reconciler-nonascii.json").read_text(encoding="utf-8")
+    )
+    assert config_version(doc) == "37c9d8a51db086d34aa884dd3834579f890abfa2071ad285609a2cab590e2df9"
