@@ -139,7 +139,7 @@ def test_model_registered_through_another_contract_is_imported_by_model_id(net: 
     p = Wallet(net, 3, tmp_path / "setup.jsonl")
     other = Wallet(net, 4, tmp_path / "other.jsonl")
     p.do(p.calls.approve("a", 10 * MOR), p.calls.provider_register("p", p.address, 3 * MOR // 10, "10.0.0.1:3333", "x"))
-    own = p.model("plain", ["llm"], stake=MOR // 5, fee=MOR // 100)  # bid: none
+    p.model("plain", ["llm"], stake=MOR // 5, fee=MOR // 100)  # bid: none
     other.do(other.calls.approve("a", MOR))
     theirs = other.model("shared-model", ["llm"])
     p.bid(theirs, 7 * 10**15)
