@@ -17,6 +17,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from reconciler.artifacts import load_artifact
 from reconciler.chainwrite import ChainCalls
 from reconciler.commands.plan import plan_for
 from reconciler.desired.loader import load_desired
@@ -166,7 +167,7 @@ def _approve(
         )
         sender.resume()  # a killed earlier approve: its transaction is found or re-sent, never doubled
         sender.wait_until_no_pending()
-        token = w3.eth.contract(address=calls.mor, abi=calls._token.abi)
+        token = w3.eth.contract(address=calls.mor, abi=load_artifact("MorToken").abi)
         now = int(token.functions.allowance(provider, calls.diamond).call())
         if now >= need and amount_text is None:
             click.echo(f"the allowance is already {format_mor(now)}: nothing sent")
