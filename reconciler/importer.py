@@ -90,11 +90,10 @@ def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], 
     own = sorted(
         (m for m in chain.models if m.owner.lower() == owner and not m.is_deleted), key=lambda m: (m.created_at, m.name)
     )
-    gone = [m for m in chain.models if m.owner.lower() == owner and m.is_deleted and m.model_id not in bids]
+    gone = [m for m in chain.models if m.owner.lower() == owner and m.is_deleted]
     others = sorted(
         (m for m in chain.models if m.owner.lower() != owner and m.model_id in bids), key=lambda m: (m.name, m.model_id)
     )
-    known = {m.model_id for m in chain.models}
     L: list[str] = []
     add = L.append
 
@@ -133,11 +132,15 @@ def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], 
     add("")
 
     add("models:" if has_models else "models: []")
+    names: set[str] = set()
     for m in own:
         r = rec.get(m.model_id)
         why_not = _declarable(m)
+        if why_not is None and m.name in names:
+            why_not = "another model of this provider has the same name (a desired state names each model once)"
         if r is not None and r.base_model_id is not None and why_not is None:
             out.managed += 1
+            names.add(m.name)
             add(_line(1, f"- name: {_q(m.name)}"))
             add(_line(2, f"baseModelId: {_q(r.base_model_id)}", f"recovered from tx {r.tx_hash} ({r.via})"))
             if m.ipfs_cid != ZERO32:
@@ -164,8 +167,9 @@ def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], 
         add(_line(1, f"- modelId: {_q(m.model_id)}", f"owned by {m.owner}: only our bid and proxy entry"))
         add(_line(2, f"name: {_q(m.name)}", "a label (the on-chain name)"))
         _serving(add, m, bids.get(m.model_id))
+    declared = {m.model_id for m in own + others}
     for mid, b in bids.items():
-        if mid not in known:  # a bid on a model that getModel no longer returns
+        if mid not in declared:  # a bid on a deregistered model: it can only be deleted by hand or by prune
             out.notes.append(f"active bid {b.bid_id} is on model {mid}, which is not an active model: not imported")
     out.bids = sum(1 for m in own + others if m.model_id in bids)
     if gone:
