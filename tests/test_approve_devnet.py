@@ -116,3 +116,37 @@ def test_standing_allowance_and_signer_key_when_the_signer_is_the_provider(net: 
     )
     assert r.exit_code == 0, r.output
     assert _allowance(net, provider["address"]) == 5 * 10**18
+
+
+def test_a_killed_approve_is_resumed_not_sent_twice(net: dict[str, Any], tmp_path: Path) -> None:
+    """The previous run journaled its approve and died before broadcasting: the next run sends those very bytes."""
+    from eth_account import Account
+
+    from reconciler.chainwrite import ChainCalls
+    from reconciler.journal import Journal
+    from reconciler.txsend import TxSender
+
+    path = _delegate_state(net, tmp_path, provider=8, signer=9)
+    provider = net["accounts"][8]
+    _, p = make_plan(path, {"RECONCILE_DEVNET_DIR": net["dir"], "DEMO_UPSTREAM_KEY": "k"})
+    approve = next(a for a in p.actions if a.kind is ActionKind.MOR_APPROVE)
+    need = approve.after["allowance"] if approve.after else 0
+    state = tmp_path / "state"
+    w3 = Web3(Web3.HTTPProvider(net["rpcUrl"]))
+    calls = ChainCalls(net["diamond"], net["mor"])
+    dead = TxSender(w3, Account.from_key(provider["privateKey"]), Journal(state / "journal.jsonl"), plan_id="x")
+    dead._broadcast = lambda record: None  # type: ignore[method-assign]  # killed right after the fsync
+    journaled = dead.send(calls.approve("mor.approve", need))
+    assert _allowance(net, provider["address"]) == 0
+
+    r = _run(
+        net,
+        [str(path), "--state-dir", str(state), "--auto-approve", "--key-ref", "env:COLD"],
+        DEMO_UPSTREAM_KEY="k",
+        COLD=provider["privateKey"],
+    )
+    assert r.exit_code == 0, r.output
+    assert "re-broadcast journaled tx" in r.stderr and "nothing sent" in r.stdout
+    assert w3.eth.get_transaction_receipt(journaled.tx_hash)["status"] == 1
+    assert w3.eth.get_transaction_count(provider["address"]) == 1  # one approve, not two
+    assert _allowance(net, provider["address"]) == need

@@ -165,7 +165,9 @@ def _approve(
             legacy=network.legacy,
             progress=lambda line: click.echo(line, err=True),
         )
-        sender.resume()  # a killed earlier approve: its transaction is found or re-sent, never doubled
+        report = sender.resume()  # a killed earlier approve: its transaction is found or re-sent, never doubled
+        if report.rebroadcast:
+            sender.wait(report.rebroadcast)
         sender.wait_until_no_pending()
         token = w3.eth.contract(address=calls.mor, abi=load_artifact("MorToken").abi)
         now = int(token.functions.allowance(provider, calls.diamond).call())
