@@ -188,6 +188,10 @@ def test_unregistered_provider_and_bad_address_are_refused(net: dict[str, Any]) 
     assert r.exit_code == 1 and "not an address" in r.stderr
     r = CliRunner().invoke(cli, ["import", "--network", "base", "--provider", net["accounts"][9]["address"]])
     assert r.exit_code == 1 and "--rpc-url" in r.stderr
+    secret_url = f"http://127.0.0.1:{free_port()}/v2/secret-api-key-123"
+    args = ["import", "--network", "devnet", "--devnet-dir", net["dir"], "--rpc-url", "env:RPC"]
+    r = CliRunner().invoke(cli, [*args, "--provider", net["accounts"][9]["address"]], env={"RPC": secret_url})
+    assert r.exit_code == 1 and "did not answer" in r.stderr and "secret-api-key" not in r.output
 
 
 def test_base_id_from_calldata_direct_wrapped_and_missing() -> None:
