@@ -152,6 +152,56 @@ def apply_cmd(
     sys.exit(run_apply(path, plan_file, auto_approve, state_dir, legacy_tx, speed_up, receipt_timeout))
 
 
+@cli.command("import")
+@click.option(
+    "--network",
+    "network_name",
+    required=True,
+    type=click.Choice(["base", "base-sepolia", "arbitrum", "arbitrum-sepolia", "devnet"]),
+    help="The network preset.",
+)
+@click.option("--rpc-url", "rpc_ref", help="A reference to the RPC URL: env:NAME or file:PATH (devnet: devnet.json).")
+@click.option("--provider", required=True, help="The provider address to import.")
+@click.option(
+    "--devnet-dir", type=click.Path(path_type=Path), help="devnet.json's directory (default $RECONCILE_DEVNET_DIR)."
+)
+@click.option("--from-block", type=int, default=0, show_default=True, help="First block searched for models.")
+@click.option("--log-block-range", type=int, default=10_000, show_default=True, help="Largest eth_getLogs range.")
+def import_cmd(
+    network_name: str,
+    rpc_ref: str | None,
+    provider: str,
+    devnet_dir: Path | None,
+    from_block: int,
+    log_block_range: int,
+) -> None:
+    """Print (stdout) a desired state matching what PROVIDER has on chain now, with placeholders to fill in."""
+    from reconciler.commands.import_state import run_import
+
+    sys.exit(run_import(network_name, rpc_ref, provider, devnet_dir, from_block, log_block_range))
+
+
+@cli.command("approve")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--amount", help='A standing allowance (e.g. "5 MOR"); default: exactly what the plan spends.')
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".reconcile"),
+    show_default=True,
+    help="Where the journal and the lock are kept.",
+)
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--key-ref", help="The PROVIDER wallet's key: env:NAME or file:PATH (default: the signer's, if it is the provider)."
+)
+def approve_cmd(path: Path, amount: str | None, state_dir: Path, auto_approve: bool, key_ref: str | None) -> None:
+    """Send the MOR approve the plan of PATH needs, from the provider wallet (the manual step of delegate mode)."""
+    from reconciler.commands.approve import run_approve
+
+    sys.exit(run_approve(path, amount, state_dir, auto_approve, key_ref))
+
+
 def main() -> None:
     cli()
 
