@@ -123,5 +123,22 @@ def plan_cmd(
     sys.exit(run_plan(path, fmt, out, detailed_exitcode, verbose, require_proxy))
 
 
+@cli.command("claim")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would be collected and the estimated gas; send nothing.")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".reconcile"),
+    show_default=True,
+    help="Where the transaction journal and the apply lock live (shared with apply).",
+)
+def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
+    """Collect the provider's earnings from ended sessions (claimForProvider), within the stake cap."""
+    from reconciler.commands.claim import run_claim
+
+    sys.exit(run_claim(path, dry_run, state_dir))
+
+
 def main() -> None:
     cli()
