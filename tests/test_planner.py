@@ -332,3 +332,18 @@ def test_low_gas_funds_warn() -> None:
     p = plan(desired_from(), observed(empty_chain(signer_eth_balance=1)))
     assert any("less than the" in w for w in p.warnings)
     assert not any("less than the" in w for w in plan(desired_from(), observed()).warnings)
+
+
+def test_fingerprint_changes_when_a_bid_gains_its_first_live_session_not_with_each_session() -> None:
+    from reconciler.plan.planner import observed_fingerprint
+
+    _d, o = converged_world()
+    first = o.chain.bids[0]
+
+    def with_sessions(n: int) -> str:
+        live = tuple(LiveSession(f"0x{i:064x}", NOW + 600 + i) for i in range(n))
+        bids = tuple(replace(b, live_sessions=live) if b.bid_id == first.bid_id else b for b in o.chain.bids)
+        return observed_fingerprint(replace(o, chain=replace(o.chain, bids=bids)))
+
+    assert with_sessions(0) != with_sessions(1)
+    assert with_sessions(1) == with_sessions(5)

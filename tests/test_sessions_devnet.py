@@ -39,7 +39,9 @@ BUYER = dev_accounts()[8]
 PRICE = 6 * 10**15  # 0.006 MOR/s
 
 
-def _yaml(dep: Deployment, fwd: Path, stake: str, absent: tuple[str, ...] = (), extra_policy: str = "") -> str:
+def _yaml(
+    dep: Deployment, fwd: Path, stake: str, absent: tuple[str, ...] = (), extra_policy: str = "", signer: str = ""
+) -> str:
     models = ""
     for name in ("chat-a", "chat-b"):
         if name in absent:
@@ -51,7 +53,7 @@ def _yaml(dep: Deployment, fwd: Path, stake: str, absent: tuple[str, ...] = (), 
             )
     return (
         f"network:\n  chainId: {dep.chain_id}\n  diamond: '{dep.diamond}'\n  mor: '{dep.mor}'\n  rpcUrl: env:RPC\n"
-        f"signer:\n  address: '{PROVIDER.address}'\n  privateKey: env:PROVIDER_KEY\n"
+        f"signer:\n  address: '{signer or PROVIDER.address}'\n  privateKey: env:{'SIGNER_KEY' if signer else 'PROVIDER_KEY'}\n"
         f"provider:\n  address: '{PROVIDER.address}'\n  endpoint: 127.0.0.1:3333\n  stake: \"{stake}\"\n"
         "upstreams:\n  u:\n    baseUrl: http://127.0.0.1:9/v1\n    apiKey: env:UPSTREAM_KEY\n    resaleAllowed: true\n"
         f"models:\n{models}proxy:\n  modelsConfigPath: {fwd}\n"
@@ -186,6 +188,11 @@ def test_reader_stops_at_the_max_duration_never_at_an_ended_session(
     _travel(w3, 100)
     b = _open(w3, deployed, bids["chat-b"], 1200)
     c = _open(w3, deployed, bids["chat-a"], 300)
+    mid_b = ids.model_id(PROVIDER.address, ids.base_model_id_for_name("chat-b"))
+    _write(
+        _sender(w3, tmp_path),
+        ChainCalls(deployed.diamond, deployed.mor).bid_post("p2", PROVIDER.address, mid_b, 2 * PRICE),
+    )
     now = int(w3.eth.get_block("latest")["timestamp"])
     _travel(w3, a.opened_at + 1250 - now)
     path = tmp_path / "s.yaml"
@@ -197,6 +204,12 @@ def test_reader_stops_at_the_max_duration_never_at_an_ended_session(
     assert [s.session_id for s in chain.sessions] == ["0x" + x.session_id.hex() for x in (c, b)]
     assert [s.session_id for s in chain.live_sessions()] == ["0x" + b.session_id.hex()]
     assert chain.sessions_total == 3 and chain.max_session_duration == 1200
+    # a price change under a live session: it keeps its (now deleted) bid and the old price
+    live_b = chain.live_sessions()[0]
+    assert live_b.bid_id == bids["chat-b"] and live_b.price_per_second == PRICE and live_b.model_id == mid_b
+    old_bid = next(x for x in chain.bids if x.bid_id == bids["chat-b"])
+    assert not old_bid.active and [x.ends_at for x in old_bid.live_sessions] == [b.ends_at]
+    assert [x.price_per_second for x in chain.active_bids(mid_b)] == [2 * PRICE]
     everything = ChainReader.connect(resolve_network(desired.network, _env(anvil))).observe(desired, all_sessions=True)
     assert len(everything.sessions) == 3
     # claimable: A and C have ended and are unpaid; B is live
@@ -268,6 +281,35 @@ def test_claim_all_reuses_a_reading_and_never_claims_a_session_twice(
     assert first.collected == expected == _mor_balance(w3, deployed, PROVIDER.address) - before
     assert second.collected == 0 and second.outcomes[0].note.startswith("nothing left to collect")
     assert len(sender.journal.transactions()) == 7  # 6 setup writes (approve, provider, 2 models, 2 bids), 1 claim
+
+
+def test_delegate_claims_need_the_session_right(anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path) -> None:
+    bids = _setup(w3, deployed, tmp_path, 100 * MOR)
+    s = _open(w3, deployed, bids["chat-a"], 300)
+    _travel(w3, s.ends_at - int(w3.eth.get_block("latest")["timestamp"]) + 1)
+    signer = dev_accounts()[7]
+    path = tmp_path / "s.yaml"
+    path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR", signer=signer.address))
+    env = {**_env(anvil), "SIGNER_KEY": signer.private_key}
+    args = ["claim", str(path), "--state-dir", str(tmp_path / "st")]
+    r = CliRunner().invoke(cli, args, env=env)
+    assert r.exit_code == 1 and "no 'session' delegation right" in r.output and "delegation.rules.session" in r.output
+    assert not (tmp_path / "st" / "journal.jsonl").exists()
+
+    registry = w3.eth.contract(
+        address=Web3.to_checksum_address(deployed.delegate_registry), abi=load_artifact("DelegateRegistry").abi
+    )
+    right = Web3.keccak(text="delegation.rules.session")
+    fn = registry.functions.delegateContract(signer.address, deployed.diamond, right, True)
+    w3.eth.wait_for_transaction_receipt(fn.transact({"from": PROVIDER.address}))
+    market = w3.eth.contract(address=Web3.to_checksum_address(deployed.diamond), abi=load_artifact("Marketplace").abi)
+    expected = int(market.functions.getProviderClaimableBalance(s.session_id).call())
+    before = _mor_balance(w3, deployed, PROVIDER.address), _mor_balance(w3, deployed, signer.address)
+    r = CliRunner().invoke(cli, args, env=env)
+    assert r.exit_code == 0, r.output
+    assert _mor_balance(w3, deployed, PROVIDER.address) - before[0] == expected > 0  # paid to the provider
+    assert _mor_balance(w3, deployed, signer.address) == before[1]
+    assert signer.private_key[2:] not in r.output
 
 
 def _mor(wei: int) -> str:
