@@ -102,10 +102,11 @@ _approvals = iter(range(10**6))
 
 
 def _open(w3: Web3, dep: Deployment, bid_id: str, seconds: int) -> sessions_devnet.OpenedSession:
-    """Each approval gets its own timestamp: the same approval bytes twice revert SessionDuplicateApproval."""
+    """Each approval gets its own timestamp: the same approval bytes twice revert SessionDuplicateApproval
+    (a timestamp ahead of the block is accepted; only one older than the 10-minute TTL is refused)."""
     bid = bytes.fromhex(bid_id[2:])
     stake = sessions_devnet.stake_for_duration(w3, dep.diamond, bid, seconds)
-    stamp = sessions_devnet.latest_timestamp(w3) - next(_approvals) % 300
+    stamp = sessions_devnet.latest_timestamp(w3) + next(_approvals)  # strictly increasing, never expired
     return sessions_devnet.open_session(
         w3, dep.diamond, BUYER.address, PROVIDER.private_key, bid, stake, approval_timestamp=stamp
     )
