@@ -313,6 +313,45 @@ def test_delegate_claims_need_the_session_right(anvil: Anvil, w3: Web3, deployed
     assert signer.private_key[2:] not in r.output
 
 
+class _Crash(BaseException):
+    """The process dies right after the claim was journaled (fsync) and before it left the machine."""
+
+
+def test_a_claim_killed_after_its_journal_entry_is_resumed_not_sent_twice(
+    anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path
+) -> None:
+    bids = _setup(w3, deployed, tmp_path, 100 * MOR)
+    s = _open(w3, deployed, bids["chat-a"], 300)
+    _travel(w3, s.ends_at - int(w3.eth.get_block("latest")["timestamp"]) + 1)
+    path = tmp_path / "s.yaml"
+    path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR"))
+    desired = load_desired(path)[0]
+    market = w3.eth.contract(address=Web3.to_checksum_address(deployed.diamond), abi=load_artifact("Marketplace").abi)
+    expected = int(market.functions.getProviderClaimableBalance(s.session_id).call())
+    state = tmp_path / "st"
+    from eth_account import Account
+
+    sender = TxSender(w3, Account.from_key(PROVIDER.private_key), Journal(state / "journal.jsonl"), "claim")
+
+    def die(_record: object) -> None:
+        raise _Crash
+
+    sender._broadcast = die  # type: ignore[method-assign]
+    reader = ChainReader.connect(resolve_network(desired.network, _env(anvil)))
+    before = _mor_balance(w3, deployed, PROVIDER.address)
+    with pytest.raises(_Crash):
+        claim_all(reader, desired, sender)
+    assert [t.status for t in Journal(state / "journal.jsonl").transactions()] == ["signed"]
+    assert _mor_balance(w3, deployed, PROVIDER.address) == before
+
+    r = CliRunner().invoke(cli, ["claim", str(path), "--state-dir", str(state)], env=_env(anvil))
+    assert r.exit_code == 0, r.output
+    assert _mor_balance(w3, deployed, PROVIDER.address) - before == expected  # paid once, by the journaled tx
+    txs = Journal(state / "journal.jsonl").transactions()
+    assert [t.status for t in txs] == ["mined"]  # re-broadcast as the same bytes; no second claim was signed
+    assert "nothing to claim: no ended session has unpaid earnings" in r.output
+
+
 def _mor(wei: int) -> str:
     from reconciler.units import format_mor
 

@@ -52,7 +52,9 @@ def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, 
                     legacy=network.legacy,
                     progress=lambda line: click.echo(f"  {line}", err=True),
                 )
-                sender.resume()  # a claim journaled by a killed run is recorded (or re-sent) before re-reading
+                resumed = sender.resume()  # a killed run's journaled txs are recorded or re-sent as the same bytes
+                if resumed.rebroadcast:  # and mined before anything is re-read, so nothing is claimed twice
+                    sender.wait(resumed.rebroadcast)
                 report = claim_all(reader, desired, sender)
     except DesiredStateError as exc:
         for d in exc.diagnostics:
