@@ -94,3 +94,7 @@ class ChainCalls:
 
     def bid_delete(self, action_id: str, bid_id: str) -> TxRequest:
         return self._market_call(action_id, "bid.delete", "deleteModelBid", [_b32(bid_id)])
+
+    def claim_for_provider(self, action_id: str, session_id: str) -> TxRequest:
+        """Pay the provider what an ended session earned and was not paid yet (capped by stake on chain)."""
+        return self._market_call(action_id, "session.claim", "claimForProvider", [_b32(session_id)])

@@ -189,7 +189,7 @@ def import_cmd(
     type=click.Path(path_type=Path),
     default=Path(".reconcile"),
     show_default=True,
-    help="Where the journal and the lock are kept.",
+    help="Where the journal and the lock are kept (shared with apply).",
 )
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -200,6 +200,23 @@ def approve_cmd(path: Path, amount: str | None, state_dir: Path, auto_approve: b
     from reconciler.commands.approve import run_approve
 
     sys.exit(run_approve(path, amount, state_dir, auto_approve, key_ref))
+
+
+@cli.command("claim")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would be collected and the estimated gas; send nothing.")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".reconcile"),
+    show_default=True,
+    help="Where the transaction journal and the apply lock live (shared with apply).",
+)
+def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
+    """Collect the provider's earnings from ended sessions (claimForProvider), within the stake cap."""
+    from reconciler.commands.claim import run_claim
+
+    sys.exit(run_claim(path, dry_run, state_dir))
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ class ProviderState:
     created_at: int = 0
     limit_period_earned: int = 0
     is_deleted: bool = False
+    limit_period_end: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,40 @@ class LiveSession:
 
     session_id: str
     ends_at: int
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """One session of the provider as getSession gives it, with its bid's model and (immutable) price."""
+
+    session_id: str
+    bid_id: str
+    model_id: str
+    user: str
+    stake: int
+    price_per_second: int
+    provider_withdrawn: int
+    opened_at: int
+    ends_at: int
+    closed_at: int = 0
+    direct_payment: bool = False
+    dispute: bool = False
+
+    def live(self, now: int) -> bool:
+        """Buyers are still being served: not closed and endsAt not reached (session_rules.is_live)."""
+        return self.closed_at == 0 and now < self.ends_at
+
+
+@dataclass(frozen=True)
+class ModelStats:
+    """getProviderModelStats(modelId, provider): what buyers see of this provider on this model."""
+
+    model_id: str
+    tps_scaled1000: int
+    ttft_ms: int
+    total_duration: int
+    success_count: int
+    total_count: int
 
 
 @dataclass(frozen=True)
@@ -91,6 +126,10 @@ class ChainState:
     fee_per_gas: int = 0
     l1_fee_by_kind: Mapping[str, int] = field(default_factory=lambda: EMPTY)
     rpc_round_trips: int = 0
+    max_session_duration: int = 0
+    sessions: tuple[SessionState, ...] = ()  # newest first, back to the first opened > max duration ago
+    sessions_total: int = 0  # every session the provider ever had (the lists are never pruned)
+    model_stats: tuple[ModelStats, ...] = ()
     network_name: str = ""
     diamond: str = ""
     mor: str = ""
@@ -100,6 +139,15 @@ class ChainState:
 
     def active_bids(self, model_id: str | None = None) -> list[BidState]:
         return [b for b in self.bids if b.active and (model_id is None or b.model_id == model_id)]
+
+    def live_sessions(self, model_id: str | None = None) -> list[SessionState]:
+        """Sessions still served at the block's time, on active and deleted bids alike."""
+        return [
+            s for s in self.sessions if s.live(self.block_timestamp) and (model_id is None or s.model_id == model_id)
+        ]
+
+    def stats(self, model_id: str) -> ModelStats | None:
+        return next((m for m in self.model_stats if m.model_id == model_id), None)
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,10 @@ def claimable(s: SessionTerms, cap: StakeCap, now: int) -> int:
     if earned <= held:
         return 0
     return min(earned - held, cap_room(cap, now))
+
+
+def after_claim(cap: StakeCap, paid: int, now: int) -> StakeCap:
+    """The cap after a claim at `now` paid `paid`: a claim past limitPeriodEnd first opens a new 365-day period."""
+    if now > cap.limit_period_end:
+        cap = StakeCap(cap.stake, now + LIMIT_PERIOD, 0)
+    return StakeCap(cap.stake, cap.limit_period_end, cap.limit_period_earned + paid)

@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
-from reconciler import devnet, ids
+from reconciler import devnet, ids, sessions_devnet
 from reconciler.anvil import free_port
 from reconciler.artifacts import load_artifact
 from reconciler.cli import cli
-from reconciler.commands.plan import make_plan
+from reconciler.commands.plan import make_plan, plan_for
+from reconciler.desired.loader import load_desired
 from reconciler.desired.schema import load_schema
 from reconciler.gas import GAS_BY_KIND
 from reconciler.plan.model import ActionKind, Status
@@ -125,8 +126,23 @@ def _desired_yaml(provider: str, n: int, modelsconfig: Path) -> str:
     )
 
 
-def test_round_trips_do_not_grow_with_models_and_bids_and_gas_table_holds(net: dict[str, Any], tmp_path: Path) -> None:
-    """Register 100 models with 100 bids for a fresh provider, then plan: same round trips as for 1."""
+def _open(net: dict[str, Any], w3: Web3, provider_index: int, bid: bytes, buyer_index: int = 8) -> None:
+    stake = sessions_devnet.stake_for_duration(w3, net["diamond"], bid, 600)
+    sessions_devnet.open_session(
+        w3,
+        net["diamond"],
+        net["accounts"][buyer_index]["address"],
+        net["accounts"][provider_index]["privateKey"],
+        bid,
+        stake,
+    )
+
+
+def test_round_trips_do_not_grow_with_models_bids_and_sessions_and_gas_table_holds(
+    net: dict[str, Any], tmp_path: Path
+) -> None:
+    """Register 100 models with 100 bids (3 with live sessions, one on a replaced bid) for a fresh provider, then
+    plan: the same round trips as for 1 model with one session on a replaced bid."""
     w3, market, mor = _contracts(net)
     small_provider = net["accounts"][3]["address"]
     big_provider = net["accounts"][4]["address"]
@@ -148,6 +164,14 @@ def test_round_trips_do_not_grow_with_models_and_bids_and_gas_table_holds(net: d
             r = _send(w3, market.functions.postModelBid(provider, mid, 6 * 10**15), provider)
             gas_used[ActionKind.BID_POST] = max(gas_used.get(ActionKind.BID_POST, 0), r["gasUsed"])
     mid0 = bytes.fromhex(ids.model_id(small_provider, ids.base_model_id_for_name("bulk-0"))[2:])
+    big_bids = market.functions.getProviderActiveBids(big_provider, 0, 1000).call()[0]
+    for bid in big_bids[:3]:
+        _open(net, w3, 4, bid)
+    _open(net, w3, 3, market.functions.getProviderActiveBids(small_provider, 0, 10).call()[0][0])
+    big_mid = market.functions.getBid(big_bids[0]).call()[1]
+    _send(
+        w3, market.functions.postModelBid(big_provider, big_mid, 6 * 10**15), big_provider
+    )  # session on a deleted bid
     r = _send(w3, market.functions.postModelBid(small_provider, mid0, 7 * 10**15), small_provider)  # replaces a bid
     gas_used[ActionKind.BID_POST] = max(gas_used[ActionKind.BID_POST], r["gasUsed"])
     r = _send(w3, market.functions.providerRegister(small_provider, MOR // 10, "127.0.0.1:3334"), small_provider)
@@ -167,13 +191,18 @@ def test_round_trips_do_not_grow_with_models_and_bids_and_gas_table_holds(net: d
     for provider, n in ((small_provider, 1), (big_provider, 100)):
         path = tmp_path / f"{n}.yaml"
         path.write_text(_desired_yaml(provider, n, tmp_path / f"fwd-{n}.json"))
-        _, p = make_plan(path, env(net))
+        observed, p = plan_for(load_desired(path)[0], env(net))
         trips[n] = p.rpc_round_trips
+        live = observed.chain.live_sessions()
+        assert len(live) == (3 if n == 100 else 1)
+        deleted = [b for b in observed.chain.bids if not b.active]
+        assert len(deleted) == 1 and len(deleted[0].live_sessions) == 1  # the replaced bid, kept for its session
+        assert {s.model_id for s in live} <= {m.model_id for m in observed.chain.models}
         chain_pending = [a for a in p.pending if a.kind is not ActionKind.PROXY_WRITE_CONFIG]
         if n == 100:
             assert chain_pending == [], [a.reason for a in chain_pending]
             assert sum(1 for a in p.actions if a.status is Status.PENDING) == 1  # the proxy file
-    assert trips[1] == trips[100] == 3, trips
+    assert trips[1] == trips[100] == 5, trips
 
     # gas table: every measured kind fits under the planner's figure, and the figure is at most twice it
     # deletes, in the order the planner uses: bid -> model -> provider

@@ -332,3 +332,46 @@ def test_low_gas_funds_warn() -> None:
     p = plan(desired_from(), observed(empty_chain(signer_eth_balance=1)))
     assert any("less than the" in w for w in p.warnings)
     assert not any("less than the" in w for w in plan(desired_from(), observed()).warnings)
+
+
+def test_fingerprint_changes_when_a_bid_gains_its_first_live_session_not_with_each_session() -> None:
+    from reconciler.plan.planner import observed_fingerprint
+
+    _d, o = converged_world()
+    first = o.chain.bids[0]
+
+    def with_sessions(n: int) -> str:
+        live = tuple(LiveSession(f"0x{i:064x}", NOW + 600 + i) for i in range(n))
+        bids = tuple(replace(b, live_sessions=live) if b.bid_id == first.bid_id else b for b in o.chain.bids)
+        return observed_fingerprint(replace(o, chain=replace(o.chain, bids=bids)))
+
+    assert with_sessions(0) != with_sessions(1)
+    assert with_sessions(1) == with_sessions(5)
+
+
+def test_a_deleted_bid_with_a_live_session_keeps_both_configs_draining() -> None:
+    """After the bid is gone on chain, only the session (read from the deleted bid) holds the removals."""
+    text = desired_from.__defaults__[0].replace(  # type: ignore[index]
+        "  modelsConfigPath: /tmp/never-written/forwarder.json", ROUTER
+    )
+    tokens = refs(**{"env:CLIENT_TOKEN": "c0ffee"})
+    d = desired_from(text)
+    loaded = RouterState(loaded_model_ids=frozenset(m.model_id for m in d.models))
+    o = observed(router=loaded, refs=tokens)
+    o = simulate(o, plan(d, o))
+    qwen = d.models[1].model_id
+    gone = tuple(
+        replace(b, deleted_at=NOW, live_sessions=(LiveSession("0x" + "02" * 32, NOW + 900),))
+        if b.model_id == qwen
+        else b
+        for b in o.chain.bids
+    )
+    o = replace(o, chain=replace(o.chain, bids=gone))
+    d2 = desired_from(text.replace("    upstreamModel: qwen-2.5\n", "    upstreamModel: qwen-2.5\n    absent: true\n"))
+    p = plan(d2, o)
+    draining = {a.id: a for a in p.actions if a.status is Status.DRAINING}
+    assert set(draining) == {f"proxy.remove:forwarder:{qwen}", f"proxy.remove:router:{qwen}"}
+    assert all(a.until == NOW + 900 and "1 live session(s)" in a.reason for a in draining.values())
+    assert not any(a.kind is ActionKind.BID_DELETE for a in p.actions)
+    later = plan(d2, replace(o, now=NOW + 900))
+    assert {a.id for a in later.pending if a.id.startswith("proxy.remove")} == set(draining)

@@ -402,4 +402,5 @@ def _policy(b: _Builder, p: dict[str, Any]) -> PolicySpec:
         allow_empty=bool(p.get("allowEmpty", False)),
         max_spend_per_apply=spend,
         churn=churn,
+        auto_claim=bool(p.get("autoClaim", False)),
     )

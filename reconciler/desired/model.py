@@ -158,6 +158,7 @@ class PolicySpec:
     allow_empty: bool = False
     max_spend_per_apply: int | None = None
     churn: ChurnGuard = DEFAULT_CHURN
+    auto_claim: bool = False  # apply/watch also collect ended sessions' earnings (reconciler.claim.claim_all)
 
 
 DEFAULT_POLICY = PolicySpec()

@@ -100,7 +100,8 @@ def _order(actions: list[Action]) -> list[Action]:
 
 
 def observed_fingerprint(observed: Observed) -> str:
-    """sha256 of the observed resources (not the block): a saved plan is stale when this changes."""
+    """sha256 of the observed resources (not the block, not the sessions themselves): a saved plan is stale
+    when this changes."""
     chain = observed.chain
 
     def entries(state: ModelsConfigState | None) -> Any:
@@ -111,8 +112,10 @@ def observed_fingerprint(observed: Observed) -> str:
         "market": vars(chain.market),
         "provider": None if chain.provider is None else vars(chain.provider),
         "models": sorted((vars(m) for m in chain.models), key=lambda m: str(m["model_id"])),
+        # whether a bid carries live sessions, not which: on a busy provider sessions open all the time, and a
+        # saved plan must go stale only when one appears where there was none (a removal would then cut it)
         "bids": sorted(
-            ({**vars(b), "live_sessions": [vars(s) for s in b.live_sessions]} for b in chain.bids),
+            ({**vars(b), "live_sessions": bool(b.live_sessions)} for b in chain.bids),
             key=lambda b: str(b["bid_id"]),
         ),
         "allowance": chain.payer_allowance,

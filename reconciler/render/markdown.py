@@ -4,7 +4,7 @@ never the summary)."""
 
 from __future__ import annotations
 
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Plan, Status
 from reconciler.render.common import cost_text, field_lines, gas_text, grouped, symbol
 from reconciler.units import format_mor
 
@@ -56,6 +56,11 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         head += ["> [!CAUTION]", "> **Errors (apply would refuse):**"]
         head += [f"> - {e}" for e in plan.errors]
         head += [f"> - `{a.kind.value}` {a.target}: {e}" for a in plan.actions for e in a.errors]
+        head.append("")
+    draining = [a for a in plan.actions if a.status is Status.DRAINING]
+    if draining:
+        head += ["**Draining** (kept in the proxy while buyers' sessions run; removed by a later apply):"]
+        head += [f"- {_escape(a.target)}: {_escape(a.reason)}" for a in draining]
         head.append("")
     if plan.warnings:
         head += ["**Warnings:**", *[f"- {w}" for w in plan.warnings], ""]

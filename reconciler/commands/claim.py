@@ -1,0 +1,104 @@
+"""`reconcile claim PATH [--dry-run] [--state-dir]`: collect the provider's earnings from ended sessions.
+
+Prints, per session, what it collects and the gas it costs, then the total and the room left under the stake
+cap. Transactions go through the journaled sender (crash-safe, resumed on the next run) under the same state
+directory and lock as apply, so the two never race on the signer's nonces.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from reconciler.apply import state_path
+from reconciler.chainwrite import ChainCalls
+from reconciler.claim import ClaimError, ClaimReport, claim_all
+from reconciler.desired.loader import load_desired
+from reconciler.diagnostics import DesiredStateError
+from reconciler.journal import Journal
+from reconciler.networks import NetworkError, resolve_network
+from reconciler.observe.chain import ChainCheckError, ChainReader
+from reconciler.observe.rpc import RpcError
+from reconciler.plan.context import utc
+from reconciler.render.common import gas_text
+from reconciler.signer import SignerError, load_signer
+from reconciler.statelock import LockHeld, StateLock
+from reconciler.txsend import TxError, TxSender
+from reconciler.units import format_mor
+
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    try:
+        desired, _warnings = load_desired(path)
+        network = resolve_network(desired.network, env)
+        reader = ChainReader.connect(network)
+        names = {m.model_id: m.name or m.key for m in desired.models}
+        if dry_run:
+            report = claim_all(reader, desired, None)
+        else:
+            account = load_signer(desired.signer, env)
+            state = state_path(state_dir, network, desired.provider.address)  # apply's journal and lock
+            with StateLock(state / "apply.lock"):
+                sender = TxSender(
+                    reader.w3,
+                    account,
+                    Journal(state / "journal.jsonl"),
+                    plan_id="claim",
+                    decoder=ChainCalls(network.diamond, network.mor).decoder,
+                    legacy=network.legacy,
+                    progress=lambda line: click.echo(f"  {line}", err=True),
+                )
+                resumed = sender.resume()  # a killed run's journaled txs are recorded or re-sent as the same bytes
+                if resumed.rebroadcast:  # and mined before anything is re-read, so nothing is claimed twice
+                    sender.wait(resumed.rebroadcast)
+                report = claim_all(reader, desired, sender)
+    except DesiredStateError as exc:
+        for d in exc.diagnostics:
+            click.echo(str(d), err=True)
+        return EXIT_ERROR
+    except (NetworkError, ChainCheckError, RpcError, SignerError, ClaimError, LockHeld, TxError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_ERROR
+    click.echo(render_report(report, names), nl=False)
+    return EXIT_OK
+
+
+def render_report(r: ClaimReport, names: Mapping[str, str]) -> str:
+    verb = "would collect" if r.dry_run else "collected"
+    lines = [f"claims for provider {r.provider} at block {r.block}" + (" (dry run: nothing sent)" if r.dry_run else "")]
+    for o in r.outcomes:
+        model = names.get(o.model_id) or (o.model_id[:10] + "…" if o.model_id else "?")
+        head = f"  session {o.session_id[:10]}…{o.session_id[-4:]} ({model}): "
+        if o.note:
+            lines.append(head + o.note)
+            continue
+        amount = o.expected if r.dry_run else o.collected
+        gas = (
+            f"estimated gas {gas_text(o.gas, o.gas_wei)}"
+            if r.dry_run
+            else f"gas {o.gas:,} ({o.gas_wei / 10**18:.6f} ETH)"
+        )
+        tx = f", tx {o.tx_hash}" if o.tx_hash else ""
+        lines.append(head + f"{verb} {format_mor(amount)}, {gas}{tx}")
+    if not r.outcomes:
+        lines.append("  nothing to claim: no ended session has unpaid earnings")
+    n = sum(1 for o in r.outcomes if not o.note)
+    lines.append(
+        f"total: {verb} {format_mor(r.collected)} from {n} session(s), "
+        f"gas {gas_text(r.gas, r.gas_wei) if r.dry_run else f'{r.gas:,} ({r.gas_wei / 10**18:.6f} ETH)'}; "
+        f"room left under the stake cap {format_mor(max(r.cap_room_after, 0))}"
+    )
+    if r.stopped_at_cap:
+        lines.append(
+            f"stopped at the stake cap: the rest stays claimable and is paid by a claim after {utc(r.limit_period_end)}, "
+            "when a new 365-day period starts (or raise provider.stake)"
+        )
+    if r.live_sessions:
+        lines.append(f"{r.live_sessions} session(s) still live: claimable once they end")
+    return "\n".join(lines) + "\n"
