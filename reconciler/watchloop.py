@@ -110,6 +110,7 @@ class Watcher:
     # --- loop -------------------------------------------------------------------------------------
 
     def serve(self) -> None:
+        self.opts.state_dir.mkdir(parents=True, exist_ok=True)
         self.files.watch(*self._watched(None))
         self.q.put(Trigger("start"))
         self.poller.start()
@@ -136,6 +137,7 @@ class Watcher:
         path = self.opts.path
         dirs = {path} if path.is_dir() else set()
         files = {path} if path.is_file() or not path.exists() else set()
+        files |= {self.opts.state_dir / SUSPEND_FILE, self.opts.state_dir / RESUME_FILE}  # the pause switch
         if desired is not None:
             files |= {Path(s) for s in desired.sources} | file_references(desired)
         return files, dirs
@@ -291,7 +293,9 @@ class Watcher:
         lows = low_funds(eth, mor, p.min_signer_eth, p.min_provider_mor)
         if lows:
             rec["lowFunds"] = lows
-            self._alert("low-funds", "low funds: " + "; ".join(lows), rec, key="|".join(sorted(x[:20] for x in lows)))
+            self._alert(
+                "low-funds", "low funds: " + "; ".join(lows), rec, key="|".join(sorted(x.split(" ")[0] for x in lows))
+            )
         else:
             self.last_alert.pop("low-funds", None)
 

@@ -144,7 +144,8 @@ class Poller:
                 self._next_timer = now + self.interval
                 self.out.put(Trigger("timer"))
             try:
-                self._check_chain_and_forwarder()
+                for t in self._check_chain_and_forwarder():  # put together, so one drain sees them all
+                    self.out.put(t)
             except Exception as exc:  # a flaky RPC must not kill the poller; the next run reports it
                 self.out.put(Trigger("poll-error", type(exc).__name__))
                 self._stop.wait(min(self.interval, 5.0))
@@ -157,11 +158,12 @@ class Poller:
                     self.on_git(res)
                     self.out.put(Trigger("git-blocked", res.outcome))
 
-    def _check_chain_and_forwarder(self) -> None:
+    def _check_chain_and_forwarder(self) -> list[Trigger]:
+        found: list[Trigger] = []
         with self._lock:
             target, w3, block, nonce, version = self._target, self._w3, self._block, self._nonce, self._version
         if target is None or w3 is None:
-            return
+            return found
         head = int(w3.eth.block_number)
         if block is not None and head > block:
             topic = "0x" + "00" * 12 + target.provider.lower().removeprefix("0x")
@@ -174,23 +176,24 @@ class Poller:
                 }
             )
             if logs:
-                self.out.put(Trigger("chain", f"{len(logs)} event(s) up to block {head}"))
+                found.append(Trigger("chain", f"{len(logs)} event(s) up to block {head}"))
             with self._lock:
                 if self._block == block:
                     self._block = head
         n = int(w3.eth.get_transaction_count(Web3.to_checksum_address(target.signer), "pending"))
         if nonce is not None and n != nonce:
-            self.out.put(Trigger("nonce", f"signer nonce {nonce} -> {n}"))
+            found.append(Trigger("nonce", f"signer nonce {nonce} -> {n}"))
             with self._lock:
                 if self._nonce == nonce:
                     self._nonce = n
         if target.admin_url and target.admin_token:
             v = served_version(target.admin_url, target.admin_token)
             if v is not None and version is not None and v != version:
-                self.out.put(Trigger("forwarder", f"served version {version[:12]} -> {v[:12]}"))
+                found.append(Trigger("forwarder", f"served version {version[:12]} -> {v[:12]}"))
                 with self._lock:
                     if self._version == version:
                         self._version = v
+        return found
 
 
 def served_version(admin_url: str, token: str, timeout: float = 2.0) -> str | None:
