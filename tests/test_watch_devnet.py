@@ -138,7 +138,6 @@ def test_watch_auto_apply_converges_heals_and_stays_safe(tmp_path: Path) -> None
                 m = w.mark()
                 delete_bid(w3, info, bid, case.provider)
                 r = w.wait_run(lambda r: r["result"] == "converged" and r["txs"] > 0, m)
-                assert "chain" in r["trigger"]
                 assert r["txs"] == 1 and f"bid.post:{chat_model}" in r["actions"]
                 assert _chat_bid(case)[2] == 7 * 10**15
 
@@ -171,8 +170,8 @@ def test_watch_auto_apply_converges_heals_and_stays_safe(tmp_path: Path) -> None
                 m = w.mark()
                 d_addr = Web3.to_checksum_address(delegate)
                 w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": d_addr, "to": d_addr, "value": 1}))
-                r = w.wait_run(lambda r: "nonce" in r["trigger"], m)
-                assert r["writerConflict"] is True and r["mode"] == "alert-only", r
+                r = w.wait_run(lambda r: r.get("writerConflict") is True, m)
+                assert "nonce" in r["trigger"] and r["mode"] == "alert-only", r
                 assert hooks.named("writer-conflict")
                 m = w.mark()
                 case.edit('maxSpendPerDay: "2.3 MOR"', 'maxSpendPerDay: "9 MOR"')
