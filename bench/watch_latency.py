@@ -108,7 +108,9 @@ def main() -> None:
     print(f"watch edit-to-served latency, proxy-only change, {len(lat)} edits:")
     print(f"  p50 {statistics.median(lat):.0f} ms   p95 {p95:.0f} ms   max {lat[-1]:.0f} ms   min {lat[0]:.0f} ms")
     if durations:
-        print(f"  watcher run (load + observe + write + reload + re-plan): median {statistics.median(durations):.0f} ms")
+        print(
+            f"  watcher run (load + observe + write + reload + re-plan): median {statistics.median(durations):.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ class Watcher:
         except Exception as exc:  # the watcher outlives any one run; messages carry no secret
             rec["result"] = "failed"
             rec["error"] = f"{type(exc).__name__}: {exc}"
-            if self.desired is not None:
+            if self.desired is not None and rec.get("mode") == "apply":  # an apply failed, not a read
                 self.backoff = self.backoff.failed(time.time(), self.desired_fp)
             self._alert("failure", f"watch run failed: {rec['error']}", rec, key=rec["error"])
         rec["durationMs"] = round((time.monotonic() - t0) * 1000)
