@@ -108,6 +108,16 @@ def test_watch_auto_apply_converges_heals_and_stays_safe(tmp_path: Path) -> None
                 emb = next(x for x in served["models"] if x["modelName"] == "text-embedding-3-small")
                 assert emb["concurrentSlots"] == 2 and len(case.bid_posts()) == posts
 
+                # the forwarder's file changed by hand: the served version moves, the watcher restores it
+                doc = json.loads(config.read_text())
+                for x in doc["models"]:
+                    x["concurrentSlots"] = 9
+                m = w.mark()
+                config.write_text(json.dumps(doc))  # the forwarder reloads a changed file by itself
+                r = w.wait_run(lambda r: "forwarder" in r["trigger"] and r["result"] == "converged", m)
+                assert "proxy.write-config:forwarder" in r["actions"] and r["txs"] == 0
+                assert {x["concurrentSlots"] for x in _served(admin)["models"]} == {4, 2}
+
                 # a key rotation in the referenced file, no YAML edit
                 m = w.mark()
                 keyfile.write_text("upstream-key-two\n")

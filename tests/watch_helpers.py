@@ -40,6 +40,7 @@ class WatchProcess:
         self.runs: list[Run] = []
         self.stderr: list[str] = []
         self._cond = threading.Condition()
+        self._last = time.monotonic()
         threading.Thread(target=self._read_out, daemon=True).start()
         threading.Thread(target=self._read_err, daemon=True).start()
 
@@ -48,6 +49,7 @@ class WatchProcess:
         for line in self.proc.stdout:
             with self._cond:
                 self.runs.append(json.loads(line))
+                self._last = time.monotonic()
                 self._cond.notify_all()
 
     def _read_err(self) -> None:
@@ -55,9 +57,15 @@ class WatchProcess:
         for line in self.proc.stderr:
             self.stderr.append(line)
 
-    def mark(self) -> int:
-        with self._cond:
-            return len(self.runs)
+    def mark(self, quiet: float = 0.8) -> int:
+        """Wait until the watcher has been quiet for `quiet` s (the follow-up runs after its own writes are
+        done), then return the index of the next run: steps of a test then do not race each other."""
+        while True:
+            with self._cond:
+                left = quiet - (time.monotonic() - self._last)
+                if left <= 0:
+                    return len(self.runs)
+            time.sleep(left)
 
     def wait_run(self, pred: Callable[[Run], bool], since: int = 0, timeout: float = 30) -> Run:
         """The first run record after index `since` that satisfies pred (fails with the log on timeout)."""
