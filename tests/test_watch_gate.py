@@ -51,3 +51,47 @@ def test_file_references_are_watched_and_fingerprinted(tmp_path: Path) -> None:
     before = files_fingerprint({key, tmp_path / "missing"})
     key.write_text("k2\n")
     assert files_fingerprint({key, tmp_path / "missing"}) != before
+
+
+def test_sigterm_exits_0_and_a_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
+    """Signals on the real command. SIGTERM between runs: exit 0. Ctrl-C twice while a run hangs on an RPC
+    node that never answers: the first asks to stop after the run, the second exits at once (130)."""
+    import json
+    import signal
+    import socket
+    import time
+
+    from watch_helpers import watch_process
+
+    yaml = tmp_path / "desired.yaml"
+    yaml.write_text(EXAMPLE.read_text())
+    env = {"RECONCILE_DEVNET_DIR": str(tmp_path / "no-devnet"), "DEVNET_PROVIDER_KEY": "", "DEMO_UPSTREAM_KEY": "k"}
+    args = [str(yaml), "--auto-apply", "--poll", "0.2", "--state-dir", str(tmp_path / "state")]
+    with watch_process(args, env, tmp_path) as w:
+        r = w.wait_run(lambda r: "start" in r["trigger"])
+        assert r["result"] == "failed" and "devnet" in r["error"]
+        assert w.terminate() == 0
+
+    with socket.socket() as silent:  # accepts connections (kernel backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        (tmp_path / "no-devnet").mkdir()
+        info = {"chainId": 31337, "diamond": "0x" + "11" * 20, "mor": "0x" + "22" * 20}
+        info["rpcUrl"] = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        (tmp_path / "no-devnet" / "devnet.json").write_text(json.dumps(info))
+        with watch_process(args, env, tmp_path) as w:
+
+            def said(text: str) -> None:
+                for _ in range(300):
+                    if any(text in line for line in w.stderr):
+                        return
+                    time.sleep(0.05)
+                raise AssertionError("".join(w.stderr))
+
+            said("watching")
+            time.sleep(0.5)  # the first run is now waiting on the silent node
+            w.proc.send_signal(signal.SIGINT)
+            said("SIGINT: finishing")
+            w.proc.send_signal(signal.SIGINT)
+            assert w.proc.wait(30) == 130
+            assert w.runs == []  # it did not wait for the hung run to end
