@@ -78,22 +78,22 @@ def test_alert_only_reports_drift_and_pulls_fast_forward_only(tmp_path: Path) ->
                 assert w3.eth.get_transaction_count(case.provider) == nonce + 1  # only the deletion
 
                 # a pushed commit is fast-forwarded and reported with its hash
+                m = w.mark()
                 (seed / "desired.yaml").write_text(
                     (seed / "desired.yaml").read_text().replace('"0.006 MOR"', '"0.0065 MOR"')
                 )
                 git(seed, "commit", "-qam", "price")
                 git(seed, "push", "-q", "origin", "HEAD:main")
                 pushed = git(seed, "rev-parse", "HEAD")
-                m = w.mark()
                 r = w.wait_run(lambda r: r.get("commit") == pushed and r["result"] == "drift-reported", m)
                 assert git(server, "rev-parse", "HEAD") == pushed
 
                 # local changes: the pull is refused and alerted, the checkout stays
+                m = w.mark()
                 yaml.write_text(yaml.read_text() + "# a local hotfix\n")
                 (seed / "desired.yaml").write_text((seed / "desired.yaml").read_text() + "# upstream\n")
                 git(seed, "commit", "-qam", "another")
                 git(seed, "push", "-q", "origin", "HEAD:main")
-                m = w.mark()
                 r = w.wait_run(lambda r: "git-blocked" in r["trigger"], m)
                 assert r["git"]["outcome"] == "local-changes"
                 assert hooks.named("git-blocked") and git(server, "rev-parse", "HEAD") == pushed
