@@ -219,6 +219,15 @@ def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
     sys.exit(run_claim(path, dry_run, state_dir))
 
 
+def _register_watch() -> None:
+    from reconciler.commands.watch import watch_cmd  # click only; the loop is imported when it runs
+
+    cli.add_command(watch_cmd)
+
+
+_register_watch()
+
+
 def main() -> None:
     cli()
 
