@@ -3,13 +3,17 @@ temp folder, and readers for what the chain says (events, balances)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fwd_helpers import ADMIN_TOKEN
 from web3 import Web3
 
 from reconciler.artifacts import load_artifact
@@ -86,3 +90,80 @@ def example_in(work: Path) -> Path:
     path = work / "desired.yaml"
     path.write_text(text)
     return path
+
+
+@dataclass
+class ServedCase:
+    """A devnet case whose desired state points at a loopback stub upstream and a running forwarder process."""
+
+    case: DevnetCase
+    env: dict[str, str]
+    port: int
+    admin: int
+    config: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def reconcile(self, *args: str) -> tuple[int, str]:
+        r = await asyncio.to_thread(self.case.reconcile, *args, extra_env=self.env)
+        return r.returncode, r.stdout + r.stderr
+
+    async def apply(self) -> tuple[int, str]:
+        return await self.reconcile("apply", str(self.case.yaml), "--auto-approve", "--state-dir", str(self.case.state))
+
+
+@contextlib.asynccontextmanager
+async def forwarder_process(config: Path, port: int, admin: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The real `morpheus-proxy` on loopback ports, with the test admin token; always stopped."""
+    env = {**os.environ, "MORPHEUS_PROXY_ADMIN_TOKEN": ADMIN_TOKEN}
+    exe = str(Path(sys.executable).with_name("morpheus-proxy"))
+    args = ["--config", str(config), "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}"]
+    proc = await asyncio.create_subprocess_exec(
+        exe, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert b"listening" in line, line
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def served_devnet(tmp_path: Path) -> AsyncIterator[ServedCase]:
+    """devnet + stub upstream + forwarder (started empty: the reconciler fills its file), all stopped after."""
+    from fwd_stubs import UPSTREAM_KEY, serve_upstream
+
+    from reconciler import devnet
+    from reconciler.anvil import free_port
+
+    d, work = tmp_path / "devnet", tmp_path / "work"
+    work.mkdir()
+    info, _ = await asyncio.to_thread(devnet.up, d, free_port())
+    try:
+        async with serve_upstream("openai") as up:
+            port, admin = free_port(), free_port()
+            yaml = example_in(work)
+            text = yaml.read_text().replace("baseUrl: http://127.0.0.1:8099/v1", f"baseUrl: {up.url}/v1")
+            text = text.replace(
+                "proxy:\n",
+                f"proxy:\n  adminUrl: http://127.0.0.1:{admin}\n  adminToken: env:MORPHEUS_PROXY_ADMIN_TOKEN\n",
+            )
+            yaml.write_text(text)
+            config = work / "forwarder-models.json"
+            config.write_text('{"models": []}\n')
+            case = DevnetCase(info=info, dir=d, work=work, yaml=yaml, state=tmp_path / "state")
+            env = {"DEMO_UPSTREAM_KEY": UPSTREAM_KEY, "MORPHEUS_PROXY_ADMIN_TOKEN": ADMIN_TOKEN}
+            async with forwarder_process(config, port, admin):
+                yield ServedCase(case=case, env=env, port=port, admin=admin, config=config)
+    finally:
+        await asyncio.to_thread(devnet.down, d)

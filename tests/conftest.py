@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from web3 import Web3
 
-from reconciler.anvil import Anvil
+from reconciler.anvil import Anvil, free_port
 from reconciler.devnet import Deployment, deploy_contracts, dev_accounts
+from reconciler.devnet import down as devnet_down
+from reconciler.devnet import up as devnet_up
 
 
 @pytest.fixture
@@ -28,3 +33,15 @@ def deployed(w3: Web3) -> Deployment:
     """Our Morpheus-compatible contracts on a fresh anvil, MOR minted to every dev account."""
     accounts = dev_accounts()
     return deploy_contracts(w3, accounts[0].address, mint_to=[a.address for a in accounts])
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[dict[str, Any]]:
+    """A devnet (`reconcile devnet up` in a temp dir) shared by one test module: devnet.json plus its `dir`."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d)
+        try:
+            info, _ = devnet_up(path, port=free_port())
+            yield {**info, "dir": str(path)}
+        finally:
+            devnet_down(path)

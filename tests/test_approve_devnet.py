@@ -4,17 +4,12 @@ plan spends, a key of anyone else is refused, the transaction is journaled, and 
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
-from reconciler import devnet
-from reconciler.anvil import free_port
 from reconciler.artifacts import load_artifact
 from reconciler.cli import cli
 from reconciler.commands.plan import make_plan
@@ -23,17 +18,6 @@ from reconciler.plan.model import ActionKind, Status
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "desired-state" / "devnet.yaml"
 EXAMPLE_PROVIDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-
-
-@pytest.fixture(scope="module")
-def net() -> Iterator[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d)
-        try:
-            info, _ = devnet.up(path, port=free_port())
-            yield {**info, "dir": str(path)}
-        finally:
-            devnet.down(path)
 
 
 def _delegate_state(net: dict[str, Any], tmp_path: Path, provider: int, signer: int) -> Path:

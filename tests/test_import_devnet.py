@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from reconciler import devnet, ids
+from reconciler import ids
 from reconciler.anvil import free_port
 from reconciler.artifacts import load_artifact
 from reconciler.chainwrite import ChainCalls
@@ -29,17 +26,6 @@ from reconciler.txsend import TxRequest, TxSender
 
 MOR = 10**18
 UPSTREAM_KEY = "sk-import-test-upstream"
-
-
-@pytest.fixture(scope="module")
-def net() -> Iterator[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d)
-        try:
-            info, _ = devnet.up(path, port=free_port())
-            yield {**info, "dir": str(path)}
-        finally:
-            devnet.down(path)
 
 
 class Wallet:

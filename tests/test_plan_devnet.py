@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
-from reconciler import devnet, ids, sessions_devnet
+from reconciler import ids, sessions_devnet
 from reconciler.anvil import free_port
 from reconciler.artifacts import load_artifact
 from reconciler.cli import cli
@@ -26,17 +23,6 @@ from reconciler.plan.model import ActionKind, Status
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "desired-state" / "devnet.yaml"
 MOR = 10**18
-
-
-@pytest.fixture(scope="module")
-def net() -> Iterator[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d)
-        try:
-            info, _ = devnet.up(path, port=free_port())
-            yield {**info, "dir": str(path)}
-        finally:
-            devnet.down(path)
 
 
 def env(net: dict[str, Any], **extra: str) -> dict[str, str]:
