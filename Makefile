@@ -43,7 +43,7 @@ contracts: setup
 	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(PY) -m reconciler.contracts_build
 
 demo: setup
-	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" bash scripts/demo.sh
+	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(PY) examples/demo/run_demo.py
 
 # Forwarder benchmark (not a test): installs wrk, nginx-light and LiteLLM (own venv), prints figures.
 bench: setup
