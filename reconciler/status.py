@@ -94,13 +94,15 @@ def build_status(desired: Desired, chain: ChainState, plan: Plan, slots: SlotsRe
         cap = stake_cap(p)
         period_open = now <= p.limit_period_end
         items = claimable(chain)
+        claimable_now, unpaid_now = sum(i.amount for i in items), unpaid(chain)
         earnings = {
             "earnedToday": _money(accrued_since(chain, session_rules.start_of_day(now))),
             "claimedThisPeriod": _money(p.limit_period_earned if period_open else 0),
             "periodEnds": p.limit_period_end if period_open else None,
-            "claimableNow": _money(sum(i.amount for i in items)),
+            "claimableNow": _money(claimable_now),
             "claimableSessions": len(items),
-            "unpaid": _money(unpaid(chain)),
+            "unpaid": _money(unpaid_now),
+            "heldByCap": _money(max(unpaid_now - claimable_now, 0)),
             "capRoom": _money(max(session_rules.cap_room(cap, now), 0)),
         }
     pending = plan.pending
@@ -146,7 +148,11 @@ def render_status(doc: dict[str, Any]) -> str:
             price = "no bid"
         slots = f"{m['slots']['inFlight']}/{m['slots']['limit'] or 'unlim.'}" if m["slots"] else "unknown"
         ratio = m["successRatio"]
-        success = "no closed sessions" if ratio is None else f"{ratio['success']}/{ratio['total']}"
+        success = (
+            "no closed sessions"
+            if ratio is None
+            else f"{ratio['success']}/{ratio['total']} ({100 * ratio['success'] // ratio['total']}%)"
+        )
         name = m["name"] + ("" if m["declared"] else " (undeclared)")
         lines.append(
             f"  {name:<22} {price:<32} {slots:<13} {m['liveSessions']:>4}  {m['earnedToday']['mor']:<16} {success}"
@@ -163,10 +169,14 @@ def render_status(doc: dict[str, Any]) -> str:
         lines.append(f"live sessions {doc['liveSessions']}; earned today {e['earnedToday']['mor']}")
         lines.append(f"claimed this period {e['claimedThisPeriod']['mor']}{period}")
         lines.append(
-            f"claimable now {e['claimableNow']['mor']} from {e['claimableSessions']} session(s) "
-            f"(`reconcile claim`); unpaid before the cap {e['unpaid']['mor']}"
+            f"claimable now {e['claimableNow']['mor']} from {e['claimableSessions']} session(s) (`reconcile claim`)"
         )
         lines.append(f"room left under the stake cap {e['capRoom']['mor']}")
+        if e["heldByCap"]["wei"] > 0:
+            lines.append(
+                f"earned but held back by the stake cap {e['heldByCap']['mor']}: claimable once a new period "
+                "starts (or raise provider.stake)"
+            )
     d = doc["drift"]
     if d["drift"]:
         lines.append(f"drift: yes, {len(d['pending'])} pending action(s) (`reconcile plan` for details)")

@@ -175,12 +175,15 @@ async def test_status_shows_bids_slots_sessions_earnings_claimable_and_drift(
     assert e["unpaid"]["wei"] == (b1.ends_at - b1.opened_at) * PRICE_B  # more than the cap lets through
     assert e["claimableNow"]["wei"] == on_chain == e["capRoom"]["wei"]  # so the claim stops at the cap
     assert e["claimableSessions"] == 1
+    assert e["heldByCap"]["wei"] == e["unpaid"]["wei"] - e["capRoom"]["wei"] > 0
     assert e["earnedToday"]["wei"] >= ma["earnedToday"]["wei"] + mb["earnedToday"]["wei"] - 1
     assert doc["drift"] == {"drift": False, "pending": [], "errors": []}
     assert doc["slotsSource"] == "forwarder /metrics"
 
     assert text.returncode == 0, text.stderr
     assert "chat-a" in text.stdout and "0.006 MOR/s = 21.6 MOR/h" in text.stdout and " 1/2 " in text.stdout
+    assert f"earned but held back by the stake cap {e['heldByCap']['mor']}" in text.stdout
+    assert "(100%)" in text.stdout
     assert "drift: no" in text.stdout and f"room left under the stake cap {e['capRoom']['mor']}" in text.stdout
     for secret in (ADMIN_TOKEN, PROVIDER.private_key, PROVIDER.private_key[2:], "k-up"):
         assert secret not in out.stdout + out.stderr + text.stdout + text.stderr
@@ -210,3 +213,31 @@ def test_status_on_a_broken_file_exits_1(tmp_path: Path, fmt: str) -> None:
     bad.write_text("network: [\n")
     out = _reconcile({}, "status", str(bad), "--format", fmt)
     assert out.returncode == 1 and out.stdout == ""
+
+
+def test_earned_today_counts_only_the_served_seconds_since_utc_midnight() -> None:
+    from reconciler.observed import ChainState, MarketParams, SessionState
+    from reconciler.status import accrued_since
+
+    day = 20_000 * 86_400
+    now = day + 3600  # 01:00 UTC
+
+    def session(sid: str, opened: int, ends: int, closed: int = 0) -> SessionState:
+        return SessionState(sid, "0xb", "0xAA", "0xu", 0, 5, 0, opened, ends, closed)
+
+    chain = ChainState(
+        chain_id=1,
+        block_number=1,
+        block_hash="0x",
+        block_timestamp=now,
+        market=MarketParams(0, 0, 0, 0, 0),
+        provider=None,
+        sessions=(
+            session("0x1", day - 3600, day + 7200),  # across midnight, live: 3600 s today
+            session("0x2", day - 7200, day - 60),  # ended yesterday: nothing today
+            session("0x3", day + 60, day + 7200, closed=day + 660),  # closed early: 600 s
+        ),
+    )
+    assert accrued_since(chain, day) == (3600 + 600) * 5
+    assert accrued_since(chain, day, "0xaa") == accrued_since(chain, day)
+    assert accrued_since(chain, day, "0xbb") == 0
