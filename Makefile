@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 
 # gitlab-ci-local (tests/test_gitlab_ci.py) copies projects with rsync: install Debian's when missing only.
 rsync:
-	@command -v rsync > /dev/null || { apt-get install -y -qq rsync > /dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq rsync; }; }
+	@command -v rsync > /dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends rsync; }
 
 pytest: setup rsync
 	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS)
