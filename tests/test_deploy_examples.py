@@ -134,6 +134,26 @@ def test_only_the_routers_buyer_port_is_published() -> None:
     assert set(services["forwarder"]["expose"]) == {"8090", "8091"}
 
 
+def test_the_forwarder_and_router_start_after_their_config_files_exist() -> None:
+    services = compose()["services"]
+    init = " ".join(services["models-init"]["command"])
+    assert "forwarder-models.json" in init and "router-models.json" in init and "test -e" in init
+    for name in ("forwarder", "proxy-router"):
+        assert services[name]["depends_on"]["models-init"] == {"condition": "service_completed_successfully"}
+    volumes = {name: svc.get("volumes", []) for name, svc in services.items()}
+    assert "models:/var/lib/morpheus/models" in volumes["models-init"]
+    assert "models:/models:ro" in volumes["proxy-router"]
+
+
+def test_models_init_creates_empty_configs_and_never_overwrites(tmp_path: Path) -> None:
+    argv = compose()["services"]["models-init"]["command"]
+    script = argv[2].replace("$$", "$").replace("/var/lib/morpheus/models", str(tmp_path))  # as compose passes it
+    (tmp_path / "router-models.json").write_text('{"models": [{"kept": true}]}')
+    subprocess.run([argv[0], argv[1], script], check=True, timeout=30)
+    assert json.loads((tmp_path / "forwarder-models.json").read_text()) == {"models": []}
+    assert json.loads((tmp_path / "router-models.json").read_text()) == {"models": [{"kept": True}]}
+
+
 def test_secrets_come_from_files_never_from_the_yaml() -> None:
     doc = compose()
     assert all(set(s) == {"file"} and s["file"].startswith("./secrets/") for s in doc["secrets"].values())
