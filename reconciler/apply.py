@@ -382,6 +382,8 @@ class Executor:
             self.result.notes.append(
                 f"wrote {path}; the forwarder reloads a changed file by itself (unconfirmed: no proxy.adminUrl)"
             )
+        elif who == "forwarder":
+            self.reload(who)  # every write is confirmed served before the next step (e.g. a bid post) runs
 
     def reload(self, who: str) -> None:
         proxy = self.desired.proxy

@@ -199,3 +199,17 @@ def test_journal_records_every_transaction(case: DevnetCase) -> None:
     assert {r["tx_hash"] for r in signed} == {r["tx_hash"] for r in mined}
     assert all(Web3.keccak(hexstr=r["raw"]).hex().removeprefix("0x") == r["tx_hash"].removeprefix("0x") for r in signed)
     assert len({r["plan_id"] for r in signed}) == 1
+
+
+def test_independent_writes_are_pipelined_into_one_block(case: DevnetCase) -> None:
+    # mine a block every second, like a real chain: only pipelined transactions can share a block
+    case.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    case.w3.provider.make_request("evm_setIntervalMining", [1])  # type: ignore[arg-type]
+    r = apply(case)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = (case.state / f"31337-{case.provider.lower()}" / "journal.jsonl").read_text().splitlines()
+    mined = [json.loads(line) for line in lines if json.loads(line)["status"] == "mined"]
+    blocks = {kind: {m["block"] for m in mined if m["action"] == kind} for kind in ("model.register", "bid.post")}
+    assert len(blocks["model.register"]) == 1  # both models in one block
+    assert len(blocks["bid.post"]) == 1  # both bids in one block
+    assert min(blocks["bid.post"]) > max(blocks["model.register"])  # bids only after their models

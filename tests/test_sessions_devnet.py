@@ -157,13 +157,16 @@ def test_drain_keeps_the_model_until_its_last_session_ends(
     assert drain.status is Status.DRAINING and drain.until == session.ends_at
     assert not any(a.kind is ActionKind.BID_DELETE for a in p.actions)
     text = render_text(p)
-    assert f"draining until {utc(session.ends_at)}: 1 live session(s)" in text and "1 draining" in text
+    # the forwarder entry and the model's deregistration both wait for the session's end
+    assert f"draining until {utc(session.ends_at)}: 1 live session(s)" in text and "2 draining" in text
+    dereg = next(a for a in p.actions if a.id == f"model.deregister:{mid_a}")
+    assert dereg.status is Status.DRAINING and dereg.until == session.ends_at
     data = plan_to_json(p)
     js = next(a for a in data["actions"] if a["id"] == drain.id)
     assert js["status"] == "draining" and js["until"] == session.ends_at and "1 live session(s)" in js["reason"]
-    assert data["summary"]["draining"] == 1
+    assert data["summary"]["draining"] == 2
     md = render_markdown(p)
-    assert f"draining until {utc(session.ends_at)}" in md and "draining (not applied) | 1" in md
+    assert f"draining until {utc(session.ends_at)}" in md and "draining (not applied) | 2" in md
     # what apply writes now keeps the draining entry
     kept = forwarder_file(desired, json.loads(fwd.read_text()), environ=env)
     assert mid_a in {m["modelId"] for m in kept["models"]}
@@ -174,6 +177,7 @@ def test_drain_keeps_the_model_until_its_last_session_ends(
     _, p = plan_for(desired, env)
     removal = next(a for a in p.actions if a.id == f"proxy.remove:forwarder:{mid_a}")
     assert removal.pending and removal.until is None
+    assert next(a for a in p.actions if a.id == f"model.deregister:{mid_a}").pending
     written = forwarder_file(desired, json.loads(fwd.read_text()), {mid_a}, environ=env)
     assert mid_a not in {m["modelId"] for m in written["models"]}
 

@@ -194,16 +194,25 @@ def model_deletes(ctx: Context, bid_ids: dict[str, list[str]]) -> None:
         have = ctx.observed.chain.model(m.model_id)
         if have is None or have.is_deleted:
             continue
+        # drain first: deregister only once no buyer's session is live on any of its bids (deleted ones too)
+        live = ctx.observed.chain.live_sessions(m.model_id)
+        until = max((s.ends_at for s in live), default=None)
         ctx.add(
             Action(
                 id=f"model.deregister:{m.model_id}",
                 kind=ActionKind.MODEL_DEREGISTER,
                 target=_model_target(m),
-                reason="absent: true",
+                reason=(
+                    f"draining until {utc(until)}: {len(live)} live session(s) on its bids; deregistered after"
+                    if until is not None
+                    else "absent: true"
+                ),
                 before=model_before(have),
                 after=None,
                 cost=Cost(stake=-have.stake),
+                status=Status.DRAINING if until is not None else Status.PENDING,
                 depends_on=tuple(bid_ids.get(m.model_id, [])),
+                until=until,
             )
         )
 
