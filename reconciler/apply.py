@@ -60,6 +60,8 @@ class ApplyOptions:
     saved_plan: Plan | None = None
     confirm: Callable[[Plan], bool] = lambda _plan: False
     progress: Progress = lambda _line: None
+    # asked before each action: True stops sending new ones (what is in flight is still awaited); watch's SIGTERM
+    stop_requested: Callable[[], bool] = lambda: False
 
 
 @dataclass
@@ -229,6 +231,9 @@ class Executor:
 
     def run(self, actions: tuple[Action, ...]) -> None:
         for a in actions:
+            if self.opts.stop_requested():
+                self.result.notes.append(f"stopped on request before {a.id}; what was sent has been awaited")
+                break
             if any(d in self.inflight for d in a.depends_on) or (a.kind not in CHAIN_KINDS and self.inflight):
                 self.flush()
             if a.kind in CHAIN_KINDS:

@@ -229,6 +229,15 @@ def status_cmd(path: Path, fmt: str) -> None:
     sys.exit(run_status(path, fmt))
 
 
+def _register_watch() -> None:
+    from reconciler.commands.watch import watch_cmd  # click only; the loop is imported when it runs
+
+    cli.add_command(watch_cmd)
+
+
+_register_watch()
+
+
 def main() -> None:
     cli()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-EVENTS = ("drift", "applied", "failure", "low-funds", "writer-conflict", "invalid-desired-state")
+EVENTS = ("drift", "applied", "failure", "low-funds", "writer-conflict", "invalid-desired-state", "git-blocked")
 
 
 @dataclass(frozen=True)

@@ -397,10 +397,19 @@ def _policy(b: _Builder, p: dict[str, Any]) -> PolicySpec:
     if guard_off and not churn.reason:
         b.warn(("policy", "bidChurn"), "the bid churn guard is off; say why in policy.bidChurn.reason")
     spend = b.amount(p["maxSpendPerApply"], ("policy", "maxSpendPerApply")) if "maxSpendPerApply" in p else None
+    alerts = p.get("alerts") or {}
     return PolicySpec(
         prune=bool(p.get("prune", False)),
         allow_empty=bool(p.get("allowEmpty", False)),
         max_spend_per_apply=spend,
         churn=churn,
         auto_claim=bool(p.get("autoClaim", False)),
+        max_spend_per_day=_opt_amount(b, p, "maxSpendPerDay", ("policy", "maxSpendPerDay")),
+        suspend=bool(p.get("suspend", False)),
+        min_signer_eth=_opt_amount(b, alerts, "minSignerEth", ("policy", "alerts", "minSignerEth")),
+        min_provider_mor=_opt_amount(b, alerts, "minProviderMor", ("policy", "alerts", "minProviderMor")),
     )
+
+
+def _opt_amount(b: _Builder, d: dict[str, Any], key: str, path: tuple[str, ...]) -> int | None:
+    return b.amount(d[key], path) if key in d else None

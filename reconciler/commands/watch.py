@@ -1,0 +1,180 @@
+"""`reconcile watch`: the long-running server of one provider (see docs/watch.md).
+
+Only click and the signal handling live here; the loop is reconciler.watchloop (imported when it runs, so other
+commands start fast). SIGTERM (or a first Ctrl-C) stops sending, waits for what was sent, exits 0; a second
+Ctrl-C exits at once (the journal makes that safe).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:9310")
+    return host or "127.0.0.1", int(port)
+
+
+@click.command("watch")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option("--interval", type=float, default=60.0, show_default=True, help="Re-plan at least this often (s).")
+@click.option(
+    "--poll",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="How often to look for new blocks with this provider's events, the signer's nonce and the forwarder's "
+    "served config version (s).",
+)
+@click.option("--auto-apply/--alert-only", default=False, help="Apply drift, or only report it (default).")
+@click.option("--metrics-listen", metavar="HOST:PORT", help="Serve /metrics and /healthz here.")
+@click.option("--git-pull", type=float, metavar="SECONDS", help="Fast-forward PATH's git checkout this often.")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".reconcile"),
+    show_default=True,
+    help="Journal, lock and spend tally (shared with apply); --suspend/--resume act on this.",
+)
+@click.option("--webhook", metavar="REF", help="env:NAME or file:PATH holding the webhook URL (never printed).")
+@click.option("--max-failures", type=int, default=5, show_default=True, help="Stop applying after N failures.")
+@click.option("--backoff", "backoff_base", type=float, default=5.0, show_default=True, help="First retry delay (s).")
+@click.option("--suspend", is_flag=True, help="Pause auto-apply of the watchers using --state-dir, then exit.")
+@click.option("--resume", "resume_", is_flag=True, help="Lift --suspend (and a writer-conflict stop), then exit.")
+def watch_cmd(
+    path: Path | None,
+    interval: float,
+    poll: float,
+    auto_apply: bool,
+    metrics_listen: str | None,
+    git_pull: float | None,
+    state_dir: Path,
+    webhook: str | None,
+    max_failures: int,
+    backoff_base: float,
+    suspend: bool,
+    resume_: bool,
+) -> None:
+    """Keep the provider converged: re-plan on file, chain, forwarder, git and timer changes; apply or alert."""
+    sys.exit(
+        run_watch(
+            path,
+            interval,
+            poll,
+            auto_apply,
+            metrics_listen,
+            git_pull,
+            state_dir,
+            webhook,
+            max_failures,
+            backoff_base,
+            suspend,
+            resume_,
+        )
+    )
+
+
+def run_watch(
+    path: Path | None,
+    interval: float,
+    poll: float,
+    auto_apply: bool,
+    metrics_listen: str | None,
+    git_pull: float | None,
+    state_dir: Path,
+    webhook_ref: str | None,
+    max_failures: int,
+    backoff_base: float,
+    suspend: bool,
+    resume_: bool,
+) -> int:
+    from reconciler import watchloop
+    from reconciler.backoff import Backoff
+    from reconciler.notify import Webhook
+    from reconciler.references import ReferenceError_, parse_reference, resolve
+    from reconciler.watchmetrics import MetricsServer, WatchMetrics
+
+    if suspend and resume_:
+        click.echo("error: --suspend and --resume together", err=True)
+        return 1
+    if suspend:
+        watchloop.suspend(state_dir, "reconcile watch --suspend")
+        click.echo(f"suspended: watchers using --state-dir {state_dir} only report until `reconcile watch --resume`")
+        return 0
+    if resume_:
+        watchloop.resume(state_dir)
+        click.echo(f"resumed: watchers using --state-dir {state_dir} apply again (writer-conflict stop lifted)")
+        return 0
+    if path is None:
+        click.echo("error: give the desired-state PATH to watch", err=True)
+        return 1
+    hook = None
+    if webhook_ref:
+        try:
+            url = resolve(parse_reference(webhook_ref, Path.cwd()), os.environ)
+        except ReferenceError_ as exc:
+            click.echo(f"error: --webhook: {exc}", err=True)
+            return 1
+        if url is None:
+            click.echo(f"error: --webhook {webhook_ref} has no value here", err=True)
+            return 1
+        hook = Webhook(url)
+    metrics = WatchMetrics(auto_apply=auto_apply)
+    server = None
+    if metrics_listen:
+        try:
+            host, port = _host_port(metrics_listen)
+        except click.BadParameter as exc:
+            click.echo(f"error: --metrics-listen: {exc.message}", err=True)
+            return 1
+        server = MetricsServer(metrics, host, port).start()
+
+    def out(line: str) -> None:
+        click.echo(line)
+        sys.stdout.flush()
+
+    opts = watchloop.WatchOptions(
+        path=path,
+        state_dir=state_dir,
+        auto_apply=auto_apply,
+        interval=interval,
+        poll=poll,
+        git_pull=git_pull,
+        webhook=hook,
+        metrics=metrics,
+        environ=dict(os.environ),
+        out=out,
+        err=lambda line: click.echo(line, err=True),
+        backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),
+    )
+    watcher = watchloop.Watcher(opts)
+    interrupts = 0
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal interrupts
+        if signum == signal.SIGINT:
+            interrupts += 1
+            if interrupts >= 2:
+                os._exit(130)  # the journal keeps what was sent safe; the next start resumes it
+        click.echo(f"{signal.Signals(signum).name}: finishing what was sent, then exiting", err=True)
+        watcher.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    where = f", metrics on http://{metrics_listen}/metrics" if server else ""
+    click.echo(f"watching {path} ({'auto-apply' if auto_apply else 'alert-only'}{where})", err=True)
+    try:
+        watcher.serve()
+    finally:
+        if server is not None:
+            server.stop()
+    click.echo("stopped", err=True)
+    return 0
