@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TOOLS := tools/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup lint typecheck pytest contracts clean bench
+.PHONY: test demo setup lint typecheck pytest contracts clean bench rsync
 
 setup: $(STAMP) $(TOOLS)
 
@@ -29,7 +29,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: setup
+# gitlab-ci-local (tests/test_gitlab_ci.py) copies projects with rsync: install Debian's when missing only.
+rsync:
+	@command -v rsync > /dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends rsync; }
+
+pytest: setup rsync
 	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

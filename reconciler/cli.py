@@ -219,6 +219,16 @@ def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
     sys.exit(run_claim(path, dry_run, state_dir))
 
 
+@cli.command("status")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status_cmd(path: Path, fmt: str) -> None:
+    """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
+    from reconciler.commands.status import run_status
+
+    sys.exit(run_status(path, fmt))
+
+
 def _register_watch() -> None:
     from reconciler.commands.watch import watch_cmd  # click only; the loop is imported when it runs
 

@@ -1,0 +1,69 @@
+"""`reconcile status PATH [--format text|json]`: the provider's business on one screen.
+
+One chain reading with every session (what is claimable needs old ended sessions too), the plan made from
+that same reading (drift), and the forwarder's slots from its /metrics when `proxy.adminUrl` is set.
+Read-only: nothing is sent, no lock is taken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from reconciler.desired.loader import load_desired
+from reconciler.diagnostics import DesiredStateError
+from reconciler.networks import NetworkError, resolve_network
+from reconciler.observe.chain import ChainCheckError, ChainReader
+from reconciler.observe.proxy import observe_proxy, observe_router
+from reconciler.observe.rpc import RpcError
+from reconciler.observe.slots import read_slots
+from reconciler.observe.world import resolve_refs
+from reconciler.observed import Observed
+from reconciler.plan.planner import plan
+from reconciler.references import resolve
+from reconciler.status import build_status, render_status
+
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+def status_document(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Load, observe (all sessions), plan and read slots (raises DesiredStateError, NetworkError, ...)."""
+    env = os.environ if environ is None else environ
+    desired, _warnings = load_desired(path)
+    network = resolve_network(desired.network, env)
+    chain = ChainReader.connect(network).observe(desired, all_sessions=True)
+    observed = Observed(
+        chain=chain,
+        proxy=observe_proxy(desired, env),
+        router=observe_router(desired),
+        refs=resolve_refs(desired, env),
+        now=chain.block_timestamp,
+    )
+    p = plan(desired, observed)
+    proxy = desired.proxy
+    token = resolve(proxy.admin_token, env) if proxy and proxy.admin_token else None
+    slots = read_slots(proxy.admin_url if proxy else None, token)
+    doc = build_status(desired, chain, p, slots)
+    doc["network"] = network.name
+    return doc
+
+
+def run_status(path: Path, fmt: str, environ: Mapping[str, str] | None = None) -> int:
+    try:
+        doc = status_document(path, environ)
+    except DesiredStateError as exc:
+        for d in exc.diagnostics:
+            click.echo(str(d), err=True)
+        return EXIT_ERROR
+    except (NetworkError, ChainCheckError, RpcError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_ERROR
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(render_status(doc), nl=False)
+    return EXIT_OK
