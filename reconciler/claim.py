@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from reconciler import session_rules
 from reconciler.chainwrite import ChainCalls
 from reconciler.desired.model import Desired
+from reconciler.journal import Journal
 from reconciler.observe.chain import ChainReader
 from reconciler.observed import ChainState, ProviderState, SessionState
 from reconciler.session_rules import SessionTerms, StakeCap
+from reconciler.statelock import StateLock
 from reconciler.txsend import TxSender
 
 Progress = Callable[[str], None]
@@ -224,3 +228,32 @@ def claim_all(
         limit_period_end=end,
         live_sessions=len(chain.live_sessions()),
     )
+
+
+def claim_journaled(
+    reader: ChainReader,
+    desired: Desired,
+    signer: LocalAccount,
+    state: Path,
+    legacy: bool,
+    progress: Callable[[str], None],
+) -> ClaimReport:
+    """claim_all with the signer's key, under apply's lock and journal in `state` (the per-provider folder).
+
+    A killed earlier run's journaled claims are first recorded or re-sent as the same bytes and mined before
+    anything is re-read, so nothing is claimed twice.
+    """
+    with StateLock(state / "apply.lock"):
+        sender = TxSender(
+            reader.w3,
+            signer,
+            Journal(state / "journal.jsonl"),
+            plan_id="claim",
+            decoder=ChainCalls(reader.network.diamond, reader.network.mor).decoder,
+            legacy=legacy,
+            progress=progress,
+        )
+        resumed = sender.resume()
+        if resumed.rebroadcast:
+            sender.wait(resumed.rebroadcast)
+        return claim_all(reader, desired, sender)

@@ -23,8 +23,7 @@ from web3 import Web3
 from reconciler.apply import ApplyError, ApplyOptions, apply_desired, state_path
 from reconciler.artifacts import load_artifact
 from reconciler.backoff import Backoff
-from reconciler.chainwrite import ChainCalls
-from reconciler.claim import claim_all
+from reconciler.claim import claim_journaled
 from reconciler.commands.plan import plan_for
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
@@ -38,8 +37,6 @@ from reconciler.plan.model import Plan
 from reconciler.references import resolve
 from reconciler.signer import load_signer
 from reconciler.spendledger import SpendLedger
-from reconciler.statelock import StateLock
-from reconciler.txsend import TxSender
 from reconciler.watchgate import Gate, budget_refusal, file_references, files_fingerprint, foreign_nonce, low_funds
 from reconciler.watchmetrics import WatchMetrics
 from reconciler.watchtriggers import ChainTarget, FileTrigger, Poller, Trigger, served_version
@@ -381,20 +378,10 @@ class Watcher:
         network = resolve_network(desired.network, self.opts.environ)
         reader = ChainReader.connect(network)
         account = load_signer(desired.signer, self.opts.environ)
-        with StateLock(state / "apply.lock"):
-            sender = TxSender(
-                reader.w3,
-                account,
-                Journal(state / "journal.jsonl"),
-                plan_id="claim",
-                decoder=ChainCalls(network.diamond, network.mor).decoder,
-                legacy=network.legacy,
-                progress=lambda line: self.opts.err(f"claim: {line}"),
-            )
-            resumed = sender.resume()
-            if resumed.rebroadcast:
-                sender.wait(resumed.rebroadcast)
-            return claim_all(reader, desired, sender).collected
+        report = claim_journaled(
+            reader, desired, account, state, network.legacy, lambda line: self.opts.err(f"claim: {line}")
+        )
+        return report.collected
 
     # --- alerts -----------------------------------------------------------------------------------
 

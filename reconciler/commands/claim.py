@@ -14,19 +14,17 @@ from pathlib import Path
 import click
 
 from reconciler.apply import state_path
-from reconciler.chainwrite import ChainCalls
-from reconciler.claim import ClaimError, ClaimReport, claim_all
+from reconciler.claim import ClaimError, ClaimReport, claim_all, claim_journaled
 from reconciler.desired.loader import load_desired
 from reconciler.diagnostics import DesiredStateError
-from reconciler.journal import Journal
 from reconciler.networks import NetworkError, resolve_network
 from reconciler.observe.chain import ChainCheckError, ChainReader
 from reconciler.observe.rpc import RpcError
 from reconciler.plan.context import utc
 from reconciler.render.common import gas_text
 from reconciler.signer import SignerError, load_signer
-from reconciler.statelock import LockHeld, StateLock
-from reconciler.txsend import TxError, TxSender
+from reconciler.statelock import LockHeld
+from reconciler.txsend import TxError
 from reconciler.units import format_mor
 
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -44,20 +42,9 @@ def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, 
         else:
             account = load_signer(desired.signer, env)
             state = state_path(state_dir, network, desired.provider.address)  # apply's journal and lock
-            with StateLock(state / "apply.lock"):
-                sender = TxSender(
-                    reader.w3,
-                    account,
-                    Journal(state / "journal.jsonl"),
-                    plan_id="claim",
-                    decoder=ChainCalls(network.diamond, network.mor).decoder,
-                    legacy=network.legacy,
-                    progress=lambda line: click.echo(f"  {line}", err=True),
-                )
-                resumed = sender.resume()  # a killed run's journaled txs are recorded or re-sent as the same bytes
-                if resumed.rebroadcast:  # and mined before anything is re-read, so nothing is claimed twice
-                    sender.wait(resumed.rebroadcast)
-                report = claim_all(reader, desired, sender)
+            report = claim_journaled(
+                reader, desired, account, state, network.legacy, lambda line: click.echo(f"  {line}", err=True)
+            )
     except DesiredStateError as exc:
         for d in exc.diagnostics:
             click.echo(str(d), err=True)
