@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__, devnet
+from reconciler.commands.options import state_dir_option
 from reconciler.desired.loader import load_desired
 from reconciler.diagnostics import DesiredStateError, Severity
 from reconciler.units import format_mor
@@ -127,13 +128,7 @@ def plan_cmd(
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply a plan saved by `plan --out`.")
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
-@click.option(
-    "--state-dir",
-    type=click.Path(path_type=Path),
-    default=Path(".reconcile"),
-    show_default=True,
-    help="Where the journal and lock live (keep it: a rerun resumes from it).",
-)
+@state_dir_option("Where the journal and lock live (keep it: a rerun resumes from it).")
 @click.option("--legacy-tx", is_flag=True, help="Send legacy (gasPrice) transactions, for chains without EIP-1559.")
 @click.option("--speed-up", is_flag=True, help="Replace journaled transactions still pending with a higher fee.")
 @click.option("--receipt-timeout", type=float, default=300.0, show_default=True, help="Seconds to wait per batch.")
@@ -184,13 +179,7 @@ def import_cmd(
 @cli.command("approve")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--amount", help='A standing allowance (e.g. "5 MOR"); default: exactly what the plan spends.')
-@click.option(
-    "--state-dir",
-    type=click.Path(path_type=Path),
-    default=Path(".reconcile"),
-    show_default=True,
-    help="Where the journal and the lock are kept (shared with apply).",
-)
+@state_dir_option("Where the journal and the lock are kept (shared with apply).")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--key-ref", help="The PROVIDER wallet's key: env:NAME or file:PATH (default: the signer's, if it is the provider)."
@@ -205,13 +194,7 @@ def approve_cmd(path: Path, amount: str | None, state_dir: Path, auto_approve: b
 @cli.command("claim")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show what would be collected and the estimated gas; send nothing.")
-@click.option(
-    "--state-dir",
-    type=click.Path(path_type=Path),
-    default=Path(".reconcile"),
-    show_default=True,
-    help="Where the transaction journal and the apply lock live (shared with apply).",
-)
+@state_dir_option("Where the transaction journal and the apply lock live (shared with apply).")
 def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
     """Collect the provider's earnings from ended sessions (claimForProvider), within the stake cap."""
     from reconciler.commands.claim import run_claim

@@ -15,6 +15,8 @@ from types import FrameType
 
 import click
 
+from reconciler.commands.options import state_dir_option
+
 
 def _host_port(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
@@ -37,13 +39,7 @@ def _host_port(value: str) -> tuple[str, int]:
 @click.option("--auto-apply/--alert-only", default=False, help="Apply drift, or only report it (default).")
 @click.option("--metrics-listen", metavar="HOST:PORT", help="Serve /metrics and /healthz here.")
 @click.option("--git-pull", type=float, metavar="SECONDS", help="Fast-forward PATH's git checkout this often.")
-@click.option(
-    "--state-dir",
-    type=click.Path(path_type=Path),
-    default=Path(".reconcile"),
-    show_default=True,
-    help="Journal, lock and spend tally (shared with apply); --suspend/--resume act on this.",
-)
+@state_dir_option("Journal, lock and spend tally (shared with apply); --suspend/--resume act on this.")
 @click.option("--webhook", metavar="REF", help="env:NAME or file:PATH holding the webhook URL (never printed).")
 @click.option("--max-failures", type=int, default=5, show_default=True, help="Stop applying after N failures.")
 @click.option("--backoff", "backoff_base", type=float, default=5.0, show_default=True, help="First retry delay (s).")

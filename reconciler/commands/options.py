@@ -1,0 +1,20 @@
+"""Command-line options shared by several commands, so they read and default the same everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_STATE_DIR = Path(".reconcile")
+
+
+def state_dir_option(help_text: str) -> Callable[[F], F]:
+    """`--state-dir`: where the per-provider journal and lock live (apply, approve, claim and watch share them)."""
+    return click.option(
+        "--state-dir", type=click.Path(path_type=Path), default=DEFAULT_STATE_DIR, show_default=True, help=help_text
+    )
