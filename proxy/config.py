@@ -83,10 +83,17 @@ class ModelRoute:
     upstream: str  # scheme://host:port, the failure-budget key together with the key fingerprint
     parameters: Mapping[str, str]
     raw: Mapping[str, Any] = field(repr=False)
+    # Derived once here, not per request (the hot path used to hash the key several times per request).
+    key_fingerprint: str | None = field(init=False, repr=False, compare=False)
+    budget_key: tuple[str, str | None] = field(init=False, repr=False, compare=False)
+    labels: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)  # model, model_id
 
-    @property
-    def key_fingerprint(self) -> str | None:
-        return key_fingerprint(self.api_key)
+    def __post_init__(self) -> None:
+        # A non-string key is a schema error reported by parse_config; this route is then never used.
+        fp = key_fingerprint(self.api_key) if isinstance(self.api_key, str) else None
+        object.__setattr__(self, "key_fingerprint", fp)
+        object.__setattr__(self, "budget_key", (self.upstream, fp))
+        object.__setattr__(self, "labels", (("model", self.model_name), ("model_id", "0x" + self.model_id)))
 
     def public(self) -> dict[str, Any]:
         """The entry as in the file with its key replaced by its fingerprint (for the admin API)."""

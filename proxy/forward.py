@@ -21,6 +21,7 @@ from proxy import claude
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream
 from proxy.errors import error_response, upstream_error_body
+from proxy.idle import IdleTimeout
 from proxy.routing import check_bearer, resolve
 from proxy.sse import DONE, SSEParser, encode_data
 from proxy.state import ProxyState
@@ -166,7 +167,7 @@ class Forwarder:
         self, request: web.Request, route: ModelRoute, t0: float, forward: Callable[[], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         state = self.state
-        budget_key = (route.upstream, route.key_fingerprint)
+        budget_key = route.budget_key
         if not state.budget.allow(budget_key):
             wait = state.budget.retry_after(budget_key)
             return self._rejected(
@@ -190,7 +191,7 @@ class Forwarder:
                 "slots_full",
             )
         status = 499
-        labels = (("model", route.model_name), ("model_id", "0x" + route.model_id))
+        labels = route.labels
         try:
             response: web.StreamResponse = await forward()
             status = response.status
@@ -209,7 +210,7 @@ class Forwarder:
         """POST upstream; retry once only when the connection was never made (nothing was sent)."""
         session = self.state.session
         assert session is not None
-        key = (route.upstream, route.key_fingerprint)
+        key = route.budget_key
         for attempt in (1, 2):
             payload = data() if callable(data) else data
             try:
@@ -257,7 +258,7 @@ class Forwarder:
 
     def _upstream_failed(self, route: ModelRoute, what: str, status: int | None = None) -> None:
         if status is None or status in BUDGET_STATUSES:
-            self.state.budget.record_failure((route.upstream, route.key_fingerprint))
+            self.state.budget.record_failure(route.budget_key)
         self.state.metrics.upstream_errors.inc((("model", route.model_name), ("kind", what)))
 
     def _failure_response(self, route: ModelRoute, exc: BaseException) -> web.Response:
@@ -282,13 +283,11 @@ class Forwarder:
     async def _read_all(self, resp: aiohttp.ClientResponse) -> bytes:
         """The whole body, each read bounded by the idle timeout."""
         chunks: list[bytes] = []
-        idle = self.settings.idle_timeout
-        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(idle) as cm:
+            async with IdleTimeout(self.settings.idle_timeout) as idle:
                 while chunk := await resp.content.readany():
                     chunks.append(chunk)
-                    cm.reschedule(loop.time() + idle)
+                    idle.touch()
         except TimeoutError:
             raise UpstreamTimeout("idle") from None
         return b"".join(chunks)
@@ -374,8 +373,6 @@ class Forwarder:
         self, request: web.Request, route: ModelRoute, resp: aiohttp.ClientResponse, sse: SSEDownstream | None
     ) -> web.StreamResponse:
         """Write the upstream body through as it arrives (SSE or binary), bounded by the idle timeout."""
-        loop = asyncio.get_running_loop()
-        idle = self.settings.idle_timeout
         if sse is not None:
             out = await sse.start()  # headers out now, so they are not on the first token's path
             first = await self._first_chunk(resp, sse)
@@ -393,10 +390,10 @@ class Forwarder:
             first = b"x"
         if first:
             try:
-                async with asyncio.timeout(idle) as cm:
+                async with IdleTimeout(self.settings.idle_timeout) as idle:
                     while chunk := await resp.content.readany():
                         await out.write(chunk)
-                        cm.reschedule(loop.time() + idle)
+                        idle.touch()
                         if sse is not None and b'"usage"' in chunk:
                             self._scan_usage(route, chunk)
             except TimeoutError:
@@ -466,14 +463,12 @@ class Forwarder:
     async def _translate_stream(
         self, route: ModelRoute, resp: aiohttp.ClientResponse, sse: SSEDownstream, include_usage: bool
     ) -> web.StreamResponse:
-        loop = asyncio.get_running_loop()
-        idle = self.settings.idle_timeout
         parser = SSEParser()
         tr = claude.StreamTranslator(include_usage)
         out = await sse.start()
         chunk = await self._first_chunk(resp, sse)
         try:
-            async with asyncio.timeout(idle) as cm:
+            async with IdleTimeout(self.settings.idle_timeout) as idle:
                 while chunk:
                     frames = [f for event, data in parser.feed(chunk) for f in tr.feed(event, data)]
                     if frames:
@@ -481,7 +476,7 @@ class Forwarder:
                     if tr.done:
                         break
                     chunk = await resp.content.readany()
-                    cm.reschedule(loop.time() + idle)
+                    idle.touch()
         except TimeoutError:
             raise UpstreamTimeout("idle") from None
         if not tr.done:
