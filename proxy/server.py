@@ -78,7 +78,10 @@ def new_session(state: ProxyState) -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=s.connect_timeout, sock_read=None)
     # No Accept-Encoding: upstreams answer uncompressed, so bytes pass through and SSE is not held back by gzip.
     return aiohttp.ClientSession(
-        connector=connector, timeout=timeout, skip_auto_headers=("User-Agent", "Accept-Encoding")
+        connector=connector,
+        timeout=timeout,
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        cookie_jar=aiohttp.DummyCookieJar(),  # one buyer's upstream cookies must never ride on another's request
     )
 
 

@@ -247,3 +247,35 @@ async def test_too_large_body_is_413_openai_shaped(openai_up, make_proxy):
         status, _, body = await post(s, r, big)
         assert status == 413 and body["error"]["code"] == "http_413"
         assert openai_up.requests == []
+
+
+async def test_upstream_cookies_are_never_replayed_on_later_requests(make_proxy):
+    """The pooled upstream session keeps no cookie jar: a Set-Cookie from one buyer's request must not ride on
+    the next buyer's request to the same upstream."""
+    from types import SimpleNamespace
+
+    from aiohttp import web
+
+    seen: list[str | None] = []
+
+    async def chat(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        resp = web.json_response({"id": "x", "object": "chat.completion", "choices": []})
+        resp.set_cookie("affinity", "buyer-one-session")
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        up = SimpleNamespace(url=f"http://localhost:{port}")  # a host name: cookie jars ignore IP hosts
+        async with make_proxy([entry("gpt-x", up)]) as r, aiohttp.ClientSession() as s:
+            for _ in range(3):
+                assert (await post(s, r, CHAT))[0] == 200
+    finally:
+        await runner.cleanup()
+    assert seen == [None, None, None]
