@@ -113,6 +113,14 @@ def _open(w3: Web3, dep: Deployment, bid_id: str, seconds: int) -> sessions_devn
     )
 
 
+def _expired_session(w3: Web3, deployed: Deployment, tmp_path: Path) -> sessions_devnet.OpenedSession:
+    """The provider set up with a 100 MOR stake, one 5-minute session on chat-a, and the clock past its end."""
+    bids = _setup(w3, deployed, tmp_path, 100 * MOR)
+    s = _open(w3, deployed, bids["chat-a"], 300)
+    _travel(w3, s.ends_at - int(w3.eth.get_block("latest")["timestamp"]) + 1)
+    return s
+
+
 def _travel(w3: Web3, seconds: int) -> None:
     w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
@@ -271,9 +279,7 @@ def test_claim_all_reuses_a_reading_and_never_claims_a_session_twice(
     anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path
 ) -> None:
     """Two runs of claim_all from the same (stale) reading: the second re-reads each session and sends nothing."""
-    bids = _setup(w3, deployed, tmp_path, 100 * MOR)
-    s = _open(w3, deployed, bids["chat-a"], 300)
-    _travel(w3, s.ends_at - int(w3.eth.get_block("latest")["timestamp"]) + 1)
+    _expired_session(w3, deployed, tmp_path)
     path = tmp_path / "s.yaml"
     path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR"))
     desired = load_desired(path)[0]
@@ -290,9 +296,7 @@ def test_claim_all_reuses_a_reading_and_never_claims_a_session_twice(
 
 
 def test_delegate_claims_need_the_session_right(anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path) -> None:
-    bids = _setup(w3, deployed, tmp_path, 100 * MOR)
-    s = _open(w3, deployed, bids["chat-a"], 300)
-    _travel(w3, s.ends_at - int(w3.eth.get_block("latest")["timestamp"]) + 1)
+    s = _expired_session(w3, deployed, tmp_path)
     signer = dev_accounts()[7]
     path = tmp_path / "s.yaml"
     path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR", signer=signer.address))
@@ -325,9 +329,7 @@ class _Crash(BaseException):
 def test_a_claim_killed_after_its_journal_entry_is_resumed_not_sent_twice(
     anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path
 ) -> None:
-    bids = _setup(w3, deployed, tmp_path, 100 * MOR)
-    s = _open(w3, deployed, bids["chat-a"], 300)
-    _travel(w3, s.ends_at - int(w3.eth.get_block("latest")["timestamp"]) + 1)
+    s = _expired_session(w3, deployed, tmp_path)
     path = tmp_path / "s.yaml"
     path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR"))
     desired = load_desired(path)[0]
