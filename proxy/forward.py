@@ -25,6 +25,7 @@ from proxy.idle import IdleTimeout
 from proxy.routing import check_bearer, resolve
 from proxy.sse import DONE, SSEParser, encode_data
 from proxy.state import ProxyState
+from proxy.upstream import ConnectError, UpstreamError, UpstreamResponse, encode_multipart
 
 log = logging.getLogger("morpheus_proxy")
 
@@ -101,14 +102,10 @@ class Forwarder:
         if isinstance(route, web.Response):
             return self._rejected(route, "routing")
 
-        def build() -> aiohttp.FormData:
-            form = aiohttp.FormData()
-            form.add_field("model", route.model_name)
-            for name, value, filename, ctype in fields:
-                form.add_field(name, value, filename=filename, content_type=ctype)
-            return form
-
-        return await self._with_slot(request, route, t0, lambda: self._forward_openai(request, route, build, False, t0))
+        ctype, data = encode_multipart([("model", route.model_name, None, None), *fields])
+        return await self._with_slot(
+            request, route, t0, lambda: self._forward_openai(request, route, data, False, t0, ctype)
+        )
 
     # ---- shared paths ---------------------------------------------------------------------------
 
@@ -204,19 +201,16 @@ class Forwarder:
 
     # ---- upstream calls -------------------------------------------------------------------------
 
-    async def _send(
-        self, route: ModelRoute, data: Any, headers: dict[str, str], deadline: float
-    ) -> aiohttp.ClientResponse:
+    async def _send(self, route: ModelRoute, data: bytes, headers: dict[str, str], deadline: float) -> UpstreamResponse:
         """POST upstream; retry once only when the connection was never made (nothing was sent)."""
-        session = self.state.session
-        assert session is not None
+        pool = self.state.upstream
+        assert pool is not None
         key = route.budget_key
         for attempt in (1, 2):
-            payload = data() if callable(data) else data
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await session.post(route.api_url, data=payload, headers=headers)
-            except aiohttp.ClientConnectorError:
+                    return await pool.post(route.api_url, headers, data)
+            except ConnectError:
                 self.state.budget.record_failure(key)
                 if attempt == 2 or not self.state.budget.allow(key):
                     raise
@@ -226,11 +220,11 @@ class Forwarder:
         self,
         request: web.Request,
         route: ModelRoute,
-        data: Any,
+        data: bytes,
         headers: dict[str, str],
         t0: float,
         sse: SSEDownstream | None,
-    ) -> aiohttp.ClientResponse:
+    ) -> UpstreamResponse:
         """Send, waiting at most ttfb for the answer; SSE clients get keep-alive comments while they wait."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.ttfb_timeout
@@ -244,10 +238,8 @@ class Forwarder:
         except TimeoutError:
             raise UpstreamTimeout("ttfb") from None
 
-    def _headers(self, route: ModelRoute, json_body: bool) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        if json_body:
-            headers["Content-Type"] = "application/json"
+    def _headers(self, route: ModelRoute, content_type: str) -> dict[str, str]:
+        headers = {"Content-Type": content_type}
         if route.api_type == "claudeai":
             if route.api_key:
                 headers["x-api-key"] = route.api_key
@@ -267,7 +259,7 @@ class Forwarder:
             return error_response(
                 504, f"the upstream did not answer in time ({exc.which} timeout)", code=f"upstream_timeout_{exc.which}"
             )
-        if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc, ConnectError):
             self._upstream_failed(route, "connect")
             return error_response(502, "cannot connect to the upstream", code="upstream_unreachable")
         self._upstream_failed(route, "disconnect")
@@ -280,12 +272,12 @@ class Forwarder:
                 if isinstance(n, int) and n > 0:
                     self.state.metrics.tokens.inc((("model", route.model_name), ("type", kind.split("_")[0])), n)
 
-    async def _read_all(self, resp: aiohttp.ClientResponse) -> bytes:
+    async def _read_all(self, resp: UpstreamResponse) -> bytes:
         """The whole body, each read bounded by the idle timeout."""
         chunks: list[bytes] = []
         try:
             async with IdleTimeout(self.settings.idle_timeout) as idle:
-                while chunk := await resp.content.readany():
+                while chunk := await resp.readany():
                     chunks.append(chunk)
                     idle.touch()
         except TimeoutError:
@@ -293,13 +285,19 @@ class Forwarder:
         return b"".join(chunks)
 
     async def _forward_openai(
-        self, request: web.Request, route: ModelRoute, data: Any, stream: bool, t0: float
+        self,
+        request: web.Request,
+        route: ModelRoute,
+        data: bytes,
+        stream: bool,
+        t0: float,
+        content_type: str = "application/json",
     ) -> web.StreamResponse:
         sse = SSEDownstream(request, self.settings.keepalive_interval) if stream else None
-        resp: aiohttp.ClientResponse | None = None
+        resp: UpstreamResponse | None = None
         try:
             async with asyncio.timeout(self.settings.total_timeout):
-                resp = await self._open(request, route, data, self._headers(route, not callable(data)), t0, sse)
+                resp = await self._open(request, route, data, self._headers(route, content_type), t0, sse)
                 self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
                 if resp.status >= 400:
                     body = await self._read_all(resp)
@@ -321,7 +319,7 @@ class Forwarder:
                     except (ValueError, AttributeError):
                         pass
                 return await self._plain_out(request, sse, resp.status, body, ctype)
-        except (UpstreamTimeout, aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamTimeout, UpstreamError, ConnectionResetError, TimeoutError) as exc:
             if isinstance(exc, TimeoutError):
                 exc = UpstreamTimeout("total")
             return await self._fail(request, route, sse, exc)
@@ -370,7 +368,7 @@ class Forwarder:
         return web.Response(status=status, body=body, headers=headers)
 
     async def _pipe(
-        self, request: web.Request, route: ModelRoute, resp: aiohttp.ClientResponse, sse: SSEDownstream | None
+        self, request: web.Request, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream | None
     ) -> web.StreamResponse:
         """Write the upstream body through as it arrives (SSE or binary), bounded by the idle timeout."""
         if sse is not None:
@@ -391,7 +389,7 @@ class Forwarder:
         if first:
             try:
                 async with IdleTimeout(self.settings.idle_timeout) as idle:
-                    while chunk := await resp.content.readany():
+                    while chunk := await resp.readany():
                         await out.write(chunk)
                         idle.touch()
                         if sse is not None and b'"usage"' in chunk:
@@ -417,10 +415,10 @@ class Forwarder:
                 except (ValueError, AttributeError):
                     pass
 
-    async def _first_chunk(self, resp: aiohttp.ClientResponse, sse: SSEDownstream) -> bytes:
+    async def _first_chunk(self, resp: UpstreamResponse, sse: SSEDownstream) -> bytes:
         try:
             async with asyncio.timeout(self.settings.ttfb_timeout):
-                return await sse.keepalive_while(resp.content.readany())
+                return await sse.keepalive_while(resp.readany())
         except TimeoutError:
             raise UpstreamTimeout("ttfb") from None
 
@@ -428,10 +426,10 @@ class Forwarder:
         self, request: web.Request, route: ModelRoute, data: bytes, stream: bool, include_usage: bool, t0: float
     ) -> web.StreamResponse:
         sse = SSEDownstream(request, self.settings.keepalive_interval) if stream else None
-        resp: aiohttp.ClientResponse | None = None
+        resp: UpstreamResponse | None = None
         try:
             async with asyncio.timeout(self.settings.total_timeout):
-                resp = await self._open(request, route, data, self._headers(route, True), t0, sse)
+                resp = await self._open(request, route, data, self._headers(route, "application/json"), t0, sse)
                 self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
                 if resp.status >= 400:
                     raw = await self._read_all(resp)
@@ -452,7 +450,7 @@ class Forwarder:
                     self._count_usage(route, answer["usage"])
                     return web.json_response(answer, headers={"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")})
                 return await self._translate_stream(route, resp, sse, include_usage)
-        except (UpstreamTimeout, aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamTimeout, UpstreamError, ConnectionResetError, TimeoutError) as exc:
             if isinstance(exc, TimeoutError):
                 exc = UpstreamTimeout("total")
             return await self._fail(request, route, sse, exc)
@@ -461,7 +459,7 @@ class Forwarder:
                 resp.release()
 
     async def _translate_stream(
-        self, route: ModelRoute, resp: aiohttp.ClientResponse, sse: SSEDownstream, include_usage: bool
+        self, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream, include_usage: bool
     ) -> web.StreamResponse:
         parser = SSEParser()
         tr = claude.StreamTranslator(include_usage)
@@ -475,7 +473,7 @@ class Forwarder:
                         await out.write(b"".join(frames))
                     if tr.done:
                         break
-                    chunk = await resp.content.readany()
+                    chunk = await resp.readany()
                     idle.touch()
         except TimeoutError:
             raise UpstreamTimeout("idle") from None

@@ -1,4 +1,4 @@
-"""Wiring: the two aiohttp apps, the pooled upstream session, hot-reload triggers, graceful drain."""
+"""Wiring: the two aiohttp apps, the pooled upstream client, hot-reload triggers, graceful drain."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import watchfiles
 from aiohttp import web
 
@@ -20,6 +19,7 @@ from proxy.admin import admin_app
 from proxy.errors import error_response
 from proxy.forward import STATE, Forwarder
 from proxy.state import ProxyState
+from proxy.upstream import UpstreamPool
 
 log = logging.getLogger("morpheus_proxy")
 
@@ -68,21 +68,12 @@ def data_app(state: ProxyState) -> web.Application:
     return app
 
 
-def new_session(state: ProxyState) -> aiohttp.ClientSession:
-    """One pooled keep-alive session for all upstreams, sized to at least the sum of all slots."""
-    s = state.settings
-    limit = s.pool_limit
-    if limit and state.config is not None and limit < state.config.total_slots:
-        limit = state.config.total_slots
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=60, ttl_dns_cache=300)
-    timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=s.connect_timeout, sock_read=None)
-    # No Accept-Encoding: upstreams answer uncompressed, so bytes pass through and SSE is not held back by gzip.
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        skip_auto_headers=("User-Agent", "Accept-Encoding"),
-        cookie_jar=aiohttp.DummyCookieJar(),  # one buyer's upstream cookies must never ride on another's request
-    )
+def new_pool(state: ProxyState) -> UpstreamPool:
+    """One pooled keep-alive client for all upstreams; a set pool_limit is raised to the sum of all slots."""
+    pool = UpstreamPool(limit=0, connect_timeout=state.settings.connect_timeout)
+    state.upstream = pool
+    state.size_pool()
+    return pool
 
 
 @dataclass
@@ -104,8 +95,8 @@ class Running:
                 await self.watcher
         await self.data_runner.cleanup()  # stop accepting, wait up to drain_grace for in-flight requests
         await self.admin_runner.cleanup()
-        if self.state.session is not None:
-            await self.state.session.close()
+        if self.state.upstream is not None:
+            await self.state.upstream.close()
 
 
 async def _start_site(runner: web.AppRunner, host: str, port: int) -> int:
@@ -136,7 +127,7 @@ async def start(
     state: ProxyState, listen: tuple[str, int], admin_listen: tuple[str, int], *, watch: bool = True
 ) -> Running:
     """Start both planes (port 0 picks a free port); the config must already be loaded."""
-    state.session = new_session(state)
+    new_pool(state)
     data_runner = web.AppRunner(
         data_app(state), handler_cancellation=True, shutdown_timeout=state.settings.drain_grace, access_log=None
     )

@@ -10,13 +10,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-
 from proxy.budget import FailureBudget
 from proxy.config import ConfigError, ModelsConfig, load_config
 from proxy.metrics import Metrics
 from proxy.settings import Settings
 from proxy.slots import SlotRegistry
+from proxy.upstream import UpstreamPool
 
 log = logging.getLogger("morpheus_proxy")
 
@@ -56,13 +55,20 @@ class ProxyState:
         self.metrics.collectors.append(self._collect)
         self.last_reload_error: str | None = None
         self.draining = False
-        self.session: aiohttp.ClientSession | None = None
+        self.upstream: UpstreamPool | None = None
 
     def _install(self, cfg: ModelsConfig) -> None:
         self.slots.apply({r.model_id: r.slots for r in cfg.routes})
         self.config = cfg
+        self.size_pool()
         for w in cfg.warnings:
             log.warning("%s: %s", cfg.source, w)
+
+    def size_pool(self) -> None:
+        """A capped upstream pool never holds fewer connections than the config has slots."""
+        cap = self.settings.pool_limit
+        if self.upstream is not None and cap:
+            self.upstream.limit = max(cap, self.config.total_slots if self.config else 0)
 
     def load_initial(self) -> ModelsConfig:
         """Load the config at start; raises ConfigError (the caller refuses to start)."""

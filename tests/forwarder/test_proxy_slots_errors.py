@@ -250,7 +250,7 @@ async def test_too_large_body_is_413_openai_shaped(openai_up, make_proxy):
 
 
 async def test_upstream_cookies_are_never_replayed_on_later_requests(make_proxy):
-    """The pooled upstream session keeps no cookie jar: a Set-Cookie from one buyer's request must not ride on
+    """The pooled upstream client keeps no cookie jar: a Set-Cookie from one buyer's request must not ride on
     the next buyer's request to the same upstream."""
     from types import SimpleNamespace
 
