@@ -195,6 +195,14 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             errors.append(f"{where}.apiUrl: not an http(s) URL")
             continue
+        if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+            errors.append(f"{where}.apiUrl: holds whitespace or a control character")
+            continue
+        key = entry.get("apiKey")
+        if isinstance(key, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+            # It would break the upstream request's header block; the value itself is never shown.
+            errors.append(f"{where}.apiKey: holds a line break or another control character")
+            continue
         kind = _kind_for(api_type, url)
         if kind is None:
             wanted = "/v1/messages" if api_type == "claudeai" else ", ".join(_OPENAI_SUFFIXES)

@@ -80,6 +80,8 @@ def test_unimplemented_api_types_are_refused_at_load(api_type):
         ({"concurrentSlots": -1}, "concurrentSlots"),
         ({"apiType": "gemini"}, "unknown apiType"),
         ({"apiUrl": "ftp://x/v1/embeddings"}, "not an http(s) URL"),
+        ({"apiUrl": "http://x/v1 /chat/completions"}, "apiUrl: holds whitespace"),
+        ({"apiKey": "k\r\nX-Injected: 1"}, "apiKey: holds a line break"),
     ],
 )
 def test_invalid_entries_are_reported_with_their_path(over, needle):
