@@ -22,13 +22,18 @@ import ssl
 import time
 import zlib
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httptools
 from multidict import CIMultiDict
 
 # Stop reading from an upstream socket while this much of its body waits for the client to take it.
 HIGH_WATER = 256 * 1024
+# Bodies up to this size leave in one write with the head (one copy of a small buffer); larger ones are written
+# after it as they are, never copied (audio uploads).
+COALESCE_BODY = 64 * 1024
+# An answer's header block may not grow past this (a runaway upstream must not fill our memory).
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class UpstreamError(Exception):
@@ -58,6 +63,9 @@ class Target:
         return (self.scheme, self.host, self.port)
 
 
+_VISIBLE_ASCII = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
 def parse_target(url: str) -> Target:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -65,6 +73,7 @@ def parse_target(url: str) -> Target:
     default = 443 if parts.scheme == "https" else 80
     port = parts.port or default
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    path = quote(path, safe=_VISIBLE_ASCII)  # escapes only what may not stand on a request line (UTF-8, spaces)
     host = parts.hostname
     shown = f"[{host}]" if ":" in host else host
     return Target(parts.scheme, host, port, path, shown if port == default else f"{shown}:{port}")
@@ -119,15 +128,20 @@ class _Connection(asyncio.Protocol):
         self._decoder: zlib._Decompress | None = None
         self._status = 0
         self._keep_alive = False
+        self._head_bytes = 0
 
     # ---- the request side ------------------------------------------------------------------------
 
-    def send(self, data: bytes) -> asyncio.Future[UpstreamResponse]:
+    def send(self, head: bytes, body: bytes) -> asyncio.Future[UpstreamResponse]:
         """Write the whole request now; the future resolves when the response head has arrived."""
         assert self.transport is not None and not self._busy
         self._busy = True
         self._head = self.pool.loop.create_future()
-        self.transport.write(data)
+        if len(body) <= COALESCE_BODY:
+            self.transport.write(head + body)
+        else:
+            self.transport.write(head)
+            self.transport.write(body)
         return self._head
 
     def finish(self) -> None:
@@ -171,6 +185,12 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(Disconnected(f"malformed answer from the upstream: {exc}"))
             self.close()
+            return
+        if self._status == 0:  # still inside the head: it may not grow without bound
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._fail(Disconnected(f"the upstream's answer head exceeds {MAX_HEAD_BYTES} bytes"))
+                self.close()
 
     def eof_received(self) -> bool:
         if self._busy and self._until_close and self._head is not None and self._head.done():
@@ -317,10 +337,10 @@ class UpstreamPool:
         for name, value in headers.items():
             lines.append(f"{name}: {_clean(value)}\r\n")
         lines.append("Accept-Encoding: identity\r\n\r\n")
-        data = "".join(lines).encode("latin-1") + body
+        head = "".join(lines).encode()  # UTF-8, as aiohttp's client sent header values
         conn = await self._acquire(t)
         try:
-            return await conn.send(data)
+            return await conn.send(head, body)
         except BaseException:
             conn.close()  # cancelled (a deadline, a client gone) or failed: this connection's state is unknown
             raise

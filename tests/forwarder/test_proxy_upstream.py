@@ -237,6 +237,7 @@ def test_targets_and_multipart_encoding():
         "api.example.com",
     )
     assert parse_target("http://[::1]:8080").host_header == "[::1]:8080"
+    assert parse_target("http://h/v1/modèle?q=a b").path == "/v1/mod%C3%A8le?q=a%20b"
     with pytest.raises(ValueError):
         parse_target("ftp://x/")
     ctype, body = encode_multipart([("model", "whisper", None, None), ("file", b"\x00RIFF", 'a"b.wav', "audio/wav")])
@@ -288,3 +289,19 @@ async def test_bytes_after_an_answer_end_drop_the_connection(pool):
             await asyncio.sleep(0.05)
             resp.release()
         assert pool.connects == 2
+
+
+async def test_a_runaway_answer_head_is_cut(pool):
+    endless = [b"HTTP/1.1 200 OK\r\n"] + [b"X-Filler: " + b"a" * 1000 + b"\r\n"] * 100
+    async with raw_server(lambda _r: endless) as srv:
+        with pytest.raises(Disconnected, match="head exceeds"):
+            await pool.post(srv["url"], {}, b"")
+        assert not pool._open
+
+
+async def test_a_large_body_is_sent_whole(pool):
+    body = bytes(range(256)) * 1024  # 256 KiB: written after the head, not copied into it
+    async with raw_server(lambda req: fixed(str(len(req.split(b"\r\n\r\n", 1)[1])).encode())(req)) as srv:
+        resp = await pool.post(srv["url"], {}, body)
+        assert await read_all(resp) == b"262144"
+        assert srv["requests"][0].endswith(body)
