@@ -149,7 +149,15 @@ class _Connection(asyncio.Protocol):
         if not self._busy:
             return
         self._busy = False
-        reusable = self._complete and self._error is None and not self._chunks and not self.closed and self._keep_alive
+        reusable = (
+            self._complete
+            and self._error is None
+            and not self._chunks
+            and self._keep_alive
+            and not self.closed
+            and self.transport is not None
+            and not self.transport.get_write_buffer_size()  # an early answer: our body may still be going out
+        )
         self._reset()
         if reusable:
             self.pool._put_back(self)
