@@ -18,7 +18,7 @@ _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"
 class SSEDownstream:
     """The client side of a streamed answer, prepared lazily so errors before the first byte keep their status."""
 
-    def __init__(self, request: web.Request, keepalive: float) -> None:
+    def __init__(self, request: web.BaseRequest, keepalive: float) -> None:
         self.request = request
         self.keepalive = keepalive
         self.response: web.StreamResponse | None = None

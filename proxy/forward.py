@@ -29,8 +29,6 @@ from proxy.upstream import ConnectError, UpstreamError, UpstreamResponse, encode
 
 log = logging.getLogger("morpheus_proxy")
 
-STATE: web.AppKey[ProxyState] = web.AppKey("state", ProxyState)
-
 # Upstream statuses that count against the failure budget (account-level trouble, not a buyer's bad request).
 BUDGET_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504, 529})
 
@@ -52,16 +50,16 @@ class Forwarder:
 
     # ---- handlers -------------------------------------------------------------------------------
 
-    async def chat(self, request: web.Request) -> web.StreamResponse:
+    async def chat(self, request: web.BaseRequest) -> web.StreamResponse:
         return await self._json_endpoint(request, CHAT)
 
-    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+    async def embeddings(self, request: web.BaseRequest) -> web.StreamResponse:
         return await self._json_endpoint(request, EMBEDDINGS)
 
-    async def speech(self, request: web.Request) -> web.StreamResponse:
+    async def speech(self, request: web.BaseRequest) -> web.StreamResponse:
         return await self._json_endpoint(request, SPEECH)
 
-    async def models(self, request: web.Request) -> web.StreamResponse:
+    async def models(self, request: web.BaseRequest) -> web.StreamResponse:
         if not check_bearer(request, self.state.client_token):
             return self._unauthorized()
         cfg = self.state.config
@@ -77,7 +75,7 @@ class Forwarder:
         ]
         return web.json_response({"object": "list", "data": data})
 
-    async def transcriptions(self, request: web.Request) -> web.StreamResponse:
+    async def transcriptions(self, request: web.BaseRequest) -> web.StreamResponse:
         t0 = asyncio.get_running_loop().time()
         if not check_bearer(request, self.state.client_token):
             return self._unauthorized()
@@ -109,7 +107,7 @@ class Forwarder:
 
     # ---- shared paths ---------------------------------------------------------------------------
 
-    async def _json_endpoint(self, request: web.Request, kind: str) -> web.StreamResponse:
+    async def _json_endpoint(self, request: web.BaseRequest, kind: str) -> web.StreamResponse:
         t0 = asyncio.get_running_loop().time()
         if not check_bearer(request, self.state.client_token):
             return self._unauthorized()
@@ -161,7 +159,11 @@ class Forwarder:
         return response
 
     async def _with_slot(
-        self, request: web.Request, route: ModelRoute, t0: float, forward: Callable[[], Awaitable[web.StreamResponse]]
+        self,
+        request: web.BaseRequest,
+        route: ModelRoute,
+        t0: float,
+        forward: Callable[[], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         state = self.state
         budget_key = route.budget_key
@@ -218,7 +220,7 @@ class Forwarder:
 
     async def _open(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         route: ModelRoute,
         data: bytes,
         headers: dict[str, str],
@@ -286,7 +288,7 @@ class Forwarder:
 
     async def _forward_openai(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         route: ModelRoute,
         data: bytes,
         stream: bool,
@@ -328,7 +330,7 @@ class Forwarder:
                 resp.release()
 
     async def _fail(
-        self, request: web.Request, route: ModelRoute, sse: SSEDownstream | None, exc: BaseException
+        self, request: web.BaseRequest, route: ModelRoute, sse: SSEDownstream | None, exc: BaseException
     ) -> web.StreamResponse:
         prepared = request.get(PREPARED)
         if isinstance(exc, ConnectionResetError) and prepared is not None:
@@ -346,7 +348,12 @@ class Forwarder:
         return err
 
     async def _error_out(
-        self, request: web.Request, sse: SSEDownstream | None, status: int, body: bytes, retry_after: str | None = None
+        self,
+        request: web.BaseRequest,
+        sse: SSEDownstream | None,
+        status: int,
+        body: bytes,
+        retry_after: str | None = None,
     ) -> web.StreamResponse:
         if sse is not None and sse.response is not None:  # headers already went out with keep-alives
             await sse.write(b"data: " + body + b"\n\n" + DONE)
@@ -357,7 +364,7 @@ class Forwarder:
         return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
     async def _plain_out(
-        self, request: web.Request, sse: SSEDownstream | None, status: int, body: bytes, ctype: str
+        self, request: web.BaseRequest, sse: SSEDownstream | None, status: int, body: bytes, ctype: str
     ) -> web.StreamResponse:
         if sse is not None and sse.response is not None:
             await sse.write(b"data: " + body + b"\n\n" + DONE)
@@ -368,7 +375,7 @@ class Forwarder:
         return web.Response(status=status, body=body, headers=headers)
 
     async def _pipe(
-        self, request: web.Request, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream | None
+        self, request: web.BaseRequest, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream | None
     ) -> web.StreamResponse:
         """Write the upstream body through as it arrives (SSE or binary), bounded by the idle timeout."""
         if sse is not None:
@@ -423,7 +430,7 @@ class Forwarder:
             raise UpstreamTimeout("ttfb") from None
 
     async def _forward_claude(
-        self, request: web.Request, route: ModelRoute, data: bytes, stream: bool, include_usage: bool, t0: float
+        self, request: web.BaseRequest, route: ModelRoute, data: bytes, stream: bool, include_usage: bool, t0: float
     ) -> web.StreamResponse:
         sse = SSEDownstream(request, self.settings.keepalive_interval) if stream else None
         resp: UpstreamResponse | None = None

@@ -18,7 +18,7 @@ _KIND_PATHS = {
 }
 
 
-def check_bearer(request: web.Request, token: str | None) -> bool:
+def check_bearer(request: web.BaseRequest, token: str | None) -> bool:
     """True when no token is configured or the request carries it (constant-time compare)."""
     if token is None:
         return True

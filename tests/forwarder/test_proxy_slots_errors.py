@@ -194,7 +194,10 @@ async def test_bad_requests_are_openai_shaped(openai_up, make_proxy):
         status, _, body = await post(s, r, CHAT, path="/completions")
         assert status == 404 and body["error"]["type"] == "not_found_error"
         async with s.get(base_url(r) + "/chat/completions") as resp:
-            assert resp.status == 405 and "error" in await resp.json()
+            assert resp.status == 405 and resp.headers["Allow"] == "POST"
+            assert (await resp.json())["error"]["code"] == "http_405"
+        async with s.head(base_url(r) + "/models") as resp:
+            assert resp.status == 200  # HEAD where GET is served, as aiohttp's router allows
         async with s.post(base_url(r) + "/audio/transcriptions", json=CHAT) as resp:
             assert resp.status == 400
 
