@@ -1,4 +1,4 @@
-"""Wiring: the two aiohttp apps, the pooled upstream client, hot-reload triggers, graceful drain."""
+"""Wiring: the data plane (aiohttp's low-level server), the admin app, the upstream pool, hot reload, graceful drain."""
 
 from __future__ import annotations
 
