@@ -114,6 +114,12 @@ class Metrics:
         self.config_loaded = Counter(
             "morpheus_proxy_config_last_reload_success", "1 if the last reload succeeded.", "gauge"
         )
+        self.upstream_connections = Counter(
+            "morpheus_proxy_upstream_connections", "Upstream connections, by upstream and state (busy, idle).", "gauge"
+        )
+        self.upstream_connects = Counter(
+            "morpheus_proxy_upstream_connects_total", "Upstream connections opened, by upstream (churn shows here)."
+        )
         self.collectors: list[Callable[[], None]] = []
 
     def render(self) -> str:
@@ -122,6 +128,7 @@ class Metrics:
         metrics = (
             self.requests, self.latency, self.ttfb, self.overhead, self.rejections, self.upstream_errors,
             self.tokens, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
+            self.upstream_connections, self.upstream_connects,
         )  # fmt: skip
         lines: list[str] = []
         for m in metrics:

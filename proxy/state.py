@@ -115,3 +115,9 @@ class ProxyState:
             m.capacity.set(labels, gate.limit)
         if self.config:
             m.config_info.set((("version", self.config.version),), 1)
+        m.upstream_connections.values.clear()
+        if self.upstream is not None:
+            for upstream, (busy, idle, opened) in self.upstream.stats().items():
+                m.upstream_connections.set((("upstream", upstream), ("state", "busy")), busy)
+                m.upstream_connections.set((("upstream", upstream), ("state", "idle")), idle)
+                m.upstream_connects.set((("upstream", upstream),), opened)

@@ -79,6 +79,11 @@ def parse_target(url: str) -> Target:
     return Target(parts.scheme, host, port, path, shown if port == default else f"{shown}:{port}")
 
 
+def _origin_name(origin: tuple[str, str, int]) -> str:
+    scheme, host, port = origin
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
 def _clean(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("a header value holds a line break")
@@ -329,6 +334,7 @@ class UpstreamPool:
         self._tls = tls  # None: the system's trust store, made on the first https connection
         self._sweeper: asyncio.TimerHandle | None = None
         self.connects = 0  # connections opened so far (tests check reuse with it)
+        self.connects_by_origin: collections.Counter[tuple[str, str, int]] = collections.Counter()
 
     def target(self, url: str) -> Target:
         t = self._targets.get(url)
@@ -352,6 +358,15 @@ class UpstreamPool:
         except BaseException:
             conn.close()  # cancelled (a deadline, a client gone) or failed: this connection's state is unknown
             raise
+
+    def stats(self) -> dict[str, tuple[int, int, int]]:
+        """Per upstream ("scheme://host:port"): connections in use, idle, and opened so far (for /metrics)."""
+        out: dict[str, list[int]] = {}
+        for origin, n in self.connects_by_origin.items():
+            out.setdefault(_origin_name(origin), [0, 0, 0])[2] = n
+        for c in self._open:
+            out.setdefault(_origin_name(c.origin), [0, 0, 0])[0 if c._busy else 1] += 1
+        return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -416,6 +431,7 @@ class UpstreamPool:
             conn.close()
             raise
         self.connects += 1
+        self.connects_by_origin[t.origin] += 1
         return conn
 
     def _tls_context(self) -> ssl.SSLContext:

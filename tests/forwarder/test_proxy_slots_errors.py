@@ -222,6 +222,12 @@ async def test_one_pooled_keepalive_connection_for_sequential_requests(openai_up
         for stream in (False, True) * 5:
             assert (await post(s, r, {**CHAT, "stream": stream}))[0] == 200
         assert len(openai_up.peers) == 1  # no per-request session or connection
+        async with s.get(f"http://127.0.0.1:{r.admin_port}/metrics") as resp:
+            text = await resp.text()
+        upstream = openai_up.url
+        assert f'morpheus_proxy_upstream_connects_total{{upstream="{upstream}"}} 1' in text
+        assert f'morpheus_proxy_upstream_connections{{upstream="{upstream}",state="idle"}} 1' in text
+        assert f'morpheus_proxy_upstream_connections{{upstream="{upstream}",state="busy"}} 0' in text
 
 
 async def test_stream_usage_is_counted_and_secrets_never_logged(openai_up, make_proxy, caplog):
