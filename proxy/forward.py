@@ -41,6 +41,10 @@ class UpstreamTimeout(Exception):
         self.which = which
 
 
+# What ends a forwarded request early: answered by `Forwarder._fail` (an error answer, an error event, or a cut).
+FORWARD_FAILURES = (UpstreamTimeout, UpstreamError, ConnectionResetError, TimeoutError)
+
+
 class Forwarder:
     """Request handlers bound to one ProxyState."""
 
@@ -321,9 +325,7 @@ class Forwarder:
                     except (ValueError, AttributeError):
                         pass
                 return await self._plain_out(request, sse, resp.status, body, ctype)
-        except (UpstreamTimeout, UpstreamError, ConnectionResetError, TimeoutError) as exc:
-            if isinstance(exc, TimeoutError):
-                exc = UpstreamTimeout("total")
+        except FORWARD_FAILURES as exc:
             return await self._fail(request, route, sse, exc)
         finally:
             if resp is not None:
@@ -332,6 +334,8 @@ class Forwarder:
     async def _fail(
         self, request: web.BaseRequest, route: ModelRoute, sse: SSEDownstream | None, exc: BaseException
     ) -> web.StreamResponse:
+        if isinstance(exc, TimeoutError):  # only the total timeout reaches here as a bare TimeoutError
+            exc = UpstreamTimeout("total")
         prepared = request.get(PREPARED)
         if isinstance(exc, ConnectionResetError) and prepared is not None:
             return prepared  # the client went away while we wrote to it: not the upstream's failure
@@ -457,9 +461,7 @@ class Forwarder:
                     self._count_usage(route, answer["usage"])
                     return web.json_response(answer, headers={"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")})
                 return await self._translate_stream(route, resp, sse, include_usage)
-        except (UpstreamTimeout, UpstreamError, ConnectionResetError, TimeoutError) as exc:
-            if isinstance(exc, TimeoutError):
-                exc = UpstreamTimeout("total")
+        except FORWARD_FAILURES as exc:
             return await self._fail(request, route, sse, exc)
         finally:
             if resp is not None:
