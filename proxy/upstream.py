@@ -333,7 +333,6 @@ class UpstreamPool:
         self._targets: dict[str, Target] = {}
         self._tls = tls  # None: the system's trust store, made on the first https connection
         self._sweeper: asyncio.TimerHandle | None = None
-        self.connects = 0  # connections opened so far (tests check reuse with it)
         self.connects_by_origin: collections.Counter[tuple[str, str, int]] = collections.Counter()
 
     def target(self, url: str) -> Target:
@@ -359,6 +358,11 @@ class UpstreamPool:
             conn.close()  # cancelled (a deadline, a client gone) or failed: this connection's state is unknown
             raise
 
+    @property
+    def connects(self) -> int:
+        """Connections opened so far, to all upstreams (tests check reuse with it)."""
+        return sum(self.connects_by_origin.values())
+
     def stats(self) -> dict[str, tuple[int, int, int]]:
         """Per upstream ("scheme://host:port"): connections in use, idle, and opened so far (for /metrics)."""
         out: dict[str, list[int]] = {}
@@ -380,12 +384,8 @@ class UpstreamPool:
     # ---- connections ------------------------------------------------------------------------------
 
     async def _acquire(self, t: Target) -> _Connection:
-        idle = self._idle.get(t.origin)
-        while idle:
-            conn = idle.pop()  # most recently used first: the likeliest to still be open
-            if conn.usable():
-                return conn
-        while self.limit and len(self._open) >= self.limit:
+        conn = self._take_idle(t.origin)
+        while conn is None and self.limit and len(self._open) >= self.limit:
             if not self._evict_idle():
                 w = self.loop.create_future()
                 self._waiters.append(w)
@@ -394,12 +394,16 @@ class UpstreamPool:
                 finally:
                     if w in self._waiters:
                         self._waiters.remove(w)
-                idle = self._idle.get(t.origin)
-                while idle:
-                    conn = idle.pop()
-                    if conn.usable():
-                        return conn
-        return await self._connect(t)
+                conn = self._take_idle(t.origin)
+        return conn if conn is not None else await self._connect(t)
+
+    def _take_idle(self, origin: tuple[str, str, int]) -> _Connection | None:
+        idle = self._idle.get(origin)
+        while idle:
+            conn = idle.pop()  # most recently used first: the likeliest to still be open
+            if conn.usable():
+                return conn
+        return None
 
     def _evict_idle(self) -> bool:
         """Close the idle connection that waited longest (to another origin), making room for a new one."""
@@ -430,7 +434,6 @@ class UpstreamPool:
         except BaseException:
             conn.close()
             raise
-        self.connects += 1
         self.connects_by_origin[t.origin] += 1
         return conn
 
