@@ -19,7 +19,7 @@ from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciler import devnet, ids
+from reconciler import devnet, ids, unlocked
 from reconciler.anvil import free_port
 from reconciler.artifacts import load_artifact
 from reconciler.commands.plan import make_plan
@@ -46,7 +46,7 @@ def setup_provider(w3: Web3, info: dict, provider: str, n: int) -> None:
     mor = w3.eth.contract(address=info["mor"], abi=load_artifact("MorToken").abi)
 
     def send(fn: object) -> None:
-        w3.eth.wait_for_transaction_receipt(fn.transact({"from": provider}))  # type: ignore[attr-defined]
+        unlocked.send(w3, fn, provider)
 
     send(mor.functions.approve(info["diamond"], 1000 * MOR))
     send(market.functions.providerRegister(provider, 2 * MOR // 10, "127.0.0.1:3333"))

@@ -21,7 +21,7 @@ from web3 import Web3
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.plan_rpc import setup_provider, yaml_for
-from reconciler import devnet, ids, sessions_devnet
+from reconciler import devnet, ids, sessions_devnet, unlocked
 from reconciler.anvil import free_port
 from reconciler.artifacts import load_artifact
 from reconciler.commands.plan import plan_for
@@ -44,7 +44,7 @@ def main() -> int:
             market = w3.eth.contract(address=info["diamond"], abi=load_artifact("Marketplace").abi)
             mor = w3.eth.contract(address=info["mor"], abi=load_artifact("MorToken").abi)
             buyer = info["accounts"][9]["address"]
-            mor.functions.mint(buyer, 10**7 * MOR).transact({"from": info["owner"]})
+            unlocked.send(w3, mor.functions.mint(buyer, 10**7 * MOR), info["owner"])
             env = {"RECONCILE_DEVNET_DIR": str(path), "BENCH_KEY": "k"}
             print(f"{'sessions':>9} {'on deleted bids':>16} {'round trips':>12} {'median ms':>10} {'min ms':>8}")
             for k, n in enumerate(sizes):
@@ -62,7 +62,7 @@ def main() -> int:
                     )
                     if i % 10 == 9:  # a repost: the sessions so far stay on the deleted bid
                         fn = market.functions.postModelBid(provider, mid, 6 * 10**15)
-                        w3.eth.wait_for_transaction_receipt(fn.transact({"from": provider}))
+                        unlocked.send(w3, fn, provider)
                         deleted += 1
                 state = path / f"s{n}.yaml"
                 state.write_text(yaml_for(provider, 1, path / f"fwd-s{n}.json"))

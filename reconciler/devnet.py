@@ -18,6 +18,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.contract import Contract
 
+from reconciler import unlocked
 from reconciler.anvil import Anvil, AnvilError, pid_alive, port_in_use, rpc_answers, stop_pid
 from reconciler.artifacts import load_artifact
 
@@ -68,8 +69,7 @@ def dev_accounts(count: int = ACCOUNT_COUNT) -> list[DevAccount]:
 def _deploy(w3: Web3, name: str, sender: str, *args: Any) -> Contract:
     art = load_artifact(name)
     factory = w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
-    tx = factory.constructor(*args).transact({"from": sender})
-    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(unlocked.transact(factory.constructor(*args), sender))
     if receipt["status"] != 1:
         raise RuntimeError(f"deploying {name} reverted")
     return cast(Contract, w3.eth.contract(address=receipt["contractAddress"], abi=art.abi))
@@ -99,10 +99,10 @@ def deploy_contracts(
         params.max_price_per_second,
     )
     for addr in mint_to or []:
-        w3.eth.wait_for_transaction_receipt(mor.functions.mint(addr, mint_amount).transact({"from": owner}))
+        unlocked.send(w3, mor.functions.mint(addr, mint_amount), owner)
     # The deployer is the session router's funding account: providers' pay for stipend sessions comes from it.
     unlimited = 2**256 - 1
-    w3.eth.wait_for_transaction_receipt(mor.functions.approve(market.address, unlimited).transact({"from": owner}))
+    unlocked.send(w3, mor.functions.approve(market.address, unlimited), owner)
     return Deployment(
         chain_id=w3.eth.chain_id,
         diamond=market.address,

@@ -17,6 +17,7 @@ from eth_account.messages import encode_defunct
 from hexbytes import HexBytes
 from web3 import Web3
 
+from reconciler import unlocked
 from reconciler.artifacts import load_artifact
 
 
@@ -53,13 +54,6 @@ def _contract(w3: Web3, name: str, address: str) -> Any:
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name).abi)
 
 
-def _send(w3: Web3, fn: Any, sender: str) -> Any:
-    receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
-    if receipt["status"] != 1:
-        raise RuntimeError(f"{fn.fn_name} reverted")
-    return receipt
-
-
 def latest_timestamp(w3: Web3) -> int:
     return int(w3.eth.get_block("latest")["timestamp"])
 
@@ -87,10 +81,10 @@ def open_session(
     stamp = latest_timestamp(w3) if approval_timestamp is None else approval_timestamp
     approval = encode_approval(bid_id, w3.eth.chain_id, buyer, stamp)
     signature = sign_message(approval, provider_key)
-    _send(w3, mor.functions.approve(market.address, amount), buyer)
+    unlocked.send(w3, mor.functions.approve(market.address, amount), buyer)
     fn = market.functions.openSession(buyer, amount, direct_payment, approval, signature)
     session_id = bytes(fn.call({"from": buyer}))
-    _send(w3, fn, buyer)
+    unlocked.send(w3, fn, buyer)
     session = market.functions.getSession(session_id).call()
     return OpenedSession(
         session_id=session_id,
@@ -132,7 +126,7 @@ def close_session(
     market = _contract(w3, "Marketplace", diamond)
     receipt = encode_receipt(session_id, w3.eth.chain_id, latest_timestamp(w3), tps_scaled1000, ttft_ms)
     signature = sign_message(receipt, provider_key) if provider_key else _user_signature(w3, receipt, user)
-    _send(w3, market.functions.closeSession(receipt, signature), Web3.to_checksum_address(user))
+    unlocked.send(w3, market.functions.closeSession(receipt, signature), Web3.to_checksum_address(user))
 
 
 def _user_signature(w3: Web3, message: bytes, user: str) -> bytes:

@@ -31,6 +31,11 @@ REPLACEMENT_BUMP_PERCENT = 15  # nodes require >= 10% (geth) / 12.5%; a little m
 PRIORITY_FEE_FLOOR = 10**6  # 0.001 gwei: L2s often report 0
 
 
+def gas_limit(estimate: int) -> int:
+    """The gas limit sent for an estimate: the margin covers state that changes between estimate and block."""
+    return estimate * (100 + GAS_MARGIN_PERCENT) // 100
+
+
 class TxError(RuntimeError):
     """A transaction could not be sent or failed; the message is for a person."""
 
@@ -179,7 +184,7 @@ class TxSender:
             gas = int(self.w3.eth.estimate_gas(call))
         except (ContractCustomError, ContractLogicError) as exc:
             raise TxReverted(f"{req.action} {req.action_id} would revert: {self.explain(exc)}") from None
-        return gas * (100 + GAS_MARGIN_PERCENT) // 100
+        return gas_limit(gas)
 
     def explain(self, exc: ContractLogicError) -> str:
         data = exc.data if isinstance(exc.data, str) else None

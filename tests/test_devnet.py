@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from web3 import Web3
 
 from reconciler import anvil as anvil_mod
-from reconciler import devnet
+from reconciler import devnet, unlocked
 from reconciler.anvil import free_port
 from reconciler.artifacts import load_artifact
 from reconciler.cli import cli
@@ -75,10 +75,8 @@ def test_registration_survives_down_and_up(devnet_dir: tuple[Path, int]) -> None
     mor = w3.eth.contract(address=info["mor"], abi=load_artifact("MorToken").abi)
     market = w3.eth.contract(address=info["diamond"], abi=load_artifact("Marketplace").abi)
     stake = 2 * 10**17
-    w3.eth.wait_for_transaction_receipt(mor.functions.approve(info["diamond"], stake).transact({"from": provider}))
-    w3.eth.wait_for_transaction_receipt(
-        market.functions.providerRegister(provider, stake, "provider.example:3333").transact({"from": provider})
-    )
+    unlocked.send(w3, mor.functions.approve(info["diamond"], stake), provider)
+    unlocked.send(w3, market.functions.providerRegister(provider, stake, "provider.example:3333"), provider)
     assert market.functions.getIsProviderActive(provider).call()
 
     code, out = run("devnet", "down", "--dir", str(d))

@@ -10,7 +10,7 @@ import jsonschema
 from click.testing import CliRunner
 from web3 import Web3
 
-from reconciler import ids, sessions_devnet
+from reconciler import ids, sessions_devnet, unlocked
 from reconciler.anvil import free_port
 from reconciler.artifacts import load_artifact
 from reconciler.cli import cli
@@ -91,12 +91,6 @@ def _contracts(net: dict[str, Any]) -> tuple[Web3, Any, Any]:
     return w3, market, mor
 
 
-def _send(w3: Web3, fn: Any, sender: str) -> Any:
-    receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
-    assert receipt["status"] == 1
-    return receipt
-
-
 def _desired_yaml(provider: str, n: int, modelsconfig: Path) -> str:
     models = "".join(
         f'  - name: bulk-{i}\n    upstream: u\n    upstreamModel: m{i}\n    stake: "0.1 MOR"\n'
@@ -134,20 +128,20 @@ def test_round_trips_do_not_grow_with_models_bids_and_sessions_and_gas_table_hol
     big_provider = net["accounts"][4]["address"]
     gas_used: dict[ActionKind, int] = {}
     for provider, n in ((small_provider, 1), (big_provider, 100)):
-        r = _send(w3, mor.functions.approve(net["diamond"], 1000 * MOR), provider)
+        r = unlocked.send(w3, mor.functions.approve(net["diamond"], 1000 * MOR), provider)
         gas_used[ActionKind.MOR_APPROVE] = r["gasUsed"]
-        r = _send(w3, market.functions.providerRegister(provider, 2 * MOR // 10, "127.0.0.1:3333"), provider)
+        r = unlocked.send(w3, market.functions.providerRegister(provider, 2 * MOR // 10, "127.0.0.1:3333"), provider)
         gas_used[ActionKind.PROVIDER_REGISTER] = r["gasUsed"]
         for i in range(n):
             base = bytes.fromhex(ids.base_model_id_for_name(f"bulk-{i}")[2:])
-            r = _send(
+            r = unlocked.send(
                 w3,
                 market.functions.modelRegister(provider, base, b"\0" * 32, 0, MOR // 10, f"bulk-{i}", ["llm"]),
                 provider,
             )
             gas_used[ActionKind.MODEL_REGISTER] = max(gas_used.get(ActionKind.MODEL_REGISTER, 0), r["gasUsed"])
             mid = bytes.fromhex(ids.model_id(provider, "0x" + base.hex())[2:])
-            r = _send(w3, market.functions.postModelBid(provider, mid, 6 * 10**15), provider)
+            r = unlocked.send(w3, market.functions.postModelBid(provider, mid, 6 * 10**15), provider)
             gas_used[ActionKind.BID_POST] = max(gas_used.get(ActionKind.BID_POST, 0), r["gasUsed"])
     mid0 = bytes.fromhex(ids.model_id(small_provider, ids.base_model_id_for_name("bulk-0"))[2:])
     big_bids = market.functions.getProviderActiveBids(big_provider, 0, 1000).call()[0]
@@ -155,21 +149,25 @@ def test_round_trips_do_not_grow_with_models_bids_and_sessions_and_gas_table_hol
         _open(net, w3, 4, bid)
     _open(net, w3, 3, market.functions.getProviderActiveBids(small_provider, 0, 10).call()[0][0])
     big_mid = market.functions.getBid(big_bids[0]).call()[1]
-    _send(
+    unlocked.send(
         w3, market.functions.postModelBid(big_provider, big_mid, 6 * 10**15), big_provider
     )  # session on a deleted bid
-    r = _send(w3, market.functions.postModelBid(small_provider, mid0, 7 * 10**15), small_provider)  # replaces a bid
+    r = unlocked.send(
+        w3, market.functions.postModelBid(small_provider, mid0, 7 * 10**15), small_provider
+    )  # replaces a bid
     gas_used[ActionKind.BID_POST] = max(gas_used[ActionKind.BID_POST], r["gasUsed"])
-    r = _send(w3, market.functions.providerRegister(small_provider, MOR // 10, "127.0.0.1:3334"), small_provider)
+    r = unlocked.send(
+        w3, market.functions.providerRegister(small_provider, MOR // 10, "127.0.0.1:3334"), small_provider
+    )
     gas_used[ActionKind.PROVIDER_UPDATE] = r["gasUsed"]
     base0 = bytes.fromhex(ids.base_model_id_for_name("bulk-0")[2:])
-    r = _send(
+    r = unlocked.send(
         w3,
         market.functions.modelRegister(small_provider, base0, b"\0" * 32, 0, MOR // 10, "renamed", ["llm"]),
         small_provider,
     )
     gas_used[ActionKind.MODEL_UPDATE] = r["gasUsed"]
-    r = _send(
+    r = unlocked.send(
         w3, market.functions.modelRegister(small_provider, base0, b"\0" * 32, 0, 0, "bulk-0", ["llm"]), small_provider
     )
 
@@ -193,9 +191,10 @@ def test_round_trips_do_not_grow_with_models_bids_and_sessions_and_gas_table_hol
     # gas table: every measured kind fits under the planner's figure, and the figure is at most twice it
     # deletes, in the order the planner uses: bid -> model -> provider
     bid = market.functions.getProviderActiveBids(small_provider, 0, 10).call()[0][0]
-    gas_used[ActionKind.BID_DELETE] = _send(w3, market.functions.deleteModelBid(bid), small_provider)["gasUsed"]
-    gas_used[ActionKind.MODEL_DEREGISTER] = _send(w3, market.functions.modelDeregister(mid0), small_provider)["gasUsed"]
-    r = _send(w3, market.functions.providerDeregister(small_provider), small_provider)
+    gas_used[ActionKind.BID_DELETE] = unlocked.send(w3, market.functions.deleteModelBid(bid), small_provider)["gasUsed"]
+    r = unlocked.send(w3, market.functions.modelDeregister(mid0), small_provider)
+    gas_used[ActionKind.MODEL_DEREGISTER] = r["gasUsed"]
+    r = unlocked.send(w3, market.functions.providerDeregister(small_provider), small_provider)
     gas_used[ActionKind.PROVIDER_DEREGISTER] = r["gasUsed"]
     print({k.value: v for k, v in gas_used.items()})
     for kind, used in gas_used.items():
@@ -234,7 +233,7 @@ def test_delegate_signer_rights_are_read_on_chain(net: dict[str, Any], tmp_path:
     assert any("'provider' delegation rights" in e for e in register.errors)
     for right in ("provider", "model"):
         rights = Web3.keccak(text=f"delegation.rules.{right}")
-        _send(w3, registry.functions.delegateContract(signer, net["diamond"], rights, True), provider)
+        unlocked.send(w3, registry.functions.delegateContract(signer, net["diamond"], rights, True), provider)
     _, p = make_plan(path, env(net))
     errors = {a.kind.value: a.errors for a in p.actions if a.errors}
     assert "provider.register" not in errors and "model.register" not in errors

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
-from reconciler import ids, sessions_devnet
+from reconciler import ids, sessions_devnet, unlocked
 from reconciler.anvil import Anvil
 from reconciler.artifacts import load_artifact
 from reconciler.chainwrite import ChainCalls
@@ -196,7 +196,7 @@ def test_reader_stops_at_the_max_duration_never_at_an_ended_session(
     """Oldest first: A (short, opened > max ago), B (long, live), C (short, ended). Newest first the reader
     reads C (ended: go on), B (live), and stops at A; pages of one session force the paging path."""
     market = w3.eth.contract(address=Web3.to_checksum_address(deployed.diamond), abi=load_artifact("Marketplace").abi)
-    w3.eth.wait_for_transaction_receipt(market.functions.setMaxSessionDuration(1200).transact({"from": deployed.owner}))
+    unlocked.send(w3, market.functions.setMaxSessionDuration(1200), deployed.owner)
     bids = _setup(w3, deployed, tmp_path, 100 * MOR)
     a = _open(w3, deployed, bids["chat-a"], 300)
     _travel(w3, 100)
@@ -311,7 +311,7 @@ def test_delegate_claims_need_the_session_right(anvil: Anvil, w3: Web3, deployed
     )
     right = Web3.keccak(text="delegation.rules.session")
     fn = registry.functions.delegateContract(signer.address, deployed.diamond, right, True)
-    w3.eth.wait_for_transaction_receipt(fn.transact({"from": PROVIDER.address}))
+    unlocked.send(w3, fn, PROVIDER.address)
     market = w3.eth.contract(address=Web3.to_checksum_address(deployed.diamond), abi=load_artifact("Marketplace").abi)
     expected = int(market.functions.getProviderClaimableBalance(s.session_id).call())
     before = _mor_balance(w3, deployed, PROVIDER.address), _mor_balance(w3, deployed, signer.address)

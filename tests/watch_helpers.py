@@ -18,6 +18,7 @@ from typing import Any
 
 from web3 import Web3
 
+from reconciler import unlocked
 from reconciler.anvil import free_port
 from reconciler.artifacts import load_artifact
 
@@ -182,20 +183,14 @@ def forwarder_process(config: Path, admin_token: str) -> Iterator[tuple[int, int
             proc.wait()
 
 
-def send(w3: Web3, fn: Any, sender: str) -> Any:
-    receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": Web3.to_checksum_address(sender)}))
-    assert receipt["status"] == 1
-    return receipt
-
-
 def grant_delegate(w3: Web3, info: dict[str, Any], provider: str, delegate: str) -> None:
     """The provider lets `delegate` act for it (provider, model, marketplace rights) and pays: MOR allowance."""
     registry = w3.eth.contract(address=info["delegateRegistry"], abi=load_artifact("DelegateRegistry").abi)
     for right in ("provider", "model", "marketplace"):
         rights = Web3.keccak(text=f"delegation.rules.{right}")
-        send(w3, registry.functions.delegateContract(delegate, info["diamond"], rights, True), provider)
+        unlocked.send(w3, registry.functions.delegateContract(delegate, info["diamond"], rights, True), provider)
     mor = w3.eth.contract(address=info["mor"], abi=load_artifact("MorToken").abi)
-    send(w3, mor.functions.approve(info["diamond"], 100 * 10**18), provider)
+    unlocked.send(w3, mor.functions.approve(info["diamond"], 100 * 10**18), provider)
 
 
 def active_bids(w3: Web3, info: dict[str, Any], provider: str) -> dict[str, tuple[bytes, int]]:
@@ -211,4 +206,4 @@ def active_bids(w3: Web3, info: dict[str, Any], provider: str) -> dict[str, tupl
 
 def delete_bid(w3: Web3, info: dict[str, Any], bid_id: bytes, sender: str) -> None:
     market = w3.eth.contract(address=info["diamond"], abi=load_artifact("Marketplace").abi)
-    send(w3, market.functions.deleteModelBid(bid_id), sender)
+    unlocked.send(w3, market.functions.deleteModelBid(bid_id), sender)

@@ -18,6 +18,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 
+from reconciler import unlocked
 from reconciler.artifacts import load_artifact
 from reconciler.devnet import MOR, Deployment, MarketParams
 
@@ -79,7 +80,7 @@ class Chain:
 
     def tx(self, fn: ContractFunction, sender: str) -> Receipt:
         """Send fn from sender (an unlocked anvil account); the transaction must succeed."""
-        receipt = self.w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
+        receipt = self.w3.eth.wait_for_transaction_receipt(unlocked.transact(fn, sender))
         assert receipt["status"] == 1
         events = []
         for log in receipt["logs"]:

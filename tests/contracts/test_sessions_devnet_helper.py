@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contract_helpers import Chain
-from session_helpers import CLOSEOUT_TYPE, ENDS, KEYS, OPENED, STAKE, USER, plain, session, setup_market
+from session_helpers import CLOSED, CLOSEOUT_TYPE, ENDS, KEYS, OPENED, STAKE, USER, plain, rpc, session, setup_market
 
 from reconciler import sessions_devnet as sd
 
@@ -43,3 +43,23 @@ def test_encodings_are_the_contracts_abi_layouts() -> None:
     receipt = sd.encode_receipt(b"\x02" * 32, 1, 2, 3, 4)
     assert len(receipt) == 5 * 32 and receipt[-1] == 4
     assert len(sd.sign_message(approval, "0x" + "11" * 32)) == 65
+
+
+def test_a_close_mined_seconds_after_the_latest_block_has_the_gas_it_needs(chain: Chain) -> None:
+    """closeSession costs ~40% more once a second of the session has passed (stake put on hold, provider paid).
+
+    The close lands 30 s after the block it was opened in: an estimate taken at the latest block (the open's
+    second) ran out of gas there, with nothing in the revert; the helper estimates on the pending block.
+    """
+    m = setup_market(chain)
+    buyer = chain.accounts[3]
+    amount = sd.stake_for_duration(chain.w3, chain.market.address, m.bid, 900)
+    opened = sd.open_session(chain.w3, chain.market.address, buyer, KEYS[m.provider], m.bid, amount)
+    assert sd.latest_timestamp(chain.w3) == opened.opened_at
+    rpc(chain, "evm_setNextBlockTimestamp", opened.opened_at + 30)
+
+    sd.close_session(chain.w3, chain.market.address, buyer, opened.session_id, KEYS[m.provider])
+    s = session(chain, opened.session_id)
+    assert s[CLOSEOUT_TYPE] == 0 and s[CLOSED] == opened.opened_at + 30
+    _, hold = chain.market.functions.getUserStakesOnHold(buyer, 0).call()
+    assert hold > 0, "the used part of the stake is held until the next UTC day"
