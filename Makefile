@@ -40,7 +40,7 @@ test: lint typecheck pytest
 
 # Rebuild the committed contract artifacts (ABI + bytecode) with the pinned solc.
 contracts: setup
-	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(PY) -m reconciler.contracts_build
+	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(PY) -m reconciler.devnet.contracts_build
 
 demo: setup
 	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(PY) examples/demo/run_demo.py

@@ -21,14 +21,14 @@ from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciler.anvil import Anvil
-from reconciler.apply import ApplyOptions, apply_desired
-from reconciler.chainwrite import ChainCalls
+from reconciler.apply.executor import ApplyOptions, apply_desired
+from reconciler.chain.calls import ChainCalls
+from reconciler.chain.journal import Journal
+from reconciler.chain.sender import TxSender
 from reconciler.desired.loader import load_desired
-from reconciler.devnet import deploy_contracts, dev_accounts
-from reconciler.ids import base_model_id_for_name, model_id
-from reconciler.journal import Journal
-from reconciler.txsend import TxSender
+from reconciler.devnet.anvil import Anvil
+from reconciler.devnet.local import deploy_contracts, dev_accounts
+from reconciler.market.ids import base_model_id_for_name, model_id
 
 MOR = 10**18
 PRICE = 6 * 10**15

@@ -19,10 +19,12 @@ from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciler import devnet, ids, unlocked
-from reconciler.anvil import free_port
-from reconciler.artifacts import load_artifact
-from reconciler.commands.plan import make_plan
+from reconciler.chain.artifacts import load_artifact
+from reconciler.devnet import local as devnet
+from reconciler.devnet import unlocked
+from reconciler.devnet.anvil import free_port
+from reconciler.market import ids
+from reconciler.pipeline import make_plan
 
 MOR = 10**18
 

@@ -21,11 +21,14 @@ from web3 import Web3
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.plan_rpc import setup_provider, yaml_for
-from reconciler import devnet, ids, sessions_devnet, unlocked
-from reconciler.anvil import free_port
-from reconciler.artifacts import load_artifact
-from reconciler.commands.plan import plan_for
+from reconciler.chain.artifacts import load_artifact
 from reconciler.desired.loader import load_desired
+from reconciler.devnet import buyer as sessions_devnet
+from reconciler.devnet import local as devnet
+from reconciler.devnet import unlocked
+from reconciler.devnet.anvil import free_port
+from reconciler.market import ids
+from reconciler.pipeline import plan_for
 
 MOR = 10**18
 

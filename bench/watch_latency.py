@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from reconciler import devnet  # noqa: E402
-from reconciler.anvil import free_port  # noqa: E402
+from reconciler.devnet import local as devnet  # noqa: E402
+from reconciler.devnet.anvil import free_port  # noqa: E402
 
 ADMIN = "bench-admin-token"
 EMB = "concurrentSlots: {n}\n    bid:\n      costModel"

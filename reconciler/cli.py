@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from reconciler import __version__, devnet
+from reconciler import __version__
 from reconciler.commands.options import state_dir_option
+from reconciler.desired.diagnostics import DesiredStateError, Severity
 from reconciler.desired.loader import load_desired
-from reconciler.diagnostics import DesiredStateError, Severity
-from reconciler.units import format_mor
+from reconciler.market.units import format_mor
 
 
 @click.group()
@@ -40,6 +40,8 @@ _dir_option = click.option(
 @click.option("--port", type=int, default=8545, show_default=True, help="RPC port on 127.0.0.1.")
 def devnet_up(dirpath: Path, port: int) -> None:
     """Start anvil (keeping state across restarts) and deploy the contracts once."""
+    from reconciler.devnet import local as devnet  # web3: imported only when a devnet command runs
+
     try:
         info, notes = devnet.up(dirpath, port=port)
     except devnet.DevnetError as exc:
@@ -54,6 +56,8 @@ def devnet_up(dirpath: Path, port: int) -> None:
 @_dir_option
 def devnet_down(dirpath: Path) -> None:
     """Stop anvil; its state is saved and comes back with the next `up`."""
+    from reconciler.devnet import local as devnet  # web3: imported only when a devnet command runs
+
     if devnet.down(dirpath):
         click.echo(f"stopped the devnet in {dirpath} (state kept)")
     else:
@@ -64,6 +68,8 @@ def devnet_down(dirpath: Path) -> None:
 @_dir_option
 def devnet_status(dirpath: Path) -> None:
     """Say whether the devnet runs and what is deployed (exit 1 when it is not running)."""
+    from reconciler.devnet import local as devnet  # web3: imported only when a devnet command runs
+
     st = devnet.status(dirpath)
     if not st.running:
         click.echo(f"devnet in {dirpath}: not running" + ("" if st.info else " (never started)"))

@@ -16,7 +16,7 @@ from typing import Any
 from fwd_helpers import ADMIN_TOKEN
 from web3 import Web3
 
-from reconciler.artifacts import load_artifact
+from reconciler.chain.artifacts import load_artifact
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "desired-state" / "devnet.yaml"
@@ -143,8 +143,8 @@ async def served_devnet(tmp_path: Path) -> AsyncIterator[ServedCase]:
     """devnet + stub upstream + forwarder (started empty: the reconciler fills its file), all stopped after."""
     from fwd_stubs import UPSTREAM_KEY, serve_upstream
 
-    from reconciler import devnet
-    from reconciler.anvil import free_port
+    from reconciler.devnet import local as devnet
+    from reconciler.devnet.anvil import free_port
 
     d, work = tmp_path / "devnet", tmp_path / "work"
     work.mkdir()

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from reconciler.anvil import Anvil, free_port
-from reconciler.devnet import Deployment, deploy_contracts, dev_accounts
-from reconciler.devnet import down as devnet_down
-from reconciler.devnet import up as devnet_up
+from reconciler.devnet.anvil import Anvil, free_port
+from reconciler.devnet.local import Deployment, deploy_contracts, dev_accounts
+from reconciler.devnet.local import down as devnet_down
+from reconciler.devnet.local import up as devnet_up
 
 
 @pytest.fixture

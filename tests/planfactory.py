@@ -8,8 +8,8 @@ from typing import Any
 
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
-from reconciler.observed import ChainState, MarketParams, Observed, ResolvedRefs
-from reconciler.references import fingerprint
+from reconciler.desired.references import fingerprint
+from reconciler.observe.model import ChainState, MarketParams, Observed, ResolvedRefs
 
 MOR = 10**18
 PROVIDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

@@ -15,9 +15,9 @@ import pytest
 from apply_helpers import MOR, DevnetCase, example_in
 from web3 import Web3
 
-from reconciler import devnet
-from reconciler.anvil import free_port
 from reconciler.desired.schema import load_schema
+from reconciler.devnet import local as devnet
+from reconciler.devnet.anvil import free_port
 
 
 @pytest.fixture

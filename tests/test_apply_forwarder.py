@@ -12,7 +12,7 @@ from apply_helpers import served_devnet
 from fwd_helpers import ADMIN_TOKEN, SteadyLoad
 from fwd_stubs import UPSTREAM_KEY
 
-from reconciler.modelsconfig import config_version
+from reconciler.desired.modelsconfig import config_version
 
 
 async def test_apply_reloads_the_running_forwarder_without_a_failed_request(tmp_path: Path) -> None:

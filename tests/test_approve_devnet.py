@@ -10,9 +10,9 @@ from typing import Any
 from click.testing import CliRunner
 from web3 import Web3
 
-from reconciler.artifacts import load_artifact
+from reconciler.chain.artifacts import load_artifact
 from reconciler.cli import cli
-from reconciler.commands.plan import make_plan
+from reconciler.pipeline import make_plan
 from reconciler.plan.model import ActionKind, Status
 
 ROOT = Path(__file__).parent.parent
@@ -109,9 +109,9 @@ def test_a_killed_approve_is_resumed_not_sent_twice(net: dict[str, Any], tmp_pat
     """The previous run journaled its approve and died before broadcasting: the next run sends those very bytes."""
     from eth_account import Account
 
-    from reconciler.chainwrite import ChainCalls
-    from reconciler.journal import Journal
-    from reconciler.txsend import TxSender
+    from reconciler.chain.calls import ChainCalls
+    from reconciler.chain.journal import Journal
+    from reconciler.chain.sender import TxSender
 
     path = _delegate_state(net, tmp_path, provider=8, signer=9)
     provider = net["accounts"][8]

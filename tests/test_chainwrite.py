@@ -8,11 +8,11 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from reconciler.artifacts import load_artifact
-from reconciler.chainwrite import ChainCalls
-from reconciler.devnet import Deployment, dev_accounts
-from reconciler.journal import Journal
-from reconciler.txsend import TxReverted, TxSender
+from reconciler.chain.artifacts import load_artifact
+from reconciler.chain.calls import ChainCalls
+from reconciler.chain.journal import Journal
+from reconciler.chain.sender import TxReverted, TxSender
+from reconciler.devnet.local import Deployment, dev_accounts
 
 MOR = 10**18
 BASE = "0x" + "ab" * 32

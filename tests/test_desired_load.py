@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import ids
+from reconciler.desired.diagnostics import DesiredStateError, Severity
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Endpoint
-from reconciler.diagnostics import DesiredStateError, Severity
-from reconciler.pricing import bid_price, price_from_cost
-from reconciler.references import Reference, fingerprint, parse_reference, resolve
+from reconciler.desired.references import Reference, fingerprint, parse_reference, resolve
+from reconciler.market import ids
+from reconciler.market.pricing import bid_price, price_from_cost
 
 CORPUS = Path(__file__).parent / "corpus"
 MINIMAL = (CORPUS / "good" / "minimal.yaml").read_text()
@@ -141,5 +141,10 @@ def test_references(tmp_path: Path) -> None:
 
 
 def test_examples_validate() -> None:
-    for path in sorted((ROOT / "examples" / "desired-state").glob("*.yaml")):
-        load_desired(path)
+    """Every shipped example loads with no error and no warning, and declares models (three ship with the project)."""
+    paths = sorted((ROOT / "examples" / "desired-state").glob("*.yaml"))
+    assert {p.name for p in paths} >= {"devnet.yaml", "venice-resale.yaml", "openai-anthropic.yaml"}
+    for path in paths:
+        desired, warnings = load_desired(path)
+        assert warnings == [], (path.name, [str(w) for w in warnings])
+        assert desired.models, path.name

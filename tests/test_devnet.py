@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
-from reconciler import anvil as anvil_mod
-from reconciler import devnet, unlocked
-from reconciler.anvil import free_port
-from reconciler.artifacts import load_artifact
+from reconciler.chain.artifacts import load_artifact
 from reconciler.cli import cli
+from reconciler.devnet import anvil as anvil_mod
+from reconciler.devnet import local as devnet
+from reconciler.devnet import unlocked
+from reconciler.devnet.anvil import free_port
 
 
 @pytest.fixture

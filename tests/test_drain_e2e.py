@@ -10,7 +10,7 @@ from pathlib import Path
 from apply_helpers import served_devnet
 from openai import AsyncOpenAI, BadRequestError, NotFoundError
 
-from reconciler import sessions_devnet
+from reconciler.devnet import buyer as sessions_devnet
 
 BUYER = 5
 

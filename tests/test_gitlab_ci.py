@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.anvil import Anvil
-from reconciler.devnet import Deployment, dev_accounts
+from reconciler.devnet.anvil import Anvil
+from reconciler.devnet.local import Deployment, dev_accounts
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "ci" / "gitlab" / ".gitlab-ci.yml"

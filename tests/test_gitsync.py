@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.gitsync import checkout_root, pull_fast_forward
+from reconciler.watch.gitsync import checkout_root, pull_fast_forward
 
 
 def git(cwd: Path, *args: str) -> str:

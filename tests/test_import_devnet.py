@@ -13,16 +13,16 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from reconciler import ids
-from reconciler.anvil import free_port
-from reconciler.artifacts import load_artifact
-from reconciler.chainwrite import ChainCalls
+from reconciler.chain.artifacts import load_artifact
+from reconciler.chain.calls import ChainCalls
+from reconciler.chain.journal import Journal
+from reconciler.chain.registrations import base_id_from_calldata
+from reconciler.chain.sender import TxRequest, TxSender
 from reconciler.cli import cli
 from reconciler.desired.loader import load_desired
-from reconciler.journal import Journal
-from reconciler.modelsconfig import forwarder_file
-from reconciler.observe.registrations import base_id_from_calldata
-from reconciler.txsend import TxRequest, TxSender
+from reconciler.desired.modelsconfig import forwarder_file
+from reconciler.devnet.anvil import free_port
+from reconciler.market import ids
 
 MOR = 10**18
 UPSTREAM_KEY = "sk-import-test-upstream"

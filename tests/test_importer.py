@@ -7,11 +7,11 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from reconciler import ids
+from reconciler.chain.registrations import Recovery
 from reconciler.cli import cli
-from reconciler.importer import ImportSource, endpoint_for, render_import
-from reconciler.observe.registrations import Recovery
-from reconciler.observed import BidState, ChainState, MarketParams, ModelState, ProviderState
+from reconciler.market import ids
+from reconciler.observe.model import BidState, ChainState, MarketParams, ModelState, ProviderState
+from reconciler.render.desired_yaml import ImportSource, endpoint_for, render_import
 
 P = ids.checksum("0x" + "ab" * 20)
 OTHER = ids.checksum("0x" + "cd" * 20)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.journal import Journal, TxRecord
-from reconciler.statelock import LockHeld, StateLock
+from reconciler.apply.lock import LockHeld, StateLock
+from reconciler.chain.journal import Journal, TxRecord
 
 
 def test_latest_record_wins_and_open_ones_are_listed(tmp_path: Path) -> None:

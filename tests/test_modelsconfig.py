@@ -1,4 +1,4 @@
-"""models-config: DESIGN.md's version hash and key fingerprints, entries, and the file apply writes."""
+"""models-config: the version hash (docs/architecture.md) and key fingerprints, entries, and the file apply writes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import jsonschema
 import pytest
 from planfactory import VENICE_KEY, desired_from, refs
 
-from reconciler.desired.schema import load_schema
-from reconciler.modelsconfig import (
+from reconciler.desired.modelsconfig import (
     ConfigBuildError,
     build_config,
     config_version,
@@ -18,8 +17,9 @@ from reconciler.modelsconfig import (
     forwarder_key_refs,
     state_from_json,
 )
+from reconciler.desired.references import fingerprint
+from reconciler.desired.schema import load_schema
 from reconciler.observe.proxy import read_config_file
-from reconciler.references import fingerprint
 
 FIXTURE = Path(__file__).parent / "fixtures" / "models-config-reconciler-nonascii.json"
 
@@ -85,8 +85,8 @@ def test_written_forwarder_file_converges_the_plan(tmp_path: Path) -> None:
 
     from planfactory import observed
 
-    from reconciler.modelsconfig import forwarder_file
-    from reconciler.observed import ProxyState
+    from reconciler.desired.modelsconfig import forwarder_file
+    from reconciler.observe.model import ForwarderState
     from reconciler.plan.planner import plan
 
     d = desired_from()
@@ -101,7 +101,7 @@ def test_written_forwarder_file_converges_the_plan(tmp_path: Path) -> None:
     doc = forwarder_file(d, existing, environ={"VENICE_API_KEY": VENICE_KEY})
     path = tmp_path / "fwd.json"
     path.write_text(json.dumps(doc))
-    o = replace(observed(), proxy=ProxyState(file=read_config_file(str(path))))
+    o = replace(observed(), proxy=ForwarderState(file=read_config_file(str(path))))
     p = plan(d, o)
     assert not [a for a in p.pending if a.kind.value.startswith("proxy.")]
     assert [a.status.value for a in p.actions if a.kind.value.startswith("proxy.")] == ["unmanaged"]
@@ -116,7 +116,7 @@ def test_written_forwarder_file_converges_the_plan(tmp_path: Path) -> None:
 
 
 def test_the_forwarders_fixture_hashes_the_same_here() -> None:
-    # DESIGN.md: reconciler and forwarder compute version and fingerprints independently; both sides test the
+    # docs/architecture.md: reconciler and forwarder compute version and fingerprints independently; both sides test the
     # same files (tests/forwarder/test_proxy_config.py asserts these values with the forwarder's code).
     shared = Path(__file__).parent / "fixtures" / "models-config-nonascii.json"
     state = read_config_file(str(shared))

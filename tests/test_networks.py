@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.chain.networks import PRESETS, NetworkError, resolve_network
 from reconciler.desired.model import NetworkSpec
-from reconciler.networks import PRESETS, NetworkError, resolve_network
-from reconciler.references import Reference
+from reconciler.desired.references import Reference
 
 
 def test_presets_match_the_reference_table() -> None:

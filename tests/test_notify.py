@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from reconciler.anvil import free_port
-from reconciler.notify import Webhook
+from reconciler.devnet.anvil import free_port
+from reconciler.watch.notify import Webhook
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from planfactory import desired_from
 
-from reconciler.anvil import free_port
-from reconciler.modelsconfig import config_version
+from reconciler.desired.modelsconfig import config_version
+from reconciler.devnet.anvil import free_port
 from reconciler.observe.proxy import observe_proxy, observe_router
 
 FIXTURE = Path(__file__).parent / "fixtures" / "models-config-reconciler-nonascii.json"

@@ -10,14 +10,16 @@ import jsonschema
 from click.testing import CliRunner
 from web3 import Web3
 
-from reconciler import ids, sessions_devnet, unlocked
-from reconciler.anvil import free_port
-from reconciler.artifacts import load_artifact
+from reconciler.chain.artifacts import load_artifact
 from reconciler.cli import cli
-from reconciler.commands.plan import make_plan, plan_for
 from reconciler.desired.loader import load_desired
 from reconciler.desired.schema import load_schema
-from reconciler.gas import GAS_BY_KIND
+from reconciler.devnet import buyer as sessions_devnet
+from reconciler.devnet import unlocked
+from reconciler.devnet.anvil import free_port
+from reconciler.market import ids
+from reconciler.pipeline import make_plan, plan_for
+from reconciler.plan.gas import GAS_BY_KIND
 from reconciler.plan.model import ActionKind, Status
 
 ROOT = Path(__file__).parent.parent

@@ -16,22 +16,22 @@ from planfactory import (
     refs,
 )
 
-from reconciler import ids
-from reconciler.gas import GAS_BY_KIND
-from reconciler.modelsconfig import forwarder_entries
-from reconciler.observed import (
+from reconciler.desired.modelsconfig import forwarder_entries
+from reconciler.desired.references import fingerprint
+from reconciler.market import ids
+from reconciler.observe.model import (
     BidState,
+    ForwarderState,
     LiveSession,
     ModelsConfigState,
     ModelState,
     ProviderState,
-    ProxyState,
     RouterState,
 )
+from reconciler.plan.gas import GAS_BY_KIND
 from reconciler.plan.model import ActionKind, Plan, Status
 from reconciler.plan.planner import plan
 from reconciler.plan.simulate import simulate
-from reconciler.references import fingerprint
 
 
 def kinds(p: Plan, status: Status | None = Status.PENDING) -> list[str]:
@@ -233,7 +233,7 @@ def test_admin_api_reload_when_forwarder_serves_old_version() -> None:
             "  adminUrl: http://127.0.0.1:9\n  adminToken: env:ADMIN"
         }
     )
-    o = observed(proxy=ProxyState(admin_configured=True, reachable=True))
+    o = observed(proxy=ForwarderState(admin_configured=True, reachable=True))
     p = plan(d, o)
     assert "proxy.reload" in kinds(p)
     after = simulate(o, p)

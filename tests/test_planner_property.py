@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from planfactory import MARKET, MOR, NOW, PROVIDER, VENICE_KEY, empty_chain, observed, refs
 
-from reconciler import ids
 from reconciler.desired.model import (
     BidSpec,
     ChurnGuard,
@@ -22,19 +21,20 @@ from reconciler.desired.model import (
     SignerSpec,
     UpstreamSpec,
 )
-from reconciler.modelsconfig import forwarder_entries
-from reconciler.observed import (
+from reconciler.desired.modelsconfig import forwarder_entries
+from reconciler.desired.references import Reference
+from reconciler.market import ids
+from reconciler.observe.model import (
     BidState,
+    ForwarderState,
     LiveSession,
     ModelsConfigState,
     ModelState,
     ProviderState,
-    ProxyState,
     RouterState,
 )
 from reconciler.plan.planner import plan
 from reconciler.plan.simulate import simulate
-from reconciler.references import Reference
 
 OTHER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 prices = st.integers(MARKET.min_price_per_second, MARKET.min_price_per_second * 10)
@@ -134,7 +134,7 @@ def worlds(draw: st.DrawFn) -> tuple[Desired, object]:
     )
     file = ModelsConfigState("file", True, "v0", tuple(entries)) if entries or draw(st.booleans()) else None
     admin = draw(st.booleans())
-    proxy = ProxyState(file=file, served=file if admin else None, admin_configured=admin, reachable=admin or None)
+    proxy = ForwarderState(file=file, served=file if admin else None, admin_configured=admin, reachable=admin or None)
     spec = ProxySpec("/tmp/never/f.json")
     if admin:
         spec = ProxySpec("/tmp/never/f.json", "http://127.0.0.1:9", Reference("env", "A"))

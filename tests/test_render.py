@@ -10,9 +10,9 @@ import jsonschema
 from planfactory import VENICE_KEY, desired_from, observed
 
 from reconciler.desired.schema import load_schema
+from reconciler.plan.codec import plan_from_json, plan_to_json
 from reconciler.plan.model import Action, ActionKind, Plan
 from reconciler.plan.planner import plan
-from reconciler.render.jsonplan import plan_from_json, plan_to_json
 from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from reconciler.render.text import render_text, use_color
 

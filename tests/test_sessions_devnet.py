@@ -1,6 +1,6 @@
 """Sessions on a real devnet: the reader's window, drains fed by real sessions, and `reconcile claim`.
 
-A buyer opens sessions with the provider's signed approval (reconciler.sessions_devnet); the provider's own
+A buyer opens sessions with the provider's signed approval (reconciler.devnet.buyer); the provider's own
 writes go through ChainCalls + TxSender, as apply sends them. Time moves with anvil's clock.
 """
 
@@ -13,25 +13,27 @@ import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
-from reconciler import ids, sessions_devnet, unlocked
-from reconciler.anvil import Anvil
-from reconciler.artifacts import load_artifact
-from reconciler.chainwrite import ChainCalls
-from reconciler.claim import claim_all, claimable
+from reconciler.chain.artifacts import load_artifact
+from reconciler.chain.calls import ChainCalls
+from reconciler.chain.journal import Journal
+from reconciler.chain.networks import resolve_network
+from reconciler.chain.reader import ChainReader
+from reconciler.chain.sender import TxRequest, TxSender
 from reconciler.cli import cli
-from reconciler.commands.plan import plan_for
 from reconciler.desired.loader import load_desired
-from reconciler.devnet import Deployment, dev_accounts
-from reconciler.journal import Journal
-from reconciler.modelsconfig import forwarder_file
-from reconciler.networks import resolve_network
-from reconciler.observe.chain import ChainReader
+from reconciler.desired.modelsconfig import forwarder_file
+from reconciler.devnet import buyer as sessions_devnet
+from reconciler.devnet import unlocked
+from reconciler.devnet.anvil import Anvil
+from reconciler.devnet.local import Deployment, dev_accounts
+from reconciler.market import ids
+from reconciler.pipeline import plan_for
+from reconciler.plan.codec import plan_to_json
 from reconciler.plan.context import utc
 from reconciler.plan.model import ActionKind, Status
-from reconciler.render.jsonplan import plan_to_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
-from reconciler.txsend import TxRequest, TxSender
+from reconciler.sessions.claim import claim_all, claimable
 
 MOR = 10**18
 PROVIDER = dev_accounts()[1]
@@ -213,7 +215,7 @@ def test_reader_stops_at_the_max_duration_never_at_an_ended_session(
     path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR"))
     desired = load_desired(path)[0]
     reader = ChainReader.connect(resolve_network(desired.network, _env(anvil)))
-    monkeypatch.setattr("reconciler.observe.chain.SESSION_PAGE", 1)
+    monkeypatch.setattr("reconciler.chain.reader.SESSION_PAGE", 1)
     chain = reader.observe(desired)
     assert [s.session_id for s in chain.sessions] == ["0x" + x.session_id.hex() for x in (c, b)]
     assert [s.session_id for s in chain.live_sessions()] == ["0x" + b.session_id.hex()]
@@ -360,6 +362,6 @@ def test_a_claim_killed_after_its_journal_entry_is_resumed_not_sent_twice(
 
 
 def _mor(wei: int) -> str:
-    from reconciler.units import format_mor
+    from reconciler.market.units import format_mor
 
     return format_mor(wei)

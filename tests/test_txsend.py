@@ -9,10 +9,10 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from web3 import Web3
 
-from reconciler.devnet import dev_accounts
-from reconciler.journal import Journal, TxRecord
-from reconciler.reverts import ErrorDecoder
-from reconciler.txsend import TxRequest, TxSender, TxTimeout
+from reconciler.chain.journal import Journal, TxRecord
+from reconciler.chain.reverts import ErrorDecoder
+from reconciler.chain.sender import TxRequest, TxSender, TxTimeout
+from reconciler.devnet.local import dev_accounts
 
 RECIPIENT = "0x000000000000000000000000000000000000dEaD"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciler.units import AmountError, format_mor, parse_amount
+from reconciler.market.units import AmountError, format_mor, parse_amount
 
 
 @pytest.mark.parametrize(

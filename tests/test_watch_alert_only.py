@@ -10,10 +10,10 @@ from pathlib import Path
 from apply_helpers import DevnetCase, example_in
 from watch_helpers import active_bids, delete_bid, watch_process, webhook_receiver
 
-from reconciler import devnet
-from reconciler.anvil import free_port
-from reconciler.apply import ApplyOptions, apply_desired
+from reconciler.apply.executor import ApplyOptions, apply_desired
 from reconciler.desired.loader import load_desired
+from reconciler.devnet import local as devnet
+from reconciler.devnet.anvil import free_port
 
 
 def git(cwd: Path, *args: str) -> str:

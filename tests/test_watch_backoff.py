@@ -8,11 +8,11 @@ from typing import Any
 
 from apply_helpers import DevnetCase, example_in
 
-from reconciler import devnet
-from reconciler.anvil import free_port
-from reconciler.backoff import Backoff
-from reconciler.watchloop import Watcher, WatchOptions
-from reconciler.watchtriggers import Trigger
+from reconciler.devnet import local as devnet
+from reconciler.devnet.anvil import free_port
+from reconciler.watch.backoff import Backoff
+from reconciler.watch.loop import Watcher, WatchOptions
+from reconciler.watch.triggers import Trigger
 
 
 def _watcher(case: DevnetCase, backoff: Backoff, state: str) -> tuple[Watcher, list[str]]:

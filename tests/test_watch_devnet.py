@@ -23,10 +23,10 @@ from watch_helpers import (
 )
 from web3 import Web3
 
-from reconciler import devnet
-from reconciler.anvil import free_port
-from reconciler.modelsconfig import config_version
-from reconciler.references import fingerprint
+from reconciler.desired.modelsconfig import config_version
+from reconciler.desired.references import fingerprint
+from reconciler.devnet import local as devnet
+from reconciler.devnet.anvil import free_port
 
 ADMIN = "watch-admin-token"
 CHAT_PRICE = 6 * 10**15  # "0.006 MOR"

@@ -10,8 +10,9 @@ from pathlib import Path
 from apply_helpers import DevnetCase, example_in
 from watch_helpers import watch_process
 
-from reconciler import devnet, sessions_devnet
-from reconciler.anvil import free_port
+from reconciler.devnet import buyer as sessions_devnet
+from reconciler.devnet import local as devnet
+from reconciler.devnet.anvil import free_port
 
 BUYER = 6
 

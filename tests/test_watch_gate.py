@@ -8,7 +8,7 @@ from pathlib import Path
 from apply_helpers import EXAMPLE
 
 from reconciler.desired.loader import load_desired
-from reconciler.watchgate import Gate, budget_refusal, file_references, files_fingerprint, foreign_nonce, low_funds
+from reconciler.watch.gate import Gate, budget_refusal, file_references, files_fingerprint, foreign_nonce, low_funds
 
 MOR = 10**18
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.backoff import Backoff
-from reconciler.spendledger import DAY_SECONDS, SpendLedger
+from reconciler.watch.backoff import Backoff
+from reconciler.watch.ledger import DAY_SECONDS, SpendLedger
 
 MOR = 10**18
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from reconciler.watchmetrics import MetricsServer, WatchMetrics
+from reconciler.watch.metrics import MetricsServer, WatchMetrics
 
 
 def test_metrics_and_health_over_http() -> None:

@@ -18,9 +18,9 @@ from typing import Any
 
 from web3 import Web3
 
-from reconciler import unlocked
-from reconciler.anvil import free_port
-from reconciler.artifacts import load_artifact
+from reconciler.chain.artifacts import load_artifact
+from reconciler.devnet import unlocked
+from reconciler.devnet.anvil import free_port
 
 MORPHEUS_PROXY = str(Path(sys.executable).with_name("morpheus-proxy"))
 Run = dict[str, Any]

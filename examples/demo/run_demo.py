@@ -20,11 +20,11 @@ from pathlib import Path
 import httpx
 from openai import OpenAI
 
-from reconciler import devnet
-from reconciler.anvil import free_port
-from reconciler.commands.plan import plan_for
 from reconciler.desired.loader import load_desired
-from reconciler.units import format_mor
+from reconciler.devnet import local as devnet
+from reconciler.devnet.anvil import free_port
+from reconciler.market.units import format_mor
+from reconciler.pipeline import plan_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRATCH = ROOT / ".demo"

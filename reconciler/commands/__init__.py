@@ -1,1 +1,1 @@
-"""The imperative shell of each command: load, observe, plan, render; exit codes per DESIGN.md."""
+"""The imperative shell of each command: load, observe, plan, render; exit codes per docs/architecture.md."""

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply import ApplyError, ApplyOptions, apply_desired
+from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
+from reconciler.apply.lock import LockHeld
+from reconciler.apply.proxy_config import ProxyWriteError
+from reconciler.chain.networks import NetworkError
+from reconciler.chain.reader import ChainCheckError
+from reconciler.chain.rpc import RpcError
+from reconciler.chain.sender import TxError
+from reconciler.chain.signer import SignerError
+from reconciler.desired.diagnostics import DesiredStateError
 from reconciler.desired.loader import load_desired
-from reconciler.diagnostics import DesiredStateError
-from reconciler.modelsconfig import ConfigBuildError
-from reconciler.networks import NetworkError
-from reconciler.observe.chain import ChainCheckError
-from reconciler.observe.rpc import RpcError
+from reconciler.desired.modelsconfig import ConfigBuildError
+from reconciler.plan.codec import plan_from_json
 from reconciler.plan.model import Plan
-from reconciler.proxywrite import ProxyWriteError
-from reconciler.render.jsonplan import plan_from_json
 from reconciler.render.text import render_text, use_color
-from reconciler.signer import SignerError
-from reconciler.statelock import LockHeld
-from reconciler.txsend import TxError
 
 EXIT_OK, EXIT_ERROR = 0, 1
 

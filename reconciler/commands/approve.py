@@ -17,22 +17,22 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from reconciler.apply import state_path
-from reconciler.artifacts import load_artifact
-from reconciler.chainwrite import ChainCalls
-from reconciler.commands.plan import plan_for
+from reconciler.apply.executor import state_path
+from reconciler.apply.lock import LockHeld, StateLock
+from reconciler.chain.artifacts import load_artifact
+from reconciler.chain.calls import ChainCalls
+from reconciler.chain.journal import Journal
+from reconciler.chain.networks import NetworkError, resolve_network
+from reconciler.chain.reader import ChainCheckError
+from reconciler.chain.rpc import RpcError
+from reconciler.chain.sender import TxError, TxSender
+from reconciler.desired.diagnostics import DesiredStateError
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
-from reconciler.diagnostics import DesiredStateError
-from reconciler.journal import Journal
-from reconciler.networks import NetworkError, resolve_network
-from reconciler.observe.chain import ChainCheckError
-from reconciler.observe.rpc import RpcError
+from reconciler.desired.references import Reference, ReferenceError_, parse_reference, resolve
+from reconciler.market.units import AmountError, format_mor, parse_amount
+from reconciler.pipeline import plan_for
 from reconciler.plan.model import ActionKind
-from reconciler.references import Reference, ReferenceError_, parse_reference, resolve
-from reconciler.statelock import LockHeld, StateLock
-from reconciler.txsend import TxError, TxSender
-from reconciler.units import AmountError, format_mor, parse_amount
 
 EXIT_OK, EXIT_ERROR = 0, 1
 MAX_UINT256 = 2**256 - 1

@@ -13,19 +13,19 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply import state_path
-from reconciler.claim import ClaimError, ClaimReport, claim_all, claim_journaled
+from reconciler.apply.executor import state_path
+from reconciler.apply.lock import LockHeld
+from reconciler.chain.networks import NetworkError, resolve_network
+from reconciler.chain.reader import ChainCheckError, ChainReader
+from reconciler.chain.rpc import RpcError
+from reconciler.chain.sender import TxError
+from reconciler.chain.signer import SignerError, load_signer
+from reconciler.desired.diagnostics import DesiredStateError
 from reconciler.desired.loader import load_desired
-from reconciler.diagnostics import DesiredStateError
-from reconciler.networks import NetworkError, resolve_network
-from reconciler.observe.chain import ChainCheckError, ChainReader
-from reconciler.observe.rpc import RpcError
+from reconciler.market.units import format_mor
 from reconciler.plan.context import utc
 from reconciler.render.common import gas_text
-from reconciler.signer import SignerError, load_signer
-from reconciler.statelock import LockHeld
-from reconciler.txsend import TxError
-from reconciler.units import format_mor
+from reconciler.sessions.claim import ClaimError, ClaimReport, claim_all, claim_journaled
 
 EXIT_OK, EXIT_ERROR = 0, 1
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import click
 from web3 import Web3
 
+from reconciler.chain.networks import NetworkError, resolve_network
+from reconciler.chain.reader import ChainCheckError, ChainReader
+from reconciler.chain.registrations import read_registrations
+from reconciler.chain.rpc import RpcError
 from reconciler.desired.model import Desired, NetworkSpec, ProviderSpec, SignerSpec
-from reconciler.importer import ImportSource, render_import
-from reconciler.networks import NetworkError, resolve_network
-from reconciler.observe.chain import ChainCheckError, ChainReader
-from reconciler.observe.registrations import read_registrations
-from reconciler.observe.rpc import RpcError
-from reconciler.references import ReferenceError_, parse_reference
+from reconciler.desired.references import ReferenceError_, parse_reference
+from reconciler.render.desired_yaml import ImportSource, render_import
 
 EXIT_OK, EXIT_ERROR = 0, 1
 

@@ -5,51 +5,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from reconciler.desired.loader import load_desired
-from reconciler.desired.model import Desired
-from reconciler.diagnostics import DesiredStateError
-from reconciler.networks import NetworkError, resolve_network
-from reconciler.observe.chain import ChainCheckError
-from reconciler.observe.rpc import RpcError
-from reconciler.observe.world import observe
-from reconciler.observed import Observed
-from reconciler.plan.model import Plan
-from reconciler.plan.planner import plan
-from reconciler.render.jsonplan import plan_to_json
+from reconciler.chain.networks import NetworkError
+from reconciler.chain.reader import ChainCheckError
+from reconciler.chain.rpc import RpcError
+from reconciler.desired.diagnostics import DesiredStateError
+from reconciler.pipeline import make_plan
+from reconciler.plan.codec import plan_to_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text, use_color
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
-
-
-def make_plan(path: Path, environ: Mapping[str, str] | None = None) -> tuple[Desired, Plan]:
-    """Load, observe and plan (raises DesiredStateError, NetworkError, ChainCheckError, RpcError)."""
-    desired, warnings = load_desired(path)
-    _, p = plan_for(desired, environ, tuple(str(w) for w in warnings))
-    return desired, p
-
-
-def plan_for(
-    desired: Desired, environ: Mapping[str, str] | None = None, load_warnings: tuple[str, ...] = ()
-) -> tuple[Observed, Plan]:
-    """Observe the world for an already loaded desired state and plan it (apply and watch reuse this)."""
-    network = resolve_network(desired.network, environ)
-    try:
-        observed = observe(desired, network, environ)
-    except RpcError as exc:
-        hint = "; is the devnet running? (`reconcile devnet up`)" if network.name == "devnet" else ""
-        raise RpcError(f"{exc}{hint}") from None
-    p = plan(desired, observed)
-    extra = load_warnings + ((observed.router.note,) if observed.router.note else ())
-    if extra:
-        p = replace(p, warnings=extra + p.warnings)
-    return observed, p
 
 
 def run_plan(path: Path, fmt: str, out: Path | None, detailed: bool, verbose: bool, require_proxy: bool) -> int:

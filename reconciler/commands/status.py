@@ -14,18 +14,18 @@ from pathlib import Path
 
 import click
 
+from reconciler.chain.networks import NetworkError, resolve_network
+from reconciler.chain.reader import ChainCheckError, ChainReader
+from reconciler.chain.rpc import RpcError
+from reconciler.desired.diagnostics import DesiredStateError
 from reconciler.desired.loader import load_desired
-from reconciler.diagnostics import DesiredStateError
-from reconciler.networks import NetworkError, resolve_network
-from reconciler.observe.chain import ChainCheckError, ChainReader
+from reconciler.desired.references import resolve
+from reconciler.observe.model import Observed
 from reconciler.observe.proxy import observe_proxy, observe_router
-from reconciler.observe.rpc import RpcError
 from reconciler.observe.slots import read_slots
 from reconciler.observe.world import resolve_refs
-from reconciler.observed import Observed
 from reconciler.plan.planner import plan
-from reconciler.references import resolve
-from reconciler.status import build_status, render_status
+from reconciler.sessions.status import build_status, render_status
 
 EXIT_OK, EXIT_ERROR = 0, 1
 

@@ -1,6 +1,6 @@
 """`reconcile watch`: the long-running server of one provider (see docs/watch.md).
 
-Only click and the signal handling live here; the loop is reconciler.watchloop (imported when it runs, so other
+Only click and the signal handling live here; the loop is reconciler.watch.loop (imported when it runs, so other
 commands start fast). SIGTERM (or a first Ctrl-C) stops sending, waits for what was sent, exits 0; a second
 Ctrl-C exits at once (the journal makes that safe).
 """
@@ -92,11 +92,11 @@ def run_watch(
     suspend: bool,
     resume_: bool,
 ) -> int:
-    from reconciler import watchloop
-    from reconciler.backoff import Backoff
-    from reconciler.notify import Webhook
-    from reconciler.references import ReferenceError_, parse_reference, resolve
-    from reconciler.watchmetrics import MetricsServer, WatchMetrics
+    from reconciler.desired.references import ReferenceError_, parse_reference, resolve
+    from reconciler.watch import loop as watchloop
+    from reconciler.watch.backoff import Backoff
+    from reconciler.watch.metrics import MetricsServer, WatchMetrics
+    from reconciler.watch.notify import Webhook
 
     if suspend and resume_:
         click.echo("error: --suspend and --resume together", err=True)

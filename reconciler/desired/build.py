@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from reconciler import ids
+from reconciler.desired.diagnostics import Diagnostic, Location, Severity, format_path
 from reconciler.desired.model import (
     DEFAULT_TAGS,
     BidSpec,
@@ -29,11 +29,11 @@ from reconciler.desired.model import (
     SignerSpec,
     UpstreamSpec,
 )
+from reconciler.desired.references import Reference, ReferenceError_, parse_reference
 from reconciler.desired.yamlsource import Path_
-from reconciler.diagnostics import Diagnostic, Location, Severity, format_path
-from reconciler.pricing import SECONDS_PER_YEAR, price_from_cost, to_fraction
-from reconciler.references import Reference, ReferenceError_, parse_reference
-from reconciler.units import AmountError, parse_amount
+from reconciler.market import ids
+from reconciler.market.pricing import SECONDS_PER_YEAR, price_from_cost, to_fraction
+from reconciler.market.units import AmountError, parse_amount
 
 # The proxy-router's health probe: first recognised tag wins (case-insensitive).
 PROBE_TAGS: dict[str, Endpoint] = {
@@ -350,7 +350,6 @@ def _check_slots(
                     (*path, "concurrentSlots"),
                     f"concurrentSlots 0 means unlimited, but upstream '{u.name}' supports only {u.max_concurrency} concurrent requests",
                 )
-                total = -1 if total == -1 else total
             else:
                 total += m.concurrent_slots
         if total > u.max_concurrency:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.desired.build import build_desired
+from reconciler.desired.diagnostics import DesiredStateError, Diagnostic, Location, Severity, format_path
 from reconciler.desired.model import Desired
 from reconciler.desired.schema import desired_state_validator, explain
 from reconciler.desired.yamlsource import Path_, parse_yaml
-from reconciler.diagnostics import DesiredStateError, Diagnostic, Location, Severity, format_path
 
 MERGED_MAPPINGS = ("upstreams",)
 MERGED_LISTS = ("models",)

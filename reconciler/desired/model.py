@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
 
-from reconciler.diagnostics import Location
-from reconciler.references import Reference
+from reconciler.desired.diagnostics import Location
+from reconciler.desired.references import Reference
 
 NOWHERE = Location("")
 
@@ -158,7 +158,7 @@ class PolicySpec:
     allow_empty: bool = False
     max_spend_per_apply: int | None = None
     churn: ChurnGuard = DEFAULT_CHURN
-    auto_claim: bool = False  # apply/watch also collect ended sessions' earnings (reconciler.claim.claim_all)
+    auto_claim: bool = False  # apply/watch also collect ended sessions' earnings (reconciler.sessions.claim.claim_all)
     max_spend_per_day: int | None = None  # watch: rolling 24 h budget (fees + stake), tally in the state dir
     suspend: bool = False  # watch: auto-apply becomes alert-only while true
     min_signer_eth: int | None = None  # watch: low-funds alert thresholds (wei)

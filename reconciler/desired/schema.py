@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-from reconciler.units import AmountError, parse_amount
+from reconciler.market.units import AmountError, parse_amount
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
 

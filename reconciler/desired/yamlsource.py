@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.diagnostics import Diagnostic, Location, format_path
+from reconciler.desired.diagnostics import Diagnostic, Location, format_path
 
 Path_ = tuple[str | int, ...]
 

@@ -1,1 +1,4 @@
-"""Observers: read the chain (batched JSON-RPC) and the proxy (files, admin API) into `Observed` values."""
+"""Observation: `Observed` (the world as plain values) and the observers of the forwarder and the router.
+
+The chain's reader lives with the chain adapter (`chain/reader.py`); `world.observe()` gathers everything.
+"""

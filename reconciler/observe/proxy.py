@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 
 from reconciler.desired.model import Desired
-from reconciler.modelsconfig import entry_from_json, state_from_json
-from reconciler.observed import ModelsConfigState, ProxyState, RouterState
-from reconciler.references import resolve
+from reconciler.desired.modelsconfig import entry_from_json, state_from_json
+from reconciler.desired.references import resolve
+from reconciler.observe.model import ForwarderState, ModelsConfigState, RouterState
 
 _MODEL_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
@@ -49,27 +49,27 @@ def read_admin_config(admin_url: str, token: str, timeout: float = 5.0) -> Model
     )
 
 
-def observe_proxy(desired: Desired, environ: Mapping[str, str] | None = None) -> ProxyState:
+def observe_proxy(desired: Desired, environ: Mapping[str, str] | None = None) -> ForwarderState:
     proxy = desired.proxy
     if proxy is None:
-        return ProxyState()
+        return ForwarderState()
     file = read_config_file(proxy.models_config_path)
     if not proxy.admin_url:
-        return ProxyState(file=file)
+        return ForwarderState(file=file)
     token = resolve(proxy.admin_token, environ) if proxy.admin_token else None
     if token is None:
-        return ProxyState(
+        return ForwarderState(
             file=file, admin_configured=True, reachable=False, note=f"admin token {proxy.admin_token} has no value here"
         )
     try:
         served = read_admin_config(proxy.admin_url, token)
     except httpx.HTTPStatusError as exc:
-        return ProxyState(
+        return ForwarderState(
             file=file, admin_configured=True, reachable=False, note=f"admin API answered {exc.response.status_code}"
         )
     except (httpx.HTTPError, ValueError) as exc:
-        return ProxyState(file=file, admin_configured=True, reachable=False, note=type(exc).__name__)
-    return ProxyState(file=file, served=served, admin_configured=True, reachable=True)
+        return ForwarderState(file=file, admin_configured=True, reachable=False, note=type(exc).__name__)
+    return ForwarderState(file=file, served=served, admin_configured=True, reachable=True)
 
 
 def _model_ids(obj: Any) -> set[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from reconciler.ids import norm_hex
+from reconciler.market.ids import norm_hex
 
 _LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+\d+)?$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')

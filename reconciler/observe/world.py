@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 
+from reconciler.chain.networks import Network
+from reconciler.chain.reader import ChainReader
 from reconciler.desired.model import Desired
-from reconciler.networks import Network
-from reconciler.observe.chain import ChainReader
+from reconciler.desired.references import Reference, fingerprint, resolve
+from reconciler.observe.model import Observed, ResolvedRefs
 from reconciler.observe.proxy import observe_proxy, observe_router
-from reconciler.observed import Observed, ResolvedRefs
-from reconciler.references import Reference, fingerprint, resolve
 
 
 def resolve_refs(desired: Desired, environ: Mapping[str, str] | None = None) -> ResolvedRefs:

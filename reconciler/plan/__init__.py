@@ -1,1 +1,1 @@
-"""Plans: plain data (actions with before/after, reason, cost, status), the pure planner, and its renderers."""
+"""Plans: plain data (actions with before/after, reason, cost, status), the pure planner, and the JSON codec."""

@@ -6,10 +6,10 @@ from fractions import Fraction
 from typing import Any
 
 from reconciler.desired.model import ModelSpec
-from reconciler.observed import BidState, ModelState
+from reconciler.market.pricing import bid_price
+from reconciler.observe.model import BidState, ModelState
 from reconciler.plan.context import Context, mor, utc
 from reconciler.plan.model import Action, ActionKind, Cost, Status
-from reconciler.pricing import bid_price
 
 
 def provider_actions(ctx: Context) -> list[str]:

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from reconciler.desired.model import Desired
-from reconciler.gas import gas_for
-from reconciler.observed import Observed
+from reconciler.market.units import format_mor
+from reconciler.observe.model import Observed
+from reconciler.plan.gas import gas_for
 from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind
-from reconciler.units import format_mor
 
-RIGHTS = {
+RIGHT_NEEDED_BY_KIND = {  # the delegation right a delegate signer needs for each chain action
     ActionKind.PROVIDER_REGISTER: "provider",
     ActionKind.PROVIDER_UPDATE: "provider",
     ActionKind.PROVIDER_DEREGISTER: "provider",
@@ -37,9 +37,10 @@ class Context:
         if action.kind in CHAIN_KINDS:
             gas = gas_for(action.kind)
             chain = self.observed.chain
-            gas_wei = gas * chain.fee_per_gas + chain.l1_fee_by_kind.get(action.kind.value, 0)
+            l1 = chain.l1_fee_by_kind
+            gas_wei = gas * chain.fee_per_gas + l1.get(action.kind.value, l1.get(ActionKind.BID_POST.value, 0))
             action = replace(action, cost=replace(action.cost, gas=gas, gas_wei=gas_wei))
-            right = RIGHTS.get(action.kind)
+            right = RIGHT_NEEDED_BY_KIND.get(action.kind)
             if right and chain.delegation is not None and not chain.delegation.get(right, False):
                 action = replace(
                     action,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from reconciler.market.pricing import bid_price, expected_yearly_earnings
 from reconciler.plan.chain_actions import mor_usd
 from reconciler.plan.context import Context, mor
 from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Status
-from reconciler.pricing import bid_price, expected_yearly_earnings
 
 
 def approve(ctx: Context) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reconciler.observed import MarketParams
+from reconciler.observe.model import MarketParams
 
 FORMAT_VERSION = 1
 
@@ -63,7 +63,7 @@ DELETE_KINDS = frozenset({ActionKind.PROVIDER_DEREGISTER, ActionKind.MODEL_DEREG
 
 
 class Status(StrEnum):
-    """Only PENDING actions are executed by apply; the others are reported (see DESIGN.md)."""
+    """Only PENDING actions are executed by apply; the others are reported (docs/architecture.md, "Stable interfaces")."""
 
     PENDING = "pending"
     HELD = "held"

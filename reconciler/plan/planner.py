@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from reconciler.desired.model import Desired
-from reconciler.observed import ModelsConfigState, Observed
+from reconciler.observe.model import ModelsConfigState, Observed
 from reconciler.plan.chain_actions import (
     bid_actions,
     model_actions,

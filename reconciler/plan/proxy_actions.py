@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.modelsconfig import forwarder_entries, router_entries
-from reconciler.observed import ModelsConfigState, ProxyEntry
+from reconciler.desired.modelsconfig import forwarder_entries, router_entries
+from reconciler.observe.model import ModelsConfigState, ProxyEntry
 from reconciler.plan.context import Context, utc
 from reconciler.plan.model import Action, ActionKind, Status
 
@@ -54,11 +54,6 @@ def _config_diff(
             changed.append(e.as_plan_data())
             reasons.append(f"{e.model_name} ({e.model_id[:10]}…): " + ", ".join(ch))
     return changed, reasons
-
-
-def _before_entries(have: ModelsConfigState | None, changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ids = {c["modelId"] for c in changed}
-    return [e.as_plan_data() for e in (have.entries if have else ()) if e.model_id in ids]
 
 
 def forwarder_config(ctx: Context) -> list[str]:

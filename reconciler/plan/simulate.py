@@ -11,9 +11,9 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from reconciler import ids
-from reconciler.modelsconfig import entry_from_json
-from reconciler.observed import BidState, ChainState, ModelsConfigState, ModelState, Observed, ProviderState
+from reconciler.desired.modelsconfig import entry_from_json
+from reconciler.market import ids
+from reconciler.observe.model import BidState, ChainState, ModelsConfigState, ModelState, Observed, ProviderState
 from reconciler.plan.model import CHAIN_KINDS, ActionKind, Plan
 
 

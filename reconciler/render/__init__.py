@@ -1,1 +1,4 @@
-"""Renderers of a Plan: text for terminals, JSON for machines (and saved plans), Markdown for PR comments."""
+"""Renderers for people: a Plan as text for terminals or Markdown for PR comments, and `import`'s YAML.
+
+The plan's JSON form is a codec, not a renderer: it lives with the plan (`plan/codec.py`).
+"""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.market.units import format_mor
 from reconciler.plan.model import Action, ActionKind, Plan, Status
-from reconciler.units import format_mor
 
 GROUPS: list[tuple[str, tuple[ActionKind, ...]]] = [
     ("wallet", (ActionKind.MOR_APPROVE,)),

@@ -4,9 +4,9 @@ never the summary)."""
 
 from __future__ import annotations
 
+from reconciler.market.units import format_mor
 from reconciler.plan.model import Plan, Status
 from reconciler.render.common import cost_text, field_lines, gas_text, grouped, symbol
-from reconciler.units import format_mor
 
 GITHUB_COMMENT_LIMIT = 65_536
 

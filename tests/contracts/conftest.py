@@ -8,8 +8,8 @@ import pytest
 from contract_helpers import Chain, contract_at, event_table
 from web3 import Web3
 
-from reconciler.anvil import Anvil
-from reconciler.devnet import MarketParams, deploy_contracts, dev_accounts
+from reconciler.devnet.anvil import Anvil
+from reconciler.devnet.local import MarketParams, deploy_contracts, dev_accounts
 
 
 @pytest.fixture(scope="session")

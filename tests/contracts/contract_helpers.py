@@ -18,9 +18,9 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 
-from reconciler import unlocked
-from reconciler.artifacts import load_artifact
-from reconciler.devnet import MOR, Deployment, MarketParams
+from reconciler.chain.artifacts import load_artifact
+from reconciler.devnet import unlocked
+from reconciler.devnet.local import MOR, Deployment, MarketParams
 
 ARTIFACTS = ("MorToken", "DelegateRegistry", "Marketplace")
 

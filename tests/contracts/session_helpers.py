@@ -1,6 +1,6 @@
 """Helpers for the session tests: a provider with a bid, signed approvals and receipts, and anvil time travel.
 
-Approvals and receipts are built and signed with reconciler.sessions_devnet, the same code a devnet test uses to
+Approvals and receipts are built and signed with reconciler.devnet.buyer, the same code a devnet test uses to
 play the buyer, so these tests also pin its encodings to what the contract accepts.
 """
 
@@ -13,8 +13,8 @@ from contract_helpers import MOR, Chain, Receipt
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 
-from reconciler.devnet import dev_accounts
-from reconciler.sessions_devnet import encode_approval, encode_receipt, sign_message, stake_for_duration
+from reconciler.devnet.buyer import encode_approval, encode_receipt, sign_message, stake_for_duration
+from reconciler.devnet.local import dev_accounts
 
 KEYS = {a.address: a.private_key for a in dev_accounts()}
 DAY = 86_400

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from reconciler.artifacts import build_dir
-from reconciler.contracts_build import compile_sources
+from reconciler.chain.artifacts import build_dir
+from reconciler.devnet.contracts_build import compile_sources
 
 
 def test_committed_artifacts_match_a_fresh_build() -> None:

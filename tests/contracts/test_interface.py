@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.artifacts import load_artifact
+from reconciler.chain.artifacts import load_artifact
 
-# From ../shared/reference/morpheus-contracts.md, plus the owner setters of the real facets.
+# The Morpheus Diamond's public interface (contracts/README.md), plus the owner setters of the real facets.
 FUNCTIONS = [
     "providerRegister(address,uint256,string)",
     "providerDeregister(address)",

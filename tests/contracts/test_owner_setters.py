@@ -5,7 +5,7 @@ from __future__ import annotations
 from contract_helpers import MOR, ZERO, Chain, decode_error
 from web3.exceptions import ContractLogicError
 
-from reconciler.artifacts import load_artifact
+from reconciler.chain.artifacts import load_artifact
 
 
 def test_constructor_parameters_are_read_back(chain: Chain) -> None:

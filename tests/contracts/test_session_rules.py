@@ -1,4 +1,4 @@
-"""reconciler.session_rules computes what the contract pays: checked against the devnet's claimable view and
+"""reconciler.sessions.rules computes what the contract pays: checked against the devnet's claimable view and
 against real claims, through a session's life (live, expired, closed, capped, next period)."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from session_helpers import (
     transfers,
 )
 
-from reconciler.session_rules import SessionTerms, StakeCap, is_live
-from reconciler.session_rules import claimable as rules_claimable
+from reconciler.sessions.rules import SessionTerms, StakeCap, is_live
+from reconciler.sessions.rules import claimable as rules_claimable
 
 
 def terms(chain: Chain, sid: bytes) -> SessionTerms:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contract_helpers import Chain
 from session_helpers import CLOSED, CLOSEOUT_TYPE, ENDS, KEYS, OPENED, STAKE, USER, plain, rpc, session, setup_market
 
-from reconciler import sessions_devnet as sd
+from reconciler.devnet import buyer as sd
 
 
 def test_open_and_close_as_a_buyer_with_the_helper(chain: Chain) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from eth_utils import function_signature_to_4byte_selector
 
-from reconciler.artifacts import load_artifact
+from reconciler.chain.artifacts import load_artifact
 
 # From the newest SessionRouter facet and ISessionStorage/IStatsStorage (see contracts/README.md).
 FUNCTIONS = [

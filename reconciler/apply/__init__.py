@@ -1,0 +1,1 @@
+"""Apply: execute a plan's pending actions (proxy config writes, journaled transactions) under a lock."""

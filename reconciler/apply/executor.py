@@ -1,0 +1,420 @@
+"""`reconcile apply`: turn a plan into reality without ever losing money to a mistake.
+
+The imperative shell around the pure planner. In order:
+  lock (one apply per provider on this machine) -> finish what an earlier run left in the journal (or wait
+  until the signer has nothing pending) -> observe + plan -> refuse on plan errors, a manual approve, a stale
+  saved plan or too little gas money -> ask -> execute the pending actions in plan order -> observe + plan
+  again: converged when nothing is pending.
+Execution pipelines independent transactions (consecutive nonces, no wait) and waits only where an action
+depends on one still in flight. Before each write the action's precondition is read again from the chain
+(level-triggered): when the world already matches, the write is skipped, so a rerun after a crash, or two
+racing applies, never post the same bid twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+
+from reconciler.apply.lock import StateLock
+from reconciler.apply.proxy_config import read_existing, reload_forwarder, reload_router, write_config_atomic
+from reconciler.chain.artifacts import load_artifact
+from reconciler.chain.calls import ChainCalls
+from reconciler.chain.faults import crash_point
+from reconciler.chain.journal import Journal, TxRecord
+from reconciler.chain.networks import Network, resolve_network
+from reconciler.chain.sender import TxReverted, TxSender
+from reconciler.chain.signer import load_signer
+from reconciler.desired.model import Desired
+from reconciler.desired.modelsconfig import config_version, forwarder_file, router_file
+from reconciler.desired.references import resolve
+from reconciler.market.units import format_mor
+from reconciler.pipeline import plan_for
+from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Plan, Status
+
+Progress = Callable[[str], None]
+
+
+class ApplyError(RuntimeError):
+    """Apply refused or failed; the message says why and what to do. Nothing was half-done unjournaled."""
+
+
+class StalePlan(ApplyError):
+    pass
+
+
+@dataclass
+class ApplyOptions:
+    state_dir: Path = Path(".reconcile")
+    legacy_tx: bool | None = None  # None: the network preset decides
+    speed_up: bool = False
+    receipt_timeout: float = 300.0
+    pending_timeout: float = 120.0
+    saved_plan: Plan | None = None
+    confirm: Callable[[Plan], bool] = lambda _plan: False
+    progress: Progress = lambda _line: None
+    # asked before each action: True stops sending new ones (what is in flight is still awaited); watch's SIGTERM
+    stop_requested: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    final: Plan | None
+    txs: list[TxRecord] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fees: int = 0
+    stake: int = 0
+    gas_used: int = 0
+    applied: bool = False
+
+    @property
+    def converged(self) -> bool:
+        return self.final is not None and not self.final.pending
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.txs)} transaction(s) sent, {len(self.skipped)} skipped (already in place); "
+            f"MOR spent: fees {format_mor(self.fees)}, stake {format_mor(self.stake)}; gas used {self.gas_used:,}"
+        )
+
+
+def state_path(state_dir: Path, network: Network, provider: str) -> Path:
+    return state_dir / f"{network.chain_id}-{provider.lower()}"
+
+
+def plan_id(plan: Plan) -> str:
+    data = {
+        "observed": plan.observed_fingerprint,
+        "actions": [[a.id, a.after] for a in plan.pending],
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def apply_desired(desired: Desired, environ: Mapping[str, str] | None, opts: ApplyOptions) -> ApplyResult:
+    network = resolve_network(desired.network, environ)
+    state = state_path(opts.state_dir, network, desired.provider.address)
+    with StateLock(state / "apply.lock") as lock:
+        if lock.took_over is not None:
+            opts.progress(f"took over the lock of an apply that is gone ({lock.took_over.describe()})")
+        return _apply_locked(desired, environ, opts, network, state)
+
+
+def _apply_locked(
+    desired: Desired, environ: Mapping[str, str] | None, opts: ApplyOptions, network: Network, state: Path
+) -> ApplyResult:
+    account = load_signer(desired.signer, environ)
+    w3 = Web3(Web3.HTTPProvider(network.rpc_url, request_kwargs={"timeout": 30}))
+    calls = ChainCalls(network.diamond, network.mor)
+    journal = Journal(state / "journal.jsonl")
+    legacy = network.legacy if opts.legacy_tx is None else opts.legacy_tx
+    sender = TxSender(w3, account, journal, plan_id="", decoder=calls.decoder, legacy=legacy, progress=opts.progress)
+
+    _finish_earlier_run(sender, journal, opts)
+
+    _observed, plan = plan_for(desired, environ)
+    if opts.saved_plan is not None:
+        check_saved_plan(opts.saved_plan, plan, network, desired)
+    refuse_unsafe(plan, _observed.chain.signer_eth_balance)
+    result = ApplyResult(plan=plan, final=None)
+    if not plan.pending:
+        result.final = plan
+        result.notes.append("nothing to do: chain and proxy match the desired state")
+        return result
+    if not opts.confirm(plan):
+        raise ApplyError("apply not confirmed; nothing was sent")
+    sender.plan_id = plan_id(plan)
+    Executor(desired, environ, w3, sender, calls, network, opts, result).run(plan.pending)
+    result.applied = True
+    _observed, result.final = plan_for(desired, environ)
+    return result
+
+
+def _finish_earlier_run(sender: TxSender, journal: Journal, opts: ApplyOptions) -> None:
+    if not journal.path.exists():
+        # no journal here (a fresh CI runner after a killed job): never race a transaction still in flight
+        sender.wait_until_no_pending(timeout=opts.pending_timeout)
+        return
+    report = sender.resume()
+    for r in report.mined:
+        opts.progress(f"journal: {r.action} {r.action_id} was mined (tx {r.tx_hash}) before the last run ended")
+    for r in report.replaced:
+        opts.progress(f"journal: tx {r.tx_hash} ({r.action}) was replaced; its nonce is used")
+    for r in report.reverted:
+        opts.progress(f"journal: tx {r.tx_hash} ({r.action}) had reverted; the plan below accounts for it")
+    if report.rebroadcast:
+        waiting = list(report.rebroadcast)
+        if opts.speed_up:
+            waiting = [sender.speed_up(r) for r in waiting]
+        try:
+            sender.wait(waiting, timeout=opts.receipt_timeout)
+        except TxReverted as exc:
+            opts.progress(f"journal: {exc}")
+
+
+def refuse_unsafe(plan: Plan, signer_eth: int) -> None:
+    """Stop before any transaction on plan errors, a manual approve, or too little gas money."""
+    problems = list(plan.errors)
+    problems += [f"{a.id}: {e}" for a in plan.actions if a.status is not Status.UNMANAGED for e in a.errors]
+    manual = [a for a in plan.actions if a.status is Status.MANUAL]
+    problems += [f"{a.id}: {a.reason}" for a in manual]
+    gas = plan.summary().gas_wei
+    if gas and signer_eth < gas:
+        problems.append(
+            f"the signer holds {signer_eth} wei of the native coin, less than the ~{gas} wei of gas this plan needs"
+        )
+    if problems:
+        raise ApplyError("refusing to apply; nothing was sent:\n  " + "\n  ".join(problems))
+
+
+def check_saved_plan(saved: Plan, fresh: Plan, network: Network, desired: Desired) -> None:
+    """A saved plan applies only to the state it was made against, on the same chain, Diamond and provider."""
+    s, n = saved.network, fresh.network
+    if (s.chain_id, s.diamond.lower(), s.provider.lower()) != (n.chain_id, n.diamond.lower(), n.provider.lower()):
+        raise StalePlan(
+            f"the saved plan is for chain {s.chain_id}, Diamond {s.diamond}, provider {s.provider}; this apply is "
+            f"for chain {n.chain_id}, Diamond {n.diamond}, provider {n.provider}"
+        )
+    changes: list[str] = []
+    if saved.observed_fingerprint != fresh.observed_fingerprint:
+        changes.append("the chain or proxy state it was planned against has changed")
+    old = {a.id: a for a in saved.pending}
+    new = {a.id: a for a in fresh.pending}
+    changes += [f"no longer planned: {i}" for i in sorted(old.keys() - new.keys())]
+    changes += [f"newly needed: {i}" for i in sorted(new.keys() - old.keys())]
+    changes += [f"changed: {i}" for i in sorted(old.keys() & new.keys()) if _comparable(old[i]) != _comparable(new[i])]
+    if changes:
+        raise StalePlan("stale plan: " + "; ".join(changes) + ". Run `reconcile plan` again and review it.")
+
+
+def _comparable(a: Action) -> Any:
+    return json.loads(json.dumps([a.kind, a.after, a.before, a.cost.fee, a.cost.stake], default=str, sort_keys=True))
+
+
+class Executor:
+    """Runs pending actions in plan order, pipelining chain writes whose dependencies are mined."""
+
+    def __init__(
+        self,
+        desired: Desired,
+        environ: Mapping[str, str] | None,
+        w3: Web3,
+        sender: TxSender,
+        calls: ChainCalls,
+        network: Network,
+        opts: ApplyOptions,
+        result: ApplyResult,
+    ) -> None:
+        self.desired = desired
+        self.environ = environ
+        self.w3 = w3
+        self.sender = sender
+        self.calls = calls
+        self.opts = opts
+        self.result = result
+        self.market: Contract = w3.eth.contract(
+            address=Web3.to_checksum_address(network.diamond), abi=load_artifact("Marketplace").abi
+        )
+        self.token: Contract = w3.eth.contract(
+            address=Web3.to_checksum_address(network.mor), abi=load_artifact("MorToken").abi
+        )
+        self.inflight: dict[str, tuple[TxRecord, Action]] = {}
+        self.removed: dict[str, set[str]] = {"forwarder": set(), "router": set()}
+
+    def run(self, actions: tuple[Action, ...]) -> None:
+        for a in actions:
+            if self.opts.stop_requested():
+                self.result.notes.append(f"stopped on request before {a.id}; what was sent has been awaited")
+                break
+            if any(d in self.inflight for d in a.depends_on) or (a.kind not in CHAIN_KINDS and self.inflight):
+                self.flush()
+            if a.kind in CHAIN_KINDS:
+                self.chain_action(a)
+            else:
+                self.proxy_action(a)
+        self.flush()
+
+    # --- chain ------------------------------------------------------------------------------------
+
+    def chain_action(self, a: Action) -> None:
+        req = self.request_for(a)
+        if req is None:
+            self.result.skipped.append(a.id)
+            self.opts.progress(f"skip {a.id}: already in place on chain")
+            return
+        try:
+            rec = self.sender.send(req)
+        except TxReverted:
+            if not self.inflight:
+                raise
+            self.flush()  # it may depend on a write still in flight: wait, then check again
+            req = self.request_for(a)
+            if req is None:
+                self.result.skipped.append(a.id)
+                return
+            rec = self.sender.send(req)
+        self.inflight[a.id] = (rec, a)
+
+    def flush(self) -> None:
+        if not self.inflight:
+            return
+        batch = list(self.inflight.values())
+        self.inflight.clear()
+        done = self.sender.wait([r for r, _ in batch], timeout=self.opts.receipt_timeout)
+        for rec, (_, action) in zip(done, batch, strict=True):
+            self.result.txs.append(rec)
+            self.result.gas_used += rec.gas_used or 0
+            self.result.fees += action.cost.fee
+            self.result.stake += action.cost.stake
+        crash_point("after-receipt")
+
+    def request_for(self, a: Action) -> Any:
+        """The write this action needs now, or None when the chain already matches (level-triggered)."""
+        after: Mapping[str, Any] = a.after or {}
+        before: Mapping[str, Any] = a.before or {}
+        provider = Web3.to_checksum_address(self.desired.provider.address)
+        f = self.market.functions
+        match a.kind:
+            case ActionKind.MOR_APPROVE:
+                need = int(after["allowance"])
+                have = int(self.token.functions.allowance(provider, self.calls.diamond).call())
+                return None if have >= need else self.calls.approve(a.id, need)
+            case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE:
+                endpoint, stake, _created, _end, _earned, deleted = f.getProvider(provider).call()
+                current = 0 if deleted else int(stake)
+                want = int(after["stake"])
+                if not deleted and int(_created) > 0 and endpoint == after["endpoint"] and current >= want:
+                    return None
+                return self.calls.provider_register(a.id, provider, max(want - current, 0), after["endpoint"], a.kind)
+            case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE:
+                model_id = str(after["modelId"])
+                cid, fee, stake, _owner, name, tags, created, deleted = f.getModel(_b32(model_id)).call()
+                current = 0 if deleted else int(stake)
+                want = int(after["stake"])
+                same = (
+                    not deleted
+                    and int(created) > 0
+                    and "0x" + bytes(cid).hex() == str(after["ipfsCID"]).lower()
+                    and int(fee) == int(after["fee"])
+                    and name == after["name"]
+                    and list(tags) == list(after["tags"])
+                    and current >= want
+                )
+                if same:
+                    return None
+                return self.calls.model_register(
+                    a.id,
+                    provider,
+                    str(after["baseModelId"]),
+                    str(after["ipfsCID"]),
+                    int(after["fee"]),
+                    max(want - current, 0),
+                    str(after["name"]),
+                    list(after["tags"]),
+                    a.kind,
+                )
+            case ActionKind.BID_POST:
+                model_id = str(after["modelId"])
+                price = int(after["pricePerSecond"])
+                if self._active_bid_price(provider, model_id) == price:
+                    return None
+                return self.calls.bid_post(a.id, provider, model_id, price)
+            case ActionKind.BID_DELETE:
+                bid_id = str(before.get("bidId") or a.id.split(":", 1)[1])
+                return self.calls.bid_delete(a.id, bid_id) if f.isBidActive(_b32(bid_id)).call() else None
+            case ActionKind.MODEL_DEREGISTER:
+                model_id = a.id.split(":", 1)[1]
+                return (
+                    self.calls.model_deregister(a.id, model_id) if f.getIsModelActive(_b32(model_id)).call() else None
+                )
+            case ActionKind.PROVIDER_DEREGISTER:
+                return (
+                    self.calls.provider_deregister(a.id, provider) if f.getIsProviderActive(provider).call() else None
+                )
+        raise ApplyError(f"apply does not know how to execute {a.kind}")
+
+    def _active_bid_price(self, provider: str, model_id: str) -> int | None:
+        f = self.market.functions
+        offset, page = 0, 100
+        while True:
+            ids, total = f.getProviderActiveBids(provider, offset, page).call()
+            for bid_id in ids:
+                _p, mid, price, _nonce, _created, deleted_at = f.getBid(bid_id).call()
+                if "0x" + bytes(mid).hex() == model_id.lower() and int(deleted_at) == 0:
+                    return int(price)
+            offset += page
+            if offset >= int(total):
+                return None
+
+    # --- proxy ------------------------------------------------------------------------------------
+
+    def proxy_action(self, a: Action) -> None:
+        proxy = self.desired.proxy
+        if proxy is None:
+            raise ApplyError(f"{a.id}: the desired state has no proxy section")
+        head, _, rest = a.id.partition(":")
+        who, _, model_id = rest.partition(":")
+        if head == "proxy.remove":
+            self.removed[who].add(model_id)
+        if head in ("proxy.write-config", "proxy.remove"):
+            self.write_file(who)
+        elif head == "proxy.reload":
+            self.reload(who)
+        else:
+            raise ApplyError(f"apply does not know how to execute {a.id}")
+
+    def write_file(self, who: str) -> None:
+        proxy = self.desired.proxy
+        assert proxy is not None
+        if who == "router":
+            assert proxy.router is not None
+            path = Path(proxy.router.models_config_path)
+            doc = router_file(self.desired, read_existing(path), self.removed["router"], self.environ)
+        else:
+            path = Path(proxy.models_config_path)
+            doc = forwarder_file(self.desired, read_existing(path), self.removed["forwarder"], self.environ)
+        version = write_config_atomic(path, doc)
+        self.opts.progress(f"wrote the {who} models-config {path} (version {version[:12]}…, mode 0600)")
+        if who == "forwarder" and not proxy.admin_url:
+            self.result.notes.append(
+                f"wrote {path}; the forwarder reloads a changed file by itself (unconfirmed: no proxy.adminUrl)"
+            )
+        elif who == "forwarder":
+            self.reload(who)  # every write is confirmed served before the next step (e.g. a bid post) runs
+
+    def reload(self, who: str) -> None:
+        proxy = self.desired.proxy
+        assert proxy is not None
+        if who == "router":
+            assert proxy.router is not None and proxy.router.admin_url is not None
+            auth = resolve(proxy.router.admin_auth, self.environ) if proxy.router.admin_auth else None
+            res = reload_router(proxy.router.admin_url, auth)
+            if res.restart_required:
+                self.result.notes.append(f"router: {res.message}")
+            self.opts.progress(f"router: {res.message}")
+            return
+        if not proxy.admin_url or proxy.admin_token is None:
+            return
+        token = resolve(proxy.admin_token, self.environ)
+        if token is None:
+            raise ApplyError(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
+        path = Path(proxy.models_config_path)
+        expect = _file_version(path)
+        res = reload_forwarder(proxy.admin_url, token, expect)
+        self.opts.progress(res.message)
+
+
+def _file_version(path: Path) -> str:
+    return config_version(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _b32(value: str) -> bytes:
+    return bytes.fromhex(value[2:] if value.startswith("0x") else value)

@@ -1,0 +1,91 @@
+"""One apply at a time per provider on a machine: a lock file naming its holder (pid, host, start time).
+
+A lock whose holder process is gone (same host, pid not alive) is taken over, with a message; a live holder,
+or one on another host that cannot be checked from here, refuses the new apply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from reconciler.devnet.anvil import pid_alive
+
+
+class LockHeld(RuntimeError):
+    """Another apply holds the lock; the message names it."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    host: str
+    started_at: float
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.started_at))
+        return f"pid {self.pid} on {self.host} since {when}"
+
+
+class StateLock:
+    """`with StateLock(path) as lock:`; `lock.took_over` names a dead holder whose lock was taken over."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.took_over: Holder | None = None
+        self._held = False
+
+    def acquire(self) -> StateLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = Holder(pid=os.getpid(), host=socket.gethostname(), started_at=time.time())
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                holder = self.read_holder()
+                if holder is None:  # half-written or unreadable: treat as stale only if old enough
+                    if time.time() - self.path.stat().st_mtime < 5:
+                        time.sleep(0.2)
+                        continue
+                elif holder.host != me.host:
+                    raise LockHeld(
+                        f"{self.path} is held by {holder.describe()}; it cannot be checked from {me.host}. "
+                        f"If that apply is gone, delete the lock file and run again."
+                    ) from None
+                elif pid_alive(holder.pid):
+                    raise LockHeld(f"another apply is running ({holder.describe()}); lock {self.path}") from None
+                self.took_over = holder
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": me.pid, "host": me.host, "startedAt": me.started_at}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            self._held = True
+            return self
+        raise LockHeld(f"could not take the lock {self.path}; another process keeps taking it")
+
+    def read_holder(self) -> Holder | None:
+        try:
+            data = json.loads(self.path.read_text())
+            return Holder(pid=int(data["pid"]), host=str(data["host"]), started_at=float(data["startedAt"]))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def release(self) -> None:
+        if self._held:
+            holder = self.read_holder()
+            if holder is not None and holder.pid == os.getpid():
+                self.path.unlink(missing_ok=True)
+            self._held = False
+
+    def __enter__(self) -> StateLock:
+        return self.acquire()
+
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()

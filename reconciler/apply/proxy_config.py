@@ -1,0 +1,114 @@
+"""Writing a models-config and getting it served: atomic file replace (mode 0600), then a reload.
+
+Our forwarder reloads a changed file by itself; with its admin API apply also asks it to reload and
+confirms the served version hash. The proxy-router reloads through `POST /config/models/reload` where it
+has that endpoint (a 404 means this router must be restarted by a person).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from reconciler.desired.modelsconfig import config_version
+
+
+class ProxyWriteError(RuntimeError):
+    """The file could not be written or the reload was refused (the message never holds a key)."""
+
+
+def write_config_atomic(path: Path, doc: dict[str, Any]) -> str:
+    """Write doc as JSON to path via a temp file in the same folder + fsync + rename; returns its version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return config_version(json.loads(text))
+
+
+def read_existing(path: Path) -> Any:
+    """The parsed current file (None when absent); a file that is not JSON is an error, never overwritten."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProxyWriteError(
+            f"{path} exists but is not readable JSON ({type(exc).__name__}); fix or move it"
+        ) from None
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    confirmed: bool
+    version: str | None
+    message: str
+    restart_required: bool = False
+
+
+def reload_forwarder(admin_url: str, token: str, expect_version: str, timeout: float = 10.0) -> ReloadResult:
+    """POST /admin/reload, then confirm the forwarder serves `expect_version`."""
+    base = admin_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        r = httpx.post(base + "/admin/reload", headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ProxyWriteError(f"forwarder admin API {admin_url} unreachable ({type(exc).__name__})") from None
+    if r.status_code != 200:
+        detail = _error_text(r)
+        raise ProxyWriteError(f"forwarder refused the reload (HTTP {r.status_code}): {detail}")
+    version = r.json().get("version")
+    if version != expect_version:
+        raise ProxyWriteError(
+            f"forwarder serves version {str(version)[:12]}… after reload, expected {expect_version[:12]}…"
+        )
+    return ReloadResult(True, version, f"forwarder serves version {expect_version[:12]}…")
+
+
+def reload_router(admin_url: str, basic_auth: str | None, timeout: float = 30.0) -> ReloadResult:
+    """POST {adminUrl}/config/models/reload with Basic auth `user:password` (a 404: restart needed)."""
+    auth = None
+    if basic_auth:
+        user, _, password = basic_auth.partition(":")
+        auth = httpx.BasicAuth(user, password)
+    try:
+        r = httpx.post(admin_url.rstrip("/") + "/config/models/reload", auth=auth, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ProxyWriteError(f"router API {admin_url} unreachable ({type(exc).__name__})") from None
+    if r.status_code == 404:
+        return ReloadResult(False, None, "this proxy-router has no reload endpoint: restart it", restart_required=True)
+    if r.status_code != 200:
+        raise ProxyWriteError(f"router refused the reload (HTTP {r.status_code}): {_error_text(r)}")
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    return ReloadResult(True, None, f"router reloaded: added {body.get('added')}, removed {body.get('removed')}")
+
+
+def _error_text(r: httpx.Response) -> str:
+    try:
+        data = r.json()
+    except ValueError:
+        return r.text[:300]
+    err = data.get("error") if isinstance(data, dict) else None
+    msg = err.get("message") if isinstance(err, dict) else None
+    errors = data.get("errors") if isinstance(data, dict) else None
+    return "; ".join([str(msg)] + [str(e) for e in errors or []]) if msg else json.dumps(data)[:300]

@@ -1,0 +1,384 @@
+"""Read everything the planner needs from the chain in a constant number of batched round trips.
+
+Round 1: latest block, chain id, code at the Diamond, gas price. Round 2 (pinned to that block): token,
+fee, minimums, price bounds, provider, its active bid ids, MOR balance and allowance, delegation rights,
+the desired models, the owner's `ModelRegisteredUpdated` logs (paged by block range), the maximum session
+duration and the provider's session count. Round 3: every active bid, every model discovered in round 2,
+their provider-model stats, and the provider's newest page of session ids. Round 4: those sessions (newest
+first). Round 5, only when needed: the bids of sessions that are no longer active (a deleted bid still
+carrying live sessions), and models nobody declared nor registered here.
+
+Sessions are never pruned from the contract's lists (oldest first), so they are read from the end, newest
+first, stopping at the first session opened more than `getMaxSessionDuration()` ago: no older session can
+still be live, while an older short session may sit before a live long one (so never stop at an ended one).
+More active bids than BID_PAGE, or more sessions in that window than SESSION_PAGE, cost more rounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eth_utils import keccak
+from web3 import Web3
+
+from reconciler.chain.artifacts import load_artifact
+from reconciler.chain.networks import Network
+from reconciler.chain.rpc import Batch, CountingHTTPProvider, RpcError, value
+from reconciler.desired.model import Desired
+from reconciler.market.ids import checksum, norm_hex
+from reconciler.observe.model import (
+    BidState,
+    ChainState,
+    LiveSession,
+    MarketParams,
+    ModelState,
+    ModelStats,
+    ProviderState,
+    SessionState,
+)
+
+BID_PAGE = 1000
+SESSION_PAGE = 200
+DELEGATION_RIGHTS = ("provider", "model", "marketplace", "session")  # the delegate.xyz rights read for a signer
+GAS_PRICE_ORACLE = "0x420000000000000000000000000000000000000F"
+GAS_PRICE_ORACLE_ABI = [
+    {
+        "type": "function",
+        "name": "getL1Fee",
+        "stateMutability": "view",
+        "inputs": [{"name": "_data", "type": "bytes"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    }
+]
+# Typical signed transaction sizes (bytes) per kind, for the OP-stack L1 data fee quote.
+TX_BYTES = {"mor.approve": 110, "model.register": 420, "provider.register": 200, "bid.post": 140}
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class ChainCheckError(RuntimeError):
+    """The node or the contracts are not what the desired state says (wrong chain, no code, other MOR)."""
+
+
+def model_registered_topic() -> str:
+    return "0x" + keccak(text="ModelRegisteredUpdated(address,bytes32)").hex()
+
+
+def right_hash(name: str) -> bytes:
+    return keccak(text=f"delegation.rules.{name}")
+
+
+@dataclass(frozen=True)
+class ChainReader:
+    w3: Web3
+    network: Network
+
+    @classmethod
+    def connect(cls, network: Network, timeout: float = 30.0) -> ChainReader:
+        provider = CountingHTTPProvider(network.rpc_url, request_kwargs={"timeout": timeout})
+        return cls(Web3(provider), network)
+
+    @property
+    def round_trips(self) -> int:
+        p = self.w3.provider
+        return p.round_trips if isinstance(p, CountingHTTPProvider) else 0
+
+    def observe(self, desired: Desired, all_sessions: bool = False) -> ChainState:
+        """One reading pinned to the latest block. `all_sessions` reads every session the provider ever had
+        (for claims of old expired sessions) instead of stopping at the max session duration."""
+        w3, net = self.w3, self.network
+        market = w3.eth.contract(address=Web3.to_checksum_address(net.diamond), abi=load_artifact("Marketplace").abi)
+        mor = w3.eth.contract(address=Web3.to_checksum_address(net.mor), abi=load_artifact("MorToken").abi)
+        provider = checksum(desired.provider.address)
+        signer = checksum(desired.signer.address)
+
+        # round 1: where and when
+        b = Batch(w3)
+        b.add("eth_getBlockByNumber", ["latest", False], label="latest block")
+        b.add("eth_chainId", [], lambda r: int(r, 16))
+        b.add("eth_getCode", [net.diamond, "latest"], label="code at the Diamond")
+        b.add("eth_gasPrice", [], lambda r: int(r, 16))
+        block, chain_id, code, gas_price = b.run()
+        if chain_id != net.chain_id:
+            raise ChainCheckError(
+                f"the RPC node is on chain {chain_id}, but network {net.name} is chain {net.chain_id}; refusing"
+            )
+        if code in (None, "0x", ""):
+            raise ChainCheckError(f"there is no contract code at the Diamond address {net.diamond} on chain {chain_id}")
+        number = int(block["number"], 16)
+        pin = number
+
+        # round 2: everything whose address is known
+        desired_ids = sorted({m.model_id for m in desired.models})
+        b = Batch(w3, defer_errors=True)
+        b.call(market, "getToken", [], pin, "getToken()")
+        b.call(market, "getBidFee", [], pin, "getBidFee()")
+        b.call(market, "getProviderMinimumStake", [], pin)
+        b.call(market, "getModelMinimumStake", [], pin)
+        b.call(market, "getMinMaxBidPricePerSecond", [], pin)
+        b.call(market, "getProvider", [provider], pin)
+        b.call(market, "getProviderActiveBids", [provider, 0, BID_PAGE], pin)
+        b.call(mor, "balanceOf", [provider], pin, "MOR balanceOf(provider)")
+        b.call(mor, "allowance", [provider, market.address], pin, "MOR allowance(provider, Diamond)")
+        b.add("eth_getBalance", [signer, hex(pin)], lambda r: int(r, 16), "ETH balance of the signer")
+        delegate = desired.delegate_mode
+        if delegate:
+            for r in DELEGATION_RIGHTS:
+                b.call(market, "isRightsDelegated", [signer, provider, right_hash(r)], pin, f"isRightsDelegated({r})")
+        for mid in desired_ids:
+            b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)")
+        owner_topic = "0x" + "00" * 12 + provider[2:].lower()
+        step = max(net_log_range(desired), 1)
+        log_ranges = [(s, min(s + step - 1, pin)) for s in range(desired.network.from_block, pin + 1, step)]
+        for lo, hi in log_ranges:
+            b.add(
+                "eth_getLogs",
+                [
+                    {
+                        "address": net.diamond,
+                        "topics": [model_registered_topic(), owner_topic],
+                        "fromBlock": hex(lo),
+                        "toBlock": hex(hi),
+                    }
+                ],
+                label=f"ModelRegisteredUpdated logs {lo}..{hi}",
+            )
+        l1_kinds = list(TX_BYTES) if net.op_stack else []
+        oracle = w3.eth.contract(address=Web3.to_checksum_address(GAS_PRICE_ORACLE), abi=GAS_PRICE_ORACLE_ABI)
+        for kind in l1_kinds:
+            b.call(oracle, "getL1Fee", [b"\x01" * TX_BYTES[kind]], pin, "GasPriceOracle.getL1Fee")
+        b.call(market, "getMaxSessionDuration", [], pin)
+        b.call(market, "getProviderSessions", [provider, 0, 0], pin, "getProviderSessions(total)")
+        results = b.run()
+        token = results[0]
+        if isinstance(token, RpcError):
+            raise ChainCheckError(f"the contract at {net.diamond} does not answer getToken(): is it the Diamond?")
+        if checksum(token) != checksum(net.mor):
+            raise ChainCheckError(f"the Diamond's getToken() is {token}, not the configured MOR {net.mor}; refusing")
+        failed_log = next((r for r in results if isinstance(r, RpcError) and "logs" in str(r)), None)
+        if failed_log is not None:
+            raise RpcError(
+                f"{failed_log}; the node may limit eth_getLogs: lower network.logBlockRange "
+                f"(now {desired.network.log_block_range}) or raise network.fromBlock"
+            )
+        it = iter(value(r) for r in results)
+        token, fee, pmin, mmin, (lo_price, hi_price), prov, (bid_ids, bid_total), balance, allowance, eth = (
+            next(it) for _ in range(10)
+        )
+        delegation = {r: bool(next(it)) for r in DELEGATION_RIGHTS} if delegate else None
+        models: dict[str, ModelState] = {}
+        for mid in desired_ids:
+            m = _model(mid, next(it))
+            if m is not None:
+                models[mid] = m
+        discovered: set[str] = set()
+        for _ in log_ranges:
+            for log in next(it):
+                discovered.add(norm_hex(log["topics"][2]))
+        l1 = {kind: int(next(it)) for kind in l1_kinds}
+        max_duration = int(next(it))
+        _, sessions_total = next(it)
+        now = int(block["timestamp"], 16)
+        cutoff = None if all_sessions else now - max_duration
+
+        # round 3 (and more only past BID_PAGE active bids): the bids and the models discovered
+        all_bid_ids = list(bid_ids)
+        offset = BID_PAGE
+        while offset < bid_total:
+            b = Batch(w3)
+            b.call(market, "getProviderActiveBids", [provider, offset, BID_PAGE], pin)
+            more, _ = b.run()[0]
+            all_bid_ids += list(more)
+            offset += BID_PAGE
+        b = Batch(w3)
+        for bid in all_bid_ids:
+            b.call(market, "getBid", [bid], pin, "getBid")
+        extra = sorted(discovered - set(models))
+        for mid in extra:
+            b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)")
+        stats_ids = sorted(set(models) | set(extra))
+        for mid in stats_ids:
+            b.call(market, "getProviderModelStats", [bytes.fromhex(mid[2:]), provider], pin, "getProviderModelStats")
+        first = max(int(sessions_total) - SESSION_PAGE, 0)
+        if sessions_total:
+            b.call(market, "getProviderSessions", [provider, first, int(sessions_total) - first], pin)
+        results = b.run()
+        r3 = iter(results)
+        bids = {bd.bid_id: bd for bd in (_bid("0x" + bytes(bid).hex(), next(r3)) for bid in all_bid_ids)}
+        for mid in extra:
+            m = _model(mid, next(r3))
+            if m is not None:
+                models[mid] = m
+        stats = {mid: _stats(mid, next(r3)) for mid in stats_ids}
+        first_ids = list(next(r3)[0]) if sessions_total else []
+
+        # round 4: the sessions, newest first, back to the window's start (more pages only past SESSION_PAGE)
+        raw_sessions = self._sessions(market, provider, pin, int(sessions_total), cutoff, first_ids)
+
+        # round 5 (only when needed): bids no longer active that sessions are on, models nobody declared
+        session_bids = sorted({"0x" + bytes(raw[1]).hex() for _, raw in raw_sessions} - set(bids))
+        missing = sorted({bd.model_id for bd in bids.values()} - set(models))
+        if session_bids or missing:
+            b = Batch(w3)
+            for bid_id in session_bids:
+                b.call(market, "getBid", [bytes.fromhex(bid_id[2:])], pin, "getBid")
+            for mid in missing:  # bids on models neither declared nor registered by this owner
+                b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin)
+                b.call(market, "getProviderModelStats", [bytes.fromhex(mid[2:]), provider], pin)
+            r5 = iter(b.run())
+            for bid_id in session_bids:
+                bids[bid_id] = _bid(bid_id, next(r5))
+            for mid in missing:
+                m = _model(mid, next(r5))
+                if m is not None:
+                    models[mid] = m
+                stats[mid] = _stats(mid, next(r5))
+        sessions = tuple(_session("0x" + bytes(sid).hex(), raw, bids) for sid, raw in raw_sessions)
+        live: dict[str, list[LiveSession]] = {}
+        for se in sessions:
+            if se.live(now):
+                live.setdefault(se.bid_id, []).append(LiveSession(se.session_id, se.ends_at))
+        # active bids, and deleted ones only while they carry live sessions (a drain must stay visible)
+        kept = [
+            replace(bd, live_sessions=tuple(live.get(bd.bid_id, ())))
+            for bd in bids.values()
+            if bd.active or bd.bid_id in live
+        ]
+        return ChainState(
+            chain_id=chain_id,
+            block_number=number,
+            block_hash=str(block["hash"]),
+            block_timestamp=int(block["timestamp"], 16),
+            market=MarketParams(pmin, mmin, fee, lo_price, hi_price),
+            provider=_provider(provider, prov),
+            models=tuple(models[k] for k in sorted(models)),
+            bids=tuple(sorted(kept, key=lambda x: x.bid_id)),
+            payer_balance=int(balance),
+            payer_allowance=int(allowance),
+            signer_eth_balance=int(eth),
+            delegation=delegation,
+            fee_per_gas=int(gas_price),
+            l1_fee_by_kind=l1,
+            rpc_round_trips=self.round_trips,
+            max_session_duration=max_duration,
+            sessions=sessions,
+            sessions_total=int(sessions_total),
+            model_stats=tuple(stats[k] for k in sorted(stats) if stats[k].total_count or k in models),
+            network_name=net.name,
+            diamond=checksum(net.diamond),
+            mor=checksum(net.mor),
+        )
+
+    def _sessions(
+        self, market: Any, provider: str, pin: int, total: int, cutoff: int | None, first_ids: list[bytes]
+    ) -> list[tuple[bytes, Any]]:
+        """(id, raw getSession) newest first, stopping at the first opened before `cutoff` (None: read all).
+        Each round reads one page of sessions and prefetches the ids of the page before it."""
+        out: list[tuple[bytes, Any]] = []
+        end, ids = total, first_ids
+        while ids:
+            start = end - len(ids)
+            b = Batch(self.w3)
+            newest_first = list(reversed(ids))
+            for sid in newest_first:
+                b.call(market, "getSession", [sid], pin, "getSession")
+            before = max(start - SESSION_PAGE, 0)
+            if start > 0:
+                b.call(market, "getProviderSessions", [provider, before, start - before], pin)
+            results = b.run()
+            for sid, raw in zip(newest_first, results, strict=False):
+                if cutoff is not None and int(raw[6]) < cutoff:
+                    return out
+                out.append((sid, raw))
+            if start == 0:
+                return out
+            end, ids = start, list(results[-1][0])
+        return out
+
+    def read_session(self, session_id: str, provider: str) -> tuple[int, SessionState, ProviderState | None]:
+        """(block timestamp, the session, the provider) in one round trip, pinned to the latest block: what a
+        claim must be decided on just before it is sent (never on an older reading)."""
+        w3 = self.w3
+        market = w3.eth.contract(address=Web3.to_checksum_address(self.network.diamond), abi=_market_abi())
+        block = w3.eth.get_block("latest")
+        pin = int(block["number"])
+        b = Batch(w3)
+        b.call(market, "getSession", [bytes.fromhex(session_id[2:])], pin, "getSession")
+        b.call(market, "getProvider", [checksum(provider)], pin, "getProvider")
+        raw, prov = b.run()
+        b = Batch(w3)
+        b.call(market, "getBid", [bytes(raw[1])], pin, "getBid")
+        bid_id = "0x" + bytes(raw[1]).hex()
+        bid = _bid(bid_id, b.run()[0])
+        return int(block["timestamp"]), _session(session_id, raw, {bid_id: bid}), _provider(checksum(provider), prov)
+
+
+def _market_abi() -> Any:
+    return load_artifact("Marketplace").abi
+
+
+def net_log_range(desired: Desired) -> int:
+    return desired.network.log_block_range
+
+
+def _provider(address: str, raw: Any) -> ProviderState | None:
+    endpoint, stake, created_at, limit_end, earned, deleted = raw
+    if int(created_at) == 0:
+        return None
+    return ProviderState(
+        address, str(endpoint), int(stake), int(created_at), int(earned), bool(deleted), int(limit_end)
+    )
+
+
+def _session(session_id: str, raw: Any, bids: dict[str, BidState]) -> SessionState:
+    user, bid_id, stake, _receipt, closeout, withdrawn, opened, ends, closed, _active, direct = raw
+    bid = bids.get("0x" + bytes(bid_id).hex())
+    return SessionState(
+        session_id=session_id,
+        bid_id="0x" + bytes(bid_id).hex(),
+        model_id=bid.model_id if bid else "",
+        user=checksum(user),
+        stake=int(stake),
+        price_per_second=bid.price_per_second if bid else 0,
+        provider_withdrawn=int(withdrawn),
+        opened_at=int(opened),
+        ends_at=int(ends),
+        closed_at=int(closed),
+        direct_payment=bool(direct),
+        dispute=int(closeout) == 1,
+    )
+
+
+def _stats(model_id: str, raw: Any) -> ModelStats:
+    tps, ttft, duration, success, total = raw
+    return ModelStats(model_id, int(tps[0]), int(ttft[0]), int(duration), int(success), int(total))
+
+
+def _model(model_id: str, raw: Any) -> ModelState | None:
+    ipfs, fee, stake, owner, name, tags, created_at, deleted = raw
+    if int(created_at) == 0 or owner == ZERO_ADDRESS:
+        return None
+    return ModelState(
+        model_id=model_id,
+        owner=checksum(owner),
+        name=str(name),
+        tags=tuple(str(t) for t in tags),
+        fee=int(fee),
+        stake=int(stake),
+        ipfs_cid="0x" + bytes(ipfs).hex(),
+        created_at=int(created_at),
+        is_deleted=bool(deleted),
+    )
+
+
+def _bid(bid_id: str, raw: Any) -> BidState:
+    provider, model_id, price, nonce, created_at, deleted_at = raw
+    return BidState(
+        bid_id=bid_id,
+        provider=checksum(provider),
+        model_id="0x" + bytes(model_id).hex(),
+        price_per_second=int(price),
+        nonce=int(nonce),
+        created_at=int(created_at),
+        deleted_at=int(deleted_at),
+    )

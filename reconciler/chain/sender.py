@@ -1,0 +1,351 @@
+"""Signing, journaling, sending and awaiting transactions for one signer.
+
+Every transaction is journaled (fsync) with its raw bytes BEFORE it is broadcast, so a crash at any point is
+resumed by `resume()`: a journaled hash that was mined is recorded; one whose nonce was consumed by another
+transaction is recorded as replaced; one still unknown to the chain is re-broadcast as the very same bytes,
+so it can never be sent twice. Nonces are managed locally, which lets independent writes be pipelined.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.types import TxParams
+
+from reconciler.chain.faults import crash_point
+from reconciler.chain.journal import Journal, TxRecord
+from reconciler.chain.reverts import ErrorDecoder
+
+Progress = Callable[[str], None]
+
+GAS_MARGIN_PERCENT = 20
+REPLACEMENT_BUMP_PERCENT = 15  # nodes require >= 10% (geth) / 12.5%; a little more is safe
+PRIORITY_FEE_FLOOR = 10**6  # 0.001 gwei: L2s often report 0
+
+
+def gas_limit(estimate: int) -> int:
+    """The gas limit sent for an estimate: the margin covers state that changes between estimate and block."""
+    return estimate * (100 + GAS_MARGIN_PERCENT) // 100
+
+
+class TxError(RuntimeError):
+    """A transaction could not be sent or failed; the message is for a person."""
+
+
+class TxReverted(TxError):
+    """The contract refused the call (at estimation, before anything was sent, or on chain)."""
+
+    def __init__(self, message: str, record: TxRecord | None = None) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+class TxTimeout(TxError):
+    """A transaction was not mined in time; `records` are still open (journaled, maybe pending)."""
+
+    def __init__(self, message: str, records: Sequence[TxRecord]) -> None:
+        super().__init__(message)
+        self.records = list(records)
+
+
+@dataclass(frozen=True)
+class TxRequest:
+    """What an action wants written: a call to `to` with `data`."""
+
+    action_id: str
+    action: str
+    to: str
+    data: str
+    value: int = 0
+
+
+@dataclass(frozen=True)
+class ResumeReport:
+    mined: list[TxRecord]
+    reverted: list[TxRecord]
+    replaced: list[TxRecord]
+    rebroadcast: list[TxRecord]
+
+
+def _short(tx_hash: str) -> str:
+    return tx_hash[:10] + "…" + tx_hash[-4:]
+
+
+_LONG_HEX = re.compile(r"0x[0-9a-fA-F]{64}")
+
+
+def label(action: str, action_id: str) -> str:
+    """`bid.post:0x24d1…` for people: the action id (which names its kind), 32-byte ids shortened."""
+    text = action_id if action_id.startswith(action) else f"{action} {action_id}"
+    return _LONG_HEX.sub(lambda m: m.group(0)[:10] + "…", text)
+
+
+class TxSender:
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount,
+        journal: Journal,
+        plan_id: str,
+        decoder: ErrorDecoder | None = None,
+        legacy: bool = False,
+        progress: Progress | None = None,
+        poll_interval: float = 0.25,
+    ) -> None:
+        self.w3 = w3
+        self.account = account
+        self.journal = journal
+        self.plan_id = plan_id
+        self.decoder = decoder or ErrorDecoder([])
+        self.legacy = legacy
+        self.progress: Progress = progress or (lambda _line: None)
+        self.poll_interval = poll_interval
+        self.chain_id = w3.eth.chain_id
+        self._nonce: int | None = None
+
+    # --- nonces ---------------------------------------------------------------------------------
+
+    def latest_nonce(self) -> int:
+        return int(self.w3.eth.get_transaction_count(self.account.address, "latest"))
+
+    def pending_nonce(self) -> int:
+        return int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
+
+    def next_nonce(self) -> int:
+        if self._nonce is None:
+            self._nonce = self.pending_nonce()
+        nonce = self._nonce
+        self._nonce += 1
+        return nonce
+
+    def wait_until_no_pending(self, timeout: float = 120.0) -> None:
+        """Without a journal (a fresh runner after a killed job) wait until nothing of ours is in flight."""
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            latest, pending = self.latest_nonce(), self.pending_nonce()
+            if pending == latest:
+                return
+            if not announced:
+                self.progress(f"waiting for {pending - latest} pending transaction(s) of {self.account.address}")
+                announced = True
+            if time.monotonic() > deadline:
+                raise TxTimeout(
+                    f"{pending - latest} transaction(s) of {self.account.address} still pending after "
+                    f"{timeout:.0f}s; wait for them or replace them, then run again",
+                    [],
+                )
+            time.sleep(self.poll_interval)
+
+    # --- fees -----------------------------------------------------------------------------------
+
+    def fee_fields(self, bump_from: TxRecord | None = None, old_fees: dict[str, int] | None = None) -> dict[str, int]:
+        if self.legacy:
+            price = int(self.w3.eth.gas_price)
+            if old_fees:
+                price = max(price, old_fees["gasPrice"] * (100 + REPLACEMENT_BUMP_PERCENT) // 100)
+            return {"gasPrice": price}
+        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        try:
+            prio = max(int(self.w3.eth.max_priority_fee), PRIORITY_FEE_FLOOR)
+        except (Web3RPCError, ValueError):
+            prio = PRIORITY_FEE_FLOOR
+        fees = {"maxPriorityFeePerGas": prio, "maxFeePerGas": 2 * base + prio}
+        if old_fees:
+            bump = 100 + REPLACEMENT_BUMP_PERCENT
+            fees = {
+                "maxPriorityFeePerGas": max(
+                    fees["maxPriorityFeePerGas"], old_fees["maxPriorityFeePerGas"] * bump // 100
+                ),
+                "maxFeePerGas": max(fees["maxFeePerGas"], old_fees["maxFeePerGas"] * bump // 100),
+            }
+            fees["maxFeePerGas"] = max(fees["maxFeePerGas"], fees["maxPriorityFeePerGas"])
+        return fees
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def estimate(self, req: TxRequest) -> int:
+        """Gas with a margin; a revert here means nothing is sent, and is said in words."""
+        call: TxParams = {
+            "from": self.account.address,
+            "to": Web3.to_checksum_address(req.to),
+            "data": req.data,  # type: ignore[typeddict-item]
+            "value": req.value,  # type: ignore[typeddict-item]
+        }
+        try:
+            gas = int(self.w3.eth.estimate_gas(call))
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise TxReverted(f"{req.action} {req.action_id} would revert: {self.explain(exc)}") from None
+        return gas_limit(gas)
+
+    def explain(self, exc: ContractLogicError) -> str:
+        data = exc.data if isinstance(exc.data, str) else None
+        decoded = self.decoder.decode(data) if data else None
+        return str(decoded) if decoded else (exc.message or str(exc))
+
+    def send(self, req: TxRequest, gas: int | None = None) -> TxRecord:
+        """Estimate, sign, journal, broadcast; returns the open record (does not wait)."""
+        gas = gas if gas is not None else self.estimate(req)
+        nonce = self.next_nonce()
+        tx: dict[str, Any] = {
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "to": Web3.to_checksum_address(req.to),
+            "data": req.data,
+            "value": req.value,
+            "gas": gas,
+            **self.fee_fields(),
+        }
+        if not self.legacy:
+            tx["type"] = 2
+        return self._sign_journal_send(tx, req.action_id, req.action, replaces=None)
+
+    def _sign_journal_send(self, tx: dict[str, Any], action_id: str, action: str, replaces: str | None) -> TxRecord:
+        signed = self.account.sign_transaction(tx)
+        record = TxRecord(
+            tx_hash="0x" + bytes(signed.hash).hex(),
+            status="signed",
+            plan_id=self.plan_id,
+            action_id=action_id,
+            action=action,
+            sender=self.account.address,
+            nonce=int(tx["nonce"]),
+            raw="0x" + bytes(signed.raw_transaction).hex(),
+            replaces=replaces,
+            note=_fees_note(tx),
+        )
+        self.journal.append(record)  # durable before it leaves this machine
+        crash_point("before-send")
+        self._broadcast(record)
+        crash_point("after-send")
+        self.progress(f"sent {label(action, action_id)}: tx {_short(record.tx_hash)} nonce {record.nonce}")
+        return record
+
+    def _broadcast(self, record: TxRecord) -> None:
+        try:
+            self.w3.eth.send_raw_transaction(HexStr(record.raw))
+        except Web3RPCError as exc:
+            text = str(exc).lower()
+            if "already known" in text or "already imported" in text or "known transaction" in text:
+                return
+            raise TxError(f"the node refused tx {_short(record.tx_hash)} ({record.action}): {exc}") from None
+
+    # --- receipts ---------------------------------------------------------------------------------
+
+    def receipt(self, tx_hash: str) -> Any | None:
+        try:
+            return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    def wait(self, records: Sequence[TxRecord], timeout: float = 120.0) -> list[TxRecord]:
+        """Await every receipt, journaling each; a revert raises TxReverted after all are recorded."""
+        open_ = {r.tx_hash: r for r in records}
+        done: dict[str, TxRecord] = {}
+        start = time.monotonic()
+        last_note = start
+        while open_:
+            for tx_hash, rec in list(open_.items()):
+                rcpt = self.receipt(tx_hash)
+                if rcpt is None:
+                    continue
+                status = "mined" if rcpt["status"] == 1 else "reverted"
+                done[tx_hash] = self.journal.update(
+                    rec, status=status, block=int(rcpt["blockNumber"]), gas_used=int(rcpt["gasUsed"])
+                )
+                del open_[tx_hash]
+                self.progress(
+                    f"{'mined' if status == 'mined' else 'REVERTED'} {label(rec.action, rec.action_id)}: "
+                    f"tx {_short(tx_hash)} in block {rcpt['blockNumber']} after {time.monotonic() - start:.1f}s"
+                )
+            if not open_:
+                break
+            now = time.monotonic()
+            if now - start > timeout:
+                hashes = ", ".join(_short(h) for h in open_)
+                raise TxTimeout(
+                    f"{len(open_)} transaction(s) not mined after {timeout:.0f}s ({hashes}); they stay journaled. "
+                    f"Run apply again to keep waiting, or with --speed-up to replace them with a higher fee.",
+                    list(open_.values()),
+                )
+            if now - last_note >= 5:
+                block = self.w3.eth.block_number
+                self.progress(f"waiting for {len(open_)} tx(s), {now - start:.0f}s elapsed, block {block}")
+                last_note = now
+            time.sleep(self.poll_interval)
+        reverted = [r for r in done.values() if r.status == "reverted"]
+        if reverted:
+            r = reverted[0]
+            raise TxReverted(f"{r.action} {r.action_id} reverted on chain (tx {r.tx_hash}): {self._why(r)}", r)
+        return [done[r.tx_hash] for r in records]
+
+    def _why(self, record: TxRecord) -> str:
+        """Replay a reverted transaction as a call at its block to read the revert data."""
+        try:
+            tx = self.w3.eth.get_transaction(record.tx_hash)  # type: ignore[arg-type]
+            self.w3.eth.call(
+                {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]},
+                block_identifier=int(tx["blockNumber"]) - 1 if tx.get("blockNumber") else "latest",
+            )
+        except (ContractCustomError, ContractLogicError) as exc:
+            return self.explain(exc)
+        except Exception as exc:  # best effort: the revert itself is already known
+            return f"reason unavailable ({type(exc).__name__})"
+        return "reason unavailable"
+
+    # --- crash recovery and stuck transactions ------------------------------------------------------
+
+    def resume(self) -> ResumeReport:
+        """Reconcile the journal's open transactions of this signer with the chain (see module doc)."""
+        mined: list[TxRecord] = []
+        reverted: list[TxRecord] = []
+        replaced: list[TxRecord] = []
+        rebroadcast: list[TxRecord] = []
+        open_records = [r for r in self.journal.open_transactions() if r.sender == self.account.address]
+        latest = self.latest_nonce()
+        for rec in open_records:
+            rcpt = self.receipt(rec.tx_hash)
+            if rcpt is not None:
+                status = "mined" if rcpt["status"] == 1 else "reverted"
+                upd = self.journal.update(
+                    rec, status=status, block=int(rcpt["blockNumber"]), gas_used=int(rcpt["gasUsed"])
+                )
+                (mined if status == "mined" else reverted).append(upd)
+            elif rec.nonce < latest:
+                replaced.append(self.journal.update(rec, status="replaced", note="nonce used by another transaction"))
+            else:
+                self._broadcast(rec)
+                rebroadcast.append(rec)
+                self.progress(f"re-broadcast journaled tx {_short(rec.tx_hash)} ({rec.action}) nonce {rec.nonce}")
+        return ResumeReport(mined=mined, reverted=reverted, replaced=replaced, rebroadcast=rebroadcast)
+
+    def speed_up(self, record: TxRecord) -> TxRecord:
+        """Replace a stuck transaction: same nonce, same call, higher fee; journaled like any other."""
+        tx = self.w3.eth.get_transaction(record.tx_hash)  # type: ignore[arg-type]
+        old = {k: int(tx[k]) for k in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice") if tx.get(k) is not None}
+        new_tx: dict[str, Any] = {
+            "chainId": self.chain_id,
+            "nonce": record.nonce,
+            "to": tx["to"],
+            "data": "0x" + bytes(tx["input"]).hex(),
+            "value": int(tx["value"]),
+            "gas": int(tx["gas"]),
+            **self.fee_fields(old_fees=old),
+        }
+        if not self.legacy:
+            new_tx["type"] = 2
+        return self._sign_journal_send(new_tx, record.action_id, record.action, replaces=record.tx_hash)
+
+
+def _fees_note(tx: dict[str, Any]) -> str:
+    if "gasPrice" in tx:
+        return f"gas {tx['gas']} gasPrice {tx['gasPrice']}"
+    return f"gas {tx['gas']} maxFee {tx['maxFeePerGas']} prio {tx['maxPriorityFeePerGas']}"

@@ -1,0 +1,147 @@
+"""Start, find and stop a local anvil EVM node (the devnet and the tests both use it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from reconciler.chain.artifacts import REPO_ROOT
+
+INSTALL_HINT = "run `make setup` (installs the pinned npm package @foundry-rs/anvil-linux-amd64 into tools/)"
+
+
+class AnvilError(RuntimeError):
+    """anvil is missing, could not start, or did not answer."""
+
+
+def find_anvil() -> str:
+    """The anvil binary: on PATH, else the project's pinned copy under tools/node_modules."""
+    exe = shutil.which("anvil")
+    if exe:
+        return exe
+    local = REPO_ROOT / "tools" / "node_modules" / ".bin" / "anvil"
+    if local.exists():
+        return str(local)
+    raise AnvilError(f"anvil is not installed: {INSTALL_HINT}")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def rpc_answers(url: str, timeout: float = 1.0) -> int | None:
+    """The node's chain id if url answers eth_chainId, else None."""
+    try:
+        r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout)
+        return int(r.json()["result"], 16)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Anvil:
+    """One anvil process on 127.0.0.1. Use as a context manager in tests; `detach=True` for the devnet."""
+
+    port: int = 0
+    host: str = "127.0.0.1"
+    state_path: Path | None = None
+    block_time: float | None = None
+    log_path: Path | None = None
+    detach: bool = False
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Anvil:
+        if not self.port:
+            self.port = free_port(self.host)
+        elif port_in_use(self.host, self.port):
+            raise AnvilError(f"port {self.port} on {self.host} is already in use; choose another with --port")
+        args = [find_anvil(), "--host", self.host, "--port", str(self.port), "--chain-id", "31337"]
+        if self.state_path is not None:
+            args += ["--state", str(self.state_path), "--state-interval", "1"]
+        if self.block_time:
+            args += ["--block-time", str(self.block_time)]
+        args += self.extra_args
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=self.detach,
+            )
+        finally:
+            if self.log_path:
+                log.close()  # type: ignore[union-attr]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                where = f"; see {self.log_path}" if self.log_path else ""
+                raise AnvilError(f"anvil exited with code {self.process.returncode} at start{where}")
+            if rpc_answers(self.rpc_url, timeout=0.5) is not None:
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise AnvilError(f"anvil did not answer on {self.rpc_url} within {timeout:.0f}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        stop_pid(self.process.pid, timeout)
+        self.process.wait(timeout=1)
+
+    def __enter__(self) -> Anvil:
+        return self.start()
+
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> bool:
+    """SIGTERM (anvil dumps its state on exit), then SIGKILL after timeout. True when it was running."""
+    if not pid_alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = 0
+        if done == pid or not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return True

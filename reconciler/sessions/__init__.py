@@ -1,0 +1,1 @@
+"""Sessions and earnings: the SessionRouter's payment rules, claims, and the status screen built on them."""

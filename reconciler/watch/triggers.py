@@ -1,0 +1,210 @@
+"""What wakes a watcher: file changes (debounced), a timer, the chain, the forwarder, git. Each source is a thread
+that only puts a Trigger on a queue; the watcher's one loop drains the queue and runs, so runs never overlap and
+a burst of triggers becomes one run.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import watchfiles
+from web3 import Web3
+
+from reconciler.watch.gitsync import PullResult, pull_fast_forward
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kind: str  # start | file | timer | chain | nonce | forwarder | git | git-blocked | resume
+    detail: str = ""
+
+
+class FileTrigger:
+    """Watches the desired-state files and the files named by `file:` references (their folders, so an editor's
+    write-to-temp-and-rename save is seen). `step` ms of quiet ends a burst; a burst never lasts over `debounce`."""
+
+    def __init__(self, out: queue.Queue[Trigger], step_ms: int = 60, debounce_ms: int = 600) -> None:
+        self.out = out
+        self.step_ms = step_ms
+        self.debounce_ms = debounce_ms
+        self._files: frozenset[Path] = frozenset()
+        self._dirs: frozenset[Path] = frozenset()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, files: set[Path], dirs: set[Path] | None = None) -> None:
+        """(Re)start watching exactly these files, and any YAML file under `dirs`."""
+        files_r = frozenset(p.resolve() for p in files)
+        dirs_r = frozenset(p.resolve() for p in dirs or ())
+        if files_r == self._files and dirs_r == self._dirs and self._thread is not None:
+            return
+        self.stop()
+        self._files, self._dirs = files_r, dirs_r
+        self._stop = threading.Event()
+        roots = {p.parent for p in files_r if p.parent.exists()} | {d for d in dirs_r if d.exists()}
+        if not roots:
+            return
+        self._thread = threading.Thread(target=self._run, args=(sorted(roots), self._stop), daemon=True)
+        self._thread.start()
+
+    def _wanted(self, _change: watchfiles.Change, path: str) -> bool:
+        p = Path(path)
+        if p in self._files:
+            return True
+        return p.suffix in (".yaml", ".yml") and any(d in p.parents for d in self._dirs)
+
+    def _run(self, roots: list[Path], stop: threading.Event) -> None:
+        for changes in watchfiles.watch(
+            *roots,
+            watch_filter=self._wanted,
+            step=self.step_ms,
+            debounce=self.debounce_ms,
+            stop_event=stop,
+            rust_timeout=500,
+            raise_interrupt=False,
+            recursive=bool(self._dirs),
+        ):
+            names = sorted({Path(p).name for _c, p in changes})
+            self.out.put(Trigger("file", ", ".join(names)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+            self._thread = None
+
+
+@dataclass
+class ChainTarget:
+    rpc_url: str
+    diamond: str
+    provider: str
+    signer: str
+    admin_url: str | None = None
+    admin_token: str | None = None
+
+
+class Poller:
+    """One thread, every `poll` seconds: the timer, new blocks with this provider's events (block number first;
+    logs only when it moved), the signer's nonce, the forwarder's served config version, and git fast-forwards."""
+
+    def __init__(
+        self,
+        out: queue.Queue[Trigger],
+        poll: float,
+        interval: float,
+        git_root: Path | None = None,
+        git_every: float | None = None,
+        on_git: Callable[[PullResult], None] = lambda _r: None,
+    ) -> None:
+        self.out = out
+        self.poll = poll
+        self.interval = interval
+        self.git_root = git_root
+        self.git_every = git_every
+        self.on_git = on_git
+        self._lock = threading.Lock()
+        self._target: ChainTarget | None = None
+        self._w3: Web3 | None = None
+        self._block: int | None = None
+        self._nonce: int | None = None
+        self._version: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="watch-poller", daemon=True)
+        self._next_timer = time.monotonic() + interval
+        self._next_git = time.monotonic() + (git_every or 0)
+
+    def start(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def rebase(self, target: ChainTarget, block: int | None, nonce: int | None, version: str | None) -> None:
+        """After a run: what the run saw is the new baseline (anything after it triggers again)."""
+        with self._lock:
+            if self._target is None or self._target.rpc_url != target.rpc_url:
+                self._w3 = Web3(Web3.HTTPProvider(target.rpc_url, request_kwargs={"timeout": 10}))
+            self._target = target
+            self._block, self._nonce, self._version = block, nonce, version
+            self._next_timer = time.monotonic() + self.interval
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll):
+            now = time.monotonic()
+            if now >= self._next_timer:
+                self._next_timer = now + self.interval
+                self.out.put(Trigger("timer"))
+            try:
+                for t in self._check_chain_and_forwarder():  # put together, so one drain sees them all
+                    self.out.put(t)
+            except Exception as exc:  # a flaky RPC must not kill the poller; the next run reports it
+                self.out.put(Trigger("poll-error", type(exc).__name__))
+                self._stop.wait(min(self.interval, 5.0))
+            if self.git_root is not None and self.git_every and now >= self._next_git:
+                self._next_git = now + self.git_every
+                res = pull_fast_forward(self.git_root)
+                if res.outcome == "fast-forwarded":
+                    self.out.put(Trigger("git", res.after or ""))
+                elif res.alert:
+                    self.on_git(res)
+                    self.out.put(Trigger("git-blocked", res.outcome))
+
+    def _check_chain_and_forwarder(self) -> list[Trigger]:
+        found: list[Trigger] = []
+        with self._lock:
+            target, w3, block, nonce, version = self._target, self._w3, self._block, self._nonce, self._version
+        if target is None or w3 is None:
+            return found
+        head = int(w3.eth.block_number)
+        if block is not None and head > block:
+            topic = "0x" + "00" * 12 + target.provider.lower().removeprefix("0x")
+            logs = w3.eth.get_logs(
+                {
+                    "fromBlock": block + 1,
+                    "toBlock": head,
+                    "address": Web3.to_checksum_address(target.diamond),
+                    "topics": [None, topic],
+                }
+            )
+            if logs:
+                found.append(Trigger("chain", f"{len(logs)} event(s) up to block {head}"))
+            with self._lock:
+                if self._block == block:
+                    self._block = head
+        n = int(w3.eth.get_transaction_count(Web3.to_checksum_address(target.signer), "pending"))
+        if nonce is not None and n != nonce:
+            found.append(Trigger("nonce", f"signer nonce {nonce} -> {n}"))
+            with self._lock:
+                if self._nonce == nonce:
+                    self._nonce = n
+        if target.admin_url and target.admin_token:
+            v = served_version(target.admin_url, target.admin_token)
+            if v is not None and version is not None and v != version:
+                found.append(Trigger("forwarder", f"served version {version[:12]} -> {v[:12]}"))
+                with self._lock:
+                    if self._version == version:
+                        self._version = v
+        return found
+
+
+def served_version(admin_url: str, token: str, timeout: float = 2.0) -> str | None:
+    """The config version the forwarder serves now, or None when it cannot be asked."""
+    try:
+        r = httpx.get(
+            admin_url.rstrip("/") + "/admin/config", headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+        )
+        if r.status_code != 200:
+            return None
+        v = r.json().get("version")
+        return str(v) if v else None
+    except (httpx.HTTPError, ValueError):
+        return None
