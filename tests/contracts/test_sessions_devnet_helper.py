@@ -1,6 +1,9 @@
-"""reconciler.sessions_devnet plays the buyer: its approvals, signatures and receipts pass the contract's checks."""
+"""reconciler.devnet.buyer plays the buyer: its approvals, signatures and receipts pass the contract's checks."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 from contract_helpers import Chain
 from session_helpers import CLOSED, CLOSEOUT_TYPE, ENDS, KEYS, OPENED, STAKE, USER, plain, rpc, session, setup_market
@@ -45,21 +48,37 @@ def test_encodings_are_the_contracts_abi_layouts() -> None:
     assert len(sd.sign_message(approval, "0x" + "11" * 32)) == 65
 
 
-def test_a_close_mined_seconds_after_the_latest_block_has_the_gas_it_needs(chain: Chain) -> None:
+def test_a_close_estimated_in_the_opens_second_and_mined_later_has_the_gas_it_needs(chain: Chain) -> None:
     """closeSession costs ~40% more once a second of the session has passed (stake put on hold, provider paid).
 
-    The close lands 30 s after the block it was opened in: an estimate taken at the latest block (the open's
-    second) ran out of gas there, with nothing in the revert; the helper estimates on the pending block.
+    The node's own next block is pinned to the open's second, so an estimate on it sees a session of 0 s; the
+    close is then mined 30 s later, as a real close is mined seconds after its estimate. An estimate taken on
+    the node's pending block (with or without a 20% margin) ran out of gas there, with no revert data.
     """
     m = setup_market(chain)
     buyer = chain.accounts[3]
     amount = sd.stake_for_duration(chain.w3, chain.market.address, m.bid, 900)
     opened = sd.open_session(chain.w3, chain.market.address, buyer, KEYS[m.provider], m.bid, amount)
-    assert sd.latest_timestamp(chain.w3) == opened.opened_at
-    rpc(chain, "evm_setNextBlockTimestamp", opened.opened_at + 30)
-
-    sd.close_session(chain.w3, chain.market.address, buyer, opened.session_id, KEYS[m.provider])
+    rpc(chain, "evm_setAutomine", False)
+    try:
+        rpc(chain, "evm_setNextBlockTimestamp", opened.opened_at)
+        closing = threading.Thread(
+            target=sd.close_session,
+            args=(chain.w3, chain.market.address, buyer, opened.session_id, KEYS[m.provider]),
+            daemon=True,
+        )
+        closing.start()
+        deadline = time.monotonic() + 30
+        while int(rpc(chain, "txpool_status")["result"]["pending"], 16) == 0:
+            assert time.monotonic() < deadline and closing.is_alive(), "the close was never sent"
+            time.sleep(0.01)
+        rpc(chain, "evm_setNextBlockTimestamp", opened.opened_at + 30)
+        rpc(chain, "evm_mine")
+        closing.join(timeout=30)
+    finally:
+        rpc(chain, "evm_setAutomine", True)
+    assert not closing.is_alive()
     s = session(chain, opened.session_id)
-    assert s[CLOSEOUT_TYPE] == 0 and s[CLOSED] == opened.opened_at + 30
+    assert s[CLOSEOUT_TYPE] == 0 and s[CLOSED] == opened.opened_at + 30, "the close was mined and succeeded"
     _, hold = chain.market.functions.getUserStakesOnHold(buyer, 0).call()
     assert hold > 0, "the used part of the stake is held until the next UTC day"
