@@ -151,7 +151,7 @@ def test_absent_model_deletes_bid_then_model_then_leaves_proxy() -> None:
     _d, o = converged_world()
     d2 = desired_from(**{"    upstreamModel: qwen-2.5\n": "    upstreamModel: qwen-2.5\n    absent: true\n"})
     p = plan(d2, o)
-    assert kinds(p) == ["bid.delete", "proxy.write-config", "model.deregister"]
+    assert kinds(p) == ["bid.delete", "proxy.remove", "model.deregister"]
     remove, dereg = p.pending[1], p.pending[2]
     assert remove.id.startswith("proxy.remove:forwarder:") and p.pending[0].id in remove.depends_on
     assert dereg.cost.stake == -(MOR // 10)
@@ -175,7 +175,7 @@ def test_live_sessions_keep_a_deleted_model_in_the_proxy() -> None:
     p2 = plan(d2, after)
     assert p2.pending == () and [a.status for a in p2.actions] == [Status.DRAINING]
     p3 = plan(d2, replace(after, now=NOW + 601))
-    assert kinds(p3) == ["proxy.write-config"]
+    assert kinds(p3) == ["proxy.remove"]
 
 
 def test_unmanaged_models_and_bids_are_reported_or_pruned() -> None:

@@ -37,7 +37,18 @@ from reconciler.desired.modelsconfig import config_version, forwarder_file, rout
 from reconciler.desired.references import resolve
 from reconciler.market.units import format_mor
 from reconciler.pipeline import plan_for
-from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Plan, Status
+from reconciler.plan.model import (
+    CHAIN_KINDS,
+    Action,
+    ActionKind,
+    Allowance,
+    BidValues,
+    ModelValues,
+    Plan,
+    ProviderValues,
+    ProxyFile,
+    Status,
+)
 
 Progress = Callable[[str], None]
 
@@ -227,7 +238,7 @@ class Executor:
             address=Web3.to_checksum_address(network.mor), abi=load_artifact("MorToken").abi
         )
         self.inflight: dict[str, tuple[TxRecord, Action]] = {}
-        self.removed: dict[str, set[str]] = {"forwarder": set(), "router": set()}
+        self.removed: dict[ProxyFile, set[str]] = {f: set() for f in ProxyFile}
 
     def run(self, actions: tuple[Action, ...]) -> None:
         for a in actions:
@@ -278,68 +289,61 @@ class Executor:
 
     def request_for(self, a: Action) -> Any:
         """The write this action needs now, or None when the chain already matches (level-triggered)."""
-        after: Mapping[str, Any] = a.after or {}
-        before: Mapping[str, Any] = a.before or {}
         provider = Web3.to_checksum_address(self.desired.provider.address)
         f = self.market.functions
-        match a.kind:
-            case ActionKind.MOR_APPROVE:
-                need = int(after["allowance"])
+        v = a.value
+        match a.kind, v:
+            case ActionKind.MOR_APPROVE, Allowance():
                 have = int(self.token.functions.allowance(provider, self.calls.diamond).call())
-                return None if have >= need else self.calls.approve(a.id, need)
-            case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE:
+                return None if have >= v.amount else self.calls.approve(a.id, v.amount)
+            case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE, ProviderValues():
                 endpoint, stake, _created, _end, _earned, deleted = f.getProvider(provider).call()
                 current = 0 if deleted else int(stake)
-                want = int(after["stake"])
-                if not deleted and int(_created) > 0 and endpoint == after["endpoint"] and current >= want:
+                if not deleted and int(_created) > 0 and endpoint == v.endpoint and current >= v.stake:
                     return None
-                return self.calls.provider_register(a.id, provider, max(want - current, 0), after["endpoint"], a.kind)
-            case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE:
-                model_id = str(after["modelId"])
-                cid, fee, stake, _owner, name, tags, created, deleted = f.getModel(_b32(model_id)).call()
+                return self.calls.provider_register(a.id, provider, max(v.stake - current, 0), v.endpoint, a.kind)
+            case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE, ModelValues():
+                cid, fee, stake, _owner, name, tags, created, deleted = f.getModel(_b32(v.model_id)).call()
                 current = 0 if deleted else int(stake)
-                want = int(after["stake"])
                 same = (
                     not deleted
                     and int(created) > 0
-                    and "0x" + bytes(cid).hex() == str(after["ipfsCID"]).lower()
-                    and int(fee) == int(after["fee"])
-                    and name == after["name"]
-                    and list(tags) == list(after["tags"])
-                    and current >= want
+                    and "0x" + bytes(cid).hex() == v.ipfs_cid.lower()
+                    and int(fee) == v.fee
+                    and name == v.name
+                    and tuple(tags) == v.tags
+                    and current >= v.stake
                 )
                 if same:
                     return None
                 return self.calls.model_register(
                     a.id,
                     provider,
-                    str(after["baseModelId"]),
-                    str(after["ipfsCID"]),
-                    int(after["fee"]),
-                    max(want - current, 0),
-                    str(after["name"]),
-                    list(after["tags"]),
+                    str(v.base_model_id),
+                    v.ipfs_cid,
+                    v.fee,
+                    max(v.stake - current, 0),
+                    str(v.name),
+                    list(v.tags),
                     a.kind,
                 )
-            case ActionKind.BID_POST:
-                model_id = str(after["modelId"])
-                price = int(after["pricePerSecond"])
-                if self._active_bid_price(provider, model_id) == price:
+            case ActionKind.BID_POST, BidValues(price_per_second=int(price)):
+                if self._active_bid_price(provider, v.model_id) == price:
                     return None
-                return self.calls.bid_post(a.id, provider, model_id, price)
-            case ActionKind.BID_DELETE:
-                bid_id = str(before.get("bidId") or a.id.split(":", 1)[1])
+                return self.calls.bid_post(a.id, provider, v.model_id, price)
+            case ActionKind.BID_DELETE, None if a.subject.bid_id is not None:
+                bid_id = a.subject.bid_id
                 return self.calls.bid_delete(a.id, bid_id) if f.isBidActive(_b32(bid_id)).call() else None
-            case ActionKind.MODEL_DEREGISTER:
-                model_id = a.id.split(":", 1)[1]
+            case ActionKind.MODEL_DEREGISTER, None if a.subject.model_id is not None:
+                model_id = a.subject.model_id
                 return (
                     self.calls.model_deregister(a.id, model_id) if f.getIsModelActive(_b32(model_id)).call() else None
                 )
-            case ActionKind.PROVIDER_DEREGISTER:
+            case ActionKind.PROVIDER_DEREGISTER, None:
                 return (
                     self.calls.provider_deregister(a.id, provider) if f.getIsProviderActive(provider).call() else None
                 )
-        raise ApplyError(f"apply does not know how to execute {a.kind}")
+        raise ApplyError(f"apply does not know how to execute {a.kind} with {type(v).__name__}")
 
     def _active_bid_price(self, provider: str, model_id: str) -> int | None:
         f = self.market.functions
@@ -360,40 +364,41 @@ class Executor:
         proxy = self.desired.proxy
         if proxy is None:
             raise ApplyError(f"{a.id}: the desired state has no proxy section")
-        head, _, rest = a.id.partition(":")
-        who, _, model_id = rest.partition(":")
-        if head == "proxy.remove":
-            self.removed[who].add(model_id)
-        if head in ("proxy.write-config", "proxy.remove"):
+        who = a.subject.proxy
+        if who is None:
+            raise ApplyError(f"{a.id}: the action names no proxy file")
+        if a.kind is ActionKind.PROXY_REMOVE and a.subject.model_id is not None:
+            self.removed[who].add(a.subject.model_id)
+        if a.kind in (ActionKind.PROXY_WRITE_CONFIG, ActionKind.PROXY_REMOVE):
             self.write_file(who)
-        elif head == "proxy.reload":
+        elif a.kind is ActionKind.PROXY_RELOAD:
             self.reload(who)
         else:
             raise ApplyError(f"apply does not know how to execute {a.id}")
 
-    def write_file(self, who: str) -> None:
+    def write_file(self, who: ProxyFile) -> None:
         proxy = self.desired.proxy
         assert proxy is not None
-        if who == "router":
+        if who is ProxyFile.ROUTER:
             assert proxy.router is not None
             path = Path(proxy.router.models_config_path)
-            doc = router_file(self.desired, read_existing(path), self.removed["router"], self.environ)
+            doc = router_file(self.desired, read_existing(path), self.removed[ProxyFile.ROUTER], self.environ)
         else:
             path = Path(proxy.models_config_path)
-            doc = forwarder_file(self.desired, read_existing(path), self.removed["forwarder"], self.environ)
+            doc = forwarder_file(self.desired, read_existing(path), self.removed[ProxyFile.FORWARDER], self.environ)
         version = write_config_atomic(path, doc)
         self.opts.progress(f"wrote the {who} models-config {path} (version {version[:12]}…, mode 0600)")
-        if who == "forwarder" and not proxy.admin_url:
+        if who is ProxyFile.FORWARDER and not proxy.admin_url:
             self.result.notes.append(
                 f"wrote {path}; the forwarder reloads a changed file by itself (unconfirmed: no proxy.adminUrl)"
             )
-        elif who == "forwarder":
+        elif who is ProxyFile.FORWARDER:
             self.reload(who)  # every write is confirmed served before the next step (e.g. a bid post) runs
 
-    def reload(self, who: str) -> None:
+    def reload(self, who: ProxyFile) -> None:
         proxy = self.desired.proxy
         assert proxy is not None
-        if who == "router":
+        if who is ProxyFile.ROUTER:
             assert proxy.router is not None and proxy.router.admin_url is not None
             auth = resolve(proxy.router.admin_auth, self.environ) if proxy.router.admin_auth else None
             res = reload_router(proxy.router.admin_url, auth)

@@ -32,7 +32,7 @@ from reconciler.desired.model import Desired
 from reconciler.desired.references import Reference, ReferenceError_, parse_reference, resolve
 from reconciler.market.units import AmountError, format_mor, parse_amount
 from reconciler.pipeline import plan_for
-from reconciler.plan.model import ActionKind
+from reconciler.plan.model import ActionKind, Allowance
 
 EXIT_OK, EXIT_ERROR = 0, 1
 MAX_UINT256 = 2**256 - 1
@@ -127,8 +127,8 @@ def _approve(
             "covers what this plan spends"
         )
         return EXIT_OK
-    assert action.after is not None
-    need = int(action.after["allowance"])
+    assert isinstance(action.value, Allowance)
+    need = action.value.amount
     if action.errors:
         for e in action.errors:
             click.echo(f"error: {e}", err=True)

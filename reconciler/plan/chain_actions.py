@@ -6,10 +6,9 @@ from fractions import Fraction
 from typing import Any
 
 from reconciler.desired.model import ModelSpec
-from reconciler.market.pricing import bid_price
 from reconciler.observe.model import BidState, ModelState
 from reconciler.plan.context import Context, mor, utc
-from reconciler.plan.model import Action, ActionKind, Cost, Status
+from reconciler.plan.model import Action, ActionKind, BidValues, Cost, ModelValues, ProviderValues, Status, Subject
 
 
 def provider_actions(ctx: Context) -> list[str]:
@@ -20,7 +19,8 @@ def provider_actions(ctx: Context) -> list[str]:
         return []
     registered = have is not None and not have.is_deleted
     target = f"provider {want.address}"
-    after = {"address": want.address, "endpoint": want.endpoint, "stake": want.stake}
+    subject = Subject(provider=want.address)
+    value = ProviderValues(want.address, want.endpoint, want.stake)
     if not registered:
         errors = []
         if want.stake < market.provider_min_stake:
@@ -31,8 +31,9 @@ def provider_actions(ctx: Context) -> list[str]:
                 kind=ActionKind.PROVIDER_REGISTER,
                 target=target,
                 reason="the provider is not registered" if have is None else "the provider was deregistered",
+                subject=subject,
+                value=value,
                 before=None if have is None else {"endpoint": have.endpoint, "stake": have.stake, "deleted": True},
-                after=after,
                 cost=Cost(stake=max(want.stake - (have.stake if have else 0), 0)),
                 errors=tuple(errors),
             )
@@ -62,8 +63,9 @@ def provider_actions(ctx: Context) -> list[str]:
             kind=ActionKind.PROVIDER_UPDATE,
             target=target,
             reason="; ".join(changes),
+            subject=subject,
+            value=value,
             before=before,
-            after=after,
             cost=Cost(stake=add),
             errors=tuple(errors),
         )
@@ -83,8 +85,8 @@ def provider_delete(ctx: Context) -> None:
             kind=ActionKind.PROVIDER_DEREGISTER,
             target=f"provider {want.address}",
             reason="provider.absent is true",
+            subject=Subject(provider=want.address),
             before={"address": have.address, "endpoint": have.endpoint, "stake": have.stake},
-            after=None,
             cost=Cost(stake=-(have.stake - have.limit_period_earned)),
             depends_on=tuple(deps),
         )
@@ -95,16 +97,8 @@ def _model_target(m: ModelSpec) -> str:
     return f"model {m.name or m.model_id} ({m.model_id[:10]}…)"
 
 
-def _model_after(m: ModelSpec) -> dict[str, Any]:
-    return {
-        "modelId": m.model_id,
-        "baseModelId": m.base_model_id,
-        "name": m.name,
-        "ipfsCID": m.ipfs_cid,
-        "fee": m.fee,
-        "stake": m.stake,
-        "tags": list(m.tags),
-    }
+def _model_values(m: ModelSpec) -> ModelValues:
+    return ModelValues(m.model_id, m.base_model_id, m.name, m.ipfs_cid, m.fee, m.stake, tuple(m.tags))
 
 
 def model_before(o: ModelState) -> dict[str, Any]:
@@ -141,8 +135,9 @@ def model_actions(ctx: Context, deps: list[str]) -> list[str]:
                     kind=ActionKind.MODEL_REGISTER,
                     target=_model_target(m),
                     reason="not registered" if have is None else "deregistered on chain; registering revives it",
+                    subject=Subject(model_id=m.model_id),
+                    value=_model_values(m),
                     before=None if have is None else model_before(have),
-                    after=_model_after(m),
                     cost=Cost(stake=max(m.stake - (have.stake if have else 0), 0)),
                     errors=tuple(errors),
                     depends_on=tuple(deps),
@@ -176,8 +171,9 @@ def model_actions(ctx: Context, deps: list[str]) -> list[str]:
                     kind=ActionKind.MODEL_UPDATE,
                     target=_model_target(m),
                     reason="; ".join(changes),
+                    subject=Subject(model_id=m.model_id),
+                    value=_model_values(m),
                     before=model_before(have),
-                    after=_model_after(m),
                     cost=Cost(stake=add),
                     errors=tuple(errors),
                     depends_on=tuple(deps),
@@ -207,26 +203,14 @@ def model_deletes(ctx: Context, bid_ids: dict[str, list[str]]) -> None:
                     if until is not None
                     else "absent: true"
                 ),
+                subject=Subject(model_id=m.model_id),
                 before=model_before(have),
-                after=None,
                 cost=Cost(stake=-have.stake),
                 status=Status.DRAINING if until is not None else Status.PENDING,
                 depends_on=tuple(bid_ids.get(m.model_id, [])),
                 until=until,
             )
         )
-
-
-def mor_usd(ctx: Context, m: ModelSpec) -> Fraction | None:
-    cm = m.bid.cost_model if m.bid else None
-    if cm is None or isinstance(cm.mor_usd, Fraction):
-        return None
-    raw = ctx.observed.refs.values.get(str(cm.mor_usd))
-    try:
-        value = Fraction(raw.strip()) if raw else None
-    except (ValueError, ZeroDivisionError):
-        value = None
-    return value if value and value > 0 else None
 
 
 def _bid_target(m: ModelSpec) -> str:
@@ -238,6 +222,7 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, str]) -
     chain = ctx.observed.chain
     market = chain.market
     churn = ctx.desired.policy.churn
+    by_id = {a.id: a for a in ctx.actions}
     deletes: dict[str, list[str]] = {}
     for m in ctx.desired.models:
         active = chain.active_bids(m.model_id)
@@ -246,14 +231,13 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, str]) -
                 a = ctx.add(_bid_delete(m, b, "absent: true" if m.absent else "bid: none"))
                 deletes.setdefault(m.model_id, []).append(a.id)
             continue
-        price = bid_price(m.bid, mor_usd(ctx, m))
+        price = ctx.bid_price(m)
         errors: list[str] = []
-        after: dict[str, Any] = {"provider": ctx.desired.provider.address, "modelId": m.model_id}
+        value = BidValues(ctx.desired.provider.address, m.model_id, price)
         if price is None:
             ref = m.bid.cost_model.mor_usd if m.bid.cost_model else "?"
             errors.append(f"the price cannot be computed: morUsd reference {ref} has no value here")
         else:
-            after["pricePerSecond"] = price
             if not market.min_price_per_second <= price <= market.max_price_per_second:
                 errors.append(
                     f"price {price} wei/s is outside the on-chain bounds "
@@ -305,15 +289,17 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, str]) -
         blocked = router_blocked.get(m.model_id)
         if blocked and status is Status.PENDING:
             status, reason = Status.HELD, f"held: waiting for the router to load the model ({blocked})"
-        model_deps = [d for d in deps if d.endswith(m.model_id) or not d.startswith("model.")]
+        # the provider's and the proxy files' actions, and this model's own registration
+        model_deps = [d for d in deps if by_id[d].subject.model_id in (None, m.model_id)]
         ctx.add(
             Action(
                 id=f"bid.post:{m.model_id}",
                 kind=ActionKind.BID_POST,
                 target=_bid_target(m),
                 reason=reason,
+                subject=Subject(model_id=m.model_id),
+                value=value,
                 before=before,
-                after=after,
                 cost=Cost(fee=market.bid_fee),
                 status=status,
                 errors=tuple(errors),
@@ -330,8 +316,8 @@ def _bid_delete(m: ModelSpec, b: BidState, reason: str) -> Action:
         kind=ActionKind.BID_DELETE,
         target=_bid_target(m),
         reason=f"{reason}; the fee paid is not refunded, open sessions stay open",
+        subject=Subject(model_id=b.model_id, bid_id=b.bid_id),
         before={"bidId": b.bid_id, "modelId": b.model_id, "pricePerSecond": b.price_per_second, "nonce": b.nonce},
-        after=None,
     )
 
 
@@ -353,6 +339,7 @@ def unmanaged(ctx: Context) -> None:
                 reason="undeclared; policy.prune is true"
                 if prune
                 else "undeclared; left alone (policy.prune is false)",
+                subject=Subject(model_id=b.model_id, bid_id=b.bid_id),
                 before={
                     "bidId": b.bid_id,
                     "modelId": b.model_id,
@@ -374,6 +361,7 @@ def unmanaged(ctx: Context) -> None:
                 reason="undeclared; policy.prune is true"
                 if prune
                 else "undeclared; left alone (policy.prune is false)",
+                subject=Subject(model_id=o.model_id),
                 before=model_before(o),
                 cost=Cost(stake=-o.stake) if prune else Cost(),
                 status=Status.PENDING if prune else Status.UNMANAGED,

@@ -13,11 +13,19 @@ from reconciler.plan.model import (
     FORMAT_VERSION,
     Action,
     ActionKind,
+    ActionValue,
+    Allowance,
+    BidValues,
     BlockRef,
     Cost,
+    ModelValues,
     NetworkInfo,
     Plan,
+    ProviderValues,
+    ProxyEntries,
+    ProxyFile,
     Status,
+    Subject,
 )
 
 
@@ -81,6 +89,7 @@ def _action(a: Action) -> dict[str, Any]:
         "status": a.status.value,
         "verb": a.verb,
         "reason": a.reason,
+        "subject": _subject(a.subject),
         "before": None if a.before is None else dict(a.before),
         "after": None if a.after is None else dict(a.after),
         "cost": {"fee": a.cost.fee, "stake": a.cost.stake, "gas": a.cost.gas, "gasWei": a.cost.gas_wei},
@@ -89,6 +98,68 @@ def _action(a: Action) -> dict[str, Any]:
         "dependsOn": list(a.depends_on),
         "until": a.until,
     }
+
+
+def _subject(s: Subject) -> dict[str, Any]:
+    return {"provider": s.provider, "modelId": s.model_id, "bidId": s.bid_id, "proxy": s.proxy}
+
+
+def _kind_from(a: dict[str, Any]) -> ActionKind:
+    """The action's kind; before proxy.remove was a kind of its own, a removal was saved as proxy.write-config."""
+    kind = ActionKind(a["kind"])
+    if kind is ActionKind.PROXY_WRITE_CONFIG and str(a["id"]).startswith("proxy.remove:"):
+        return ActionKind.PROXY_REMOVE
+    return kind
+
+
+def _subject_from(a: dict[str, Any]) -> Subject:
+    """The action's subject; a plan saved before subjects were written has it only in its id, read here."""
+    if "subject" in a:
+        s = a["subject"]
+        proxy = None if s["proxy"] is None else ProxyFile(s["proxy"])
+        return Subject(provider=s["provider"], model_id=s["modelId"], bid_id=s["bidId"], proxy=proxy)
+    head, _, rest = str(a["id"]).partition(":")
+    before = a.get("before") or {}
+    match head.split("."):
+        case ["provider" | "mor", _]:
+            return Subject(provider=(a.get("after") or before).get("address"))
+        case ["model", _]:
+            return Subject(model_id=rest)
+        case ["bid", "post"]:
+            return Subject(model_id=rest)
+        case ["bid", "delete"]:
+            return Subject(model_id=before.get("modelId"), bid_id=rest)
+        case ["proxy", _]:
+            who, _, model_id = rest.partition(":")
+            return Subject(proxy=ProxyFile(who), model_id=model_id or None)
+    return Subject()
+
+
+def _value_from(kind: ActionKind, after: dict[str, Any] | None) -> ActionValue | None:
+    """The typed value an action's saved `after` holds (the inverse of `as_after`)."""
+    if after is None:
+        return None
+    match kind:
+        case ActionKind.MOR_APPROVE:
+            return Allowance(int(after["allowance"]), str(after["spender"]))
+        case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE:
+            return ProviderValues(str(after["address"]), str(after["endpoint"]), int(after["stake"]))
+        case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE:
+            return ModelValues(
+                str(after["modelId"]),
+                after["baseModelId"],
+                after["name"],
+                str(after["ipfsCID"]),
+                int(after["fee"]),
+                int(after["stake"]),
+                tuple(after["tags"]),
+            )
+        case ActionKind.BID_POST:
+            price = after.get("pricePerSecond")
+            return BidValues(str(after["provider"]), str(after["modelId"]), None if price is None else int(price))
+        case ActionKind.PROXY_WRITE_CONFIG if "entries" in after:
+            return ProxyEntries(tuple(after["entries"]))
+    return None
 
 
 def plan_from_json(data: dict[str, Any]) -> Plan:
@@ -102,9 +173,11 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         actions=tuple(
             Action(
                 id=a["id"],
-                kind=ActionKind(a["kind"]),
+                kind=_kind_from(a),
                 target=a["target"],
                 reason=a["reason"],
+                subject=_subject_from(a),
+                value=_value_from(_kind_from(a), a["after"]),
                 before=a["before"],
                 after=a["after"],
                 cost=Cost(a["cost"]["fee"], a["cost"]["stake"], a["cost"]["gas"], a["cost"]["gasWei"]),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from fractions import Fraction
 
-from reconciler.desired.model import Desired
+from reconciler.desired.model import Desired, ModelSpec
+from reconciler.market.pricing import bid_price
 from reconciler.market.units import format_mor
 from reconciler.observe.model import Observed
 from reconciler.plan.gas import gas_for
@@ -32,6 +34,25 @@ class Context:
     actions: list[Action] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    _prices: dict[str, int | None] = field(default_factory=dict)
+
+    def bid_price(self, m: ModelSpec) -> int | None:
+        """The model's bid price in wei/s, computed once per plan (None: no bid, or its MOR/USD rate is unknown)."""
+        if m.model_id not in self._prices:
+            self._prices[m.model_id] = None if m.bid is None else bid_price(m.bid, self.mor_usd(m))
+        return self._prices[m.model_id]
+
+    def mor_usd(self, m: ModelSpec) -> Fraction | None:
+        """The MOR/USD rate a cost-model bid refers to, read from the resolved references (None: not known here)."""
+        cm = m.bid.cost_model if m.bid else None
+        if cm is None or isinstance(cm.mor_usd, Fraction):
+            return None
+        raw = self.observed.refs.values.get(str(cm.mor_usd))
+        try:
+            value = Fraction(raw.strip()) if raw else None
+        except (ValueError, ZeroDivisionError):
+            value = None
+        return value if value and value > 0 else None
 
     def add(self, action: Action) -> Action:
         if action.kind in CHAIN_KINDS:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.market.pricing import bid_price, expected_yearly_earnings
-from reconciler.plan.chain_actions import mor_usd
+from reconciler.market.pricing import expected_yearly_earnings
 from reconciler.plan.context import Context, mor
-from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Status
+from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Allowance, Status, Subject
 
 
 def approve(ctx: Context) -> None:
@@ -26,6 +25,7 @@ def approve(ctx: Context) -> None:
             ctx.errors.extend(errors)
         return
     delegate = ctx.desired.delegate_mode
+    spender = chain.diamond or ctx.desired.network.diamond or ""
     reason = f"allowance {mor(chain.payer_allowance)} to the Diamond is below the {mor(need)} this plan spends"
     if delegate:
         reason += (
@@ -38,8 +38,9 @@ def approve(ctx: Context) -> None:
             kind=ActionKind.MOR_APPROVE,
             target=f"MOR allowance of {ctx.desired.provider.address} to the Diamond",
             reason=reason,
-            before={"allowance": chain.payer_allowance, "spender": chain.diamond or ctx.desired.network.diamond or ""},
-            after={"allowance": need, "spender": chain.diamond or ctx.desired.network.diamond or ""},
+            subject=Subject(provider=ctx.desired.provider.address),
+            value=Allowance(need, spender),
+            before=Allowance(chain.payer_allowance, spender).as_after(),
             status=Status.MANUAL if delegate else Status.PENDING,
             errors=tuple(errors),
         )
@@ -58,8 +59,8 @@ def empty_guard(ctx: Context) -> None:
     live_bids = {b.bid_id for b in chain.active_bids()}
     if not live_models and not live_bids:
         return
-    deleted_models = {a.id.split(":", 1)[1] for a in ctx.actions if a.kind is ActionKind.MODEL_DEREGISTER and a.pending}
-    deleted_bids = {a.id.split(":", 1)[1] for a in ctx.actions if a.kind is ActionKind.BID_DELETE and a.pending}
+    deleted_models = {a.subject.model_id for a in ctx.actions if a.kind is ActionKind.MODEL_DEREGISTER and a.pending}
+    deleted_bids = {a.subject.bid_id for a in ctx.actions if a.kind is ActionKind.BID_DELETE and a.pending}
     posts = any(a.kind is ActionKind.BID_POST for a in ctx.actions)
     registers = any(a.kind is ActionKind.MODEL_REGISTER for a in ctx.actions)
     if live_models <= deleted_models and live_bids <= deleted_bids and not posts and not registers:
@@ -74,7 +75,7 @@ def stake_sizing(ctx: Context) -> None:
     for m in ctx.desired.models:
         if m.absent or m.bid is None or m.bid.cost_model is None:
             continue
-        price = bid_price(m.bid, mor_usd(ctx, m))
+        price = ctx.bid_price(m)
         if price is None:
             continue
         yearly = expected_yearly_earnings(m.bid.cost_model, price)

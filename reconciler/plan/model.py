@@ -1,6 +1,10 @@
 """A plan is plain data, like Terraform's internal/plans: renderers, the saved plan file and the applier
 each consume it. Frozen dataclasses; money in int wei; no secret ever (key fingerprints only).
 
+Every action carries what it acts on as a typed `Subject` and, where apply needs values, a typed `value` (a
+bid's price in wei, an allowance, a proxy write's entries); `after` is the same value as plain data, for the
+renderers and the saved plan. Ids are built here and in the planner only, and nothing parses them.
+
 Action ids (stable, and what `depends_on` refers to):
   mor.approve                      after: {allowance (exact wei needed), spender}
   provider.register|update         after: {address, endpoint, stake (total)}; cost.stake = amount to send
@@ -11,7 +15,7 @@ Action ids (stable, and what `depends_on` refers to):
   bid.post:<modelId>               after: {provider, modelId, pricePerSecond}; before: the bid it replaces
   bid.delete:<bidId>               before: {bidId, modelId, pricePerSecond, nonce}
   proxy.write-config:forwarder|router        after: {entries: [changed entries, fingerprints only]}
-  proxy.remove:forwarder|router:<modelId>    an entry leaving a file (after its bids are deleted)
+  proxy.remove:forwarder|router:<modelId>    an entry leaving a file (after its bids are deleted; kind proxy.remove)
   proxy.unmanaged:forwarder|router:<modelId> an undeclared entry kept as it is (status unmanaged)
   proxy.reload:forwarder|router, proxy.restart-required:router
 Actions are in execution order: pending ones first (approve, provider, models, proxy writes and reloads,
@@ -23,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 
 from reconciler.observe.model import MarketParams
 
@@ -41,6 +45,7 @@ class ActionKind(StrEnum):
     BID_POST = "bid.post"
     BID_DELETE = "bid.delete"
     PROXY_WRITE_CONFIG = "proxy.write-config"
+    PROXY_REMOVE = "proxy.remove"
     PROXY_RELOAD = "proxy.reload"
     PROXY_RESTART_REQUIRED = "proxy.restart-required"
 
@@ -59,7 +64,101 @@ CHAIN_KINDS = frozenset(
     }
 )
 CREATE_KINDS = frozenset({ActionKind.PROVIDER_REGISTER, ActionKind.MODEL_REGISTER, ActionKind.BID_POST})
-DELETE_KINDS = frozenset({ActionKind.PROVIDER_DEREGISTER, ActionKind.MODEL_DEREGISTER, ActionKind.BID_DELETE})
+DELETE_KINDS = frozenset(
+    {ActionKind.PROVIDER_DEREGISTER, ActionKind.MODEL_DEREGISTER, ActionKind.BID_DELETE, ActionKind.PROXY_REMOVE}
+)
+
+
+class ProxyFile(StrEnum):
+    """Which models-config an action writes, reloads or removes an entry from."""
+
+    FORWARDER = "forwarder"
+    ROUTER = "router"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an action acts on: the provider, a model, a bid, a proxy file, or a model's entry in a proxy file."""
+
+    provider: str | None = None
+    model_id: str | None = None
+    bid_id: str | None = None
+    proxy: ProxyFile | None = None
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """mor.approve: the exact allowance the plan needs, and for whom."""
+
+    amount: int
+    spender: str
+
+    def as_after(self) -> dict[str, Any]:
+        return {"allowance": self.amount, "spender": self.spender}
+
+
+@dataclass(frozen=True)
+class ProviderValues:
+    """provider.register|update: the provider as it should be (stake is the total, not the amount added)."""
+
+    address: str
+    endpoint: str
+    stake: int
+
+    def as_after(self) -> dict[str, Any]:
+        return {"address": self.address, "endpoint": self.endpoint, "stake": self.stake}
+
+
+@dataclass(frozen=True)
+class ModelValues:
+    """model.register|update: the model's registration as it should be (stake is the total)."""
+
+    model_id: str
+    base_model_id: str | None
+    name: str | None
+    ipfs_cid: str
+    fee: int
+    stake: int
+    tags: tuple[str, ...]
+
+    def as_after(self) -> dict[str, Any]:
+        return {
+            "modelId": self.model_id,
+            "baseModelId": self.base_model_id,
+            "name": self.name,
+            "ipfsCID": self.ipfs_cid,
+            "fee": self.fee,
+            "stake": self.stake,
+            "tags": list(self.tags),
+        }
+
+
+@dataclass(frozen=True)
+class BidValues:
+    """bid.post: the bid to post; the price is None only when it cannot be computed (then the action has an error)."""
+
+    provider: str
+    model_id: str
+    price_per_second: int | None
+
+    def as_after(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"provider": self.provider, "modelId": self.model_id}
+        if self.price_per_second is not None:
+            out["pricePerSecond"] = self.price_per_second
+        return out
+
+
+@dataclass(frozen=True)
+class ProxyEntries:
+    """proxy.write-config: the new or changed entries (key fingerprints only), or an unmanaged entry kept."""
+
+    entries: tuple[Mapping[str, Any], ...]
+
+    def as_after(self) -> dict[str, Any]:
+        return {"entries": [dict(e) for e in self.entries]}
+
+
+ActionValue: TypeAlias = Allowance | ProviderValues | ModelValues | BidValues | ProxyEntries
 
 
 class Status(StrEnum):
@@ -96,12 +195,17 @@ ZERO = Cost()
 
 @dataclass(frozen=True)
 class Action:
-    """One change. `id` is stable for a given desired/observed pair; `depends_on` lists ids to run first."""
+    """One change. `id` is stable for a given desired/observed pair; `depends_on` lists ids to run first.
+
+    Give `value` and `after` follows from it; `after` alone is for what is shown but not acted on.
+    """
 
     id: str
     kind: ActionKind
     target: str
     reason: str
+    subject: Subject = Subject()
+    value: ActionValue | None = None
     before: Mapping[str, Any] | None = None
     after: Mapping[str, Any] | None = None
     cost: Cost = ZERO
@@ -111,6 +215,10 @@ class Action:
     depends_on: tuple[str, ...] = ()
     until: int | None = None  # for held/draining: the unix time it is expected to clear, when known
 
+    def __post_init__(self) -> None:
+        if self.value is not None and self.after is None:
+            object.__setattr__(self, "after", self.value.as_after())
+
     @property
     def pending(self) -> bool:
         return self.status is Status.PENDING
@@ -119,7 +227,7 @@ class Action:
     def verb(self) -> str:
         if self.kind in CREATE_KINDS and self.before is None:
             return "create"
-        if self.kind in DELETE_KINDS or (self.kind is ActionKind.PROXY_WRITE_CONFIG and self.after is None):
+        if self.kind in DELETE_KINDS:
             return "delete"
         return "update"
 

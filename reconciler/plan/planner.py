@@ -78,6 +78,7 @@ _PHASE = {
     ActionKind.PROXY_RESTART_REQUIRED: 3,
     ActionKind.BID_POST: 4,
     ActionKind.BID_DELETE: 5,
+    ActionKind.PROXY_REMOVE: 6,
     ActionKind.MODEL_DEREGISTER: 7,
     ActionKind.PROVIDER_DEREGISTER: 8,
 }
@@ -87,8 +88,6 @@ def _order(actions: list[Action]) -> list[Action]:
     """Pending actions in execution order (stable within a phase), then everything reported."""
 
     def phase(a: Action) -> int:
-        if a.id.startswith("proxy.remove"):
-            return 6
         return _PHASE[a.kind]
 
     pending = sorted((a for a in actions if a.pending), key=phase)

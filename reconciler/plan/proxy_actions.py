@@ -7,7 +7,7 @@ from typing import Any
 from reconciler.desired.modelsconfig import forwarder_entries, router_entries
 from reconciler.observe.model import ModelsConfigState, ProxyEntry
 from reconciler.plan.context import Context, utc
-from reconciler.plan.model import Action, ActionKind, Status
+from reconciler.plan.model import Action, ActionKind, ProxyEntries, ProxyFile, Status, Subject
 
 
 def _entry_changes(want: ProxyEntry, have: ProxyEntry | None) -> list[str]:
@@ -78,11 +78,12 @@ def forwarder_config(ctx: Context) -> list[str]:
                 kind=ActionKind.PROXY_WRITE_CONFIG,
                 target=f"forwarder models-config {path}",
                 reason="; ".join(reasons),
+                subject=Subject(proxy=ProxyFile.FORWARDER),
+                value=ProxyEntries(tuple(changed)),
                 before={
                     "version": obs.file.version if obs.file else None,
                     "exists": bool(obs.file and obs.file.exists),
                 },
-                after={"entries": changed},
                 warnings=tuple(warnings),
             )
         )
@@ -107,8 +108,8 @@ def forwarder_config(ctx: Context) -> list[str]:
                     kind=ActionKind.PROXY_RELOAD,
                     target=f"forwarder {proxy.admin_url}",
                     reason=reason,
+                    subject=Subject(proxy=ProxyFile.FORWARDER),
                     before={"version": obs.served.version if obs.served else None},
-                    after=None,
                     depends_on=tuple(ids),
                 )
             )
@@ -122,7 +123,7 @@ def proxy_removals(ctx: Context, bid_deletes: dict[str, list[str]]) -> None:
         return
     _removals(
         ctx,
-        "forwarder",
+        ProxyFile.FORWARDER,
         proxy.models_config_path,
         forwarder_entries(ctx.desired, {}),
         ctx.observed.proxy.file,
@@ -131,7 +132,7 @@ def proxy_removals(ctx: Context, bid_deletes: dict[str, list[str]]) -> None:
     if proxy.router is not None:
         _removals(
             ctx,
-            "router",
+            ProxyFile.ROUTER,
             proxy.router.models_config_path,
             router_entries(ctx.desired, {}),
             ctx.observed.router.file,
@@ -141,7 +142,7 @@ def proxy_removals(ctx: Context, bid_deletes: dict[str, list[str]]) -> None:
 
 def _removals(
     ctx: Context,
-    who: str,
+    who: ProxyFile,
     path: str,
     want: list[ProxyEntry],
     have: ModelsConfigState | None,
@@ -160,6 +161,7 @@ def _removals(
                     kind=ActionKind.PROXY_WRITE_CONFIG,
                     target=f"{who} models-config entry {e.model_name} ({e.model_id[:10]}…)",
                     reason="not declared; kept as it is (policy.prune is false)",
+                    subject=Subject(proxy=who, model_id=e.model_id),
                     before=e.as_plan_data(),
                     after=e.as_plan_data(),
                     status=Status.UNMANAGED,
@@ -183,11 +185,11 @@ def _removals(
         ctx.add(
             Action(
                 id=f"proxy.remove:{who}:{e.model_id}",
-                kind=ActionKind.PROXY_WRITE_CONFIG,
+                kind=ActionKind.PROXY_REMOVE,
                 target=f"{who} models-config {path}: remove {e.model_name} ({e.model_id[:10]}…)",
                 reason=reason,
+                subject=Subject(proxy=who, model_id=e.model_id),
                 before=e.as_plan_data(),
-                after=None,
                 status=status,
                 until=until,
                 depends_on=tuple(pending_deletes),
@@ -213,11 +215,12 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, str]]:
                 kind=ActionKind.PROXY_WRITE_CONFIG,
                 target=f"router models-config {router.models_config_path}",
                 reason="; ".join(reasons),
+                subject=Subject(proxy=ProxyFile.ROUTER),
+                value=ProxyEntries(tuple(changed)),
                 before={
                     "version": obs.file.version if obs.file else None,
                     "exists": bool(obs.file and obs.file.exists),
                 },
-                after={"entries": changed},
             )
         )
         ids.append(a.id)
@@ -232,6 +235,7 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, str]]:
                     kind=ActionKind.PROXY_RELOAD,
                     target=f"router {router.admin_url}",
                     reason="POST /config/models/reload (a 404 means this router needs a restart)",
+                    subject=Subject(proxy=ProxyFile.ROUTER),
                     depends_on=tuple(ids),
                 )
             )
@@ -243,6 +247,7 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, str]]:
                     kind=ActionKind.PROXY_RESTART_REQUIRED,
                     target=f"router (reads {router.models_config_path} only at start)",
                     reason="restart the proxy-router to load the new models-config (it drops open sessions)",
+                    subject=Subject(proxy=ProxyFile.ROUTER),
                     status=Status.RESTART_REQUIRED,
                     depends_on=tuple(ids),
                 )
@@ -259,6 +264,7 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, str]]:
                     kind=ActionKind.PROXY_RESTART_REQUIRED,
                     target=f"router (reads {router.models_config_path} only at start)",
                     reason=f"the running router has not loaded {len(blocked)} model(s) of its file; restart it",
+                    subject=Subject(proxy=ProxyFile.ROUTER),
                     status=Status.RESTART_REQUIRED,
                 )
             )

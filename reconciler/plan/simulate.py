@@ -14,7 +14,17 @@ from typing import Any
 from reconciler.desired.modelsconfig import entry_from_json
 from reconciler.market import ids
 from reconciler.observe.model import BidState, ChainState, ModelsConfigState, ModelState, Observed, ProviderState
-from reconciler.plan.model import CHAIN_KINDS, ActionKind, Plan
+from reconciler.plan.model import (
+    CHAIN_KINDS,
+    ActionKind,
+    Allowance,
+    BidValues,
+    ModelValues,
+    Plan,
+    ProviderValues,
+    ProxyEntries,
+    ProxyFile,
+)
 
 
 def simulate(observed: Observed, plan: Plan) -> Observed:
@@ -28,61 +38,57 @@ def simulate(observed: Observed, plan: Plan) -> Observed:
     served = observed.proxy.served
     owner = plan.network.provider
     for a in plan.pending:
-        after: dict[str, Any] = dict(a.after or {})
+        v = a.value
         if a.kind in CHAIN_KINDS and a.kind is not ActionKind.MOR_APPROVE:
             allowance -= a.cost.mor_out
             balance -= a.cost.mor_out
             if a.cost.stake < 0:
                 balance -= a.cost.stake
-        match a.kind:
-            case ActionKind.MOR_APPROVE:
-                allowance = int(after["allowance"])
-            case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE:
-                provider = ProviderState(
-                    address=owner, endpoint=after["endpoint"], stake=int(after["stake"]), created_at=now
-                )
-            case ActionKind.PROVIDER_DEREGISTER:
-                assert provider is not None
-                provider = replace(provider, is_deleted=True, stake=0)
-            case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE:
-                models[after["modelId"]] = ModelState(
-                    model_id=after["modelId"],
+        match v:
+            case Allowance():
+                allowance = v.amount
+            case ProviderValues():
+                provider = ProviderState(address=owner, endpoint=v.endpoint, stake=v.stake, created_at=now)
+            case ModelValues():
+                models[v.model_id] = ModelState(
+                    model_id=v.model_id,
                     owner=owner,
-                    name=after["name"],
-                    tags=tuple(after["tags"]),
-                    fee=int(after["fee"]),
-                    stake=int(after["stake"]),
-                    ipfs_cid=after["ipfsCID"],
+                    name=v.name or "",
+                    tags=v.tags,
+                    fee=v.fee,
+                    stake=v.stake,
+                    ipfs_cid=v.ipfs_cid,
                     created_at=now,
                 )
-            case ActionKind.MODEL_DEREGISTER:
-                mid = a.id.split(":", 1)[1]
-                models[mid] = replace(models[mid], is_deleted=True, stake=0)
-            case ActionKind.BID_POST:
-                mid = after["modelId"]
+            case BidValues(price_per_second=int(price)):
                 nonce = 0
                 for b in list(bids.values()):
-                    if b.model_id == mid:
+                    if b.model_id == v.model_id:
                         nonce = max(nonce, b.nonce + 1)
                         if b.active:
                             bids[b.bid_id] = replace(b, deleted_at=now)
-                bid = ids.bid_id(owner, mid, nonce)
-                bids[bid] = BidState(bid, owner, mid, int(after["pricePerSecond"]), nonce, created_at=now)
+                bid = ids.bid_id(owner, v.model_id, nonce)
+                bids[bid] = BidState(bid, owner, v.model_id, price, nonce, created_at=now)
+            case ProxyEntries() if a.subject.proxy is ProxyFile.FORWARDER:
+                fwd = _merge(fwd, v.as_after()["entries"], "forwarder")
+            case ProxyEntries() if a.subject.proxy is ProxyFile.ROUTER:
+                router = _merge(router, v.as_after()["entries"], "router")
+        match a.kind:
+            case ActionKind.PROVIDER_DEREGISTER:
+                assert provider is not None
+                provider = replace(provider, is_deleted=True, stake=0)
+            case ActionKind.MODEL_DEREGISTER:
+                mid = str(a.subject.model_id)
+                models[mid] = replace(models[mid], is_deleted=True, stake=0)
             case ActionKind.BID_DELETE:
-                bid = a.id.split(":", 1)[1]
+                bid = str(a.subject.bid_id)
                 bids[bid] = replace(bids[bid], deleted_at=now)
-            case ActionKind.PROXY_WRITE_CONFIG:
-                if a.id == "proxy.write-config:forwarder":
-                    fwd = _merge(fwd, after["entries"], "forwarder")
-                elif a.id == "proxy.write-config:router":
-                    router = _merge(router, after["entries"], "router")
-                elif a.id.startswith("proxy.remove:forwarder:"):
-                    fwd = _remove(fwd, a.id.rsplit(":", 1)[1])
-                elif a.id.startswith("proxy.remove:router:"):
-                    router = _remove(router, a.id.rsplit(":", 1)[1])
-            case ActionKind.PROXY_RELOAD:
-                if a.id == "proxy.reload:forwarder":
-                    served = fwd
+            case ActionKind.PROXY_REMOVE if a.subject.proxy is ProxyFile.FORWARDER:
+                fwd = _remove(fwd, str(a.subject.model_id))
+            case ActionKind.PROXY_REMOVE if a.subject.proxy is ProxyFile.ROUTER:
+                router = _remove(router, str(a.subject.model_id))
+            case ActionKind.PROXY_RELOAD if a.subject.proxy is ProxyFile.FORWARDER:
+                served = fwd
     if observed.proxy.admin_configured and observed.proxy.reachable:
         served = fwd
     new_chain: ChainState = replace(
