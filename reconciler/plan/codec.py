@@ -112,7 +112,7 @@ def _kind_from(a: dict[str, Any]) -> ActionKind:
     return kind
 
 
-def _subject_from(a: dict[str, Any]) -> Subject:
+def _subject_from(a: dict[str, Any], provider: str) -> Subject:
     """The action's subject; a plan saved before subjects were written has it only in its id, read here."""
     if "subject" in a:
         s = a["subject"]
@@ -122,7 +122,7 @@ def _subject_from(a: dict[str, Any]) -> Subject:
     before = a.get("before") or {}
     match head.split("."):
         case ["provider" | "mor", _]:
-            return Subject(provider=(a.get("after") or before).get("address"))
+            return Subject(provider=provider)
         case ["model", _]:
             return Subject(model_id=rest)
         case ["bid", "post"]:
@@ -176,7 +176,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
                 kind=_kind_from(a),
                 target=a["target"],
                 reason=a["reason"],
-                subject=_subject_from(a),
+                subject=_subject_from(a, n["provider"]),
                 value=_value_from(_kind_from(a), a["after"]),
                 before=a["before"],
                 after=a["after"],
