@@ -2,13 +2,16 @@
 
 Covers what a chat client sends: system/developer messages, text and image parts, tools and tool calls,
 tool results, stop sequences, sampling parameters, max_tokens (a configured default, never a silent 1024),
-usage (including the `stream_options.include_usage` chunk) and errors.
+usage (including the `stream_options.include_usage` chunk) and errors. docs/forwarder.md has the table of
+every OpenAI request field: mapped, dropped (why) or refused.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from proxy.sse import DONE, encode_data
@@ -25,6 +28,26 @@ FINISH_REASONS = {
 
 # Anthropic status -> the status an OpenAI client expects.
 ERROR_STATUS = {529: 503}
+
+
+# Words in a 400 that say the model takes no temperature at all (Opus 4.7 and later), not a bad value.
+_NO_TEMPERATURE = ("deprecated", "not supported", "unsupported", "does not support", "not accept", "not allowed")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaudeOptions:
+    """Per-model switches, from the entry's `parameters` (string values, as models-config has them)."""
+
+    temperature: bool = True  # forwardSampling: unset or "true"
+    top_p: bool = False  # forwardSampling: "true" (and only when no temperature is sent)
+
+    @classmethod
+    def from_parameters(cls, params: Mapping[str, str]) -> ClaudeOptions:
+        sampling = params.get("forwardSampling")
+        return cls(temperature=sampling != "false", top_p=sampling == "true")
+
+
+DEFAULT_OPTIONS = ClaudeOptions()
 
 
 class TranslationError(ValueError):
@@ -152,15 +175,39 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
     return result
 
 
-def to_anthropic_request(
-    body: dict[str, Any], model_name: str, default_max_tokens: int, *, sampling: bool = False
-) -> dict[str, Any]:
-    """An OpenAI chat-completions body as an Anthropic Messages body.
+def _sampling(body: dict[str, Any], options: ClaudeOptions, out: dict[str, Any]) -> None:
+    """temperature (clamped: OpenAI allows 0..2, Anthropic 0..1), else top_p when opted in; never both.
 
-    temperature/top_p are dropped unless `sampling`: current Anthropic models reject them ("temperature is
-    deprecated for this model") and the anthropic SDK's MessageCreateParams no longer has them; older models
-    can opt in per model with `parameters: {"forwardSampling": "true"}`.
+    The Messages HTTP API takes both (models that take sampling refuse the pair); the anthropic SDK's 1.0
+    only removed them from its method signatures. Models that refuse temperature are retried without it.
     """
+    temperature, top_p = body.get("temperature"), body.get("top_p")
+    if options.temperature and temperature is not None:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+            raise TranslationError("temperature must be a number", "temperature")
+        out["temperature"] = min(max(temperature, 0), 1.0)
+    elif options.top_p and top_p is not None:
+        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
+            raise TranslationError("top_p must be a number", "top_p")
+        out["top_p"] = top_p
+
+
+def rejects_temperature(status: int, raw: bytes) -> bool:
+    """Whether an upstream error says the model takes no temperature (so the request is retried without it)."""
+    if status != 400 or b"temperature" not in raw:
+        return False
+    try:
+        err = json.loads(raw).get("error")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return False
+    message = str(err.get("message") or "").lower() if isinstance(err, dict) else ""
+    return "temperature" in message and "top_p" not in message and any(w in message for w in _NO_TEMPERATURE)
+
+
+def to_anthropic_request(
+    body: dict[str, Any], model_name: str, default_max_tokens: int, options: ClaudeOptions = DEFAULT_OPTIONS
+) -> dict[str, Any]:
+    """An OpenAI chat-completions body as an Anthropic Messages body (`options`: the model's switches)."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise TranslationError("messages must be a non-empty list", "messages")
@@ -200,10 +247,7 @@ def to_anthropic_request(
     stop = body.get("stop")
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if sampling and body.get("temperature") is not None:
-        out["temperature"] = min(float(body["temperature"]), 1.0)  # OpenAI allows 0..2, Anthropic 0..1
-    if sampling and body.get("top_p") is not None:
-        out["top_p"] = body["top_p"]
+    _sampling(body, options, out)
     if body.get("tools"):
         out["tools"] = _tools(body["tools"])
     choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))

@@ -18,6 +18,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy import claude
+from proxy.claude_models import ClaudeModels
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream
 from proxy.errors import error_response, upstream_error_body
@@ -51,6 +52,7 @@ class Forwarder:
     def __init__(self, state: ProxyState) -> None:
         self.state = state
         self.settings = state.settings
+        self.claude_models = ClaudeModels()
 
     # ---- handlers -------------------------------------------------------------------------------
 
@@ -126,21 +128,20 @@ class Forwarder:
             return self._rejected(route, "routing")
         stream = kind == CHAT and body.get("stream") is True
         if route.api_type == "claudeai":
+            version = self.state.config.version if self.state.config else ""
+            options = self.claude_models.options(route, version)
             try:
-                upstream_body = claude.to_anthropic_request(
-                    body,
-                    route.model_name,
-                    self._max_tokens(route),
-                    sampling=route.parameters.get("forwardSampling") == "true",
-                )
+                upstream_body = claude.to_anthropic_request(body, route.model_name, self._max_tokens(route), options)
             except claude.TranslationError as exc:
                 return self._rejected(
                     error_response(400, str(exc), param=exc.param, code="unsupported_parameter"), "translation"
                 )
             include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
-            data = json.dumps(upstream_body, ensure_ascii=False).encode()
             return await self._with_slot(
-                request, route, t0, lambda: self._forward_claude(request, route, data, stream, include_usage, t0)
+                request,
+                route,
+                t0,
+                lambda: self._forward_claude(request, route, upstream_body, stream, include_usage, t0, version),
             )
         body["model"] = route.model_name
         data = json.dumps(body, ensure_ascii=False).encode()
@@ -434,16 +435,33 @@ class Forwarder:
             raise UpstreamTimeout("ttfb") from None
 
     async def _forward_claude(
-        self, request: web.BaseRequest, route: ModelRoute, data: bytes, stream: bool, include_usage: bool, t0: float
+        self,
+        request: web.BaseRequest,
+        route: ModelRoute,
+        body: dict[str, Any],
+        stream: bool,
+        include_usage: bool,
+        t0: float,
+        version: str,
     ) -> web.StreamResponse:
         sse = SSEDownstream(request, self.settings.keepalive_interval) if stream else None
         resp: UpstreamResponse | None = None
+        headers = self._headers(route, "application/json")
         try:
             async with asyncio.timeout(self.settings.total_timeout):
-                resp = await self._open(request, route, data, self._headers(route, "application/json"), t0, sse)
+                resp = await self._open(request, route, json.dumps(body, ensure_ascii=False).encode(), headers, t0, sse)
+                raw = await self._read_all(resp) if resp.status >= 400 else b""
+                if "temperature" in body and claude.rejects_temperature(resp.status, raw):
+                    # The model takes no temperature at all: once more without it, and not again under this config.
+                    self.claude_models.refused_temperature(route, version)
+                    del body["temperature"]
+                    resp.release()
+                    resp = None
+                    data = json.dumps(body, ensure_ascii=False).encode()
+                    resp = await self._open(request, route, data, headers, t0, sse)
+                    raw = await self._read_all(resp) if resp.status >= 400 else b""
                 self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
                 if resp.status >= 400:
-                    raw = await self._read_all(resp)
                     self._upstream_failed(route, f"http_{resp.status}", resp.status)
                     status, err = claude.to_openai_error(resp.status, raw)
                     return await self._error_out(
