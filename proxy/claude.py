@@ -192,6 +192,28 @@ def _sampling(body: dict[str, Any], options: ClaudeOptions, out: dict[str, Any])
         out["top_p"] = top_p
 
 
+def _response_format(fmt: Any) -> dict[str, Any] | None:
+    """json_schema -> `output_config.format` (Anthropic's structured outputs, always strict); text -> nothing.
+
+    json_object is refused: Anthropic has no "any JSON" mode, and a bare object schema would not be the same.
+    """
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if fmt is None or kind == "text":
+        return None
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise TranslationError("response_format.json_schema.schema is required for this model", "response_format")
+        return {"type": "json_schema", "schema": schema}
+    if kind == "json_object":
+        raise TranslationError(
+            "response_format json_object is not supported for this model; use json_schema with a schema",
+            "response_format",
+        )
+    raise TranslationError("response_format must be text or json_schema for this model", "response_format")
+
+
 def rejects_temperature(status: int, raw: bytes) -> bool:
     """Whether an upstream error says the model takes no temperature (so the request is retried without it)."""
     if status != 400 or b"temperature" not in raw:
@@ -248,6 +270,11 @@ def to_anthropic_request(
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
     _sampling(body, options, out)
+    output_config: dict[str, Any] = {}
+    if (fmt := _response_format(body.get("response_format"))) is not None:
+        output_config["format"] = fmt
+    if output_config:
+        out["output_config"] = output_config
     if body.get("tools"):
         out["tools"] = _tools(body["tools"])
     choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))

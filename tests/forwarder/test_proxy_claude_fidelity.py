@@ -116,7 +116,6 @@ SCHEMA = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 3")
 def test_row3_json_schema_becomes_output_config_format():
     fmt = {"type": "json_schema", "json_schema": {"name": "place", "schema": SCHEMA, "strict": True}}
     out = translate({"response_format": fmt})

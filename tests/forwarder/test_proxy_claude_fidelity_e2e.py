@@ -68,7 +68,6 @@ class Place(BaseModel):
     population: int
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 3")
 async def test_row3_structured_output_through_the_parse_helper(anthropic_up, make_proxy):
     anthropic_up.knobs.reply_text = '{"city": "Paris", "population": 2100000}'
     async with make_proxy([claude(anthropic_up)]) as r, client_for(r) as client:
