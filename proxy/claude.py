@@ -40,11 +40,16 @@ class ClaudeOptions:
 
     temperature: bool = True  # forwardSampling: unset or "true"
     top_p: bool = False  # forwardSampling: "true" (and only when no temperature is sent)
+    caching: bool = True  # promptCaching: "false" turns it off
 
     @classmethod
     def from_parameters(cls, params: Mapping[str, str]) -> ClaudeOptions:
         sampling = params.get("forwardSampling")
-        return cls(temperature=sampling != "false", top_p=sampling == "true")
+        return cls(
+            temperature=sampling != "false",
+            top_p=sampling == "true",
+            caching=params.get("promptCaching") != "false",
+        )
 
 
 DEFAULT_OPTIONS = ClaudeOptions()
@@ -282,21 +287,25 @@ def to_anthropic_request(
         out["tool_choice"] = choice
     if isinstance(body.get("user"), str):
         out["metadata"] = {"user_id": body["user"]}
+    if options.caching:  # automatic caching: Anthropic puts the breakpoint on the last cacheable block
+        out["cache_control"] = {"type": "ephemeral"}
     if body.get("stream"):
         out["stream"] = True
     return out
 
 
 def usage_from_anthropic(usage: dict[str, Any] | None) -> dict[str, Any]:
+    """OpenAI usage: prompt_tokens counts cache reads and writes, as OpenAI's does; both also in the details."""
     usage = usage or {}
     cached = int(usage.get("cache_read_input_tokens") or 0)
-    prompt = int(usage.get("input_tokens") or 0) + int(usage.get("cache_creation_input_tokens") or 0) + cached
+    written = int(usage.get("cache_creation_input_tokens") or 0)
+    prompt = int(usage.get("input_tokens") or 0) + written + cached
     completion = int(usage.get("output_tokens") or 0)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        "prompt_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
     }
 
 

@@ -131,13 +131,11 @@ def test_row3_json_schema_becomes_output_config_format():
 # ---- row 4: prompt caching ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 4")
 def test_row4_prompt_caching_on_by_default_off_per_model():
     assert translate({})["cache_control"] == {"type": "ephemeral"}
     assert "cache_control" not in translate({}, claude.ClaudeOptions.from_parameters({"promptCaching": "false"}))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 4")
 def test_row4_cache_writes_reported_in_prompt_tokens_details():
     usage = {"input_tokens": 5, "output_tokens": 3, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 20}
     out = claude.to_openai_response(answer({"type": "text", "text": "hi"}, usage=usage))["usage"]

@@ -82,7 +82,6 @@ async def test_row3_structured_output_through_the_parse_helper(anthropic_up, mak
         assert e.value.param == "response_format" and len(anthropic_up.requests) == n
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 4")
 async def test_row4_prompt_caching_and_cache_writes(anthropic_up, make_proxy):
     anthropic_up.knobs.cache_write = 40
     off = {"promptCaching": "false"}

@@ -82,7 +82,7 @@ def test_include_usage_chunk_comes_before_done():
         "prompt_tokens": 472,
         "completion_tokens": 89,
         "total_tokens": 561,
-        "prompt_tokens_details": {"cached_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
     }
     assert all(c["usage"] is None for c in data_frames(frames[:-2]))
     assert "usage" not in data_frames(run_stream(TOOL_STREAM, include_usage=False))[0]
