@@ -111,8 +111,22 @@ def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
     return blocks
 
 
+def _tool_arguments(raw: Any) -> dict[str, Any] | None:
+    """A tool call's arguments as an object, or None when they are not a JSON object."""
+    if isinstance(raw, dict):
+        return raw
+    try:
+        args = json.loads(raw or "{}")
+    except (ValueError, TypeError):
+        return None
+    return args if isinstance(args, dict) else None
+
+
 def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """Text, then tool_use blocks. History is never refused: a call whose arguments are not a JSON object (a
+    model cut off by `length`) goes as `{}`, its raw text in a text block before the calls."""
     blocks: list[dict[str, Any]] = []
+    uses: list[dict[str, Any]] = []
     text = _text_of(msg.get("content"), f"{where}.content")
     if text:
         blocks.append({"type": "text", "text": text})
@@ -121,16 +135,17 @@ def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict) or not fn.get("name"):
             raise TranslationError(f"{cw}.function.name is required", cw)
-        try:
-            args = json.loads(fn.get("arguments") or "{}")
-        except ValueError:
-            raise TranslationError(f"{cw}.function.arguments is not valid JSON", cw) from None
-        if not isinstance(args, dict):
-            raise TranslationError(f"{cw}.function.arguments must be a JSON object", cw)
-        blocks.append(
-            {"type": "tool_use", "id": str(call.get("id") or f"toolu_{k}"), "name": fn["name"], "input": args}
-        )
-    return blocks
+        call_id = str(call.get("id") or f"toolu_{k}")
+        args = _tool_arguments(fn.get("arguments"))
+        if args is None:
+            raw = fn.get("arguments")
+            raw_text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+            blocks.append(
+                {"type": "text", "text": f"[tool call {call_id}: arguments were not a JSON object: {raw_text}]"}
+            )
+            args = {}
+        uses.append({"type": "tool_use", "id": call_id, "name": fn["name"], "input": args})
+    return blocks + uses
 
 
 def _tool_result(msg: dict[str, Any], where: str) -> dict[str, Any]:

@@ -149,7 +149,6 @@ def test_row4_cache_writes_reported_in_prompt_tokens_details():
 # ---- row 5: assistant tool_calls with invalid JSON arguments ------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 5")
 @pytest.mark.parametrize("arguments", ['{"city": "Par', "[1, 2]", '"Paris"', "not json at all"])
 def test_row5_invalid_tool_arguments_in_history_are_accepted(arguments):
     history = [

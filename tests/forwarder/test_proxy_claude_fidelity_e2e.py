@@ -102,7 +102,6 @@ async def test_row4_prompt_caching_and_cache_writes(anthropic_up, make_proxy):
         assert "cache_control" not in sent(anthropic_up)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 5")
 async def test_row5_history_with_cut_off_tool_arguments_continues(anthropic_up, make_proxy):
     history = [
         {"role": "user", "content": "weather?"},
