@@ -94,8 +94,9 @@ def _image_block(part: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    """Text and image blocks; blank text is left out (Anthropic refuses empty or whitespace-only text blocks)."""
     if isinstance(content, str):
-        return [{"type": "text", "text": content}]
+        return [{"type": "text", "text": content}] if content.strip() else []
     if not isinstance(content, list):
         raise TranslationError(f"{where}: content must be a string or a list of parts", where)
     blocks: list[dict[str, Any]] = []
@@ -103,7 +104,9 @@ def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
         pw = f"{where}[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            blocks.append({"type": "text", "text": str(part.get("text", ""))})
+            text = str(part.get("text", ""))
+            if text.strip():
+                blocks.append({"type": "text", "text": text})
         elif kind == "image_url":
             blocks.append(_image_block(part, pw))
         else:
@@ -128,7 +131,7 @@ def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     uses: list[dict[str, Any]] = []
     text = _text_of(msg.get("content"), f"{where}.content")
-    if text:
+    if text.strip():
         blocks.append({"type": "text", "text": text})
     for k, call in enumerate(msg.get("tool_calls") or []):
         cw = f"{where}.tool_calls[{k}]"
@@ -151,11 +154,11 @@ def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
 def _tool_result(msg: dict[str, Any], where: str) -> dict[str, Any]:
     if not msg.get("tool_call_id"):
         raise TranslationError(f"{where}.tool_call_id is required", where)
-    return {
-        "type": "tool_result",
-        "tool_use_id": str(msg["tool_call_id"]),
-        "content": _text_of(msg.get("content"), f"{where}.content"),
-    }
+    result = {"type": "tool_result", "tool_use_id": str(msg["tool_call_id"])}
+    text = _text_of(msg.get("content"), f"{where}.content")
+    if text.strip():  # content is optional; an empty one would be an empty text block
+        result["content"] = text
+    return result
 
 
 def _tools(tools: Any) -> list[dict[str, Any]]:
@@ -259,6 +262,8 @@ def to_anthropic_request(
     turns: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:  # a message with only blank text: nothing to send
+            return
         if turns and turns[-1]["role"] == role:  # Anthropic wants alternating roles: merge neighbours
             turns[-1]["content"].extend(blocks)
         else:
@@ -268,17 +273,22 @@ def to_anthropic_request(
         where = f"messages[{i}]"
         role = msg.get("role") if isinstance(msg, dict) else None
         if role in ("system", "developer"):
-            system.append(_text_of(msg.get("content"), f"{where}.content"))
+            text = _text_of(msg.get("content"), f"{where}.content")
+            if text.strip():
+                system.append(text)
         elif role == "user":
             add("user", _user_blocks(msg.get("content"), f"{where}.content"))
         elif role == "assistant":
-            blocks = _assistant_blocks(msg, where)
-            if blocks:
-                add("assistant", blocks)
+            add("assistant", _assistant_blocks(msg, where))
         elif role == "tool":
             add("user", [_tool_result(msg, where)])
         else:
             raise TranslationError(f"{where}.role {role!r} is not supported", f"{where}.role")
+    if not turns or (turns[-1]["role"] == "assistant" and messages[-1].get("role") != "assistant"):
+        # The last message was blank: sending the rest would end on the assistant's turn, which Anthropic
+        # treats as a prefill to continue; say so instead.
+        where = f"messages[{len(messages) - 1}].content"
+        raise TranslationError(f"{where}: the last message has no non-blank content", where)
 
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
     if not isinstance(max_tokens, int) or max_tokens < 1:

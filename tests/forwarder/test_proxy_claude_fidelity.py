@@ -183,7 +183,6 @@ def _texts(out: dict[str, Any]) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 6")
 def test_row6_empty_text_blocks_are_never_sent():
     history = [
         {"role": "system", "content": ""},
@@ -208,7 +207,6 @@ def test_row6_empty_text_blocks_are_never_sent():
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 6")
 def test_row6_an_empty_last_user_message_is_a_400_not_a_prefill():
     history = [
         {"role": "user", "content": "hi"},

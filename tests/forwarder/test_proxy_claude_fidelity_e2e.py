@@ -121,7 +121,6 @@ async def test_row5_history_with_cut_off_tool_arguments_continues(anthropic_up, 
         assert blocks[-1]["input"] == {} and '{"city": "Pa' in blocks[0]["text"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 6")
 async def test_row6_empty_user_content_is_not_sent_as_an_empty_block(anthropic_up, make_proxy):
     history = [
         {"role": "user", "content": "hi"},
