@@ -30,6 +30,10 @@ FINISH_REASONS = {
 ERROR_STATUS = {529: 503}
 
 
+# OpenAI reasoning_effort -> Anthropic output_config.effort (the anthropic SDK's OutputConfigParam levels);
+# "none" is left out (the model's default), "minimal" becomes the lowest level Anthropic has.
+EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
+
 # Words in a 400 that say the model takes no temperature at all (Opus 4.7 and later), not a bad value.
 _NO_TEMPERATURE = ("deprecated", "not supported", "unsupported", "does not support", "not accept", "not allowed")
 
@@ -41,6 +45,7 @@ class ClaudeOptions:
     temperature: bool = True  # forwardSampling: unset or "true"
     top_p: bool = False  # forwardSampling: "true" (and only when no temperature is sent)
     caching: bool = True  # promptCaching: "false" turns it off
+    reasoning: bool = True  # reasoning: "false" drops reasoning_effort and hides thinking text
 
     @classmethod
     def from_parameters(cls, params: Mapping[str, str]) -> ClaudeOptions:
@@ -49,6 +54,7 @@ class ClaudeOptions:
             temperature=sampling != "false",
             top_p=sampling == "true",
             caching=params.get("promptCaching") != "false",
+            reasoning=params.get("reasoning") != "false",
         )
 
 
@@ -303,6 +309,11 @@ def to_anthropic_request(
     output_config: dict[str, Any] = {}
     if (fmt := _response_format(body.get("response_format"))) is not None:
         output_config["format"] = fmt
+    effort = body.get("reasoning_effort")
+    if options.reasoning and effort not in (None, "none"):
+        if effort not in EFFORT:
+            raise TranslationError(f"reasoning_effort must be one of none, {', '.join(EFFORT)}", "reasoning_effort")
+        output_config["effort"] = EFFORT[effort]
     if output_config:
         out["output_config"] = output_config
     if body.get("tools"):
@@ -326,25 +337,33 @@ def usage_from_anthropic(usage: dict[str, Any] | None) -> dict[str, Any]:
     written = int(usage.get("cache_creation_input_tokens") or 0)
     prompt = int(usage.get("input_tokens") or 0) + written + cached
     completion = int(usage.get("output_tokens") or 0)
-    return {
+    out: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
     }
+    details = usage.get("output_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int):
+        out["completion_tokens_details"] = {"reasoning_tokens": details["thinking_tokens"]}
+    return out
 
 
 def _chat_id(msg_id: Any) -> str:
     return f"chatcmpl-{msg_id}" if msg_id else f"chatcmpl-{int(time.time() * 1000)}"
 
 
-def to_openai_response(msg: dict[str, Any]) -> dict[str, Any]:
-    """An Anthropic Message as an OpenAI chat.completion."""
+def to_openai_response(msg: dict[str, Any], reasoning: bool = True) -> dict[str, Any]:
+    """An Anthropic Message as an OpenAI chat.completion; thinking text as `reasoning_content` if `reasoning`
+    (the field OpenAI-compatible clients read; redacted thinking has no text to show)."""
     texts: list[str] = []
+    thinking: list[str] = []
     calls: list[dict[str, Any]] = []
     for block in msg.get("content") or []:
         if block.get("type") == "text":
             texts.append(block.get("text", ""))
+        elif block.get("type") == "thinking" and reasoning:
+            thinking.append(block.get("thinking") or "")
         elif block.get("type") == "tool_use":
             calls.append(
                 {
@@ -357,6 +376,8 @@ def to_openai_response(msg: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if any(thinking):
+        message["reasoning_content"] = "".join(thinking)
     if calls:
         message["tool_calls"] = calls
     return {
@@ -395,8 +416,9 @@ def to_openai_error(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
 class StreamTranslator:
     """Anthropic stream events in, OpenAI `chat.completion.chunk` SSE frames out (ending in [DONE])."""
 
-    def __init__(self, include_usage: bool) -> None:
+    def __init__(self, include_usage: bool, reasoning: bool = True) -> None:
         self.include_usage = include_usage
+        self.reasoning = reasoning  # thinking deltas as `reasoning_content`
         self.id = _chat_id(None)
         self.model = ""
         self.created = int(time.time())
@@ -431,7 +453,7 @@ class StreamTranslator:
             msg = payload.get("message") or {}
             self.id = _chat_id(msg.get("id"))
             self.model = msg.get("model", "")
-            self.usage.update({k: v for k, v in (msg.get("usage") or {}).items() if isinstance(v, int)})
+            self.usage.update({k: v for k, v in (msg.get("usage") or {}).items() if isinstance(v, (int, dict))})
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             block = payload.get("content_block") or {}
@@ -448,12 +470,16 @@ class StreamTranslator:
                 return [self._chunk({"tool_calls": [call]})]
             if block.get("type") == "text" and block.get("text"):
                 return [self._chunk({"content": block["text"]})]
+            if block.get("type") == "thinking" and block.get("thinking") and self.reasoning:
+                return [self._chunk({"reasoning_content": block["thinking"]})]
             return []
         if kind == "content_block_delta":
             delta = payload.get("delta") or {}
             index = int(payload.get("index", 0))
             if delta.get("type") == "text_delta" and delta.get("text"):
                 return [self._chunk({"content": delta["text"]})]
+            if delta.get("type") == "thinking_delta" and delta.get("thinking") and self.reasoning:
+                return [self._chunk({"reasoning_content": delta["thinking"]})]
             if delta.get("type") == "input_json_delta" and index in self.tool_index and delta.get("partial_json"):
                 self.tool_has_args[index] = True
                 call = {"index": self.tool_index[index], "function": {"arguments": delta["partial_json"]}}
@@ -468,7 +494,7 @@ class StreamTranslator:
                 ]
             return []
         if kind == "message_delta":
-            self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if isinstance(v, int)})
+            self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if isinstance(v, (int, dict))})
             reason = (payload.get("delta") or {}).get("stop_reason")
             if reason and self.finish_reason is None:
                 self.finish_reason = FINISH_REASONS.get(reason, "stop")

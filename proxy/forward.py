@@ -141,7 +141,9 @@ class Forwarder:
                 request,
                 route,
                 t0,
-                lambda: self._forward_claude(request, route, upstream_body, stream, include_usage, t0, version),
+                lambda: self._forward_claude(
+                    request, route, upstream_body, stream, include_usage, t0, version, options
+                ),
             )
         body["model"] = route.model_name
         data = json.dumps(body, ensure_ascii=False).encode()
@@ -443,6 +445,7 @@ class Forwarder:
         include_usage: bool,
         t0: float,
         version: str,
+        options: claude.ClaudeOptions,
     ) -> web.StreamResponse:
         sse = SSEDownstream(request, self.settings.keepalive_interval) if stream else None
         resp: UpstreamResponse | None = None
@@ -470,7 +473,7 @@ class Forwarder:
                 if sse is None:
                     raw = await self._read_all(resp)
                     try:
-                        answer = claude.to_openai_response(json.loads(raw))
+                        answer = claude.to_openai_response(json.loads(raw), options.reasoning)
                     except (ValueError, AttributeError, TypeError):
                         self._upstream_failed(route, "bad_body")
                         return error_response(
@@ -478,7 +481,9 @@ class Forwarder:
                         )
                     self._count_usage(route, answer["usage"])
                     return web.json_response(answer, headers={"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")})
-                return await self._translate_stream(route, resp, sse, include_usage)
+                return await self._translate_stream(
+                    route, resp, sse, claude.StreamTranslator(include_usage, options.reasoning)
+                )
         except FORWARD_FAILURES as exc:
             return await self._fail(request, route, sse, exc)
         finally:
@@ -486,10 +491,9 @@ class Forwarder:
                 resp.release()
 
     async def _translate_stream(
-        self, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream, include_usage: bool
+        self, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream, tr: claude.StreamTranslator
     ) -> web.StreamResponse:
         parser = SSEParser()
-        tr = claude.StreamTranslator(include_usage)
         out = await sse.start()
         chunk = await self._first_chunk(resp, sse)
         try:

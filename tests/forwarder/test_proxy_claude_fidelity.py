@@ -219,7 +219,6 @@ def test_row6_an_empty_last_user_message_is_a_400_not_a_prefill():
 # ---- row 7: reasoning_effort and thinking ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 7")
 @pytest.mark.parametrize(
     ("effort", "sent"),
     [("minimal", "low"), ("low", "low"), ("medium", "medium"), ("high", "high"), ("xhigh", "xhigh"), ("max", "max")],
@@ -230,7 +229,6 @@ def test_row7_reasoning_effort_becomes_output_config_effort(effort, sent):
     assert "output_config" not in translate({"reasoning_effort": effort}, off)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 7")
 def test_row7_effort_none_is_left_out_and_effort_joins_a_format():
     assert "output_config" not in translate({"reasoning_effort": "none"})
     fmt = {"type": "json_schema", "json_schema": {"name": "place", "schema": SCHEMA}}
@@ -239,7 +237,6 @@ def test_row7_effort_none_is_left_out_and_effort_joins_a_format():
     assert refused({"reasoning_effort": "extreme"}) == "reasoning_effort"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 7")
 def test_row7_thinking_surfaces_as_reasoning_content():
     msg = answer(
         {"type": "thinking", "thinking": "Let me think.", "signature": "sig"},
@@ -255,7 +252,6 @@ def test_row7_thinking_surfaces_as_reasoning_content():
     assert "reasoning_content" not in hidden and hidden["content"] == "Paris."
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 7")
 def test_row7_streamed_thinking_surfaces_as_reasoning_content_deltas():
     thinking = [
         {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},

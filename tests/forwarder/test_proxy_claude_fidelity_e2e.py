@@ -134,7 +134,6 @@ async def test_row6_empty_user_content_is_not_sent_as_an_empty_block(anthropic_u
         assert sent(anthropic_up)["messages"][-1]["content"] == [{"type": "text", "text": "still there?"}]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 7")
 async def test_row7_reasoning_effort_and_reasoning_content(anthropic_up, make_proxy):
     anthropic_up.knobs.reply = "thinking"
     anthropic_up.knobs.thinking_tokens = 3
