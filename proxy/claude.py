@@ -181,6 +181,8 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         }
         if fn.get("description"):
             entry["description"] = fn["description"]
+        if isinstance(fn.get("strict"), bool):  # Anthropic's strict tool use: inputs always match the schema
+            entry["strict"] = fn["strict"]
         out.append(entry)
     return out
 

@@ -272,7 +272,6 @@ def test_row7_streamed_thinking_surfaces_as_reasoning_content_deltas():
 # ---- row 8: strict tools -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 8")
 def test_row8_strict_tools_are_passed_on():
     tool = {"type": "function", "function": {"name": "w", "parameters": SCHEMA, "strict": True}}
     loose = {"type": "function", "function": {"name": "v", "parameters": SCHEMA, "strict": None}}

@@ -159,7 +159,6 @@ async def test_row7_reasoning_effort_and_reasoning_content(anthropic_up, make_pr
         assert extra(res.choices[0].message, "reasoning_content") is None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 8")
 async def test_row8_strict_tool(anthropic_up, make_proxy):
     tool = {
         "type": "function",
