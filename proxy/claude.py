@@ -399,6 +399,26 @@ def to_openai_response(msg: dict[str, Any], reasoning: bool = True) -> dict[str,
     }
 
 
+_CONTEXT_TOO_LONG = ("prompt is too long", "exceed context limit", "context window")
+
+
+def openai_code(status: int, type_: str, message: str) -> str | None:
+    """OpenAI's `code` for an Anthropic error, where OpenAI has one: frameworks branch on it (trim history on
+    context_length_exceeded, back off on rate_limit_exceeded). A 413 is too large a request: trimming is the fix."""
+    lowered = message.lower()
+    if status == 413 or type_ == "request_too_large" or any(w in lowered for w in _CONTEXT_TOO_LONG):
+        return "context_length_exceeded"
+    if type_ == "billing_error" or "credit balance" in lowered:
+        return "insufficient_quota"
+    if type_ == "rate_limit_error":
+        return "rate_limit_exceeded"
+    if type_ == "authentication_error":
+        return "invalid_api_key"
+    if type_ == "not_found_error" and "model" in lowered:
+        return "model_not_found"
+    return None
+
+
 def to_openai_error(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
     """An Anthropic error answer as (status, OpenAI-shaped error body)."""
     try:
@@ -412,7 +432,8 @@ def to_openai_error(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
     else:
         message = body.decode("utf-8", "replace")[:2000] or f"upstream answered {status}"
         type_ = "upstream_error"
-    return ERROR_STATUS.get(status, status), {"error": {"message": message, "type": type_, "param": None, "code": None}}
+    code = openai_code(status, type_, message)
+    return ERROR_STATUS.get(status, status), {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
 class StreamTranslator:
@@ -506,7 +527,8 @@ class StreamTranslator:
             return self.finish()
         if kind == "error":
             err = payload.get("error") or {}
-            return self.fail(str(err.get("message") or "upstream error"), str(err.get("type") or "upstream_error"))
+            message, type_ = str(err.get("message") or "upstream error"), str(err.get("type") or "upstream_error")
+            return self.fail(message, type_, openai_code(0, type_, message))
         if kind == "ping":
             return [b": ping\n\n"]
         return []
@@ -533,9 +555,9 @@ class StreamTranslator:
         out.append(DONE)
         return out
 
-    def fail(self, message: str, type_: str) -> list[bytes]:
+    def fail(self, message: str, type_: str, code: str | None = None) -> list[bytes]:
         """An in-stream error as OpenAI sends it, then [DONE]."""
         if self.done:
             return []
         self.done = True
-        return [encode_data({"error": {"message": message, "type": type_, "param": None, "code": None}}), DONE]
+        return [encode_data({"error": {"message": message, "type": type_, "param": None, "code": code}}), DONE]

@@ -287,19 +287,16 @@ def _anthropic_error(type_: str, message: str) -> bytes:
     return json.dumps({"type": "error", "error": {"type": type_, "message": message}}).encode()
 
 
-ROW9 = pytest.mark.xfail(strict=True, reason="issue 18 row 9")
-
-
 @pytest.mark.parametrize(
     ("status", "type_", "message", "out_status", "code"),
     [
-        pytest.param(400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum", 400, "context_length_exceeded", marks=ROW9),
-        pytest.param(413, "request_too_large", "Request exceeds the maximum allowed number of bytes.", 413, "context_length_exceeded", marks=ROW9),
-        pytest.param(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", 429, "rate_limit_exceeded", marks=ROW9),
-        pytest.param(401, "authentication_error", "invalid x-api-key", 401, "invalid_api_key", marks=ROW9),
-        pytest.param(404, "not_found_error", "model: claude-nope", 404, "model_not_found", marks=ROW9),
-        pytest.param(402, "billing_error", "credit balance too low", 402, "insufficient_quota", marks=ROW9),
-        pytest.param(400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API.", 400, "insufficient_quota", marks=ROW9),
+        (400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum", 400, "context_length_exceeded"),
+        (413, "request_too_large", "Request exceeds the maximum allowed number of bytes.", 413, "context_length_exceeded"),
+        (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", 429, "rate_limit_exceeded"),
+        (401, "authentication_error", "invalid x-api-key", 401, "invalid_api_key"),
+        (404, "not_found_error", "model: claude-nope", 404, "model_not_found"),
+        (402, "billing_error", "credit balance too low", 402, "insufficient_quota"),
+        (400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API.", 400, "insufficient_quota"),
         # already right before issue 18: no code where OpenAI has none
         (529, "overloaded_error", "Overloaded", 503, None),
         (400, "invalid_request_error", "max_tokens: must be positive", 400, None),
@@ -311,7 +308,6 @@ def test_row9_anthropic_errors_carry_openai_codes(status, type_, message, out_st
     assert body["error"] == {"message": message, "type": type_, "param": None, "code": code}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 9")
 def test_row9_stream_error_events_carry_openai_codes():
     raw = sse(start(), {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
     err = stream_chunks(raw, include_usage=False)[-1]["error"]

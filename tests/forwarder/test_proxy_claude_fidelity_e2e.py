@@ -180,7 +180,6 @@ async def test_row8_strict_tool(anthropic_up, make_proxy):
         assert sent(anthropic_up)["tools"][0]["strict"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 9")
 @pytest.mark.parametrize(
     ("status", "message", "exc", "code"),
     [
