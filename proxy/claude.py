@@ -30,6 +30,9 @@ FINISH_REASONS = {
 ERROR_STATUS = {529: 503}
 
 
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})  # what Anthropic takes
+PDF_BASE64 = "JVBERi"  # "%PDF-" in base64: a bare file_data that is a PDF
+
 # OpenAI reasoning_effort -> Anthropic output_config.effort (the anthropic SDK's OutputConfigParam levels);
 # "none" is left out (the model's default), "minimal" becomes the lowest level Anthropic has.
 EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
@@ -92,11 +95,35 @@ def _image_block(part: dict[str, Any], where: str) -> dict[str, Any]:
         raise TranslationError(f"{where}.image_url.url is required", where)
     if url.startswith("data:"):
         header, _, data = url.partition(",")
-        media_type = header[5:].split(";")[0]
+        media_type = header[5:].split(";")[0].strip().lower()
+        media_type = "image/jpeg" if media_type == "image/jpg" else media_type  # a common spelling Anthropic refuses
         if ";base64" not in header or not media_type:
             raise TranslationError(f"{where}: image data URLs must be base64 with a media type", where)
+        if media_type not in IMAGE_TYPES:
+            raise TranslationError(f"{where}: image type {media_type} is not supported for this model", where)
         return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
     return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _document_block(part: dict[str, Any], where: str) -> dict[str, Any]:
+    """A `file` part holding a PDF (a base64 data URL, or bare base64 named *.pdf) as a document block."""
+    spec = part.get("file")
+    data = spec.get("file_data") if isinstance(spec, dict) else None
+    if not isinstance(data, str) or not data:
+        raise TranslationError(f"{where}: only files sent inline as file_data are supported for this model", where)
+    name = spec.get("filename") if isinstance(spec, dict) else None
+    if data.startswith("data:"):
+        header, _, data = data.partition(",")
+        media_type = header[5:].split(";")[0].strip().lower() if ";base64" in header else ""
+    else:
+        pdf = data.startswith(PDF_BASE64) or (isinstance(name, str) and name.lower().endswith(".pdf"))
+        media_type = "application/pdf" if pdf else ""
+    if media_type != "application/pdf":
+        raise TranslationError(f"{where}: only PDF files (base64) are supported for this model", where)
+    block: dict[str, Any] = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    if isinstance(name, str) and name:
+        block["title"] = name
+    return block
 
 
 def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
@@ -115,6 +142,8 @@ def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
                 blocks.append({"type": "text", "text": text})
         elif kind == "image_url":
             blocks.append(_image_block(part, pw))
+        elif kind == "file":
+            blocks.append(_document_block(part, pw))
         else:
             raise TranslationError(f"{pw}: content part type {kind!r} is not supported for this model", pw)
     return blocks

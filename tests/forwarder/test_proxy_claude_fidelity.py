@@ -324,9 +324,9 @@ def _user_parts(*parts: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     "media_type",
     [
-        pytest.param("image/jpg", marks=pytest.mark.xfail(strict=True, reason="issue 18 row 10")),
-        pytest.param("image/JPG", marks=pytest.mark.xfail(strict=True, reason="issue 18 row 10")),
-        "image/jpeg",  # already right
+        "image/jpg",
+        "image/JPG",
+        "image/jpeg",
     ],
 )
 def test_row10_jpg_is_normalised_to_jpeg(media_type):
@@ -335,7 +335,6 @@ def test_row10_jpg_is_normalised_to_jpeg(media_type):
     assert block["source"] == {"type": "base64", "media_type": "image/jpeg", "data": "/9j/4AAQSkZJRg=="}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 10")
 def test_row10_pdf_file_parts_become_document_blocks():
     as_url = {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjQ="}}
     bare = {"type": "file", "file": {"filename": "b.PDF", "file_data": "JVBERi0xLjQ="}}

@@ -197,7 +197,6 @@ async def test_row9_error_codes_reach_the_client(anthropic_up, make_proxy, statu
             assert e.value.code == code and e.value.message.endswith(message)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 10")
 async def test_row10_jpg_images_and_pdf_files(anthropic_up, make_proxy):
     content = [
         {"type": "text", "text": "compare"},
