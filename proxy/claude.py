@@ -295,6 +295,10 @@ def to_anthropic_request(
         raise TranslationError("messages must be a non-empty list", "messages")
     if body.get("n") not in (None, 1):
         raise TranslationError("n > 1 is not supported for this model", "n")
+    if body.get("logprobs"):  # Anthropic gives no token probabilities: a clear 400, not a silent null
+        raise TranslationError("logprobs are not available for this model", "logprobs")
+    if body.get("top_logprobs"):
+        raise TranslationError("top_logprobs are not available for this model", "top_logprobs")
     system: list[str] = []
     turns: list[dict[str, Any]] = []
 

@@ -351,7 +351,6 @@ def test_row10_pdf_file_parts_become_document_blocks():
 # ---- row 11: logprobs ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 11")
 def test_row11_logprobs_are_refused():
     assert refused({"logprobs": True}) == "logprobs"
     assert refused({"logprobs": True, "top_logprobs": 3}) == "logprobs"

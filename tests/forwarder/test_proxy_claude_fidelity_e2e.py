@@ -211,7 +211,6 @@ async def test_row10_jpg_images_and_pdf_files(anthropic_up, make_proxy):
         assert blocks[2]["type"] == "document" and blocks[2]["source"]["media_type"] == "application/pdf"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 row 11")
 async def test_row11_logprobs_is_a_400_before_any_upstream_call(anthropic_up, make_proxy):
     async with make_proxy([claude(anthropic_up)]) as r, client_for(r) as client:
         with pytest.raises(openai.BadRequestError) as e:
