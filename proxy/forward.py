@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 from proxy import claude
 from proxy.claude_models import ClaudeModels
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
-from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream
+from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
 from proxy.errors import error_response, upstream_error_body
 from proxy.idle import IdleTimeout
 from proxy.routing import check_bearer, resolve
@@ -317,6 +317,7 @@ class Forwarder:
                         resp.status,
                         upstream_error_body(resp.status, body),
                         resp.headers.get("Retry-After"),
+                        passed_on(resp.headers),
                     )
                 ctype = resp.headers.get("Content-Type", "")
                 if ctype.startswith("text/event-stream") or route.kind == SPEECH:
@@ -327,7 +328,7 @@ class Forwarder:
                         self._count_usage(route, json.loads(body).get("usage"))
                     except (ValueError, AttributeError):
                         pass
-                return await self._plain_out(request, sse, resp.status, body, ctype)
+                return await self._plain_out(request, sse, resp.status, body, ctype, passed_on(resp.headers))
         except FORWARD_FAILURES as exc:
             return await self._fail(request, route, sse, exc)
         finally:
@@ -361,23 +362,34 @@ class Forwarder:
         status: int,
         body: bytes,
         retry_after: str | None = None,
+        upstream_headers: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         if sse is not None and sse.response is not None:  # headers already went out with keep-alives
             await sse.write(b"data: " + body + b"\n\n" + DONE)
             return sse.response
-        headers = {"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")}
+        headers = {**(upstream_headers or {}), "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")}
         if retry_after:
             headers["Retry-After"] = retry_after  # an upstream 429/503 tells the client when to come back
         return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
     async def _plain_out(
-        self, request: web.BaseRequest, sse: SSEDownstream | None, status: int, body: bytes, ctype: str
+        self,
+        request: web.BaseRequest,
+        sse: SSEDownstream | None,
+        status: int,
+        body: bytes,
+        ctype: str,
+        upstream_headers: dict[str, str],
     ) -> web.StreamResponse:
         if sse is not None and sse.response is not None:
             await sse.write(b"data: " + body + b"\n\n" + DONE)
             return sse.response
         headers = CIMultiDict(
-            {"Content-Type": ctype or "application/json", "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")}
+            {
+                **upstream_headers,
+                "Content-Type": ctype or "application/json",
+                "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0"),
+            }
         )
         return web.Response(status=status, body=body, headers=headers)
 
@@ -386,6 +398,7 @@ class Forwarder:
     ) -> web.StreamResponse:
         """Write the upstream body through as it arrives (SSE or binary), bounded by the idle timeout."""
         if sse is not None:
+            sse.extra_headers = passed_on(resp.headers)
             out = await sse.start()  # headers out now, so they are not on the first token's path
             first = await self._first_chunk(resp, sse)
             if first:
@@ -393,6 +406,7 @@ class Forwarder:
                 self._scan_usage(route, first)
         else:
             headers = {
+                **passed_on(resp.headers),
                 "Content-Type": resp.headers.get("Content-Type", "application/octet-stream"),
                 "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0"),
             }

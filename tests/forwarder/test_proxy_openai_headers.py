@@ -16,7 +16,6 @@ def assert_passed(headers: object) -> None:
     assert got == {**dict.fromkeys(OPENAI_HEADERS), **PASSED}  # openai-organization stays behind
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 pass-through headers")
 async def test_rate_limit_and_request_id_headers_reach_the_client(openai_up, make_proxy):
     async with make_proxy([entry("gpt-x", openai_up)], failure_budget=0) as r:
         async with openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0) as client:
@@ -27,7 +26,7 @@ async def test_rate_limit_and_request_id_headers_reach_the_client(openai_up, mak
                 model="gpt-x", messages=HI, stream=True
             ) as streamed:
                 assert_passed(streamed.headers)
-                assert [c async for c in streamed.parse()]
+                assert [c async for c in await streamed.parse()]
             openai_up.knobs.status = 429
             with pytest.raises(openai.RateLimitError) as e:
                 await client.chat.completions.create(model="gpt-x", messages=HI)
