@@ -356,3 +356,22 @@ def test_row11_logprobs_are_refused():
     assert refused({"logprobs": True, "top_logprobs": 3}) == "logprobs"
     assert refused({"top_logprobs": 2}) == "top_logprobs"
     assert "logprobs" not in translate({"logprobs": False, "top_logprobs": None})
+
+
+# ---- found while writing the translation table -------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18 table: refusal parts")
+def test_assistant_refusals_in_history_are_kept_as_text():
+    refusal_part = {"role": "assistant", "content": [{"type": "refusal", "refusal": "I can't help with that."}]}
+    refusal_field = {"role": "assistant", "content": None, "refusal": "No."}
+    for msg, text in ((refusal_part, "I can't help with that."), (refusal_field, "No.")):
+        out = translate({"messages": [*USER, msg, {"role": "user", "content": "ok"}]})
+        assert out["messages"][1] == {"role": "assistant", "content": [{"type": "text", "text": text}]}
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18 table: safety_identifier")
+def test_safety_identifier_becomes_metadata_user_id():
+    assert translate({"safety_identifier": "hash-1"})["metadata"] == {"user_id": "hash-1"}
+    assert translate({"safety_identifier": "hash-1", "user": "u"})["metadata"] == {"user_id": "hash-1"}
+    assert translate({"user": "u"})["metadata"] == {"user_id": "u"}
