@@ -80,8 +80,8 @@ def _text_of(content: Any, where: str) -> str:
     if isinstance(content, list):
         parts = []
         for p in content:
-            if isinstance(p, dict) and p.get("type") == "text":
-                parts.append(str(p.get("text", "")))
+            if isinstance(p, dict) and p.get("type") in ("text", "refusal"):  # an assistant's refusal is its text
+                parts.append(str(p.get(p["type"], "")))
             else:
                 raise TranslationError(f"{where}: only text parts are allowed here", where)
         return "\n".join(parts)
@@ -166,6 +166,8 @@ def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     uses: list[dict[str, Any]] = []
     text = _text_of(msg.get("content"), f"{where}.content")
+    if not text.strip() and isinstance(msg.get("refusal"), str):
+        text = msg["refusal"]
     if text.strip():
         blocks.append({"type": "text", "text": text})
     for k, call in enumerate(msg.get("tool_calls") or []):
@@ -356,8 +358,9 @@ def to_anthropic_request(
     choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
     if choice is not None and (body.get("tools") or choice["type"] == "none"):
         out["tool_choice"] = choice
-    if isinstance(body.get("user"), str):
-        out["metadata"] = {"user_id": body["user"]}
+    user_id = body.get("safety_identifier") or body.get("user")  # OpenAI's successor to `user` first
+    if isinstance(user_id, str):
+        out["metadata"] = {"user_id": user_id}
     if options.caching:  # automatic caching: Anthropic puts the breakpoint on the last cacheable block
         out["cache_control"] = {"type": "ephemeral"}
     if body.get("stream"):

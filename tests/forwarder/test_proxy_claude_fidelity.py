@@ -361,7 +361,6 @@ def test_row11_logprobs_are_refused():
 # ---- found while writing the translation table -------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 table: refusal parts")
 def test_assistant_refusals_in_history_are_kept_as_text():
     refusal_part = {"role": "assistant", "content": [{"type": "refusal", "refusal": "I can't help with that."}]}
     refusal_field = {"role": "assistant", "content": None, "refusal": "No."}
@@ -370,7 +369,6 @@ def test_assistant_refusals_in_history_are_kept_as_text():
         assert out["messages"][1] == {"role": "assistant", "content": [{"type": "text", "text": text}]}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 table: safety_identifier")
 def test_safety_identifier_becomes_metadata_user_id():
     assert translate({"safety_identifier": "hash-1"})["metadata"] == {"user_id": "hash-1"}
     assert translate({"safety_identifier": "hash-1", "user": "u"})["metadata"] == {"user_id": "hash-1"}
