@@ -1,9 +1,10 @@
 """OpenAI Chat Completions <-> Anthropic Messages translation, both directions, as pure functions.
 
-Covers what a chat client sends: system/developer messages, text and image parts, tools and tool calls,
-tool results, stop sequences, sampling parameters, max_tokens (a configured default, never a silent 1024),
-usage (including the `stream_options.include_usage` chunk) and errors. docs/forwarder.md has the table of
-every OpenAI request field: mapped, dropped (why) or refused.
+Covers what chat clients and agents send: system/developer messages, text, image and PDF parts, tools (strict)
+and tool calls (even cut-off ones in history), tool results, stop sequences, temperature, response_format,
+reasoning_effort, prompt caching, max_tokens (a configured default, never a silent 1024), and back: text,
+thinking as `reasoning_content`, usage with cache reads and writes, and errors with OpenAI's codes.
+docs/forwarder.md has the table of every OpenAI request field: mapped, dropped (why) or refused.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def _document_block(part: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
-    """Text and image blocks; blank text is left out (Anthropic refuses empty or whitespace-only text blocks)."""
+    """Text, image and document blocks; blank text is left out (Anthropic refuses empty and whitespace-only text)."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content.strip() else []
     if not isinstance(content, list):

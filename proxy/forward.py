@@ -379,14 +379,14 @@ class Forwarder:
         status: int,
         body: bytes,
         ctype: str,
-        upstream_headers: dict[str, str],
+        upstream_headers: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         if sse is not None and sse.response is not None:
             await sse.write(b"data: " + body + b"\n\n" + DONE)
             return sse.response
         headers = CIMultiDict(
             {
-                **upstream_headers,
+                **(upstream_headers or {}),
                 "Content-Type": ctype or "application/json",
                 "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0"),
             }

@@ -373,3 +373,8 @@ def test_safety_identifier_becomes_metadata_user_id():
     assert translate({"safety_identifier": "hash-1"})["metadata"] == {"user_id": "hash-1"}
     assert translate({"safety_identifier": "hash-1", "user": "u"})["metadata"] == {"user_id": "hash-1"}
     assert translate({"user": "u"})["metadata"] == {"user_id": "u"}
+
+
+def test_row10_image_types_anthropic_does_not_take_are_a_400_naming_the_part():
+    part = {"type": "image_url", "image_url": {"url": "data:image/bmp;base64,Qk0="}}
+    assert refused({"messages": _user_parts(part)}) == "messages[0].content[1]"
