@@ -1,14 +1,18 @@
 """OpenAI Chat Completions <-> Anthropic Messages translation, both directions, as pure functions.
 
-Covers what a chat client sends: system/developer messages, text and image parts, tools and tool calls,
-tool results, stop sequences, sampling parameters, max_tokens (a configured default, never a silent 1024),
-usage (including the `stream_options.include_usage` chunk) and errors.
+Covers what chat clients and agents send: system/developer messages, text, image and PDF parts, tools (strict)
+and tool calls (even cut-off ones in history), tool results, stop sequences, temperature, response_format,
+reasoning_effort, prompt caching, max_tokens (a configured default, never a silent 1024), and back: text,
+thinking as `reasoning_content`, usage with cache reads and writes, and errors with OpenAI's codes.
+docs/forwarder.md has the table of every OpenAI request field: mapped, dropped (why) or refused.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from proxy.sse import DONE, encode_data
@@ -27,6 +31,40 @@ FINISH_REASONS = {
 ERROR_STATUS = {529: 503}
 
 
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})  # what Anthropic takes
+PDF_BASE64 = "JVBERi"  # "%PDF-" in base64: a bare file_data that is a PDF
+
+# OpenAI reasoning_effort -> Anthropic output_config.effort (the anthropic SDK's OutputConfigParam levels);
+# "none" is left out (the model's default), "minimal" becomes the lowest level Anthropic has.
+EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
+
+# Words in a 400 that say the model takes no temperature at all (Opus 4.7 and later), not a bad value.
+_NO_TEMPERATURE = ("deprecated", "not supported", "unsupported", "does not support", "not accept", "not allowed")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaudeOptions:
+    """Per-model switches, from the entry's `parameters` (string values, as models-config has them)."""
+
+    temperature: bool = True  # forwardSampling: unset or "true"
+    top_p: bool = False  # forwardSampling: "true" (and only when no temperature is sent)
+    caching: bool = True  # promptCaching: "false" turns it off
+    reasoning: bool = True  # reasoning: "false" drops reasoning_effort and hides thinking text
+
+    @classmethod
+    def from_parameters(cls, params: Mapping[str, str]) -> ClaudeOptions:
+        sampling = params.get("forwardSampling")
+        return cls(
+            temperature=sampling != "false",
+            top_p=sampling == "true",
+            caching=params.get("promptCaching") != "false",
+            reasoning=params.get("reasoning") != "false",
+        )
+
+
+DEFAULT_OPTIONS = ClaudeOptions()
+
+
 class TranslationError(ValueError):
     """The OpenAI request cannot be expressed for Anthropic; becomes a 400 naming `param`."""
 
@@ -43,8 +81,8 @@ def _text_of(content: Any, where: str) -> str:
     if isinstance(content, list):
         parts = []
         for p in content:
-            if isinstance(p, dict) and p.get("type") == "text":
-                parts.append(str(p.get("text", "")))
+            if isinstance(p, dict) and p.get("type") in ("text", "refusal"):  # an assistant's refusal is its text
+                parts.append(str(p.get(p["type"], "")))
             else:
                 raise TranslationError(f"{where}: only text parts are allowed here", where)
         return "\n".join(parts)
@@ -58,16 +96,41 @@ def _image_block(part: dict[str, Any], where: str) -> dict[str, Any]:
         raise TranslationError(f"{where}.image_url.url is required", where)
     if url.startswith("data:"):
         header, _, data = url.partition(",")
-        media_type = header[5:].split(";")[0]
+        media_type = header[5:].split(";")[0].strip().lower()
+        media_type = "image/jpeg" if media_type == "image/jpg" else media_type  # a common spelling Anthropic refuses
         if ";base64" not in header or not media_type:
             raise TranslationError(f"{where}: image data URLs must be base64 with a media type", where)
+        if media_type not in IMAGE_TYPES:
+            raise TranslationError(f"{where}: image type {media_type} is not supported for this model", where)
         return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
+def _document_block(part: dict[str, Any], where: str) -> dict[str, Any]:
+    """A `file` part holding a PDF (a base64 data URL, or bare base64 named *.pdf) as a document block."""
+    spec = part.get("file")
+    data = spec.get("file_data") if isinstance(spec, dict) else None
+    if not isinstance(data, str) or not data:
+        raise TranslationError(f"{where}: only files sent inline as file_data are supported for this model", where)
+    name = spec.get("filename") if isinstance(spec, dict) else None
+    if data.startswith("data:"):
+        header, _, data = data.partition(",")
+        media_type = header[5:].split(";")[0].strip().lower() if ";base64" in header else ""
+    else:
+        pdf = data.startswith(PDF_BASE64) or (isinstance(name, str) and name.lower().endswith(".pdf"))
+        media_type = "application/pdf" if pdf else ""
+    if media_type != "application/pdf":
+        raise TranslationError(f"{where}: only PDF files (base64) are supported for this model", where)
+    block: dict[str, Any] = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    if isinstance(name, str) and name:
+        block["title"] = name
+    return block
+
+
 def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    """Text, image and document blocks; blank text is left out (Anthropic refuses empty and whitespace-only text)."""
     if isinstance(content, str):
-        return [{"type": "text", "text": content}]
+        return [{"type": "text", "text": content}] if content.strip() else []
     if not isinstance(content, list):
         raise TranslationError(f"{where}: content must be a string or a list of parts", where)
     blocks: list[dict[str, Any]] = []
@@ -75,44 +138,65 @@ def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
         pw = f"{where}[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            blocks.append({"type": "text", "text": str(part.get("text", ""))})
+            text = str(part.get("text", ""))
+            if text.strip():
+                blocks.append({"type": "text", "text": text})
         elif kind == "image_url":
             blocks.append(_image_block(part, pw))
+        elif kind == "file":
+            blocks.append(_document_block(part, pw))
         else:
             raise TranslationError(f"{pw}: content part type {kind!r} is not supported for this model", pw)
     return blocks
 
 
+def _tool_arguments(raw: Any) -> dict[str, Any] | None:
+    """A tool call's arguments as an object, or None when they are not a JSON object."""
+    if isinstance(raw, dict):
+        return raw
+    try:
+        args = json.loads(raw or "{}")
+    except (ValueError, TypeError):
+        return None
+    return args if isinstance(args, dict) else None
+
+
 def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """Text, then tool_use blocks. History is never refused: a call whose arguments are not a JSON object (a
+    model cut off by `length`) goes as `{}`, its raw text in a text block before the calls."""
     blocks: list[dict[str, Any]] = []
+    uses: list[dict[str, Any]] = []
     text = _text_of(msg.get("content"), f"{where}.content")
-    if text:
+    if not text.strip() and isinstance(msg.get("refusal"), str):
+        text = msg["refusal"]
+    if text.strip():
         blocks.append({"type": "text", "text": text})
     for k, call in enumerate(msg.get("tool_calls") or []):
         cw = f"{where}.tool_calls[{k}]"
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict) or not fn.get("name"):
             raise TranslationError(f"{cw}.function.name is required", cw)
-        try:
-            args = json.loads(fn.get("arguments") or "{}")
-        except ValueError:
-            raise TranslationError(f"{cw}.function.arguments is not valid JSON", cw) from None
-        if not isinstance(args, dict):
-            raise TranslationError(f"{cw}.function.arguments must be a JSON object", cw)
-        blocks.append(
-            {"type": "tool_use", "id": str(call.get("id") or f"toolu_{k}"), "name": fn["name"], "input": args}
-        )
-    return blocks
+        call_id = str(call.get("id") or f"toolu_{k}")
+        args = _tool_arguments(fn.get("arguments"))
+        if args is None:
+            raw = fn.get("arguments")
+            raw_text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+            blocks.append(
+                {"type": "text", "text": f"[tool call {call_id}: arguments were not a JSON object: {raw_text}]"}
+            )
+            args = {}
+        uses.append({"type": "tool_use", "id": call_id, "name": fn["name"], "input": args})
+    return blocks + uses
 
 
 def _tool_result(msg: dict[str, Any], where: str) -> dict[str, Any]:
     if not msg.get("tool_call_id"):
         raise TranslationError(f"{where}.tool_call_id is required", where)
-    return {
-        "type": "tool_result",
-        "tool_use_id": str(msg["tool_call_id"]),
-        "content": _text_of(msg.get("content"), f"{where}.content"),
-    }
+    result = {"type": "tool_result", "tool_use_id": str(msg["tool_call_id"])}
+    text = _text_of(msg.get("content"), f"{where}.content")
+    if text.strip():  # content is optional; an empty one would be an empty text block
+        result["content"] = text
+    return result
 
 
 def _tools(tools: Any) -> list[dict[str, Any]]:
@@ -129,6 +213,8 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         }
         if fn.get("description"):
             entry["description"] = fn["description"]
+        if isinstance(fn.get("strict"), bool):  # Anthropic's strict tool use: inputs always match the schema
+            entry["strict"] = fn["strict"]
         out.append(entry)
     return out
 
@@ -152,24 +238,76 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
     return result
 
 
-def to_anthropic_request(
-    body: dict[str, Any], model_name: str, default_max_tokens: int, *, sampling: bool = False
-) -> dict[str, Any]:
-    """An OpenAI chat-completions body as an Anthropic Messages body.
+def _sampling(body: dict[str, Any], options: ClaudeOptions, out: dict[str, Any]) -> None:
+    """temperature (clamped: OpenAI allows 0..2, Anthropic 0..1), else top_p when opted in; never both.
 
-    temperature/top_p are dropped unless `sampling`: current Anthropic models reject them ("temperature is
-    deprecated for this model") and the anthropic SDK's MessageCreateParams no longer has them; older models
-    can opt in per model with `parameters: {"forwardSampling": "true"}`.
+    The Messages HTTP API takes both (models that take sampling refuse the pair); the anthropic SDK's 1.0
+    only removed them from its method signatures. Models that refuse temperature are retried without it.
     """
+    temperature, top_p = body.get("temperature"), body.get("top_p")
+    if options.temperature and temperature is not None:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+            raise TranslationError("temperature must be a number", "temperature")
+        out["temperature"] = min(max(temperature, 0), 1.0)
+    elif options.top_p and top_p is not None:
+        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
+            raise TranslationError("top_p must be a number", "top_p")
+        out["top_p"] = top_p
+
+
+def _response_format(fmt: Any) -> dict[str, Any] | None:
+    """json_schema -> `output_config.format` (Anthropic's structured outputs, always strict); text -> nothing.
+
+    json_object is refused: Anthropic has no "any JSON" mode, and a bare object schema would not be the same.
+    """
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if fmt is None or kind == "text":
+        return None
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise TranslationError("response_format.json_schema.schema is required for this model", "response_format")
+        return {"type": "json_schema", "schema": schema}
+    if kind == "json_object":
+        raise TranslationError(
+            "response_format json_object is not supported for this model; use json_schema with a schema",
+            "response_format",
+        )
+    raise TranslationError("response_format must be text or json_schema for this model", "response_format")
+
+
+def rejects_temperature(status: int, raw: bytes) -> bool:
+    """Whether an upstream error says the model takes no temperature (so the request is retried without it)."""
+    if status != 400 or b"temperature" not in raw:
+        return False
+    try:
+        err = json.loads(raw).get("error")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return False
+    message = str(err.get("message") or "").lower() if isinstance(err, dict) else ""
+    return "temperature" in message and "top_p" not in message and any(w in message for w in _NO_TEMPERATURE)
+
+
+def to_anthropic_request(
+    body: dict[str, Any], model_name: str, default_max_tokens: int, options: ClaudeOptions = DEFAULT_OPTIONS
+) -> dict[str, Any]:
+    """An OpenAI chat-completions body as an Anthropic Messages body (`options`: the model's switches)."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise TranslationError("messages must be a non-empty list", "messages")
     if body.get("n") not in (None, 1):
         raise TranslationError("n > 1 is not supported for this model", "n")
+    if body.get("logprobs"):  # Anthropic gives no token probabilities: a clear 400, not a silent null
+        raise TranslationError("logprobs are not available for this model", "logprobs")
+    if body.get("top_logprobs"):
+        raise TranslationError("top_logprobs are not available for this model", "top_logprobs")
     system: list[str] = []
     turns: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:  # a message with only blank text: nothing to send
+            return
         if turns and turns[-1]["role"] == role:  # Anthropic wants alternating roles: merge neighbours
             turns[-1]["content"].extend(blocks)
         else:
@@ -179,17 +317,22 @@ def to_anthropic_request(
         where = f"messages[{i}]"
         role = msg.get("role") if isinstance(msg, dict) else None
         if role in ("system", "developer"):
-            system.append(_text_of(msg.get("content"), f"{where}.content"))
+            text = _text_of(msg.get("content"), f"{where}.content")
+            if text.strip():
+                system.append(text)
         elif role == "user":
             add("user", _user_blocks(msg.get("content"), f"{where}.content"))
         elif role == "assistant":
-            blocks = _assistant_blocks(msg, where)
-            if blocks:
-                add("assistant", blocks)
+            add("assistant", _assistant_blocks(msg, where))
         elif role == "tool":
             add("user", [_tool_result(msg, where)])
         else:
             raise TranslationError(f"{where}.role {role!r} is not supported", f"{where}.role")
+    if not turns or (turns[-1]["role"] == "assistant" and messages[-1].get("role") != "assistant"):
+        # The last message was blank: sending the rest would end on the assistant's turn, which Anthropic
+        # treats as a prefill to continue; say so instead.
+        where = f"messages[{len(messages) - 1}].content"
+        raise TranslationError(f"{where}: the last message has no non-blank content", where)
 
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
     if not isinstance(max_tokens, int) or max_tokens < 1:
@@ -200,46 +343,66 @@ def to_anthropic_request(
     stop = body.get("stop")
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if sampling and body.get("temperature") is not None:
-        out["temperature"] = min(float(body["temperature"]), 1.0)  # OpenAI allows 0..2, Anthropic 0..1
-    if sampling and body.get("top_p") is not None:
-        out["top_p"] = body["top_p"]
+    _sampling(body, options, out)
+    output_config: dict[str, Any] = {}
+    if (fmt := _response_format(body.get("response_format"))) is not None:
+        output_config["format"] = fmt
+    effort = body.get("reasoning_effort")
+    if options.reasoning and effort not in (None, "none"):
+        if effort not in EFFORT:
+            raise TranslationError(f"reasoning_effort must be one of none, {', '.join(EFFORT)}", "reasoning_effort")
+        output_config["effort"] = EFFORT[effort]
+    if output_config:
+        out["output_config"] = output_config
     if body.get("tools"):
         out["tools"] = _tools(body["tools"])
     choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
     if choice is not None and (body.get("tools") or choice["type"] == "none"):
         out["tool_choice"] = choice
-    if isinstance(body.get("user"), str):
-        out["metadata"] = {"user_id": body["user"]}
+    user_id = body.get("safety_identifier") or body.get("user")  # OpenAI's successor to `user` first
+    if isinstance(user_id, str):
+        out["metadata"] = {"user_id": user_id}
+    if options.caching:  # automatic caching: Anthropic puts the breakpoint on the last cacheable block
+        out["cache_control"] = {"type": "ephemeral"}
     if body.get("stream"):
         out["stream"] = True
     return out
 
 
 def usage_from_anthropic(usage: dict[str, Any] | None) -> dict[str, Any]:
+    """OpenAI usage: prompt_tokens counts cache reads and writes, as OpenAI's does; both also in the details."""
     usage = usage or {}
     cached = int(usage.get("cache_read_input_tokens") or 0)
-    prompt = int(usage.get("input_tokens") or 0) + int(usage.get("cache_creation_input_tokens") or 0) + cached
+    written = int(usage.get("cache_creation_input_tokens") or 0)
+    prompt = int(usage.get("input_tokens") or 0) + written + cached
     completion = int(usage.get("output_tokens") or 0)
-    return {
+    out: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        "prompt_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
     }
+    details = usage.get("output_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int):
+        out["completion_tokens_details"] = {"reasoning_tokens": details["thinking_tokens"]}
+    return out
 
 
 def _chat_id(msg_id: Any) -> str:
     return f"chatcmpl-{msg_id}" if msg_id else f"chatcmpl-{int(time.time() * 1000)}"
 
 
-def to_openai_response(msg: dict[str, Any]) -> dict[str, Any]:
-    """An Anthropic Message as an OpenAI chat.completion."""
+def to_openai_response(msg: dict[str, Any], reasoning: bool = True) -> dict[str, Any]:
+    """An Anthropic Message as an OpenAI chat.completion; thinking text as `reasoning_content` if `reasoning`
+    (the field OpenAI-compatible clients read; redacted thinking has no text to show)."""
     texts: list[str] = []
+    thinking: list[str] = []
     calls: list[dict[str, Any]] = []
     for block in msg.get("content") or []:
         if block.get("type") == "text":
             texts.append(block.get("text", ""))
+        elif block.get("type") == "thinking" and reasoning:
+            thinking.append(block.get("thinking") or "")
         elif block.get("type") == "tool_use":
             calls.append(
                 {
@@ -252,6 +415,8 @@ def to_openai_response(msg: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if any(thinking):
+        message["reasoning_content"] = "".join(thinking)
     if calls:
         message["tool_calls"] = calls
     return {
@@ -271,6 +436,26 @@ def to_openai_response(msg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_CONTEXT_TOO_LONG = ("prompt is too long", "exceed context limit", "context window")
+
+
+def openai_code(status: int, type_: str, message: str) -> str | None:
+    """OpenAI's `code` for an Anthropic error, where OpenAI has one: frameworks branch on it (trim history on
+    context_length_exceeded, back off on rate_limit_exceeded). A 413 is too large a request: trimming is the fix."""
+    lowered = message.lower()
+    if status == 413 or type_ == "request_too_large" or any(w in lowered for w in _CONTEXT_TOO_LONG):
+        return "context_length_exceeded"
+    if type_ == "billing_error" or "credit balance" in lowered:
+        return "insufficient_quota"
+    if type_ == "rate_limit_error":
+        return "rate_limit_exceeded"
+    if type_ == "authentication_error":
+        return "invalid_api_key"
+    if type_ == "not_found_error" and "model" in lowered:
+        return "model_not_found"
+    return None
+
+
 def to_openai_error(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
     """An Anthropic error answer as (status, OpenAI-shaped error body)."""
     try:
@@ -284,14 +469,16 @@ def to_openai_error(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
     else:
         message = body.decode("utf-8", "replace")[:2000] or f"upstream answered {status}"
         type_ = "upstream_error"
-    return ERROR_STATUS.get(status, status), {"error": {"message": message, "type": type_, "param": None, "code": None}}
+    code = openai_code(status, type_, message)
+    return ERROR_STATUS.get(status, status), {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
 class StreamTranslator:
     """Anthropic stream events in, OpenAI `chat.completion.chunk` SSE frames out (ending in [DONE])."""
 
-    def __init__(self, include_usage: bool) -> None:
+    def __init__(self, include_usage: bool, reasoning: bool = True) -> None:
         self.include_usage = include_usage
+        self.reasoning = reasoning  # thinking deltas as `reasoning_content`
         self.id = _chat_id(None)
         self.model = ""
         self.created = int(time.time())
@@ -326,7 +513,7 @@ class StreamTranslator:
             msg = payload.get("message") or {}
             self.id = _chat_id(msg.get("id"))
             self.model = msg.get("model", "")
-            self.usage.update({k: v for k, v in (msg.get("usage") or {}).items() if isinstance(v, int)})
+            self.usage.update({k: v for k, v in (msg.get("usage") or {}).items() if isinstance(v, (int, dict))})
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             block = payload.get("content_block") or {}
@@ -343,12 +530,16 @@ class StreamTranslator:
                 return [self._chunk({"tool_calls": [call]})]
             if block.get("type") == "text" and block.get("text"):
                 return [self._chunk({"content": block["text"]})]
+            if block.get("type") == "thinking" and block.get("thinking") and self.reasoning:
+                return [self._chunk({"reasoning_content": block["thinking"]})]
             return []
         if kind == "content_block_delta":
             delta = payload.get("delta") or {}
             index = int(payload.get("index", 0))
             if delta.get("type") == "text_delta" and delta.get("text"):
                 return [self._chunk({"content": delta["text"]})]
+            if delta.get("type") == "thinking_delta" and delta.get("thinking") and self.reasoning:
+                return [self._chunk({"reasoning_content": delta["thinking"]})]
             if delta.get("type") == "input_json_delta" and index in self.tool_index and delta.get("partial_json"):
                 self.tool_has_args[index] = True
                 call = {"index": self.tool_index[index], "function": {"arguments": delta["partial_json"]}}
@@ -363,7 +554,7 @@ class StreamTranslator:
                 ]
             return []
         if kind == "message_delta":
-            self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if isinstance(v, int)})
+            self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if isinstance(v, (int, dict))})
             reason = (payload.get("delta") or {}).get("stop_reason")
             if reason and self.finish_reason is None:
                 self.finish_reason = FINISH_REASONS.get(reason, "stop")
@@ -373,7 +564,8 @@ class StreamTranslator:
             return self.finish()
         if kind == "error":
             err = payload.get("error") or {}
-            return self.fail(str(err.get("message") or "upstream error"), str(err.get("type") or "upstream_error"))
+            message, type_ = str(err.get("message") or "upstream error"), str(err.get("type") or "upstream_error")
+            return self.fail(message, type_, openai_code(0, type_, message))
         if kind == "ping":
             return [b": ping\n\n"]
         return []
@@ -400,9 +592,9 @@ class StreamTranslator:
         out.append(DONE)
         return out
 
-    def fail(self, message: str, type_: str) -> list[bytes]:
+    def fail(self, message: str, type_: str, code: str | None = None) -> list[bytes]:
         """An in-stream error as OpenAI sends it, then [DONE]."""
         if self.done:
             return []
         self.done = True
-        return [encode_data({"error": {"message": message, "type": type_, "param": None, "code": None}}), DONE]
+        return [encode_data({"error": {"message": message, "type": type_, "param": None, "code": code}}), DONE]

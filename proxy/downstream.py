@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
 from aiohttp import web
@@ -15,6 +15,11 @@ PREPARED: web.RequestKey[web.StreamResponse] = web.RequestKey("prepared", web.St
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+def passed_on(upstream: Mapping[str, str]) -> dict[str, str]:
+    """The upstream answer's headers an OpenAI client uses: rate-limit state and the request id for support."""
+    return {k: v for k, v in upstream.items() if k.lower().startswith("x-ratelimit-") or k.lower() == "x-request-id"}
+
+
 class SSEDownstream:
     """The client side of a streamed answer, prepared lazily so errors before the first byte keep their status."""
 
@@ -22,11 +27,13 @@ class SSEDownstream:
         self.request = request
         self.keepalive = keepalive
         self.response: web.StreamResponse | None = None
+        self.extra_headers: dict[str, str] = {}  # set before start(): e.g. the upstream's passed_on() headers
 
     async def start(self) -> web.StreamResponse:
         if self.response is None:
             headers = dict(_SSE_HEADERS)
             headers["x-proxy-overhead-ms"] = self.request.get(OVERHEAD_MS, "0")
+            headers.update(self.extra_headers)
             resp = web.StreamResponse(status=200, headers=headers)
             await resp.prepare(self.request)
             self.request[PREPARED] = self.response = resp

@@ -18,8 +18,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy import claude
+from proxy.claude_models import ClaudeModels
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
-from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream
+from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
 from proxy.errors import error_response, upstream_error_body
 from proxy.idle import IdleTimeout
 from proxy.routing import check_bearer, resolve
@@ -51,6 +52,7 @@ class Forwarder:
     def __init__(self, state: ProxyState) -> None:
         self.state = state
         self.settings = state.settings
+        self.claude_models = ClaudeModels()
 
     # ---- handlers -------------------------------------------------------------------------------
 
@@ -126,21 +128,22 @@ class Forwarder:
             return self._rejected(route, "routing")
         stream = kind == CHAT and body.get("stream") is True
         if route.api_type == "claudeai":
+            version = self.state.config.version if self.state.config else ""
+            options = self.claude_models.options(route, version)
             try:
-                upstream_body = claude.to_anthropic_request(
-                    body,
-                    route.model_name,
-                    self._max_tokens(route),
-                    sampling=route.parameters.get("forwardSampling") == "true",
-                )
+                upstream_body = claude.to_anthropic_request(body, route.model_name, self._max_tokens(route), options)
             except claude.TranslationError as exc:
                 return self._rejected(
                     error_response(400, str(exc), param=exc.param, code="unsupported_parameter"), "translation"
                 )
             include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
-            data = json.dumps(upstream_body, ensure_ascii=False).encode()
             return await self._with_slot(
-                request, route, t0, lambda: self._forward_claude(request, route, data, stream, include_usage, t0)
+                request,
+                route,
+                t0,
+                lambda: self._forward_claude(
+                    request, route, upstream_body, stream, include_usage, t0, version, options
+                ),
             )
         body["model"] = route.model_name
         data = json.dumps(body, ensure_ascii=False).encode()
@@ -314,6 +317,7 @@ class Forwarder:
                         resp.status,
                         upstream_error_body(resp.status, body),
                         resp.headers.get("Retry-After"),
+                        passed_on(resp.headers),
                     )
                 ctype = resp.headers.get("Content-Type", "")
                 if ctype.startswith("text/event-stream") or route.kind == SPEECH:
@@ -324,7 +328,7 @@ class Forwarder:
                         self._count_usage(route, json.loads(body).get("usage"))
                     except (ValueError, AttributeError):
                         pass
-                return await self._plain_out(request, sse, resp.status, body, ctype)
+                return await self._plain_out(request, sse, resp.status, body, ctype, passed_on(resp.headers))
         except FORWARD_FAILURES as exc:
             return await self._fail(request, route, sse, exc)
         finally:
@@ -358,23 +362,34 @@ class Forwarder:
         status: int,
         body: bytes,
         retry_after: str | None = None,
+        upstream_headers: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         if sse is not None and sse.response is not None:  # headers already went out with keep-alives
             await sse.write(b"data: " + body + b"\n\n" + DONE)
             return sse.response
-        headers = {"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")}
+        headers = {**(upstream_headers or {}), "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")}
         if retry_after:
             headers["Retry-After"] = retry_after  # an upstream 429/503 tells the client when to come back
         return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
     async def _plain_out(
-        self, request: web.BaseRequest, sse: SSEDownstream | None, status: int, body: bytes, ctype: str
+        self,
+        request: web.BaseRequest,
+        sse: SSEDownstream | None,
+        status: int,
+        body: bytes,
+        ctype: str,
+        upstream_headers: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         if sse is not None and sse.response is not None:
             await sse.write(b"data: " + body + b"\n\n" + DONE)
             return sse.response
         headers = CIMultiDict(
-            {"Content-Type": ctype or "application/json", "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")}
+            {
+                **(upstream_headers or {}),
+                "Content-Type": ctype or "application/json",
+                "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0"),
+            }
         )
         return web.Response(status=status, body=body, headers=headers)
 
@@ -383,6 +398,7 @@ class Forwarder:
     ) -> web.StreamResponse:
         """Write the upstream body through as it arrives (SSE or binary), bounded by the idle timeout."""
         if sse is not None:
+            sse.extra_headers = passed_on(resp.headers)
             out = await sse.start()  # headers out now, so they are not on the first token's path
             first = await self._first_chunk(resp, sse)
             if first:
@@ -390,6 +406,7 @@ class Forwarder:
                 self._scan_usage(route, first)
         else:
             headers = {
+                **passed_on(resp.headers),
                 "Content-Type": resp.headers.get("Content-Type", "application/octet-stream"),
                 "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0"),
             }
@@ -434,16 +451,34 @@ class Forwarder:
             raise UpstreamTimeout("ttfb") from None
 
     async def _forward_claude(
-        self, request: web.BaseRequest, route: ModelRoute, data: bytes, stream: bool, include_usage: bool, t0: float
+        self,
+        request: web.BaseRequest,
+        route: ModelRoute,
+        body: dict[str, Any],
+        stream: bool,
+        include_usage: bool,
+        t0: float,
+        version: str,
+        options: claude.ClaudeOptions,
     ) -> web.StreamResponse:
         sse = SSEDownstream(request, self.settings.keepalive_interval) if stream else None
         resp: UpstreamResponse | None = None
+        headers = self._headers(route, "application/json")
         try:
             async with asyncio.timeout(self.settings.total_timeout):
-                resp = await self._open(request, route, data, self._headers(route, "application/json"), t0, sse)
+                resp = await self._open(request, route, json.dumps(body, ensure_ascii=False).encode(), headers, t0, sse)
+                raw = await self._read_all(resp) if resp.status >= 400 else b""
+                if "temperature" in body and claude.rejects_temperature(resp.status, raw):
+                    # The model takes no temperature at all: once more without it, and not again under this config.
+                    self.claude_models.refused_temperature(route, version)
+                    del body["temperature"]
+                    resp.release()
+                    resp = None
+                    data = json.dumps(body, ensure_ascii=False).encode()
+                    resp = await self._open(request, route, data, headers, t0, sse)
+                    raw = await self._read_all(resp) if resp.status >= 400 else b""
                 self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
                 if resp.status >= 400:
-                    raw = await self._read_all(resp)
                     self._upstream_failed(route, f"http_{resp.status}", resp.status)
                     status, err = claude.to_openai_error(resp.status, raw)
                     return await self._error_out(
@@ -452,7 +487,7 @@ class Forwarder:
                 if sse is None:
                     raw = await self._read_all(resp)
                     try:
-                        answer = claude.to_openai_response(json.loads(raw))
+                        answer = claude.to_openai_response(json.loads(raw), options.reasoning)
                     except (ValueError, AttributeError, TypeError):
                         self._upstream_failed(route, "bad_body")
                         return error_response(
@@ -460,7 +495,9 @@ class Forwarder:
                         )
                     self._count_usage(route, answer["usage"])
                     return web.json_response(answer, headers={"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")})
-                return await self._translate_stream(route, resp, sse, include_usage)
+                return await self._translate_stream(
+                    route, resp, sse, claude.StreamTranslator(include_usage, options.reasoning)
+                )
         except FORWARD_FAILURES as exc:
             return await self._fail(request, route, sse, exc)
         finally:
@@ -468,10 +505,9 @@ class Forwarder:
                 resp.release()
 
     async def _translate_stream(
-        self, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream, include_usage: bool
+        self, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream, tr: claude.StreamTranslator
     ) -> web.StreamResponse:
         parser = SSEParser()
-        tr = claude.StreamTranslator(include_usage)
         out = await sse.start()
         chunk = await self._first_chunk(resp, sse)
         try:

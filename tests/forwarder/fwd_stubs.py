@@ -17,6 +17,20 @@ from pydantic import TypeAdapter, ValidationError
 
 UPSTREAM_KEY = "sk-upstream-SECRET-1234"
 _MESSAGE_PARAMS = TypeAdapter(at.MessageCreateParams)
+# Sampling fields the Messages HTTP API still takes but the anthropic SDK (1.0 on) no longer lists in its
+# request types: checked here by hand (range and type), the rest of the body against the SDK's types.
+_SAMPLING_RANGES = {"temperature": (0.0, 1.0), "top_p": (0.0, 1.0), "top_k": (0, None)}
+PAIR_REJECTED = "temperature and top_p cannot both be specified for this model. Please use only one."
+TEMPERATURE_REJECTED = "temperature is deprecated for this model."
+# Headers an OpenAI upstream sends that a client uses (rate limits, request id), and one it must not see.
+OPENAI_HEADERS = {
+    "x-request-id": "req_stub_42",
+    "x-ratelimit-limit-requests": "500",
+    "x-ratelimit-remaining-requests": "499",
+    "x-ratelimit-reset-requests": "120ms",
+    "x-ratelimit-remaining-tokens": "29000",
+    "openai-organization": "org-stub-private",
+}
 
 
 @dataclass
@@ -29,8 +43,13 @@ class Knobs:
     fail_times: int = 0  # answer `status` to the first N requests only (0 = all)
     drop_after: int | None = None  # close the connection after N deltas
     hang: bool = False  # never answer
-    reply: str = "text"  # anthropic: text | tool
+    reply: str = "text"  # anthropic: text | tool | thinking (a thinking block, then the text)
+    reply_text: str | None = None  # anthropic: the answer's text instead of "tok0 tok1 ..."
     non_json_error: bool = False
+    error_message: str | None = None  # the message of the `status` error instead of "stub error N"
+    reject_temperature: bool = False  # anthropic: a model that takes no temperature (400, as Opus 4.7 does)
+    cache_write: int = 0  # anthropic: usage.cache_creation_input_tokens
+    thinking_tokens: int = 0  # anthropic: usage.output_tokens_details.thinking_tokens
 
 
 @dataclass
@@ -75,12 +94,53 @@ def _unknown_keys(given: Any, validated: Any, path: str = "") -> list[str]:
     return out
 
 
+def _sampling_problems(body: dict[str, Any]) -> list[str]:
+    out = []
+    for name, (low, high) in _SAMPLING_RANGES.items():
+        value = body.get(name)
+        if name in body and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or value < low
+            or (high is not None and value > high)
+        ):
+            out.append(f"{name}: {value!r} is not a number in range")
+    return out
+
+
+def _empty_text_blocks(body: dict[str, Any]) -> list[str]:
+    """Anthropic refuses text blocks that are empty or only whitespace, wherever they are."""
+    out = []
+    system = body.get("system")
+    blocks = [("system", b) for b in system] if isinstance(system, list) else []
+    if isinstance(system, str) and not system.strip():
+        out.append("system: text content blocks must contain non-whitespace text")
+    for i, msg in enumerate(body.get("messages") or []):
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if isinstance(content, str) and not content.strip():
+            out.append(f"messages.{i}: text content blocks must contain non-whitespace text")
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            blocks.append((f"messages.{i}.content.{j}", block))
+            inner = block.get("content") if isinstance(block, dict) and block.get("type") == "tool_result" else None
+            for k, sub in enumerate(inner if isinstance(inner, list) else []):
+                blocks.append((f"messages.{i}.content.{j}.content.{k}", sub))
+    for where, block in blocks:
+        if isinstance(block, dict) and block.get("type") == "text" and not str(block.get("text", "")).strip():
+            out.append(f"{where}: text content blocks must contain non-whitespace text")
+    return out
+
+
 def validate_anthropic_request(body: Any) -> list[str]:
+    if not isinstance(body, dict):
+        return ["the body is not an object"]
+    sampling = {k: body[k] for k in _SAMPLING_RANGES if k in body}
+    rest = {k: v for k, v in body.items() if k not in sampling}
     try:
-        validated = _deep_list(_MESSAGE_PARAMS.validate_python(body))
+        validated = _deep_list(_MESSAGE_PARAMS.validate_python(rest))
     except ValidationError as exc:
         return [str(exc)]
-    return [f"unknown field {p}" for p in _unknown_keys(body, validated)]
+    problems = [f"unknown field {p}" for p in _unknown_keys(rest, validated)]
+    return problems + _sampling_problems(body) + _empty_text_blocks(body)
 
 
 async def _sleep(seconds: float) -> None:
@@ -113,7 +173,7 @@ def _openai_app(up: Upstream) -> web.Application:
             if k.non_json_error:
                 return web.Response(status=k.status, text="upstream exploded")
             err = {"error": {"message": f"stub error {k.status}", "type": "stub_error", "param": None, "code": "stub"}}
-            headers = {"Retry-After": "1"} if k.status == 429 else None
+            headers = {**OPENAI_HEADERS, "Retry-After": "1"} if k.status == 429 else OPENAI_HEADERS
             return web.json_response(err, status=k.status, headers=headers)
         return None
 
@@ -134,9 +194,10 @@ def _openai_app(up: Upstream) -> web.Application:
                     "object": "chat.completion",
                     "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
                     "usage": usage,
-                }
+                },
+                headers=OPENAI_HEADERS,
             )
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", **OPENAI_HEADERS})
         await resp.prepare(request)
         await _sleep(k.first_token_delay)
         for i, w in enumerate(words):
@@ -222,12 +283,18 @@ def _sse(event: Any) -> bytes:
 
 
 def _anthropic_error(status: int, type_: str, message: str) -> web.Response:
+    if type_ == "request_too_large":  # no class for it in the SDK's types: the documented shape by hand
+        body = {"type": "error", "error": {"type": type_, "message": message}, "request_id": "req_stub"}
+        return web.json_response(body, status=status)
     classes = {
         "invalid_request_error": at.InvalidRequestErrorObject,
         "authentication_error": at.AuthenticationErrorObject,
         "rate_limit_error": at.RateLimitErrorObject,
         "overloaded_error": at.OverloadedErrorObject,
         "api_error": at.APIErrorObject,
+        "not_found_error": at.NotFoundErrorObject,
+        "billing_error": at.BillingErrorObject,
+        "permission_error": at.PermissionErrorObject,
     }
     err = at.ErrorResponse(type="error", error=classes[type_](type=type_, message=message), request_id="req_stub")  # type: ignore[arg-type]
     return web.Response(status=status, body=err.model_dump_json(exclude_none=True), content_type="application/json")
@@ -254,20 +321,43 @@ def _anthropic_app(up: Upstream) -> web.Application:
             up.invalid.extend(problems)
             return _anthropic_error(400, "invalid_request_error", "; ".join(problems)[:500])
         k = up.knobs
+        if "temperature" in body and "top_p" in body:  # what models that take sampling answer to the pair
+            up.invalid.append(PAIR_REJECTED)
+            return _anthropic_error(400, "invalid_request_error", PAIR_REJECTED)
+        if k.reject_temperature and "temperature" in body:
+            return _anthropic_error(400, "invalid_request_error", TEMPERATURE_REJECTED)
         if k.hang:
             await asyncio.sleep(3600)
         await _sleep(k.latency)
         if up._should_fail():
             status = k.status or 500
-            kind = {429: "rate_limit_error", 529: "overloaded_error", 400: "invalid_request_error"}.get(
-                status, "api_error"
-            )
-            return _anthropic_error(status, kind, f"stub error {status}")
-        words = [f"tok{i} " for i in range(k.deltas)]
-        usage = at.Usage(input_tokens=11, output_tokens=k.deltas, cache_read_input_tokens=2)
+            kind = {
+                429: "rate_limit_error",
+                529: "overloaded_error",
+                400: "invalid_request_error",
+                413: "request_too_large",
+                404: "not_found_error",
+                402: "billing_error",
+                403: "permission_error",
+                401: "authentication_error",
+            }.get(status, "api_error")
+            return _anthropic_error(status, kind, k.error_message or f"stub error {status}")
+        words = [f"tok{i} " for i in range(k.deltas)] if k.reply_text is None else [k.reply_text]
+        details = at.OutputTokensDetails(thinking_tokens=k.thinking_tokens) if k.thinking_tokens else None
+        usage = at.Usage(
+            input_tokens=11,
+            output_tokens=k.deltas,
+            cache_read_input_tokens=2,
+            cache_creation_input_tokens=k.cache_write or None,
+            output_tokens_details=details,
+        )
         tool_args = {"city": "Paris", "unit": "celsius", "days": [1, 2, 3]}
+        thoughts = ["Let me think", " about Paris."] if k.reply == "thinking" else []
         if not body.get("stream"):
-            content: list[Any] = [at.TextBlock(type="text", text="".join(words))]
+            content: list[Any] = []
+            if thoughts:
+                content.append(at.ThinkingBlock(type="thinking", thinking="".join(thoughts), signature="sig_stub"))
+            content.append(at.TextBlock(type="text", text="".join(words)))
             stop = "end_turn"
             if k.reply == "tool":
                 content.append(at.ToolUseBlock(type="tool_use", id="toolu_01", name="get_weather", input=tool_args))
@@ -285,17 +375,36 @@ def _anthropic_app(up: Upstream) -> web.Application:
             return web.Response(body=msg.model_dump_json(exclude_none=True), content_type="application/json")
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
+        start_usage = at.Usage(
+            input_tokens=11,
+            output_tokens=1,
+            cache_read_input_tokens=2,
+            cache_creation_input_tokens=k.cache_write or None,
+        )
         start_msg = at.Message(
             id="msg_01", type="message", role="assistant", model=body["model"], content=[], stop_reason=None, stop_sequence=None,
-            usage=at.Usage(input_tokens=11, output_tokens=1, cache_read_input_tokens=2),
+            usage=start_usage,
         )  # fmt: skip
         await resp.write(_sse(at.RawMessageStartEvent(type="message_start", message=start_msg)))
         await _sleep(k.first_token_delay)
         await resp.write(b'event: ping\ndata: {"type": "ping"}\n\n')
+        text_index = 0
+        if thoughts:
+            text_index = 1
+            start = at.ThinkingBlock(type="thinking", thinking="", signature="")
+            await resp.write(
+                _sse(at.RawContentBlockStartEvent(type="content_block_start", index=0, content_block=start))
+            )
+            for t in thoughts:
+                delta: Any = at.ThinkingDelta(type="thinking_delta", thinking=t)
+                await resp.write(_sse(at.RawContentBlockDeltaEvent(type="content_block_delta", index=0, delta=delta)))
+            delta = at.SignatureDelta(type="signature_delta", signature="sig_stub")
+            await resp.write(_sse(at.RawContentBlockDeltaEvent(type="content_block_delta", index=0, delta=delta)))
+            await resp.write(_sse(at.RawContentBlockStopEvent(type="content_block_stop", index=0)))
         await resp.write(
             _sse(
                 at.RawContentBlockStartEvent(
-                    type="content_block_start", index=0, content_block=at.TextBlock(type="text", text="")
+                    type="content_block_start", index=text_index, content_block=at.TextBlock(type="text", text="")
                 )
             )
         )
@@ -307,12 +416,12 @@ def _anthropic_app(up: Upstream) -> web.Application:
             await resp.write(
                 _sse(
                     at.RawContentBlockDeltaEvent(
-                        type="content_block_delta", index=0, delta=at.TextDelta(type="text_delta", text=w)
+                        type="content_block_delta", index=text_index, delta=at.TextDelta(type="text_delta", text=w)
                     )
                 )
             )
             await _sleep(k.delta_gap)
-        await resp.write(_sse(at.RawContentBlockStopEvent(type="content_block_stop", index=0)))
+        await resp.write(_sse(at.RawContentBlockStopEvent(type="content_block_stop", index=text_index)))
         stop = "end_turn"
         if k.reply == "tool":
             stop = "tool_use"
@@ -328,7 +437,9 @@ def _anthropic_app(up: Upstream) -> web.Application:
         delta_event = at.RawMessageDeltaEvent(
             type="message_delta",
             delta={"stop_reason": stop, "stop_sequence": None},
-            usage=at.MessageDeltaUsage(output_tokens=k.deltas),  # type: ignore[arg-type]
+            usage=at.MessageDeltaUsage(  # type: ignore[call-arg]
+                output_tokens=k.deltas, cache_creation_input_tokens=k.cache_write or None, output_tokens_details=details
+            ),
         )
         await resp.write(_sse(delta_event))
         await resp.write(_sse(at.RawMessageStopEvent(type="message_stop")))

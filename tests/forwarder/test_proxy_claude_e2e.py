@@ -39,7 +39,7 @@ async def test_non_streaming_text_with_system_and_stop(anthropic_up, make_proxy)
         assert res.usage is not None and (res.usage.prompt_tokens, res.usage.completion_tokens) == (13, 4)
         sent = anthropic_up.requests[-1]["body"]
         assert sent["system"] == "be brief" and sent["stop_sequences"] == ["END"] and sent["max_tokens"] == 777
-        assert "temperature" not in sent  # current Anthropic models reject it (opt in with parameters.forwardSampling)
+        assert sent["temperature"] == 0.2  # forwarded by default (parameters.forwardSampling "false" turns it off)
         await client.close()
 
 

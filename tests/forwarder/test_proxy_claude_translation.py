@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.claude import StreamTranslator, TranslationError, to_anthropic_request, to_openai_error, to_openai_response
+from proxy.claude import (
+    ClaudeOptions,
+    StreamTranslator,
+    TranslationError,
+    to_anthropic_request,
+    to_openai_error,
+    to_openai_response,
+)
 from proxy.sse import SSEParser
 
 # A tool-using stream as Anthropic sends it (shape from the Messages streaming docs), split at awkward places.
@@ -75,7 +82,7 @@ def test_include_usage_chunk_comes_before_done():
         "prompt_tokens": 472,
         "completion_tokens": 89,
         "total_tokens": 561,
-        "prompt_tokens_details": {"cached_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
     }
     assert all(c["usage"] is None for c in data_frames(frames[:-2]))
     assert "usage" not in data_frames(run_stream(TOOL_STREAM, include_usage=False))[0]
@@ -132,10 +139,10 @@ def test_request_translation():
         "parallel_tool_calls": False,
         "user": "buyer-1",
     }
-    out = to_anthropic_request(body, "claude-x", 4096, sampling=True)
+    out = to_anthropic_request(body, "claude-x", 4096, ClaudeOptions.from_parameters({"forwardSampling": "true"}))
     assert out["model"] == "claude-x" and out["max_tokens"] == 4096
     assert out["system"] == "be brief\n\nand kind"
-    assert out["stop_sequences"] == ["END"] and out["temperature"] == 1.0 and out["top_p"] == 0.9
+    assert out["stop_sequences"] == ["END"] and out["temperature"] == 1.0 and "top_p" not in out  # never both
     assert out["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
     assert out["tools"][0]["input_schema"]["properties"]["x"]["type"] == "integer"
     roles = [m["role"] for m in out["messages"]]
@@ -152,7 +159,7 @@ def test_request_translation():
         to_anthropic_request({"messages": [{"role": "user", "content": "x"}], "max_tokens": 7}, "m", 4096)["max_tokens"]
         == 7
     )
-    assert "temperature" not in to_anthropic_request(body, "claude-x", 4096)  # current models reject it
+    assert to_anthropic_request(body, "claude-x", 4096)["temperature"] == 1.0  # forwarded by default
 
 
 @pytest.mark.parametrize(
