@@ -9,6 +9,7 @@ import click
 
 from reconciler import __version__
 from reconciler.commands.options import state_dir_option
+from reconciler.commands.outcome import EXIT_ERROR, unexpected
 from reconciler.desired.diagnostics import DesiredStateError, Severity
 from reconciler.desired.loader import load_desired
 from reconciler.market.units import format_mor
@@ -16,7 +17,8 @@ from reconciler.market.units import format_mor
 
 @click.group()
 @click.version_option(__version__, prog_name="reconcile")
-def cli() -> None:
+@click.option("--verbose", "verbose_errors", is_flag=True, help="Show the traceback of an unexpected error.")
+def cli(verbose_errors: bool) -> None:
     """GitOps for Morpheus resale providers: declare in YAML, plan, apply, watch."""
 
 
@@ -101,7 +103,7 @@ def validate_cmd(path: Path) -> None:
             click.echo(str(d), err=True)
         errors = [d for d in exc.diagnostics if d.severity is Severity.ERROR]
         click.echo(f"{len(errors)} error(s); nothing was checked against the chain", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
     for d in warnings:
         click.echo(str(d), err=True)
     own = sum(1 for m in desired.models if m.managed)
@@ -228,7 +230,14 @@ _register_watch()
 
 
 def main() -> None:
-    cli()
+    """The console script: expected failures are handled by each command; a bug is one line unless --verbose."""
+    try:
+        cli()
+    except Exception as exc:
+        if "--verbose" in sys.argv[1:]:
+            raise
+        click.echo(unexpected(exc), err=True)
+        sys.exit(EXIT_ERROR)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ from reconciler.plan.simulate import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 # an id taken apart (`a.id.split(":")`, `.partition`, `.startswith("proxy.")`...) or one built (`id=f"..."`)
-ID_HANDLING = re.compile(r"\.id\.(split|rsplit|partition|rpartition|startswith|endswith)\(|\bid=f[\"']|\[\"id\"\]\.split")
+ID_HANDLING = re.compile(
+    r"\.id\.(split|rsplit|partition|rpartition|startswith|endswith)\(|\bid=f[\"']|\[\"id\"\]\.split"
+)
 
 
 def removal_world() -> tuple[Plan, Plan]:

@@ -23,8 +23,9 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from reconciler.apply.lock import StateLock
+from reconciler import GuardRefused
 from reconciler.apply.proxy_config import read_existing, reload_forwarder, reload_router, write_config_atomic
+from reconciler.apply.session import TxSession, state_path, tx_session
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.faults import crash_point
@@ -53,7 +54,7 @@ from reconciler.plan.model import (
 Progress = Callable[[str], None]
 
 
-class ApplyError(RuntimeError):
+class ApplyError(GuardRefused):
     """Apply refused or failed; the message says why and what to do. Nothing was half-done unjournaled."""
 
 
@@ -98,10 +99,6 @@ class ApplyResult:
         )
 
 
-def state_path(state_dir: Path, network: Network, provider: str) -> Path:
-    return state_dir / f"{network.chain_id}-{provider.lower()}"
-
-
 def plan_id(plan: Plan) -> str:
     data = {
         "observed": plan.observed_fingerprint,
@@ -112,23 +109,25 @@ def plan_id(plan: Plan) -> str:
 
 def apply_desired(desired: Desired, environ: Mapping[str, str] | None, opts: ApplyOptions) -> ApplyResult:
     network = resolve_network(desired.network, environ)
-    state = state_path(opts.state_dir, network, desired.provider.address)
-    with StateLock(state / "apply.lock") as lock:
-        if lock.took_over is not None:
-            opts.progress(f"took over the lock of an apply that is gone ({lock.took_over.describe()})")
-        return _apply_locked(desired, environ, opts, network, state)
-
-
-def _apply_locked(
-    desired: Desired, environ: Mapping[str, str] | None, opts: ApplyOptions, network: Network, state: Path
-) -> ApplyResult:
     account = load_signer(desired.signer, environ)
     w3 = Web3(Web3.HTTPProvider(network.rpc_url, request_kwargs={"timeout": 30}))
     calls = ChainCalls(network.diamond, network.mor)
-    journal = Journal(state / "journal.jsonl")
     legacy = network.legacy if opts.legacy_tx is None else opts.legacy_tx
-    sender = TxSender(w3, account, journal, plan_id="", decoder=calls.decoder, legacy=legacy, progress=opts.progress)
+    state = state_path(opts.state_dir, network, desired.provider.address)
+    with tx_session(state, w3, account, decoder=calls.decoder, legacy=legacy, progress=opts.progress) as session:
+        return _apply_locked(desired, environ, opts, network, w3, calls, session)
 
+
+def _apply_locked(
+    desired: Desired,
+    environ: Mapping[str, str] | None,
+    opts: ApplyOptions,
+    network: Network,
+    w3: Web3,
+    calls: ChainCalls,
+    session: TxSession,
+) -> ApplyResult:
+    sender, journal = session.sender, session.journal
     _finish_earlier_run(sender, journal, opts)
 
     _observed, plan = plan_for(desired, environ)

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from reconciler import LockBusy
 from reconciler.devnet.anvil import pid_alive
 
 
-class LockHeld(RuntimeError):
+class LockHeld(LockBusy):
     """Another apply holds the lock; the message names it."""
 
 

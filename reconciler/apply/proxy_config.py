@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx
 
+from reconciler import EndpointUnusable
 from reconciler.desired.modelsconfig import config_version
 
 
-class ProxyWriteError(RuntimeError):
+class ProxyWriteError(EndpointUnusable):
     """The file could not be written or the reload was refused (the message never holds a key)."""
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler import EndpointUnusable
 from reconciler.desired.model import NetworkSpec
 from reconciler.desired.references import resolve
 from reconciler.market.ids import checksum
@@ -44,7 +45,7 @@ PRESETS: dict[str, Preset] = {
 OP_STACK_CHAIN_IDS = frozenset({8453, 84532, 10, 11155420})
 
 
-class NetworkError(RuntimeError):
+class NetworkError(EndpointUnusable):
     """The network cannot be resolved (missing devnet.json, unset RPC URL reference...)."""
 
 

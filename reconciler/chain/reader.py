@@ -22,6 +22,7 @@ from typing import Any
 from eth_utils import keccak
 from web3 import Web3
 
+from reconciler import EndpointUnusable
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.networks import Network
 from reconciler.chain.rpc import Batch, CountingHTTPProvider, RpcError, value
@@ -56,7 +57,7 @@ TX_BYTES = {"mor.approve": 110, "model.register": 420, "provider.register": 200,
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
-class ChainCheckError(RuntimeError):
+class ChainCheckError(EndpointUnusable):
     """The node or the contracts are not what the desired state says (wrong chain, no code, other MOR)."""
 
 

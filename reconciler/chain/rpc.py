@@ -16,10 +16,12 @@ from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint
 
+from reconciler import EndpointUnusable
+
 MAX_BATCH = 1000
 
 
-class RpcError(RuntimeError):
+class RpcError(EndpointUnusable):
     """A read failed; the message never holds the RPC URL (it may embed an API key)."""
 
 

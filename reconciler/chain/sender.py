@@ -20,6 +20,7 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import TxParams
 
+from reconciler import TransactionFailed
 from reconciler.chain.faults import crash_point
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.chain.reverts import ErrorDecoder
@@ -36,7 +37,7 @@ def gas_limit(estimate: int) -> int:
     return estimate * (100 + GAS_MARGIN_PERCENT) // 100
 
 
-class TxError(RuntimeError):
+class TxError(TransactionFailed):
     """A transaction could not be sent or failed; the message is for a person."""
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from reconciler import DesiredStateInvalid
 from reconciler.desired.model import SignerSpec
 from reconciler.desired.references import Reference, resolve
 
 
-class SignerError(RuntimeError):
+class SignerError(DesiredStateInvalid):
     """The key is missing, unreadable, or belongs to another address."""
 
 

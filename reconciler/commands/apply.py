@@ -10,21 +10,11 @@ from pathlib import Path
 import click
 
 from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
-from reconciler.apply.lock import LockHeld
-from reconciler.apply.proxy_config import ProxyWriteError
-from reconciler.chain.networks import NetworkError
-from reconciler.chain.reader import ChainCheckError
-from reconciler.chain.rpc import RpcError
-from reconciler.chain.sender import TxError
-from reconciler.chain.signer import SignerError
-from reconciler.desired.diagnostics import DesiredStateError
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.loader import load_desired
-from reconciler.desired.modelsconfig import ConfigBuildError
 from reconciler.plan.codec import plan_from_json
 from reconciler.plan.model import Plan
 from reconciler.render.text import render_text, use_color
-
-EXIT_OK, EXIT_ERROR = 0, 1
 
 
 def _echo_err(line: str) -> None:
@@ -44,6 +34,7 @@ def _confirm_with(auto_approve: bool) -> object:
     return confirm
 
 
+@handled
 def run_apply(
     path: Path | None,
     plan_file: Path | None,
@@ -77,28 +68,10 @@ def run_apply(
         confirm=_confirm_with(auto_approve),  # type: ignore[arg-type]
         progress=_echo_err,
     )
-    try:
-        desired, warnings = load_desired(path)
-        for w in warnings:
-            _echo_err(str(w))
-        result = apply_desired(desired, os.environ, opts)
-    except DesiredStateError as exc:
-        for d in exc.diagnostics:
-            _echo_err(str(d))
-        return EXIT_ERROR
-    except (
-        ApplyError,
-        LockHeld,
-        SignerError,
-        NetworkError,
-        ChainCheckError,
-        RpcError,
-        TxError,
-        ProxyWriteError,
-        ConfigBuildError,
-    ) as exc:
-        _echo_err(f"error: {exc}")
-        return EXIT_ERROR
+    desired, warnings = load_desired(path)
+    for w in warnings:
+        _echo_err(str(w))
+    result = apply_desired(desired, os.environ, opts)
     for note in result.notes:
         click.echo(note)
     if result.applied:

@@ -13,45 +13,33 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.executor import state_path
-from reconciler.apply.lock import LockHeld
-from reconciler.chain.networks import NetworkError, resolve_network
-from reconciler.chain.reader import ChainCheckError, ChainReader
-from reconciler.chain.rpc import RpcError
-from reconciler.chain.sender import TxError
-from reconciler.chain.signer import SignerError, load_signer
-from reconciler.desired.diagnostics import DesiredStateError
+from reconciler.apply.session import state_path
+from reconciler.chain.networks import resolve_network
+from reconciler.chain.reader import ChainReader
+from reconciler.chain.signer import load_signer
+from reconciler.commands.outcome import EXIT_OK, handled
 from reconciler.desired.loader import load_desired
 from reconciler.market.units import format_mor
 from reconciler.plan.context import utc
 from reconciler.render.common import gas_text
-from reconciler.sessions.claim import ClaimError, ClaimReport, claim_all, claim_journaled
-
-EXIT_OK, EXIT_ERROR = 0, 1
+from reconciler.sessions.claim import ClaimReport, claim_all, claim_journaled
 
 
+@handled
 def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
-    try:
-        desired, _warnings = load_desired(path)
-        network = resolve_network(desired.network, env)
-        reader = ChainReader.connect(network)
-        names = {m.model_id: m.name or m.key for m in desired.models}
-        if dry_run:
-            report = claim_all(reader, desired, None)
-        else:
-            account = load_signer(desired.signer, env)
-            state = state_path(state_dir, network, desired.provider.address)  # apply's journal and lock
-            report = claim_journaled(
-                reader, desired, account, state, network.legacy, lambda line: click.echo(f"  {line}", err=True)
-            )
-    except DesiredStateError as exc:
-        for d in exc.diagnostics:
-            click.echo(str(d), err=True)
-        return EXIT_ERROR
-    except (NetworkError, ChainCheckError, RpcError, SignerError, ClaimError, LockHeld, TxError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        return EXIT_ERROR
+    desired, _warnings = load_desired(path)
+    network = resolve_network(desired.network, env)
+    reader = ChainReader.connect(network)
+    names = {m.model_id: m.name or m.key for m in desired.models}
+    if dry_run:
+        report = claim_all(reader, desired, None)
+    else:
+        account = load_signer(desired.signer, env)
+        state = state_path(state_dir, network, desired.provider.address)  # apply's journal and lock
+        report = claim_journaled(
+            reader, desired, account, state, network.legacy, lambda line: click.echo(f"  {line}", err=True)
+        )
     click.echo(render_report(report, names), nl=False)
     return EXIT_OK
 

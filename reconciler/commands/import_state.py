@@ -17,11 +17,10 @@ from reconciler.chain.networks import NetworkError, resolve_network
 from reconciler.chain.reader import ChainCheckError, ChainReader
 from reconciler.chain.registrations import read_registrations
 from reconciler.chain.rpc import RpcError
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK
 from reconciler.desired.model import Desired, NetworkSpec, ProviderSpec, SignerSpec
-from reconciler.desired.references import ReferenceError_, parse_reference
+from reconciler.desired.references import BadReference, parse_reference
 from reconciler.render.desired_yaml import ImportSource, render_import
-
-EXIT_OK, EXIT_ERROR = 0, 1
 
 
 def run_import(
@@ -39,7 +38,7 @@ def run_import(
     address = Web3.to_checksum_address(provider)
     try:
         ref = parse_reference(rpc_ref, Path.cwd()) if rpc_ref else None
-    except ReferenceError_ as exc:
+    except BadReference as exc:
         click.echo(f"error: --rpc-url: {exc}", err=True)
         return EXIT_ERROR
     if network_name != "devnet" and ref is None:

@@ -9,28 +9,16 @@ from pathlib import Path
 
 import click
 
-from reconciler.chain.networks import NetworkError
-from reconciler.chain.reader import ChainCheckError
-from reconciler.chain.rpc import RpcError
-from reconciler.desired.diagnostics import DesiredStateError
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
 from reconciler.pipeline import make_plan
 from reconciler.plan.codec import plan_to_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text, use_color
 
-EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
-
+@handled
 def run_plan(path: Path, fmt: str, out: Path | None, detailed: bool, verbose: bool, require_proxy: bool) -> int:
-    try:
-        _desired, p = make_plan(path, os.environ)
-    except DesiredStateError as exc:
-        for d in exc.diagnostics:
-            click.echo(str(d), err=True)
-        return EXIT_ERROR
-    except (NetworkError, ChainCheckError, RpcError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        return EXIT_ERROR
+    _desired, p = make_plan(path, os.environ)
     if fmt == "json":
         click.echo(json.dumps(plan_to_json(p), indent=2))
     elif fmt == "markdown":

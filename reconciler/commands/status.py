@@ -14,10 +14,9 @@ from pathlib import Path
 
 import click
 
-from reconciler.chain.networks import NetworkError, resolve_network
-from reconciler.chain.reader import ChainCheckError, ChainReader
-from reconciler.chain.rpc import RpcError
-from reconciler.desired.diagnostics import DesiredStateError
+from reconciler.chain.networks import resolve_network
+from reconciler.chain.reader import ChainReader
+from reconciler.commands.outcome import EXIT_OK, handled
 from reconciler.desired.loader import load_desired
 from reconciler.desired.references import resolve
 from reconciler.observe.model import Observed
@@ -26,8 +25,6 @@ from reconciler.observe.slots import read_slots
 from reconciler.observe.world import resolve_refs
 from reconciler.plan.planner import plan
 from reconciler.sessions.status import build_status, render_status
-
-EXIT_OK, EXIT_ERROR = 0, 1
 
 
 def status_document(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -52,16 +49,9 @@ def status_document(path: Path, environ: Mapping[str, str] | None = None) -> dic
     return doc
 
 
+@handled
 def run_status(path: Path, fmt: str, environ: Mapping[str, str] | None = None) -> int:
-    try:
-        doc = status_document(path, environ)
-    except DesiredStateError as exc:
-        for d in exc.diagnostics:
-            click.echo(str(d), err=True)
-        return EXIT_ERROR
-    except (NetworkError, ChainCheckError, RpcError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        return EXIT_ERROR
+    doc = status_document(path, environ)
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2))
     else:

@@ -92,7 +92,7 @@ def run_watch(
     suspend: bool,
     resume_: bool,
 ) -> int:
-    from reconciler.desired.references import ReferenceError_, parse_reference, resolve
+    from reconciler.desired.references import BadReference, parse_reference, resolve
     from reconciler.watch import loop as watchloop
     from reconciler.watch.backoff import Backoff
     from reconciler.watch.metrics import MetricsServer, WatchMetrics
@@ -116,7 +116,7 @@ def run_watch(
     if webhook_ref:
         try:
             url = resolve(parse_reference(webhook_ref, Path.cwd()), os.environ)
-        except ReferenceError_ as exc:
+        except BadReference as exc:
             click.echo(f"error: --webhook: {exc}", err=True)
             return 1
         if url is None:

@@ -29,7 +29,7 @@ from reconciler.desired.model import (
     SignerSpec,
     UpstreamSpec,
 )
-from reconciler.desired.references import Reference, ReferenceError_, parse_reference
+from reconciler.desired.references import BadReference, Reference, parse_reference
 from reconciler.desired.yamlsource import Path_
 from reconciler.market import ids
 from reconciler.market.pricing import SECONDS_PER_YEAR, price_from_cost, to_fraction
@@ -72,7 +72,7 @@ class _Builder:
             return None
         try:
             return parse_reference(str(value), self.base_dir(path))
-        except ReferenceError_ as exc:
+        except BadReference as exc:
             self.error(path, str(exc))
             return None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from reconciler import DesiredStateInvalid
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -45,7 +47,7 @@ def format_path(parts: tuple[str | int, ...]) -> str:
     return out or "(root)"
 
 
-class DesiredStateError(Exception):
+class DesiredStateError(DesiredStateInvalid):
     """The desired state is invalid; carries every diagnostic found (errors and warnings)."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:

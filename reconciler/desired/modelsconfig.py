@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 
+from reconciler import DesiredStateInvalid
 from reconciler.desired.model import ENDPOINT_PATHS, Desired, Endpoint, ModelSpec
 from reconciler.desired.references import Reference, fingerprint, resolve
 from reconciler.desired.schema import load_schema
@@ -125,7 +126,7 @@ def router_entries(desired: Desired, fingerprints: Mapping[str, str | None]) -> 
     return out
 
 
-class ConfigBuildError(RuntimeError):
+class ConfigBuildError(DesiredStateInvalid):
     """A key needed to write the file has no value (the message names the reference, never a value)."""
 
 

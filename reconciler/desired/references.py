@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from reconciler import DesiredStateInvalid
+
 _REF = re.compile(r"^(env):([A-Za-z_][A-Za-z0-9_]*)$|^(file):(.+)$")
 
 
-class ReferenceError_(ValueError):
+class BadReference(DesiredStateInvalid, ValueError):
     """A reference is malformed or its value is missing (the message never holds the value)."""
 
 
@@ -35,7 +37,7 @@ class Reference:
 def parse_reference(text: str, base_dir: Path | None = None) -> Reference:
     m = _REF.match(text)
     if not m:
-        raise ReferenceError_("must be a reference env:NAME or file:PATH, not a literal value (value not shown)")
+        raise BadReference("must be a reference env:NAME or file:PATH, not a literal value (value not shown)")
     if m.group(1):
         return Reference("env", m.group(2))
     path = Path(m.group(4)).expanduser()

@@ -14,12 +14,13 @@ from types import TracebackType
 
 import httpx
 
+from reconciler import EndpointUnusable
 from reconciler.chain.artifacts import REPO_ROOT
 
 INSTALL_HINT = "run `make setup` (installs the pinned npm package @foundry-rs/anvil-linux-amd64 into tools/)"
 
 
-class AnvilError(RuntimeError):
+class AnvilError(EndpointUnusable):
     """anvil is missing, could not start, or did not answer."""
 
 

@@ -18,6 +18,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.contract import Contract
 
+from reconciler import EndpointUnusable
 from reconciler.chain.artifacts import load_artifact
 from reconciler.devnet import unlocked
 from reconciler.devnet.anvil import Anvil, AnvilError, pid_alive, port_in_use, rpc_answers, stop_pid
@@ -115,7 +116,7 @@ def deploy_contracts(
 # --- the persistent devnet under a directory -------------------------------------------------------
 
 
-class DevnetError(RuntimeError):
+class DevnetError(EndpointUnusable):
     """A devnet command could not do what was asked; the message says what to do."""
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from reconciler import DesiredStateInvalid
+
 WEI_PER_MOR = 10**18
 
 _AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9_]+)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 _UNITS = {"": 1, "wei": 1, "gwei": 10**9, "mor": WEI_PER_MOR, "ether": WEI_PER_MOR, "eth": WEI_PER_MOR}
 
 
-class AmountError(ValueError):
+class AmountError(DesiredStateInvalid, ValueError):
     """An amount that is not an exact whole number of wei."""
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from reconciler.apply.lock import StateLock
+from reconciler import GuardRefused
+from reconciler.apply.session import tx_session
 from reconciler.chain.calls import ChainCalls
-from reconciler.chain.journal import Journal
 from reconciler.chain.reader import ChainReader
 from reconciler.chain.sender import TxSender
 from reconciler.desired.model import Desired
@@ -29,7 +29,7 @@ from reconciler.sessions.rules import SessionTerms, StakeCap
 Progress = Callable[[str], None]
 
 
-class ClaimError(RuntimeError):
+class ClaimError(GuardRefused):
     """Claims cannot run at all (no provider, missing delegation right); nothing was sent."""
 
 
@@ -243,17 +243,9 @@ def claim_journaled(
     A killed earlier run's journaled claims are first recorded or re-sent as the same bytes and mined before
     anything is re-read, so nothing is claimed twice.
     """
-    with StateLock(state / "apply.lock"):
-        sender = TxSender(
-            reader.w3,
-            signer,
-            Journal(state / "journal.jsonl"),
-            plan_id="claim",
-            decoder=ChainCalls(reader.network.diamond, reader.network.mor).decoder,
-            legacy=legacy,
-            progress=progress,
-        )
-        resumed = sender.resume()
-        if resumed.rebroadcast:
-            sender.wait(resumed.rebroadcast)
-        return claim_all(reader, desired, sender)
+    decoder = ChainCalls(reader.network.diamond, reader.network.mor).decoder
+    with tx_session(
+        state, reader.w3, signer, decoder=decoder, legacy=legacy, progress=progress, plan_id="claim"
+    ) as session:
+        session.resume_and_wait()
+        return claim_all(reader, desired, session.sender)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from reconciler import EndpointUnusable
+
 Outcome = Literal["up-to-date", "fast-forwarded", "local-changes", "diverged", "no-upstream", "error"]
 
 
@@ -28,7 +30,7 @@ class PullResult:
         return self.outcome in ("local-changes", "diverged", "no-upstream", "error")
 
 
-class GitError(RuntimeError):
+class GitError(EndpointUnusable):
     pass
 
 

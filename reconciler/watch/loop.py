@@ -20,7 +20,8 @@ from typing import Any
 
 from web3 import Web3
 
-from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired, state_path
+from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
+from reconciler.apply.session import journal_path, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
@@ -197,7 +198,7 @@ class Watcher:
         )
         rec["provider"], rec["block"] = desired.provider.address, block0
         if opts.auto_apply:
-            self._check_writer(nonce0, Journal(state / "journal.jsonl"), signer, rec)
+            self._check_writer(nonce0, Journal(journal_path(state)), signer, rec)
         self._check_funds(w3, network, desired, rec)
         now = time.time()
         gate = Gate(

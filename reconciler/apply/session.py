@@ -1,0 +1,71 @@
+"""The provider's transaction session: its state folder, its lock, its journal and a sender, set up in one place.
+
+apply, claim and approve all write through a session, so two of them never write at once for a provider on a
+machine, and a killed run of any of them is resumed by the next run of any of them: the journal's open
+transactions are recorded as mined, replaced or reverted, or re-sent as the very same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from reconciler.apply.lock import StateLock
+from reconciler.chain.journal import Journal
+from reconciler.chain.networks import Network
+from reconciler.chain.reverts import ErrorDecoder
+from reconciler.chain.sender import ResumeReport, TxSender
+
+LOCK_FILE = "apply.lock"
+JOURNAL_FILE = "journal.jsonl"
+
+Progress = Callable[[str], None]
+
+
+def state_path(state_dir: Path, network: Network, provider: str) -> Path:
+    """The per-provider folder under --state-dir: `<chainId>-<provider, lower case>`."""
+    return state_dir / f"{network.chain_id}-{provider.lower()}"
+
+
+def journal_path(state: Path) -> Path:
+    return state / JOURNAL_FILE
+
+
+@dataclass
+class TxSession:
+    """A held lock and a sender journaling into the provider's folder."""
+
+    sender: TxSender
+    journal: Journal
+
+    def resume_and_wait(self, timeout: float = 120.0) -> ResumeReport:
+        """Finish what a killed run left: record what was mined, and wait for what is re-sent (same bytes)."""
+        report = self.sender.resume()
+        if report.rebroadcast:
+            self.sender.wait(report.rebroadcast, timeout=timeout)
+        return report
+
+
+@contextmanager
+def tx_session(
+    state: Path,
+    w3: Web3,
+    account: LocalAccount,
+    *,
+    decoder: ErrorDecoder,
+    legacy: bool,
+    progress: Progress,
+    plan_id: str = "",
+) -> Iterator[TxSession]:
+    """Take the provider's lock (a dead holder's is taken over, and said), then open its journal and a sender."""
+    with StateLock(state / LOCK_FILE) as lock:
+        if lock.took_over is not None:
+            progress(f"took over the lock of a run that is gone ({lock.took_over.describe()})")
+        journal = Journal(journal_path(state))
+        sender = TxSender(w3, account, journal, plan_id=plan_id, decoder=decoder, legacy=legacy, progress=progress)
+        yield TxSession(sender=sender, journal=journal)

@@ -1,0 +1,52 @@
+"""How a command ends: the exit codes and the one mapping from the reconciler's errors to what is printed.
+
+Exit codes (docs/architecture.md, "Stable interfaces"): 0 success or nothing pending, 1 error, 2 changes
+pending (`plan --detailed-exitcode`). An expected failure (`ReconcileError`) prints its message, or each
+diagnostic of a desired-state error, and exits 1; anything else is a bug, shown in one line unless `--verbose`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import ParamSpec
+
+import click
+
+from reconciler import ReconcileError
+from reconciler.desired.diagnostics import DesiredStateError
+
+EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
+
+P = ParamSpec("P")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)  # an RPC URL may carry an API key in its path or query
+
+
+def report(exc: ReconcileError) -> int:
+    """Print an expected failure for a person; returns the exit code."""
+    if isinstance(exc, DesiredStateError):
+        for d in exc.diagnostics:
+            click.echo(str(d), err=True)
+    else:
+        click.echo(f"error: {exc}", err=True)
+    return EXIT_ERROR
+
+
+def handled(run: Callable[P, int]) -> Callable[P, int]:
+    """A command's body whose expected failures become their message and exit 1."""
+
+    @functools.wraps(run)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> int:
+        try:
+            return run(*args, **kwargs)
+        except ReconcileError as exc:
+            return report(exc)
+
+    return wrapper
+
+
+def unexpected(exc: BaseException) -> str:
+    """One line for a bug: the type and the message, with any URL left out (it may hold a key)."""
+    text = _URL.sub("<url>", str(exc).splitlines()[0] if str(exc) else "")
+    return f"error: unexpected {type(exc).__name__}: {text} (run again with --verbose for the traceback)"
