@@ -34,7 +34,7 @@ from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan
 from reconciler.sessions.claim import claim_journaled
 from reconciler.watch.backoff import Backoff
-from reconciler.watch.gate import Gate, budget_refusal, file_references, files_fingerprint, foreign_nonce, low_funds
+from reconciler.watch.gate import Gate, file_references, files_fingerprint, foreign_nonce, low_funds
 from reconciler.watch.gitsync import PullResult, checkout_root, head
 from reconciler.watch.ledger import SpendLedger
 from reconciler.watch.metrics import WatchMetrics
@@ -84,6 +84,20 @@ class WatchOptions:
     receipt_timeout: float = 300.0
 
 
+class _BudgetRefused(Exception):
+    """Raised by the watcher's confirmation inside apply when the plan does not fit the rolling-day budget:
+    nothing was sent, and the refusal leaves apply as a value (not decoded from an ApplyError)."""
+
+    def __init__(self, refusal: str, actions: tuple[str, ...]) -> None:
+        super().__init__(refusal)
+        self.refusal = refusal
+        self.actions = actions
+
+
+def _pending_ids(plan: Plan) -> tuple[str, ...]:
+    return tuple(a.id for a in plan.pending)
+
+
 class Watcher:
     def __init__(self, opts: WatchOptions) -> None:
         self.opts = opts
@@ -98,9 +112,6 @@ class Watcher:
         self.resume_seen = _read(opts.state_dir / RESUME_FILE)
         self.git_root = checkout_root(opts.path) if opts.git_pull else None
         self.git_blocked: PullResult | None = None
-        self._refusal: str | None = None
-        self._seen_plan: Plan | None = None
-        self._reserved = 0
         self.files = FileTrigger(self.q)
         self.poller = Poller(self.q, opts.poll, opts.interval, self.git_root, opts.git_pull, on_git=self._git_blocked)
 
@@ -298,42 +309,40 @@ class Watcher:
 
     # --- apply or report --------------------------------------------------------------------------
 
-    def _confirm(self, plan: Plan) -> bool:
-        """apply's confirmation: the rolling-day budget, reserved in the ledger before anything is sent."""
-        self._seen_plan = plan
-        desired = self.desired
-        assert desired is not None
-        planned = sum(a.cost.mor_out for a in plan.pending)
-        refusal = budget_refusal(planned, self._ledger.spent_last_day(), desired.policy.max_spend_per_day)
-        if refusal is not None:
-            self._refusal = refusal
-            return False
-        self._ledger.record(planned, f"plan {len(plan.pending)} action(s)")
-        self._reserved = planned
-        return True
-
     def _apply(self, desired: Desired, state: Path, rec: dict[str, Any]) -> None:
-        self._ledger = SpendLedger(state / "spend.jsonl")
-        self._refusal, self._seen_plan, self._reserved = None, None, 0
+        ledger = SpendLedger(state / "spend.jsonl")
+        asked: list[Plan] = []  # the plan apply asked to confirm: a failure after it reports its actions
+
+        def within_budget(plan: Plan) -> bool:
+            """apply's confirmation, under its lock and before anything is sent: the ledger reserves the plan's
+            spend under policy.maxSpendPerDay, or refuses it."""
+            asked.append(plan)
+            spend = sum(a.cost.mor_out for a in plan.pending)
+            what = f"plan {len(plan.pending)} action(s)"
+            refusal = ledger.reserve(spend, desired.policy.max_spend_per_day, what)
+            if refusal is not None:
+                raise _BudgetRefused(refusal, _pending_ids(plan))
+            return True
+
         aopts = ApplyOptions(
             state_dir=self.opts.state_dir,
             receipt_timeout=self.opts.receipt_timeout,
-            confirm=self._confirm,
+            confirm=within_budget,
             progress=lambda line: self.opts.err(f"apply: {line}"),
             stop_requested=self.stopping.is_set,
         )
         try:
             result = apply_desired(desired, self.opts.environ, aopts)
-        except ApplyError as exc:
-            if self._refusal is not None and self._seen_plan is not None:
-                rec["actions"] = [a.id for a in self._seen_plan.pending]
-                rec["result"] = "budget-exceeded"
-                rec["error"] = self._refusal
-                self._alert("failure", self._refusal, rec, key=self._refusal[:40])
-                return
-            if self._seen_plan is not None:
-                rec["actions"] = [a.id for a in self._seen_plan.pending]
-            raise exc
+        except _BudgetRefused as refused:
+            rec["actions"] = list(refused.actions)
+            rec["result"] = "budget-exceeded"
+            rec["error"] = refused.refusal
+            self._alert("failure", refused.refusal, rec, key=refused.refusal[:40])
+            return
+        except ApplyError:
+            if asked:
+                rec["actions"] = list(_pending_ids(asked[-1]))
+            raise
         rec["actions"] = [a.id for a in result.plan.pending]
         rec["txs"] = len(result.txs)
         rec["morSpentWei"] = str(result.fees + result.stake)
