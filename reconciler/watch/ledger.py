@@ -1,7 +1,8 @@
 """MOR spent per rolling day, kept on disk so a restarted watcher does not start from zero.
 
-`policy.maxSpendPerDay` is checked against this tally before an apply; each mined fee or stake is recorded.
-An append-only JSON-lines file under the state directory, fsync'd like the journal.
+`policy.maxSpendPerDay` is checked against this tally before an apply sends anything, and the plan's spend is
+reserved in it at once (a crash never under-counts). An append-only JSON-lines file under the state directory,
+fsync'd like the journal.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from reconciler.watch.gate import budget_refusal
 
 DAY_SECONDS = 86_400
 
@@ -57,3 +60,12 @@ class SpendLedger:
     def room(self, limit: int, now: float | None = None) -> int:
         """How much more may be spent in the rolling day under `limit` (never negative)."""
         return max(limit - self.spent_last_day(now), 0)
+
+    def reserve(self, wei: int, limit: int | None, what: str, now: float | None = None) -> str | None:
+        """Record `wei` as spent if it fits the rolling-day `limit` (None: no limit); else record nothing and say
+        why. Asked under apply's lock, before anything is sent: two writers sharing the state directory cannot
+        both fit into the same room."""
+        refusal = budget_refusal(wei, self.spent_last_day(now), limit)
+        if refusal is None:
+            self.record(wei, what, ts=now)
+        return refusal

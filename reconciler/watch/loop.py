@@ -2,9 +2,11 @@
 
 The imperative shell of the watcher. Trigger threads (reconciler.watch.triggers) only enqueue; this one loop
 drains the queue and runs, so runs never overlap. A run: re-read the desired state (an invalid one is reported
-and never acted on; the last good one stays in force) -> decide the mode (watchgate: suspended, another writer,
+and never acted on; the last good one stays in force) -> decide the mode (the gate: suspended, another writer,
 backoff) -> apply through apply_desired (which plans, re-checks and journals) or only plan and report ->
 one JSON line on stdout, metrics, webhook. Spend is reserved in the rolling-day ledger before anything is sent.
+What it remembers between runs and every decision on it are pure (reconciler.watch.state); the run line is a
+RunRecord (reconciler.watch.record) built once at the end of the run from what each step found.
 """
 
 from __future__ import annotations
@@ -35,11 +37,26 @@ from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan
 from reconciler.sessions.claim import claim_journaled
 from reconciler.watch.backoff import Backoff
-from reconciler.watch.gate import Gate, budget_refusal, file_references, files_fingerprint, foreign_nonce, low_funds
+from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
 from reconciler.watch.gitsync import PullResult, checkout_root, head
 from reconciler.watch.ledger import SpendLedger
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
+from reconciler.watch.record import RunFindings
+from reconciler.watch.state import (
+    Alert,
+    Applied,
+    BudgetExceeded,
+    Failed,
+    InvalidDesired,
+    Outcome,
+    Reported,
+    WatchState,
+    git_blocked_alert,
+    invalid_alert,
+    invalid_error,
+    stops_on_invalid,
+)
 from reconciler.watch.triggers import ChainTarget, FileTrigger, Poller, Trigger, served_version
 
 SUSPEND_FILE = "watch-suspend"
@@ -85,23 +102,29 @@ class WatchOptions:
     receipt_timeout: float = 300.0
 
 
+class _BudgetRefused(Exception):
+    """Raised by the watcher's confirmation inside apply when the plan does not fit the rolling-day budget:
+    nothing was sent, and the refusal leaves apply as a value (not decoded from an ApplyError)."""
+
+    def __init__(self, refusal: str, actions: tuple[str, ...]) -> None:
+        super().__init__(refusal)
+        self.refusal = refusal
+        self.actions = actions
+
+
+def _pending_ids(plan: Plan) -> tuple[str, ...]:
+    return tuple(a.id for a in plan.pending)
+
+
 class Watcher:
     def __init__(self, opts: WatchOptions) -> None:
         self.opts = opts
         self.q: queue.Queue[Trigger] = queue.Queue()
         self.stopping = threading.Event()
-        self.desired: Desired | None = None
-        self.desired_fp = ""
-        self.backoff = opts.backoff
-        self.conflict = False
-        self.known_nonce: int | None = None
-        self.last_alert: dict[str, str] = {}
-        self.resume_seen = _read(opts.state_dir / RESUME_FILE)
+        self.desired: Desired | None = None  # the last good desired state (in force while the files are invalid)
+        self.state = WatchState(backoff=opts.backoff, resume_token=_read(opts.state_dir / RESUME_FILE))
         self.git_root = checkout_root(opts.path) if opts.git_pull else None
-        self.git_blocked: PullResult | None = None
-        self._refusal: str | None = None
-        self._seen_plan: Plan | None = None
-        self._reserved = 0
+        self.git_blocked: PullResult | None = None  # set by the poller's thread, reported by the next run
         self.files = FileTrigger(self.q)
         self.poller = Poller(self.q, opts.poll, opts.interval, self.git_root, opts.git_pull, on_git=self._git_blocked)
 
@@ -143,49 +166,48 @@ class Watcher:
     # --- one run ----------------------------------------------------------------------------------
 
     def run(self, batch: list[Trigger]) -> dict[str, Any]:
+        """One run for a batch of triggers: its JSON line, also printed and counted in the metrics."""
         t0 = time.monotonic()
-        kinds = sorted({t.kind for t in batch})
-        rec: dict[str, Any] = {"event": "run", "ts": round(time.time(), 3), "trigger": kinds}
-        details = [t.detail for t in batch if t.detail]
-        if details:
-            rec["triggerDetail"] = sorted(set(details))
-        if self.git_root is not None:
-            try:
-                rec["commit"] = head(self.git_root)
-            except Exception:  # reporting only
-                pass
+        run = RunFindings(
+            ts=round(time.time(), 3),
+            trigger=tuple(sorted({t.kind for t in batch})),
+            trigger_detail=tuple(sorted({t.detail for t in batch if t.detail})),
+            commit=self._commit(),
+        )
         try:
-            self._run(kinds, rec)
+            self._run(run)
         except Exception as exc:  # the watcher outlives any one run; messages carry no secret
-            rec["result"] = "failed"
-            rec["error"] = f"{type(exc).__name__}: {exc}"
-            if self.desired is not None and rec.get("mode") == "apply":  # an apply failed, not a read
-                self.backoff = self.backoff.failed(time.time(), self.desired_fp)
-            self._alert("failure", f"watch run failed: {rec['error']}", rec, key=rec["error"])
-        rec["durationMs"] = round((time.monotonic() - t0) * 1000)
-        m = self.opts.metrics
-        m.run_finished(rec["result"], len(rec.get("actions", [])), int(rec.get("morSpentWei", 0)), rec.get("error", ""))
-        self.opts.out(json.dumps(rec, sort_keys=True))
-        return rec
+            applying = run.gate is not None and run.gate.mode == "apply"  # an apply failed, not a read
+            self._settle(run, Failed(f"{type(exc).__name__}: {exc}", applying))
+        record = run.record(duration_ms=round((time.monotonic() - t0) * 1000))
+        assert record.result is not None  # every run settles
+        self.opts.metrics.run_finished(
+            record.result, len(record.actions or ()), record.mor_spent_wei or 0, record.error or ""
+        )
+        line = record.to_json()
+        self.opts.out(json.dumps(line, sort_keys=True))
+        return line
 
-    def _run(self, kinds: list[str], rec: dict[str, Any]) -> None:
+    def _commit(self) -> str | None:
+        if self.git_root is None:
+            return None
+        try:
+            return head(self.git_root)
+        except Exception:  # reporting only
+            return None
+
+    def _run(self, run: RunFindings) -> None:
         opts = self.opts
-        token = _read(opts.state_dir / RESUME_FILE)
-        if token != self.resume_seen:
-            self.resume_seen = token
-            self.conflict = False
-            self.backoff = self.backoff.succeeded()
-            rec["resumed"] = True
-        if "git-blocked" in kinds and self.git_blocked is not None:
-            g = self.git_blocked
-            rec["git"] = {"outcome": g.outcome, "message": g.message}
-            self._alert("git-blocked", f"git pull: {g.message}", rec, key=g.message)
-        if not self._load(kinds, rec):
+        self.state, run.resumed = self.state.resume(_read(opts.state_dir / RESUME_FILE))
+        if "git-blocked" in run.trigger and self.git_blocked is not None:
+            run.git = self.git_blocked
+            self._alert(run, git_blocked_alert(run.git))
+        desired = self._load(run)
+        if desired is None:
+            self._settle(run, InvalidDesired())
             return
-        desired = self.desired
-        assert desired is not None
         network = resolve_network(desired.network, opts.environ)
-        state = state_path(opts.state_dir, network, desired.provider.address)
+        provider_dir = state_path(opts.state_dir, network, desired.provider.address)
         w3 = Web3(Web3.HTTPProvider(network.rpc_url, request_kwargs={"timeout": 30}))
         signer = Web3.to_checksum_address(desired.signer.address)
         block0 = int(w3.eth.block_number)
@@ -196,29 +218,25 @@ class Watcher:
             if desired.proxy and desired.proxy.admin_url and admin_token
             else None
         )
-        rec["provider"], rec["block"] = desired.provider.address, block0
+        run.provider, run.block = desired.provider.address, block0
         if opts.auto_apply:
-            self._check_writer(nonce0, Journal(journal_path(state)), signer, rec)
-        self._check_funds(w3, network, desired, rec)
-        now = time.time()
-        gate = Gate(
+            self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
+        self._check_funds(run, w3, network, desired)
+        gate = self.state.gate(
             auto_apply=opts.auto_apply,
             policy_suspend=desired.policy.suspend,
             switch_suspend=(opts.state_dir / SUSPEND_FILE).exists(),
-            writer_conflict=self.conflict,
-            backing_off=not self.backoff.may_apply(now, self.desired_fp),
-            stopped_after_failures=self.backoff.stopped_for == self.desired_fp,
+            now=time.time(),
         )
-        rec["mode"], rec["suspended"] = gate.mode, gate.suspended
-        if gate.reasons():
-            rec["reasons"] = gate.reasons()
+        run.gate = gate
         opts.metrics.suspended = gate.suspended
         opts.metrics.auto_apply = gate.mode == "apply"
         try:
-            if gate.mode == "apply":
-                self._apply(desired, state, rec)
-            else:
-                self._report(desired, rec)
+            outcome = self._apply(run, desired, provider_dir) if gate.mode == "apply" else self._report(desired, gate)
+            run.outcome = outcome
+            self._settle(run, outcome)
+            if isinstance(outcome, Applied) and outcome.converged and desired.policy.auto_claim:
+                run.claimed_wei = self._claim(desired, provider_dir)
         finally:
             target = ChainTarget(
                 network.rpc_url,
@@ -231,57 +249,35 @@ class Watcher:
             self.poller.rebase(target, block0, nonce0, version0)
             self.files.watch(*self._watched(desired))
 
-    def _load(self, kinds: list[str], rec: dict[str, Any]) -> bool:
-        """Re-read the desired state; False when this run must not act (invalid files, nothing good before)."""
+    def _load(self, run: RunFindings) -> Desired | None:
+        """Re-read the desired state: the one to act on in this run, or None (invalid files, nothing good before)."""
         files, _dirs = self._watched(self.desired)
         try:
             desired, _warnings = load_desired(self.opts.path)
         except DesiredStateError as exc:
             errors = [str(d) for d in exc.diagnostics if d.severity is Severity.ERROR]
-            fp = files_fingerprint(files)
-            rec["desiredInvalid"] = True
-            rec["error"] = "invalid desired state: " + "; ".join(errors[:5])
-            self._alert(
-                "invalid-desired-state",
-                f"the desired state is invalid ({len(errors)} error(s)); nothing is done on it, the last good state "
-                "stays in force",
-                rec,
-                key=fp,
-                extra={"errors": errors[:20]},
-            )
-            if self.desired is None or {"file", "git", "start"} & set(kinds):
-                rec["result"] = "invalid-desired-state"
-                rec["actions"] = []
-                return False
-            return True  # a timer or the chain: keep converging to the last good state
-        fp = files_fingerprint({Path(s) for s in desired.sources})
-        if fp != self.desired_fp:
-            self.backoff = self.backoff.desired_changed(fp)
-        self.desired, self.desired_fp = desired, fp
-        self.last_alert.pop("invalid-desired-state", None)
-        return True
+            run.invalid_error = invalid_error(errors)
+            self._alert(run, invalid_alert(errors, files_fingerprint(files)))
+            if stops_on_invalid(run.trigger, have_last_good=self.desired is not None):
+                return None
+            return self.desired  # a timer or the chain: keep converging to the last good state
+        self.state = self.state.desired_loaded(files_fingerprint({Path(s) for s in desired.sources}))
+        self.desired = desired
+        return desired
 
     def _admin_token(self, desired: Desired) -> str | None:
         if desired.proxy is None or desired.proxy.admin_token is None:
             return None
         return resolve(desired.proxy.admin_token, self.opts.environ)
 
-    def _check_writer(self, nonce: int, journal: Journal, signer: str, rec: dict[str, Any]) -> None:
+    def _check_writer(self, run: RunFindings, nonce: int, journal: Journal, signer: str) -> None:
         mine = [t.nonce for t in journal.transactions() if t.sender.lower() == signer.lower() and t.nonce >= 0]
-        known = max([self.known_nonce if self.known_nonce is not None else nonce, *(n + 1 for n in mine)])
-        if not self.conflict and foreign_nonce(nonce, known):
-            self.conflict = True
-            self._alert(
-                "writer-conflict",
-                f"the signer's nonce is {nonce} but this watcher knows of transactions up to {known - 1}: another "
-                "writer uses the key; auto-apply stops (only reports) until `reconcile watch --resume`",
-                rec,
-                key=str(nonce),
-            )
-        self.known_nonce = max(known, nonce)
-        rec["writerConflict"] = self.conflict
+        self.state, alert = self.state.nonce_seen(nonce, mine)
+        if alert is not None:
+            self._alert(run, alert)
+        run.writer_conflict = self.state.conflict
 
-    def _check_funds(self, w3: Web3, network: Network, desired: Desired, rec: dict[str, Any]) -> None:
+    def _check_funds(self, run: RunFindings, w3: Web3, network: Network, desired: Desired) -> None:
         p = desired.policy
         if p.min_signer_eth is None and p.min_provider_mor is None:
             return
@@ -289,124 +285,85 @@ class Watcher:
         token = w3.eth.contract(address=Web3.to_checksum_address(network.mor), abi=load_artifact("MorToken").abi)
         mor = int(token.functions.balanceOf(Web3.to_checksum_address(desired.provider.address)).call())
         lows = low_funds(eth, mor, p.min_signer_eth, p.min_provider_mor)
-        if lows:
-            rec["lowFunds"] = lows
-            self._alert(
-                "low-funds", "low funds: " + "; ".join(lows), rec, key="|".join(sorted(x.split(" ")[0] for x in lows))
-            )
-        else:
-            self.last_alert.pop("low-funds", None)
+        run.low_funds = tuple(lows)
+        self.state, alert = self.state.funds_seen(lows)
+        if alert is not None:
+            self._alert(run, alert)
 
     # --- apply or report --------------------------------------------------------------------------
 
-    def _confirm(self, plan: Plan) -> bool:
-        """apply's confirmation: the rolling-day budget, reserved in the ledger before anything is sent."""
-        self._seen_plan = plan
-        desired = self.desired
-        assert desired is not None
-        planned = sum(a.cost.mor_out for a in plan.pending)
-        refusal = budget_refusal(planned, self._ledger.spent_last_day(), desired.policy.max_spend_per_day)
-        if refusal is not None:
-            self._refusal = refusal
-            return False
-        self._ledger.record(planned, f"plan {len(plan.pending)} action(s)")
-        self._reserved = planned
-        return True
+    def _apply(self, run: RunFindings, desired: Desired, provider_dir: Path) -> Applied | BudgetExceeded:
+        ledger = SpendLedger(provider_dir / "spend.jsonl")
+        asked: list[Plan] = []  # the plan apply asked to confirm: a failure after it reports its actions
 
-    def _apply(self, desired: Desired, state: Path, rec: dict[str, Any]) -> None:
-        self._ledger = SpendLedger(state / "spend.jsonl")
-        self._refusal, self._seen_plan, self._reserved = None, None, 0
+        def within_budget(plan: Plan) -> bool:
+            """apply's confirmation, under its lock and before anything is sent: the ledger reserves the plan's
+            spend under policy.maxSpendPerDay, or refuses it."""
+            asked.append(plan)
+            spend = sum(a.cost.mor_out for a in plan.pending)
+            what = f"plan {len(plan.pending)} action(s)"
+            refusal = ledger.reserve(spend, desired.policy.max_spend_per_day, what)
+            if refusal is not None:
+                raise _BudgetRefused(refusal, _pending_ids(plan))
+            return True
+
         aopts = ApplyOptions(
             state_dir=self.opts.state_dir,
             receipt_timeout=self.opts.receipt_timeout,
-            confirm=self._confirm,
+            confirm=within_budget,
             progress=lambda line: self.opts.err(f"apply: {line}"),
             stop_requested=self.stopping.is_set,
         )
         try:
             result = apply_desired(desired, self.opts.environ, aopts)
-        except ApplyError as exc:
-            if self._refusal is not None and self._seen_plan is not None:
-                rec["actions"] = [a.id for a in self._seen_plan.pending]
-                rec["result"] = "budget-exceeded"
-                rec["error"] = self._refusal
-                self._alert("failure", self._refusal, rec, key=self._refusal[:40])
-                return
-            if self._seen_plan is not None:
-                rec["actions"] = [a.id for a in self._seen_plan.pending]
-            raise exc
-        rec["actions"] = [a.id for a in result.plan.pending]
-        rec["txs"] = len(result.txs)
-        rec["morSpentWei"] = str(result.fees + result.stake)
-        if result.notes:
-            rec["notes"] = result.notes
-        if not result.converged:
-            rec["result"] = "not-converged"
-            rec["error"] = "still pending after apply: " + ", ".join(
-                a.id for a in (result.final or result.plan).pending
-            )
-            self.backoff = self.backoff.failed(time.time(), self.desired_fp)
-            self._alert("failure", rec["error"], rec, key=rec["error"])
-            return
-        self.backoff = self.backoff.succeeded()
-        self.last_alert.pop("failure", None)
-        self.last_alert.pop("drift", None)
-        rec["result"] = "converged" if result.applied else "no-changes"
-        if result.applied:
-            self._alert("applied", f"applied {len(rec['actions'])} action(s): {result.summary()}", rec, key=None)
-        if desired.policy.auto_claim:
-            rec["claimedWei"] = str(self._claim(desired, state))
+        except _BudgetRefused as refused:
+            return BudgetExceeded(refused.actions, refused.refusal)
+        except ApplyError:
+            if asked:
+                run.failed_actions = _pending_ids(asked[-1])
+            raise
+        return Applied(
+            actions=_pending_ids(result.plan),
+            applied=result.applied,
+            converged=result.converged,
+            still_pending=_pending_ids(result.final or result.plan),
+            txs=len(result.txs),
+            spent_wei=result.fees + result.stake,
+            notes=tuple(result.notes),
+            summary=result.summary(),
+        )
 
-    def _report(self, desired: Desired, rec: dict[str, Any]) -> None:
+    def _report(self, desired: Desired, gate: Gate) -> Reported:
         _observed, plan = plan_for(desired, self.opts.environ)
-        rec["actions"] = [a.id for a in plan.pending]
-        if plan.errors:
-            rec["planErrors"] = list(plan.errors)
-        if plan.pending:
-            rec["result"] = "drift-reported"
-            why = "; ".join(rec.get("reasons", []))
-            self._alert(
-                "drift",
-                f"{len(plan.pending)} action(s) pending, not applied ({why})",
-                rec,
-                key="|".join(rec["actions"]),
-            )
-        else:
-            rec["result"] = "no-changes"
-            self.last_alert.pop("drift", None)
+        return Reported(_pending_ids(plan), tuple(plan.errors), tuple(gate.reasons()))
 
-    def _claim(self, desired: Desired, state: Path) -> int:
+    def _claim(self, desired: Desired, provider_dir: Path) -> int:
         network = resolve_network(desired.network, self.opts.environ)
         reader = ChainReader.connect(network)
         account = load_signer(desired.signer, self.opts.environ)
         report = claim_journaled(
-            reader, desired, account, state, network.legacy, lambda line: self.opts.err(f"claim: {line}")
+            reader, desired, account, provider_dir, network.legacy, lambda line: self.opts.err(f"claim: {line}")
         )
         return report.collected
 
-    # --- alerts -----------------------------------------------------------------------------------
+    # --- the end of a run and alerts --------------------------------------------------------------
 
-    def _alert(
-        self,
-        event: str,
-        summary: str,
-        rec: dict[str, Any],
-        key: str | None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
+    def _settle(self, run: RunFindings, outcome: Outcome) -> None:
+        self.state, run.verdict = self.state.settle(outcome, time.time())
+        for alert in run.verdict.alerts:
+            self._alert(run, alert)
+
+    def _alert(self, run: RunFindings, alert: Alert) -> None:
         """Count it, list it in the run's line, and post it to the webhook once per distinct occurrence."""
-        rec.setdefault("alerts", []).append(event)
-        if key is not None and self.last_alert.get(event) == key:
+        run.alerts.append(alert.event)
+        self.state, post = self.state.notice(alert)
+        if not post:
             return
-        if key is not None:
-            self.last_alert[event] = key
-        self.opts.metrics.alerted(event)
-        self.opts.err(f"alert {event}: {summary}")
+        self.opts.metrics.alerted(alert.event)
+        self.opts.err(f"alert {alert.event}: {alert.summary}")
         if self.opts.webhook is None:
             return
-        fields = ("trigger", "mode", "suspended", "reasons", "actions", "result", "provider", "block", "commit")
-        details = {k: rec[k] for k in fields if k in rec}
-        details.update(extra or {})
-        delivery = self.opts.webhook.send(event, summary, details)
+        details = {**run.record().details(), **alert.extra}
+        delivery = self.opts.webhook.send(alert.event, alert.summary, details)
         if not delivery.ok:
             self.opts.err(f"webhook: {delivery.error}")

@@ -1,0 +1,137 @@
+"""A watcher run as reported: the JSON line on stdout and the details of its webhook alerts, built from what the
+run's steps found.
+
+Why a type: the keys and when each one is present are the watcher's reporting contract (docs/watch.md; the
+metrics and the tests read the same line), so they are spelled in one place. A field that is None (or empty where
+the key appears only when there is something to say) is left out of the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.watch.gate import Gate
+from reconciler.watch.gitsync import PullResult
+from reconciler.watch.state import Applied, BudgetExceeded, InvalidDesired, Reported, Verdict
+
+# what a webhook alert's `details` carry, taken from the run as far as it has got when the alert is raised
+WEBHOOK_FIELDS = ("trigger", "mode", "suspended", "reasons", "actions", "result", "provider", "block", "commit")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    ts: float
+    trigger: tuple[str, ...]
+    trigger_detail: tuple[str, ...] = ()
+    commit: str | None = None
+    resumed: bool = False
+    git: PullResult | None = None  # a refused pull (trigger git-blocked)
+    desired_invalid: bool = False
+    provider: str | None = None
+    block: int | None = None
+    writer_conflict: bool | None = None  # only with --auto-apply
+    low_funds: tuple[str, ...] = ()
+    mode: str | None = None
+    suspended: bool | None = None
+    reasons: tuple[str, ...] = ()
+    actions: tuple[str, ...] | None = None
+    plan_errors: tuple[str, ...] = ()
+    txs: int | None = None
+    mor_spent_wei: int | None = None
+    notes: tuple[str, ...] = ()
+    claimed_wei: int | None = None
+    result: str | None = None  # None only while the run is still going (an alert's details)
+    error: str | None = None
+    alerts: tuple[str, ...] = ()
+    duration_ms: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The run line's keys and values (money as decimal strings of wei)."""
+        optional: dict[str, Any] = {
+            "triggerDetail": list(self.trigger_detail) or None,
+            "commit": self.commit,
+            "resumed": True if self.resumed else None,
+            "git": {"outcome": self.git.outcome, "message": self.git.message} if self.git else None,
+            "desiredInvalid": True if self.desired_invalid else None,
+            "provider": self.provider,
+            "block": self.block,
+            "writerConflict": self.writer_conflict,
+            "lowFunds": list(self.low_funds) or None,
+            "mode": self.mode,
+            "suspended": self.suspended,
+            "reasons": list(self.reasons) or None,
+            "actions": list(self.actions) if self.actions is not None else None,
+            "planErrors": list(self.plan_errors) or None,
+            "txs": self.txs,
+            "morSpentWei": str(self.mor_spent_wei) if self.mor_spent_wei is not None else None,
+            "notes": list(self.notes) or None,
+            "claimedWei": str(self.claimed_wei) if self.claimed_wei is not None else None,
+            "result": self.result,
+            "error": self.error,
+            "alerts": list(self.alerts) or None,
+            "durationMs": self.duration_ms,
+        }
+        line: dict[str, Any] = {"event": "run", "ts": self.ts, "trigger": list(self.trigger)}
+        line.update({k: v for k, v in optional.items() if v is not None})
+        return line
+
+    def details(self) -> dict[str, Any]:
+        """A webhook alert's details: the run's trigger, mode, actions, result... as far as they are known."""
+        line = self.to_json()
+        return {k: line[k] for k in WEBHOOK_FIELDS if k in line}
+
+
+@dataclass
+class RunFindings:
+    """What the steps of a run in progress found, each set once by the step that found it; `record()` makes the
+    run line from them (and, mid-run, the details of an alert)."""
+
+    ts: float
+    trigger: tuple[str, ...]
+    trigger_detail: tuple[str, ...] = ()
+    commit: str | None = None
+    resumed: bool = False
+    git: PullResult | None = None
+    invalid_error: str | None = None  # the desired state was invalid (the run may go on with the last good one)
+    provider: str | None = None
+    block: int | None = None
+    writer_conflict: bool | None = None
+    low_funds: tuple[str, ...] = ()
+    gate: Gate | None = None
+    outcome: Applied | BudgetExceeded | Reported | InvalidDesired | None = None
+    failed_actions: tuple[str, ...] | None = None  # what an apply that raised ApplyError had planned
+    claimed_wei: int | None = None
+    verdict: Verdict | None = None  # replaced by a failure when a step after it (a claim) raises
+    alerts: list[str] = field(default_factory=list)
+
+    def record(self, duration_ms: int | None = None) -> RunRecord:
+        """The run line as far as the run has got (the webhook's details) or, with its duration, the final one."""
+        outcome, gate, verdict = self.outcome, self.gate, self.verdict
+        applied = outcome if isinstance(outcome, Applied) else None
+        return RunRecord(
+            ts=self.ts,
+            trigger=self.trigger,
+            trigger_detail=self.trigger_detail,
+            commit=self.commit,
+            resumed=self.resumed,
+            git=self.git,
+            desired_invalid=self.invalid_error is not None,
+            provider=self.provider,
+            block=self.block,
+            writer_conflict=self.writer_conflict,
+            low_funds=self.low_funds,
+            mode=gate.mode if gate else None,
+            suspended=gate.suspended if gate else None,
+            reasons=tuple(gate.reasons()) if gate else (),
+            actions=outcome.actions if outcome is not None else self.failed_actions,
+            plan_errors=outcome.plan_errors if isinstance(outcome, Reported) else (),
+            txs=applied.txs if applied else None,
+            mor_spent_wei=applied.spent_wei if applied else None,
+            notes=applied.notes if applied else (),
+            claimed_wei=self.claimed_wei,
+            result=verdict.result if verdict else None,
+            error=(verdict.error if verdict else None) or self.invalid_error,
+            alerts=tuple(self.alerts),
+            duration_ms=duration_ms,
+        )

@@ -1,0 +1,276 @@
+"""The watcher's state transitions driven directly, without threads, a chain or a forwarder: backoff and the stop
+after failures, another writer and the stop it causes, resume, suspension, the rolling-day budget's refusal, alert
+de-duplication, and the run line's keys as a run's steps fill them in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.watch.backoff import Backoff
+from reconciler.watch.gate import Gate
+from reconciler.watch.gitsync import PullResult
+from reconciler.watch.ledger import SpendLedger
+from reconciler.watch.record import RunFindings, RunRecord
+from reconciler.watch.state import (
+    Alert,
+    Applied,
+    BudgetExceeded,
+    Failed,
+    InvalidDesired,
+    Reported,
+    Verdict,
+    WatchState,
+    git_blocked_alert,
+    invalid_alert,
+    stops_on_invalid,
+)
+
+MOR = 10**18
+ACTIONS = ("bid.post:0xaa",)
+
+
+def _gate_reasons(s: WatchState, now: float, **kw: bool) -> list[str]:
+    return s.gate(auto_apply=True, policy_suspend=False, switch_suspend=False, now=now, **kw).reasons()
+
+
+def _applied(converged: bool = True, applied: bool = True) -> Applied:
+    return Applied(
+        actions=ACTIONS,
+        applied=applied,
+        converged=converged,
+        still_pending=() if converged else ACTIONS,
+        txs=1 if applied else 0,
+        spent_wei=3 * MOR // 10 if applied else 0,
+        notes=(),
+        summary="1 transaction(s) sent",
+    )
+
+
+def _posted(s: WatchState, alerts: tuple[Alert, ...]) -> tuple[WatchState, list[str]]:
+    out = []
+    for a in alerts:
+        s, post = s.notice(a)
+        if post:
+            out.append(a.event)
+    return s, out
+
+
+def test_failed_applies_back_off_then_stop_until_the_desired_state_changes() -> None:
+    s = WatchState(backoff=Backoff(base=10, cap=20, max_failures=3)).desired_loaded("v1")
+    assert s.gate(auto_apply=True, policy_suspend=False, switch_suspend=False, now=0).mode == "apply"
+
+    s, v = s.settle(Failed("ApplyError: refusing to apply", applying=True), now=0)
+    assert v.result == "failed" and v.error == "ApplyError: refusing to apply"
+    assert [a.event for a in v.alerts] == ["failure"]
+    assert _gate_reasons(s, now=5) == ["backing off after a failure"]
+    assert _gate_reasons(s, now=10) == []  # the first delay is over
+
+    s, v = s.settle(_applied(converged=False), now=10)
+    assert v.result == "not-converged" and v.error == "still pending after apply: bid.post:0xaa"
+    assert s.backoff.failures == 2 and _gate_reasons(s, now=25) == ["backing off after a failure"]
+    s, _v = s.settle(Failed("TxError: reverted", applying=True), now=30)
+    stopped = ["stopped after repeated failures until the desired state changes"]
+    assert _gate_reasons(s, now=10_000) == stopped
+    assert _gate_reasons(s.desired_loaded("v1"), now=10_000) == stopped  # the same files: still stopped
+    assert _gate_reasons(s.desired_loaded("v2"), now=10_000) == []  # an edit is tried again
+
+    # a failed read while only reporting does not back off; a converged apply resets the backoff
+    s2 = WatchState().desired_loaded("v1")
+    s2, v = s2.settle(Failed("RpcError: timeout", applying=False), now=0)
+    assert v.result == "failed" and s2.backoff == Backoff()
+    s3, v = s.desired_loaded("v2").settle(_applied(), now=10_000)
+    assert v.result == "converged" and s3.backoff.failures == 0 and [a.event for a in v.alerts] == ["applied"]
+    assert s.settle(_applied(applied=False), now=0)[1].result == "no-changes"
+
+
+def test_the_same_failure_is_posted_once_until_a_run_converges() -> None:
+    s = WatchState().desired_loaded("v1")
+    posted: list[str] = []
+    for _ in range(3):
+        s, v = s.settle(Failed("ApplyError: no", applying=True), now=0)
+        s, out = _posted(s, v.alerts)
+        posted += out
+    assert posted == ["failure"]
+    s, v = s.settle(Failed("ApplyError: another", applying=True), now=0)
+    assert _posted(s, v.alerts)[1] == ["failure"]  # a different cause is posted
+    s, v = s.settle(_applied(), now=0)
+    s, out = _posted(s, v.alerts)
+    assert out == ["applied"] and _posted(s, v.alerts)[1] == ["applied"]  # every applied run is posted
+    s, v = s.settle(Failed("ApplyError: another", applying=True), now=0)
+    assert _posted(s, v.alerts)[1] == ["failure"]  # converging cleared it
+
+
+def test_another_writer_stops_auto_apply_once_until_resume() -> None:
+    s, alert = WatchState().nonce_seen(5, [])  # the first run: the chain's nonce is the baseline
+    assert alert is None and s.known_nonce == 5 and not s.conflict
+    s, alert = s.nonce_seen(7, [5, 6])  # our own journal sent 5 and 6
+    assert alert is None and not s.conflict and s.known_nonce == 7
+
+    s, alert = s.nonce_seen(9, [5, 6])  # 7 and 8 came from elsewhere
+    assert s.conflict and alert is not None and alert.event == "writer-conflict" and alert.key == "9"
+    assert "up to 6" in alert.summary and "--resume" in alert.summary
+    gate = s.gate(auto_apply=True, policy_suspend=False, switch_suspend=False, now=0)
+    assert gate.mode == "alert-only" and not gate.suspended
+    assert any("another writer" in r for r in gate.reasons())
+    s, again = s.nonce_seen(10, [])
+    assert again is None and s.conflict  # alerted once, stays stopped
+
+    s, resumed = s.resume("token-1")
+    assert resumed and not s.conflict and _gate_reasons(s, now=0) == []
+    assert s.resume("token-1") == (s, False)  # the same token read again is no new resume
+    s, alert = s.nonce_seen(10, [])
+    assert alert is None  # the nonces seen meanwhile are the baseline now
+
+
+def test_resume_also_lifts_the_stop_after_failures() -> None:
+    s = WatchState(backoff=Backoff(base=3600, max_failures=1), resume_token="").desired_loaded("v1")
+    s, _v = s.settle(Failed("ApplyError: no", applying=True), now=0)
+    assert _gate_reasons(s, now=0) == ["stopped after repeated failures until the desired state changes"]
+    s, resumed = s.resume("t")
+    assert resumed and _gate_reasons(s, now=0) == [] and s.backoff.failures == 0
+
+
+def test_suspended_runs_only_report_and_say_why() -> None:
+    s = WatchState().desired_loaded("v1")
+    by_policy = s.gate(auto_apply=True, policy_suspend=True, switch_suspend=False, now=0)
+    by_switch = s.gate(auto_apply=True, policy_suspend=False, switch_suspend=True, now=0)
+    no_flag = s.gate(auto_apply=False, policy_suspend=False, switch_suspend=False, now=0)
+    assert by_policy.mode == by_switch.mode == no_flag.mode == "alert-only"
+    assert by_policy.suspended and by_switch.suspended and not no_flag.suspended
+    assert by_switch.reasons() == ["suspended by `reconcile watch --suspend`"]
+
+    s, v = s.settle(Reported(ACTIONS, (), tuple(by_switch.reasons())), now=0)
+    assert v.result == "drift-reported" and v.error is None
+    (drift,) = v.alerts
+    assert drift.event == "drift" and drift.key == "bid.post:0xaa"
+    assert drift.summary == "1 action(s) pending, not applied (suspended by `reconcile watch --suspend`)"
+    s, out = _posted(s, v.alerts)
+    assert out == ["drift"] and _posted(s, v.alerts)[1] == []  # the same drift is posted once
+    s, v = s.settle(Reported((), (), ()), now=0)
+    assert v.result == "no-changes" and "drift" not in s.alerted
+
+
+def test_budget_refusal_asks_the_ledger_and_does_not_back_off(tmp_path: Path) -> None:
+    ledger = SpendLedger(tmp_path / "spend.jsonl")
+    t0 = 1_000_000.0
+    assert ledger.reserve(MOR, 2 * MOR, "plan 5 action(s)", now=t0) is None
+    assert ledger.reserve(0, 2 * MOR, "proxy only", now=t0) is None  # costs nothing: always allowed
+    assert ledger.reserve(MOR, 2 * MOR, "plan 1 action(s)", now=t0 + 1) is None  # exactly at the limit
+    refusal = ledger.reserve(3 * MOR // 10, 2 * MOR, "plan 1 action(s)", now=t0 + 2)
+    assert refusal is not None and "maxSpendPerDay" in refusal
+    assert ledger.spent_last_day(now=t0 + 2) == 2 * MOR  # a refused plan reserves nothing
+    assert ledger.reserve(3 * MOR // 10, None, "no limit", now=t0 + 3) is None
+    assert ledger.spent_last_day(now=t0 + 3) == 2 * MOR + 3 * MOR // 10  # still tallied
+
+    s = WatchState().desired_loaded("v1")
+    after, v = s.settle(BudgetExceeded(ACTIONS, refusal), now=0)
+    assert v.result == "budget-exceeded" and v.error == refusal
+    assert [(a.event, a.summary, a.key) for a in v.alerts] == [("failure", refusal, refusal[:40])]
+    assert after.backoff == s.backoff and _gate_reasons(after, now=0) == []  # nothing was tried: no backoff
+
+
+def test_invalid_desired_state_and_other_alerts() -> None:
+    assert stops_on_invalid(["timer"], have_last_good=False)
+    assert stops_on_invalid(["chain", "file"], have_last_good=True)
+    assert not stops_on_invalid(["chain", "timer"], have_last_good=True)  # the last good state stays in force
+    s = WatchState()
+    alert = invalid_alert([f"d.yaml:{i}: bad" for i in range(30)], "fp1")
+    assert alert.key == "fp1" and len(alert.extra["errors"]) == 20 and "30 error(s)" in alert.summary
+    s, out = _posted(s, (alert, alert))
+    assert out == ["invalid-desired-state"]
+    assert s.settle(InvalidDesired(), now=0)[1].result == "invalid-desired-state"
+    s = s.desired_loaded("v1")
+    assert _posted(s, (alert,))[1] == ["invalid-desired-state"]  # fixed, then broken the same way again
+
+    s, low = s.funds_seen(["signer native coin 1 wei < policy.alerts.minSignerEth 2 wei"])
+    assert low is not None and low.key == "signer"
+    s, out = _posted(s, (low, low))
+    assert out == ["low-funds"]
+    s, none = s.funds_seen([])
+    assert none is None and _posted(s, (low,))[1] == ["low-funds"]  # recovered, then low again
+
+    blocked = git_blocked_alert(PullResult("diverged", "a", "a", "local a is not an ancestor"))
+    assert (blocked.event, blocked.key) == ("git-blocked", "local a is not an ancestor")
+
+
+def test_the_run_line_keeps_its_keys() -> None:
+    converged = RunRecord(
+        ts=1.5,
+        trigger=("file",),
+        trigger_detail=("desired.yaml",),
+        provider="0x70",
+        block=20,
+        writer_conflict=False,
+        mode="apply",
+        suspended=False,
+        actions=ACTIONS,
+        txs=1,
+        mor_spent_wei=3 * MOR // 10,
+        result="converged",
+        alerts=("applied",),
+        duration_ms=128,
+        commit="3f2a",
+    )
+    assert converged.to_json() == {
+        "event": "run",
+        "ts": 1.5,
+        "trigger": ["file"],
+        "triggerDetail": ["desired.yaml"],
+        "mode": "apply",
+        "suspended": False,
+        "provider": "0x70",
+        "block": 20,
+        "writerConflict": False,
+        "actions": ["bid.post:0xaa"],
+        "txs": 1,
+        "result": "converged",
+        "morSpentWei": "300000000000000000",
+        "alerts": ["applied"],
+        "durationMs": 128,
+        "commit": "3f2a",
+    }
+    assert converged.details() == {
+        "trigger": ["file"],
+        "mode": "apply",
+        "suspended": False,
+        "actions": ["bid.post:0xaa"],
+        "result": "converged",
+        "provider": "0x70",
+        "block": 20,
+        "commit": "3f2a",
+    }
+    invalid = RunRecord(
+        ts=2.0,
+        trigger=("start",),
+        desired_invalid=True,
+        actions=(),
+        result="invalid-desired-state",
+        error="invalid desired state: d.yaml:3: bad",
+        resumed=True,
+        git=PullResult("local-changes", "a", "a", "local changes"),
+        claimed_wei=0,
+    ).to_json()
+    assert invalid["actions"] == [] and invalid["desiredInvalid"] is True and invalid["resumed"] is True
+    assert invalid["git"] == {"outcome": "local-changes", "message": "local changes"} and invalid["claimedWei"] == "0"
+    assert "reasons" not in invalid and "lowFunds" not in invalid and "alerts" not in invalid
+
+
+def test_a_run_in_progress_gives_the_alert_details_then_the_line() -> None:
+    run = RunFindings(ts=1.0, trigger=("timer",), invalid_error="invalid desired state: d.yaml:1: bad")
+    run.provider, run.block = "0x70", 7
+    assert run.record().details() == {"trigger": ["timer"], "provider": "0x70", "block": 7}  # no mode or result yet
+    run.gate = Gate(auto_apply=True, switch_suspend=True)
+    run.outcome = Reported(ACTIONS, ("a plan error",), tuple(run.gate.reasons()))
+    run.verdict = Verdict("drift-reported")
+    line = run.record(duration_ms=5).to_json()
+    assert line["mode"] == "alert-only" and line["suspended"] is True and line["reasons"] == list(run.gate.reasons())
+    assert line["planErrors"] == ["a plan error"] and line["actions"] == ["bid.post:0xaa"] and line["durationMs"] == 5
+    # the files are broken, the last good state was planned on: the line says both
+    assert line["desiredInvalid"] is True and line["error"] == "invalid desired state: d.yaml:1: bad"
+    run.verdict = Verdict("failed", "RpcError: down")
+    assert run.record().to_json()["error"] == "RpcError: down"  # a failure's error comes first
+
+    failed = RunFindings(ts=1.0, trigger=("file",), gate=Gate(auto_apply=True), failed_actions=ACTIONS)
+    failed.verdict = Verdict("failed", "ApplyError: refusing to apply")
+    line = failed.record().to_json()
+    assert line["actions"] == ["bid.post:0xaa"] and "txs" not in line and line["mode"] == "apply"
