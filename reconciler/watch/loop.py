@@ -22,6 +22,7 @@ from typing import Any
 
 from web3 import Web3
 
+from reconciler import GuardRefused
 from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
 from reconciler.apply.session import journal_path, state_path
 from reconciler.chain.artifacts import load_artifact
@@ -102,7 +103,7 @@ class WatchOptions:
     receipt_timeout: float = 300.0
 
 
-class _BudgetRefused(Exception):
+class _BudgetRefused(GuardRefused):
     """Raised by the watcher's confirmation inside apply when the plan does not fit the rolling-day budget:
     nothing was sent, and the refusal leaves apply as a value (not decoded from an ApplyError)."""
 
