@@ -1,6 +1,6 @@
 """Calldata for every write the reconciler makes: the Diamond's provider/model/bid functions and MOR approve.
 
-Pure encoding from the committed ABIs (no node needed); the sender in txsend.py signs and sends them.
+Pure encoding from the committed ABIs (no node needed); the sender (chain/sender.py) signs and sends them.
 """
 
 from __future__ import annotations
