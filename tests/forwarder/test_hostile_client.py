@@ -37,7 +37,6 @@ def request(path: str, headers: list[str], body: bytes = b"") -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 6: a non-ASCII bearer is a 500")
 async def test_row6_a_non_ascii_bearer_is_401_on_every_plane(openai_up: Upstream, make_proxy, caplog):
     caplog.set_level(logging.DEBUG)
     body = b'{"model":"gpt-x","messages":[]}'
