@@ -391,6 +391,10 @@ class UpstreamPool:
                 self._waiters.append(w)
                 try:
                     await w
+                except asyncio.CancelledError:
+                    if w.done() and not w.cancelled():  # woken, then cancelled before it ran: pass the wake-up on
+                        self._wake_waiter()
+                    raise
                 finally:
                     if w in self._waiters:
                         self._waiters.remove(w)

@@ -24,7 +24,6 @@ async def answer_ok(conn: Conn) -> None:
         await conn.send(head("200 OK", "Content-Length: 2") + b"ok")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 8: a waiter cancelled after its wake-up swallows it")
 async def test_row8_a_waiter_cancelled_in_the_tick_it_was_woken_passes_the_wakeup_on():
     async with hostile_upstream(answer_ok) as up:
         pool = UpstreamPool(limit=1)
