@@ -191,7 +191,12 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
             errors.append(f"{where}.modelId: duplicate model id 0x{model_id}")
             continue
         seen.add(model_id)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a port out of 0-65535 or not a number, a broken [IPv6] host
+            errors.append(f"{where}.apiUrl: not a valid URL (check the host and the port)")
+            continue
         if parts.scheme not in ("http", "https") or not parts.hostname:
             errors.append(f"{where}.apiUrl: not an http(s) URL")
             continue
@@ -212,7 +217,6 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
         if not isinstance(slots, int) or isinstance(slots, bool) or slots < 0:
             continue  # schema error already recorded
         params = entry.get("parameters") or {}
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         routes.append(
             ModelRoute(
                 model_id=model_id,

@@ -135,17 +135,23 @@ async def _start_site(runner: web.BaseRunner, host: str, port: int) -> int:
 
 
 async def watch_config(state: ProxyState) -> None:
-    """Reload when the file changes (watching its folder, so atomic renames are seen too)."""
+    """Reload when the file changes: its folder is watched (so atomic renames are seen too), not subfolders,
+    and only events on the file itself count. A reload that fails unexpectedly is logged and the watch goes on."""
     path = state.config_path.resolve()
 
     def relevant(change: watchfiles.Change, changed: str) -> bool:
-        return Path(changed).name == path.name
+        return Path(changed) == path
 
     try:
         async for _ in watchfiles.awatch(
-            path.parent, watch_filter=relevant, debounce=state.settings.watch_debounce_ms, step=50
+            path.parent, watch_filter=relevant, debounce=state.settings.watch_debounce_ms, step=50, recursive=False
         ):
-            state.reload("file")
+            try:
+                state.reload("file")
+            except Exception as exc:  # never the message: it could quote the file
+                log.error(
+                    "reload (file) failed unexpectedly (%s); the previous config keeps serving", type(exc).__name__
+                )
     except Exception:
         log.exception("the config file watcher stopped; SIGHUP and POST /admin/reload still reload")
 

@@ -102,7 +102,6 @@ async def test_row4_no_output_ever_shows_a_key_from_a_bad_config(openai_up, make
     assert not leaks, "\n".join(leaks)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 5: a port out of range raises ValueError out of the loader")
 async def test_row5_a_bad_port_is_a_422_and_the_watcher_keeps_running(openai_up, make_proxy):
     models = [entry("gpt-x", openai_up)]
     async with make_proxy(models, watch=True) as r, aiohttp.ClientSession(headers=AUTH) as s:
@@ -123,7 +122,6 @@ def file_reloads(r: Any) -> int:
     return int(sum(v for k, v in r.state.metrics.reloads.values.items() if ("trigger", "file") in k))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 14: the watcher reacts to files in subfolders")
 async def test_row14_the_watcher_watches_only_its_one_file(openai_up, make_proxy):
     models = [entry("gpt-x", openai_up)]
     async with make_proxy(models, watch=True) as r:
