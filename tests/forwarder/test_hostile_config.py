@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from fwd_helpers import ADMIN_TOKEN, admin_url, entry, eventually, write_config
 from fwd_stubs import Upstream
 
@@ -74,7 +73,6 @@ async def start_output(config: Path) -> tuple[int, str]:
     return proc.returncode or 0, out.decode("utf-8", "replace")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 4: schema errors echo values, keys included")
 async def test_row4_no_output_ever_shows_a_key_from_a_bad_config(openai_up, make_proxy, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     cases = bad_configs(openai_up)
