@@ -182,7 +182,6 @@ async def test_row2_endless_binary_answer_is_cut_at_its_cap(make_proxy):
 # ---- row 3: trailers -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 3: trailers are unbounded")
 async def test_row3_a_trailer_flood_is_cut(make_proxy):
     async def mode(conn: Conn) -> None:
         await conn.read_request()
@@ -200,7 +199,6 @@ async def test_row3_a_trailer_flood_is_cut(make_proxy):
         await eventually(lambda: in_flight(r) == 0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 3: trailers are merged into the response headers")
 async def test_row3_a_trailer_never_becomes_a_response_header(make_proxy):
     async def mode(conn: Conn) -> None:
         while await conn.read_request():
@@ -221,13 +219,7 @@ async def test_row3_a_trailer_never_becomes_a_response_header(make_proxy):
 # ---- row 7: 101 Switching Protocols -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "upgrade",
-    [
-        pytest.param(True, marks=pytest.mark.xfail(strict=True, reason="issue 17 row 7: a 101 crashes data_received")),
-        False,
-    ],
-)
+@pytest.mark.parametrize("upgrade", [True, False])
 async def test_row7_an_upstream_101_is_a_clean_502(make_proxy, caplog, upgrade):
     caplog.set_level(logging.DEBUG)
     lines = ["Upgrade: websocket", "Connection: Upgrade"] if upgrade else []
@@ -368,7 +360,6 @@ async def test_row11_the_key_never_reaches_the_buyer_in_an_error_body(make_proxy
 # ---- row 13: compressed and framed bodies ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 13: a truncated gzip answer passes as a 200")
 async def test_row13_a_truncated_gzip_answer_is_502(make_proxy):
     packed = gzip.compress(json.dumps({"choices": [{"text": "x" * 50_000}]}).encode())
 
@@ -385,7 +376,6 @@ async def test_row13_a_truncated_gzip_answer_is_502(make_proxy):
         assert status == 502 and data["error"]["type"] == "upstream_error"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 13: raw deflate is refused")
 async def test_row13_raw_deflate_is_decoded(make_proxy):
     answer = json.dumps({"choices": [{"text": "y" * 10_000}]}).encode()
     comp = zlib.compressobj(6, zlib.DEFLATED, -15)
@@ -409,7 +399,6 @@ async def test_row13_raw_deflate_is_decoded(make_proxy):
         assert status == 200 and data == json.loads(answer)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 13: a non-final chunked coding waits for the idle timeout")
 @pytest.mark.parametrize("coding", ["chunked, identity", "gzip, chunked"])
 async def test_row13_transfer_codings_other_than_a_final_chunked_are_a_prompt_502(make_proxy, coding):
     async def mode(conn: Conn) -> None:

@@ -16,7 +16,6 @@ import gzip
 import zlib
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -146,7 +145,6 @@ async def _feed(pieces: list[bytes]) -> tuple[int, bytes] | UpstreamError:
     return resp.status, body
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 13: raw deflate is refused as corrupt")
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(answers(), st.lists(st.integers(0, 10_000), max_size=12))
 def test_valid_answers_split_anywhere_parse_exactly(answer: tuple[bytes, int, bytes], cuts: list[int]) -> None:
