@@ -58,7 +58,6 @@ async def test_row6_a_non_ascii_bearer_is_401_on_every_plane(openai_up: Upstream
     assert openai_up.requests == [] and ADMIN_TOKEN not in caplog.text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 12: a declared length above the limit waits for the body")
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/audio/transcriptions"])
 async def test_row12_a_declared_length_above_the_limit_is_413_before_reading(openai_up: Upstream, make_proxy, path):
     async with make_proxy([entry("gpt-x", openai_up)]) as r:
@@ -69,7 +68,6 @@ async def test_row12_a_declared_length_above_the_limit_is_413_before_reading(ope
         assert in_flight(r) == 0 and openai_up.requests == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 12: JSON endpoints share the 64 MiB multipart limit")
 async def test_row12_json_endpoints_have_their_own_smaller_cap(openai_up: Upstream, make_proxy):
     async with make_proxy([entry("gpt-x", openai_up)], max_json_body_bytes=1 << 20) as r:
         body = b'{"model":"gpt-x","messages":[' + b'{"role":"user","content":"x"},' * 50_000 + b"{}]}"
@@ -80,7 +78,6 @@ async def test_row12_json_endpoints_have_their_own_smaller_cap(openai_up: Upstre
         assert openai_up.requests == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 12: reading a request has no deadline")
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/audio/transcriptions"])
 async def test_row12_a_stalled_request_body_meets_the_read_deadline(openai_up: Upstream, make_proxy, path):
     async with make_proxy([entry("gpt-x", openai_up)], request_read_timeout=0.5) as r:

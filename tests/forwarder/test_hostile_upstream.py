@@ -30,7 +30,6 @@ async def sse_text(s: aiohttp.ClientSession, url: str, body: dict) -> tuple[int,
 # ---- row 1: gzip bombs ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 1: a gzip answer is inflated whole")
 async def test_row1_gzip_bomb_non_streaming_is_502_in_bounded_memory(make_proxy):
     bomb = gzip_bomb()
 
@@ -57,7 +56,6 @@ async def test_row1_gzip_bomb_non_streaming_is_502_in_bounded_memory(make_proxy)
         await eventually(lambda: in_flight(r) == 0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 1b: a gzip stream is inflated whole per read")
 async def test_row1b_gzip_bomb_stream_ends_with_an_error_event_in_bounded_memory(make_proxy):
     bomb = gzip_bomb(b'data: {"choices":[]}\n\n')
 
@@ -103,7 +101,6 @@ async def endless_chunks(conn: Conn, status: str, ctype: str, piece: bytes, limi
     await hold_open(conn)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 2: buffered answers have no cap")
 async def test_row2_buffered_answer_above_the_cap_is_502(make_proxy):
     async def mode(conn: Conn) -> None:
         await endless_chunks(conn, "200 OK", "application/json", b"x" * 65536, 64 << 20)
@@ -116,7 +113,6 @@ async def test_row2_buffered_answer_above_the_cap_is_502(make_proxy):
         await eventually(lambda: in_flight(r) == 0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 2: a declared length above the cap is not refused at the head")
 async def test_row2_declared_length_above_the_cap_is_refused_at_the_head(make_proxy):
     async def mode(conn: Conn) -> None:
         await conn.read_request()
@@ -132,7 +128,6 @@ async def test_row2_declared_length_above_the_cap_is_refused_at_the_head(make_pr
         await eventually(lambda: in_flight(r) == 0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 2: error bodies are read whole")
 async def test_row2_error_body_is_read_only_up_to_its_small_cap(make_proxy):
     async def mode(conn: Conn) -> None:
         await endless_chunks(conn, "500 Internal Server Error", "text/plain", b"e" * 65536, 32 << 20)
@@ -146,7 +141,6 @@ async def test_row2_error_body_is_read_only_up_to_its_small_cap(make_proxy):
         await eventually(lambda: in_flight(r) == 0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 2: streams have no total-size cap")
 async def test_row2_endless_stream_ends_at_its_cap_with_an_error_event(make_proxy):
     frame = b'data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\n'
 
@@ -161,7 +155,6 @@ async def test_row2_endless_stream_ends_at_its_cap_with_an_error_event(make_prox
         await eventually(lambda: in_flight(r) == 0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 2: binary streams have no total-size cap")
 async def test_row2_endless_binary_answer_is_cut_at_its_cap(make_proxy):
     async def mode(conn: Conn) -> None:
         await endless_chunks(conn, "200 OK", "audio/mpeg", b"\xff" * 65536, 64 << 20)
@@ -296,7 +289,6 @@ async def test_row9_a_request_fully_written_then_dropped_is_not_retried(make_pro
 # ---- row 10: failures are logged (rate-limited) and counted by reason ------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 10: upstream failures are not logged, metrics lack a reason")
 async def test_row10_upstream_failures_log_a_rate_limited_warning_and_count_by_reason(make_proxy, caplog):
     caplog.set_level(logging.INFO, logger="morpheus_proxy")
 
@@ -344,7 +336,6 @@ def echo_key_mode(status: str, kind: str):
     return mode
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 11: upstream error bodies pass the key through")
 @pytest.mark.parametrize("kind", ["openai", "anthropic", "detail"])
 async def test_row11_the_key_never_reaches_the_buyer_in_an_error_body(make_proxy, kind):
     async with hostile_upstream(echo_key_mode("401 Unauthorized", kind)) as up:
