@@ -131,11 +131,42 @@ def _schema_validator() -> jsonschema.protocols.Validator | None:
 _VALIDATOR = _schema_validator()
 
 
+_SHOWN_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,39}$")
+
+
+def _name(key: Any) -> str:
+    """A property name as it may be shown: identifier-like names only (an API key never looks like one)."""
+    return key if isinstance(key, str) and _SHOWN_NAME.match(key) else "<name hidden>"
+
+
 def _path(parts: Any) -> str:
     out = ""
     for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+        out += f"[{p}]" if isinstance(p, int) else (f".{_name(p)}" if out else _name(p))
     return out or "(root)"
+
+
+def _rule_broken(err: Any) -> str:
+    """The schema rule an error breaks, told from the schema's side only: never the value found there."""
+    rule, want = err.validator, err.validator_value
+    if rule == "type":
+        return f"expected {' or '.join(want) if isinstance(want, list) else want}"
+    if rule == "required":
+        have = err.instance if isinstance(err.instance, dict) else {}
+        return "missing " + ", ".join(repr(n) for n in want if n not in have)
+    if rule == "enum":
+        return "must be one of " + ", ".join(str(v) for v in want)
+    if rule == "pattern":
+        return f"does not match the pattern {want}"
+    if rule in ("minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"):
+        return f"breaks {rule} {want}"
+    return f"breaks the schema rule {rule!r}"
+
+
+def _unknown_properties(err: Any) -> str:
+    known = err.schema.get("properties", {}) if isinstance(err.schema, dict) else {}
+    names = [k for k in err.instance if k not in known] if isinstance(err.instance, dict) else []
+    return "unknown properties " + ", ".join(_name(k) for k in names)
 
 
 def _kind_for(api_type: str, url: str) -> str | None:
@@ -153,17 +184,16 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
     errors: list[str] = []
     warnings: list[str] = []
     if _VALIDATOR is not None:
-        for err in sorted(_VALIDATOR.iter_errors(obj), key=lambda e: list(e.absolute_path)):
+        # Messages are built from the path and the rule, never from jsonschema's message: that quotes the value
+        # found, and a misplaced or mistyped entry quotes its api key with it.
+        for err in sorted(_VALIDATOR.iter_errors(obj), key=lambda e: [str(p) for p in e.absolute_path]):
             where = _path(err.absolute_path)
             if err.validator == "additionalProperties":
-                warnings.append(f"{where}: {err.message} (ignored)")
+                warnings.append(f"{where}: {_unknown_properties(err)} (ignored)")
             elif err.validator == "enum" and list(err.absolute_path)[-1:] == ["apiType"]:
                 continue  # reported below with a clearer message
-            elif "apiKey" in err.absolute_path or err.validator == "pattern":
-                # Never echo the value: it might be a key.
-                errors.append(f"{where}: invalid value ({err.validator} {err.validator_value!r})")
             else:
-                errors.append(f"{where}: {err.message}")
+                errors.append(f"{where}: {_rule_broken(err)}")
     if not isinstance(obj, dict) or not isinstance(obj.get("models"), list):
         raise ConfigError(source, errors or ["(root): expected an object with a 'models' array"])
 
@@ -181,7 +211,7 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
             )
             continue
         if api_type not in SUPPORTED_API_TYPES:
-            errors.append(f"{where}.apiType: unknown apiType {api_type!r} (supported: openai, claudeai)")
+            errors.append(f"{where}.apiType: unknown apiType (supported: openai, claudeai)")  # the value: never shown
             continue
         model_id = normalize_model_id(str(entry.get("modelId", "")))
         url = entry.get("apiUrl")
@@ -191,7 +221,12 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
             errors.append(f"{where}.modelId: duplicate model id 0x{model_id}")
             continue
         seen.add(model_id)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a port out of 0-65535 or not a number, a broken [IPv6] host
+            errors.append(f"{where}.apiUrl: not a valid URL (check the host and the port)")
+            continue
         if parts.scheme not in ("http", "https") or not parts.hostname:
             errors.append(f"{where}.apiUrl: not an http(s) URL")
             continue
@@ -212,7 +247,6 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
         if not isinstance(slots, int) or isinstance(slots, bool) or slots < 0:
             continue  # schema error already recorded
         params = entry.get("parameters") or {}
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         routes.append(
             ModelRoute(
                 model_id=model_id,

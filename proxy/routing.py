@@ -19,11 +19,15 @@ _KIND_PATHS = {
 
 
 def check_bearer(request: web.BaseRequest, token: str | None) -> bool:
-    """True when no token is configured or the request carries it (constant-time compare)."""
+    """True when no token is configured or the request carries it (constant-time compare).
+
+    aiohttp hands over undecodable header bytes as surrogates; "surrogatepass" encodes any str, so a non-UTF-8
+    bearer is simply a wrong token (a 401), never an encoding error (a 500).
+    """
     if token is None:
         return True
     got = request.headers.get("Authorization", "")
-    return got.startswith("Bearer ") and hmac.compare_digest(got[7:].encode(), token.encode())
+    return got.startswith("Bearer ") and hmac.compare_digest(got[7:].encode("utf-8", "surrogatepass"), token.encode())
 
 
 def resolve(cfg: ModelsConfig | None, model: Any, kind: str) -> ModelRoute | web.Response:

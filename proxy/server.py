@@ -83,21 +83,29 @@ def data_handler(state: ProxyState) -> DataHandler:
 
 
 def data_server(state: ProxyState) -> web.Server:
-    """aiohttp's low-level server around `data_handler`, with the request body cap of `max_body_bytes`."""
+    """aiohttp's low-level server around `data_handler`, with the request body caps (`max_body_bytes` for audio
+    uploads, `max_json_body_bytes` for the rest) enforced while reading."""
     loop = asyncio.get_running_loop()
     cap = state.settings.max_body_bytes
+    json_cap = min(cap, state.settings.max_json_body_bytes)  # only audio uploads need the large cap
 
     def make_request(
         message: Any, payload: Any, protocol: Any, writer: Any, task: asyncio.Task[None]
     ) -> web.BaseRequest:
-        return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=cap)
+        size = cap if message.path == "/v1/audio/transcriptions" else json_cap
+        return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=size)
 
     return web.Server(data_handler(state), request_factory=make_request, handler_cancellation=True, access_log=None)
 
 
 def new_pool(state: ProxyState) -> UpstreamPool:
     """One pooled keep-alive client for all upstreams; a set pool_limit is raised to the sum of all slots."""
-    pool = UpstreamPool(limit=0, connect_timeout=state.settings.connect_timeout)
+    st = state.settings
+    pool = UpstreamPool(
+        limit=0,
+        connect_timeout=st.connect_timeout,
+        max_decoded=st.max_decoded_bytes,
+    )
     state.upstream = pool
     state.size_pool()
     return pool
@@ -135,17 +143,23 @@ async def _start_site(runner: web.BaseRunner, host: str, port: int) -> int:
 
 
 async def watch_config(state: ProxyState) -> None:
-    """Reload when the file changes (watching its folder, so atomic renames are seen too)."""
+    """Reload when the file changes: its folder is watched (so atomic renames are seen too), not subfolders,
+    and only events on the file itself count. A reload that fails unexpectedly is logged and the watch goes on."""
     path = state.config_path.resolve()
 
     def relevant(change: watchfiles.Change, changed: str) -> bool:
-        return Path(changed).name == path.name
+        return Path(changed) == path
 
     try:
         async for _ in watchfiles.awatch(
-            path.parent, watch_filter=relevant, debounce=state.settings.watch_debounce_ms, step=50
+            path.parent, watch_filter=relevant, debounce=state.settings.watch_debounce_ms, step=50, recursive=False
         ):
-            state.reload("file")
+            try:
+                state.reload("file")
+            except Exception as exc:  # never the message: it could quote the file
+                log.error(
+                    "reload (file) failed unexpectedly (%s); the previous config keeps serving", type(exc).__name__
+                )
     except Exception:
         log.exception("the config file watcher stopped; SIGHUP and POST /admin/reload still reload")
 
