@@ -2,8 +2,8 @@
 
 The file is the Morpheus proxy-router's format (schemas/models-config.schema.json is the shared contract).
 Validation is all-or-nothing so that a bad file can never replace a good one; unknown fields are tolerated
-with a warning (the proxy-router accepts them too); apiTypes we cannot forward are refused here, at load,
-never mis-forwarded later.
+with a warning (the proxy-router accepts them too); an apiUrl the forwarder cannot serve for its apiType is
+refused here, at load, never mis-forwarded later.
 """
 
 from __future__ import annotations
@@ -22,14 +22,18 @@ import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "models-config.schema.json"
 
-SUPPORTED_API_TYPES = frozenset({"openai", "claudeai"})
-UNSUPPORTED_API_TYPES = frozenset({"prodia-sd", "prodia-sdxl", "prodia-v2", "hyperbolic-sd", "decisions"})
+# Built by the router's own adapters and relayed by path, unchanged but for the key (proxy/relay.py).
+RELAYED_API_TYPES = frozenset({"prodia-sd", "prodia-sdxl", "prodia-v2", "hyperbolic-sd", "decisions"})
+SUPPORTED_API_TYPES = frozenset({"openai", "claudeai"}) | RELAYED_API_TYPES
+# Prodia's v1 image jobs: the router polls `GET {apiUrl}/job/{id}` until the job ends.
+JOB_API_TYPES = frozenset({"prodia-sd", "prodia-sdxl"})
 
 # Request kinds, named by the OpenAI endpoint a client calls.
 CHAT = "chat"
 EMBEDDINGS = "embeddings"
 SPEECH = "speech"
 TRANSCRIPTIONS = "transcriptions"
+RELAY = "relay"  # image, video and decisions models, reached on /v1/relay/<model id>
 
 _OPENAI_SUFFIXES = {
     "/chat/completions": CHAT,
@@ -171,6 +175,8 @@ def _unknown_properties(err: Any) -> str:
 
 def _kind_for(api_type: str, url: str) -> str | None:
     path = urlsplit(url).path.rstrip("/")
+    if api_type in RELAYED_API_TYPES:
+        return RELAY if path or api_type != "decisions" else None
     if api_type == "claudeai":
         return CHAT if path.endswith("/messages") else None
     for suffix, kind in _OPENAI_SUFFIXES.items():
@@ -204,14 +210,9 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
         if not isinstance(entry, dict):
             continue  # schema error already recorded
         api_type = entry.get("apiType")
-        if api_type in UNSUPPORTED_API_TYPES:
-            errors.append(
-                f"{where}.apiType: {api_type!r} is not implemented by morpheus-proxy "
-                f"(supported: {', '.join(sorted(SUPPORTED_API_TYPES))}); serve this model from the proxy-router directly"
-            )
-            continue
         if api_type not in SUPPORTED_API_TYPES:
-            errors.append(f"{where}.apiType: unknown apiType (supported: openai, claudeai)")  # the value: never shown
+            # the value: never shown
+            errors.append(f"{where}.apiType: unknown apiType (supported: {', '.join(sorted(SUPPORTED_API_TYPES))})")
             continue
         model_id = normalize_model_id(str(entry.get("modelId", "")))
         url = entry.get("apiUrl")
@@ -239,9 +240,17 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
             errors.append(f"{where}.apiKey: holds a line break or another control character")
             continue
         kind = _kind_for(api_type, url)
+        if kind is None and api_type == "decisions":
+            errors.append(f"{where}.apiUrl: a decisions URL needs its path (the router posts to it as it is)")
+            continue
         if kind is None:
             wanted = "/v1/messages" if api_type == "claudeai" else ", ".join(_OPENAI_SUFFIXES)
             errors.append(f"{where}.apiUrl: the path must end with {wanted} for apiType {api_type}")
+            continue
+        if api_type in JOB_API_TYPES and (parts.query or parts.fragment):
+            errors.append(
+                f"{where}.apiUrl: a {api_type} URL may not hold a query (its jobs are polled at <apiUrl>/job/<id>)"
+            )
             continue
         slots = entry.get("concurrentSlots", 0)
         if not isinstance(slots, int) or isinstance(slots, bool) or slots < 0:

@@ -259,15 +259,24 @@ class Forwarder:
 
     # ---- upstream calls -------------------------------------------------------------------------
 
-    async def _send(self, route: ModelRoute, data: bytes, headers: dict[str, str], deadline: float) -> UpstreamResponse:
-        """POST upstream; retry once only when the connection was never made (nothing was sent)."""
+    async def _send(
+        self,
+        route: ModelRoute,
+        data: bytes,
+        headers: dict[str, str],
+        deadline: float,
+        method: str = "POST",
+        url: str | None = None,
+    ) -> UpstreamResponse:
+        """Send upstream (a POST to the route's apiUrl unless told otherwise); retry once only when the
+        connection was never made (nothing was sent)."""
         pool = self.state.upstream
         assert pool is not None
         key = route.budget_key
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await pool.post(route.api_url, headers, data)
+                    return await pool.request(method, url or route.api_url, headers, data)
             except ConnectError:
                 self.state.budget.record_failure(key)
                 if attempt == 2 or not self.state.budget.allow(key):
@@ -282,6 +291,8 @@ class Forwarder:
         headers: dict[str, str],
         t0: float,
         sse: SSEDownstream | None,
+        method: str = "POST",
+        url: str | None = None,
     ) -> UpstreamResponse:
         """Send, waiting at most ttfb for the answer; SSE clients get keep-alive comments while they wait."""
         loop = asyncio.get_running_loop()
@@ -291,8 +302,8 @@ class Forwarder:
         request[OVERHEAD_MS] = f"{overhead * 1000:.3f}"
         try:
             if sse is None:
-                return await self._send(route, data, headers, deadline)
-            return await sse.keepalive_while(self._send(route, data, headers, deadline))
+                return await self._send(route, data, headers, deadline, method, url)
+            return await sse.keepalive_while(self._send(route, data, headers, deadline, method, url))
         except TimeoutError:
             raise UpstreamTimeout("ttfb") from None
 

@@ -18,6 +18,7 @@ from aiohttp import web
 from proxy.admin import admin_app
 from proxy.errors import error_response
 from proxy.forward import Forwarder
+from proxy.relay import RELAY_PREFIX, Relay
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamPool
 
@@ -44,7 +45,8 @@ DataHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 def data_handler(state: ProxyState) -> DataHandler:
-    """The data plane: five fixed routes looked up in a dict.
+    """The data plane: five fixed routes looked up in a dict, and the relay paths (`/v1/relay/<model id>`) of
+    image, video and decisions models.
 
     aiohttp's Application, router and middleware chain took ~7% of a forwarded request's CPU here, and the data
     plane needs none of what they offer; the admin plane stays an Application. aiohttp's own HTTP errors (413
@@ -52,6 +54,7 @@ def data_handler(state: ProxyState) -> DataHandler:
     crash is logged and answered with a plain 500.
     """
     fwd = Forwarder(state)
+    relay = Relay(fwd)
     routes: dict[str, tuple[str, DataHandler]] = {
         "/v1/chat/completions": ("POST", fwd.chat),
         "/v1/embeddings": ("POST", fwd.embeddings),
@@ -62,11 +65,14 @@ def data_handler(state: ProxyState) -> DataHandler:
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
         found = routes.get(request.path)
-        if found is None:
+        if found is not None:
+            method, handler = found
+            if request.method != method and not (method == "GET" and request.method == "HEAD"):
+                return error_response(405, "Method Not Allowed", code="http_405", headers={"Allow": method})
+        elif request.path.startswith(RELAY_PREFIX):
+            handler = relay.handle  # checks its own methods (POST, or GET for a job poll)
+        else:
             return error_response(404, "Not Found", code="http_404")
-        method, handler = found
-        if request.method != method and not (method == "GET" and request.method == "HEAD"):
-            return error_response(405, "Method Not Allowed", code="http_405", headers={"Allow": method})
         try:
             return await handler(request)
         except web.HTTPException as exc:

@@ -5,7 +5,8 @@ Why not aiohttp's client: on the forwarder's hot path it took about a third of t
 request body from a task of its own, so in a burst of requests each one left only after the handlers of the
 whole burst had run. Here the request head and body leave in one `transport.write` from the handler itself,
 and the response is parsed by llhttp in C. The forwarder needs only this subset of HTTP: one POST with a
-body in memory, a status, headers and a body read as it arrives (`Content-Length`, chunked or until close).
+body in memory (or a GET without one: an image job's poll), a status, headers and a body read as it arrives
+(`Content-Length`, chunked or until close).
 
 Connections are pooled per origin (scheme, host, port) and reused while the upstream keeps them alive; the
 pool may be capped (`limit`), and a request then waits for a free connection. A connection is reused only
@@ -493,8 +494,13 @@ class UpstreamPool:
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
         """Send one POST and wait for the response head. Raises ConnectError (nothing sent) or Disconnected."""
+        return await self.request("POST", url, headers, body)
+
+    async def request(self, method: str, url: str, headers: dict[str, str], body: bytes = b"") -> UpstreamResponse:
+        """Send one request (a POST, or a GET without a body: a job poll) and wait for the response head."""
         t = self.target(url)
-        lines = [f"POST {t.path} HTTP/1.1\r\nHost: {t.host_header}\r\nContent-Length: {len(body)}\r\n"]
+        length = "" if method == "GET" and not body else f"Content-Length: {len(body)}\r\n"
+        lines = [f"{method} {t.path} HTTP/1.1\r\nHost: {t.host_header}\r\n{length}"]
         for name, value in headers.items():
             lines.append(f"{name}: {_clean(value)}\r\n")
         lines.append("Accept-Encoding: identity\r\n\r\n")

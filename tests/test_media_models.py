@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jsonschema
 
+from proxy.config import RELAY, parse_config
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Endpoint
 from reconciler.desired.modelsconfig import forwarder_entries, forwarder_file, router_entries, router_file
@@ -93,6 +94,10 @@ def test_written_files_keep_the_real_keys_in_the_forwarders_file_only() -> None:
     assert {m["apiKey"] for m in rtr["models"]} == {"client-token-abc"}
     text = json.dumps(rtr)
     assert not any(v in text for k, v in ENV.items() if k != "DEMO_CLIENT_TOKEN")
+    # the forwarder loads the file it is given: the five new types routed by path
+    cfg = parse_config(fwd, "forwarder.json")
+    kinds = {r.api_type: r.kind for r in cfg.routes}
+    assert len(kinds) == 7 and all(kinds[t] == RELAY for t in kinds if t not in ("openai", "claudeai"))
 
 
 def test_decisions_upstream_without_a_key_writes_no_key(tmp_path: Path) -> None:
