@@ -8,9 +8,11 @@ client token as its only key; the forwarder's entry holds the real URL and key.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from proxy.config import RELAY, parse_config
 from reconciler.desired.loader import load_desired
@@ -111,3 +113,16 @@ def test_decisions_upstream_without_a_key_writes_no_key(tmp_path: Path) -> None:
     fwd = forwarder_file(d, None, environ=ENV)
     dec = next(m for m in fwd["models"] if m["apiType"] == "decisions")
     assert "apiKey" not in dec
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/desired-state.md"])
+def test_the_docs_show_an_image_model_and_a_decisions_model_that_validate(tmp_path: Path, doc: str) -> None:
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    snippet = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "apiType: hyperbolic-sd" in b)
+    minimal = (ROOT / "tests" / "corpus" / "good" / "minimal.yaml").read_text()
+    head = minimal[: minimal.index("upstreams:")]
+    path = tmp_path / "state.yaml"
+    path.write_text(head + snippet + 'proxy:\n  modelsConfigPath: x.json\npolicy:\n  maxSpendPerApply: "2 MOR"\n')
+    d, warnings = load_desired(path)
+    assert warnings == []
+    assert {m.endpoint for m in d.models} == {Endpoint.IMAGE, Endpoint.DECISIONS}
