@@ -33,7 +33,8 @@ from proxy.slots import SlotGate
 from proxy.upstream import UpstreamResponse
 
 RELAY_PREFIX = "/v1/relay/"
-_PATH = re.compile(r"^/v1/relay/(?:0x)?([0-9a-fA-F]{64})(?:/job/([A-Za-z0-9._~-]{1,200}))?$")
+# A job id is one path segment that cannot be `.` or `..` (it is appended to the upstream URL with our key).
+_PATH = re.compile(r"^/v1/relay/(?:0x)?([0-9a-fA-F]{64})(?:/job/([A-Za-z0-9_~-][A-Za-z0-9._~-]{0,199}))?$")
 PRODIA_KEY = "X-Prodia-Key"
 # How each relayed type's upstream reads its key; the others take `Authorization: Bearer <key>`.
 _KEY_HEADERS = {"prodia-sd": PRODIA_KEY, "prodia-sdxl": PRODIA_KEY}

@@ -267,3 +267,12 @@ async def test_relay_routing_and_auth_refusals(make_proxy, media_up, openai_up):
         async with s.post(base_url(r) + "/chat/completions", json=body, headers=auth) as resp:
             assert resp.status == 400 and "/v1/relay/<model id>" in (await resp.json())["error"]["message"]
     assert media_up.seen == []
+
+
+def test_a_job_id_is_one_segment_that_cannot_climb():
+    from proxy.relay import _PATH
+
+    base = "/v1/relay/0x" + "ab" * 32
+    assert _PATH.match(base + "/job/3f2a-b9_c.1")
+    for bad in ("/job/..", "/job/.", "/job/.x", "/job/a/b", "/job/", "/", "/job/a%2Fb"):
+        assert _PATH.match(base + bad) is None, bad
