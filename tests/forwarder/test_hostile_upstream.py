@@ -253,7 +253,6 @@ def keepalive_mode(idle_close: float, header: str | None):
     return mode
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 9: the upstream's Keep-Alive timeout is ignored")
 async def test_row9_pooled_connection_expires_a_second_before_the_upstream_keep_alive_timeout(make_proxy):
     async with hostile_upstream(keepalive_mode(2.0, "Keep-Alive: timeout=2")) as up:
         async with make_proxy([entry("gpt-x", up)]) as r, aiohttp.ClientSession() as s:
@@ -263,7 +262,6 @@ async def test_row9_pooled_connection_expires_a_second_before_the_upstream_keep_
             assert up.connections == 2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 9: no upstream_keepalive_s setting")
 async def test_row9_pooled_connection_expires_after_the_keepalive_setting(make_proxy):
     async with hostile_upstream(keepalive_mode(5.0, None)) as up:
         async with make_proxy([entry("gpt-x", up)], upstream_keepalive_s=0.3) as r, aiohttp.ClientSession() as s:
