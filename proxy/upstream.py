@@ -475,7 +475,12 @@ class _Connection(asyncio.Protocol):
         self._complete = False  # the body did not end well: _fail records it even after the last byte
         self._fail(error)
         self._keep_alive = False
-        raise error
+        try:
+            raise error
+        finally:
+            # No cycle error -> traceback -> this frame -> error: it would keep the reader's frames (a buffered
+            # answer of up to max_decoded_bytes) alive until the cyclic GC happened to run.
+            del error
 
 
 class UpstreamPool:
