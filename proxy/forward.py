@@ -381,7 +381,11 @@ class Forwarder:
                     chunks.append(chunk)
                     idle.touch()
         except TimeoutError:
+            chunks.clear()
             raise UpstreamTimeout("idle") from None
+        except BaseException:
+            chunks.clear()  # a traceback keeps this frame alive for a while: not the body read so far with it
+            raise
         return b"".join(chunks)
 
     def _check_stream_length(self, resp: UpstreamResponse) -> None:

@@ -110,6 +110,7 @@ def new_pool(state: ProxyState) -> UpstreamPool:
     pool = UpstreamPool(
         limit=0,
         connect_timeout=st.connect_timeout,
+        keepalive_timeout=st.upstream_keepalive_s,
         max_decoded=st.max_decoded_bytes,
     )
     state.upstream = pool

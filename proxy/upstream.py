@@ -20,7 +20,6 @@ import asyncio
 import collections
 import os
 import ssl
-import time
 import zlib
 from dataclasses import dataclass
 from typing import NoReturn
@@ -60,6 +59,14 @@ class Disconnected(UpstreamError):
     """The connection failed or the answer was malformed after the request was sent (never retried)."""
 
     def __init__(self, message: str, reason: str = "closed") -> None:
+        super().__init__(message, reason)
+
+
+class NotSent(Disconnected):
+    """The connection was seen closed before the request's last byte left: the upstream cannot have acted on
+    it, so it is retried once on a fresh connection."""
+
+    def __init__(self, message: str, reason: str = "closed_before_sent") -> None:
         super().__init__(message, reason)
 
 
@@ -145,7 +152,9 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.idle_since = 0.0
+        self.expires = 0.0  # loop time after which this idle connection is not reused
         self._busy = False
+        self._sent_all = True
         self._reset()
 
     def _reset(self) -> None:
@@ -160,6 +169,7 @@ class _Connection(asyncio.Protocol):
         self._until_close = False
         self._status = 0
         self._keep_alive = False
+        self._keep_alive_header: str | None = None
         self._head_bytes = 0
         # Chunked trailers: bytes fed since the last chunk header without any body in them.
         self._chunk_open = False
@@ -185,6 +195,8 @@ class _Connection(asyncio.Protocol):
         else:
             self.transport.write(head)
             self.transport.write(body)
+        # All of it handed to the kernel now, or later when resume_writing says the buffer drained.
+        self._sent_all = not self.transport.get_write_buffer_size() and not self.transport.is_closing()
         return self._head
 
     def finish(self) -> None:
@@ -203,9 +215,10 @@ class _Connection(asyncio.Protocol):
             and self.transport is not None
             and not self.transport.get_write_buffer_size()  # an early answer: our body may still be going out
         )
+        ttl = keep_alive_ttl(self._keep_alive_header, self.pool.keepalive_timeout)
         self._reset()
-        if reusable:
-            self.pool._put_back(self)
+        if reusable and ttl > 0:
+            self.pool._put_back(self, ttl)
         else:
             self.close()
 
@@ -228,6 +241,10 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        transport.set_write_buffer_limits(high=0)  # resume_writing then means: every byte written has left
+
+    def resume_writing(self) -> None:
+        self._sent_all = True
 
     def data_received(self, data: bytes) -> None:
         if not self._busy or self._complete:  # bytes after an answer's end belong to no request: drop the line
@@ -259,6 +276,8 @@ class _Connection(asyncio.Protocol):
         return False  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._busy and not self._sent_all and self._status == 0 and not self._head_bytes:
+            self._fail(NotSent("the upstream closed the connection before the request was written"))
         self._fail(Disconnected("the upstream closed the connection" + (f": {exc}" if exc else "")))
         self.closed = True
         self.pool._forget(self)
@@ -282,6 +301,7 @@ class _Connection(asyncio.Protocol):
             return
         self._status = status
         headers = self._headers
+        self._keep_alive_header = headers.get("keep-alive")
         te = headers.get("transfer-encoding")
         if te is None:
             self._until_close = "content-length" not in headers
@@ -456,7 +476,12 @@ class _Connection(asyncio.Protocol):
         self._complete = False  # the body did not end well: _fail records it even after the last byte
         self._fail(error)
         self._keep_alive = False
-        raise error
+        try:
+            raise error
+        finally:
+            # No cycle error -> traceback -> this frame -> error: it would keep the reader's frames (a buffered
+            # answer of up to max_decoded_bytes) alive until the cyclic GC happened to run.
+            del error
 
 
 class UpstreamPool:
@@ -467,7 +492,7 @@ class UpstreamPool:
         *,
         limit: int = 0,
         connect_timeout: float = 10.0,
-        keepalive_timeout: float = 60.0,
+        keepalive_timeout: float = 4.0,
         max_decoded: int = 16 * 1024 * 1024,
         tls: ssl.SSLContext | None = None,
     ) -> None:
@@ -508,8 +533,16 @@ class UpstreamPool:
         conn = await self._acquire(t)
         try:
             return await conn.send(head, body)
+        except NotSent:
+            conn.close()  # closed before our last byte left: the upstream never saw the whole request
         except BaseException:
             conn.close()  # cancelled (a deadline, a client gone) or failed: this connection's state is unknown
+            raise
+        conn = await self._connect(t)  # the one retry, on a fresh connection
+        try:
+            return await conn.send(head, body)
+        except BaseException:
+            conn.close()
             raise
 
     @property
@@ -557,9 +590,14 @@ class UpstreamPool:
 
     def _take_idle(self, origin: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(origin)
+        if not idle:
+            return None
+        now = self.loop.time()
         while idle:
             conn = idle.pop()  # most recently used first: the likeliest to still be open
-            if conn.usable():
+            if conn.expires <= now:  # the upstream may be closing it right now: never reuse it
+                conn.close()
+            elif conn.usable():
                 return conn
         return None
 
@@ -600,12 +638,16 @@ class UpstreamPool:
             self._tls = ssl.create_default_context()
         return self._tls
 
-    def _put_back(self, conn: _Connection) -> None:
-        conn.idle_since = time.monotonic()
+    def _put_back(self, conn: _Connection, ttl: float) -> None:
+        conn.idle_since = now = self.loop.time()
+        conn.expires = now + ttl
         self._idle.setdefault(conn.origin, []).append(conn)
         if self._sweeper is None:
-            self._sweeper = self.loop.call_later(self.keepalive_timeout / 4, self._sweep)
+            self._sweeper = self.loop.call_later(self._sweep_every(), self._sweep)
         self._wake_waiter()
+
+    def _sweep_every(self) -> float:
+        return max(0.05, min(self.keepalive_timeout, 60.0) / 4)
 
     def _forget(self, conn: _Connection) -> None:
         if conn in self._open:
@@ -623,14 +665,25 @@ class UpstreamPool:
                 return
 
     def _sweep(self) -> None:
-        """Close connections idle longer than keepalive_timeout (the upstream would soon close them anyway)."""
+        """Close idle connections past their expiry (the upstream would soon close them anyway)."""
         self._sweeper = None
-        cutoff = time.monotonic() - self.keepalive_timeout
+        now = self.loop.time()
         for conns in list(self._idle.values()):
-            for c in [c for c in conns if c.idle_since < cutoff]:
+            for c in [c for c in conns if c.expires <= now]:
                 c.close()
         if any(self._idle.values()):
-            self._sweeper = self.loop.call_later(self.keepalive_timeout / 4, self._sweep)
+            self._sweeper = self.loop.call_later(self._sweep_every(), self._sweep)
+
+
+def keep_alive_ttl(header: str | None, default: float) -> float:
+    """How long an idle connection may be reused: a second less than the upstream's `Keep-Alive: timeout=N`
+    (it closes at N, and its close may cross our next request), else `default`."""
+    if header:
+        for part in header.split(","):
+            name, _, value = part.partition("=")
+            if name.strip().lower() == "timeout" and value.strip().isdigit():
+                return int(value.strip()) - 1.0
+    return default
 
 
 def encode_multipart(fields: list[tuple[str, bytes | str, str | None, str | None]]) -> tuple[str, bytes]:

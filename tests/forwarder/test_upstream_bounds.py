@@ -45,7 +45,6 @@ async def test_row8_a_waiter_cancelled_in_the_tick_it_was_woken_passes_the_wakeu
             await pool.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 9: a request whose connection died mid-write is not retried")
 async def test_row9_a_request_cut_before_its_last_byte_was_written_is_retried_once_on_a_fresh_connection():
     async def mode(conn: Conn) -> None:
         if conn.index == 0:  # the first connection dies while our body is still being written
