@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from proxy.config import RELAY, parse_config
+from reconciler.desired.diagnostics import DesiredStateError
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Endpoint
 from reconciler.desired.modelsconfig import forwarder_entries, forwarder_file, router_entries, router_file
@@ -126,3 +127,19 @@ def test_the_docs_show_an_image_model_and_a_decisions_model_that_validate(tmp_pa
     d, warnings = load_desired(path)
     assert warnings == []
     assert {m.endpoint for m in d.models} == {Endpoint.IMAGE, Endpoint.DECISIONS}
+
+
+def test_a_chat_models_upstream_url_must_end_with_its_endpoint_path(tmp_path: Path) -> None:
+    minimal = (ROOT / "tests" / "corpus" / "good" / "minimal.yaml").read_text()
+    good = minimal.replace(
+        "    upstreamModel: llama-3.3-70b\n",
+        "    upstreamModel: llama-3.3-70b\n    upstreamUrl: https://eu.venice.example/api/v1/chat/completions\n",
+    )
+    path = tmp_path / "good.yaml"
+    path.write_text(good)
+    d, _ = load_desired(path)
+    assert forwarder_entries(d, {})[0].api_url == "https://eu.venice.example/api/v1/chat/completions"
+    path.write_text(good.replace("/api/v1/chat/completions", "/api/v1/completions"))
+    with pytest.raises(DesiredStateError) as exc:
+        load_desired(path)
+    assert "an openai chat URL must end with /chat/completions" in str(exc.value.diagnostics[0])
