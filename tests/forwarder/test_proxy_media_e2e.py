@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fwd_helpers import ADMIN_TOKEN, CHAT, CLIENT_TOKEN, admin_url, base_url, entry, model_id
+from fwd_helpers import ADMIN_TOKEN, CHAT, CLIENT_TOKEN, admin_url, base_url, entry, eventually, model_id
 from media_stubs import (
     GO_HEADERS,
     KEYS,
@@ -209,6 +209,22 @@ async def test_a_failed_job_frees_its_slot_too(make_proxy, media_up):
             answers = await poll_to_end(s, r, "sd-f", json.loads(raw)["job"])
         assert answers[-1]["status"] == "failed"
         assert r.state.slots.gates[model_id("sd-f")[2:]].in_flight == 0
+
+
+async def test_a_job_the_upstream_forgot_or_nobody_polls_frees_its_slot(make_proxy, media_up):
+    models = [media_entry("sd-gone", "prodia-sd", media_up, slots=1)]
+    async with make_proxy(models, client_token=CLIENT_TOKEN, total_timeout=0.5) as r, router_session() as s:
+        gate = r.state.slots.gates[model_id("sd-gone")[2:]]
+        _, _, raw, _ = await router_post(s, r, "sd-gone", "prodia-sd")
+        job = json.loads(raw)["job"]
+        del media_up.jobs[job]  # the upstream no longer knows it: its poll answers 404
+        headers = {**GO_HEADERS, "X-Prodia-Key": CLIENT_TOKEN}
+        async with s.get(f"{relay_url(r, 'sd-gone')}/job/{job}", headers=headers) as resp:
+            assert resp.status == 404
+        assert gate.in_flight == 0
+        _, _, raw, _ = await router_post(s, r, "sd-gone", "prodia-sd")  # never polled: freed after total_timeout
+        assert gate.in_flight == 1
+        await eventually(lambda: gate.in_flight == 0)
 
 
 async def test_upstream_errors_pass_with_the_key_masked(make_proxy, media_up):
