@@ -39,6 +39,17 @@ _SETTING_FLAGS: list[tuple[str, type, str]] = [
     ("watch_debounce_ms", int, "debounce of config-file change events (default 300)"),
     ("pool_limit", int, "upstream connection pool size, raised to the sum of slots; 0 = no cap (default 0)"),
     ("max_body_bytes", int, "largest request body accepted (default 64 MiB)"),
+    ("max_json_body_bytes", int, "largest JSON request body (chat, embeddings, speech; default 16 MiB)"),
+    ("request_read_timeout", float, "seconds to read a request body from the client (default 60)"),
+    ("max_response_bytes", int, "largest buffered (non-stream) upstream answer (default 64 MiB)"),
+    ("max_error_body_bytes", int, "upstream error bodies are read up to this (default 64 KiB)"),
+    ("max_stream_bytes", int, "largest streamed answer relayed, SSE or audio (default 256 MiB)"),
+    ("max_decoded_bytes", int, "what a compressed upstream answer may inflate to (default 16 MiB)"),
+    (
+        "upstream_keepalive_s",
+        float,
+        "seconds an idle upstream connection is kept (default 4; Keep-Alive: timeout= wins)",
+    ),
 ]
 
 

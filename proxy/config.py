@@ -2,8 +2,8 @@
 
 The file is the Morpheus proxy-router's format (schemas/models-config.schema.json is the shared contract).
 Validation is all-or-nothing so that a bad file can never replace a good one; unknown fields are tolerated
-with a warning (the proxy-router accepts them too); apiTypes we cannot forward are refused here, at load,
-never mis-forwarded later.
+with a warning (the proxy-router accepts them too); an apiUrl the forwarder cannot serve for its apiType is
+refused here, at load, never mis-forwarded later.
 """
 
 from __future__ import annotations
@@ -22,14 +22,18 @@ import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "models-config.schema.json"
 
-SUPPORTED_API_TYPES = frozenset({"openai", "claudeai"})
-UNSUPPORTED_API_TYPES = frozenset({"prodia-sd", "prodia-sdxl", "prodia-v2", "hyperbolic-sd", "decisions"})
+# Built by the router's own adapters and relayed by path, unchanged but for the key (proxy/relay.py).
+RELAYED_API_TYPES = frozenset({"prodia-sd", "prodia-sdxl", "prodia-v2", "hyperbolic-sd", "decisions"})
+SUPPORTED_API_TYPES = frozenset({"openai", "claudeai"}) | RELAYED_API_TYPES
+# Prodia's v1 image jobs: the router polls `GET {apiUrl}/job/{id}` until the job ends.
+JOB_API_TYPES = frozenset({"prodia-sd", "prodia-sdxl"})
 
 # Request kinds, named by the OpenAI endpoint a client calls.
 CHAT = "chat"
 EMBEDDINGS = "embeddings"
 SPEECH = "speech"
 TRANSCRIPTIONS = "transcriptions"
+RELAY = "relay"  # image, video and decisions models, reached on /v1/relay/<model id>
 
 _OPENAI_SUFFIXES = {
     "/chat/completions": CHAT,
@@ -131,15 +135,48 @@ def _schema_validator() -> jsonschema.protocols.Validator | None:
 _VALIDATOR = _schema_validator()
 
 
+_SHOWN_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,39}$")
+
+
+def _name(key: Any) -> str:
+    """A property name as it may be shown: identifier-like names only (an API key never looks like one)."""
+    return key if isinstance(key, str) and _SHOWN_NAME.match(key) else "<name hidden>"
+
+
 def _path(parts: Any) -> str:
     out = ""
     for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+        out += f"[{p}]" if isinstance(p, int) else (f".{_name(p)}" if out else _name(p))
     return out or "(root)"
+
+
+def _rule_broken(err: Any) -> str:
+    """The schema rule an error breaks, told from the schema's side only: never the value found there."""
+    rule, want = err.validator, err.validator_value
+    if rule == "type":
+        return f"expected {' or '.join(want) if isinstance(want, list) else want}"
+    if rule == "required":
+        have = err.instance if isinstance(err.instance, dict) else {}
+        return "missing " + ", ".join(repr(n) for n in want if n not in have)
+    if rule == "enum":
+        return "must be one of " + ", ".join(str(v) for v in want)
+    if rule == "pattern":
+        return f"does not match the pattern {want}"
+    if rule in ("minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"):
+        return f"breaks {rule} {want}"
+    return f"breaks the schema rule {rule!r}"
+
+
+def _unknown_properties(err: Any) -> str:
+    known = err.schema.get("properties", {}) if isinstance(err.schema, dict) else {}
+    names = [k for k in err.instance if k not in known] if isinstance(err.instance, dict) else []
+    return "unknown properties " + ", ".join(_name(k) for k in names)
 
 
 def _kind_for(api_type: str, url: str) -> str | None:
     path = urlsplit(url).path.rstrip("/")
+    if api_type in RELAYED_API_TYPES:
+        return RELAY if path or api_type != "decisions" else None
     if api_type == "claudeai":
         return CHAT if path.endswith("/messages") else None
     for suffix, kind in _OPENAI_SUFFIXES.items():
@@ -153,17 +190,16 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
     errors: list[str] = []
     warnings: list[str] = []
     if _VALIDATOR is not None:
-        for err in sorted(_VALIDATOR.iter_errors(obj), key=lambda e: list(e.absolute_path)):
+        # Messages are built from the path and the rule, never from jsonschema's message: that quotes the value
+        # found, and a misplaced or mistyped entry quotes its api key with it.
+        for err in sorted(_VALIDATOR.iter_errors(obj), key=lambda e: [str(p) for p in e.absolute_path]):
             where = _path(err.absolute_path)
             if err.validator == "additionalProperties":
-                warnings.append(f"{where}: {err.message} (ignored)")
+                warnings.append(f"{where}: {_unknown_properties(err)} (ignored)")
             elif err.validator == "enum" and list(err.absolute_path)[-1:] == ["apiType"]:
                 continue  # reported below with a clearer message
-            elif "apiKey" in err.absolute_path or err.validator == "pattern":
-                # Never echo the value: it might be a key.
-                errors.append(f"{where}: invalid value ({err.validator} {err.validator_value!r})")
             else:
-                errors.append(f"{where}: {err.message}")
+                errors.append(f"{where}: {_rule_broken(err)}")
     if not isinstance(obj, dict) or not isinstance(obj.get("models"), list):
         raise ConfigError(source, errors or ["(root): expected an object with a 'models' array"])
 
@@ -174,14 +210,9 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
         if not isinstance(entry, dict):
             continue  # schema error already recorded
         api_type = entry.get("apiType")
-        if api_type in UNSUPPORTED_API_TYPES:
-            errors.append(
-                f"{where}.apiType: {api_type!r} is not implemented by morpheus-proxy "
-                f"(supported: {', '.join(sorted(SUPPORTED_API_TYPES))}); serve this model from the proxy-router directly"
-            )
-            continue
         if api_type not in SUPPORTED_API_TYPES:
-            errors.append(f"{where}.apiType: unknown apiType {api_type!r} (supported: openai, claudeai)")
+            # the value: never shown
+            errors.append(f"{where}.apiType: unknown apiType (supported: {', '.join(sorted(SUPPORTED_API_TYPES))})")
             continue
         model_id = normalize_model_id(str(entry.get("modelId", "")))
         url = entry.get("apiUrl")
@@ -191,7 +222,12 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
             errors.append(f"{where}.modelId: duplicate model id 0x{model_id}")
             continue
         seen.add(model_id)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a port out of 0-65535 or not a number, a broken [IPv6] host
+            errors.append(f"{where}.apiUrl: not a valid URL (check the host and the port)")
+            continue
         if parts.scheme not in ("http", "https") or not parts.hostname:
             errors.append(f"{where}.apiUrl: not an http(s) URL")
             continue
@@ -204,15 +240,22 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
             errors.append(f"{where}.apiKey: holds a line break or another control character")
             continue
         kind = _kind_for(api_type, url)
+        if kind is None and api_type == "decisions":
+            errors.append(f"{where}.apiUrl: a decisions URL needs its path (the router posts to it as it is)")
+            continue
         if kind is None:
             wanted = "/v1/messages" if api_type == "claudeai" else ", ".join(_OPENAI_SUFFIXES)
             errors.append(f"{where}.apiUrl: the path must end with {wanted} for apiType {api_type}")
+            continue
+        if api_type in JOB_API_TYPES and (parts.query or parts.fragment):
+            errors.append(
+                f"{where}.apiUrl: a {api_type} URL may not hold a query (its jobs are polled at <apiUrl>/job/<id>)"
+            )
             continue
         slots = entry.get("concurrentSlots", 0)
         if not isinstance(slots, int) or isinstance(slots, bool) or slots < 0:
             continue  # schema error already recorded
         params = entry.get("parameters") or {}
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         routes.append(
             ModelRoute(
                 model_id=model_id,

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -22,13 +22,15 @@ from proxy.claude_models import ClaudeModels
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
 from proxy.errors import error_response, upstream_error_body
+from proxy.failures import FailureLog
 from proxy.idle import IdleTimeout
 from proxy.routing import check_bearer, resolve
 from proxy.sse import DONE, SSEParser, encode_data
 from proxy.state import ProxyState
-from proxy.upstream import ConnectError, UpstreamError, UpstreamResponse, encode_multipart
+from proxy.upstream import ConnectError, TooLarge, UpstreamError, UpstreamResponse, encode_multipart
 
 log = logging.getLogger("morpheus_proxy")
+T = TypeVar("T")
 
 # Upstream statuses that count against the failure budget (account-level trouble, not a buyer's bad request).
 BUDGET_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504, 529})
@@ -53,6 +55,8 @@ class Forwarder:
         self.state = state
         self.settings = state.settings
         self.claude_models = ClaudeModels()
+        self.failure_log = FailureLog()
+        self.json_cap = min(self.settings.max_json_body_bytes, self.settings.max_body_bytes)
 
     # ---- handlers -------------------------------------------------------------------------------
 
@@ -87,6 +91,24 @@ class Forwarder:
             return self._unauthorized()
         if not request.content_type.startswith("multipart/"):
             return error_response(400, "transcriptions take multipart/form-data", code="invalid_content_type")
+        if (declared := request.content_length) is not None and declared > self.settings.max_body_bytes:
+            return self._body_too_large(self.settings.max_body_bytes)
+        read = await self._within_read_deadline(request, self._read_multipart(request))
+        if read is None:
+            return self._read_timed_out()
+        model, fields = read
+        route = resolve(self.state.config, model, TRANSCRIPTIONS)
+        if isinstance(route, web.Response):
+            return self._rejected(route, "routing")
+
+        ctype, data = encode_multipart([("model", route.model_name, None, None), *fields])
+        return await self._with_slot(
+            request, route, t0, lambda: self._forward_openai(request, route, data, False, t0, ctype)
+        )
+
+    async def _read_multipart(
+        self, request: web.BaseRequest
+    ) -> tuple[str | None, list[tuple[str, bytes | str, str | None, str | None]]]:
         fields: list[tuple[str, bytes | str, str | None, str | None]] = []
         model: str | None = None
         reader = await request.multipart()
@@ -102,13 +124,35 @@ class Forwarder:
                 continue
             ctype = part.headers.get("Content-Type")
             fields.append((part.name, data if part.filename else data.decode("utf-8", "replace"), part.filename, ctype))
-        route = resolve(self.state.config, model, TRANSCRIPTIONS)
-        if isinstance(route, web.Response):
-            return self._rejected(route, "routing")
+        return model, fields
 
-        ctype, data = encode_multipart([("model", route.model_name, None, None), *fields])
-        return await self._with_slot(
-            request, route, t0, lambda: self._forward_openai(request, route, data, False, t0, ctype)
+    # ---- request bounds ---------------------------------------------------------------------------
+
+    async def _within_read_deadline(self, request: web.BaseRequest, reading: Awaitable[T]) -> T | None:
+        """Read a request body within request_read_timeout (None when it ran out); a body that has already
+        arrived whole (the common case: small bodies come with the head) is read without arming a timer."""
+        if request.content.is_eof():
+            return await reading
+        try:
+            async with asyncio.timeout(self.settings.request_read_timeout):
+                return await reading
+        except TimeoutError:
+            return None
+
+    def _body_too_large(self, cap: int) -> web.Response:
+        return self._rejected(
+            error_response(413, f"the request body exceeds {cap} bytes", code="http_413"), "too_large"
+        )
+
+    def _read_timed_out(self) -> web.Response:
+        return self._rejected(
+            error_response(
+                408,
+                f"the request body did not arrive within {self.settings.request_read_timeout:g} s",
+                code="request_timeout",
+                headers={"Connection": "close"},
+            ),
+            "read_timeout",
         )
 
     # ---- shared paths ---------------------------------------------------------------------------
@@ -117,8 +161,13 @@ class Forwarder:
         t0 = asyncio.get_running_loop().time()
         if not check_bearer(request, self.state.client_token):
             return self._unauthorized()
+        if (declared := request.content_length) is not None and declared > self.json_cap:
+            return self._body_too_large(self.json_cap)
+        raw = await self._within_read_deadline(request, request.read())
+        if raw is None:
+            return self._read_timed_out()
         try:
-            body = json.loads(await request.read())
+            body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return error_response(400, "the request body is not valid JSON", code="invalid_json")
         if not isinstance(body, dict):
@@ -210,15 +259,24 @@ class Forwarder:
 
     # ---- upstream calls -------------------------------------------------------------------------
 
-    async def _send(self, route: ModelRoute, data: bytes, headers: dict[str, str], deadline: float) -> UpstreamResponse:
-        """POST upstream; retry once only when the connection was never made (nothing was sent)."""
+    async def _send(
+        self,
+        route: ModelRoute,
+        data: bytes,
+        headers: dict[str, str],
+        deadline: float,
+        method: str = "POST",
+        url: str | None = None,
+    ) -> UpstreamResponse:
+        """Send upstream (a POST to the route's apiUrl unless told otherwise); retry once only when the
+        connection was never made (nothing was sent)."""
         pool = self.state.upstream
         assert pool is not None
         key = route.budget_key
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await pool.post(route.api_url, headers, data)
+                    return await pool.request(method, url or route.api_url, headers, data)
             except ConnectError:
                 self.state.budget.record_failure(key)
                 if attempt == 2 or not self.state.budget.allow(key):
@@ -233,6 +291,8 @@ class Forwarder:
         headers: dict[str, str],
         t0: float,
         sse: SSEDownstream | None,
+        method: str = "POST",
+        url: str | None = None,
     ) -> UpstreamResponse:
         """Send, waiting at most ttfb for the answer; SSE clients get keep-alive comments while they wait."""
         loop = asyncio.get_running_loop()
@@ -242,8 +302,8 @@ class Forwarder:
         request[OVERHEAD_MS] = f"{overhead * 1000:.3f}"
         try:
             if sse is None:
-                return await self._send(route, data, headers, deadline)
-            return await sse.keepalive_while(self._send(route, data, headers, deadline))
+                return await self._send(route, data, headers, deadline, method, url)
+            return await sse.keepalive_while(self._send(route, data, headers, deadline, method, url))
         except TimeoutError:
             raise UpstreamTimeout("ttfb") from None
 
@@ -257,22 +317,42 @@ class Forwarder:
             headers["Authorization"] = "Bearer " + route.api_key
         return headers
 
-    def _upstream_failed(self, route: ModelRoute, what: str, status: int | None = None) -> None:
+    def _upstream_failed(
+        self, route: ModelRoute, what: str, status: int | None = None, reason: str | None = None, detail: str = ""
+    ) -> None:
+        """Count a failure (budget, metrics by kind and reason) and log it, rate-limited, in our own words."""
         if status is None or status in BUDGET_STATUSES:
             self.state.budget.record_failure(route.budget_key)
-        self.state.metrics.upstream_errors.inc((("model", route.model_name), ("kind", what)))
+        reason = reason or what
+        self.state.metrics.upstream_errors.inc((("model", route.model_name), ("kind", what), ("reason", reason)))
+        self.failure_log.record(route.model_name, reason, detail or what)
 
     def _failure_response(self, route: ModelRoute, exc: BaseException) -> web.Response:
         if isinstance(exc, UpstreamTimeout):
-            self._upstream_failed(route, f"timeout_{exc.which}")
+            self._upstream_failed(route, f"timeout_{exc.which}", detail=f"no answer within the {exc.which} timeout")
             return error_response(
                 504, f"the upstream did not answer in time ({exc.which} timeout)", code=f"upstream_timeout_{exc.which}"
             )
         if isinstance(exc, ConnectError):
-            self._upstream_failed(route, "connect")
+            self._upstream_failed(route, "connect", reason=exc.reason, detail=str(exc))
             return error_response(502, "cannot connect to the upstream", code="upstream_unreachable")
-        self._upstream_failed(route, "disconnect")
+        if isinstance(exc, TooLarge):
+            self._upstream_failed(route, "too_large", reason=exc.reason, detail=str(exc))
+            return error_response(502, "the upstream's answer is too large", code="upstream_response_too_large")
+        if isinstance(exc, UpstreamError):
+            self._upstream_failed(route, "disconnect", reason=exc.reason, detail=str(exc))
+        else:
+            self._upstream_failed(route, "disconnect", reason="closed", detail=type(exc).__name__)
         return error_response(502, "the upstream connection failed", code="upstream_connection_error")
+
+    def _mask_key(self, route: ModelRoute, body: bytes) -> bytes:
+        """An upstream error body with the route's key masked: some upstreams echo the key they were sent."""
+        key = route.api_key
+        if key:
+            for form in {key.encode(), json.dumps(key)[1:-1].encode()}:
+                if form in body:
+                    body = body.replace(form, b"[redacted]")
+        return body
 
     def _count_usage(self, route: ModelRoute, usage: Any) -> None:
         if isinstance(usage, dict):
@@ -281,17 +361,39 @@ class Forwarder:
                 if isinstance(n, int) and n > 0:
                     self.state.metrics.tokens.inc((("model", route.model_name), ("type", kind.split("_")[0])), n)
 
-    async def _read_all(self, resp: UpstreamResponse) -> bytes:
-        """The whole body, each read bounded by the idle timeout."""
+    async def _read_all(self, resp: UpstreamResponse, cap: int, *, truncate: bool = False) -> bytes:
+        """The whole body, each read bounded by the idle timeout, and the whole by `cap`: above it, TooLarge
+        (a declared length at once), or with `truncate` the first `cap` bytes (error bodies)."""
+        declared = resp.length
+        if declared is not None and declared > cap and not truncate:
+            raise TooLarge(f"the upstream declared an answer of {declared} bytes, above {cap}")
         chunks: list[bytes] = []
+        total = 0
         try:
             async with IdleTimeout(self.settings.idle_timeout) as idle:
                 while chunk := await resp.readany():
+                    total += len(chunk)
+                    if total > cap:
+                        if not truncate:
+                            raise TooLarge(f"the upstream's answer exceeds {cap} bytes")
+                        chunks.append(chunk[: len(chunk) - (total - cap)])
+                        break
                     chunks.append(chunk)
                     idle.touch()
         except TimeoutError:
+            chunks.clear()
             raise UpstreamTimeout("idle") from None
+        except BaseException:
+            chunks.clear()  # a traceback keeps this frame alive for a while: not the body read so far with it
+            raise
         return b"".join(chunks)
+
+    def _check_stream_length(self, resp: UpstreamResponse) -> None:
+        declared = resp.length
+        if declared is not None and declared > self.settings.max_stream_bytes:
+            raise TooLarge(
+                f"the upstream declared a stream of {declared} bytes, above {self.settings.max_stream_bytes}"
+            )
 
     async def _forward_openai(
         self,
@@ -309,20 +411,21 @@ class Forwarder:
                 resp = await self._open(request, route, data, self._headers(route, content_type), t0, sse)
                 self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
                 if resp.status >= 400:
-                    body = await self._read_all(resp)
-                    self._upstream_failed(route, f"http_{resp.status}", resp.status)
+                    body = await self._read_all(resp, self.settings.max_error_body_bytes, truncate=True)
+                    self._upstream_failed(route, f"http_{resp.status}", resp.status, detail=f"answered {resp.status}")
                     return await self._error_out(
                         request,
                         sse,
                         resp.status,
-                        upstream_error_body(resp.status, body),
+                        upstream_error_body(resp.status, self._mask_key(route, body)),
                         resp.headers.get("Retry-After"),
                         passed_on(resp.headers),
                     )
                 ctype = resp.headers.get("Content-Type", "")
                 if ctype.startswith("text/event-stream") or route.kind == SPEECH:
+                    self._check_stream_length(resp)
                     return await self._pipe(request, route, resp, sse)
-                body = await self._read_all(resp)
+                body = await self._read_all(resp, self.settings.max_response_bytes)
                 if route.kind != SPEECH and ctype.startswith("application/json") and b'"usage"' in body:
                     try:
                         self._count_usage(route, json.loads(body).get("usage"))
@@ -415,9 +518,14 @@ class Forwarder:
             request[PREPARED] = out
             first = b"x"
         if first:
+            cap = self.settings.max_stream_bytes
+            total = len(first) if sse is not None else 0
             try:
                 async with IdleTimeout(self.settings.idle_timeout) as idle:
                     while chunk := await resp.readany():
+                        total += len(chunk)
+                        if total > cap:
+                            raise TooLarge(f"the upstream's stream exceeds {cap} bytes")
                         await out.write(chunk)
                         idle.touch()
                         if sse is not None and b'"usage"' in chunk:
@@ -467,7 +575,11 @@ class Forwarder:
         try:
             async with asyncio.timeout(self.settings.total_timeout):
                 resp = await self._open(request, route, json.dumps(body, ensure_ascii=False).encode(), headers, t0, sse)
-                raw = await self._read_all(resp) if resp.status >= 400 else b""
+                raw = (
+                    await self._read_all(resp, self.settings.max_error_body_bytes, truncate=True)
+                    if resp.status >= 400
+                    else b""
+                )
                 if "temperature" in body and claude.rejects_temperature(resp.status, raw):
                     # The model takes no temperature at all: once more without it, and not again under this config.
                     self.claude_models.refused_temperature(route, version)
@@ -476,16 +588,20 @@ class Forwarder:
                     resp = None
                     data = json.dumps(body, ensure_ascii=False).encode()
                     resp = await self._open(request, route, data, headers, t0, sse)
-                    raw = await self._read_all(resp) if resp.status >= 400 else b""
+                    raw = (
+                        await self._read_all(resp, self.settings.max_error_body_bytes, truncate=True)
+                        if resp.status >= 400
+                        else b""
+                    )
                 self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
                 if resp.status >= 400:
-                    self._upstream_failed(route, f"http_{resp.status}", resp.status)
-                    status, err = claude.to_openai_error(resp.status, raw)
+                    self._upstream_failed(route, f"http_{resp.status}", resp.status, detail=f"answered {resp.status}")
+                    status, err = claude.to_openai_error(resp.status, self._mask_key(route, raw))
                     return await self._error_out(
                         request, sse, status, json.dumps(err).encode(), resp.headers.get("Retry-After")
                     )
                 if sse is None:
-                    raw = await self._read_all(resp)
+                    raw = await self._read_all(resp, self.settings.max_response_bytes)
                     try:
                         answer = claude.to_openai_response(json.loads(raw), options.reasoning)
                     except (ValueError, AttributeError, TypeError):
@@ -495,6 +611,7 @@ class Forwarder:
                         )
                     self._count_usage(route, answer["usage"])
                     return web.json_response(answer, headers={"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")})
+                self._check_stream_length(resp)
                 return await self._translate_stream(
                     route, resp, sse, claude.StreamTranslator(include_usage, options.reasoning)
                 )
@@ -510,9 +627,13 @@ class Forwarder:
         parser = SSEParser()
         out = await sse.start()
         chunk = await self._first_chunk(resp, sse)
+        cap, total = self.settings.max_stream_bytes, 0
         try:
             async with IdleTimeout(self.settings.idle_timeout) as idle:
                 while chunk:
+                    total += len(chunk)
+                    if total > cap:
+                        raise TooLarge(f"the upstream's stream exceeds {cap} bytes")
                     frames = [f for event, data in parser.feed(chunk) for f in tr.feed(event, data)]
                     if frames:
                         await out.write(b"".join(frames))

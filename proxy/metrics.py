@@ -107,6 +107,10 @@ class Metrics:
         self.rejections = Counter("morpheus_proxy_rejections_total", "Requests refused before forwarding, by reason.")
         self.upstream_errors = Counter("morpheus_proxy_upstream_errors_total", "Upstream failures, by model and kind.")
         self.tokens = Counter("morpheus_proxy_tokens_total", "Tokens reported by upstreams, by model and type.")
+        self.job_polls = Counter(
+            "morpheus_proxy_job_polls_total",
+            "Image job polls relayed (they hold no slot of their own), by model and status.",
+        )
         self.reloads = Counter("morpheus_proxy_config_reloads_total", "Config reload attempts, by trigger and result.")
         self.in_flight = Counter("morpheus_proxy_in_flight", "Requests holding a slot, by model.", "gauge")
         self.capacity = Counter("morpheus_proxy_capacity", "Concurrent slots per model (0 = unlimited).", "gauge")
@@ -127,7 +131,7 @@ class Metrics:
             collect()
         metrics = (
             self.requests, self.latency, self.ttfb, self.overhead, self.rejections, self.upstream_errors,
-            self.tokens, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
+            self.tokens, self.job_polls, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
             self.upstream_connections, self.upstream_connects,
         )  # fmt: skip
         lines: list[str] = []

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute, ModelsConfig, normalize_model_id
+from proxy.config import CHAT, EMBEDDINGS, RELAY, SPEECH, TRANSCRIPTIONS, ModelRoute, ModelsConfig, normalize_model_id
 from proxy.errors import error_response
 
 _KIND_PATHS = {
@@ -15,15 +15,29 @@ _KIND_PATHS = {
     EMBEDDINGS: "/v1/embeddings",
     SPEECH: "/v1/audio/speech",
     TRANSCRIPTIONS: "/v1/audio/transcriptions",
+    RELAY: "/v1/relay/<model id>",
 }
 
 
 def check_bearer(request: web.BaseRequest, token: str | None) -> bool:
-    """True when no token is configured or the request carries it (constant-time compare)."""
+    """True when no token is configured or the request carries it (constant-time compare).
+
+    aiohttp hands over undecodable header bytes as surrogates; "surrogatepass" encodes any str, so a non-UTF-8
+    bearer is simply a wrong token (a 401), never an encoding error (a 500).
+    """
     if token is None:
         return True
     got = request.headers.get("Authorization", "")
-    return got.startswith("Bearer ") and hmac.compare_digest(got[7:].encode(), token.encode())
+    return got.startswith("Bearer ") and _same(got[7:], token)
+
+
+def check_token_in(request: web.BaseRequest, token: str | None, header: str) -> bool:
+    """True when no token is configured or `header` (a Prodia-style key header) carries it as its whole value."""
+    return token is None or _same(request.headers.get(header, ""), token)
+
+
+def _same(got: str, token: str) -> bool:
+    return hmac.compare_digest(got.encode("utf-8", "surrogatepass"), token.encode())
 
 
 def resolve(cfg: ModelsConfig | None, model: Any, kind: str) -> ModelRoute | web.Response:

@@ -18,6 +18,7 @@ from aiohttp import web
 from proxy.admin import admin_app
 from proxy.errors import error_response
 from proxy.forward import Forwarder
+from proxy.relay import RELAY_PREFIX, Relay
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamPool
 
@@ -44,7 +45,8 @@ DataHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 def data_handler(state: ProxyState) -> DataHandler:
-    """The data plane: five fixed routes looked up in a dict.
+    """The data plane: five fixed routes looked up in a dict, and the relay paths (`/v1/relay/<model id>`) of
+    image, video and decisions models.
 
     aiohttp's Application, router and middleware chain took ~7% of a forwarded request's CPU here, and the data
     plane needs none of what they offer; the admin plane stays an Application. aiohttp's own HTTP errors (413
@@ -52,6 +54,7 @@ def data_handler(state: ProxyState) -> DataHandler:
     crash is logged and answered with a plain 500.
     """
     fwd = Forwarder(state)
+    relay = Relay(fwd)
     routes: dict[str, tuple[str, DataHandler]] = {
         "/v1/chat/completions": ("POST", fwd.chat),
         "/v1/embeddings": ("POST", fwd.embeddings),
@@ -62,11 +65,14 @@ def data_handler(state: ProxyState) -> DataHandler:
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
         found = routes.get(request.path)
-        if found is None:
+        if found is not None:
+            method, handler = found
+            if request.method != method and not (method == "GET" and request.method == "HEAD"):
+                return error_response(405, "Method Not Allowed", code="http_405", headers={"Allow": method})
+        elif request.path.startswith(RELAY_PREFIX):
+            handler = relay.handle  # checks its own methods (POST, or GET for a job poll)
+        else:
             return error_response(404, "Not Found", code="http_404")
-        method, handler = found
-        if request.method != method and not (method == "GET" and request.method == "HEAD"):
-            return error_response(405, "Method Not Allowed", code="http_405", headers={"Allow": method})
         try:
             return await handler(request)
         except web.HTTPException as exc:
@@ -83,21 +89,30 @@ def data_handler(state: ProxyState) -> DataHandler:
 
 
 def data_server(state: ProxyState) -> web.Server:
-    """aiohttp's low-level server around `data_handler`, with the request body cap of `max_body_bytes`."""
+    """aiohttp's low-level server around `data_handler`, with the request body caps (`max_body_bytes` for audio
+    uploads, `max_json_body_bytes` for the rest) enforced while reading."""
     loop = asyncio.get_running_loop()
     cap = state.settings.max_body_bytes
+    json_cap = min(cap, state.settings.max_json_body_bytes)  # only audio uploads need the large cap
 
     def make_request(
         message: Any, payload: Any, protocol: Any, writer: Any, task: asyncio.Task[None]
     ) -> web.BaseRequest:
-        return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=cap)
+        size = cap if message.path == "/v1/audio/transcriptions" else json_cap
+        return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=size)
 
     return web.Server(data_handler(state), request_factory=make_request, handler_cancellation=True, access_log=None)
 
 
 def new_pool(state: ProxyState) -> UpstreamPool:
     """One pooled keep-alive client for all upstreams; a set pool_limit is raised to the sum of all slots."""
-    pool = UpstreamPool(limit=0, connect_timeout=state.settings.connect_timeout)
+    st = state.settings
+    pool = UpstreamPool(
+        limit=0,
+        connect_timeout=st.connect_timeout,
+        keepalive_timeout=st.upstream_keepalive_s,
+        max_decoded=st.max_decoded_bytes,
+    )
     state.upstream = pool
     state.size_pool()
     return pool
@@ -135,17 +150,23 @@ async def _start_site(runner: web.BaseRunner, host: str, port: int) -> int:
 
 
 async def watch_config(state: ProxyState) -> None:
-    """Reload when the file changes (watching its folder, so atomic renames are seen too)."""
+    """Reload when the file changes: its folder is watched (so atomic renames are seen too), not subfolders,
+    and only events on the file itself count. A reload that fails unexpectedly is logged and the watch goes on."""
     path = state.config_path.resolve()
 
     def relevant(change: watchfiles.Change, changed: str) -> bool:
-        return Path(changed).name == path.name
+        return Path(changed) == path
 
     try:
         async for _ in watchfiles.awatch(
-            path.parent, watch_filter=relevant, debounce=state.settings.watch_debounce_ms, step=50
+            path.parent, watch_filter=relevant, debounce=state.settings.watch_debounce_ms, step=50, recursive=False
         ):
-            state.reload("file")
+            try:
+                state.reload("file")
+            except Exception as exc:  # never the message: it could quote the file
+                log.error(
+                    "reload (file) failed unexpectedly (%s); the previous config keeps serving", type(exc).__name__
+                )
     except Exception:
         log.exception("the config file watcher stopped; SIGHUP and POST /admin/reload still reload")
 

@@ -33,6 +33,13 @@ class Settings:
     watch_debounce_ms: int = 300  # file-change debounce for hot reload
     pool_limit: int = 0  # upstream connection pool size; 0 = no cap (slots are the bound)
     max_body_bytes: int = 64 * 1024 * 1024  # largest request body accepted (audio uploads)
+    max_json_body_bytes: int = 16 * 1024 * 1024  # largest JSON request body (chat, embeddings, speech)
+    request_read_timeout: float = 60.0  # reading a request body from the client, start to end
+    max_response_bytes: int = 64 * 1024 * 1024  # a buffered (non-stream) upstream answer
+    max_error_body_bytes: int = 64 * 1024  # an upstream error body: read this much, the rest dropped
+    max_stream_bytes: int = 256 * 1024 * 1024  # a streamed answer (SSE, audio) relayed to the client, in all
+    max_decoded_bytes: int = 16 * 1024 * 1024  # what a compressed upstream answer may inflate to
+    upstream_keepalive_s: float = 4.0  # idle pooled upstream connections close after this (Keep-Alive: timeout= wins)
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -53,6 +53,12 @@ class SlotGate:
         self.in_flight -= 1
         self._wake()
 
+    def extend(self) -> None:
+        """Count a slot already held once more, so it outlives its request (an image job still running
+        upstream when its POST has been answered); one `release()` ends it. Never checks the limit: it is
+        the same slot, handed on, not a new one."""
+        self.in_flight += 1
+
     def set_limit(self, limit: int) -> None:
         self.limit = limit
         self._wake()

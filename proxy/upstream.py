@@ -5,7 +5,8 @@ Why not aiohttp's client: on the forwarder's hot path it took about a third of t
 request body from a task of its own, so in a burst of requests each one left only after the handlers of the
 whole burst had run. Here the request head and body leave in one `transport.write` from the handler itself,
 and the response is parsed by llhttp in C. The forwarder needs only this subset of HTTP: one POST with a
-body in memory, a status, headers and a body read as it arrives (`Content-Length`, chunked or until close).
+body in memory (or a GET without one: an image job's poll), a status, headers and a body read as it arrives
+(`Content-Length`, chunked or until close).
 
 Connections are pooled per origin (scheme, host, port) and reused while the upstream keeps them alive; the
 pool may be capped (`limit`), and a request then waits for a free connection. A connection is reused only
@@ -19,9 +20,9 @@ import asyncio
 import collections
 import os
 import ssl
-import time
 import zlib
 from dataclasses import dataclass
+from typing import NoReturn
 from urllib.parse import quote, urlsplit
 
 import httptools
@@ -32,20 +33,48 @@ HIGH_WATER = 256 * 1024
 # Bodies up to this size leave in one write with the head (one copy of a small buffer); larger ones are written
 # after it as they are, never copied (audio uploads).
 COALESCE_BODY = 64 * 1024
-# An answer's header block may not grow past this (a runaway upstream must not fill our memory).
+# An answer's header block, and its chunked trailers, may not grow past this (a runaway upstream must not fill
+# our memory).
 MAX_HEAD_BYTES = 64 * 1024
+# A compressed answer is inflated at most this much per read, so one answer never holds the loop for long.
+DECODE_STEP = 256 * 1024
 
 
 class UpstreamError(Exception):
-    """The upstream hop failed."""
+    """The upstream hop failed; `reason` is a short fixed word for logs and metrics (never upstream data)."""
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ConnectError(UpstreamError):
     """No connection could be made: nothing was sent, so the request may be retried."""
 
+    def __init__(self, message: str, reason: str = "connect") -> None:
+        super().__init__(message, reason)
+
 
 class Disconnected(UpstreamError):
     """The connection failed or the answer was malformed after the request was sent (never retried)."""
+
+    def __init__(self, message: str, reason: str = "closed") -> None:
+        super().__init__(message, reason)
+
+
+class NotSent(Disconnected):
+    """The connection was seen closed before the request's last byte left: the upstream cannot have acted on
+    it, so it is retried once on a fresh connection."""
+
+    def __init__(self, message: str, reason: str = "closed_before_sent") -> None:
+        super().__init__(message, reason)
+
+
+class TooLarge(Disconnected):
+    """An answer (its declared length, its bytes, or what it inflates to) is above a cap."""
+
+    def __init__(self, message: str, reason: str = "too_large") -> None:
+        super().__init__(message, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +127,12 @@ class UpstreamResponse:
         self.status = status
         self.headers = headers
 
+    @property
+    def length(self) -> int | None:
+        """The declared body length (None when chunked, delimited by close, or inflated from a compressed body)."""
+        raw = self.headers.get("content-length")
+        return int(raw) if raw is not None and raw.isdigit() else None
+
     async def readany(self) -> bytes:
         """What has arrived of the body (waiting for some if nothing has); b"" at its end."""
         return await self._conn.read_body()
@@ -117,7 +152,9 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.idle_since = 0.0
+        self.expires = 0.0  # loop time after which this idle connection is not reused
         self._busy = False
+        self._sent_all = True
         self._reset()
 
     def _reset(self) -> None:
@@ -130,10 +167,21 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._until_close = False
-        self._decoder: zlib._Decompress | None = None
         self._status = 0
         self._keep_alive = False
+        self._keep_alive_header: str | None = None
         self._head_bytes = 0
+        # Chunked trailers: bytes fed since the last chunk header without any body in them.
+        self._chunk_open = False
+        self._got_body = False
+        self._tail_bytes = 0
+        # A compressed body: kept compressed as it arrives, inflated step by step as the reader asks.
+        self._coding: str | None = None
+        self._decoder: zlib._Decompress | None = None
+        self._zin: collections.deque[bytes] = collections.deque()
+        self._zin_size = 0
+        self._zrest = b""
+        self._decoded = 0
 
     # ---- the request side ------------------------------------------------------------------------
 
@@ -147,6 +195,8 @@ class _Connection(asyncio.Protocol):
         else:
             self.transport.write(head)
             self.transport.write(body)
+        # All of it handed to the kernel now, or later when resume_writing says the buffer drained.
+        self._sent_all = not self.transport.get_write_buffer_size() and not self.transport.is_closing()
         return self._head
 
     def finish(self) -> None:
@@ -158,14 +208,17 @@ class _Connection(asyncio.Protocol):
             self._complete
             and self._error is None
             and not self._chunks
+            and not self._zin
+            and not self._zrest
             and self._keep_alive
             and not self.closed
             and self.transport is not None
             and not self.transport.get_write_buffer_size()  # an early answer: our body may still be going out
         )
+        ttl = keep_alive_ttl(self._keep_alive_header, self.pool.keepalive_timeout)
         self._reset()
-        if reusable:
-            self.pool._put_back(self)
+        if reusable and ttl > 0:
+            self.pool._put_back(self, ttl)
         else:
             self.close()
 
@@ -188,21 +241,33 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        transport.set_write_buffer_limits(high=0)  # resume_writing then means: every byte written has left
+
+    def resume_writing(self) -> None:
+        self._sent_all = True
 
     def data_received(self, data: bytes) -> None:
         if not self._busy or self._complete:  # bytes after an answer's end belong to no request: drop the line
             self.close()
             return
+        self._got_body = False
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(Disconnected(f"malformed answer from the upstream: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._fail(Disconnected(f"malformed answer from the upstream: {type(exc).__name__}", "malformed"))
             self.close()
             return
         if self._status == 0:  # still inside the head: it may not grow without bound
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
-                self._fail(Disconnected(f"the upstream's answer head exceeds {MAX_HEAD_BYTES} bytes"))
+                self._fail(Disconnected(f"the upstream's answer head exceeds {MAX_HEAD_BYTES} bytes", "head_too_large"))
+                self.close()
+        elif self._chunk_open and not self._got_body and not self._complete:
+            # Past a chunk header with no body since: the last chunk's trailers (llhttp buffers each trailer line
+            # whole), or a size line split from its data, which the next body resets.
+            self._tail_bytes += len(data)
+            if self._tail_bytes > MAX_HEAD_BYTES:
+                self._fail(Disconnected(f"the upstream's trailers exceed {MAX_HEAD_BYTES} bytes", "trailers_too_large"))
                 self.close()
 
     def eof_received(self) -> bool:
@@ -211,6 +276,8 @@ class _Connection(asyncio.Protocol):
         return False  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._busy and not self._sent_all and self._status == 0 and not self._head_bytes:
+            self._fail(NotSent("the upstream closed the connection before the request was written"))
         self._fail(Disconnected("the upstream closed the connection" + (f": {exc}" if exc else "")))
         self.closed = True
         self.pool._forget(self)
@@ -218,7 +285,7 @@ class _Connection(asyncio.Protocol):
     # ---- llhttp callbacks --------------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._complete:
+        if self._status == 0:  # trailers (after the head) are never merged into the answer's headers
             self._headers.add(name.decode("latin-1"), value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
@@ -226,37 +293,67 @@ class _Connection(asyncio.Protocol):
             self._keep_alive = False
             return
         status = self.parser.get_status_code()
+        if status == 101:  # we never ask to switch protocols: llhttp stops parsing, and so do we
+            self._fail(Disconnected("the upstream answered 101 Switching Protocols", "switched_protocols"))
+            return
         if status < 200:  # an interim answer (100 Continue, 103 Early Hints): the real one follows
             self._headers = CIMultiDict()
             return
         self._status = status
         headers = self._headers
-        self._until_close = (
-            "content-length" not in headers and "chunked" not in headers.get("transfer-encoding", "").lower()
-        )
+        self._keep_alive_header = headers.get("keep-alive")
+        te = headers.get("transfer-encoding")
+        if te is None:
+            self._until_close = "content-length" not in headers
+        elif not self._framing_ok(headers):
+            self._fail(Disconnected(f"the upstream used an unsupported transfer-coding {te!r}", "bad_framing"))
+            return
         encoding = headers.get("content-encoding", "identity").strip().lower()
         if encoding in ("gzip", "x-gzip", "deflate"):
             # We ask for identity; an upstream that compresses anyway is decoded, so bytes pass on readable.
-            self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+            self._coding = "deflate" if encoding == "deflate" else "gzip"
             headers.popall("content-encoding")
             headers.popall("content-length", None)
         elif encoding != "identity":
-            self._fail(Disconnected(f"the upstream answered with an unsupported content-encoding {encoding!r}"))
+            self._fail(
+                Disconnected(f"the upstream answered with an unsupported content-encoding {encoding!r}", "bad_encoding")
+            )
             return
         if self._head is not None and not self._head.done():
             self._head.set_result(UpstreamResponse(self, status, headers))
 
+    def _framing_ok(self, headers: CIMultiDict[str]) -> bool:
+        """RFC 9112 framing by the final transfer coding: chunked is parsed, identity alone reads until close;
+        anything else (another coding, chunked not last) is a coding we cannot undo."""
+        codings = [c.strip().lower() for v in headers.getall("transfer-encoding") for c in v.split(",") if c.strip()]
+        if codings == ["chunked"]:
+            self._until_close = False
+            return True
+        if codings == ["identity"]:
+            self._until_close = "content-length" not in headers
+            return True
+        return False
+
+    def on_chunk_header(self) -> None:
+        self._chunk_open = True
+
+    def on_chunk_complete(self) -> None:
+        self._chunk_open = False
+        self._tail_bytes = 0
+
     def on_body(self, body: bytes) -> None:
         if self._status < 200 or self._complete:
             return
-        if self._decoder is not None:
-            try:
-                body = self._decoder.decompress(body)
-            except zlib.error as exc:
-                self._fail(Disconnected(f"the upstream sent a corrupt compressed body: {exc}"))
-                return
-            if not body:
-                return
+        self._got_body = True
+        self._tail_bytes = 0
+        if self._coding is not None:
+            self._zin.append(body)
+            self._zin_size += len(body)
+            if self._zin_size > HIGH_WATER and not self._paused and self.transport is not None:
+                self._paused = True
+                self.transport.pause_reading()
+            self._wake()
+            return
         self._chunks.append(body)
         self._buffered += len(body)
         if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
@@ -272,11 +369,7 @@ class _Connection(asyncio.Protocol):
     # ---- the response side -------------------------------------------------------------------------
 
     def _done(self) -> None:
-        if self._decoder is not None:
-            tail = self._decoder.flush()
-            if tail:
-                self._chunks.append(tail)
-        self._complete = True
+        self._complete = True  # a compressed body still inflates step by step in read_body
         self._wake()
 
     def _fail(self, error: UpstreamError) -> None:
@@ -293,6 +386,8 @@ class _Connection(asyncio.Protocol):
             w.set_result(None)
 
     async def read_body(self) -> bytes:
+        if self._coding is not None:
+            return await self._read_decoded()
         while not self._chunks:
             if self._error is not None:
                 raise self._error
@@ -311,6 +406,83 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
+    async def _read_decoded(self) -> bytes:
+        """The next step of a compressed body, inflated: at most DECODE_STEP bytes, each step a turn of the loop."""
+        while True:
+            data = self._zrest or self._take_compressed()
+            if data:
+                out = self._inflate(data)
+                if out:
+                    await asyncio.sleep(0)  # one bounded step per turn: other answers run between steps
+                    return out
+                if out is not None:
+                    continue
+            if self._error is not None:
+                raise self._error
+            if self._complete:
+                if self._decoder is not None and not self._decoder.eof:
+                    self._fail_read(Disconnected("the upstream's compressed body was cut short", "bad_encoding"))
+                return b""
+            self._waiter = self.pool.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def _take_compressed(self) -> bytes:
+        if not self._zin:
+            return b""
+        data = self._zin.popleft()
+        self._zin_size -= len(data)
+        if self._paused and self._zin_size <= HIGH_WATER and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    def _inflate(self, data: bytes) -> bytes | None:
+        """Inflate one step of `data` (None: too little has arrived to pick the decoder yet)."""
+        d = self._decoder
+        if d is None:
+            if len(data) < 2 and self._zin:
+                data += self._take_compressed()
+            if len(data) < 2 and not self._complete:
+                self._zrest = data  # too short to tell zlib from raw deflate yet
+                return None
+            d = self._decoder = zlib.decompressobj(self._wbits(data))
+        if d.eof:  # bytes after the end of the compressed stream: dropped, the connection is not reused
+            self._zrest = b""
+            self._keep_alive = False
+            return b""
+        try:
+            out = d.decompress(data, DECODE_STEP)
+        except zlib.error:
+            self._fail_read(Disconnected("the upstream sent a corrupt compressed body", "bad_encoding"))
+        self._zrest = d.unconsumed_tail
+        self._decoded += len(out)
+        if self._decoded > self.pool.max_decoded:
+            self._fail_read(
+                TooLarge(f"the upstream's answer inflates past {self.pool.max_decoded} bytes", "decoded_too_large")
+            )
+        return out
+
+    def _wbits(self, head: bytes) -> int:
+        """gzip or zlib by their headers; `deflate` without a zlib header is raw deflate (as aiohttp reads it)."""
+        if self._coding == "deflate" and len(head) >= 2:
+            zlib_header = head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
+            return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
+        return zlib.MAX_WBITS | 32
+
+    def _fail_read(self, error: UpstreamError) -> NoReturn:
+        self._complete = False  # the body did not end well: _fail records it even after the last byte
+        self._fail(error)
+        self._keep_alive = False
+        try:
+            raise error
+        finally:
+            # No cycle error -> traceback -> this frame -> error: it would keep the reader's frames (a buffered
+            # answer of up to max_decoded_bytes) alive until the cyclic GC happened to run.
+            del error
+
 
 class UpstreamPool:
     """Keep-alive connections to all upstreams, at most `limit` in all (0 = no cap)."""
@@ -320,11 +492,13 @@ class UpstreamPool:
         *,
         limit: int = 0,
         connect_timeout: float = 10.0,
-        keepalive_timeout: float = 60.0,
+        keepalive_timeout: float = 4.0,
+        max_decoded: int = 16 * 1024 * 1024,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.limit = limit
+        self.max_decoded = max_decoded  # what one compressed answer may inflate to
         self.connect_timeout = connect_timeout
         self.keepalive_timeout = keepalive_timeout
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
@@ -345,8 +519,13 @@ class UpstreamPool:
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
         """Send one POST and wait for the response head. Raises ConnectError (nothing sent) or Disconnected."""
+        return await self.request("POST", url, headers, body)
+
+    async def request(self, method: str, url: str, headers: dict[str, str], body: bytes = b"") -> UpstreamResponse:
+        """Send one request (a POST, or a GET without a body: a job poll) and wait for the response head."""
         t = self.target(url)
-        lines = [f"POST {t.path} HTTP/1.1\r\nHost: {t.host_header}\r\nContent-Length: {len(body)}\r\n"]
+        length = "" if method == "GET" and not body else f"Content-Length: {len(body)}\r\n"
+        lines = [f"{method} {t.path} HTTP/1.1\r\nHost: {t.host_header}\r\n{length}"]
         for name, value in headers.items():
             lines.append(f"{name}: {_clean(value)}\r\n")
         lines.append("Accept-Encoding: identity\r\n\r\n")
@@ -354,8 +533,16 @@ class UpstreamPool:
         conn = await self._acquire(t)
         try:
             return await conn.send(head, body)
+        except NotSent:
+            conn.close()  # closed before our last byte left: the upstream never saw the whole request
         except BaseException:
             conn.close()  # cancelled (a deadline, a client gone) or failed: this connection's state is unknown
+            raise
+        conn = await self._connect(t)  # the one retry, on a fresh connection
+        try:
+            return await conn.send(head, body)
+        except BaseException:
+            conn.close()
             raise
 
     @property
@@ -391,6 +578,10 @@ class UpstreamPool:
                 self._waiters.append(w)
                 try:
                     await w
+                except asyncio.CancelledError:
+                    if w.done() and not w.cancelled():  # woken, then cancelled before it ran: pass the wake-up on
+                        self._wake_waiter()
+                    raise
                 finally:
                     if w in self._waiters:
                         self._waiters.remove(w)
@@ -399,9 +590,14 @@ class UpstreamPool:
 
     def _take_idle(self, origin: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(origin)
+        if not idle:
+            return None
+        now = self.loop.time()
         while idle:
             conn = idle.pop()  # most recently used first: the likeliest to still be open
-            if conn.usable():
+            if conn.expires <= now:  # the upstream may be closing it right now: never reuse it
+                conn.close()
+            elif conn.usable():
                 return conn
         return None
 
@@ -442,12 +638,16 @@ class UpstreamPool:
             self._tls = ssl.create_default_context()
         return self._tls
 
-    def _put_back(self, conn: _Connection) -> None:
-        conn.idle_since = time.monotonic()
+    def _put_back(self, conn: _Connection, ttl: float) -> None:
+        conn.idle_since = now = self.loop.time()
+        conn.expires = now + ttl
         self._idle.setdefault(conn.origin, []).append(conn)
         if self._sweeper is None:
-            self._sweeper = self.loop.call_later(self.keepalive_timeout / 4, self._sweep)
+            self._sweeper = self.loop.call_later(self._sweep_every(), self._sweep)
         self._wake_waiter()
+
+    def _sweep_every(self) -> float:
+        return max(0.05, min(self.keepalive_timeout, 60.0) / 4)
 
     def _forget(self, conn: _Connection) -> None:
         if conn in self._open:
@@ -465,14 +665,25 @@ class UpstreamPool:
                 return
 
     def _sweep(self) -> None:
-        """Close connections idle longer than keepalive_timeout (the upstream would soon close them anyway)."""
+        """Close idle connections past their expiry (the upstream would soon close them anyway)."""
         self._sweeper = None
-        cutoff = time.monotonic() - self.keepalive_timeout
+        now = self.loop.time()
         for conns in list(self._idle.values()):
-            for c in [c for c in conns if c.idle_since < cutoff]:
+            for c in [c for c in conns if c.expires <= now]:
                 c.close()
         if any(self._idle.values()):
-            self._sweeper = self.loop.call_later(self.keepalive_timeout / 4, self._sweep)
+            self._sweeper = self.loop.call_later(self._sweep_every(), self._sweep)
+
+
+def keep_alive_ttl(header: str | None, default: float) -> float:
+    """How long an idle connection may be reused: a second less than the upstream's `Keep-Alive: timeout=N`
+    (it closes at N, and its close may cross our next request), else `default`."""
+    if header:
+        for part in header.split(","):
+            name, _, value = part.partition("=")
+            if name.strip().lower() == "timeout" and value.strip().isdigit():
+                return int(value.strip()) - 1.0
+    return default
 
 
 def encode_multipart(fields: list[tuple[str, bytes | str, str | None, str | None]]) -> tuple[str, bytes]:

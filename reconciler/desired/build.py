@@ -2,7 +2,8 @@
 
 Semantic checks (no network): exact amounts, reference syntax, slots against the upstream's
 maxConcurrency, the `tee` tag, tags that mislead the router's health probe, resale acknowledgement,
-duplicates, cost models (rounded up to whole wei).
+duplicates, cost models (rounded up to whole wei), and that each model's apiType serves its endpoint, has
+its key and a URL the forwarder can call (so nothing validates that would generate a wrong entry).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from reconciler.desired.apitypes import API_TYPES, types_serving
 from reconciler.desired.diagnostics import Diagnostic, Location, Severity, format_path
 from reconciler.desired.model import (
     DEFAULT_TAGS,
+    MEDIA_ENDPOINTS,
     BidSpec,
     ChurnGuard,
     CostModel,
@@ -179,11 +183,11 @@ def _upstream(b: _Builder, name: str, u: dict[str, Any]) -> UpstreamSpec:
             f"upstream '{name}': resaleAllowed must be true, your acknowledgement that its terms of service "
             "allow resale (many forbid it)",
         )
-    ref = b.ref(u["apiKey"], (*path, "apiKey"))
+    ref = b.ref(u["apiKey"], (*path, "apiKey")) if "apiKey" in u else None
     return UpstreamSpec(
         name=name,
         base_url=u["baseUrl"].rstrip("/"),
-        api_key=ref if ref is not None else Reference("env", "INVALID"),
+        api_key=ref if ref is not None or "apiKey" not in u else Reference("env", "INVALID"),
         api_type=u.get("apiType", "openai"),
         api_stack=u.get("apiStack"),
         max_concurrency=u.get("maxConcurrency"),
@@ -210,7 +214,6 @@ def _model(b: _Builder, i: int, m: dict[str, Any], owner: str, upstreams: dict[s
         mid = ids.model_id(owner, base)
         key = m["name"]
     label = m.get("name") or mid
-    endpoint = Endpoint(m.get("endpoint", "chat"))
     if not absent:
         for k in ("upstream", "upstreamModel", "bid"):
             if k not in m:
@@ -221,6 +224,16 @@ def _model(b: _Builder, i: int, m: dict[str, Any], owner: str, upstreams: dict[s
     if "upstream" in m and up is None:
         known = ", ".join(sorted(upstreams)) or "none declared"
         b.error((*path, "upstream"), f"unknown upstream '{m['upstream']}' (upstreams: {known})")
+    api_type = m.get("apiType") or (up.api_type if up else "openai")
+    endpoint = _endpoint(b, path, m, api_type, label)
+    if not absent and up is not None:
+        _check_upstream_url(b, path, m, api_type, endpoint, label)
+        if API_TYPES[api_type].key_required and up.api_key is None:
+            b.error(
+                (*path, "upstream"),
+                f"model '{label}': apiType {api_type} sends the upstream's key ({API_TYPES[api_type].key_header}), "
+                f"but upstream '{up.name}' has no apiKey",
+            )
     tags = tuple(m["tags"]) if "tags" in m else ((DEFAULT_TAGS[endpoint],) if not existing else ())
     _check_tags(b, (*path, "tags") if "tags" in m else path, tags, endpoint, label)
     bid = _bid(b, m.get("bid"), (*path, "bid"), label) if not absent else None
@@ -236,8 +249,9 @@ def _model(b: _Builder, i: int, m: dict[str, Any], owner: str, upstreams: dict[s
         tags=tags,
         upstream=m.get("upstream"),
         upstream_model=m.get("upstreamModel"),
+        upstream_url=m.get("upstreamUrl"),
         endpoint=endpoint,
-        api_type=m.get("apiType") or (up.api_type if up else "openai"),
+        api_type=api_type,
         concurrent_slots=m.get("concurrentSlots"),
         capacity_policy=m.get("capacityPolicy"),
         parameters=tuple(sorted((m.get("parameters") or {}).items())),
@@ -247,11 +261,63 @@ def _model(b: _Builder, i: int, m: dict[str, Any], owner: str, upstreams: dict[s
     )
 
 
+def _endpoint(b: _Builder, path: Path_, m: dict[str, Any], api_type: str, label: str) -> Endpoint:
+    """The model's endpoint: given, or its apiType's default; one its apiType does not serve is an error."""
+    kind = API_TYPES[api_type]
+    if "endpoint" not in m:
+        return kind.default_endpoint
+    endpoint = Endpoint(m["endpoint"])
+    if endpoint not in kind.endpoints:
+        serves = ", ".join(e.value for e in kind.endpoints)
+        b.error(
+            (*path, "endpoint"),
+            f"model '{label}': apiType {api_type} serves {serves}, not {endpoint.value} "
+            f"({endpoint.value} is served by {', '.join(types_serving(endpoint))})",
+        )
+    return endpoint
+
+
+def _check_upstream_url(
+    b: _Builder, path: Path_, m: dict[str, Any], api_type: str, endpoint: Endpoint, label: str
+) -> None:
+    """The URL the forwarder will call must be one it can serve: a decisions URL needs its path (the router
+    posts to it as it is), a chat type's URL must end with its endpoint's path (the forwarder routes on it)."""
+    given = m.get("upstreamUrl")
+    where: Path_ = (*path, "upstreamUrl") if given else (*path, "upstream")
+    url = given or "(the upstream's baseUrl)"
+    if api_type == "decisions":
+        if given is not None and urlsplit(given).path.strip("/") == "":
+            b.error(
+                where,
+                f"model '{label}': the decisions URL {url} has no path; give the full URL of the Decisions "
+                "endpoint (e.g. https://decisions.example.com/v1/decisions): the router posts to it as it is",
+            )
+        return
+    if given is None:
+        return
+    parts = urlsplit(given)
+    if parts.query or parts.fragment:
+        b.error(where, f"model '{label}': upstreamUrl may not hold a query or a fragment")
+    wanted = API_TYPES[api_type].paths.get(endpoint)
+    if not API_TYPES[api_type].relayed and wanted and not parts.path.rstrip("/").endswith(wanted):
+        b.error(where, f"model '{label}': an {api_type} {endpoint.value} URL must end with {wanted}")
+
+
 def _check_tags(b: _Builder, path: Path_, tags: tuple[str, ...], endpoint: Endpoint, label: str) -> None:
     for t in tags:
         if t.lower() == "tee":
             b.error(path, f"model '{label}': the tag '{t}' claims TEE attestation, which a resale model cannot give")
     recognised = next(((t, PROBE_TAGS[t.lower()]) for t in tags if t.lower() in PROBE_TAGS), None)
+    if endpoint in MEDIA_ENDPOINTS:
+        if recognised is not None:
+            tag, kind = recognised
+            b.error(
+                path,
+                f"model '{label}': the router's health probe reads tag '{tag}' as {kind.value} and would send this "
+                f"{endpoint.value} model a {kind.value} request; use '{DEFAULT_TAGS[endpoint]}' "
+                "(a tag the probe does not read)",
+            )
+        return
     if recognised is None:
         if tags and endpoint in (Endpoint.CHAT, Endpoint.EMBEDDINGS):
             b.warn(

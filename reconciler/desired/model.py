@@ -23,6 +23,9 @@ class Endpoint(StrEnum):
     EMBEDDINGS = "embeddings"
     AUDIO_SPEECH = "audio-speech"
     AUDIO_TRANSCRIPTION = "audio-transcription"
+    IMAGE = "image"
+    VIDEO = "video"
+    DECISIONS = "decisions"
 
 
 ENDPOINT_PATHS: dict[Endpoint, str] = {
@@ -36,7 +39,13 @@ DEFAULT_TAGS: dict[Endpoint, str] = {
     Endpoint.EMBEDDINGS: "embedding",
     Endpoint.AUDIO_SPEECH: "tts",
     Endpoint.AUDIO_TRANSCRIPTION: "stt",
+    # Tags the router's health probe does not read: a probe would send these models a chat request.
+    Endpoint.IMAGE: "image",
+    Endpoint.VIDEO: "video",
+    Endpoint.DECISIONS: "decisions",
 }
+# Served by the router's own adapters (reconciler.desired.apitypes), never probed with a chat request.
+MEDIA_ENDPOINTS = frozenset({Endpoint.IMAGE, Endpoint.VIDEO, Endpoint.DECISIONS})
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,7 @@ class ProviderSpec:
 class UpstreamSpec:
     name: str
     base_url: str
-    api_key: Reference
+    api_key: Reference | None  # None: no key (only for apiTypes that need none, e.g. decisions)
     api_type: str = "openai"
     api_stack: str | None = None
     max_concurrency: int | None = None
@@ -114,6 +123,7 @@ class ModelSpec:
     tags: tuple[str, ...] = ()
     upstream: str | None = None
     upstream_model: str | None = None
+    upstream_url: str | None = None  # the full upstream URL, instead of the upstream's baseUrl + the type's path
     endpoint: Endpoint = Endpoint.CHAT
     api_type: str = "openai"
     concurrent_slots: int | None = None

@@ -15,7 +15,8 @@ from typing import Any
 import jsonschema
 
 from reconciler import DesiredStateInvalid
-from reconciler.desired.model import ENDPOINT_PATHS, Desired, Endpoint, ModelSpec
+from reconciler.desired.apitypes import API_TYPES, RELAY_PATH
+from reconciler.desired.model import ENDPOINT_PATHS, Desired, ModelSpec
 from reconciler.desired.references import Reference, fingerprint, resolve
 from reconciler.desired.schema import load_schema
 from reconciler.observe.model import ModelsConfigState, ProxyEntry
@@ -70,9 +71,10 @@ def _norm_id(model_id: str) -> str:
 
 
 def api_url(base_url: str, model: ModelSpec) -> str:
-    if model.api_type == "claudeai" and model.endpoint is Endpoint.CHAT:
-        return base_url.rstrip("/") + "/messages"
-    return base_url.rstrip("/") + ENDPOINT_PATHS[model.endpoint]
+    """The real upstream URL: the model's full `upstreamUrl`, else the baseUrl plus its apiType's path."""
+    if model.upstream_url:
+        return model.upstream_url
+    return base_url.rstrip("/") + API_TYPES[model.api_type].paths[model.endpoint]
 
 
 def _fp(ref: Reference | None, fingerprints: Mapping[str, str | None]) -> str | None:
@@ -104,13 +106,35 @@ def forwarder_entries(desired: Desired, fingerprints: Mapping[str, str | None]) 
 
 
 def router_entries(desired: Desired, fingerprints: Mapping[str, str | None]) -> list[ProxyEntry]:
-    """The proxy-router's entries: every model points at the forwarder, named by its on-chain id."""
+    """The proxy-router's entries: every model points at the forwarder, whose client token is its only key.
+
+    Chat models are named by their on-chain id (the forwarder routes on the body's `model`) and typed
+    `openai` (the forwarder translates). Image, video and decisions models keep their real apiType, upstream
+    model name and parameters, because the router's adapter builds the upstream request from them; their URL
+    is the forwarder's relay path naming the model, so the forwarder routes on the path whatever the body,
+    including a Prodia job poll (`GET <apiUrl>/job/<id>`).
+    """
     proxy = desired.proxy
     assert proxy is not None and proxy.forwarder_url is not None
     base = proxy.forwarder_url.rstrip("/") + "/v1"
     out = []
     for m in desired.models:
         if m.absent:
+            continue
+        if API_TYPES[m.api_type].relayed:
+            assert m.upstream_model is not None
+            out.append(
+                ProxyEntry(
+                    model_id=m.model_id,
+                    model_name=m.upstream_model,
+                    api_type=m.api_type,
+                    api_url=proxy.forwarder_url.rstrip("/") + RELAY_PATH + m.model_id,
+                    api_key_fingerprint=_fp(proxy.client_token, fingerprints),
+                    concurrent_slots=m.concurrent_slots,
+                    capacity_policy=m.capacity_policy,
+                    parameters=m.parameters,
+                )
+            )
             continue
         out.append(
             ProxyEntry(

@@ -15,7 +15,7 @@ from reconciler.observe.proxy import observe_proxy, observe_router
 
 def resolve_refs(desired: Desired, environ: Mapping[str, str] | None = None) -> ResolvedRefs:
     """Secrets become fingerprints (or None when missing here); prices become their text value."""
-    secrets: list[Reference] = [u.api_key for u in desired.upstreams]
+    secrets: list[Reference] = [u.api_key for u in desired.upstreams if u.api_key is not None]
     if desired.proxy and desired.proxy.client_token:
         secrets.append(desired.proxy.client_token)
     fps: dict[str, str | None] = {}

@@ -64,10 +64,23 @@ def test_unknown_fields_load_with_a_warning():
 
 
 @pytest.mark.parametrize("api_type", ["prodia-sd", "prodia-sdxl", "prodia-v2", "hyperbolic-sd", "decisions"])
-def test_unimplemented_api_types_are_refused_at_load(api_type):
+def test_relayed_api_types_load_as_relay_routes(api_type):
+    cfg = parse_config({"models": [_model(apiType=api_type, apiUrl="http://127.0.0.1:1/v1/images/x")]}, "x.json")
+    assert cfg.routes[0].kind == "relay" and cfg.routes[0].api_type == api_type
+
+
+@pytest.mark.parametrize(
+    ("over", "needle"),
+    [
+        ({"apiType": "decisions", "apiUrl": "http://127.0.0.1:1/"}, "a decisions URL needs its path"),
+        ({"apiType": "prodia-sd", "apiUrl": "http://127.0.0.1:1/v1/sd/generate?x=1"}, "may not hold a query"),
+        ({"apiType": "bogus"}, "unknown apiType"),
+    ],
+)
+def test_relayed_api_type_urls_it_cannot_serve_are_refused(over, needle):
     with pytest.raises(ConfigError) as e:
-        parse_config({"models": [_model(apiType=api_type, apiUrl="http://127.0.0.1:1/v1/images")]}, "x.json")
-    assert f"'{api_type}' is not implemented by morpheus-proxy" in str(e.value)
+        parse_config({"models": [_model(**over)]}, "x.json")
+    assert needle in str(e.value) and "bogus" not in str(e.value)
 
 
 @pytest.mark.parametrize(
@@ -104,9 +117,9 @@ def test_duplicate_ids_and_bad_json(tmp_path):
 
 def test_schema_api_types_are_all_handled():
     schema = json.loads((ROOT / "schemas" / "models-config.schema.json").read_text())
-    from proxy.config import SUPPORTED_API_TYPES, UNSUPPORTED_API_TYPES
+    from proxy.config import SUPPORTED_API_TYPES
 
-    assert set(schema["$defs"]["model"]["properties"]["apiType"]["enum"]) == SUPPORTED_API_TYPES | UNSUPPORTED_API_TYPES
+    assert set(schema["$defs"]["model"]["properties"]["apiType"]["enum"]) == SUPPORTED_API_TYPES
 
 
 def test_proxy_never_imports_reconciler():

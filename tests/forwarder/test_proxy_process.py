@@ -63,9 +63,9 @@ async def test_refuses_non_loopback_listen_without_client_token(tmp_path, openai
 
 async def test_refuses_invalid_config_at_start_without_leaking_keys(tmp_path, openai_up):
     cfg = tmp_path / "c.json"
-    write_config(cfg, [{**entry("img", openai_up), "apiType": "prodia-sd"}])
+    write_config(cfg, [{**entry("dec", openai_up), "apiType": "decisions", "apiUrl": openai_up.url}])
     code, out = await run_to_exit("--config", str(cfg), "--listen", f"127.0.0.1:{free_port()}")
-    assert code == 1 and "'prodia-sd' is not implemented by morpheus-proxy" in out
+    assert code == 1 and "a decisions URL needs its path" in out
     assert UPSTREAM_KEY not in out
 
 

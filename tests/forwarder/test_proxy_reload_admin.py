@@ -126,16 +126,18 @@ async def test_invalid_reload_keeps_the_old_config(openai_up, make_proxy):
     models = [entry("gpt-x", openai_up)]
     async with make_proxy(models) as r, aiohttp.ClientSession() as s:
         before = await admin_config(s, r)
-        bad = {**models[0], "apiType": "prodia-v2"}
+        bad = {**models[0], "apiType": "decisions", "apiUrl": openai_up.url}
         write_config(r.state.config_path, [bad, {**models[0], "modelId": "0x12"}])
         async with s.post(admin_url(r) + "/admin/reload", headers=AUTH) as resp:
             assert resp.status == 422
             body = await resp.json()
         assert body["error"]["code"] == "invalid_config"
-        assert any("prodia-v2" in e for e in body["errors"]) and any("models[1].modelId" in e for e in body["errors"])
+        assert any("decisions URL" in e for e in body["errors"]) and any(
+            "models[1].modelId" in e for e in body["errors"]
+        )
         assert "sk-upstream" not in json.dumps(body)
         after = await admin_config(s, r)
-        assert after["version"] == before["version"] and "prodia-v2" in after["lastReloadError"]
+        assert after["version"] == before["version"] and "decisions URL" in after["lastReloadError"]
         assert (await post(s, r, CHAT))[0] == 200  # still serving the old config
         async with s.get(admin_url(r) + "/metrics") as resp:
             assert 'morpheus_proxy_config_reloads_total{trigger="admin",result="error"} 1' in await resp.text()
@@ -194,9 +196,9 @@ async def test_invalid_file_change_is_reported_and_the_old_config_serves(openai_
     async with make_proxy(models, watch=True) as r, aiohttp.ClientSession() as s:
         await asyncio.sleep(0.2)  # let the watcher start
         version = r.state.config.version  # type: ignore[union-attr]
-        write_config(r.state.config_path, [{**models[0], "apiType": "hyperbolic-sd"}])
+        write_config(r.state.config_path, [{**models[0], "apiType": "decisions", "apiUrl": openai_up.url + "/"}])
         await eventually(lambda: r.state.last_reload_error is not None)
-        assert "hyperbolic-sd" in r.state.last_reload_error  # type: ignore[operator]
+        assert "decisions URL" in r.state.last_reload_error  # type: ignore[operator]
         assert r.state.config.version == version  # type: ignore[union-attr]
         assert (await post(s, r, CHAT))[0] == 200
         async with s.get(admin_url(r) + "/metrics") as resp:
