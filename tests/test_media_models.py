@@ -143,3 +143,22 @@ def test_a_chat_models_upstream_url_must_end_with_its_endpoint_path(tmp_path: Pa
     with pytest.raises(DesiredStateError) as exc:
         load_desired(path)
     assert "an openai chat URL must end with /chat/completions" in str(exc.value.diagnostics[0])
+
+
+def test_a_keyless_decisions_model_plans_without_a_key_warning(tmp_path: Path) -> None:
+    from planfactory import observed
+
+    from reconciler.observe.world import resolve_refs
+    from reconciler.plan.planner import plan
+
+    text = EXAMPLE.read_text().replace(
+        "    apiKey: env:DEMO_DECISIONS_KEY                    # optional for decisions only\n", ""
+    )
+    path = tmp_path / "state.yaml"
+    path.write_text(text)
+    d, _ = load_desired(path)
+    p = plan(d, observed(refs=resolve_refs(d, ENV)))
+    assert not [w for w in p.warnings if "cannot be resolved" in w]
+    env_without_a_key = {k: v for k, v in ENV.items() if "PRODIA" not in k}
+    p = plan(d, observed(refs=resolve_refs(d, env_without_a_key)))
+    assert [w for w in p.warnings if "cannot be resolved" in w], "a key that is declared but missing still warns"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.desired.modelsconfig import forwarder_entries, router_entries
+from reconciler.desired.modelsconfig import forwarder_entries, forwarder_key_refs, router_entries
 from reconciler.observe.model import ModelsConfigState, ProxyEntry
 from reconciler.plan.context import Context, utc
 from reconciler.plan.model import Action, ActionKind, ProxyEntries, ProxyFile, Status, Subject
@@ -36,15 +36,20 @@ def _live_sessions(ctx: Context, model_id: str) -> tuple[int | None, int]:
 
 
 def _config_diff(
-    ctx: Context, label: str, want: list[ProxyEntry], have: ModelsConfigState | None, path: str
+    ctx: Context,
+    label: str,
+    want: list[ProxyEntry],
+    have: ModelsConfigState | None,
+    path: str,
+    keyless: frozenset[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """(changed or new entries as plan data, one reason per entry)."""
+    """(changed or new entries as plan data, one reason per entry); `keyless`: model ids with no key by design."""
     have_entries = have.entries if have is not None else ()
     changed: list[dict[str, Any]] = []
     reasons: list[str] = []
     for e in want:
         h = next((x for x in have_entries if x.model_id == e.model_id), None)
-        if e.api_key_fingerprint is None:
+        if e.api_key_fingerprint is None and e.model_id not in keyless:
             ctx.warnings.append(
                 f"{label} {path}: the key for {e.model_name} ({e.model_id[:10]}…) cannot be resolved here; its "
                 "fingerprint is unknown and is not compared (apply needs it)"
@@ -67,7 +72,8 @@ def forwarder_config(ctx: Context) -> list[str]:
     path = proxy.models_config_path
     if obs.file is not None and obs.file.error:
         ctx.errors.append(f"forwarder models-config {path}: {obs.file.error}")
-    changed, reasons = _config_diff(ctx, "forwarder models-config", want, obs.file, path)
+    keyless = frozenset(mid for mid, ref in forwarder_key_refs(ctx.desired).items() if ref is None)
+    changed, reasons = _config_diff(ctx, "forwarder models-config", want, obs.file, path, keyless)
     warnings: list[str] = []
     if not proxy.admin_url:
         warnings.append("no proxy.adminUrl: the forwarder reloads the file by itself, but the reload is unconfirmed")
@@ -206,7 +212,8 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, str]]:
     obs = ctx.observed.router
     fps = ctx.observed.refs.fingerprints
     want = router_entries(ctx.desired, fps)
-    changed, reasons = _config_diff(ctx, "router models-config", want, obs.file, router.models_config_path)
+    keyless = frozenset(e.model_id for e in want) if proxy.client_token is None else frozenset()
+    changed, reasons = _config_diff(ctx, "router models-config", want, obs.file, router.models_config_path, keyless)
     ids: list[str] = []
     if changed:
         a = ctx.add(
