@@ -375,3 +375,35 @@ def test_a_deleted_bid_with_a_live_session_keeps_both_configs_draining() -> None
     assert not any(a.kind is ActionKind.BID_DELETE for a in p.actions)
     later = plan(d2, replace(o, now=NOW + 900))
     assert {a.id for a in later.pending if a.id.startswith("proxy.remove")} == set(draining)
+
+
+def test_new_bids_are_held_when_the_router_cannot_be_checked() -> None:
+    """Fail closed: the tool writes the router's file but cannot read its /healthcheck, so it cannot know the
+    router serves the new models; their bids wait (a bid no router serves turns sessions into disputes)."""
+    d = desired_from(**{"  modelsConfigPath: /tmp/never-written/forwarder.json": ROUTER})
+    unreachable = RouterState(note="router /healthcheck unreachable (ConnectError)")
+    o = observed(router=unreachable, refs=refs(**{"env:CLIENT_TOKEN": "c0ffee"}))
+    p = plan(d, o)
+    held = [a for a in p.actions if a.kind is ActionKind.BID_POST]
+    assert [a.status for a in held] == [Status.HELD, Status.HELD]
+    assert all("cannot check: router /healthcheck unreachable" in a.reason for a in held)
+    after = simulate(o, p)
+    assert kinds(plan(d, after), Status.HELD) == ["bid.post", "bid.post"], "still held: nothing was checked"
+    loaded = frozenset(m.model_id for m in d.models)
+    answering = plan(d, replace(after, router=RouterState(file=after.router.file, loaded_model_ids=loaded)))
+    assert kinds(answering) == ["mor.approve", "bid.post", "bid.post"]
+    # a live bid's repost is not held: the router serves that model already, only new ones are unknown
+    served = simulate(after, answering)
+    repriced = desired_from(
+        desired_from.__defaults__[0]  # type: ignore[index]
+        .replace("  modelsConfigPath: /tmp/never-written/forwarder.json", ROUTER)
+        .replace('pricePerSecond: "0.01 MOR"', 'pricePerSecond: "0.02 MOR"', 1)
+    )
+    repost = plan(repriced, replace(served, router=unreachable, now=NOW + 7200))
+    assert [a.status for a in repost.actions if a.kind is ActionKind.BID_POST] == [Status.PENDING]
+
+
+def test_new_bids_warn_when_no_router_is_managed() -> None:
+    p = plan(desired_from(), observed())
+    posts = [a for a in p.actions if a.kind is ActionKind.BID_POST]
+    assert posts and all(any("proxy-router is not managed here" in w for w in a.warnings) for a in posts)

@@ -9,6 +9,7 @@ from reconciler.desired.model import ModelSpec
 from reconciler.observe.model import BidState, ModelState
 from reconciler.plan.context import Context, mor, utc
 from reconciler.plan.model import Action, ActionKind, BidValues, Cost, ModelValues, ProviderValues, Status, Subject
+from reconciler.plan.proxy_actions import RouterHold
 
 
 def provider_actions(ctx: Context) -> list[str]:
@@ -217,7 +218,7 @@ def _bid_target(m: ModelSpec) -> str:
     return f"bid on {m.name or m.model_id} ({m.model_id[:10]}…)"
 
 
-def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, str]) -> dict[str, list[str]]:
+def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterHold]) -> dict[str, list[str]]:
     """Bid posts and deletes; returns model id -> ids of its bid deletions (removals wait for them)."""
     chain = ctx.observed.chain
     market = chain.market
@@ -286,9 +287,15 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, str]) -
                         f"reposting allowed after {churn.min_repost_interval_seconds}s, at {utc(next_ok)} "
                         f"({old} -> {price} wei/s)"
                     )
-        blocked = router_blocked.get(m.model_id)
-        if blocked and status is Status.PENDING:
-            status, reason = Status.HELD, f"held: waiting for the router to load the model ({blocked})"
+        hold = router_blocked.get(m.model_id)
+        if hold and status is Status.PENDING and (current is None or not hold.new_bids_only):
+            status, reason = Status.HELD, f"held: waiting for the router to load the model ({hold.reason})"
+        warnings: tuple[str, ...] = ()
+        if current is None and (ctx.desired.proxy is None or ctx.desired.proxy.router is None):
+            warnings = (
+                "the proxy-router is not managed here (no proxy.router): make sure it serves this model before "
+                "buyers open sessions on the bid",
+            )
         # the provider's and the proxy files' actions, and this model's own registration
         model_deps = [d for d in deps if by_id[d].subject.model_id in (None, m.model_id)]
         ctx.add(
@@ -303,6 +310,7 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, str]) -
                 cost=Cost(fee=market.bid_fee),
                 status=status,
                 errors=tuple(errors),
+                warnings=warnings,
                 depends_on=tuple(model_deps),
                 until=until,
             )

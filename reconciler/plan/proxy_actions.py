@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.desired.modelsconfig import forwarder_entries, forwarder_key_refs, router_entries
 from reconciler.observe.model import ModelsConfigState, ProxyEntry
 from reconciler.plan.context import Context, utc
 from reconciler.plan.model import Action, ActionKind, ProxyEntries, ProxyFile, Status, Subject
+
+
+@dataclass(frozen=True)
+class RouterHold:
+    """Why a model's bid waits for the router; `new_bids_only`: a live bid's repost is not held (the router
+    is presumably serving the model already; only whether it loaded a new one cannot be checked)."""
+
+    reason: str
+    new_bids_only: bool = False
 
 
 def _entry_changes(want: ProxyEntry, have: ProxyEntry | None) -> list[str]:
@@ -203,7 +213,7 @@ def _removals(
         )
 
 
-def router_config(ctx: Context) -> tuple[list[str], dict[str, str]]:
+def router_config(ctx: Context) -> tuple[list[str], dict[str, RouterHold]]:
     """The router's own file; returns (ids, model id -> why its new bid must wait for the router)."""
     proxy = ctx.desired.proxy
     if proxy is None or proxy.router is None:
@@ -259,11 +269,16 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, str]]:
                     depends_on=tuple(ids),
                 )
             )
-    blocked: dict[str, str] = {}
-    if router.admin_url is None and loaded is not None:
+    blocked: dict[str, RouterHold] = {}
+    if router.admin_url is None and loaded is None:
+        # fail closed: a bid on a model no router serves is a session that fails, then a dispute
+        why = obs.note or "no proxy.router.url to read its /healthcheck from"
+        for e in want:
+            blocked[e.model_id] = RouterHold(f"cannot check: {why}", new_bids_only=True)
+    elif router.admin_url is None and loaded is not None:
         for e in want:
             if e.model_id not in loaded:
-                blocked[e.model_id] = "not in its /healthcheck; restart it"
+                blocked[e.model_id] = RouterHold("not in its /healthcheck; restart it")
         if blocked and not changed:
             ctx.add(
                 Action(
