@@ -30,6 +30,7 @@ from reconciler.chain.calls import ChainCalls
 from reconciler.chain.faults import crash_point
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.chain.networks import Network, resolve_network
+from reconciler.chain.rpc import connect
 from reconciler.chain.sender import TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
@@ -112,7 +113,7 @@ def _apply_locked(
     desired: Desired, environ: Mapping[str, str] | None, opts: ApplyOptions, network: Network, state: Path
 ) -> ApplyResult:
     account = load_signer(desired.signer, environ)
-    w3 = Web3(Web3.HTTPProvider(network.rpc_url, request_kwargs={"timeout": 30}))
+    w3 = connect(network.rpc_url, network.rpc_label)
     calls = ChainCalls(network.diamond, network.mor)
     journal = Journal(state / "journal.jsonl")
     legacy = network.legacy if opts.legacy_tx is None else opts.legacy_tx

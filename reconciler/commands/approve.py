@@ -24,7 +24,7 @@ from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import NetworkError, resolve_network
 from reconciler.chain.reader import ChainCheckError
-from reconciler.chain.rpc import RpcError
+from reconciler.chain.rpc import RpcError, connect
 from reconciler.chain.sender import TxError, TxSender
 from reconciler.desired.diagnostics import DesiredStateError
 from reconciler.desired.loader import load_desired
@@ -151,7 +151,7 @@ def _approve(
         click.echo("cancelled: nothing was sent", err=True)
         return EXIT_ERROR
     calls = ChainCalls(network.diamond, network.mor)
-    w3 = Web3(Web3.HTTPProvider(network.rpc_url, request_kwargs={"timeout": 30}))
+    w3 = connect(network.rpc_url, network.rpc_label)
     state = state_path(state_dir, network, provider)  # the same journal and lock as apply
     with StateLock(state / "apply.lock") as lock:
         if lock.took_over is not None:

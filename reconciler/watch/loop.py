@@ -25,6 +25,7 @@ from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.reader import ChainReader
+from reconciler.chain.rpc import connect
 from reconciler.chain.signer import load_signer
 from reconciler.desired.diagnostics import DesiredStateError, Severity
 from reconciler.desired.loader import load_desired
@@ -185,7 +186,7 @@ class Watcher:
         assert desired is not None
         network = resolve_network(desired.network, opts.environ)
         state = state_path(opts.state_dir, network, desired.provider.address)
-        w3 = Web3(Web3.HTTPProvider(network.rpc_url, request_kwargs={"timeout": 30}))
+        w3 = connect(network.rpc_url, network.rpc_label)
         signer = Web3.to_checksum_address(desired.signer.address)
         block0 = int(w3.eth.block_number)
         nonce0 = int(w3.eth.get_transaction_count(signer, "pending"))
