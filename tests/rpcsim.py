@@ -48,6 +48,7 @@ class Counts:
     failed: int = 0
     refused_batches: int = 0
     refused_log_ranges: int = 0
+    log_blocks: int = 0  # blocks spanned by the eth_getLogs queries answered
     methods: Counter[str] = field(default_factory=Counter)
 
     def snapshot(self) -> Counts:
@@ -58,6 +59,7 @@ class Counts:
             self.failed,
             self.refused_batches,
             self.refused_log_ranges,
+            self.log_blocks,
             Counter(self.methods),
         )
 
@@ -205,7 +207,7 @@ class EndpointSimulator:
         refused: dict[int, Any] = {}
         head: int | None = None
         for k, item in enumerate(items):
-            if item.get("method") != "eth_getLogs" or lim.max_log_range is None:
+            if item.get("method") != "eth_getLogs":
                 continue
             query = (item.get("params") or [{}])[0]
             if head is None and not all(str(query.get(e, "latest")).startswith("0x") for e in ("fromBlock", "toBlock")):
@@ -213,10 +215,13 @@ class EndpointSimulator:
                     (await self._forward({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber"}))["result"], 16
                 )
             lo, hi = (_block(query.get(e, "latest"), head) for e in ("fromBlock", "toBlock"))
-            if hi - lo + 1 > lim.max_log_range:
+            if lim.max_log_range is not None and hi - lo + 1 > lim.max_log_range:
                 with self._lock:
                     self.counts.refused_log_ranges += 1
                 refused[k] = _error(item, -32005, f"block range too large: max {lim.max_log_range} blocks")
+            else:
+                with self._lock:
+                    self.counts.log_blocks += max(hi - lo + 1, 0)
         passed = [item for k, item in enumerate(items) if k not in refused]
         forwarded: list[Any] = []
         if passed:
