@@ -32,6 +32,7 @@ class Limits:
     batch_refusal: str = "error-object"  # or "http-413": how an oversized batch is refused
     max_log_range: int | None = None  # blocks in one eth_getLogs, both ends included
     max_log_results: int | None = None
+    log_history: int | None = None  # logs only for the newest N blocks (some endpoints keep no older ones)
     rate: float | None = None  # requests per second (token bucket)
     burst: int | None = None  # bucket size; default: one second of `rate`
     fail_rate: float = 0.0  # fraction of requests that fail with one of `fail_kinds`
@@ -210,12 +211,15 @@ class EndpointSimulator:
             if item.get("method") != "eth_getLogs":
                 continue
             query = (item.get("params") or [{}])[0]
-            if head is None and not all(str(query.get(e, "latest")).startswith("0x") for e in ("fromBlock", "toBlock")):
+            tags = not all(str(query.get(e, "latest")).startswith("0x") for e in ("fromBlock", "toBlock"))
+            if head is None and (tags or lim.log_history is not None):
                 head = int(
                     (await self._forward({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber"}))["result"], 16
                 )
             lo, hi = (_block(query.get(e, "latest"), head) for e in ("fromBlock", "toBlock"))
-            if lim.max_log_range is not None and hi - lo + 1 > lim.max_log_range:
+            if lim.log_history is not None and head is not None and lo <= head - lim.log_history:
+                refused[k] = _error(item, -32000, f"logs are kept for the newest {lim.log_history} blocks only")
+            elif lim.max_log_range is not None and hi - lo + 1 > lim.max_log_range:
                 with self._lock:
                     self.counts.refused_log_ranges += 1
                 refused[k] = _error(item, -32005, f"block range too large: max {lim.max_log_range} blocks")

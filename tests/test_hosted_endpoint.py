@@ -111,6 +111,14 @@ def test_import_recovers_base_ids_at_33_million_within_200_calls(hosted: dict[in
     assert counts.refused_log_ranges == 0 and counts.log_blocks <= 2 * 1_001, counts  # two narrow windows
     print(f"import at {HIGH}: {counts}")
 
+    case.sim.set_limits(Limits(max_batch=100, max_log_range=2_000, rate=40, log_history=1))  # no old logs
+    try:
+        r, counts = case.run(*args, "--provider", provider)
+    finally:
+        case.sim.set_limits(HOSTED)
+    assert r.exit_code == 0, r.output  # imported all the same, by modelId, saying why
+    assert "# NOT MANAGED:" in r.output and "could not be read (" in r.output and "newest 1 blocks" in r.output
+
 
 def test_plan_succeeds_when_a_fifth_of_requests_fail(hosted: dict[int, Hosted]) -> None:
     case = hosted[HIGH]

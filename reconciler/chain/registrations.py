@@ -61,11 +61,18 @@ def base_id_from_calldata(owner: str, model_id: str, data: bytes) -> tuple[str |
 
 
 def recover(
-    owner: str, model_ids: Iterable[str], txs: Mapping[str, Sequence[tuple[str, str, bytes]]]
+    owner: str,
+    model_ids: Iterable[str],
+    txs: Mapping[str, Sequence[tuple[str, str, bytes]]],
+    unread: Mapping[str, str] | None = None,
 ) -> list[Recovery]:
-    """Pure: `txs[model_id]` = (tx hash, to, input) of its registering transactions, newest first."""
+    """Pure: `txs[model_id]` = (tx hash, to, input) of its registering transactions, newest first;
+    `unread[model_id]` says why its log could not be read (the endpoint refused it)."""
     out = []
     for mid in sorted(model_ids):
+        if unread and mid in unread:
+            out.append(Recovery(mid, None, reason=f"its registration log could not be read ({unread[mid]})"))
+            continue
         found = None
         candidates = txs.get(mid, ())
         for tx_hash, to, data in candidates:
@@ -98,13 +105,17 @@ def read_registrations(
     windows = blocks_at(w3, wanted.values(), head, head_ts)
     owner_topic = "0x" + "00" * 12 + owner.lower().removeprefix("0x")
     order = sorted(wanted)
-    b = Batch(w3)
+    b = Batch(w3, defer_errors=True)  # an endpoint without that history: that model is imported by modelId
     for mid in order:
         lo, hi = windows[wanted[mid]]
         query = {"address": diamond, "topics": [model_registered_topic(), owner_topic, mid]}
         b.logs(query, lo, hi, f"ModelRegisteredUpdated logs of {mid[:10]}… in blocks {lo}..{hi}")
     hashes: dict[str, list[str]] = {}
+    unread: dict[str, str] = {}
     for mid, page in zip(order, b.run(), strict=True):
+        if isinstance(page, RpcError):
+            unread[mid] = str(page)
+            continue
         for log in page:
             if norm_hex(log["topics"][2]) == mid:
                 hashes.setdefault(mid, []).append(str(log["transactionHash"]))
@@ -119,4 +130,4 @@ def read_registrations(
         data = bytes.fromhex(str(tx.get("input", "0x")).removeprefix("0x"))
         by_hash[h] = (h, Web3.to_checksum_address(tx["to"]) if tx.get("to") else "(contract creation)", data)
     txs = {mid: [by_hash[h] for h in reversed(hs)] for mid, hs in hashes.items()}  # newest first
-    return recover(owner, wanted, txs)
+    return recover(owner, wanted, txs, unread)
