@@ -53,11 +53,14 @@ def test_parsing_of_limits_and_waits() -> None:
     assert limit_in("batch too large: max 100 requests") == 100
     assert limit_in("You can make eth_getLogs requests with up to a 2,000 block range") == 2000
     assert limit_in("query returned more than 10000 results") is None
+    assert limit_in("You can make eth_getLogs requests with up to a 2K block range") == 2000
+    assert limit_in("eth_getLogs is limited to a 10,000 range") == 10_000
     assert retry_after("0.25") == 0.25 and retry_after("2") == 2.0 and retry_after(None) is None
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert is_rate_limit({"code": 429, "message": "x"})
     assert is_rate_limit({"code": -32005, "message": "Your app has exceeded its compute units per second capacity"})
     assert not is_rate_limit({"code": -32005, "message": "query returned more than 10000 results"})
+    assert not is_rate_limit({"code": 3, "message": "execution reverted: rate limit exceeded"})  # the contract's
 
 
 @pytest.mark.parametrize("refusal", ["error-object", "http-413"])

@@ -47,7 +47,7 @@ _TOO_LARGE = re.compile(r"batch (is )?too (large|big)|batch size|too many (reque
 _RATE = re.compile(
     r"rate.?limit|too many requests|exceeded .*(capacity|compute units|throughput)|requests? per sec", re.I
 )
-_MAX_NUMBER = re.compile(r"(?:max(?:imum)?|limit(?:ed)?(?: to)?|up to)\D{0,20}?(\d[\d,]*)", re.I)
+_MAX_NUMBER = re.compile(r"(?:max(?:imum)?|limit(?:ed)?(?: to)?|up to)\D{0,20}?(\d[\d,]*)\s?([kK]\b)?", re.I)
 
 
 class RpcError(RuntimeError):
@@ -87,7 +87,7 @@ def limit_in(message: str) -> int | None:
     m = _MAX_NUMBER.search(message)
     if m is None:
         return None
-    n = int(m.group(1).replace(",", ""))
+    n = int(m.group(1).replace(",", "")) * (1000 if m.group(2) else 1)
     return n if n > 0 else None
 
 
@@ -95,7 +95,10 @@ def is_rate_limit(error: Any) -> bool:
     """A JSON-RPC error object that says "slow down" (some endpoints answer 200 with it, or per batch item)."""
     if not isinstance(error, dict):
         return False
-    return error.get("code") == 429 or bool(_RATE.search(str(error.get("message", ""))))
+    message = str(error.get("message", ""))
+    if error.get("code") == 3 or "revert" in message.lower():  # a contract's own words, not the endpoint's
+        return False
+    return error.get("code") == 429 or bool(_RATE.search(message))
 
 
 def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
@@ -251,6 +254,8 @@ class EndpointProvider(JSONBaseProvider):
                 )
                 continue
             status = resp.status_code
+            if status in (401, 403):  # a wrong or missing key: no retry, no split will help
+                raise RpcError(f"{self.label}: HTTP {status}, the endpoint refuses this client (check the URL's key)")
             if status == 413:
                 raise _TooLarge(resp.text[:200] or "HTTP 413")
             data = _json(resp)

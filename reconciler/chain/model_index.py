@@ -30,6 +30,7 @@ class ModelIndex:
     ids: list[str] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    saved: tuple[tuple[str, ...], int] | None = None  # (ids, number of owners) as on disk: unchanged, not written
 
     @classmethod
     def load(cls, path: Path | None) -> ModelIndex:
@@ -42,17 +43,18 @@ class ModelIndex:
             owners = {str(k): str(v) for k, v in data["owners"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(path=path)
-        return cls(ids, owners, path)
+        return cls(ids, owners, path, (tuple(ids), len(owners)))
 
     def save(self) -> None:
         """Best effort: a read-only state dir costs the next plan some reads, nothing else."""
-        if self.path is None:
+        if self.path is None or self.saved == (tuple(self.ids), len(self.owners)):
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps({"ids": self.ids, "owners": self.owners}, separators=(",", ":")))
             os.replace(tmp, self.path)
+            self.saved = (tuple(self.ids), len(self.owners))
         except OSError:
             pass
 

@@ -138,7 +138,7 @@ def _fetch(w3: Web3, items: list[_Item]) -> list[Any]:
         for (k, w), resp in zip(todo, responses, strict=True):
             message = _error_text(resp) if isinstance(resp, dict) and "error" in resp else ""
             if w is not None and message and _LOG_REFUSAL.search(message) and w[1] > w[0]:
-                limit = limit_in(message) if "block" in message.lower() else None
+                limit = limit_in(message) if re.search(r"block|range", message, re.I) else None
                 width = w[1] - w[0] + 1
                 if limit is not None and limit < width:
                     learned.log_range = min(learned.log_range, limit)
