@@ -11,7 +11,6 @@ from web3 import Web3
 
 from reconciler.chain.artifacts import load_artifact
 from reconciler.cli import cli
-from reconciler.commands.import_state import ImportNetwork
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import unlocked
 
@@ -19,14 +18,16 @@ MOR = 10**18
 
 
 def test_network_options_follow_the_desired_states_rules() -> None:
-    assert ImportNetwork(preset="devnet").problem() is None
-    assert "--chain-id" in str(ImportNetwork(chain_id=1, rpc_ref="env:R").problem())
-    assert "not an address" in str(ImportNetwork(chain_id=1, diamond="0x12", mor="0x" + "11" * 20).problem())
-    full = ImportNetwork(chain_id=8453, diamond="0x" + "22" * 20, mor="0x" + "11" * 20)
-    assert "--rpc-url" in str(full.problem())
-    assert (
-        ImportNetwork(chain_id=8453, diamond="0x" + "22" * 20, mor="0x" + "11" * 20, rpc_ref="env:R").problem() is None
-    )
+    who = ["--provider", "0x" + "33" * 20]
+    cases = [
+        (["--chain-id", "1", "--rpc-url", "env:R"], "give --network PRESET, or all of --chain-id, --diamond and --mor"),
+        (["--chain-id", "1", "--diamond", "0x12", "--mor", "0x" + "11" * 20], "--diamond '0x12' is not an address"),
+        (["--chain-id", "8453", "--diamond", "0x" + "22" * 20, "--mor", "0x" + "11" * 20], "needs --rpc-url"),
+        (["--network", "base"], "network base needs --rpc-url"),
+    ]
+    for args, message in cases:
+        r = CliRunner().invoke(cli, ["import", *args, *who])
+        assert r.exit_code == 1 and message in r.stderr, (args, r.output)
 
 
 def test_import_by_chain_id_diamond_and_mor_writes_them_and_warns_about_log_options(
