@@ -38,12 +38,19 @@ _dir_option = click.option(
 @devnet_group.command("up")
 @_dir_option
 @click.option("--port", type=int, default=8545, show_default=True, help="RPC port on 127.0.0.1.")
-def devnet_up(dirpath: Path, port: int) -> None:
+@click.option(
+    "--start-block",
+    type=int,
+    default=0,
+    show_default=True,
+    help="A new chain's first block number, to try a chain as tall as Base's (ignored when state is restored).",
+)
+def devnet_up(dirpath: Path, port: int, start_block: int) -> None:
     """Start anvil (keeping state across restarts) and deploy the contracts once."""
     from reconciler.devnet import local as devnet  # web3: imported only when a devnet command runs
 
     try:
-        info, notes = devnet.up(dirpath, port=port)
+        info, notes = devnet.up(dirpath, port=port, start_block=start_block)
     except devnet.DevnetError as exc:
         raise click.ClickException(str(exc)) from exc
     for line in notes:

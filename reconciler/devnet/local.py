@@ -184,7 +184,7 @@ def up(
             state_path=dirpath / "anvil-state.json",
             log_path=dirpath / "anvil.log",
             detach=True,
-            start_block=start_block,
+            start_block=0 if (dirpath / "anvil-state.json").exists() else start_block,  # a restore keeps its own
         )
         try:
             anvil.start()
