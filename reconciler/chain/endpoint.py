@@ -257,10 +257,12 @@ class EndpointProvider(JSONBaseProvider):
             if status in (401, 403):  # a wrong or missing key: no retry, no split will help
                 raise RpcError(f"{self.label}: HTTP {status}, the endpoint refuses this client (check the URL's key)")
             if status == 413:
+                if not batch:
+                    raise RpcError(f"{self.label}: HTTP 413, the request for {what} is too large for the endpoint")
                 raise _TooLarge(resp.text[:200] or "HTTP 413")
             data = _json(resp)
-            refused = status in (429, 503) or (isinstance(data, dict) and is_rate_limit(data.get("error")))
-            if refused and not (writes and status == 503):
+            limited = status in (429, 503) or (isinstance(data, dict) and is_rate_limit(data.get("error")))
+            if limited and not (writes and status == 503):
                 waits += 1
                 self.stats.rate_limited += 1
                 wait = retry_after(resp.headers.get("Retry-After"))

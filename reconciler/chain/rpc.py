@@ -140,11 +140,10 @@ def _fetch(w3: Web3, items: list[_Item]) -> list[Any]:
             if w is not None and message and _LOG_REFUSAL.search(message) and w[1] > w[0]:
                 limit = limit_in(message) if re.search(r"block|range", message, re.I) else None
                 width = w[1] - w[0] + 1
-                if limit is not None and limit < width:
-                    learned.log_range = min(learned.log_range, limit)
-                elif "range" in message.lower():
-                    learned.log_range = min(learned.log_range, max(width // 2, 1))
-                parts = _windows(w, min(learned.log_range, max(width // 2, 1)) if limit is None else limit)
+                smaller = limit if limit is not None and limit < width else max(width // 2, 1)
+                if "range" in message.lower():  # the span was refused (not the density): remember it
+                    learned.log_range = min(learned.log_range, smaller)
+                parts = _windows(w, smaller)
                 if isinstance(provider, EndpointProvider):
                     provider.stats.log_splits += 1
                 ws = windows[k]
