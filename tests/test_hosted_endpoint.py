@@ -110,6 +110,7 @@ def test_import_recovers_base_ids_at_33_million_within_200_calls(hosted: dict[in
     assert counts.calls <= MAX_IMPORT_CALLS, counts
     assert counts.refused_log_ranges == 0 and counts.log_blocks <= 2 * 1_001, counts  # two narrow windows
     print(f"import at {HIGH}: {counts}")
+    assert f"({counts.http_requests} HTTP requests, {counts.calls} calls)" in r.stderr  # the client counts the same
 
     case.sim.set_limits(Limits(max_batch=100, max_log_range=2_000, rate=40, log_history=1))  # no old logs
     try:

@@ -18,7 +18,7 @@ from web3 import Web3
 from reconciler.chain.networks import NetworkError, resolve_network
 from reconciler.chain.reader import ChainCheckError, ChainReader
 from reconciler.chain.registrations import read_registrations
-from reconciler.chain.rpc import RpcError
+from reconciler.chain.rpc import RpcError, endpoint_of
 from reconciler.desired.model import Desired, NetworkSpec, ProviderSpec, SignerSpec
 from reconciler.desired.references import ReferenceError_, parse_reference
 from reconciler.render.desired_yaml import ImportSource, render_import
@@ -118,7 +118,14 @@ def run_import(
     click.echo(
         f"imported provider {address} at block {chain.block_number}: {result.managed + result.existing} model(s) "
         f"({result.managed} own, {result.existing} by modelId), {result.bids} bid(s), "
-        f"{reader.round_trips} RPC round trips; fill in the lines marked '# fill in:' before `reconcile validate`",
+        f"{reader.round_trips} RPC round trips{_wire(reader)}; fill in the lines marked '# fill in:' before "
+        "`reconcile validate`",
         err=True,
     )
     return EXIT_OK
+
+
+def _wire(reader: ChainReader) -> str:
+    """What the endpoint saw (a metered endpoint bills calls): HTTP requests and JSON-RPC calls."""
+    p = endpoint_of(reader.w3)
+    return f" ({p.stats.http_requests} HTTP requests, {p.stats.calls} calls)" if p is not None else ""
