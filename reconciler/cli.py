@@ -40,12 +40,19 @@ _dir_option = click.option(
 @devnet_group.command("up")
 @_dir_option
 @click.option("--port", type=int, default=8545, show_default=True, help="RPC port on 127.0.0.1.")
-def devnet_up(dirpath: Path, port: int) -> None:
+@click.option(
+    "--start-block",
+    type=int,
+    default=0,
+    show_default=True,
+    help="A new chain's first block number, to try a chain as tall as Base's (ignored when state is restored).",
+)
+def devnet_up(dirpath: Path, port: int, start_block: int) -> None:
     """Start anvil (keeping state across restarts) and deploy the contracts once."""
     from reconciler.devnet import local as devnet  # web3: imported only when a devnet command runs
 
     try:
-        info, notes = devnet.up(dirpath, port=port)
+        info, notes = devnet.up(dirpath, port=port, start_block=start_block)
     except devnet.DevnetError as exc:
         raise click.ClickException(str(exc)) from exc
     for line in notes:
@@ -159,29 +166,35 @@ def apply_cmd(
 @click.option(
     "--network",
     "network_name",
-    required=True,
     type=click.Choice(["base", "base-sepolia", "arbitrum", "arbitrum-sepolia", "devnet"]),
-    help="The network preset.",
+    help="The network preset (or give --chain-id, --diamond and --mor, as the desired state may).",
 )
+@click.option("--chain-id", type=int, help="The chain id (overrides the preset's).")
+@click.option("--diamond", help="The Diamond's address (overrides the preset's).")
+@click.option("--mor", help="The MOR token's address (overrides the preset's).")
 @click.option("--rpc-url", "rpc_ref", help="A reference to the RPC URL: env:NAME or file:PATH (devnet: devnet.json).")
 @click.option("--provider", required=True, help="The provider address to import.")
 @click.option(
     "--devnet-dir", type=click.Path(path_type=Path), help="devnet.json's directory (default $RECONCILE_DEVNET_DIR)."
 )
-@click.option("--from-block", type=int, default=0, show_default=True, help="First block searched for models.")
-@click.option("--log-block-range", type=int, default=10_000, show_default=True, help="Largest eth_getLogs range.")
+@click.option("--from-block", type=int, help="Deprecated and ignored (no log scan any more).")
+@click.option("--log-block-range", type=int, help="Deprecated and ignored (log ranges adapt to the endpoint).")
 def import_cmd(
-    network_name: str,
+    network_name: str | None,
+    chain_id: int | None,
+    diamond: str | None,
+    mor: str | None,
     rpc_ref: str | None,
     provider: str,
     devnet_dir: Path | None,
-    from_block: int,
-    log_block_range: int,
+    from_block: int | None,
+    log_block_range: int | None,
 ) -> None:
     """Print (stdout) a desired state matching what PROVIDER has on chain now, with placeholders to fill in."""
-    from reconciler.commands.import_state import run_import
+    from reconciler.commands.import_state import ImportNetwork, run_import
 
-    sys.exit(run_import(network_name, rpc_ref, provider, devnet_dir, from_block, log_block_range))
+    net = ImportNetwork(network_name, chain_id, diamond, mor, rpc_ref, devnet_dir)
+    sys.exit(run_import(net, provider, from_block, log_block_range))
 
 
 @cli.command("approve")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from reconciler.chain.model_index import DEFAULT_STATE_DIR
 from reconciler.chain.networks import resolve_network
 from reconciler.chain.rpc import RpcError
 from reconciler.desired.loader import load_desired
@@ -21,20 +22,26 @@ from reconciler.plan.model import Plan
 from reconciler.plan.planner import plan
 
 
-def make_plan(path: Path, environ: Mapping[str, str] | None = None) -> tuple[Desired, Plan]:
+def make_plan(
+    path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = DEFAULT_STATE_DIR
+) -> tuple[Desired, Plan]:
     """Load, observe and plan (raises DesiredStateError, NetworkError, ChainCheckError, RpcError)."""
     desired, warnings = load_desired(path)
-    _, p = plan_for(desired, environ, tuple(str(w) for w in warnings))
+    _, p = plan_for(desired, environ, tuple(str(w) for w in warnings), state_dir)
     return desired, p
 
 
 def plan_for(
-    desired: Desired, environ: Mapping[str, str] | None = None, load_warnings: tuple[str, ...] = ()
+    desired: Desired,
+    environ: Mapping[str, str] | None = None,
+    load_warnings: tuple[str, ...] = (),
+    state_dir: Path | None = DEFAULT_STATE_DIR,
 ) -> tuple[Observed, Plan]:
-    """Observe the world for an already loaded desired state and plan it (apply and watch reuse this)."""
+    """Observe the world for an already loaded desired state and plan it (apply and watch reuse this).
+    `state_dir` holds the chain reader's cache of the registry (None: keep nothing)."""
     network = resolve_network(desired.network, environ)
     try:
-        observed = observe(desired, network, environ)
+        observed = observe(desired, network, environ, state_dir)
     except RpcError as exc:
         hint = "; is the devnet running? (`reconcile devnet up`)" if network.name == "devnet" else ""
         raise RpcError(f"{exc}{hint}") from None

@@ -16,6 +16,13 @@ from reconciler.devnet.local import down as devnet_down
 from reconciler.devnet.local import up as devnet_up
 
 
+@pytest.fixture(autouse=True)
+def _own_working_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own empty directory: what the commands keep in ./.reconcile by default (the
+    chain reader's model index) never leaks from one test, or one run, into another."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 @pytest.fixture
 def anvil() -> Iterator[Anvil]:
     """A fresh anvil for one test (cheap: it starts in well under a second)."""

@@ -107,7 +107,7 @@ def test_import_of_the_devnet_example_provider_plans_nothing(net: dict[str, Any]
     assert 'pricePerSecond: "0.006 MOR"' in text
     assert f'pricePerSecond: "{-(-11 * MOR // 900)} wei"' not in text  # exact: 0.012222… MOR to the last wei
     assert 'stake: "0.2 MOR"' in text and "endpoint: embeddings" in text
-    assert "2 model(s) (2 own, 0 by modelId), 2 bid(s), 5 RPC round trips" in r.stderr
+    assert "2 model(s) (2 own, 0 by modelId), 2 bid(s), 7 RPC round trips" in r.stderr
     plan = _round_trip(net, text, tmp_path)
     assert plan.exit_code == 0, plan.output
     assert "No changes" in plan.output or "0 to create, 0 to update, 0 to delete" in plan.output
@@ -162,7 +162,7 @@ def test_model_registered_through_another_contract_is_imported_by_model_id(net: 
     assert "not managed" in r.stderr
     assert f'- modelId: "{theirs}"' in text and f"owned by {other.address}" in text
     assert 'name: "plain"' in text and "bid: none" in text and 'fee: "0.01 MOR"' in text
-    assert "3 model(s) (1 own, 2 by modelId), 2 bid(s), 6 RPC round trips" in r.stderr
+    assert "3 model(s) (1 own, 2 by modelId), 2 bid(s), 7 RPC round trips" in r.stderr
     plan = _round_trip(net, text, tmp_path)
     assert plan.exit_code == 0, plan.output
 

@@ -85,7 +85,12 @@ def test_price_change_is_one_post_that_replaces_the_bid() -> None:
     p = plan(d2, o)
     assert kinds(p) == ["mor.approve", "bid.post"]
     post = p.pending[1]
-    assert post.before is not None and "replaces bid" in post.reason and "burns" in post.reason
+    assert (
+        post.before is not None
+        and "replaces bid" in post.reason
+        and "pays the" in post.reason
+        and "(kept by the marketplace)" in post.reason
+    )
     assert post.cost.fee == 3 * MOR // 10
 
 

@@ -177,7 +177,9 @@ def main() -> int:
             step("5. what the chain holds now")
             chain_table(desired, env)
 
-            step("6. change a price in the scratch copy and plan it (every repost burns the bid fee)")
+            step(
+                "6. change a price in the scratch copy and plan it (every repost pays the bid fee, kept by the marketplace)"
+            )
             desired.write_text(
                 desired.read_text().replace('pricePerSecond: "0.006 MOR"', 'pricePerSecond: "0.0065 MOR"')
             )

@@ -21,6 +21,7 @@ from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import TxRecord
 from reconciler.chain.networks import Network, resolve_network
+from reconciler.chain.rpc import connect
 from reconciler.chain.signer import load_key, load_signer
 from reconciler.desired.model import Desired
 from reconciler.desired.references import Reference
@@ -47,9 +48,11 @@ class AllowanceNeed:
     plan_fingerprint: str
 
 
-def allowance_need(desired: Desired, environ: Mapping[str, str] | None, amount: int | None) -> AllowanceNeed:
+def allowance_need(
+    desired: Desired, environ: Mapping[str, str] | None, amount: int | None, state_dir: Path
+) -> AllowanceNeed:
     """Plan, and say what to approve (`need` 0: the current allowance already covers the plan)."""
-    observed, p = plan_for(desired, environ)
+    observed, p = plan_for(desired, environ, state_dir=state_dir)
     action = next((a for a in p.actions if a.kind is ActionKind.MOR_APPROVE), None)
     need = 0
     if action is not None:
@@ -99,7 +102,7 @@ def send_allowance(
     never doubled. `exact_refresh`: skip when the allowance reached what the plan needs meanwhile."""
     network = want.network
     calls = ChainCalls(network.diamond, network.mor)
-    w3 = Web3(Web3.HTTPProvider(network.rpc_url, request_kwargs={"timeout": 30}))
+    w3 = connect(network.rpc_url, network.rpc_label)
     state = state_path(state_dir, network, want.provider)
     with tx_session(
         state,

@@ -31,6 +31,7 @@ from reconciler.chain.calls import ChainCalls
 from reconciler.chain.faults import crash_point
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.chain.networks import Network, resolve_network
+from reconciler.chain.rpc import connect
 from reconciler.chain.sender import TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
@@ -110,7 +111,7 @@ def plan_id(plan: Plan) -> str:
 def apply_desired(desired: Desired, environ: Mapping[str, str] | None, opts: ApplyOptions) -> ApplyResult:
     network = resolve_network(desired.network, environ)
     account = load_signer(desired.signer, environ)
-    w3 = Web3(Web3.HTTPProvider(network.rpc_url, request_kwargs={"timeout": 30}))
+    w3 = connect(network.rpc_url, network.rpc_label)
     calls = ChainCalls(network.diamond, network.mor)
     legacy = network.legacy if opts.legacy_tx is None else opts.legacy_tx
     state = state_path(opts.state_dir, network, desired.provider.address)
@@ -130,7 +131,7 @@ def _apply_locked(
     sender, journal = session.sender, session.journal
     _finish_earlier_run(sender, journal, opts)
 
-    _observed, plan = plan_for(desired, environ)
+    _observed, plan = plan_for(desired, environ, state_dir=opts.state_dir)
     if opts.saved_plan is not None:
         check_saved_plan(opts.saved_plan, plan, network, desired)
     refuse_unsafe(plan, _observed.chain.signer_eth_balance)
@@ -144,7 +145,7 @@ def _apply_locked(
     sender.plan_id = plan_id(plan)
     Executor(desired, environ, w3, sender, calls, network, opts, result).run(plan.pending)
     result.applied = True
-    _observed, result.final = plan_for(desired, environ)
+    _observed, result.final = plan_for(desired, environ, state_dir=opts.state_dir)
     return result
 
 

@@ -2,21 +2,26 @@
 
 Round 1: latest block, chain id, code at the Diamond, gas price. Round 2 (pinned to that block): token,
 fee, minimums, price bounds, provider, its active bid ids, MOR balance and allowance, delegation rights,
-the desired models, the owner's `ModelRegisteredUpdated` logs (paged by block range), the maximum session
-duration and the provider's session count. Round 3: every active bid, every model discovered in round 2,
-their provider-model stats, and the provider's newest page of session ids. Round 4: those sessions (newest
-first). Round 5, only when needed: the bids of sessions that are no longer active (a deleted bid still
-carrying live sessions), and models nobody declared nor registered here.
+the desired models (their ids are computed: keccak(owner, base id)), the registry's model ids past those
+already known (`chain/model_index.py`), the maximum session duration and the provider's session count.
+Round 3: every active bid, the provider's undeclared models and every model id not seen before (its owner is
+learned once), their provider-model stats, and the provider's newest page of session ids. Round 4: those
+sessions (newest first). Round 5, only when needed: the bids of sessions that are no longer active (a deleted
+bid still carrying live sessions), and models nobody declared that bids are on or that round 3 found to be
+the provider's.
 
-Sessions are never pruned from the contract's lists (oldest first), so they are read from the end, newest
-first, stopping at the first session opened more than `getMaxSessionDuration()` ago: no older session can
-still be live, while an older short session may sit before a live long one (so never stop at an ended one).
-More active bids than BID_PAGE, or more sessions in that window than SESSION_PAGE, cost more rounds.
+Nothing here scans logs, so the cost depends on the numbers of models, bids and sessions, never on the chain's
+height. Sessions are never pruned from the contract's lists (oldest first), so they are read from the end,
+newest first, stopping at the first session opened more than `getMaxSessionDuration()` ago: no older session
+can still be live, while an older short session may sit before a live long one (so never stop at an ended
+one). More active bids than BID_PAGE, more sessions in that window than SESSION_PAGE, or more new model ids
+than MODEL_PAGE cost more rounds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
@@ -24,8 +29,9 @@ from web3 import Web3
 
 from reconciler import EndpointUnusable
 from reconciler.chain.artifacts import load_artifact
+from reconciler.chain.model_index import DEFAULT_STATE_DIR, MODEL_PAGE, ModelIndex, index_path
 from reconciler.chain.networks import Network
-from reconciler.chain.rpc import Batch, CountingHTTPProvider, RpcError, value
+from reconciler.chain.rpc import Batch, RpcError, connect, endpoint_of, value
 from reconciler.desired.model import Desired
 from reconciler.market.ids import checksum, norm_hex
 from reconciler.observe.model import (
@@ -73,16 +79,18 @@ def right_hash(name: str) -> bytes:
 class ChainReader:
     w3: Web3
     network: Network
+    state_dir: Path | None = DEFAULT_STATE_DIR  # where the model index is kept (None: nowhere)
 
     @classmethod
-    def connect(cls, network: Network, timeout: float = 30.0) -> ChainReader:
-        provider = CountingHTTPProvider(network.rpc_url, request_kwargs={"timeout": timeout})
-        return cls(Web3(provider), network)
+    def connect(
+        cls, network: Network, timeout: float = 30.0, state_dir: Path | None = DEFAULT_STATE_DIR
+    ) -> ChainReader:
+        return cls(connect(network.rpc_url, network.rpc_label, timeout), network, state_dir)
 
     @property
     def round_trips(self) -> int:
-        p = self.w3.provider
-        return p.round_trips if isinstance(p, CountingHTTPProvider) else 0
+        p = endpoint_of(self.w3)
+        return p.stats.round_trips if p is not None else 0
 
     def observe(self, desired: Desired, all_sessions: bool = False) -> ChainState:
         """One reading pinned to the latest block. `all_sessions` reads every session the provider ever had
@@ -128,22 +136,9 @@ class ChainReader:
                 b.call(market, "isRightsDelegated", [signer, provider, right_hash(r)], pin, f"isRightsDelegated({r})")
         for mid in desired_ids:
             b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)")
-        owner_topic = "0x" + "00" * 12 + provider[2:].lower()
-        step = max(net_log_range(desired), 1)
-        log_ranges = [(s, min(s + step - 1, pin)) for s in range(desired.network.from_block, pin + 1, step)]
-        for lo, hi in log_ranges:
-            b.add(
-                "eth_getLogs",
-                [
-                    {
-                        "address": net.diamond,
-                        "topics": [model_registered_topic(), owner_topic],
-                        "fromBlock": hex(lo),
-                        "toBlock": hex(hi),
-                    }
-                ],
-                label=f"ModelRegisteredUpdated logs {lo}..{hi}",
-            )
+        index = ModelIndex.load(index_path(self.state_dir, chain_id, net.diamond) if self.state_dir else None)
+        ids_offset = index.next_offset()
+        ids_at = b.call(market, "getModelIds", [ids_offset, MODEL_PAGE], pin, "getModelIds")
         l1_kinds = list(TX_BYTES) if net.op_stack else []
         oracle = w3.eth.contract(address=Web3.to_checksum_address(GAS_PRICE_ORACLE), abi=GAS_PRICE_ORACLE_ABI)
         for kind in l1_kinds:
@@ -156,12 +151,8 @@ class ChainReader:
             raise ChainCheckError(f"the contract at {net.diamond} does not answer getToken(): is it the Diamond?")
         if checksum(token) != checksum(net.mor):
             raise ChainCheckError(f"the Diamond's getToken() is {token}, not the configured MOR {net.mor}; refusing")
-        failed_log = next((r for r in results if isinstance(r, RpcError) and "logs" in str(r)), None)
-        if failed_log is not None:
-            raise RpcError(
-                f"{failed_log}; the node may limit eth_getLogs: lower network.logBlockRange "
-                f"(now {desired.network.log_block_range}) or raise network.fromBlock"
-            )
+        if isinstance(results[ids_at], RpcError):
+            raise ChainCheckError(f"the Diamond at {net.diamond} does not answer getModelIds(offset, limit)")
         it = iter(value(r) for r in results)
         token, fee, pmin, mmin, (lo_price, hi_price), prov, (bid_ids, bid_total), balance, allowance, eth = (
             next(it) for _ in range(10)
@@ -172,10 +163,12 @@ class ChainReader:
             m = _model(mid, next(it))
             if m is not None:
                 models[mid] = m
-        discovered: set[str] = set()
-        for _ in log_ranges:
-            for log in next(it):
-                discovered.add(norm_hex(log["topics"][2]))
+        for mid, m in models.items():
+            index.owners[mid] = m.owner
+        page, ids_total = next(it)
+        self._model_ids(market, pin, index, ids_offset, [norm_hex("0x" + bytes(i).hex()) for i in page], int(ids_total))
+        unknown = index.unknown()
+        own = set(index.owned_by(provider))
         l1 = {kind: int(next(it)) for kind in l1_kinds}
         max_duration = int(next(it))
         _, sessions_total = next(it)
@@ -194,8 +187,8 @@ class ChainReader:
         b = Batch(w3)
         for bid in all_bid_ids:
             b.call(market, "getBid", [bid], pin, "getBid")
-        extra = sorted(discovered - set(models))
-        for mid in extra:
+        extra = sorted(own - set(models))
+        for mid in extra + unknown:
             b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)")
         stats_ids = sorted(set(models) | set(extra))
         for mid in stats_ids:
@@ -210,6 +203,15 @@ class ChainReader:
             m = _model(mid, next(r3))
             if m is not None:
                 models[mid] = m
+        found: list[str] = []  # models the provider owns that were not known before
+        for mid in unknown:
+            m = _model(mid, next(r3))
+            if m is not None:
+                index.owners[mid] = m.owner
+                if m.owner == provider and mid not in models:
+                    models[mid] = m
+                    found.append(mid)
+        index.save()
         stats = {mid: _stats(mid, next(r3)) for mid in stats_ids}
         first_ids = list(next(r3)[0]) if sessions_total else []
 
@@ -219,12 +221,14 @@ class ChainReader:
         # round 5 (only when needed): bids no longer active that sessions are on, models nobody declared
         session_bids = sorted({"0x" + bytes(raw[1]).hex() for _, raw in raw_sessions} - set(bids))
         missing = sorted({bd.model_id for bd in bids.values()} - set(models))
-        if session_bids or missing:
+        if session_bids or missing or found:
             b = Batch(w3)
             for bid_id in session_bids:
                 b.call(market, "getBid", [bytes.fromhex(bid_id[2:])], pin, "getBid")
             for mid in missing:  # bids on models neither declared nor registered by this owner
                 b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin)
+                b.call(market, "getProviderModelStats", [bytes.fromhex(mid[2:]), provider], pin)
+            for mid in found:
                 b.call(market, "getProviderModelStats", [bytes.fromhex(mid[2:]), provider], pin)
             r5 = iter(b.run())
             for bid_id in session_bids:
@@ -233,6 +237,8 @@ class ChainReader:
                 m = _model(mid, next(r5))
                 if m is not None:
                     models[mid] = m
+                stats[mid] = _stats(mid, next(r5))
+            for mid in found:
                 stats[mid] = _stats(mid, next(r5))
         sessions = tuple(_session("0x" + bytes(sid).hex(), raw, bids) for sid, raw in raw_sessions)
         live: dict[str, list[LiveSession]] = {}
@@ -269,6 +275,21 @@ class ChainReader:
             diamond=checksum(net.diamond),
             mor=checksum(net.mor),
         )
+
+    def _model_ids(self, market: Any, pin: int, index: ModelIndex, offset: int, page: list[str], total: int) -> None:
+        """Bring `index.ids` up to the registry's `total`: the pages past round 2's in one more round (and the
+        whole list again, first, when round 2's answer showed the saved index is not this chain's)."""
+        if not index.extend(offset, page, total):
+            b = Batch(self.w3)
+            b.call(market, "getModelIds", [0, MODEL_PAGE], pin, "getModelIds")
+            first, total = b.run()[0]
+            index.extend(0, [norm_hex("0x" + bytes(i).hex()) for i in first], int(total))
+        if len(index.ids) < total:
+            b = Batch(self.w3)
+            for off in range(len(index.ids), total, MODEL_PAGE):
+                b.call(market, "getModelIds", [off, MODEL_PAGE], pin, "getModelIds")
+            for more, _ in b.run():
+                index.ids += [norm_hex("0x" + bytes(i).hex()) for i in more]
 
     def _sessions(
         self, market: Any, provider: str, pin: int, total: int, cutoff: int | None, first_ids: list[bytes]
@@ -316,10 +337,6 @@ class ChainReader:
 
 def _market_abi() -> Any:
     return load_artifact("Marketplace").abi
-
-
-def net_log_range(desired: Desired) -> int:
-    return desired.network.log_block_range
 
 
 def _provider(address: str, raw: Any) -> ProviderState | None:

@@ -1,42 +1,44 @@
-"""JSON-RPC batches over web3's HTTP provider, with a count of HTTP round trips.
+"""Batched reads: queue the reads of one step, send them as one JSON-RPC batch, decode each answer.
 
-The chain reader queues every read of one step into a batch and sends it as ONE HTTP request, so the
-number of round trips does not grow with the number of models and bids.
+The chain reader queues every read of one step into a batch, so the number of round trips does not grow
+with the number of models and bids. The endpoint client (`chain/endpoint.py`) splits a batch the endpoint
+finds too large and retries what may be retried; this module splits `eth_getLogs` ranges, which only the
+reader of a range can do: windows no wider than the endpoint allows, halved again when it refuses a range or
+a result count. `connect()` is the one way every command reaches a chain.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils import keccak
 from eth_utils.abi import get_abi_input_types, get_abi_output_types
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint
 
-from reconciler import EndpointUnusable
+from reconciler.chain.endpoint import EndpointProvider, Learned, RpcError, limit_in
 
-MAX_BATCH = 1000
+__all__ = ["Batch", "RpcError", "connect", "value"]
+
+_LOG_REFUSAL = re.compile(
+    r"block range|range (is )?too (large|wide|big)|blocks? range|more than \d+ results|too many results|"
+    r"query timeout|timed? ?out|response size|limit exceeded|exceed(s|ed)? .*range",
+    re.I,
+)
 
 
-class RpcError(EndpointUnusable):
-    """A read failed; the message never holds the RPC URL (it may embed an API key)."""
+def connect(url: str, label: str, timeout: float = 30.0) -> Web3:
+    """A Web3 on the adaptive endpoint client; `label` (never the URL) is what its errors name."""
+    return Web3(EndpointProvider(url, label, timeout))
 
 
-class CountingHTTPProvider(HTTPProvider):
-    """An HTTPProvider that counts HTTP requests (single calls and batches alike)."""
-
-    round_trips: int = 0
-
-    def make_request(self, method: RPCEndpoint, params: Any) -> Any:
-        self.round_trips += 1
-        return super().make_request(method, params)
-
-    def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> Any:
-        self.round_trips += 1
-        return super().make_batch_request(batch_requests)
+def endpoint_of(w3: Web3) -> EndpointProvider | None:
+    p = w3.provider
+    return p if isinstance(p, EndpointProvider) else None
 
 
 _SIGNATURES: dict[tuple[str, str], tuple[bytes, list[str], list[str]]] = {}
@@ -60,11 +62,12 @@ class _Item:
     params: list[Any]
     decode: Callable[[Any], Any]
     label: str
+    span: tuple[int, int] | None = None  # eth_getLogs: the blocks asked for, both ends included
 
 
 @dataclass
 class Batch:
-    """Queue reads, then `run()` sends them as one JSON-RPC batch (chunked at MAX_BATCH)."""
+    """Queue reads, then `run()` sends them as one JSON-RPC batch (the endpoint client splits it if needed)."""
 
     w3: Web3
     items: list[_Item] = field(default_factory=list)
@@ -72,6 +75,11 @@ class Batch:
 
     def add(self, method: str, params: list[Any], decode: Callable[[Any], Any] = lambda r: r, label: str = "") -> int:
         self.items.append(_Item(method, params, decode, label or method))
+        return len(self.items) - 1
+
+    def logs(self, query: dict[str, Any], lo: int, hi: int, label: str = "") -> int:
+        """eth_getLogs over blocks [lo, hi]: one result (every log, in order), however the range is split."""
+        self.items.append(_Item("eth_getLogs", [query], lambda r: r, label or f"logs {lo}..{hi}", (lo, hi)))
         return len(self.items) - 1
 
     def call(self, contract: Contract, fn: str, args: list[Any], block: int | str, label: str = "") -> int:
@@ -92,29 +100,86 @@ class Batch:
     def run(self) -> list[Any]:
         if not self.items:
             return []
-        provider = self.w3.provider
-        out: list[Any] = []
-        for start in range(0, len(self.items), MAX_BATCH):
-            chunk = self.items[start : start + MAX_BATCH]
-            try:
-                responses = provider.make_batch_request([(RPCEndpoint(i.method), i.params) for i in chunk])  # type: ignore[attr-defined]
-            except Exception as exc:  # connection refused, timeouts: say what, never where
-                raise RpcError(f"the RPC node did not answer ({type(exc).__name__})") from None
-            if not isinstance(responses, list):
-                message = responses.get("error", {}).get("message", "error") if isinstance(responses, dict) else "?"
-                raise RpcError(f"the RPC node refused the batch: {message}")
-            for item, resp in zip(chunk, responses, strict=True):
-                out.append(_decode(item, resp))
-        self.items = []
+        items, self.items = self.items, []
+        answers = _fetch(self.w3, items)
+        out = [_decode(item, resp) for item, resp in zip(items, answers, strict=True)]
         failed = next((x for x in out if isinstance(x, RpcError)), None)
         if failed is not None and not self.defer_errors:
             raise failed
         return out
 
 
+def _fetch(w3: Web3, items: list[_Item]) -> list[Any]:
+    """The raw answer of every item; a log item's answer gathers its windows' logs (or its first error)."""
+    provider = w3.provider
+    learned = provider.learned if isinstance(provider, EndpointProvider) else Learned()
+    # every request of a round: (item index, window); plain items have window None
+    windows: dict[int, list[tuple[int, int]]] = {
+        k: _windows(item.span, learned.log_range) for k, item in enumerate(items) if item.span is not None
+    }
+    got: dict[tuple[int, tuple[int, int] | None], Any] = {}
+    todo: list[tuple[int, tuple[int, int] | None]] = [(k, None) for k, it in enumerate(items) if it.span is None]
+    todo += [(k, w) for k, ws in windows.items() for w in ws]
+    while todo:
+        requests = []
+        for k, w in todo:
+            item = items[k]
+            params = item.params if w is None else [{**item.params[0], "fromBlock": hex(w[0]), "toBlock": hex(w[1])}]
+            requests.append((RPCEndpoint(item.method), params))
+        try:
+            responses = provider.make_batch_request(requests)  # type: ignore[attr-defined]
+        except RpcError:
+            raise
+        except Exception as exc:  # a provider other than ours: say what, never where
+            raise RpcError(f"the RPC node did not answer ({type(exc).__name__})") from None
+        if not isinstance(responses, list):
+            raise RpcError(f"the RPC node refused the batch: {_error_text(responses)}")
+        again: list[tuple[int, tuple[int, int] | None]] = []
+        for (k, w), resp in zip(todo, responses, strict=True):
+            message = _error_text(resp) if isinstance(resp, dict) and "error" in resp else ""
+            if w is not None and message and _LOG_REFUSAL.search(message) and w[1] > w[0]:
+                limit = limit_in(message) if re.search(r"block|range", message, re.I) else None
+                width = w[1] - w[0] + 1
+                smaller = limit if limit is not None and limit < width else max(width // 2, 1)
+                if "range" in message.lower():  # the span was refused (not the density): remember it
+                    learned.log_range = min(learned.log_range, smaller)
+                parts = _windows(w, smaller)
+                if isinstance(provider, EndpointProvider):
+                    provider.stats.log_splits += 1
+                ws = windows[k]
+                at = ws.index(w)
+                windows[k] = ws[:at] + parts + ws[at + 1 :]
+                again += [(k, p) for p in parts]
+            else:
+                got[(k, w)] = resp
+        todo = again
+    out: list[Any] = []
+    for k, item in enumerate(items):
+        if item.span is None:
+            out.append(got[(k, None)])
+            continue
+        pieces = [got[(k, w)] for w in windows[k]]
+        failed = next((r for r in pieces if "error" in r), None)
+        out.append(failed or {"result": [log for r in pieces for log in (r.get("result") or [])]})
+    return out
+
+
+def _windows(span: tuple[int, int] | None, width: int) -> list[tuple[int, int]]:
+    assert span is not None
+    lo, hi = span
+    width = max(width, 1)
+    return [(s, min(s + width - 1, hi)) for s in range(lo, hi + 1, width)]
+
+
+def _error_text(resp: Any) -> str:
+    if isinstance(resp, dict) and isinstance(resp.get("error"), dict):
+        return str(resp["error"].get("message", "error"))
+    return "error"
+
+
 def _decode(item: _Item, resp: Any) -> Any:
     if "error" in resp:
-        return RpcError(f"{item.label}: {resp['error'].get('message', 'error')}")
+        return RpcError(f"{item.label}: {_error_text(resp)}")
     try:
         return item.decode(resp.get("result"))
     except RpcError as exc:

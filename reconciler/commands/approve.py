@@ -28,7 +28,7 @@ def run_approve(
 ) -> int:
     desired, _warnings = load_desired(path)
     amount = None if amount_text is None else parse_amount(amount_text)
-    want = allowance_need(desired, environ, amount)
+    want = allowance_need(desired, environ, amount, state_dir)
     if not want.need:
         click.echo(
             f"nothing to approve: the allowance of {want.provider} to the Diamond ({format_mor(want.current)}) "

@@ -30,7 +30,7 @@ def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, 
     env = os.environ if environ is None else environ
     desired, _warnings = load_desired(path)
     network = resolve_network(desired.network, env)
-    reader = ChainReader.connect(network)
+    reader = ChainReader.connect(network, state_dir=state_dir)
     names = {m.model_id: m.name or m.key for m in desired.models}
     if dry_run:
         report = claim_all(reader, desired, None)

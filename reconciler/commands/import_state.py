@@ -1,13 +1,15 @@
 """`reconcile import`: read a provider from the chain and print a desired state that matches it (stdout).
 
-The shell around `importer.render_import`: resolve the network, read the chain (the planner's observer with a
-desired state that declares nothing, so it discovers the provider's models by their logs and its bids), recover
-base model ids from the registering transactions, render. Notes for a person go to stderr.
+The shell around `render_import`: resolve the network (named as the desired state names it: a preset, or a
+chain id, Diamond and MOR), read the chain (the planner's observer with a desired state that declares nothing,
+so it finds the provider's models in the registry's list, and its bids), recover base model ids from the
+registering transactions, render. Notes for a person go to stderr.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -16,43 +18,72 @@ from web3 import Web3
 from reconciler.chain.networks import NetworkError, resolve_network
 from reconciler.chain.reader import ChainCheckError, ChainReader
 from reconciler.chain.registrations import read_registrations
-from reconciler.chain.rpc import RpcError
+from reconciler.chain.rpc import RpcError, endpoint_of
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK
 from reconciler.desired.model import Desired, NetworkSpec, ProviderSpec, SignerSpec
 from reconciler.desired.references import BadReference, parse_reference
 from reconciler.render.desired_yaml import ImportSource, render_import
 
 
+@dataclass(frozen=True)
+class ImportNetwork:
+    """The network options, with the desired state's rules: a preset, or all of chain id, Diamond and MOR."""
+
+    preset: str | None = None
+    chain_id: int | None = None
+    diamond: str | None = None
+    mor: str | None = None
+    rpc_ref: str | None = None
+    devnet_dir: Path | None = None
+
+    def problem(self) -> str | None:
+        for flag, value in (("--diamond", self.diamond), ("--mor", self.mor)):
+            if value is not None and not Web3.is_address(value):
+                return f"{flag} {value!r} is not an address"
+        explicit = [v for v in (self.chain_id, self.diamond, self.mor) if v is not None]
+        if self.preset is None and len(explicit) < 3:
+            return "give --network PRESET, or all of --chain-id, --diamond and --mor"
+        if self.preset != "devnet" and self.rpc_ref is None:
+            return f"network {self.preset or 'custom'} needs --rpc-url env:NAME or file:PATH"
+        return None
+
+
 def run_import(
-    network_name: str,
-    rpc_ref: str | None,
+    net: ImportNetwork,
     provider: str,
-    devnet_dir: Path | None,
-    from_block: int,
-    log_block_range: int,
+    from_block: int | None = None,
+    log_block_range: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> int:
+    for flag, given in (("--from-block", from_block), ("--log-block-range", log_block_range)):
+        if given is not None:
+            click.echo(
+                f"warning: {flag} is deprecated and ignored: models are found from the registry's list and each "
+                "registration from its creation time, and log ranges adapt to the endpoint",
+                err=True,
+            )
     if not Web3.is_address(provider):
         click.echo(f"error: --provider {provider!r} is not an address", err=True)
         return EXIT_ERROR
     address = Web3.to_checksum_address(provider)
+    problem = net.problem()
+    if problem is not None:
+        click.echo(f"error: {problem}", err=True)
+        return EXIT_ERROR
     try:
-        ref = parse_reference(rpc_ref, Path.cwd()) if rpc_ref else None
+        ref = parse_reference(net.rpc_ref, Path.cwd()) if net.rpc_ref else None
     except BadReference as exc:
         click.echo(f"error: --rpc-url: {exc}", err=True)
         return EXIT_ERROR
-    if network_name != "devnet" and ref is None:
-        click.echo(f"error: network {network_name} needs --rpc-url env:NAME or file:PATH", err=True)
-        return EXIT_ERROR
+    diamond = Web3.to_checksum_address(net.diamond) if net.diamond else None
+    mor = Web3.to_checksum_address(net.mor) if net.mor else None
     spec = NetworkSpec(
-        preset=network_name,
-        chain_id=None,
-        diamond=None,
-        mor=None,
+        preset=net.preset,
+        chain_id=net.chain_id,
+        diamond=diamond,
+        mor=mor,
         rpc_url=ref,
-        devnet_dir=str(devnet_dir.resolve()) if devnet_dir else None,
-        log_block_range=log_block_range,
-        from_block=from_block,
+        devnet_dir=str(net.devnet_dir.resolve()) if net.devnet_dir else None,
     )
     probe = Desired(
         network=spec,
@@ -63,16 +94,17 @@ def run_import(
         network = resolve_network(spec, environ)
         reader = ChainReader.connect(network)
         chain = reader.observe(probe)
-        owned = [m.model_id for m in chain.models if m.owner == address and not m.is_deleted]
+        owned = [m for m in chain.models if m.owner == address and not m.is_deleted]
         recoveries = read_registrations(
-            reader.w3, network.diamond, address, owned, from_block, chain.block_number, log_block_range
+            reader.w3, network.diamond, address, owned, chain.block_number, chain.block_timestamp
         )
         source = ImportSource(
-            preset=network_name,
-            rpc_url_ref=rpc_ref,
+            preset=net.preset,
+            rpc_url_ref=net.rpc_ref,
             devnet_dir=spec.devnet_dir,
-            from_block=from_block or None,
-            log_block_range=log_block_range if log_block_range != 10_000 else None,
+            chain_id=net.chain_id,
+            diamond=diamond,
+            mor=mor,
         )
         result = render_import(chain, address, recoveries, source)
     except (NetworkError, ChainCheckError, RpcError, ValueError) as exc:
@@ -85,7 +117,14 @@ def run_import(
     click.echo(
         f"imported provider {address} at block {chain.block_number}: {result.managed + result.existing} model(s) "
         f"({result.managed} own, {result.existing} by modelId), {result.bids} bid(s), "
-        f"{reader.round_trips} RPC round trips; fill in the lines marked '# fill in:' before `reconcile validate`",
+        f"{reader.round_trips} RPC round trips{_wire(reader)}; fill in the lines marked '# fill in:' before "
+        "`reconcile validate`",
         err=True,
     )
     return EXIT_OK
+
+
+def _wire(reader: ChainReader) -> str:
+    """What the endpoint saw (a metered endpoint bills calls): HTTP requests and JSON-RPC calls."""
+    p = endpoint_of(reader.w3)
+    return f" ({p.stats.http_requests} HTTP requests, {p.stats.calls} calls)" if p is not None else ""

@@ -151,6 +151,13 @@ def _network(b: _Builder, n: dict[str, Any]) -> NetworkSpec:
         b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:BASE_RPC_URL)")
     if preset is None and "rpcUrl" not in n:
         b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:RPC_URL)")
+    for key in ("fromBlock", "logBlockRange"):
+        if key in n:
+            b.warn(
+                ("network", key),
+                "deprecated and ignored: models are found from the registry's list, not by scanning logs, "
+                "and log ranges adapt to the endpoint; remove it",
+            )
     return NetworkSpec(
         preset=preset,
         chain_id=n.get("chainId"),

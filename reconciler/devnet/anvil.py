@@ -76,6 +76,7 @@ class Anvil:
     block_time: float | None = None
     log_path: Path | None = None
     detach: bool = False
+    start_block: int = 0  # the genesis block's number: a chain that already stands at a real chain's height
     extra_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
 
@@ -91,6 +92,8 @@ class Anvil:
         args = [find_anvil(), "--host", self.host, "--port", str(self.port), "--chain-id", "31337"]
         if self.state_path is not None:
             args += ["--state", str(self.state_path), "--state-interval", "1"]
+        if self.start_block:
+            args += ["--number", str(self.start_block)]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
         args += self.extra_args

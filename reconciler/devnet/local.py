@@ -154,8 +154,13 @@ def _has_code(w3: Web3, address: str) -> bool:
     return len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0
 
 
-def up(dirpath: Path, port: int = 8545, host: str = "127.0.0.1") -> tuple[dict[str, Any], list[str]]:
-    """Start (or find running) anvil under dirpath and deploy once. Returns devnet.json and progress lines."""
+def up(
+    dirpath: Path, port: int = 8545, host: str = "127.0.0.1", start_block: int = 0
+) -> tuple[dict[str, Any], list[str]]:
+    """Start (or find running) anvil under dirpath and deploy once. Returns devnet.json and progress lines.
+
+    `start_block` starts a new chain at that height (anvil's genesis number; the blocks below it do not
+    exist), so tests and benches see a chain as tall as Base's without mining it."""
     dirpath.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     info = read_info(dirpath)
@@ -180,6 +185,7 @@ def up(dirpath: Path, port: int = 8545, host: str = "127.0.0.1") -> tuple[dict[s
             state_path=dirpath / "anvil-state.json",
             log_path=dirpath / "anvil.log",
             detach=True,
+            start_block=0 if (dirpath / "anvil-state.json").exists() else start_block,  # a restore keeps its own
         )
         try:
             anvil.start()

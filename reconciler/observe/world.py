@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
+from pathlib import Path
 
+from reconciler.chain.model_index import DEFAULT_STATE_DIR
 from reconciler.chain.networks import Network
 from reconciler.chain.reader import ChainReader
 from reconciler.desired.model import Desired
@@ -30,8 +32,14 @@ def resolve_refs(desired: Desired, environ: Mapping[str, str] | None = None) -> 
     return ResolvedRefs(fingerprints=fps, values=values)
 
 
-def observe(desired: Desired, network: Network, environ: Mapping[str, str] | None = None) -> Observed:
-    chain = ChainReader.connect(network).observe(desired)
+def observe(
+    desired: Desired,
+    network: Network,
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = DEFAULT_STATE_DIR,
+) -> Observed:
+    """`state_dir` keeps what the chain reader learned once (the registry's model ids and owners)."""
+    chain = ChainReader.connect(network, state_dir=state_dir).observe(desired)
     return Observed(
         chain=chain,
         proxy=observe_proxy(desired, environ),

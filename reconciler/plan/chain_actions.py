@@ -268,8 +268,8 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterH
             }
             old = current.price_per_second
             reason = (
-                f"price {old} -> {price} wei/s: replaces bid {current.bid_id[:10]}… and burns the "
-                f"{mor(market.bid_fee)} fee"
+                f"price {old} -> {price} wei/s: replaces bid {current.bid_id[:10]}… and pays the "
+                f"{mor(market.bid_fee)} fee (kept by the marketplace)"
             )
             if price is not None and old > 0:
                 change = Fraction(abs(price - old) * 100, old)

@@ -174,7 +174,7 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Cost:
-    """What an action costs: MOR burned as fees, MOR locked as stake (negative = refunded), gas."""
+    """What an action costs: MOR paid as bid fees (kept by the marketplace), MOR locked as stake (negative = refunded), gas."""
 
     fee: int = 0
     stake: int = 0

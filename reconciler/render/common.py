@@ -88,7 +88,7 @@ def field_lines(a: Action) -> list[str]:
 def cost_text(a: Action) -> str:
     parts = []
     if a.cost.fee:
-        parts.append(f"fee {format_mor(a.cost.fee)} (burned)")
+        parts.append(f"fee {format_mor(a.cost.fee)} paid (kept by the marketplace)")
     if a.cost.stake > 0:
         parts.append(f"stake +{format_mor(a.cost.stake)}")
     elif a.cost.stake < 0:

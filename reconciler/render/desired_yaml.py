@@ -26,13 +26,18 @@ _TAG_ENDPOINTS = {tag: endpoint for endpoint, tag in DEFAULT_TAGS.items()}
 
 @dataclass(frozen=True)
 class ImportSource:
-    """How the network is named in the file (never a resolved RPC URL)."""
+    """How the network is named in the file, as the desired state names it: a preset, explicit chain id and
+    addresses, or both (explicit values override the preset's). Never a resolved RPC URL."""
 
-    preset: str
+    preset: str | None
     rpc_url_ref: str | None = None
     devnet_dir: str | None = None
-    from_block: int | None = None
-    log_block_range: int | None = None
+    chain_id: int | None = None
+    diamond: str | None = None
+    mor: str | None = None
+
+    def describe(self) -> str:
+        return self.preset or f"chain {self.chain_id}"
 
 
 @dataclass
@@ -97,21 +102,26 @@ def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], 
     L: list[str] = []
     add = L.append
 
-    add(f"# Imported by `reconcile import` from {source.preset} at block {chain.block_number} ({chain.block_hash}).")
+    add(
+        f"# Imported by `reconcile import` from {source.describe()} at block {chain.block_number} ({chain.block_hash})."
+    )
     add("# Provider, stake, models and bids are what the chain holds now: a plan against this file changes nothing")
     add("# on chain. Commented lines that end in a 'fill in' note are placeholders: uncomment them and put in real")
     add("# values (the chain does not know your upstream accounts); until then `reconcile validate` fails on purpose.")
     add("")
     add("network:")
-    add(_line(1, f"preset: {source.preset}"))
+    if source.preset:
+        add(_line(1, f"preset: {source.preset}"))
+    if source.chain_id is not None:
+        add(_line(1, f"chainId: {source.chain_id}"))
+    if source.diamond:
+        add(_line(1, f"diamond: {_q(source.diamond)}"))
+    if source.mor:
+        add(_line(1, f"mor: {_q(source.mor)}"))
     if source.rpc_url_ref:
         add(_line(1, f"rpcUrl: {source.rpc_url_ref}", "a reference; the URL itself is never written"))
     if source.devnet_dir:
         add(_line(1, f"devnetDir: {_q(source.devnet_dir)}"))
-    if source.from_block:
-        add(_line(1, f"fromBlock: {source.from_block}"))
-    if source.log_block_range:
-        add(_line(1, f"logBlockRange: {source.log_block_range}"))
     add("")
     add("signer:")
     add(_line(1, f"address: {_q(prov.address)}", "the provider signs; a delegate (hot key): its address here"))

@@ -35,7 +35,7 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     stake = f"{'+' if s.stake >= 0 else '-'}{format_mor(abs(s.stake))}"
     head += [
         "",
-        f"**Cost:** fees {format_mor(s.fees)} (burned), stake {stake}, gas {gas_text(s.gas, s.gas_wei)}; "
+        f"**Cost:** fees {format_mor(s.fees)} paid (kept by the marketplace), stake {stake}, gas {gas_text(s.gas, s.gas_wei)}; "
         f"MOR leaving the wallet: {format_mor(s.mor_out)}",
         "",
     ]

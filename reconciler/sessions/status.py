@@ -42,13 +42,15 @@ def accrued_since(chain: ChainState, since: int, model_id: str | None = None) ->
 
 def _model_rows(desired: Desired, chain: ChainState, slots: SlotsReading) -> list[dict[str, Any]]:
     declared = [m for m in desired.models if not m.absent]
+    absent = {norm_hex(m.model_id): (m.name or m.key) for m in desired.models if m.absent}
     names = {norm_hex(m.model_id): (m.name or m.key) for m in declared}
     order = list(names)
     # what sells or serves on chain without being declared (any more) is shown too
     for model_id in [b.model_id for b in chain.active_bids()] + [s.model_id for s in chain.live_sessions()]:
         if norm_hex(model_id) not in names:
             on_chain = chain.model(model_id)
-            names[norm_hex(model_id)] = (on_chain.name if on_chain else "") or model_id[:10] + "…"
+            name = absent.get(norm_hex(model_id)) or (on_chain.name if on_chain else "")
+            names[norm_hex(model_id)] = name or model_id[:10] + "…"
             order.append(norm_hex(model_id))
     day = session_rules.start_of_day(chain.block_timestamp)
     rows = []
@@ -62,6 +64,8 @@ def _model_rows(desired: Desired, chain: ChainState, slots: SlotsReading) -> lis
                 "name": names[mid],
                 "modelId": mid,
                 "declared": any(norm_hex(m.model_id) == mid for m in declared),
+                "absent": mid in absent,  # declared `absent: true`: on its way out
+                "draining": mid in absent and bool(live),  # ... and still serving live sessions
                 "bids": [
                     {
                         "bidId": b.bid_id,
@@ -153,7 +157,7 @@ def render_status(doc: dict[str, Any]) -> str:
             if ratio is None
             else f"{ratio['success']}/{ratio['total']} ({100 * ratio['success'] // ratio['total']}%)"
         )
-        name = m["name"] + ("" if m["declared"] else " (undeclared)")
+        name = m["name"] + _label(m)
         lines.append(
             f"  {name:<22} {price:<32} {slots:<13} {m['liveSessions']:>4}  {m['earnedToday']['mor']:<16} {success}"
         )
@@ -189,6 +193,14 @@ def render_status(doc: dict[str, Any]) -> str:
     for err in d["errors"]:
         lines.append(f"error in the plan: {err}")
     return "\n".join(lines) + "\n"
+
+
+def _label(row: dict[str, Any]) -> str:
+    if row["declared"]:
+        return ""
+    if row.get("draining"):
+        return " (draining)"
+    return " (absent)" if row.get("absent") else " (undeclared)"
 
 
 def _utc_or_new(ts: int | None) -> str:

@@ -29,6 +29,7 @@ from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.reader import ChainReader
+from reconciler.chain.rpc import connect
 from reconciler.chain.signer import load_signer
 from reconciler.desired.diagnostics import DesiredStateError, Severity
 from reconciler.desired.loader import load_desired
@@ -209,7 +210,7 @@ class Watcher:
             return
         network = resolve_network(desired.network, opts.environ)
         provider_dir = state_path(opts.state_dir, network, desired.provider.address)
-        w3 = Web3(Web3.HTTPProvider(network.rpc_url, request_kwargs={"timeout": 30}))
+        w3 = connect(network.rpc_url, network.rpc_label)
         signer = Web3.to_checksum_address(desired.signer.address)
         block0 = int(w3.eth.block_number)
         nonce0 = int(w3.eth.get_transaction_count(signer, "pending"))
@@ -335,12 +336,12 @@ class Watcher:
         )
 
     def _report(self, desired: Desired, gate: Gate) -> Reported:
-        _observed, plan = plan_for(desired, self.opts.environ)
+        _observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
         return Reported(_pending_ids(plan), tuple(plan.errors), tuple(gate.reasons()))
 
     def _claim(self, desired: Desired, provider_dir: Path) -> int:
         network = resolve_network(desired.network, self.opts.environ)
-        reader = ChainReader.connect(network)
+        reader = ChainReader.connect(network, state_dir=self.opts.state_dir)
         account = load_signer(desired.signer, self.opts.environ)
         report = claim_journaled(
             reader, desired, account, provider_dir, network.legacy, lambda line: self.opts.err(f"claim: {line}")

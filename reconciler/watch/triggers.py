@@ -16,6 +16,7 @@ import httpx
 import watchfiles
 from web3 import Web3
 
+from reconciler.chain.rpc import connect
 from reconciler.watch.gitsync import PullResult, pull_fast_forward
 
 
@@ -132,7 +133,7 @@ class Poller:
         """After a run: what the run saw is the new baseline (anything after it triggers again)."""
         with self._lock:
             if self._target is None or self._target.rpc_url != target.rpc_url:
-                self._w3 = Web3(Web3.HTTPProvider(target.rpc_url, request_kwargs={"timeout": 10}))
+                self._w3 = connect(target.rpc_url, "network.rpcUrl", timeout=10)
             self._target = target
             self._block, self._nonce, self._version = block, nonce, version
             self._next_timer = time.monotonic() + self.interval
