@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from eth_utils import keccak
 
 from reconciler.devnet.anvil import free_port
 
@@ -38,6 +39,8 @@ class Limits:
     fail_rate: float = 0.0  # fraction of requests that fail with one of `fail_kinds`
     fail_kinds: tuple[str, ...] = ("502", "cut")  # "502", "503", "504", "cut" (connection closed), "stall"
     stall_seconds: float = 2.0  # how long a "stall" keeps the request before answering
+    drop_send_rate: float = 0.0  # fraction of eth_sendRawTransaction answered "accepted" but never forwarded
+    chain_id: int | None = None  # answer eth_chainId with this (an endpoint of another chain)
     seed: int = 15
 
 
@@ -51,6 +54,7 @@ class Counts:
     refused_log_ranges: int = 0
     log_blocks: int = 0  # blocks spanned by the eth_getLogs queries answered
     methods: Counter[str] = field(default_factory=Counter)
+    dropped_sends: int = 0  # transactions answered as accepted and never forwarded (a mempool that lost them)
 
     def snapshot(self) -> Counts:
         return Counts(
@@ -62,6 +66,7 @@ class Counts:
             self.refused_log_ranges,
             self.log_blocks,
             Counter(self.methods),
+            self.dropped_sends,
         )
 
 
@@ -109,9 +114,11 @@ class EndpointSimulator:
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
+        """Stop serving (a killed endpoint: connections are refused from now on); stopping twice is fine."""
+        if self._loop is not None and self._thread is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
+        self._thread = None
 
     def __enter__(self) -> EndpointSimulator:
         return self.start()
@@ -208,7 +215,19 @@ class EndpointSimulator:
         refused: dict[int, Any] = {}
         head: int | None = None
         for k, item in enumerate(items):
-            if item.get("method") != "eth_getLogs":
+            method = item.get("method")
+            if method == "eth_chainId" and lim.chain_id is not None:
+                refused[k] = {"jsonrpc": "2.0", "id": item.get("id"), "result": hex(lim.chain_id)}
+                continue
+            if method == "eth_sendRawTransaction" and lim.drop_send_rate:
+                with self._lock:
+                    drop = self._rng.random() < lim.drop_send_rate
+                    self.counts.dropped_sends += drop
+                if drop:
+                    raw = bytes.fromhex(str((item.get("params") or ["0x"])[0]).removeprefix("0x"))
+                    refused[k] = {"jsonrpc": "2.0", "id": item.get("id"), "result": "0x" + keccak(raw).hex()}
+                    continue
+            if method != "eth_getLogs":
                 continue
             query = (item.get("params") or [{}])[0]
             tags = not all(str(query.get(e, "latest")).startswith("0x") for e in ("fromBlock", "toBlock"))

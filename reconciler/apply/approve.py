@@ -21,7 +21,7 @@ from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import TxRecord
 from reconciler.chain.networks import Network, resolve_network
-from reconciler.chain.rpc import connect
+from reconciler.chain.rpc import connect_all
 from reconciler.chain.signer import load_key, load_signer
 from reconciler.desired.model import Desired
 from reconciler.desired.references import Reference
@@ -102,7 +102,7 @@ def send_allowance(
     never doubled. `exact_refresh`: skip when the allowance reached what the plan needs meanwhile."""
     network = want.network
     calls = ChainCalls(network.diamond, network.mor)
-    w3 = connect(network.rpc_url, network.rpc_label)
+    w3 = connect_all(network.endpoints())
     state = state_path(state_dir, network, want.provider)
     with tx_session(
         state,
@@ -112,6 +112,7 @@ def send_allowance(
         legacy=network.legacy,
         progress=progress,
         plan_id=f"approve:{want.plan_fingerprint}",
+        confirmations=network.confirmations,
     ) as session:
         session.resume_and_wait()
         session.sender.wait_until_no_pending()

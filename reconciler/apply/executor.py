@@ -31,7 +31,7 @@ from reconciler.chain.calls import ChainCalls
 from reconciler.chain.faults import crash_point
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.chain.networks import Network, resolve_network
-from reconciler.chain.rpc import connect
+from reconciler.chain.rpc import connect_all
 from reconciler.chain.sender import TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
@@ -111,11 +111,19 @@ def plan_id(plan: Plan) -> str:
 def apply_desired(desired: Desired, environ: Mapping[str, str] | None, opts: ApplyOptions) -> ApplyResult:
     network = resolve_network(desired.network, environ)
     account = load_signer(desired.signer, environ)
-    w3 = connect(network.rpc_url, network.rpc_label)
+    w3 = connect_all(network.endpoints())
     calls = ChainCalls(network.diamond, network.mor)
     legacy = network.legacy if opts.legacy_tx is None else opts.legacy_tx
     state = state_path(opts.state_dir, network, desired.provider.address)
-    with tx_session(state, w3, account, decoder=calls.decoder, legacy=legacy, progress=opts.progress) as session:
+    with tx_session(
+        state,
+        w3,
+        account,
+        decoder=calls.decoder,
+        legacy=legacy,
+        progress=opts.progress,
+        confirmations=network.confirmations,
+    ) as session:
         return _apply_locked(desired, environ, opts, network, w3, calls, session)
 
 
@@ -155,6 +163,8 @@ def _finish_earlier_run(sender: TxSender, journal: Journal, opts: ApplyOptions) 
         sender.wait_until_no_pending(timeout=opts.pending_timeout)
         return
     report = sender.resume()
+    for r in report.reorged:
+        opts.progress(f"journal: {r.action} {r.action_id} left the chain in a reorg (tx {r.tx_hash}); checked again")
     for r in report.mined:
         opts.progress(f"journal: {r.action} {r.action_id} was mined (tx {r.tx_hash}) before the last run ended")
     for r in report.replaced:

@@ -61,11 +61,21 @@ def tx_session(
     legacy: bool,
     progress: Progress,
     plan_id: str = "",
+    confirmations: int = 0,
 ) -> Iterator[TxSession]:
     """Take the provider's lock (a dead holder's is taken over, and said), then open its journal and a sender."""
     with StateLock(state / LOCK_FILE) as lock:
         if lock.took_over is not None:
             progress(f"took over the lock of a run that is gone ({lock.took_over.describe()})")
         journal = Journal(journal_path(state))
-        sender = TxSender(w3, account, journal, plan_id=plan_id, decoder=decoder, legacy=legacy, progress=progress)
+        sender = TxSender(
+            w3,
+            account,
+            journal,
+            plan_id=plan_id,
+            decoder=decoder,
+            legacy=legacy,
+            progress=progress,
+            confirmations=confirmations,
+        )
         yield TxSession(sender=sender, journal=journal)

@@ -43,6 +43,7 @@ REFUSED_RETRIES = 2  # a refused connection is rarely transient: nothing listens
 RATE_LIMIT_WAITS = 10  # at most this many 429/503 waits for one request
 MAX_RETRY_AFTER = 60.0  # a longer Retry-After is an outage, not a rate limit: say so instead of hanging
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 8.0
+RATE_BACKOFF_BASE = 0.5  # a 429 without Retry-After
 SEND_METHODS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
 
 _TOO_LARGE = re.compile(r"batch (is )?too (large|big)|batch size|too many (requests|calls) in (the |a )?batch", re.I)
@@ -103,8 +104,9 @@ def is_rate_limit(error: Any) -> bool:
     return error.get("code") == 429 or bool(_RATE.search(message))
 
 
-def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
+def backoff(attempt: int, base: float | None = None, cap: float = BACKOFF_CAP) -> float:
     """Exponential with full jitter in its upper half: spreads clients that failed together."""
+    base = BACKOFF_BASE if base is None else base
     return min(cap, base * 2 ** max(attempt - 1, 0)) * random.uniform(0.5, 1.0)
 
 
@@ -150,6 +152,7 @@ class EndpointProvider(JSONBaseProvider):
         self._sleep = sleep
         self._session = requests.Session()
         self._ids = itertools.count(1)
+        self.quick = False  # True: one try, no retry and no wait (a pool's health probe)
 
     def __repr__(self) -> str:  # web3 and tracebacks print providers: never the URL
         return f"EndpointProvider({self.label})"
@@ -189,7 +192,7 @@ class EndpointProvider(JSONBaseProvider):
             if waits > RATE_LIMIT_WAITS:
                 raise RpcError(f"{self.label}: still rate limited after {RATE_LIMIT_WAITS} waits")
             self.stats.rate_limited += 1
-            self._sleep(backoff(waits, 0.5))
+            self._sleep(backoff(waits, RATE_BACKOFF_BASE))
             todo = limited
         return [cast(RPCResponse, answers[c["id"]]) for c in calls]
 
@@ -267,6 +270,8 @@ class EndpointProvider(JSONBaseProvider):
             data = _json(resp)
             limited = status in (429, 503) or (isinstance(data, dict) and is_rate_limit(data.get("error")))
             if limited and not (writes and status == 503):
+                if self.quick:
+                    raise RpcError(f"{self.label}: rate limited (HTTP {status})")
                 waits += 1
                 self.stats.rate_limited += 1
                 wait = retry_after(resp.headers.get("Retry-After"))
@@ -274,7 +279,7 @@ class EndpointProvider(JSONBaseProvider):
                     raise RpcError(f"{self.label}: rate limited (HTTP {status}) {waits} times in a row; try later")
                 if wait is not None and wait > MAX_RETRY_AFTER:
                     raise RpcError(f"{self.label}: the endpoint asks to wait {wait:.0f}s (HTTP {status}); try later")
-                self._sleep(wait if wait is not None else backoff(waits, 0.5))
+                self._sleep(wait if wait is not None else backoff(waits, RATE_BACKOFF_BASE))
                 continue
             if status >= 500 and data is None:
                 failures = self._after_failure(failures, writes, f"HTTP {status}", what, READ_RETRIES)
@@ -283,7 +288,21 @@ class EndpointProvider(JSONBaseProvider):
                 raise RpcError(f"{self.label}: HTTP {status} without a JSON-RPC answer")
             return data
 
+    def probe(self, method: str, params: Any = None, timeout: float = 3.0) -> Any:
+        """One try of one call, no retry or wait (a pool's health check); the result, or RpcError."""
+        quick, saved = self.quick, self.timeout
+        self.quick, self.timeout = True, min(timeout, self.timeout)
+        try:
+            answer = self.make_request(RPCEndpoint(method), params or [])
+        finally:
+            self.quick, self.timeout = quick, saved
+        if "error" in answer or "result" not in answer:
+            raise RpcError(f"{self.label}: {method}: {_message(answer)}")
+        return answer["result"]
+
     def _after_failure(self, failures: int, writes: bool, why: str, what: str, retries: int) -> int:
+        if self.quick:
+            raise RpcError(f"{self.label} did not answer {what} ({why})")
         if writes:
             raise RpcError(
                 f"{self.label} did not answer while sending {what} ({why}); not retried (it may have arrived): "

@@ -26,6 +26,7 @@ class Preset:
     mor: str
     op_stack: bool
     legacy: bool = False
+    confirmations: int = 3
 
 
 PRESETS: dict[str, Preset] = {
@@ -33,16 +34,28 @@ PRESETS: dict[str, Preset] = {
         8453, "0x6aBE1d282f72B474E54527D93b979A4f64d3030a", "0x7431aDa8a591C955a994a21710752EF9b882b8e3", True
     ),
     "base-sepolia": Preset(
-        84532, "0xA328196f2438DADA5ab729E39388D86896c27c85", "0x5C80Ddd187054E1E4aBBfFCD750498e81d34FfA3", True
+        84532,
+        "0xA328196f2438DADA5ab729E39388D86896c27c85",
+        "0x5C80Ddd187054E1E4aBBfFCD750498e81d34FfA3",
+        True,
+        False,
+        1,
     ),
     "arbitrum": Preset(
         42161, "0xDE819AaEE474626E3f34Ef0263373357e5a6C71b", "0x092bAaDB7DEf4C3981454dD9c0A0D7FF07bCFc86", False, True
     ),
     "arbitrum-sepolia": Preset(
-        421614, "0xb8C55cD613af947E73E262F0d3C54b7211Af16CF", "0x34a285A1B1C166420Df5b6630132542923B5b27E", False, True
+        421614,
+        "0xb8C55cD613af947E73E262F0d3C54b7211Af16CF",
+        "0x34a285A1B1C166420Df5b6630132542923B5b27E",
+        False,
+        True,
+        1,
     ),
 }
 OP_STACK_CHAIN_IDS = frozenset({8453, 84532, 10, 11155420})
+CUSTOM_CONFIRMATIONS = 1  # a chain without a preset: one block on top
+DEVNET_CONFIRMATIONS = 0  # anvil mines on demand: nothing would ever be built on top
 
 
 class NetworkError(EndpointUnusable):
@@ -51,7 +64,10 @@ class NetworkError(EndpointUnusable):
 
 @dataclass(frozen=True)
 class Network:
-    """A resolved network. `rpc_url` may embed an API key: never print it (use `rpc_label`)."""
+    """A resolved network. An RPC URL may embed an API key: never print one (use its label).
+
+    `rpc_url` and `rpc_label` are the first of `rpc_urls` / `rpc_labels` (one endpoint, for the callers that
+    need only one); `endpoints()` is every one, for `chain.rpc.connect_all`."""
 
     name: str
     chain_id: int
@@ -61,6 +77,20 @@ class Network:
     rpc_label: str
     op_stack: bool
     legacy: bool = False
+    rpc_urls: tuple[str, ...] = ()
+    rpc_labels: tuple[str, ...] = ()
+    confirmations: int = 0
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        """(URL, label) of every endpoint, the first one first."""
+        if not self.rpc_urls:
+            return [(self.rpc_url, self.rpc_label)]
+        return list(zip(self.rpc_urls, self.rpc_labels, strict=True))
+
+    def __repr__(self) -> str:  # never the URLs
+        return (
+            f"Network({self.name}, chain {self.chain_id}, endpoints {', '.join(self.rpc_labels or (self.rpc_label,))})"
+        )
 
 
 def devnet_dir(spec: NetworkSpec, environ: Mapping[str, str] | None = None) -> Path:
@@ -73,8 +103,10 @@ def devnet_dir(spec: NetworkSpec, environ: Mapping[str, str] | None = None) -> P
 def resolve_network(spec: NetworkSpec, environ: Mapping[str, str] | None = None) -> Network:
     """Concrete chain id, addresses and RPC URL; devnet reads devnet.json."""
     chain_id, diamond, mor, op, legacy = spec.chain_id, spec.diamond, spec.mor, False, False
+    confirmations = CUSTOM_CONFIRMATIONS
     rpc_url: str | None = None
-    label = str(spec.rpc_url) if spec.rpc_url else ""
+    refs = spec.rpc_urls or ((spec.rpc_url,) if spec.rpc_url is not None else ())
+    label = str(refs[0]) if refs else ""
     name = spec.preset or "custom"
     if spec.preset == "devnet":
         d = devnet_dir(spec, environ)
@@ -87,14 +119,22 @@ def resolve_network(spec: NetworkSpec, environ: Mapping[str, str] | None = None)
         mor = mor or checksum(info["mor"])
         rpc_url = str(info["rpcUrl"])
         label = label or f"devnet ({path})"
+        confirmations = DEVNET_CONFIRMATIONS
     elif spec.preset is not None:
         p = PRESETS[spec.preset]
         chain_id, diamond, mor = chain_id or p.chain_id, diamond or p.diamond, mor or p.mor
-        op, legacy = p.op_stack, p.legacy
-    if spec.rpc_url is not None:
-        rpc_url = resolve(spec.rpc_url, environ)
-        if rpc_url is None:
-            raise NetworkError(f"network.rpcUrl: the reference {spec.rpc_url} has no value")
+        op, legacy, confirmations = p.op_stack, p.legacy, p.confirmations
+    urls: list[str] = []
+    for ref in refs:
+        url = resolve(ref, environ)
+        if url is None:
+            field = "rpcUrls" if spec.rpc_urls else "rpcUrl"
+            raise NetworkError(f"network.{field}: the reference {ref} has no value")
+        urls.append(url)
+    if urls:
+        rpc_url = urls[0]
+    else:
+        urls = [rpc_url] if rpc_url is not None else []
     if rpc_url is None or chain_id is None or diamond is None or mor is None:
         raise NetworkError("network: chainId, diamond, mor and rpcUrl are all needed")
     return Network(
@@ -106,4 +146,7 @@ def resolve_network(spec: NetworkSpec, environ: Mapping[str, str] | None = None)
         rpc_label=label,
         op_stack=spec.l1_data_fee if spec.l1_data_fee is not None else (op or chain_id in OP_STACK_CHAIN_IDS),
         legacy=legacy,
+        rpc_urls=tuple(urls),
+        rpc_labels=tuple(str(r) for r in refs) if refs else (label,),
+        confirmations=spec.confirmations if spec.confirmations is not None else confirmations,
     )

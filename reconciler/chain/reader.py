@@ -31,7 +31,7 @@ from reconciler import EndpointUnusable
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.model_index import DEFAULT_STATE_DIR, MODEL_PAGE, ModelIndex, index_path
 from reconciler.chain.networks import Network
-from reconciler.chain.rpc import Batch, RpcError, connect, endpoint_of, value
+from reconciler.chain.rpc import Batch, RpcError, connect_all, endpoint_of, value
 from reconciler.desired.model import Desired
 from reconciler.market.ids import checksum, norm_hex
 from reconciler.observe.model import (
@@ -85,7 +85,7 @@ class ChainReader:
     def connect(
         cls, network: Network, timeout: float = 30.0, state_dir: Path | None = DEFAULT_STATE_DIR
     ) -> ChainReader:
-        return cls(connect(network.rpc_url, network.rpc_label, timeout), network, state_dir)
+        return cls(connect_all(network.endpoints(), timeout), network, state_dir)
 
     @property
     def round_trips(self) -> int:

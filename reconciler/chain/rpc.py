@@ -10,7 +10,7 @@ a result count. `connect()` is the one way every command reaches a chain.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,9 @@ from web3.contract import Contract
 from web3.types import RPCEndpoint
 
 from reconciler.chain.endpoint import EndpointProvider, Learned, RpcError, limit_in
+from reconciler.chain.pool import EndpointPool
 
-__all__ = ["Batch", "RpcError", "connect", "value"]
+__all__ = ["Batch", "RpcError", "connect", "connect_all", "value"]
 
 _LOG_REFUSAL = re.compile(
     r"block range|range (is )?too (large|wide|big)|blocks? range|more than \d+ results|too many results|"
@@ -33,12 +34,17 @@ _LOG_REFUSAL = re.compile(
 
 def connect(url: str, label: str, timeout: float = 30.0) -> Web3:
     """A Web3 on the adaptive endpoint client; `label` (never the URL) is what its errors name."""
-    return Web3(EndpointProvider(url, label, timeout))
+    return connect_all([(url, label)], timeout)
 
 
-def endpoint_of(w3: Web3) -> EndpointProvider | None:
+def connect_all(endpoints: Sequence[tuple[str, str]], timeout: float = 30.0) -> Web3:
+    """A Web3 on a pool of one or more endpoints of one chain, given as (URL, label) (`chain/pool.py`)."""
+    return Web3(EndpointPool([EndpointProvider(url, label, timeout) for url, label in endpoints]))
+
+
+def endpoint_of(w3: Web3) -> EndpointPool | EndpointProvider | None:
     p = w3.provider
-    return p if isinstance(p, EndpointProvider) else None
+    return p if isinstance(p, (EndpointPool, EndpointProvider)) else None
 
 
 _SIGNATURES: dict[tuple[str, str], tuple[bytes, list[str], list[str]]] = {}
@@ -112,7 +118,7 @@ class Batch:
 def _fetch(w3: Web3, items: list[_Item]) -> list[Any]:
     """The raw answer of every item; a log item's answer gathers its windows' logs (or its first error)."""
     provider = w3.provider
-    learned = provider.learned if isinstance(provider, EndpointProvider) else Learned()
+    learned = provider.learned if isinstance(provider, (EndpointPool, EndpointProvider)) else Learned()
     # every request of a round: (item index, window); plain items have window None
     windows: dict[int, list[tuple[int, int]]] = {
         k: _windows(item.span, learned.log_range) for k, item in enumerate(items) if item.span is not None
@@ -144,7 +150,9 @@ def _fetch(w3: Web3, items: list[_Item]) -> list[Any]:
                 if "range" in message.lower():  # the span was refused (not the density): remember it
                     learned.log_range = min(learned.log_range, smaller)
                 parts = _windows(w, smaller)
-                if isinstance(provider, EndpointProvider):
+                if isinstance(provider, EndpointPool):
+                    provider.current.stats.log_splits += 1
+                elif isinstance(provider, EndpointProvider):
                     provider.stats.log_splits += 1
                 ws = windows[k]
                 at = ws.index(w)

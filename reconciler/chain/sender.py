@@ -4,6 +4,15 @@ Every transaction is journaled (fsync) with its raw bytes BEFORE it is broadcast
 resumed by `resume()`: a journaled hash that was mined is recorded; one whose nonce was consumed by another
 transaction is recorded as replaced; one still unknown to the chain is re-broadcast as the very same bytes,
 so it can never be sent twice. Nonces are managed locally, which lets independent writes be pipelined.
+
+A real chain adds three faults, handled here:
+- a receipt counts only once `confirmations` blocks are built on top of its block; until then it is read
+  again, so a reorg that takes it away is seen. A journaled "mined" transaction of the last `REORG_WINDOW`
+  blocks whose receipt is gone is re-checked by `resume()`: the same bytes re-broadcast while its nonce is
+  free, else recorded as replaced, and the plan that follows posts the step again if the chain needs it;
+- a transaction that leaves the mempool (no receipt, unknown to the node) is re-broadcast with its same
+  bytes, and replaced through `speed_up` (same nonce, higher fee) when it is still gone after `drop_timeout`;
+- a nonce of ours taken by a transaction nobody journaled is another writer using the key: `WriterConflict`.
 """
 
 from __future__ import annotations
@@ -11,16 +20,20 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import rlp
+from eth_account._utils.legacy_transactions import Transaction
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions import TypedTransaction
 from eth_typing import HexStr
+from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import TxParams
 
-from reconciler import TransactionFailed
+from reconciler import LockBusy, TransactionFailed
 from reconciler.chain.faults import crash_point
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.chain.reverts import ErrorDecoder
@@ -30,6 +43,8 @@ Progress = Callable[[str], None]
 GAS_MARGIN_PERCENT = 20
 REPLACEMENT_BUMP_PERCENT = 15  # nodes require >= 10% (geth) / 12.5%; a little more is safe
 PRIORITY_FEE_FLOOR = 10**6  # 0.001 gwei: L2s often report 0
+REORG_WINDOW = 128  # blocks: a journaled "mined" transaction this recent is checked again by resume()
+DROP_GRACE = 1.0  # seconds without a receipt before asking whether the node still knows the transaction
 
 
 def gas_limit(estimate: int) -> int:
@@ -57,6 +72,21 @@ class TxTimeout(TxError):
         self.records = list(records)
 
 
+class NonceTaken(TxError):
+    """The node says the transaction's nonce is already used."""
+
+
+class WriterConflict(LockBusy):
+    """Another writer uses the signer's key: a nonce of ours was taken by a transaction nobody journaled."""
+
+
+def writer_conflict(address: str, nonce: int) -> WriterConflict:
+    return WriterConflict(
+        f"nonce {nonce} of {address} was used by a transaction this apply did not send: another writer uses the "
+        "key; stop it (one writer per provider), then run apply again"
+    )
+
+
 @dataclass(frozen=True)
 class TxRequest:
     """What an action wants written: a call to `to` with `data`."""
@@ -74,6 +104,7 @@ class ResumeReport:
     reverted: list[TxRecord]
     replaced: list[TxRecord]
     rebroadcast: list[TxRecord]
+    reorged: list[TxRecord] = field(default_factory=list)  # journaled mined, receipt gone: re-sent or replaced
 
 
 def _short(tx_hash: str) -> str:
@@ -100,6 +131,8 @@ class TxSender:
         legacy: bool = False,
         progress: Progress | None = None,
         poll_interval: float = 0.25,
+        confirmations: int = 0,
+        drop_timeout: float = 30.0,
     ) -> None:
         self.w3 = w3
         self.account = account
@@ -109,6 +142,8 @@ class TxSender:
         self.legacy = legacy
         self.progress: Progress = progress or (lambda _line: None)
         self.poll_interval = poll_interval
+        self.confirmations = confirmations
+        self.drop_timeout = drop_timeout  # a dropped transaction still gone this long is replaced (speed_up)
         self.chain_id = w3.eth.chain_id
         self._nonce: int | None = None
 
@@ -148,13 +183,23 @@ class TxSender:
 
     # --- fees -----------------------------------------------------------------------------------
 
+    def base_fee(self) -> int:
+        """The higher of the latest and the pending block's base fee: a spike set for the next block (a busy
+        chain, `anvil_setNextBlockBaseFeePerGas`) would otherwise have the node refuse the transaction."""
+        latest = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        try:
+            pending = int(self.w3.eth.get_block("pending").get("baseFeePerGas", 0) or 0)
+        except (Web3RPCError, ValueError, BlockNotFound):
+            pending = 0
+        return max(latest, pending)
+
     def fee_fields(self, bump_from: TxRecord | None = None, old_fees: dict[str, int] | None = None) -> dict[str, int]:
         if self.legacy:
             price = int(self.w3.eth.gas_price)
             if old_fees:
                 price = max(price, old_fees["gasPrice"] * (100 + REPLACEMENT_BUMP_PERCENT) // 100)
             return {"gasPrice": price}
-        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        base = self.base_fee()
         try:
             prio = max(int(self.w3.eth.max_priority_fee), PRIORITY_FEE_FLOOR)
         except (Web3RPCError, ValueError):
@@ -225,18 +270,27 @@ class TxSender:
         )
         self.journal.append(record)  # durable before it leaves this machine
         crash_point("before-send")
-        self._broadcast(record)
+        try:
+            self._broadcast(record)
+        except NonceTaken:
+            if replaces is not None:
+                raise
+            self._nonce = None  # a new nonce of ours was taken by a transaction nobody journaled
+            raise writer_conflict(self.account.address, record.nonce) from None
         crash_point("after-send")
         self.progress(f"sent {label(action, action_id)}: tx {_short(record.tx_hash)} nonce {record.nonce}")
         return record
 
     def _broadcast(self, record: TxRecord) -> None:
+        """Send the journaled bytes (to every healthy endpoint: `chain/pool.py`)."""
         try:
             self.w3.eth.send_raw_transaction(HexStr(record.raw))
         except Web3RPCError as exc:
             text = str(exc).lower()
             if "already known" in text or "already imported" in text or "known transaction" in text:
                 return
+            if "nonce too low" in text:
+                raise NonceTaken(f"the node refused tx {_short(record.tx_hash)} ({record.action}): {exc}") from None
             raise TxError(f"the node refused tx {_short(record.tx_hash)} ({record.action}): {exc}") from None
 
     # --- receipts ---------------------------------------------------------------------------------
@@ -247,31 +301,48 @@ class TxSender:
         except TransactionNotFound:
             return None
 
+    def counted(self, rcpt: Any, head: int | None = None) -> bool:
+        """A receipt counts once `confirmations` blocks are built on top of its block."""
+        if self.confirmations <= 0:
+            return True
+        head = int(self.w3.eth.block_number) if head is None else head
+        return head - int(rcpt["blockNumber"]) >= self.confirmations
+
     def wait(self, records: Sequence[TxRecord], timeout: float = 120.0) -> list[TxRecord]:
-        """Await every receipt, journaling each; a revert raises TxReverted after all are recorded."""
-        open_ = {r.tx_hash: r for r in records}
+        """Await every receipt (confirmed), journaling each; a revert raises TxReverted after all are recorded.
+
+        A transaction the node no longer knows is re-broadcast (same bytes), and replaced after `drop_timeout`;
+        its nonce taken by a transaction nobody journaled raises WriterConflict."""
+        current = {r.tx_hash: r for r in records}  # what each awaited record is now (a replacement, once sped up)
+        open_ = dict(current)
         done: dict[str, TxRecord] = {}
+        dropped_at: dict[str, float] = {}
         start = time.monotonic()
         last_note = start
         while open_:
-            for tx_hash, rec in list(open_.items()):
-                rcpt = self.receipt(tx_hash)
+            head = int(self.w3.eth.block_number) if self.confirmations > 0 else None
+            for orig, rec in list(open_.items()):
+                rcpt = self.receipt(rec.tx_hash)
                 if rcpt is None:
+                    if time.monotonic() - start >= DROP_GRACE:
+                        open_[orig] = current[orig] = self._dropped(rec, dropped_at)
+                    continue
+                if not self.counted(rcpt, head):
                     continue
                 status = "mined" if rcpt["status"] == 1 else "reverted"
-                done[tx_hash] = self.journal.update(
+                done[orig] = self.journal.update(
                     rec, status=status, block=int(rcpt["blockNumber"]), gas_used=int(rcpt["gasUsed"])
                 )
-                del open_[tx_hash]
+                del open_[orig]
                 self.progress(
                     f"{'mined' if status == 'mined' else 'REVERTED'} {label(rec.action, rec.action_id)}: "
-                    f"tx {_short(tx_hash)} in block {rcpt['blockNumber']} after {time.monotonic() - start:.1f}s"
+                    f"tx {_short(rec.tx_hash)} in block {rcpt['blockNumber']} after {time.monotonic() - start:.1f}s"
                 )
             if not open_:
                 break
             now = time.monotonic()
             if now - start > timeout:
-                hashes = ", ".join(_short(h) for h in open_)
+                hashes = ", ".join(_short(r.tx_hash) for r in open_.values())
                 raise TxTimeout(
                     f"{len(open_)} transaction(s) not mined after {timeout:.0f}s ({hashes}); they stay journaled. "
                     f"Run apply again to keep waiting, or with --speed-up to replace them with a higher fee.",
@@ -287,6 +358,39 @@ class TxSender:
             r = reverted[0]
             raise TxReverted(f"{r.action} {r.action_id} reverted on chain (tx {r.tx_hash}): {self._why(r)}", r)
         return [done[r.tx_hash] for r in records]
+
+    def _dropped(self, rec: TxRecord, dropped_at: dict[str, float]) -> TxRecord:
+        """No receipt yet: if the node no longer knows the transaction, re-broadcast it, or replace it after
+        `drop_timeout`; returns the record to await from now on."""
+        try:
+            self.w3.eth.get_transaction(rec.tx_hash)  # type: ignore[arg-type]
+            dropped_at.pop(rec.tx_hash, None)
+            return rec  # pending: wait
+        except TransactionNotFound:
+            pass
+        if self.latest_nonce() > rec.nonce:  # the nonce is used: by our own (journaled) transaction, or not
+            ours = self._ours_mined_at(rec.nonce)
+            if ours is None:
+                raise writer_conflict(self.account.address, rec.nonce)
+            if ours.tx_hash != rec.tx_hash:
+                self.journal.update(rec, status="replaced", note=f"nonce used by {ours.tx_hash}")
+            return ours  # its receipt is read on the next poll
+        first = dropped_at.setdefault(rec.tx_hash, time.monotonic())
+        if time.monotonic() - first >= self.drop_timeout:
+            self.progress(f"tx {_short(rec.tx_hash)} ({rec.action}) still dropped: replacing it with a higher fee")
+            new = self.speed_up(rec)
+            self.journal.update(rec, status="replaced", note=f"dropped; replaced by {new.tx_hash}")
+            return new
+        self._broadcast(rec)
+        self.progress(f"tx {_short(rec.tx_hash)} ({rec.action}) left the mempool: re-broadcast (same bytes)")
+        return rec
+
+    def _ours_mined_at(self, nonce: int) -> TxRecord | None:
+        """A journaled transaction of this signer with that nonce that has a receipt (a speed-up, a resend)."""
+        for r in self.journal.transactions():
+            if r.sender == self.account.address and r.nonce == nonce and self.receipt(r.tx_hash) is not None:
+                return r
+        return None
 
     def _why(self, record: TxRecord) -> str:
         """Replay a reverted transaction as a call at its block to read the revert data."""
@@ -310,6 +414,7 @@ class TxSender:
         reverted: list[TxRecord] = []
         replaced: list[TxRecord] = []
         rebroadcast: list[TxRecord] = []
+        reorged = self._reorged()
         open_records = [r for r in self.journal.open_transactions() if r.sender == self.account.address]
         latest = self.latest_nonce()
         for rec in open_records:
@@ -326,17 +431,31 @@ class TxSender:
                 self._broadcast(rec)
                 rebroadcast.append(rec)
                 self.progress(f"re-broadcast journaled tx {_short(rec.tx_hash)} ({rec.action}) nonce {rec.nonce}")
-        return ResumeReport(mined=mined, reverted=reverted, replaced=replaced, rebroadcast=rebroadcast)
+        return ResumeReport(mined=mined, reverted=reverted, replaced=replaced, rebroadcast=rebroadcast, reorged=reorged)
+
+    def _reorged(self) -> list[TxRecord]:
+        """Journaled "mined" transactions of the last REORG_WINDOW blocks whose receipt is gone: opened again
+        (status signed), so the loop of `resume()` re-sends their bytes or records them replaced."""
+        head = int(self.w3.eth.block_number)
+        out: list[TxRecord] = []
+        for rec in self.journal.transactions():
+            if rec.sender != self.account.address or rec.status not in ("mined", "reverted") or rec.block is None:
+                continue
+            if rec.block < head - REORG_WINDOW or self.receipt(rec.tx_hash) is not None:
+                continue
+            self.progress(f"journal: tx {_short(rec.tx_hash)} ({rec.action}) left the chain (a reorg): checking it")
+            out.append(self.journal.update(rec, status="signed", block=None, gas_used=None, note="reorged out"))
+        return out
 
     def speed_up(self, record: TxRecord) -> TxRecord:
         """Replace a stuck transaction: same nonce, same call, higher fee; journaled like any other."""
-        tx = self.w3.eth.get_transaction(record.tx_hash)  # type: ignore[arg-type]
+        tx = signed_fields(record.raw)  # from the journal: a dropped transaction is unknown to the node
         old = {k: int(tx[k]) for k in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice") if tx.get(k) is not None}
         new_tx: dict[str, Any] = {
             "chainId": self.chain_id,
             "nonce": record.nonce,
-            "to": tx["to"],
-            "data": "0x" + bytes(tx["input"]).hex(),
+            "to": Web3.to_checksum_address(tx["to"]),
+            "data": "0x" + bytes(tx["data"]).hex(),
             "value": int(tx["value"]),
             "gas": int(tx["gas"]),
             **self.fee_fields(old_fees=old),
@@ -344,6 +463,14 @@ class TxSender:
         if not self.legacy:
             new_tx["type"] = 2
         return self._sign_journal_send(new_tx, record.action_id, record.action, replaces=record.tx_hash)
+
+
+def signed_fields(raw: str) -> dict[str, Any]:
+    """The fields of a signed transaction's bytes (typed or legacy)."""
+    data = HexBytes(raw)
+    if data and data[0] < 0x7F:
+        return dict(TypedTransaction.from_bytes(data).as_dict())
+    return dict(rlp.decode(bytes(data), Transaction).as_dict())
 
 
 def _fees_note(tx: dict[str, Any]) -> str:

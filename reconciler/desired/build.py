@@ -147,10 +147,14 @@ def _network(b: _Builder, n: dict[str, Any]) -> NetworkSpec:
             ("network",),
             "give a preset (base, base-sepolia, arbitrum, arbitrum-sepolia, devnet) or all of chainId, diamond and mor",
         )
-    if preset not in (None, "devnet") and "rpcUrl" not in n:
-        b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:BASE_RPC_URL)")
-    if preset is None and "rpcUrl" not in n:
-        b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:RPC_URL)")
+    given = "rpcUrl" in n or "rpcUrls" in n
+    if "rpcUrl" in n and "rpcUrls" in n:
+        b.error(("network",), "give rpcUrl or rpcUrls, not both (rpcUrl is a list of one)")
+    if preset not in (None, "devnet") and not given:
+        b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:BASE_RPC_URL) or 'rpcUrls'")
+    if preset is None and not given:
+        b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:RPC_URL) or 'rpcUrls'")
+    urls = [b.ref(u, ("network", "rpcUrls", k)) for k, u in enumerate(n.get("rpcUrls") or [])]
     for key in ("fromBlock", "logBlockRange"):
         if key in n:
             b.warn(
@@ -168,6 +172,8 @@ def _network(b: _Builder, n: dict[str, Any]) -> NetworkSpec:
         log_block_range=n.get("logBlockRange", 10_000),
         from_block=n.get("fromBlock", 0),
         l1_data_fee=n.get("l1DataFee"),
+        rpc_urls=tuple(u for u in urls if u is not None),
+        confirmations=n.get("confirmations"),
     )
 
 

@@ -59,6 +59,8 @@ class NetworkSpec:
     log_block_range: int = 10_000
     from_block: int = 0
     l1_data_fee: bool | None = None  # None: decided by the chain (OP-stack presets)
+    rpc_urls: tuple[Reference, ...] = ()  # rpcUrls; a lone rpcUrl is a list of one
+    confirmations: int | None = None  # None: the preset's default
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.reader import ChainReader
-from reconciler.chain.rpc import connect
+from reconciler.chain.rpc import connect_all
 from reconciler.chain.signer import load_signer
 from reconciler.desired.diagnostics import DesiredStateError, Severity
 from reconciler.desired.loader import load_desired
@@ -210,7 +210,7 @@ class Watcher:
             return
         network = resolve_network(desired.network, opts.environ)
         provider_dir = state_path(opts.state_dir, network, desired.provider.address)
-        w3 = connect(network.rpc_url, network.rpc_label)
+        w3 = connect_all(network.endpoints())
         signer = Web3.to_checksum_address(desired.signer.address)
         block0 = int(w3.eth.block_number)
         nonce0 = int(w3.eth.get_transaction_count(signer, "pending"))
