@@ -37,6 +37,7 @@ from reconciler import LockBusy, TransactionFailed
 from reconciler.chain.faults import crash_point
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.chain.reverts import ErrorDecoder
+from reconciler.chain.rpc import Batch, value
 
 Progress = Callable[[str], None]
 
@@ -437,11 +438,23 @@ class TxSender:
         """Journaled "mined" transactions of the last REORG_WINDOW blocks whose receipt is gone: opened again
         (status signed), so the loop of `resume()` re-sends their bytes or records them replaced."""
         head = int(self.w3.eth.block_number)
+        recent = [
+            r
+            for r in self.journal.transactions()
+            if r.sender == self.account.address
+            and r.status in ("mined", "reverted")
+            and r.block is not None
+            and r.block >= head - REORG_WINDOW
+        ]
+        if not recent:
+            return []
+        batch = Batch(self.w3, defer_errors=True)  # one round trip, however many there are
+        for r in recent:
+            batch.add("eth_getTransactionReceipt", [r.tx_hash], label=f"receipt of {_short(r.tx_hash)}")
+        receipts = [value(x) for x in batch.run()]
         out: list[TxRecord] = []
-        for rec in self.journal.transactions():
-            if rec.sender != self.account.address or rec.status not in ("mined", "reverted") or rec.block is None:
-                continue
-            if rec.block < head - REORG_WINDOW or self.receipt(rec.tx_hash) is not None:
+        for rec, rcpt in zip(recent, receipts, strict=True):
+            if rcpt is not None and int(str(rcpt["blockNumber"]), 16) == rec.block:
                 continue
             self.progress(f"journal: tx {_short(rec.tx_hash)} ({rec.action}) left the chain (a reorg): checking it")
             out.append(self.journal.update(rec, status="signed", block=None, gas_used=None, note="reorged out"))
