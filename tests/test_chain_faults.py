@@ -211,3 +211,31 @@ def test_a_killed_endpoint_shows_down_by_its_label(chain: Chain) -> None:
     text = pool.health[0].describe()
     assert text.startswith("env:RPC_A: down") and "secret-key" not in text and "127.0.0.1" not in text
     assert Web3.is_checksum_address(chain.provider)
+
+
+def test_status_and_the_watchers_metrics_show_each_endpoint_by_label(chain: Chain, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+    from reconciler.watch.metrics import WatchMetrics
+
+    eps = two_endpoints(chain)
+    try:
+        yaml = desired_yaml(tmp_path, price(Fraction(6, 1000), 3))
+        eps.a.stop()
+        out = CliRunner().invoke(cli, ["status", str(yaml), "--format", "json"], env=eps.env())
+        assert out.exit_code == 0, out.output
+        rows = json.loads(out.output)["endpoints"]
+        assert [(r["endpoint"], r["state"]) for r in rows] == [("env:RPC_A", "down"), ("env:RPC_B", "up")]
+        text = CliRunner().invoke(cli, ["status", str(yaml)], env=eps.env()).output
+        assert "RPC endpoints: env:RPC_A down" in text and "env:RPC_B up at block" in text
+        assert "not-a-real-key" not in text + out.output and f"{eps.a.port}" not in text + out.output
+        metrics = WatchMetrics()
+        metrics.endpoints_seen({r["endpoint"]: int(r["state"] == "up") for r in rows})
+        page = metrics.render()
+        assert 'reconcile_watch_rpc_endpoint_up{endpoint="env:RPC_A"} 0' in page
+        assert 'reconcile_watch_rpc_endpoint_up{endpoint="env:RPC_B"} 1' in page
+    finally:
+        eps.stop()

@@ -55,6 +55,7 @@ PRESETS: dict[str, Preset] = {
 }
 OP_STACK_CHAIN_IDS = frozenset({8453, 84532, 10, 11155420})
 CUSTOM_CONFIRMATIONS = 1  # a chain without a preset: one block on top
+LOCAL_CHAIN_IDS = frozenset({31337, 1337})  # anvil's and hardhat's: blocks come only with transactions
 DEVNET_CONFIRMATIONS = 0  # anvil mines on demand: nothing would ever be built on top
 
 
@@ -148,5 +149,7 @@ def resolve_network(spec: NetworkSpec, environ: Mapping[str, str] | None = None)
         legacy=legacy,
         rpc_urls=tuple(urls),
         rpc_labels=tuple(str(r) for r in refs) if refs else (label,),
-        confirmations=spec.confirmations if spec.confirmations is not None else confirmations,
+        confirmations=spec.confirmations
+        if spec.confirmations is not None
+        else (DEVNET_CONFIRMATIONS if chain_id in LOCAL_CHAIN_IDS else confirmations),
     )

@@ -50,6 +50,14 @@ class Health:
     down_until: float = 0.0
     chain_id: int | None = None
 
+    @property
+    def state(self) -> str:
+        return "down" if not self.up else ("lagging" if self.lagging else "up")
+
+    def as_dict(self) -> dict[str, Any]:
+        """For `status --format json` and the watcher: the label, never the URL."""
+        return {"endpoint": self.label, "state": self.state, "head": self.head, "error": self.error or None}
+
     def describe(self) -> str:
         if not self.up:
             return f"{self.label}: down ({self.error})"

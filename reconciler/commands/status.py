@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from reconciler.chain.networks import resolve_network
+from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
 from reconciler.commands.outcome import EXIT_OK, handled
 from reconciler.desired.loader import load_desired
@@ -32,7 +33,8 @@ def status_document(path: Path, environ: Mapping[str, str] | None = None) -> dic
     env = os.environ if environ is None else environ
     desired, _warnings = load_desired(path)
     network = resolve_network(desired.network, env)
-    chain = ChainReader.connect(network).observe(desired, all_sessions=True)
+    reader = ChainReader.connect(network)
+    chain = reader.observe(desired, all_sessions=True)
     observed = Observed(
         chain=chain,
         proxy=observe_proxy(desired, env),
@@ -46,7 +48,30 @@ def status_document(path: Path, environ: Mapping[str, str] | None = None) -> dic
     slots = read_slots(proxy.admin_url if proxy else None, token)
     doc = build_status(desired, chain, p, slots)
     doc["network"] = network.name
+    doc["endpoints"] = endpoint_health(reader)
     return doc
+
+
+def endpoint_health(reader: ChainReader) -> list[dict[str, object]]:
+    """Each RPC endpoint's state by its label (several: each one's head is looked at once more)."""
+    pool = pool_of(reader.w3.provider)
+    if pool is None:
+        return []
+    pool.refresh_heads(force=True)
+    return [h.as_dict() for h in pool.health]
+
+
+def render_endpoints(doc: Mapping[str, object]) -> str:
+    rows = doc.get("endpoints") or []
+    assert isinstance(rows, list)
+    if len(rows) < 2:
+        return ""
+    parts = []
+    for r in rows:
+        head = f" at block {r['head']}" if r.get("head") is not None else ""
+        why = f" ({r['error']})" if r.get("state") == "down" and r.get("error") else ""
+        parts.append(f"{r['endpoint']} {r['state']}{head}{why}")
+    return "RPC endpoints: " + "; ".join(parts) + "\n"
 
 
 @handled
@@ -55,5 +80,5 @@ def run_status(path: Path, fmt: str, environ: Mapping[str, str] | None = None) -
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2))
     else:
-        click.echo(render_status(doc), nl=False)
+        click.echo(render_status(doc) + render_endpoints(doc), nl=False)
     return EXIT_OK

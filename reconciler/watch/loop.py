@@ -28,6 +28,7 @@ from reconciler.apply.session import journal_path, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
+from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
 from reconciler.chain.rpc import connect_all
 from reconciler.chain.signer import load_signer
@@ -214,6 +215,7 @@ class Watcher:
         signer = Web3.to_checksum_address(desired.signer.address)
         block0 = int(w3.eth.block_number)
         nonce0 = int(w3.eth.get_transaction_count(signer, "pending"))
+        self._endpoints_seen(w3)
         admin_token = self._admin_token(desired)
         version0 = (
             served_version(desired.proxy.admin_url, admin_token)
@@ -271,6 +273,13 @@ class Watcher:
         if desired.proxy is None or desired.proxy.admin_token is None:
             return None
         return resolve(desired.proxy.admin_token, self.opts.environ)
+
+    def _endpoints_seen(self, w3: Web3) -> None:
+        """Each RPC endpoint's health, by its label, for /metrics."""
+        pool = pool_of(w3.provider)
+        if pool is not None:
+            pool.refresh_heads(force=True)
+            self.opts.metrics.endpoints_seen({h.label: int(h.state == "up") for h in pool.health})
 
     def _check_writer(self, run: RunFindings, nonce: int, journal: Journal, signer: str) -> None:
         mine = [t.nonce for t in journal.transactions() if t.sender.lower() == signer.lower() and t.nonce >= 0]

@@ -28,6 +28,7 @@ class WatchMetrics:
     suspended: bool = False
     auto_apply: bool = False
     alerts: dict[str, int] = field(default_factory=dict)
+    endpoints: dict[str, int] = field(default_factory=dict)  # RPC endpoint label -> 1 up, 0 down or lagging
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run_finished(self, result: str, pending: int, spent_wei: int = 0, error: str = "") -> None:
@@ -40,6 +41,10 @@ class WatchMetrics:
             if result in ("converged", "no-changes", "drift-reported"):
                 self.last_success = now
             self.last_error = error
+
+    def endpoints_seen(self, up: dict[str, int]) -> None:
+        with self._lock:
+            self.endpoints = dict(up)
 
     def alerted(self, event: str) -> None:
         with self._lock:
@@ -81,6 +86,14 @@ class WatchMetrics:
                 "# HELP reconcile_watch_last_error_info The last run's error (empty when it succeeded).",
                 "# TYPE reconcile_watch_last_error_info gauge",
                 f'reconcile_watch_last_error_info{{message="{_escape(self.last_error[:300])}"}} {int(bool(self.last_error))}',
+            ]
+            lines += [
+                "# HELP reconcile_watch_rpc_endpoint_up 1 when the RPC endpoint (by its reference) is used for reads.",
+                "# TYPE reconcile_watch_rpc_endpoint_up gauge",
+            ]
+            lines += [
+                f'reconcile_watch_rpc_endpoint_up{{endpoint="{_escape(e)}"}} {n}'
+                for e, n in sorted(self.endpoints.items())
             ]
             return "\n".join(lines) + "\n"
 
