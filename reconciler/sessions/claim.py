@@ -245,7 +245,14 @@ def claim_journaled(
     """
     decoder = ChainCalls(reader.network.diamond, reader.network.mor).decoder
     with tx_session(
-        state, reader.w3, signer, decoder=decoder, legacy=legacy, progress=progress, plan_id="claim"
+        state,
+        reader.w3,
+        signer,
+        decoder=decoder,
+        legacy=legacy,
+        progress=progress,
+        plan_id="claim",
+        confirmations=reader.network.confirmations,
     ) as session:
         session.resume_and_wait()
         return claim_all(reader, desired, session.sender)
