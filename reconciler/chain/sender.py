@@ -314,10 +314,10 @@ class TxSender:
 
         A transaction the node no longer knows is re-broadcast (same bytes), and replaced after `drop_timeout`;
         its nonce taken by a transaction nobody journaled raises WriterConflict."""
-        current = {r.tx_hash: r for r in records}  # what each awaited record is now (a replacement, once sped up)
-        open_ = dict(current)
+        open_ = {r.tx_hash: r for r in records}  # by the awaited hash: its record now (a replacement, after a drop)
         done: dict[str, TxRecord] = {}
         dropped_at: dict[str, float] = {}
+        swapped: set[str] = set()
         start = time.monotonic()
         last_note = start
         while open_:
@@ -326,7 +326,9 @@ class TxSender:
                 rcpt = self.receipt(rec.tx_hash)
                 if rcpt is None:
                     if time.monotonic() - start >= DROP_GRACE:
-                        open_[orig] = current[orig] = self._dropped(rec, dropped_at)
+                        open_[orig] = self._dropped(rec, dropped_at)
+                        if open_[orig].tx_hash != rec.tx_hash:
+                            swapped.add(orig)
                     continue
                 if not self.counted(rcpt, head):
                     continue
@@ -335,6 +337,8 @@ class TxSender:
                     rec, status=status, block=int(rcpt["blockNumber"]), gas_used=int(rcpt["gasUsed"])
                 )
                 del open_[orig]
+                if orig in swapped:  # a replacement was sent in this wait (a drop): the other one is replaced
+                    self._others_replaced(done[orig])
                 self.progress(
                     f"{'mined' if status == 'mined' else 'REVERTED'} {label(rec.action, rec.action_id)}: "
                     f"tx {_short(rec.tx_hash)} in block {rcpt['blockNumber']} after {time.monotonic() - start:.1f}s"
@@ -373,18 +377,20 @@ class TxSender:
             ours = self._ours_mined_at(rec.nonce)
             if ours is None:
                 raise writer_conflict(self.account.address, rec.nonce)
-            if ours.tx_hash != rec.tx_hash:
-                self.journal.update(rec, status="replaced", note=f"nonce used by {ours.tx_hash}")
-            return ours  # its receipt is read on the next poll
+            return ours  # its receipt is read on the next poll, and `rec` then recorded replaced
         first = dropped_at.setdefault(rec.tx_hash, time.monotonic())
         if time.monotonic() - first >= self.drop_timeout:
             self.progress(f"tx {_short(rec.tx_hash)} ({rec.action}) still dropped: replacing it with a higher fee")
-            new = self.speed_up(rec)
-            self.journal.update(rec, status="replaced", note=f"dropped; replaced by {new.tx_hash}")
-            return new
+            return self.speed_up(rec)  # the original stays open until one of the two is mined
         self._broadcast(rec)
         self.progress(f"tx {_short(rec.tx_hash)} ({rec.action}) left the mempool: re-broadcast (same bytes)")
         return rec
+
+    def _others_replaced(self, mined: TxRecord) -> None:
+        """One transaction of a nonce is on chain: the journal's other open ones of that nonce are replaced."""
+        for r in self.journal.open_transactions():
+            if r.sender == mined.sender and r.nonce == mined.nonce and r.tx_hash != mined.tx_hash:
+                self.journal.update(r, status="replaced", note=f"nonce used by {mined.tx_hash}")
 
     def _ours_mined_at(self, nonce: int) -> TxRecord | None:
         """A journaled transaction of this signer with that nonce that has a receipt (a speed-up, a resend)."""
