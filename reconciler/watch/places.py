@@ -15,6 +15,7 @@ from reconciler.desired.model import Desired
 from reconciler.market.ids import norm_hex
 from reconciler.market.units import format_mor
 from reconciler.observe.model import ChainState
+from reconciler.plan.context import utc
 from reconciler.plan.model import CHAIN_KINDS, Action, ProxyFile, Status
 from reconciler.plan.model import Plan as PlanT
 
@@ -33,7 +34,7 @@ def _place(actions: list[Action], chain: ChainState | None, model_id: str | None
     """One place's state from the actions on it."""
     if not actions:
         return {"state": "in sync"}
-    errors = [e for a in actions for e in a.errors]
+    errors = [e for a in actions if a.status is not Status.UNMANAGED for e in a.errors]
     if errors:
         return {"state": "error", "detail": "; ".join(errors), "actions": [a.id for a in actions]}
     pending = [a for a in actions if a.pending]
@@ -42,18 +43,29 @@ def _place(actions: list[Action], chain: ChainState | None, model_id: str | None
     draining = [a for a in actions if a.status is Status.DRAINING]
     if draining:
         until = max((a.until for a in draining if a.until is not None), default=None)
-        sessions = len(chain.live_sessions(model_id)) if chain is not None and model_id else 0
         return {
             "state": "draining",
             "detail": draining[0].reason,
             "until": until,
-            "sessions": sessions,
+            "untilTime": utc(until) if until is not None else None,
+            "sessions": _live_sessions(chain, model_id),
             "actions": [a.id for a in draining],
         }
     held = [a for a in actions if a.status in (Status.HELD, Status.MANUAL, Status.RESTART_REQUIRED)]
     if held:
         return {"state": "held", "detail": "; ".join(a.reason for a in held), "actions": [a.id for a in held]}
     return {"state": "unmanaged", "detail": actions[0].reason, "actions": [a.id for a in actions]}
+
+
+def _live_sessions(chain: ChainState | None, model_id: str | None) -> int:
+    """Live sessions on any of a model's bids, deleted ones included (what keeps it draining)."""
+    if chain is None or model_id is None:
+        return 0
+    now = chain.block_timestamp
+    mine = [b for b in chain.bids if norm_hex(b.model_id) == model_id]
+    on_bids = {ls.session_id for b in mine for ls in b.live_sessions if ls.ends_at > now}
+    read = {s.session_id for s in chain.live_sessions() if norm_hex(s.model_id) == model_id}
+    return len(on_bids | read)
 
 
 def _entry_ids(a: Action) -> set[str]:
