@@ -45,7 +45,7 @@ BROWSER_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1400,1500",
+    "--window-size=1400,1800",
 )
 
 pytestmark = pytest.mark.skipif(

@@ -190,6 +190,11 @@ def build_page(i: PageInputs) -> dict[str, Any]:
     runs = list(i.runs)[-RUNS_SHOWN:][::-1]
     doc["runs"] = [_run_entry(r, explorer) for r in runs]
     doc["runsKnown"] = len(i.runs)
-    doc["forwarder"] = {"models": [dict(f) for f in i.forwarder], "note": i.forwarder_note}
+    names = {r["id"]: r["name"] for r in doc.get("rows", []) if r["kind"] == "model"}
+    forwarder = [
+        dict(f) | {"upstreamModel": f.get("name"), "name": names.get(str(f.get("modelId")), f.get("name"))}
+        for f in i.forwarder
+    ]
+    doc["forwarder"] = {"models": forwarder, "note": i.forwarder_note}
     doc["chart"] = chart_days(i.days, i.now)
     return doc
