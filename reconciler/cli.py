@@ -225,12 +225,13 @@ def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
 
 @cli.command("status")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def status_cmd(path: Path, fmt: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
+@state_dir_option("html: the watcher's state directory, for its last runs and the 30-day chart (read only).")
+def status_cmd(path: Path, fmt: str, state_dir: Path) -> None:
     """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
     from reconciler.commands.status import run_status
 
-    sys.exit(run_status(path, fmt))
+    sys.exit(run_status(path, fmt, state_dir=state_dir))
 
 
 def _register_watch() -> None:

@@ -38,6 +38,7 @@ class RunRecord:
     actions: tuple[str, ...] | None = None
     plan_errors: tuple[str, ...] = ()
     txs: int | None = None
+    tx_hashes: tuple[str, ...] = ()
     mor_spent_wei: int | None = None
     notes: tuple[str, ...] = ()
     claimed_wei: int | None = None
@@ -64,6 +65,7 @@ class RunRecord:
             "actions": list(self.actions) if self.actions is not None else None,
             "planErrors": list(self.plan_errors) or None,
             "txs": self.txs,
+            "txHashes": list(self.tx_hashes) or None,
             "morSpentWei": str(self.mor_spent_wei) if self.mor_spent_wei is not None else None,
             "notes": list(self.notes) or None,
             "claimedWei": str(self.claimed_wei) if self.claimed_wei is not None else None,
@@ -127,6 +129,7 @@ class RunFindings:
             actions=outcome.actions if outcome is not None else self.failed_actions,
             plan_errors=outcome.plan_errors if isinstance(outcome, Reported) else (),
             txs=applied.txs if applied else None,
+            tx_hashes=applied.tx_hashes if applied else (),
             mor_spent_wei=applied.spent_wei if applied else None,
             notes=applied.notes if applied else (),
             claimed_wei=self.claimed_wei,

@@ -46,6 +46,7 @@ class Applied:
     spent_wei: int
     notes: tuple[str, ...]
     summary: str
+    tx_hashes: tuple[str, ...] = ()  # what it sent, for the status page's links
 
 
 @dataclass(frozen=True)
