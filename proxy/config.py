@@ -204,6 +204,8 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
         if not isinstance(entry, dict):
             continue  # schema error already recorded
         api_type = entry.get("apiType")
+        if not isinstance(api_type, str):
+            continue  # schema error already recorded (a list or an object here is not even hashable)
         if api_type in UNSUPPORTED_API_TYPES:
             errors.append(
                 f"{where}.apiType: {api_type!r} is not implemented by morpheus-proxy "

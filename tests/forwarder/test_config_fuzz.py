@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -75,7 +74,6 @@ def configs(draw: st.DrawFn) -> Any:
     return draw(values)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 5: a non-string apiType raises TypeError out of the loader")
 @settings(max_examples=400, deadline=None, database=None)
 @given(configs())
 @example({"models": [{**GOOD, "apiType": []}]})  # found by this test: an unhashable apiType raised TypeError
