@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from fwd_helpers import ADMIN_TOKEN, admin_url, entry, eventually, write_config
 from fwd_stubs import Upstream
 
@@ -138,7 +137,6 @@ async def test_row14_the_watcher_watches_only_its_one_file(openai_up, make_proxy
         assert file_reloads(r) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 row 5: undecodable or deeply nested files raise out of the loader")
 async def test_row5_undecodable_or_deeply_nested_files_are_a_422_and_the_watcher_keeps_running(openai_up, make_proxy):
     bad = {
         "not_utf8": b'\xff\xfe{"models": []}',
