@@ -166,7 +166,7 @@ class Forwarder:
             return self._read_timed_out()
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the recursion limit
             return error_response(400, "the request body is not valid JSON", code="invalid_json")
         if not isinstance(body, dict):
             return error_response(400, "the request body must be a JSON object", code="invalid_json")

@@ -97,9 +97,6 @@ async def test_row12_a_stalled_request_body_meets_the_read_deadline(openai_up: U
         assert openai_up.requests == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 17 (beyond the table): a deeply nested JSON body is a 500 with a traceback"
-)
 async def test_a_deeply_nested_json_body_is_a_400_in_the_real_process(openai_up: Upstream, tmp_path):
     """In the real process (default recursion limit; this test process runs with a raised one, where json.loads
     would overflow the C stack instead of raising)."""
