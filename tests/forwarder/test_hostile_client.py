@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import sys
-from pathlib import Path
 
 import pytest
 from fwd_helpers import ADMIN_TOKEN, CLIENT_TOKEN, entry, in_flight, write_config
+from fwd_hostile import real_forwarder
 from fwd_stubs import Upstream
 
 
@@ -33,12 +31,6 @@ async def raw_exchange(port: int, data: bytes, *, then_wait: float = 5.0) -> tup
         return int(head.split(b" ")[1]), body
     finally:
         writer.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def request(path: str, headers: list[str], body: bytes = b"") -> bytes:
@@ -98,24 +90,12 @@ async def test_row12_a_stalled_request_body_meets_the_read_deadline(openai_up: U
 
 
 async def test_a_deeply_nested_json_body_is_a_400_in_the_real_process(openai_up: Upstream, tmp_path):
-    """In the real process (default recursion limit; this test process runs with a raised one, where json.loads
-    would overflow the C stack instead of raising)."""
     cfg = tmp_path / "c.json"
     write_config(cfg, [entry("gpt-x", openai_up)])
-    port, admin = free_port(), free_port()
-    exe = str(Path(sys.executable).with_name("morpheus-proxy"))
-    proc = await asyncio.create_subprocess_exec(
-        exe, "--config", str(cfg), "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}",
-        "--no-watch", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None and b"listening" in await asyncio.wait_for(proc.stdout.readline(), 20)
+    async with real_forwarder(cfg) as fwd:
         body = b'{"model":"gpt-x","messages":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
         data = request("/v1/chat/completions", ["Content-Type: application/json", f"Content-Length: {len(body)}"], body)
-        status, answer = await raw_exchange(port, data)
+        status, answer = await raw_exchange(fwd.port, data)
         assert status == 400 and b"invalid_json" in answer
-    finally:
-        proc.terminate()
-        _, err = await proc.communicate()
-    assert b"Traceback" not in err, err.decode()[-2000:]
+    assert b"Traceback" not in fwd.stderr, fwd.stderr.decode()[-2000:]
     assert openai_up.requests == []
