@@ -414,7 +414,7 @@ class Forwarder:
                 if route.kind != SPEECH and ctype.startswith("application/json") and b'"usage"' in body:
                     try:
                         self._count_usage(route, json.loads(body).get("usage"))
-                    except (ValueError, AttributeError):
+                    except (ValueError, AttributeError, RecursionError):  # best effort: the body passes on as is
                         pass
                 return await self._plain_out(request, sse, resp.status, body, ctype)
         except FORWARD_FAILURES as exc:
@@ -520,7 +520,7 @@ class Forwarder:
             ):
                 try:
                     self._count_usage(route, json.loads(line[6:]).get("usage"))
-                except (ValueError, AttributeError):
+                except (ValueError, AttributeError, RecursionError):
                     pass
 
     async def _first_chunk(self, resp: UpstreamResponse, sse: SSEDownstream) -> bytes:
@@ -550,7 +550,7 @@ class Forwarder:
                     raw = await self._read_all(resp, self.settings.max_response_bytes)
                     try:
                         answer = claude.to_openai_response(json.loads(raw))
-                    except (ValueError, AttributeError, TypeError):
+                    except (ValueError, AttributeError, TypeError, RecursionError):
                         self._upstream_failed(route, "bad_body")
                         return error_response(
                             502, "the upstream sent an unreadable answer", code="upstream_bad_response"

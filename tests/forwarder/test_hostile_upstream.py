@@ -409,7 +409,6 @@ async def test_row13_transfer_codings_other_than_a_final_chunked_are_a_prompt_50
 # ---- deep JSON from an upstream (beyond the table) ----------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 (beyond the table): deep upstream JSON raises RecursionError, a 500")
 @pytest.mark.parametrize("status", ["200 OK", "500 Internal Server Error"])
 async def test_deeply_nested_upstream_json_passes_on_in_the_real_process(tmp_path, status):
     deep = b'{"usage": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
