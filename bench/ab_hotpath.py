@@ -42,7 +42,9 @@ LAUNCH = (
 )
 
 
-def start_forwarder(tree: Path, tmp: Path, name: str, nginx_port: int, mock_port: int) -> tuple[Proc, int]:
+def start_forwarder(
+    tree: Path, tmp: Path, name: str, nginx_port: int, mock_port: int, extra: list[str]
+) -> tuple[Proc, int]:
     cfg = tmp / f"{name}.json"
     models = [
         {"modelId": "0x" + "1" * 64, "modelName": "bench", "apiType": "openai",
@@ -54,7 +56,9 @@ def start_forwarder(tree: Path, tmp: Path, name: str, nginx_port: int, mock_port
     port, admin = free_port(), free_port()
     env = {**os.environ, "MORPHEUS_PROXY_CLIENT_TOKEN": CLIENT_TOKEN}
     args = ["--config", str(cfg), "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}"]
-    proc = Proc([sys.executable, "-c", LAUNCH, str(tree), *args, "--log-level", "WARNING", "--no-watch"], env=env)
+    proc = Proc(
+        [sys.executable, "-c", LAUNCH, str(tree), *args, "--log-level", "WARNING", "--no-watch", *extra], env=env
+    )
     wait_port(port)
     return proc, port
 
@@ -67,6 +71,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description="A/B of two forwarder source trees")
     p.add_argument("--a", type=Path, required=True, help="the reference tree (e.g. main, unpacked)")
     p.add_argument("--b", type=Path, default=Path(__file__).resolve().parents[1], help="the changed tree")
+    p.add_argument("--b-args", default="", help="extra morpheus-proxy flags for B (e.g. '--upstream-keepalive-s 60')")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="morpheus-ab-"))
     procs: list[Proc] = []
@@ -76,15 +81,17 @@ def main() -> None:
         procs.append(Proc([sys.executable, str(Path(__file__).resolve().parent / "stream_mock.py"), str(mock_port)]))
         wait_port(mock_port)
         ports = {}
-        for name, tree in (("A", args.a), ("B", args.b)):
-            proc, ports[name] = start_forwarder(tree, tmp, name, nginx_port, mock_port)
+        for name, tree, extra in (("A", args.a, []), ("B", args.b, args.b_args.split())):
+            proc, ports[name] = start_forwarder(tree, tmp, name, nginx_port, mock_port, extra)
             procs.append(proc)
         time.sleep(1)
         direct = f"http://127.0.0.1:{nginx_port}/v1/chat/completions"
         auth = [f"Authorization: Bearer {CLIENT_TOKEN}"]
         for name in ports:  # warm-up
             wrk(f"http://127.0.0.1:{ports[name]}/v1/chat/completions", 10, auth)
-        print(f"# A: {args.a}\n# B: {args.b}\n# {ROUNDS} rounds, wrk {os.environ['BENCH_SECONDS']} s per run")
+        print(
+            f"# A: {args.a}\n# B: {args.b} {args.b_args}\n# {ROUNDS} rounds, wrk {os.environ['BENCH_SECONDS']} s per run"
+        )
         added: dict[tuple[str, int], list[float]] = {}
         rps: dict[tuple[str, int], list[float]] = {}
         cpu: dict[tuple[str, int], list[float]] = {}
