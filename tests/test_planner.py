@@ -152,6 +152,28 @@ def test_delegate_mode_approve_is_manual_and_rights_are_checked() -> None:
     assert not next(a for a in p.actions if a.kind is ActionKind.PROVIDER_REGISTER).errors
 
 
+def test_a_standing_allowance_is_asked_once_and_covers_later_spends() -> None:
+    standing = desired_from(
+        **{'  maxSpendPerApply: "10 MOR"\n': '  maxSpendPerApply: "10 MOR"\n  allowance: "25 MOR"\n'}
+    )
+    assert standing.policy.standing_allowance == 25 * MOR and desired_from().policy.standing_allowance is None
+    p = plan(standing, observed())
+    approve = next(a for a in p.actions if a.kind is ActionKind.MOR_APPROVE)
+    assert approve.after is not None and approve.after["allowance"] == 25 * MOR
+    assert "standing 25 MOR" in approve.reason
+    # after the apply, 25 MOR less what it spent is left: a later spend needs no approve
+    o = simulate(observed(), p)
+    assert o.chain.payer_allowance == 25 * MOR - p.summary().mor_out
+    policy = (
+        '  maxSpendPerApply: "10 MOR"\n  bidChurn: {minPriceChangePercent: 0, minRepostIntervalSeconds: 0, reason: t}\n'
+    )
+    for allowance, approve_again in (('  allowance: "25 MOR"\n', False), ("  allowance: exact\n", True)):
+        changed = desired_from(**{'  maxSpendPerApply: "10 MOR"\n': policy + allowance, '"0.01 MOR"': '"0.015 MOR"'})
+        later = plan(changed, o if not approve_again else replace(o, chain=replace(o.chain, payer_allowance=0)))
+        assert "bid.post" in kinds(later)
+        assert ("mor.approve" in kinds(later)) is approve_again
+
+
 def test_absent_model_deletes_bid_then_model_then_leaves_proxy() -> None:
     _d, o = converged_world()
     d2 = desired_from(**{"    upstreamModel: qwen-2.5\n": "    upstreamModel: qwen-2.5\n    absent: true\n"})

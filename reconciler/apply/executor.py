@@ -63,6 +63,16 @@ class StalePlan(ApplyError):
     pass
 
 
+class ManualStepNeeded(ApplyError):
+    """Only a manual step (the provider wallet's `reconcile approve`) stands in the way; nothing was sent. A
+    watcher reports it as `blocked-manual` (once per cause) rather than as a failure to back off from."""
+
+    def __init__(self, message: str, steps: tuple[str, ...], actions: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.steps = steps  # "<action id>: <reason>" of each manual action
+        self.actions = actions  # the plan's pending action ids
+
+
 @dataclass
 class ApplyOptions:
     state_dir: Path = Path(".reconcile")
@@ -183,7 +193,11 @@ def refuse_unsafe(plan: Plan, signer_eth: int) -> None:
             f"the signer holds {signer_eth} wei of the native coin, less than the ~{gas} wei of gas this plan needs"
         )
     if problems:
-        raise ApplyError("refusing to apply; nothing was sent:\n  " + "\n  ".join(problems))
+        message = "refusing to apply; nothing was sent:\n  " + "\n  ".join(problems)
+        steps = tuple(f"{a.id}: {a.reason}" for a in manual)
+        if steps and problems == list(steps):
+            raise ManualStepNeeded(message, steps, tuple(a.id for a in plan.pending))
+        raise ApplyError(message)
 
 
 def check_saved_plan(saved: Plan, fresh: Plan, network: Network, desired: Desired) -> None:

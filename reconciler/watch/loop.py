@@ -23,7 +23,7 @@ from typing import Any
 from web3 import Web3
 
 from reconciler import GuardRefused
-from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
+from reconciler.apply.executor import ApplyError, ApplyOptions, ManualStepNeeded, apply_desired
 from reconciler.apply.session import journal_path, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
@@ -48,6 +48,7 @@ from reconciler.watch.record import RunFindings
 from reconciler.watch.state import (
     Alert,
     Applied,
+    BlockedManual,
     BudgetExceeded,
     Failed,
     InvalidDesired,
@@ -294,7 +295,9 @@ class Watcher:
 
     # --- apply or report --------------------------------------------------------------------------
 
-    def _apply(self, run: RunFindings, desired: Desired, provider_dir: Path) -> Applied | BudgetExceeded:
+    def _apply(
+        self, run: RunFindings, desired: Desired, provider_dir: Path
+    ) -> Applied | BudgetExceeded | BlockedManual:
         ledger = SpendLedger(provider_dir / "spend.jsonl")
         asked: list[Plan] = []  # the plan apply asked to confirm: a failure after it reports its actions
 
@@ -320,6 +323,8 @@ class Watcher:
             result = apply_desired(desired, self.opts.environ, aopts)
         except _BudgetRefused as refused:
             return BudgetExceeded(refused.actions, refused.refusal)
+        except ManualStepNeeded as blocked:
+            return BlockedManual(blocked.actions, blocked.steps)
         except ApplyError:
             if asked:
                 run.failed_actions = _pending_ids(asked[-1])
