@@ -36,7 +36,11 @@ def _host_port(value: str) -> tuple[str, int]:
     help="How often to look for new blocks with this provider's events, the signer's nonce and the forwarder's "
     "served config version (s).",
 )
-@click.option("--auto-apply/--alert-only", default=False, help="Apply drift, or only report it (default).")
+@click.option(
+    "--auto-apply/--alert-only",
+    default=False,
+    help="--auto-apply: apply drift. --alert-only (the default): only report it.",
+)
 @click.option("--metrics-listen", metavar="HOST:PORT", help="Serve /metrics and /healthz here.")
 @click.option("--git-pull", type=float, metavar="SECONDS", help="Fast-forward PATH's git checkout this often.")
 @state_dir_option("Journal, lock and spend tally (shared with apply); --suspend/--resume act on this.")
@@ -92,6 +96,8 @@ def run_watch(
     suspend: bool,
     resume_: bool,
 ) -> int:
+    from reconciler import ReconcileError
+    from reconciler.commands.outcome import report
     from reconciler.desired.references import BadReference, parse_reference, resolve
     from reconciler.watch import loop as watchloop
     from reconciler.watch.backoff import Backoff
@@ -151,7 +157,12 @@ def run_watch(
         err=lambda line: click.echo(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),
     )
-    watcher = watchloop.Watcher(opts)
+    try:
+        watcher = watchloop.Watcher(opts)
+    except ReconcileError as exc:  # --git-pull outside a git checkout
+        if server is not None:
+            server.stop()
+        return report(exc)
     interrupts = 0
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -40,7 +40,7 @@ from reconciler.plan.model import Plan
 from reconciler.sessions.claim import claim_journaled
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
-from reconciler.watch.gitsync import PullResult, checkout_root, head
+from reconciler.watch.gitsync import PullResult, head, require_checkout
 from reconciler.watch.ledger import SpendLedger
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
@@ -126,7 +126,7 @@ class Watcher:
         self.stopping = threading.Event()
         self.desired: Desired | None = None  # the last good desired state (in force while the files are invalid)
         self.state = WatchState(backoff=opts.backoff, resume_token=_read(opts.state_dir / RESUME_FILE))
-        self.git_root = checkout_root(opts.path) if opts.git_pull else None
+        self.git_root = require_checkout(opts.path) if opts.git_pull else None
         self.git_blocked: PullResult | None = None  # set by the poller's thread, reported by the next run
         self.files = FileTrigger(self.q)
         self.poller = Poller(self.q, opts.poll, opts.interval, self.git_root, opts.git_pull, on_git=self._git_blocked)
