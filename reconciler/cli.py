@@ -212,6 +212,24 @@ def approve_cmd(path: Path, amount: str | None, state_dir: Path, auto_approve: b
     sys.exit(run_approve(path, amount, state_dir, auto_approve, key_ref))
 
 
+@cli.command("delegate")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("verb", type=click.Choice(["check", "grant", "revoke"]))
+@click.option(
+    "--rights", help="Comma list of provider,model,marketplace,session (default: what PATH needs; revoke: all)."
+)
+@click.option("--key-ref", help="The PROVIDER wallet's key: file:PATH (0600) or env:NAME; never the key itself.")
+@state_dir_option("Where the journal and the lock are kept (shared with apply).")
+@click.option("--yes", "auto_approve", is_flag=True, help="Send without asking for confirmation.")
+def delegate_cmd(
+    path: Path, verb: str, rights: str | None, key_ref: str | None, state_dir: Path, auto_approve: bool
+) -> None:
+    """Check, grant or revoke the signer's delegate.xyz rights, sent from the provider wallet (delegate mode)."""
+    from reconciler.commands.delegate import run_delegate
+
+    sys.exit(run_delegate(path, verb, rights, key_ref, state_dir, auto_approve))
+
+
 @cli.command("claim")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show what would be collected and the estimated gas; send nothing.")

@@ -68,11 +68,18 @@ class Context:
                     errors=(
                         *action.errors,
                         f"the signer {self.desired.signer.address} has no '{right}' delegation rights from "
-                        f"{self.desired.provider.address} (delegate.xyz registry)",
+                        f"{self.desired.provider.address} (delegate.xyz registry); grant them with the provider "
+                        f"wallet's key: `{delegate_command(self.desired)}`",
                     ),
                 )
         self.actions.append(action)
         return action
+
+
+def delegate_command(desired: Desired) -> str:
+    """The exact command that grants the rights a desired state needs (`reconcile delegate`)."""
+    where = desired.sources[0] if len(desired.sources) == 1 else "PATH"
+    return f"reconcile delegate {where} grant --key-ref file:PROVIDER_KEY_FILE"
 
 
 def mor(wei: int) -> str:
