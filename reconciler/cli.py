@@ -142,7 +142,14 @@ def plan_cmd(
 @cli.command("apply")
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply a plan saved by `plan --out`.")
-@click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
+@click.option(
+    "--yes",
+    "--auto-approve",
+    "auto_approve",
+    is_flag=True,
+    help="Send without asking for confirmation (required without a terminal). --auto-approve: the old name; "
+    "it has nothing to do with `reconcile approve` (the MOR allowance).",
+)
 @state_dir_option("Where the journal and lock live (keep it: a rerun resumes from it).")
 @click.option("--legacy-tx", is_flag=True, help="Send legacy (gasPrice) transactions, for chains without EIP-1559.")
 @click.option("--speed-up", is_flag=True, help="Replace journaled transactions still pending with a higher fee.")
@@ -201,7 +208,9 @@ def import_cmd(
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--amount", help='A standing allowance (e.g. "5 MOR"); default: exactly what the plan spends.')
 @state_dir_option("Where the journal and the lock are kept (shared with apply).")
-@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--yes", "--auto-approve", "auto_approve", is_flag=True, help="Send without asking (--auto-approve: old name)."
+)
 @click.option(
     "--key-ref", help="The PROVIDER wallet's key: env:NAME or file:PATH (default: the signer's, if it is the provider)."
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from planfactory import (
@@ -267,6 +268,8 @@ def test_admin_api_reload_when_forwarder_serves_old_version() -> None:
     stale = replace(after, proxy=replace(after.proxy, served=ModelsConfigState("admin", True, "0" * 64)))
     p2 = plan(d, stale)
     assert kinds(p2) == ["proxy.reload"] and "serves version" in p2.actions[0].reason
+    assert after.proxy.file is not None  # the reload line shows the version to be served, not the replaced one
+    assert p2.actions[0].after == {"version": after.proxy.file.version}
     unreachable = replace(after, proxy=replace(after.proxy, reachable=False, note="connection refused"))
     p3 = plan(d, unreachable)
     assert p3.pending == () and not p3.proxy_observed
@@ -316,6 +319,8 @@ def test_cost_model_with_mor_usd_reference() -> None:
     post = next(a for a in p.actions if a.kind is ActionKind.BID_POST)
     assert post.after is not None and post.after["pricePerSecond"] == 25 * 10**15  # 0.1 USD/s / 4
     assert any("projected yearly earnings" in w for w in p.warnings)  # 12000 s/yr * 0.025 MOR = 300 MOR > 0.2
+    stake_warning = next(w for w in p.warnings if "projected yearly earnings" in w)
+    assert not re.search(r"\d\.\d{3,} MOR", stake_warning), stake_warning  # rounded up to 0.01 MOR
 
 
 def test_existing_model_only_bid_and_proxy() -> None:

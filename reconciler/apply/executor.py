@@ -253,6 +253,7 @@ class Executor:
         )
         self.inflight: dict[str, tuple[TxRecord, Action]] = {}
         self.removed: dict[ProxyFile, set[str]] = {f: set() for f in ProxyFile}
+        self.confirmed: str | None = None  # the forwarder version last confirmed served (said once, not twice)
 
     def run(self, actions: tuple[Action, ...]) -> None:
         for a in actions:
@@ -427,8 +428,11 @@ class Executor:
             raise ApplyError(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
         path = Path(proxy.models_config_path)
         expect = _file_version(path)
+        if expect == self.confirmed:  # the write just before was confirmed served: the reload action is done
+            return
         res = reload_forwarder(proxy.admin_url, token, expect)
         self.opts.progress(res.message)
+        self.confirmed = expect
 
 
 def _file_version(path: Path) -> str:

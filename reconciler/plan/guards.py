@@ -9,6 +9,8 @@ from reconciler.market.pricing import expected_yearly_earnings
 from reconciler.plan.context import Context, mor
 from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Allowance, Status, Subject
 
+CENT_MOR = 10**16  # 0.01 MOR
+
 
 def approve(ctx: Context) -> None:
     chain = ctx.observed.chain
@@ -96,9 +98,10 @@ def stake_sizing(ctx: Context) -> None:
         total += yearly or 0
     stake = ctx.desired.provider.stake
     if total > stake:
+        shown = -(-total // CENT_MOR) * CENT_MOR  # a projection: rounded up to 0.01 MOR, not 18 decimals
         ctx.warnings.append(
-            f"projected yearly earnings {mor(total)} exceed the provider stake {mor(stake)}: claims are capped by "
-            f"stake per year, so raise provider.stake to {mor(total)} to keep them"
+            f"projected yearly earnings ~{mor(shown)} exceed the provider stake {mor(stake)}: claims are capped by "
+            f"stake per year, so raise provider.stake to {mor(shown)} to keep them"
         )
 
 
