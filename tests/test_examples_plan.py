@@ -58,7 +58,7 @@ def _references(text: str, tmp: Path) -> tuple[str, dict[str, str]]:
         target.write_text("0.5\n" if "mor-usd" in target.name else "test-value\n")
         return f"file:{target}"
 
-    return re.sub(r"file:(/[\w./-]+)", to_tmp, text), env
+    return re.sub(r"file:(~?/[\w./-]+)", to_tmp, text), env
 
 
 def _foreign_models(text: str, w3: Web3, dep: Any, owner: str) -> str:
@@ -93,6 +93,7 @@ def test_example_plans_cleanly_on_its_network(chain: tuple[Anvil, Web3], tmp_pat
     accounts = [a.address for a in dev_accounts()]
     dep = deploy_contracts(w3, accounts[0], PRESET_PARAMS[preset], mint_to=accounts[1:])
     text = _foreign_models(text, w3, dep, accounts[9])
+    text = text.replace("0xYOUR_PROVIDER_WALLET", accounts[6]).replace("0xYOUR_HOT_KEY_ADDRESS", accounts[7])
     text, env = _references(_on_devnet(text, "EXAMPLE_RPC_URL", dep), tmp_path)
     env["EXAMPLE_RPC_URL"] = node.rpc_url
     path = tmp_path / example.name
