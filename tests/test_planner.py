@@ -439,3 +439,13 @@ def test_new_bids_warn_when_no_router_is_managed() -> None:
     p = plan(desired_from(), observed())
     posts = [a for a in p.actions if a.kind is ActionKind.BID_POST]
     assert posts and all(any("proxy-router is not managed here" in w for w in a.warnings) for a in posts)
+
+
+def test_a_manual_approve_is_not_counted_among_updates() -> None:
+    """Issue 21: the summary's create/update/delete count what apply would do; a manual step is counted apart."""
+    d = desired_from(**{f'  address: "{PROVIDER}"\n  privateKey': f'  address: "{SIGNER_DELEGATE}"\n  privateKey'})
+    rights = {"provider": True, "model": True, "marketplace": True, "session": True}
+    p = plan(d, observed(empty_chain(delegation=rights)))
+    s = p.summary()
+    assert s.manual == 1 and s.create + s.update + s.delete == len(p.pending)
+    assert "mor.approve" not in {a.id for a in p.pending}
