@@ -54,8 +54,7 @@ class ConfigError(Exception):
 
 
 def config_version(obj: Any) -> str:
-    """sha256 hex of the canonical JSON (docs/architecture.md, "Stable interfaces"); the reconciler computes the
-    same value independently."""
+    """sha256 hex of the canonical JSON (docs/architecture.md, "Stable interfaces"); the reconciler computes the same value independently."""
     canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return hashlib.sha256(canonical).hexdigest()
 

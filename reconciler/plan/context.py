@@ -78,8 +78,16 @@ class Context:
 
 def delegate_command(desired: Desired) -> str:
     """The exact command that grants the rights a desired state needs (`reconcile delegate`)."""
-    where = desired.sources[0] if len(desired.sources) == 1 else "PATH"
-    return f"reconcile delegate {where} grant --key-ref file:PROVIDER_KEY_FILE"
+    return f"reconcile delegate {_where(desired)} grant --key-ref file:PROVIDER_KEY_FILE"
+
+
+def approve_command(desired: Desired) -> str:
+    """The exact command that approves the MOR a plan asks of the provider wallet (`reconcile approve`)."""
+    return f"reconcile approve {_where(desired)} --key-ref file:PROVIDER_KEY_FILE"
+
+
+def _where(desired: Desired) -> str:
+    return desired.sources[0] if len(desired.sources) == 1 else "PATH"
 
 
 def mor(wei: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.market.pricing import expected_yearly_earnings
-from reconciler.plan.context import Context, mor
+from reconciler.plan.context import Context, approve_command, mor
 from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Allowance, Status, Subject
 
 CENT_MOR = 10**16  # 0.01 MOR
@@ -34,8 +34,8 @@ def approve(ctx: Context) -> None:
         reason += f"; policy.allowance asks for a standing {mor(amount)}"
     if delegate:
         reason += (
-            f"; the signer cannot approve for {ctx.desired.provider.address}: run `reconcile approve` with that "
-            "wallet's key"
+            f"; the signer cannot approve for {ctx.desired.provider.address}: run `{approve_command(ctx.desired)}` "
+            "with that wallet's key"
         )
         if ctx.desired.policy.standing_allowance is None:
             reason += (
