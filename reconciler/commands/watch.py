@@ -36,7 +36,11 @@ def _host_port(value: str) -> tuple[str, int]:
     help="How often to look for new blocks with this provider's events, the signer's nonce and the forwarder's "
     "served config version (s).",
 )
-@click.option("--auto-apply/--alert-only", default=False, help="Apply drift, or only report it (default).")
+@click.option(
+    "--auto-apply/--alert-only",
+    default=False,
+    help="--auto-apply: apply drift. --alert-only (the default): only report it.",
+)
 @click.option(
     "--http-listen",
     "--metrics-listen",
@@ -111,6 +115,8 @@ def run_watch(
     http_token_ref: str | None = None,
     page: bool = True,
 ) -> int:
+    from reconciler import ReconcileError
+    from reconciler.commands.outcome import report
     from reconciler.desired.references import BadReference, parse_reference, resolve
     from reconciler.watch import loop as watchloop
     from reconciler.watch.auth import refusal
@@ -198,7 +204,12 @@ def run_watch(
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),
         board=board,
     )
-    watcher = watchloop.Watcher(opts)
+    try:
+        watcher = watchloop.Watcher(opts)
+    except ReconcileError as exc:  # --git-pull outside a git checkout
+        if server is not None:
+            server.stop()
+        return report(exc)
     interrupts = 0
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

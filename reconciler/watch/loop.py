@@ -24,7 +24,7 @@ from typing import Any
 from web3 import Web3
 
 from reconciler import GuardRefused
-from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
+from reconciler.apply.executor import ApplyError, ApplyOptions, ManualStepNeeded, apply_desired
 from reconciler.apply.session import journal_path, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
@@ -43,7 +43,7 @@ from reconciler.sessions.claim import claim_journaled
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.board import Board
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
-from reconciler.watch.gitsync import PullResult, checkout_root, head
+from reconciler.watch.gitsync import PullResult, head, require_checkout
 from reconciler.watch.ledger import SpendLedger
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
@@ -52,6 +52,7 @@ from reconciler.watch.record import RunFindings
 from reconciler.watch.state import (
     Alert,
     Applied,
+    BlockedManual,
     BudgetExceeded,
     Failed,
     InvalidDesired,
@@ -130,7 +131,7 @@ class Watcher:
         self.stopping = threading.Event()
         self.desired: Desired | None = None  # the last good desired state (in force while the files are invalid)
         self.state = WatchState(backoff=opts.backoff, resume_token=_read(opts.state_dir / RESUME_FILE))
-        self.git_root = checkout_root(opts.path) if opts.git_pull else None
+        self.git_root = require_checkout(opts.path) if opts.git_pull else None
         self.git_blocked: PullResult | None = None  # set by the poller's thread, reported by the next run
         self.files = FileTrigger(self.q)
         self.poller = Poller(self.q, opts.poll, opts.interval, self.git_root, opts.git_pull, on_git=self._git_blocked)
@@ -351,7 +352,9 @@ class Watcher:
 
     # --- apply or report --------------------------------------------------------------------------
 
-    def _apply(self, run: RunFindings, desired: Desired, provider_dir: Path) -> Applied | BudgetExceeded:
+    def _apply(
+        self, run: RunFindings, desired: Desired, provider_dir: Path
+    ) -> Applied | BudgetExceeded | BlockedManual:
         ledger = SpendLedger(provider_dir / "spend.jsonl")
         asked: list[Plan] = []  # the plan apply asked to confirm: a failure after it reports its actions
 
@@ -377,6 +380,8 @@ class Watcher:
             result = apply_desired(desired, self.opts.environ, aopts)
         except _BudgetRefused as refused:
             return BudgetExceeded(refused.actions, refused.refusal)
+        except ManualStepNeeded as blocked:
+            return BlockedManual(blocked.actions, blocked.steps)
         except ApplyError:
             if asked:
                 run.failed_actions = _pending_ids(asked[-1])

@@ -27,6 +27,7 @@ class WatchMetrics:
     last_error: str = ""
     suspended: bool = False
     auto_apply: bool = False
+    blocked_manual: bool = False  # the last run could not apply until a person acts (reconcile approve)
     alerts: dict[str, int] = field(default_factory=dict)
     writer_conflict: bool = False
     failures: int = 0  # failed applies in a row (the backoff)
@@ -46,6 +47,7 @@ class WatchMetrics:
             if result in ("converged", "no-changes", "drift-reported"):
                 self.last_success = now
             self.last_error = error
+            self.blocked_manual = result == "blocked-manual"
 
     def alerted(self, event: str) -> None:
         with self._lock:
@@ -90,6 +92,9 @@ class WatchMetrics:
                 "# HELP reconcile_watch_auto_apply 1 when the watcher applies, 0 when it only alerts.",
                 "# TYPE reconcile_watch_auto_apply gauge",
                 f"reconcile_watch_auto_apply {int(self.auto_apply)}",
+                "# HELP reconcile_watch_blocked_manual 1 when the last run waits for a manual step (reconcile approve).",
+                "# TYPE reconcile_watch_blocked_manual gauge",
+                f"reconcile_watch_blocked_manual {int(self.blocked_manual)}",
                 "# HELP reconcile_watch_alerts_total Alerts raised, by event.",
                 "# TYPE reconcile_watch_alerts_total counter",
             ]

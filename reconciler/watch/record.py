@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
-from reconciler.watch.state import Applied, BudgetExceeded, InvalidDesired, Reported, Verdict
+from reconciler.watch.state import Applied, BlockedManual, BudgetExceeded, InvalidDesired, Reported, Verdict
 
 # what a webhook alert's `details` carry, taken from the run as far as it has got when the alert is raised
 WEBHOOK_FIELDS = ("trigger", "mode", "suspended", "reasons", "actions", "result", "provider", "block", "commit")
@@ -101,7 +101,7 @@ class RunFindings:
     writer_conflict: bool | None = None
     low_funds: tuple[str, ...] = ()
     gate: Gate | None = None
-    outcome: Applied | BudgetExceeded | Reported | InvalidDesired | None = None
+    outcome: Applied | BudgetExceeded | BlockedManual | Reported | InvalidDesired | None = None
     failed_actions: tuple[str, ...] | None = None  # what an apply that raised ApplyError had planned
     claimed_wei: int | None = None
     verdict: Verdict | None = None  # replaced by a failure when a step after it (a claim) raises
