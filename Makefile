@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TOOLS := tools/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup lint typecheck pytest contracts clean bench rsync
+.PHONY: test demo setup lint typecheck pytest contracts clean bench rsync chromium promtool
 
 setup: $(STAMP) $(TOOLS)
 
@@ -33,7 +33,18 @@ typecheck: $(STAMP)
 rsync:
 	@command -v rsync > /dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends rsync; }
 
-pytest: setup rsync
+# The status page's browser test (tests/test_watch_page_browser.py) drives Debian's headless Chromium through its
+# chromedriver: install both when missing only (never a downloaded browser).
+chromium:
+	@command -v chromium > /dev/null && command -v chromedriver > /dev/null || { apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+
+# `promtool check rules` validates examples/monitoring's alert rules: Debian's prometheus package, when missing.
+promtool:
+	@command -v promtool > /dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
+pytest: setup rsync chromium promtool
 	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

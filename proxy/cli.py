@@ -16,6 +16,7 @@ import resource
 import sys
 from pathlib import Path
 
+from proxy import __version__
 from proxy.config import ConfigError
 from proxy.server import is_loopback, parse_hostport, serve
 from proxy.settings import Settings, SettingsError, load_settings_file
@@ -58,7 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="morpheus-proxy", description="Forward OpenAI-shaped requests to hosted upstreams."
     )
     p.add_argument("--config", required=True, help="models-config.json (the proxy-router's format)")
-    p.add_argument("--listen", default="127.0.0.1:8090", help="data plane HOST:PORT (default 127.0.0.1:8090)")
+    p.add_argument("--version", action="version", version=f"morpheus-proxy {__version__}")
+    p.add_argument(
+        "--listen",
+        default="127.0.0.1:8090",
+        help="data plane HOST:PORT (default 127.0.0.1:8090); a non-loopback address needs a client token "
+        "(--client-token-file or $MORPHEUS_PROXY_CLIENT_TOKEN), else the proxy refuses to start",
+    )
     p.add_argument("--admin-listen", default="127.0.0.1:8091", help="control plane HOST:PORT (default 127.0.0.1:8091)")
     p.add_argument("--settings", help="settings file (YAML or JSON) with any of the settings below; flags win")
     p.add_argument(
@@ -68,7 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-watch", action="store_true", help="do not reload when the config file changes (SIGHUP and admin only)"
     )
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log lines on stderr from this level up (default INFO); no level ever logs a key or token",
+    )
     for name, typ, help_ in _SETTING_FLAGS:
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, help=help_)
     return p

@@ -54,7 +54,7 @@ class ConfigError(Exception):
 
 
 def config_version(obj: Any) -> str:
-    """sha256 hex of the canonical JSON (DESIGN.md); the reconciler computes the same value independently."""
+    """sha256 hex of the canonical JSON (docs/architecture.md, "Stable interfaces"); the reconciler computes the same value independently."""
     canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return hashlib.sha256(canonical).hexdigest()
 
@@ -185,8 +185,45 @@ def _kind_for(api_type: str, url: str) -> str | None:
     return None
 
 
+MAX_DEPTH = 32  # a models-config nests 4 levels; the schema validator recurses per level (C stack included)
+
+
+def _too_deep(obj: Any) -> bool:
+    """True when `obj` nests deeper than MAX_DEPTH (walked with a list, not recursion)."""
+    todo: list[tuple[Any, int]] = [(obj, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(item, dict):
+            todo.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            todo.extend((v, depth + 1) for v in item)
+    return False
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _text_too_deep(text: str) -> bool:
+    """The same depth check on JSON text, before json.loads: its C decoder recurses per level and, in a process
+    that raised the recursion limit, overflows the C stack (a segfault) before any RecursionError."""
+    depth = 0
+    for m in _JSON_TOKENS.finditer(text):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif tok in "]}":
+            depth -= 1
+    return False
+
+
 def parse_config(obj: Any, source: str) -> ModelsConfig:
     """Validate a parsed models-config; raise ConfigError listing every problem."""
+    if _too_deep(obj):
+        raise ConfigError(source, [f"nested deeper than {MAX_DEPTH} levels"])
     errors: list[str] = []
     warnings: list[str] = []
     if _VALIDATOR is not None:
@@ -210,6 +247,8 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
         if not isinstance(entry, dict):
             continue  # schema error already recorded
         api_type = entry.get("apiType")
+        if not isinstance(api_type, str):
+            continue  # schema error already recorded (a list or an object here is not even hashable)
         if api_type not in SUPPORTED_API_TYPES:
             # the value: never shown
             errors.append(f"{where}.apiType: unknown apiType (supported: {', '.join(sorted(SUPPORTED_API_TYPES))})")
@@ -293,8 +332,14 @@ def load_config(path: str | Path) -> ModelsConfig:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(source, [f"cannot read file: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, [f"not UTF-8 text (byte {exc.start})"]) from None
+    if _text_too_deep(text):
+        raise ConfigError(source, [f"nested deeper than {MAX_DEPTH} levels"])
     try:
         obj = json.loads(text)
+        return parse_config(obj, source)
     except json.JSONDecodeError as exc:
         raise ConfigError(source, [f"line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"]) from None
-    return parse_config(obj, source)
+    except RecursionError:  # json.loads recurses per nesting level (parse_config refuses depth before validating)
+        raise ConfigError(source, [f"nested deeper than {MAX_DEPTH} levels"]) from None

@@ -55,7 +55,7 @@ def upstream_error_body(status: int, body: bytes) -> bytes:
     """An upstream's error body as is when it is JSON with an `error`, else wrapped (as the proxy-router does)."""
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the recursion limit
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
         return body

@@ -168,7 +168,7 @@ class Forwarder:
             return self._read_timed_out()
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the recursion limit
             return error_response(400, "the request body is not valid JSON", code="invalid_json")
         if not isinstance(body, dict):
             return error_response(400, "the request body must be a JSON object", code="invalid_json")
@@ -429,7 +429,7 @@ class Forwarder:
                 if route.kind != SPEECH and ctype.startswith("application/json") and b'"usage"' in body:
                     try:
                         self._count_usage(route, json.loads(body).get("usage"))
-                    except (ValueError, AttributeError):
+                    except (ValueError, AttributeError, RecursionError):  # best effort: the body passes on as is
                         pass
                 return await self._plain_out(request, sse, resp.status, body, ctype, passed_on(resp.headers))
         except FORWARD_FAILURES as exc:
@@ -548,7 +548,7 @@ class Forwarder:
             ):
                 try:
                     self._count_usage(route, json.loads(line[6:]).get("usage"))
-                except (ValueError, AttributeError):
+                except (ValueError, AttributeError, RecursionError):
                     pass
 
     async def _first_chunk(self, resp: UpstreamResponse, sse: SSEDownstream) -> bytes:
@@ -604,7 +604,7 @@ class Forwarder:
                     raw = await self._read_all(resp, self.settings.max_response_bytes)
                     try:
                         answer = claude.to_openai_response(json.loads(raw), options.reasoning)
-                    except (ValueError, AttributeError, TypeError):
+                    except (ValueError, AttributeError, TypeError, RecursionError):
                         self._upstream_failed(route, "bad_body")
                         return error_response(
                             502, "the upstream sent an unreadable answer", code="upstream_bad_response"

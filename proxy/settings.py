@@ -41,10 +41,6 @@ class Settings:
     max_decoded_bytes: int = 16 * 1024 * 1024  # what a compressed upstream answer may inflate to
     upstream_keepalive_s: float = 4.0  # idle pooled upstream connections close after this (Keep-Alive: timeout= wins)
 
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
-
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

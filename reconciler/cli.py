@@ -142,7 +142,14 @@ def plan_cmd(
 @cli.command("apply")
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply a plan saved by `plan --out`.")
-@click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
+@click.option(
+    "--yes",
+    "--auto-approve",
+    "auto_approve",
+    is_flag=True,
+    help="Send without asking for confirmation (required without a terminal). --auto-approve: the old name; "
+    "it has nothing to do with `reconcile approve` (the MOR allowance).",
+)
 @state_dir_option("Where the journal and lock live (keep it: a rerun resumes from it).")
 @click.option("--legacy-tx", is_flag=True, help="Send legacy (gasPrice) transactions, for chains without EIP-1559.")
 @click.option("--speed-up", is_flag=True, help="Replace journaled transactions still pending with a higher fee.")
@@ -201,7 +208,9 @@ def import_cmd(
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--amount", help='A standing allowance (e.g. "5 MOR"); default: exactly what the plan spends.')
 @state_dir_option("Where the journal and the lock are kept (shared with apply).")
-@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--yes", "--auto-approve", "auto_approve", is_flag=True, help="Send without asking (--auto-approve: old name)."
+)
 @click.option(
     "--key-ref", help="The PROVIDER wallet's key: env:NAME or file:PATH (default: the signer's, if it is the provider)."
 )
@@ -210,6 +219,24 @@ def approve_cmd(path: Path, amount: str | None, state_dir: Path, auto_approve: b
     from reconciler.commands.approve import run_approve
 
     sys.exit(run_approve(path, amount, state_dir, auto_approve, key_ref))
+
+
+@cli.command("delegate")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("verb", type=click.Choice(["check", "grant", "revoke"]))
+@click.option(
+    "--rights", help="Comma list of provider,model,marketplace,session (default: what PATH needs; revoke: all)."
+)
+@click.option("--key-ref", help="The PROVIDER wallet's key: file:PATH (0600) or env:NAME; never the key itself.")
+@state_dir_option("Where the journal and the lock are kept (shared with apply).")
+@click.option("--yes", "auto_approve", is_flag=True, help="Send without asking for confirmation.")
+def delegate_cmd(
+    path: Path, verb: str, rights: str | None, key_ref: str | None, state_dir: Path, auto_approve: bool
+) -> None:
+    """Check, grant or revoke the signer's delegate.xyz rights, sent from the provider wallet (delegate mode)."""
+    from reconciler.commands.delegate import run_delegate
+
+    sys.exit(run_delegate(path, verb, rights, key_ref, state_dir, auto_approve))
 
 
 @cli.command("claim")
@@ -225,12 +252,13 @@ def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
 
 @cli.command("status")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def status_cmd(path: Path, fmt: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
+@state_dir_option("html: the watcher's state directory, for its last runs and the 30-day chart (read only).")
+def status_cmd(path: Path, fmt: str, state_dir: Path) -> None:
     """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
     from reconciler.commands.status import run_status
 
-    sys.exit(run_status(path, fmt))
+    sys.exit(run_status(path, fmt, state_dir=state_dir))
 
 
 def _register_watch() -> None:

@@ -167,7 +167,7 @@ def test_wrong_key_for_the_signer_address_is_refused(case: DevnetCase) -> None:
 
 def test_no_terminal_without_auto_approve_is_refused(case: DevnetCase) -> None:
     r = case.reconcile("apply", str(case.yaml), "--state-dir", str(case.state))
-    assert r.returncode == 1 and "--auto-approve" in r.stderr
+    assert r.returncode == 1 and "--yes" in r.stderr
     assert nonce(case, 1) == 0
 
 

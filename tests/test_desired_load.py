@@ -144,7 +144,11 @@ def test_examples_validate() -> None:
     """Every shipped example loads with no error and no warning, and declares models (three ship with the project)."""
     paths = sorted((ROOT / "examples" / "desired-state").glob("*.yaml"))
     assert {p.name for p in paths} >= {"devnet.yaml", "venice-resale.yaml", "openai-anthropic.yaml"}
-    for path in paths:
+    quickstart = ROOT / "examples" / "desired-state" / "quickstart.yaml"
+    with pytest.raises(DesiredStateError) as refused:  # the README's copy: invalid until its addresses are set
+        load_desired(quickstart)
+    assert {d.path for d in refused.value.diagnostics} == {"signer.address", "provider.address"}
+    for path in (p for p in paths if p != quickstart):
         desired, warnings = load_desired(path)
         assert warnings == [], (path.name, [str(w) for w in warnings])
         assert desired.models, path.name

@@ -76,3 +76,20 @@ def test_diverged_branch_is_not_merged(repos: tuple[Path, Path, Path]) -> None:
 def test_not_a_checkout(tmp_path: Path) -> None:
     assert checkout_root(tmp_path) is None
     assert pull_fast_forward(tmp_path).outcome == "error"
+
+
+def test_git_pull_outside_a_checkout_is_an_error(tmp_path: Path) -> None:
+    """`watch --git-pull` on a path no git checkout holds exits 1 at start, naming the path (issue 21)."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "desired.yaml").write_text("a: 1\n")
+    r = CliRunner().invoke(
+        cli,
+        ["watch", str(lone / "desired.yaml"), "--git-pull", "60", "--state-dir", str(tmp_path / "s")],
+        env={"GIT_CEILING_DIRECTORIES": str(tmp_path)},
+    )
+    assert r.exit_code == 1 and "not inside a git checkout" in r.stderr, r.output

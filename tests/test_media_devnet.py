@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import jsonschema
+from aiohttp import web
 from apply_helpers import ROOT, DevnetCase
 from fwd_helpers import ADMIN_TOKEN
 from media_stubs import DECISIONS_KEY, HYPERBOLIC_KEY, KEYS, PRODIA_KEY, router_request, serve_media
@@ -26,6 +27,24 @@ from reconciler.devnet.anvil import free_port
 EXAMPLE = ROOT / "examples" / "desired-state" / "devnet-all-types.yaml"
 CLIENT_TOKEN = "devnet-client-token"
 RELAYED = ("prodia-sd", "prodia-sdxl", "prodia-v2", "hyperbolic-sd", "decisions")
+
+
+@contextlib.asynccontextmanager
+async def router_health(port: int, loaded: list[str]) -> AsyncIterator[None]:
+    """The router's public /healthcheck, listing the models it loaded (`loaded`, changed by a "restart")."""
+
+    async def healthcheck(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "healthy", "models": [{"Id": m} for m in loaded]})
+
+    app = web.Application()
+    app.router.add_get("/healthcheck", healthcheck)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
@@ -53,11 +72,12 @@ async def test_all_seven_api_types_plan_apply_and_serve_on_the_devnet(tmp_path: 
     info, _ = await asyncio.to_thread(devnet.up, d, free_port())
     try:
         async with serve_media() as up:
-            port, admin = free_port(), free_port()
+            port, admin, router_port = free_port(), free_port(), free_port()
             text = EXAMPLE.read_text().replace("http://127.0.0.1:8099", up.url)
             text = text.replace("forwarderUrl: http://127.0.0.1:8090", f"forwarderUrl: http://127.0.0.1:{port}")
             text = text.replace("../../.demo/all-types-forwarder-models.json", str(work / "forwarder.json"))
             text = text.replace("../../.demo/all-types-router-models.json", str(work / "router.json"))
+            text = text.replace("url: http://127.0.0.1:8082", f"url: http://127.0.0.1:{router_port}")
             text = text.replace(
                 "proxy:\n",
                 f"proxy:\n  adminUrl: http://127.0.0.1:{admin}\n  adminToken: env:MORPHEUS_PROXY_ADMIN_TOKEN\n",
@@ -75,7 +95,8 @@ async def test_all_seven_api_types_plan_apply_and_serve_on_the_devnet(tmp_path: 
                 "DEMO_CLIENT_TOKEN": CLIENT_TOKEN,
                 "MORPHEUS_PROXY_ADMIN_TOKEN": ADMIN_TOKEN,
             }
-            async with forwarder(work / "forwarder.json", port, admin):
+            loaded: list[str] = []  # what the running router serves: nothing until it is restarted
+            async with forwarder(work / "forwarder.json", port, admin), router_health(router_port, loaded):
                 r = await asyncio.to_thread(case.reconcile, "validate", str(yaml), extra_env=env)
                 assert r.returncode == 0 and "7 models" in r.stdout, r.stdout + r.stderr
                 r = await asyncio.to_thread(case.reconcile, "plan", str(yaml), "--detailed-exitcode", extra_env=env)
@@ -88,6 +109,14 @@ async def test_all_seven_api_types_plan_apply_and_serve_on_the_devnet(tmp_path: 
                 assert r.returncode == 0, out
                 assert "converged" in r.stdout and "forwarder serves version" in out
                 assert not any(k in out for k in (PRODIA_KEY, HYPERBOLIC_KEY, DECISIONS_KEY, CLIENT_TOKEN))
+                # the bids waited for the router, which reads its file only at start: "restart" it, apply again
+                bids, total = case.market().functions.getProviderActiveBids(case.provider, 0, 20).call()
+                assert total == 0 and "restart-required" in r.stdout, r.stdout
+                loaded.extend(m["modelId"] for m in json.loads((work / "router.json").read_text())["models"])
+                r = await asyncio.to_thread(
+                    case.reconcile, "apply", str(yaml), "--auto-approve", "--state-dir", str(case.state), extra_env=env
+                )
+                assert r.returncode == 0 and "converged" in r.stdout, r.stdout + r.stderr
                 r = await asyncio.to_thread(case.reconcile, "plan", str(yaml), "--detailed-exitcode", extra_env=env)
                 assert r.returncode == 0, r.stdout + r.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from planfactory import (
@@ -152,6 +153,28 @@ def test_delegate_mode_approve_is_manual_and_rights_are_checked() -> None:
     assert not next(a for a in p.actions if a.kind is ActionKind.PROVIDER_REGISTER).errors
 
 
+def test_a_standing_allowance_is_asked_once_and_covers_later_spends() -> None:
+    standing = desired_from(
+        **{'  maxSpendPerApply: "10 MOR"\n': '  maxSpendPerApply: "10 MOR"\n  allowance: "25 MOR"\n'}
+    )
+    assert standing.policy.standing_allowance == 25 * MOR and desired_from().policy.standing_allowance is None
+    p = plan(standing, observed())
+    approve = next(a for a in p.actions if a.kind is ActionKind.MOR_APPROVE)
+    assert approve.after is not None and approve.after["allowance"] == 25 * MOR
+    assert "standing 25 MOR" in approve.reason
+    # after the apply, 25 MOR less what it spent is left: a later spend needs no approve
+    o = simulate(observed(), p)
+    assert o.chain.payer_allowance == 25 * MOR - p.summary().mor_out
+    policy = (
+        '  maxSpendPerApply: "10 MOR"\n  bidChurn: {minPriceChangePercent: 0, minRepostIntervalSeconds: 0, reason: t}\n'
+    )
+    for allowance, approve_again in (('  allowance: "25 MOR"\n', False), ("  allowance: exact\n", True)):
+        changed = desired_from(**{'  maxSpendPerApply: "10 MOR"\n': policy + allowance, '"0.01 MOR"': '"0.015 MOR"'})
+        later = plan(changed, o if not approve_again else replace(o, chain=replace(o.chain, payer_allowance=0)))
+        assert "bid.post" in kinds(later)
+        assert ("mor.approve" in kinds(later)) is approve_again
+
+
 def test_absent_model_deletes_bid_then_model_then_leaves_proxy() -> None:
     _d, o = converged_world()
     d2 = desired_from(**{"    upstreamModel: qwen-2.5\n": "    upstreamModel: qwen-2.5\n    absent: true\n"})
@@ -245,6 +268,8 @@ def test_admin_api_reload_when_forwarder_serves_old_version() -> None:
     stale = replace(after, proxy=replace(after.proxy, served=ModelsConfigState("admin", True, "0" * 64)))
     p2 = plan(d, stale)
     assert kinds(p2) == ["proxy.reload"] and "serves version" in p2.actions[0].reason
+    assert after.proxy.file is not None  # the reload line shows the version to be served, not the replaced one
+    assert p2.actions[0].after == {"version": after.proxy.file.version}
     unreachable = replace(after, proxy=replace(after.proxy, reachable=False, note="connection refused"))
     p3 = plan(d, unreachable)
     assert p3.pending == () and not p3.proxy_observed
@@ -294,6 +319,8 @@ def test_cost_model_with_mor_usd_reference() -> None:
     post = next(a for a in p.actions if a.kind is ActionKind.BID_POST)
     assert post.after is not None and post.after["pricePerSecond"] == 25 * 10**15  # 0.1 USD/s / 4
     assert any("projected yearly earnings" in w for w in p.warnings)  # 12000 s/yr * 0.025 MOR = 300 MOR > 0.2
+    stake_warning = next(w for w in p.warnings if "projected yearly earnings" in w)
+    assert not re.search(r"\d\.\d{3,} MOR", stake_warning), stake_warning  # rounded up to 0.01 MOR
 
 
 def test_existing_model_only_bid_and_proxy() -> None:
@@ -412,3 +439,13 @@ def test_new_bids_warn_when_no_router_is_managed() -> None:
     p = plan(desired_from(), observed())
     posts = [a for a in p.actions if a.kind is ActionKind.BID_POST]
     assert posts and all(any("proxy-router is not managed here" in w for w in a.warnings) for a in posts)
+
+
+def test_a_manual_approve_is_not_counted_among_updates() -> None:
+    """Issue 21: the summary's create/update/delete count what apply would do; a manual step is counted apart."""
+    d = desired_from(**{f'  address: "{PROVIDER}"\n  privateKey': f'  address: "{SIGNER_DELEGATE}"\n  privateKey'})
+    rights = {"provider": True, "model": True, "marketplace": True, "session": True}
+    p = plan(d, observed(empty_chain(delegation=rights)))
+    s = p.summary()
+    assert s.manual == 1 and s.create + s.update + s.delete == len(p.pending)
+    assert "mor.approve" not in {a.id for a in p.pending}

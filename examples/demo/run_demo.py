@@ -150,7 +150,7 @@ def main() -> int:
             step("3. reconcile apply: provider, models, bids on chain; models-config written and reloaded")
             run(str(BIN / "reconcile"), "validate", str(desired), env=env)
             run(
-                str(BIN / "reconcile"), "apply", str(desired), "--auto-approve",
+                str(BIN / "reconcile"), "apply", str(desired), "--yes",
                 "--state-dir", str(SCRATCH / "state"), env=env,
             )  # fmt: skip
 

@@ -1,8 +1,8 @@
 """The MOR allowance a plan needs, sent from the PROVIDER wallet: the one step a delegate signer cannot do.
 
 In delegate mode the plan marks `mor.approve` as manual; `reconcile approve` is that manual step, run by whoever
-holds the provider wallet's key. It approves exactly what the plan spends (or a declared standing allowance,
-never less than that), refuses a key that is not the provider's, and journals the transaction through the same
+holds the provider wallet's key. It approves what the plan's `mor.approve` asks (exactly what the plan spends, or
+the standing `policy.allowance`) or `--amount`, never less than the plan spends, refuses a key that is not the provider's, and journals the transaction through the same
 session as apply and claim. Messages never hold a key.
 """
 
@@ -54,10 +54,11 @@ def allowance_need(
     """Plan, and say what to approve (`need` 0: the current allowance already covers the plan)."""
     observed, p = plan_for(desired, environ, state_dir=state_dir)
     action = next((a for a in p.actions if a.kind is ActionKind.MOR_APPROVE), None)
-    need = 0
+    need = asked = 0
     if action is not None:
         assert isinstance(action.value, Allowance)
-        need = action.value.amount
+        asked = action.value.amount  # what the plan spends, or the standing policy.allowance
+        need = sum(a.cost.mor_out for a in p.pending if a.kind is not ActionKind.MOR_APPROVE)
     if action is not None and action.errors:
         raise ApproveError(
             "; ".join(action.errors) + "; fix that first: an allowance alone would not let this plan through"
@@ -69,7 +70,7 @@ def allowance_need(
         network=resolve_network(desired.network, environ),
         current=observed.chain.payer_allowance,
         need=need,
-        amount=need if amount is None else amount,
+        amount=asked if amount is None else amount,
         plan_fingerprint=p.observed_fingerprint,
     )
 

@@ -63,6 +63,16 @@ class StalePlan(ApplyError):
     pass
 
 
+class ManualStepNeeded(ApplyError):
+    """Only a manual step (the provider wallet's `reconcile approve`) stands in the way; nothing was sent. A
+    watcher reports it as `blocked-manual` (once per cause) rather than as a failure to back off from."""
+
+    def __init__(self, message: str, steps: tuple[str, ...], actions: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.steps = steps  # "<action id>: <reason>" of each manual action
+        self.actions = actions  # the plan's pending action ids
+
+
 @dataclass
 class ApplyOptions:
     state_dir: Path = Path(".reconcile")
@@ -193,7 +203,11 @@ def refuse_unsafe(plan: Plan, signer_eth: int) -> None:
             f"the signer holds {signer_eth} wei of the native coin, less than the ~{gas} wei of gas this plan needs"
         )
     if problems:
-        raise ApplyError("refusing to apply; nothing was sent:\n  " + "\n  ".join(problems))
+        message = "refusing to apply; nothing was sent:\n  " + "\n  ".join(problems)
+        steps = tuple(f"{a.id}: {a.reason}" for a in manual)
+        if steps and problems == list(steps):
+            raise ManualStepNeeded(message, steps, tuple(a.id for a in plan.pending))
+        raise ApplyError(message)
 
 
 def check_saved_plan(saved: Plan, fresh: Plan, network: Network, desired: Desired) -> None:
@@ -249,6 +263,7 @@ class Executor:
         )
         self.inflight: dict[str, tuple[TxRecord, Action]] = {}
         self.removed: dict[ProxyFile, set[str]] = {f: set() for f in ProxyFile}
+        self.confirmed: str | None = None  # the forwarder version last confirmed served (said once, not twice)
 
     def run(self, actions: tuple[Action, ...]) -> None:
         for a in actions:
@@ -423,8 +438,11 @@ class Executor:
             raise ApplyError(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
         path = Path(proxy.models_config_path)
         expect = _file_version(path)
+        if expect == self.confirmed:  # the write just before was confirmed served: the reload action is done
+            return
         res = reload_forwarder(proxy.admin_url, token, expect)
         self.opts.progress(res.message)
+        self.confirmed = expect
 
 
 def _file_version(path: Path) -> str:

@@ -27,7 +27,7 @@ def _confirm_with(auto_approve: bool) -> object:
         if auto_approve:
             return True
         if not sys.stdin.isatty():
-            raise ApplyError("no terminal to ask for confirmation: run with --auto-approve to apply unattended")
+            raise ApplyError("no terminal to ask for confirmation: run with --yes to apply unattended")
         answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
         return bool(answer.strip() == "yes")
 

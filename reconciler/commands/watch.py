@@ -36,8 +36,25 @@ def _host_port(value: str) -> tuple[str, int]:
     help="How often to look for new blocks with this provider's events, the signer's nonce and the forwarder's "
     "served config version (s).",
 )
-@click.option("--auto-apply/--alert-only", default=False, help="Apply drift, or only report it (default).")
-@click.option("--metrics-listen", metavar="HOST:PORT", help="Serve /metrics and /healthz here.")
+@click.option(
+    "--auto-apply/--alert-only",
+    default=False,
+    help="--auto-apply: apply drift. --alert-only (the default): only report it.",
+)
+@click.option(
+    "--http-listen",
+    "--metrics-listen",
+    "metrics_listen",
+    metavar="HOST:PORT",
+    help="Serve the status page, /metrics and /healthz here (off loopback only with --http-token).",
+)
+@click.option(
+    "--http-token",
+    metavar="REF",
+    help="env:NAME or file:PATH holding the token for the HTTP surface: a bearer token for /metrics, typed once "
+    "into the page's login form (never printed). Required off loopback.",
+)
+@click.option("--no-page", is_flag=True, help="Serve only /metrics and /healthz (no status page, no extra reading).")
 @click.option("--git-pull", type=float, metavar="SECONDS", help="Fast-forward PATH's git checkout this often.")
 @state_dir_option("Journal, lock and spend tally (shared with apply); --suspend/--resume act on this.")
 @click.option("--webhook", metavar="REF", help="env:NAME or file:PATH holding the webhook URL (never printed).")
@@ -58,6 +75,8 @@ def watch_cmd(
     backoff_base: float,
     suspend: bool,
     resume_: bool,
+    http_token: str | None,
+    no_page: bool,
 ) -> None:
     """Keep the provider converged: re-plan on file, chain, forwarder, git and timer changes; apply or alert."""
     sys.exit(
@@ -74,6 +93,8 @@ def watch_cmd(
             backoff_base,
             suspend,
             resume_,
+            http_token,
+            not no_page,
         )
     )
 
@@ -91,11 +112,19 @@ def run_watch(
     backoff_base: float,
     suspend: bool,
     resume_: bool,
+    http_token_ref: str | None = None,
+    page: bool = True,
 ) -> int:
+    from reconciler import ReconcileError
+    from reconciler.commands.outcome import report
     from reconciler.desired.references import BadReference, parse_reference, resolve
     from reconciler.watch import loop as watchloop
+    from reconciler.watch.auth import refusal
     from reconciler.watch.backoff import Backoff
-    from reconciler.watch.metrics import MetricsServer, WatchMetrics
+    from reconciler.watch.board import Board
+    from reconciler.watch.forwarder import Sampler
+    from reconciler.watch.http import WatchServer
+    from reconciler.watch.metrics import WatchMetrics
     from reconciler.watch.notify import Webhook
 
     if suspend and resume_:
@@ -123,15 +152,38 @@ def run_watch(
             click.echo(f"error: --webhook {webhook_ref} has no value here", err=True)
             return 1
         hook = Webhook(url)
+    token = None
+    if http_token_ref:
+        try:
+            token = resolve(parse_reference(http_token_ref, Path.cwd()), os.environ)
+        except BadReference as exc:
+            click.echo(f"error: --http-token: {exc}", err=True)
+            return 1
+        token = (token or "").strip() or None
+        if token is None:
+            click.echo(f"error: --http-token {http_token_ref} has no value here", err=True)
+            return 1
     metrics = WatchMetrics(auto_apply=auto_apply)
     server = None
+    board = None
     if metrics_listen:
         try:
             host, port = _host_port(metrics_listen)
         except click.BadParameter as exc:
-            click.echo(f"error: --metrics-listen: {exc.message}", err=True)
+            click.echo(f"error: --http-listen: {exc.message}", err=True)
             return 1
-        server = MetricsServer(metrics, host, port).start()
+        why = refusal(host, token)
+        if why is not None:
+            click.echo(f"error: {why}", err=True)
+            return 1
+        board = Board(state_dir, Sampler()) if page else None
+        try:
+            server = WatchServer(metrics, host, port, token, board.doc if board else None).start()
+        except OSError as exc:
+            click.echo(f"error: --http-listen {metrics_listen}: {exc.strerror or exc}", err=True)
+            return 1
+        if board is not None and board.sampler is not None:
+            board.sampler.start()
 
     def out(line: str) -> None:
         click.echo(line)
@@ -150,8 +202,14 @@ def run_watch(
         out=out,
         err=lambda line: click.echo(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),
+        board=board,
     )
-    watcher = watchloop.Watcher(opts)
+    try:
+        watcher = watchloop.Watcher(opts)
+    except ReconcileError as exc:  # --git-pull outside a git checkout
+        if server is not None:
+            server.stop()
+        return report(exc)
     interrupts = 0
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -165,12 +223,16 @@ def run_watch(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    where = f", metrics on http://{metrics_listen}/metrics" if server else ""
+    where = ""
+    if server is not None:
+        where = f", {'status page and ' if board else ''}metrics on http://{metrics_listen}/"
     click.echo(f"watching {path} ({'auto-apply' if auto_apply else 'alert-only'}{where})", err=True)
     try:
         watcher.serve()
     finally:
         if server is not None:
             server.stop()
+        if board is not None and board.sampler is not None:
+            board.sampler.stop()
     click.echo("stopped", err=True)
     return 0

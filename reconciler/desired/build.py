@@ -483,6 +483,9 @@ def _policy(b: _Builder, p: dict[str, Any]) -> PolicySpec:
         churn=churn,
         auto_claim=bool(p.get("autoClaim", False)),
         max_spend_per_day=_opt_amount(b, p, "maxSpendPerDay", ("policy", "maxSpendPerDay")),
+        standing_allowance=None
+        if p.get("allowance", "exact") == "exact"
+        else b.amount(p["allowance"], ("policy", "allowance")),
         suspend=bool(p.get("suspend", False)),
         min_signer_eth=_opt_amount(b, alerts, "minSignerEth", ("policy", "alerts", "minSignerEth")),
         min_provider_mor=_opt_amount(b, alerts, "minProviderMor", ("policy", "alerts", "minProviderMor")),

@@ -172,6 +172,7 @@ class PolicySpec:
     churn: ChurnGuard = DEFAULT_CHURN
     auto_claim: bool = False  # apply/watch also collect ended sessions' earnings (reconciler.sessions.claim.claim_all)
     max_spend_per_day: int | None = None  # watch: rolling 24 h budget (fees + stake), tally in the state dir
+    standing_allowance: int | None = None  # policy.allowance: None = "exact" (approve what the plan spends)
     suspend: bool = False  # watch: auto-apply becomes alert-only while true
     min_signer_eth: int | None = None  # watch: low-funds alert thresholds (wei)
     min_provider_mor: int | None = None

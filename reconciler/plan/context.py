@@ -68,11 +68,26 @@ class Context:
                     errors=(
                         *action.errors,
                         f"the signer {self.desired.signer.address} has no '{right}' delegation rights from "
-                        f"{self.desired.provider.address} (delegate.xyz registry)",
+                        f"{self.desired.provider.address} (delegate.xyz registry); grant them with the provider "
+                        f"wallet's key: `{delegate_command(self.desired)}`",
                     ),
                 )
         self.actions.append(action)
         return action
+
+
+def delegate_command(desired: Desired) -> str:
+    """The exact command that grants the rights a desired state needs (`reconcile delegate`)."""
+    return f"reconcile delegate {_where(desired)} grant --key-ref file:PROVIDER_KEY_FILE"
+
+
+def approve_command(desired: Desired) -> str:
+    """The exact command that approves the MOR a plan asks of the provider wallet (`reconcile approve`)."""
+    return f"reconcile approve {_where(desired)} --key-ref file:PROVIDER_KEY_FILE"
+
+
+def _where(desired: Desired) -> str:
+    return desired.sources[0] if len(desired.sources) == 1 else "PATH"
 
 
 def mor(wei: int) -> str:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.market.pricing import expected_yearly_earnings
-from reconciler.plan.context import Context, mor
+from reconciler.plan.context import Context, approve_command, mor
 from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Allowance, Status, Subject
+
+CENT_MOR = 10**16  # 0.01 MOR
 
 
 def approve(ctx: Context) -> None:
@@ -26,12 +28,20 @@ def approve(ctx: Context) -> None:
         return
     delegate = ctx.desired.delegate_mode
     spender = chain.diamond or ctx.desired.network.diamond or ""
+    amount = allowance_to_ask(need, ctx.desired.policy.standing_allowance)
     reason = f"allowance {mor(chain.payer_allowance)} to the Diamond is below the {mor(need)} this plan spends"
+    if amount > need:
+        reason += f"; policy.allowance asks for a standing {mor(amount)}"
     if delegate:
         reason += (
-            f"; the signer cannot approve for {ctx.desired.provider.address}: run `reconcile approve` with that "
-            "wallet's key"
+            f"; the signer cannot approve for {ctx.desired.provider.address}: run `{approve_command(ctx.desired)}` "
+            "with that wallet's key"
         )
+        if ctx.desired.policy.standing_allowance is None:
+            reason += (
+                " (policy.allowance is `exact`: every later spend needs another approve, so a watcher stops at "
+                "each one; a standing amount keeps it going)"
+            )
     ctx.add(
         Action(
             id="mor.approve",
@@ -39,7 +49,7 @@ def approve(ctx: Context) -> None:
             target=f"MOR allowance of {ctx.desired.provider.address} to the Diamond",
             reason=reason,
             subject=Subject(provider=ctx.desired.provider.address),
-            value=Allowance(need, spender),
+            value=Allowance(amount, spender),
             before=Allowance(chain.payer_allowance, spender).as_after(),
             status=Status.MANUAL if delegate else Status.PENDING,
             errors=tuple(errors),
@@ -48,6 +58,12 @@ def approve(ctx: Context) -> None:
     # approve is executed by the provider's wallet: its gas is not delegation-checked
     last = ctx.actions[-1]
     ctx.actions[-1] = replace(last, errors=tuple(e for e in last.errors if "delegation rights" not in e))
+
+
+def allowance_to_ask(need: int, standing: int | None) -> int:
+    """What an approve sets: exactly `need` under `exact` (standing None), else the standing amount (never less
+    than `need`), so the spends that follow run without another manual step until it is used up."""
+    return need if standing is None else max(need, standing)
 
 
 def empty_guard(ctx: Context) -> None:
@@ -82,9 +98,10 @@ def stake_sizing(ctx: Context) -> None:
         total += yearly or 0
     stake = ctx.desired.provider.stake
     if total > stake:
+        shown = -(-total // CENT_MOR) * CENT_MOR  # a projection: rounded up to 0.01 MOR, not 18 decimals
         ctx.warnings.append(
-            f"projected yearly earnings {mor(total)} exceed the provider stake {mor(stake)}: claims are capped by "
-            f"stake per year, so raise provider.stake to {mor(total)} to keep them"
+            f"projected yearly earnings ~{mor(shown)} exceed the provider stake {mor(stake)}: claims are capped by "
+            f"stake per year, so raise provider.stake to {mor(shown)} to keep them"
         )
 
 

@@ -6,7 +6,7 @@ bid's price in wei, an allowance, a proxy write's entries); `after` is the same 
 renderers and the saved plan. Ids are built here and in the planner only, and nothing parses them.
 
 Action ids (stable, and what `depends_on` refers to):
-  mor.approve                      after: {allowance (exact wei needed), spender}
+  mor.approve                      after: {allowance (what the plan spends, or policy.allowance), spender}
   provider.register|update         after: {address, endpoint, stake (total)}; cost.stake = amount to send
   provider.deregister
   model.register:<modelId>         after: {modelId, baseModelId, name, ipfsCID, fee, stake (total), tags};
@@ -88,7 +88,7 @@ class Subject:
 
 @dataclass(frozen=True)
 class Allowance:
-    """mor.approve: the exact allowance the plan needs, and for whom."""
+    """mor.approve: the allowance to set (what the plan spends, or the standing policy.allowance), and for whom."""
 
     amount: int
     spender: str

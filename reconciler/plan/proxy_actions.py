@@ -126,6 +126,8 @@ def forwarder_config(ctx: Context) -> list[str]:
                     reason=reason,
                     subject=Subject(proxy=ProxyFile.FORWARDER),
                     before={"version": obs.served.version if obs.served else None},
+                    # what will be served: the file as it is, or the one the write before this reload makes
+                    after={"version": file_v} if not changed else {"serves": "the file written just before"},
                     depends_on=tuple(ids),
                 )
             )

@@ -34,6 +34,21 @@ class GitError(EndpointUnusable):
     pass
 
 
+class NotACheckout(GitError):
+    """`--git-pull` on a PATH outside a git checkout: refused at start rather than silently never pulling."""
+
+
+def require_checkout(path: Path) -> Path:
+    """The checkout holding `path`, for `--git-pull` (NotACheckout when there is none)."""
+    root = checkout_root(path)
+    if root is None:
+        raise NotACheckout(
+            f"--git-pull: {path} is not inside a git checkout, so nothing would ever be pulled; clone the "
+            "desired-state repository and watch the path inside it, or leave --git-pull out"
+        )
+    return root
+
+
 def _git(repo: Path, *args: str, timeout: float = 60.0) -> str:
     proc = subprocess.run(
         ["git", "-C", str(repo), *args],

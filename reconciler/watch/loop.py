@@ -4,7 +4,8 @@ The imperative shell of the watcher. Trigger threads (reconciler.watch.triggers)
 drains the queue and runs, so runs never overlap. A run: re-read the desired state (an invalid one is reported
 and never acted on; the last good one stays in force) -> decide the mode (the gate: suspended, another writer,
 backoff) -> apply through apply_desired (which plans, re-checks and journals) or only plan and report ->
-one JSON line on stdout, metrics, webhook. Spend is reserved in the rolling-day ledger before anything is sent.
+one JSON line on stdout, metrics, webhook, and (with the status page) what the page shows, kept on a Board.
+Spend is reserved in the rolling-day ledger before anything is sent.
 What it remembers between runs and every decision on it are pure (reconciler.watch.state); the run line is a
 RunRecord (reconciler.watch.record) built once at the end of the run from what each step found.
 """
@@ -23,7 +24,7 @@ from typing import Any
 from web3 import Web3
 
 from reconciler import GuardRefused
-from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
+from reconciler.apply.executor import ApplyError, ApplyOptions, ManualStepNeeded, apply_desired
 from reconciler.apply.session import journal_path, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
@@ -36,19 +37,23 @@ from reconciler.desired.diagnostics import DesiredStateError, Severity
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.desired.references import resolve
+from reconciler.observe.model import Observed
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan
 from reconciler.sessions.claim import claim_journaled
 from reconciler.watch.backoff import Backoff
+from reconciler.watch.board import Board
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
-from reconciler.watch.gitsync import PullResult, checkout_root, head
+from reconciler.watch.gitsync import PullResult, head, require_checkout
 from reconciler.watch.ledger import SpendLedger
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
+from reconciler.watch.page import Observation, WatcherStatus
 from reconciler.watch.record import RunFindings
 from reconciler.watch.state import (
     Alert,
     Applied,
+    BlockedManual,
     BudgetExceeded,
     Failed,
     InvalidDesired,
@@ -103,6 +108,7 @@ class WatchOptions:
     err: Callable[[str], None] = lambda _line: None
     backoff: Backoff = field(default_factory=Backoff)
     receipt_timeout: float = 300.0
+    board: Board | None = None  # the status page's holder (None: no page, no extra observation)
 
 
 class _BudgetRefused(GuardRefused):
@@ -126,10 +132,12 @@ class Watcher:
         self.stopping = threading.Event()
         self.desired: Desired | None = None  # the last good desired state (in force while the files are invalid)
         self.state = WatchState(backoff=opts.backoff, resume_token=_read(opts.state_dir / RESUME_FILE))
-        self.git_root = checkout_root(opts.path) if opts.git_pull else None
+        self.git_root = require_checkout(opts.path) if opts.git_pull else None
         self.git_blocked: PullResult | None = None  # set by the poller's thread, reported by the next run
         self.files = FileTrigger(self.q)
         self.poller = Poller(self.q, opts.poll, opts.interval, self.git_root, opts.git_pull, on_git=self._git_blocked)
+        self._seen: tuple[Observed, Plan] | None = None  # the report's reading and plan, reused by the page
+        self._spent_last_day: int | None = None
 
     # --- loop -------------------------------------------------------------------------------------
 
@@ -189,7 +197,30 @@ class Watcher:
         )
         line = record.to_json()
         self.opts.out(json.dumps(line, sort_keys=True))
+        self._standing(run, line)
         return line
+
+    def _standing(self, run: RunFindings, line: dict[str, Any]) -> None:
+        """How the watcher stands after a run, for /metrics and the status page."""
+        gate = run.gate
+        backing_off = bool(gate and (gate.backing_off or gate.stopped_after_failures))
+        b = self.state.backoff
+        self.opts.metrics.standing(
+            writer_conflict=self.state.conflict, failures=b.failures, backing_off=backing_off or b.failures > 0
+        )
+        if self.opts.board is None:
+            return
+        status = WatcherStatus(
+            mode=gate.mode if gate else "alert-only",
+            suspended=bool(gate and gate.suspended),
+            writer_conflict=self.state.conflict,
+            failures=b.failures,
+            retry_after=b.next_allowed if b.failures else None,
+            stopped_after_failures=b.stopped_for is not None and b.stopped_for == self.state.desired_fp,
+            low_funds=run.low_funds,
+            last_error=str(line.get("error") or ""),
+        )
+        self.opts.board.run_finished(line, status, self._spent_last_day)
 
     def _commit(self) -> str | None:
         if self.git_root is None:
@@ -235,12 +266,17 @@ class Watcher:
         run.gate = gate
         opts.metrics.suspended = gate.suspended
         opts.metrics.auto_apply = gate.mode == "apply"
+        self._seen = None
         try:
             outcome = self._apply(run, desired, provider_dir) if gate.mode == "apply" else self._report(desired, gate)
             run.outcome = outcome
             self._settle(run, outcome)
             if isinstance(outcome, Applied) and outcome.converged and desired.policy.auto_claim:
                 run.claimed_wei = self._claim(desired, provider_dir)
+            try:
+                self._observe_for_page(desired, network, provider_dir)
+            except Exception as exc:  # the page is reporting only: it never fails a run (no message: it may hold a URL)
+                opts.err(f"status page: could not read the provider for the page ({type(exc).__name__})")
         finally:
             target = ChainTarget(
                 network.rpc_url,
@@ -252,6 +288,23 @@ class Watcher:
             )
             self.poller.rebase(target, block0, nonce0, version0)
             self.files.watch(*self._watched(desired))
+
+    def _observe_for_page(self, desired: Desired, network: Network, provider_dir: Path) -> None:
+        """What the status page shows of this provider: the report's reading and plan, or (after an apply) one
+        more reading; nothing when no page is served. A page load then reads only memory."""
+        board = self.opts.board
+        if board is None:
+            return
+        limit = desired.policy.max_spend_per_day
+        self._spent_last_day = SpendLedger(provider_dir / "spend.jsonl").spent_last_day()
+        board.provider(provider_dir, limit, self._spent_last_day)
+        if board.sampler is not None:
+            proxy = desired.proxy
+            board.sampler.target(proxy.admin_url if proxy else None, self._admin_token(desired))
+        observed, plan = self._seen or plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
+        chain = observed.chain
+        self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
+        board.observed(Observation(desired, chain, plan, network.name))
 
     def _load(self, run: RunFindings) -> Desired | None:
         """Re-read the desired state: the one to act on in this run, or None (invalid files, nothing good before)."""
@@ -297,13 +350,20 @@ class Watcher:
         mor = int(token.functions.balanceOf(Web3.to_checksum_address(desired.provider.address)).call())
         lows = low_funds(eth, mor, p.min_signer_eth, p.min_provider_mor)
         run.low_funds = tuple(lows)
+        low = {
+            "eth": p.min_signer_eth is not None and eth < p.min_signer_eth,
+            "mor": p.min_provider_mor is not None and mor < p.min_provider_mor,
+        }
+        self.opts.metrics.funds(eth, mor, low)
         self.state, alert = self.state.funds_seen(lows)
         if alert is not None:
             self._alert(run, alert)
 
     # --- apply or report --------------------------------------------------------------------------
 
-    def _apply(self, run: RunFindings, desired: Desired, provider_dir: Path) -> Applied | BudgetExceeded:
+    def _apply(
+        self, run: RunFindings, desired: Desired, provider_dir: Path
+    ) -> Applied | BudgetExceeded | BlockedManual:
         ledger = SpendLedger(provider_dir / "spend.jsonl")
         asked: list[Plan] = []  # the plan apply asked to confirm: a failure after it reports its actions
 
@@ -329,6 +389,8 @@ class Watcher:
             result = apply_desired(desired, self.opts.environ, aopts)
         except _BudgetRefused as refused:
             return BudgetExceeded(refused.actions, refused.refusal)
+        except ManualStepNeeded as blocked:
+            return BlockedManual(blocked.actions, blocked.steps)
         except ApplyError:
             if asked:
                 run.failed_actions = _pending_ids(asked[-1])
@@ -342,10 +404,12 @@ class Watcher:
             spent_wei=result.fees + result.stake,
             notes=tuple(result.notes),
             summary=result.summary(),
+            tx_hashes=tuple(t.tx_hash for t in result.txs),
         )
 
     def _report(self, desired: Desired, gate: Gate) -> Reported:
-        _observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
+        observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
+        self._seen = (observed, plan)
         return Reported(_pending_ids(plan), tuple(plan.errors), tuple(gate.reasons()))
 
     def _claim(self, desired: Desired, provider_dir: Path) -> int:

@@ -1,7 +1,8 @@
-"""The watcher's /metrics (Prometheus text) and /healthz, served from a small stdlib HTTP thread.
+"""The watcher's /metrics (Prometheus text), served with /healthz and the status page by reconciler.watch.http.
 
 Numbers only, no secrets: runs by result, last success time, pending drift actions, MOR spent (wei), the
-last error's text (already secret-free), whether auto-apply is suspended.
+last error's text (already secret-free), whether auto-apply is suspended, another writer seen, the backoff,
+and the signer's ETH and the payer's MOR (so alert rules can fire on low funds, examples/monitoring).
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING
 
 
 def _escape(value: str) -> str:
@@ -27,8 +27,15 @@ class WatchMetrics:
     last_error: str = ""
     suspended: bool = False
     auto_apply: bool = False
+    blocked_manual: bool = False  # the last run could not apply until a person acts (reconcile approve)
     alerts: dict[str, int] = field(default_factory=dict)
     endpoints: dict[str, int] = field(default_factory=dict)  # RPC endpoint label -> 1 up, 0 down or lagging
+    writer_conflict: bool = False
+    failures: int = 0  # failed applies in a row (the backoff)
+    backing_off: bool = False  # applying waits for the backoff, or stopped after --max-failures
+    signer_eth_wei: int | None = None  # None until a run has read it
+    payer_mor_wei: int | None = None
+    low_funds: dict[str, bool] = field(default_factory=dict)  # "eth" | "mor" -> below policy.alerts
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run_finished(self, result: str, pending: int, spent_wei: int = 0, error: str = "") -> None:
@@ -41,6 +48,7 @@ class WatchMetrics:
             if result in ("converged", "no-changes", "drift-reported"):
                 self.last_success = now
             self.last_error = error
+            self.blocked_manual = result == "blocked-manual"
 
     def endpoints_seen(self, up: dict[str, int]) -> None:
         with self._lock:
@@ -49,6 +57,19 @@ class WatchMetrics:
     def alerted(self, event: str) -> None:
         with self._lock:
             self.alerts[event] = self.alerts.get(event, 0) + 1
+
+    def standing(self, *, writer_conflict: bool, failures: int, backing_off: bool) -> None:
+        with self._lock:
+            self.writer_conflict, self.failures, self.backing_off = writer_conflict, failures, backing_off
+
+    def funds(self, eth_wei: int | None, mor_wei: int | None, low: dict[str, bool] | None = None) -> None:
+        with self._lock:
+            if eth_wei is not None:
+                self.signer_eth_wei = eth_wei
+            if mor_wei is not None:
+                self.payer_mor_wei = mor_wei
+            if low is not None:
+                self.low_funds = dict(low)
 
     def render(self) -> str:
         with self._lock:
@@ -76,6 +97,9 @@ class WatchMetrics:
                 "# HELP reconcile_watch_auto_apply 1 when the watcher applies, 0 when it only alerts.",
                 "# TYPE reconcile_watch_auto_apply gauge",
                 f"reconcile_watch_auto_apply {int(self.auto_apply)}",
+                "# HELP reconcile_watch_blocked_manual 1 when the last run waits for a manual step (reconcile approve).",
+                "# TYPE reconcile_watch_blocked_manual gauge",
+                f"reconcile_watch_blocked_manual {int(self.blocked_manual)}",
                 "# HELP reconcile_watch_alerts_total Alerts raised, by event.",
                 "# TYPE reconcile_watch_alerts_total counter",
             ]
@@ -86,6 +110,34 @@ class WatchMetrics:
                 "# HELP reconcile_watch_last_error_info The last run's error (empty when it succeeded).",
                 "# TYPE reconcile_watch_last_error_info gauge",
                 f'reconcile_watch_last_error_info{{message="{_escape(self.last_error[:300])}"}} {int(bool(self.last_error))}',
+                "# HELP reconcile_watch_writer_conflict 1 when another writer used the signer's key (only reporting).",
+                "# TYPE reconcile_watch_writer_conflict gauge",
+                f"reconcile_watch_writer_conflict {int(self.writer_conflict)}",
+                "# HELP reconcile_watch_consecutive_failures Failed applies in a row (0 after a success).",
+                "# TYPE reconcile_watch_consecutive_failures gauge",
+                f"reconcile_watch_consecutive_failures {self.failures}",
+                "# HELP reconcile_watch_backing_off 1 while applying waits for the backoff or stopped after failures.",
+                "# TYPE reconcile_watch_backing_off gauge",
+                f"reconcile_watch_backing_off {int(self.backing_off)}",
+            ]
+            if self.signer_eth_wei is not None:
+                lines += [
+                    "# HELP reconcile_watch_signer_eth_wei The signer's ETH balance at the last run, in wei.",
+                    "# TYPE reconcile_watch_signer_eth_wei gauge",
+                    f"reconcile_watch_signer_eth_wei {self.signer_eth_wei}",
+                ]
+            if self.payer_mor_wei is not None:
+                lines += [
+                    "# HELP reconcile_watch_payer_mor_wei The MOR balance that pays fees and stakes, in wei.",
+                    "# TYPE reconcile_watch_payer_mor_wei gauge",
+                    f"reconcile_watch_payer_mor_wei {self.payer_mor_wei}",
+                ]
+            lines += [
+                "# HELP reconcile_watch_low_funds 1 when a balance is below policy.alerts (what: eth, mor).",
+                "# TYPE reconcile_watch_low_funds gauge",
+            ]
+            lines += [
+                f'reconcile_watch_low_funds{{what="{w}"}} {int(self.low_funds.get(w, False))}' for w in ("eth", "mor")
             ]
             lines += [
                 "# HELP reconcile_watch_rpc_endpoint_up 1 when the RPC endpoint (by its reference) is used for reads.",
@@ -98,46 +150,12 @@ class WatchMetrics:
             return "\n".join(lines) + "\n"
 
 
-class MetricsServer:
-    """`/metrics` and `/healthz` on host:port in a daemon thread; `stop()` closes the socket."""
+def MetricsServer(metrics: WatchMetrics, host: str, port: int, token: str | None = None) -> WatchServer:
+    """The metrics-only server of earlier versions: the watcher's HTTP surface without the status page."""
+    from reconciler.watch.http import WatchServer
 
-    def __init__(self, metrics: WatchMetrics, host: str, port: int) -> None:
-        self.metrics = metrics
-        handler = _handler_for(metrics)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="watch-metrics", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> MetricsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+    return WatchServer(metrics, host, port, token)
 
 
-def _handler_for(metrics: WatchMetrics) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/metrics":
-                body, ctype, code = metrics.render().encode(), "text/plain; version=0.0.4", 200
-            elif self.path == "/healthz":
-                body, ctype, code = b"ok\n", "text/plain", 200
-            else:
-                body, ctype, code = b"not found\n", "text/plain", 404
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: the watcher logs its own lines
-            return
-
-    return Handler
+if TYPE_CHECKING:
+    from reconciler.watch.http import WatchServer

@@ -1,4 +1,5 @@
-"""Alerts from a watcher to a webhook: one JSON message per event (drift found, applied, failure, low funds).
+"""Alerts from a watcher to a webhook: one JSON message per event (drift found, applied, failure, low funds,
+blocked on a manual step).
 
 A webhook that is down must never stop the watcher: failures are returned, not raised. The URL comes from a
 reference (it may embed a token) and is never printed; messages carry no secret.
@@ -12,7 +13,16 @@ from typing import Any
 
 import httpx
 
-EVENTS = ("drift", "applied", "failure", "low-funds", "writer-conflict", "invalid-desired-state", "git-blocked")
+EVENTS = (
+    "drift",
+    "applied",
+    "failure",
+    "low-funds",
+    "writer-conflict",
+    "invalid-desired-state",
+    "git-blocked",
+    "blocked-manual",
+)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
-from reconciler.watch.state import Applied, BudgetExceeded, InvalidDesired, Reported, Verdict
+from reconciler.watch.state import Applied, BlockedManual, BudgetExceeded, InvalidDesired, Reported, Verdict
 
 # what a webhook alert's `details` carry, taken from the run as far as it has got when the alert is raised
 WEBHOOK_FIELDS = ("trigger", "mode", "suspended", "reasons", "actions", "result", "provider", "block", "commit")
@@ -38,6 +38,7 @@ class RunRecord:
     actions: tuple[str, ...] | None = None
     plan_errors: tuple[str, ...] = ()
     txs: int | None = None
+    tx_hashes: tuple[str, ...] = ()
     mor_spent_wei: int | None = None
     notes: tuple[str, ...] = ()
     claimed_wei: int | None = None
@@ -64,6 +65,7 @@ class RunRecord:
             "actions": list(self.actions) if self.actions is not None else None,
             "planErrors": list(self.plan_errors) or None,
             "txs": self.txs,
+            "txHashes": list(self.tx_hashes) or None,
             "morSpentWei": str(self.mor_spent_wei) if self.mor_spent_wei is not None else None,
             "notes": list(self.notes) or None,
             "claimedWei": str(self.claimed_wei) if self.claimed_wei is not None else None,
@@ -99,7 +101,7 @@ class RunFindings:
     writer_conflict: bool | None = None
     low_funds: tuple[str, ...] = ()
     gate: Gate | None = None
-    outcome: Applied | BudgetExceeded | Reported | InvalidDesired | None = None
+    outcome: Applied | BudgetExceeded | BlockedManual | Reported | InvalidDesired | None = None
     failed_actions: tuple[str, ...] | None = None  # what an apply that raised ApplyError had planned
     claimed_wei: int | None = None
     verdict: Verdict | None = None  # replaced by a failure when a step after it (a claim) raises
@@ -127,6 +129,7 @@ class RunFindings:
             actions=outcome.actions if outcome is not None else self.failed_actions,
             plan_errors=outcome.plan_errors if isinstance(outcome, Reported) else (),
             txs=applied.txs if applied else None,
+            tx_hashes=applied.tx_hashes if applied else (),
             mor_spent_wei=applied.spent_wei if applied else None,
             notes=applied.notes if applied else (),
             claimed_wei=self.claimed_wei,

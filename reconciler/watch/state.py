@@ -46,6 +46,7 @@ class Applied:
     spent_wei: int
     notes: tuple[str, ...]
     summary: str
+    tx_hashes: tuple[str, ...] = ()  # what it sent, for the status page's links
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,15 @@ class Reported:
 
 
 @dataclass(frozen=True)
+class BlockedManual:
+    """apply refused only because the plan needs a manual step (the provider wallet's `reconcile approve`):
+    nothing was sent, nothing failed; the watcher cannot go on until a person acts."""
+
+    actions: tuple[str, ...]
+    steps: tuple[str, ...]  # "<action id>: <reason>"
+
+
+@dataclass(frozen=True)
 class InvalidDesired:
     """The desired state is invalid and there is no good one to act on in this run: nothing was planned."""
 
@@ -80,7 +90,7 @@ class Failed:
     applying: bool
 
 
-Outcome = Applied | BudgetExceeded | Reported | InvalidDesired | Failed
+Outcome = Applied | BudgetExceeded | BlockedManual | Reported | InvalidDesired | Failed
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,7 @@ class WatchState:
                 error = "still pending after apply: " + ", ".join(outcome.still_pending)
                 failed = replace(self, backoff=self.backoff.failed(now, self.desired_fp))
                 return failed, Verdict("not-converged", error, (Alert("failure", error, key=error),))
-            ok = replace(self, backoff=self.backoff.succeeded()).cleared("failure", "drift")
+            ok = replace(self, backoff=self.backoff.succeeded()).cleared("failure", "drift", "blocked-manual")
             if not outcome.applied:
                 return ok, Verdict("no-changes")
             summary = f"applied {len(outcome.actions)} action(s): {outcome.summary}"
@@ -170,9 +180,13 @@ class WatchState:
         if isinstance(outcome, BudgetExceeded):  # not a failure of the apply: no backoff, nothing was tried
             refusal = outcome.refusal
             return self, Verdict("budget-exceeded", refusal, (Alert("failure", refusal, key=refusal[:40]),))
+        if isinstance(outcome, BlockedManual):  # not a failure: no backoff; alerted once per set of manual steps
+            error = "blocked on a manual step: " + "; ".join(outcome.steps)
+            key = "|".join(sorted(step.split(":")[0] for step in outcome.steps))
+            return self, Verdict("blocked-manual", error, (Alert("blocked-manual", error, key=key),))
         if isinstance(outcome, Reported):
             if not outcome.actions:
-                return self.cleared("drift"), Verdict("no-changes")
+                return self.cleared("drift", "blocked-manual"), Verdict("no-changes")
             summary = f"{len(outcome.actions)} action(s) pending, not applied ({'; '.join(outcome.reasons)})"
             return self, Verdict("drift-reported", None, (Alert("drift", summary, key="|".join(outcome.actions)),))
         if isinstance(outcome, InvalidDesired):

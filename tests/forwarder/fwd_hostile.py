@@ -11,10 +11,12 @@ import contextlib
 import functools
 import socket
 import struct
+import sys
 import threading
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 GIB = 1 << 30
 
@@ -137,6 +139,44 @@ def chunk(data: bytes) -> bytes:
 async def hold_open(conn: Conn) -> None:
     """Keep the connection until the forwarder closes it."""
     await conn.reader.read()
+
+
+# ---- the real process ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RealForwarder:
+    port: int
+    stderr: bytes = b""
+
+
+@contextlib.asynccontextmanager
+async def real_forwarder(config: Path) -> AsyncIterator[RealForwarder]:
+    """`morpheus-proxy` as its own process on free ports (always stopped; its stderr is kept).
+
+    For what depends on process-wide state: this test process runs with a raised recursion limit (set by an
+    imported library), under which json.loads overflows the C stack on deep input instead of raising.
+    """
+    out = RealForwarder(free_port())
+    exe = str(Path(sys.executable).with_name("morpheus-proxy"))
+    proc = await asyncio.create_subprocess_exec(
+        exe, "--config", str(config), "--listen", f"127.0.0.1:{out.port}", "--admin-listen",
+        f"127.0.0.1:{free_port()}", "--no-watch", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert b"listening" in await asyncio.wait_for(proc.stdout.readline(), 20)
+        yield out
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        _, out.stderr = await proc.communicate()
 
 
 # ---- memory --------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import asyncio
 import logging
 
 import pytest
-from fwd_helpers import ADMIN_TOKEN, CLIENT_TOKEN, entry, in_flight
+from fwd_helpers import ADMIN_TOKEN, CLIENT_TOKEN, entry, in_flight, write_config
+from fwd_hostile import real_forwarder
 from fwd_stubs import Upstream
 
 
@@ -86,3 +87,15 @@ async def test_row12_a_stalled_request_body_meets_the_read_deadline(openai_up: U
         status, answer = await raw_exchange(r.data_port, data)
         assert status == 408 and b"request_timeout" in answer
         assert openai_up.requests == []
+
+
+async def test_a_deeply_nested_json_body_is_a_400_in_the_real_process(openai_up: Upstream, tmp_path):
+    cfg = tmp_path / "c.json"
+    write_config(cfg, [entry("gpt-x", openai_up)])
+    async with real_forwarder(cfg) as fwd:
+        body = b'{"model":"gpt-x","messages":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+        data = request("/v1/chat/completions", ["Content-Type: application/json", f"Content-Length: {len(body)}"], body)
+        status, answer = await raw_exchange(fwd.port, data)
+        assert status == 400 and b"invalid_json" in answer
+    assert b"Traceback" not in fwd.stderr, fwd.stderr.decode()[-2000:]
+    assert openai_up.requests == []

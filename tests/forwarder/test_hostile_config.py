@@ -135,3 +135,22 @@ async def test_row14_the_watcher_watches_only_its_one_file(openai_up, make_proxy
         await eventually(lambda: r.state.config is not None and "gpt-y" in r.state.config.by_name)
         await asyncio.sleep(0.3)
         assert file_reloads(r) == 1
+
+
+async def test_row5_undecodable_or_deeply_nested_files_are_a_422_and_the_watcher_keeps_running(openai_up, make_proxy):
+    bad = {
+        "not_utf8": b'\xff\xfe{"models": []}',
+        "nested_arrays": b'{"models": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "nested_parameters": b'{"models": [{"parameters": ' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"}]}",
+    }
+    models = [entry("gpt-x", openai_up)]
+    async with make_proxy(models, watch=True) as r, aiohttp.ClientSession(headers=AUTH) as s:
+        await asyncio.sleep(0.3)  # let the watcher start
+        path = r.state.config_path
+        for name, data in bad.items():
+            path.write_bytes(data)
+            async with s.post(admin_url(r) + "/admin/reload") as resp:
+                assert resp.status == 422, name
+        assert r.watcher is not None and not r.watcher.done()
+        write_config(path, [{**models[0], "modelName": "gpt-y"}])
+        await eventually(lambda: r.state.config is not None and "gpt-y" in r.state.config.by_name)

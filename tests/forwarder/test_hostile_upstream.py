@@ -14,8 +14,8 @@ import zlib
 
 import aiohttp
 import pytest
-from fwd_helpers import CHAT, admin_url, base_url, entry, eventually, in_flight, post
-from fwd_hostile import Conn, PeakRSS, chunk, gzip_bomb, head, hold_open, hostile_upstream
+from fwd_helpers import CHAT, admin_url, base_url, entry, eventually, in_flight, post, write_config
+from fwd_hostile import Conn, PeakRSS, chunk, gzip_bomb, head, hold_open, hostile_upstream, real_forwarder
 from fwd_stubs import UPSTREAM_KEY
 
 STREAM = {**CHAT, "stream": True}
@@ -404,3 +404,24 @@ async def test_row13_transfer_codings_other_than_a_final_chunked_are_a_prompt_50
             status, _, data = await post(s, r, CHAT)
         assert status == 502 and data["error"]["type"] == "upstream_error"
         await eventually(lambda: in_flight(r) == 0)
+
+
+# ---- deep JSON from an upstream (beyond the table) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["200 OK", "500 Internal Server Error"])
+async def test_deeply_nested_upstream_json_passes_on_in_the_real_process(tmp_path, status):
+    deep = b'{"usage": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+
+    async def mode(conn: Conn) -> None:
+        while await conn.read_request():
+            await conn.send(head(status, "Content-Type: application/json", f"Content-Length: {len(deep)}") + deep)
+
+    async with hostile_upstream(mode) as up:
+        cfg = tmp_path / "c.json"
+        write_config(cfg, [entry("gpt-x", up)])
+        async with real_forwarder(cfg) as fwd, aiohttp.ClientSession() as s:
+            async with s.post(f"http://127.0.0.1:{fwd.port}/v1/chat/completions", json=CHAT) as resp:
+                assert resp.status == int(status[:3])
+                await resp.read()
+    assert b"Traceback" not in fwd.stderr, fwd.stderr.decode()[-2000:]

@@ -1,0 +1,84 @@
+"""`reconcile delegate PATH check|grant|revoke`: the hot key's delegate.xyz rights, from the PROVIDER wallet.
+
+The shell of `apply/delegate.py`: parse the options, show the rights, ask, print the outcome. `check` sends
+nothing and exits 2 when a right the desired state needs is missing (like `plan --detailed-exitcode`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from reconciler.apply.delegate import (
+    DelegateError,
+    changes,
+    cold_key,
+    parse_rights,
+    read_delegation,
+    rights_needed,
+    send_rights,
+)
+from reconciler.chain.reader import DELEGATION_RIGHTS
+from reconciler.chain.signer import load_key
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
+from reconciler.desired.loader import load_desired
+from reconciler.desired.references import BadReference, parse_reference
+from reconciler.plan.context import delegate_command
+
+
+@handled
+def run_delegate(
+    path: Path,
+    verb: str,
+    rights_text: str | None,
+    key_ref: str | None,
+    state_dir: Path,
+    auto_approve: bool,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    desired, _warnings = load_desired(path)
+    needed = rights_needed(desired)
+    if rights_text is not None:
+        rights = parse_rights(rights_text)
+    else:
+        rights = needed if verb != "revoke" else DELEGATION_RIGHTS
+    d = read_delegation(desired, environ)
+    click.echo(f"delegate.xyz registry {d.registry} (named by the Diamond {d.network.diamond})")
+    click.echo(f"provider wallet {d.provider} -> delegate (the signer, hot key) {d.delegate}:")
+    for r in DELEGATION_RIGHTS:
+        need = "needed" if r in needed else "not needed"
+        click.echo(f"  {r:<12} {'granted' if d.granted[r] else 'missing':<8} ({need} by {path})")
+    if verb == "check":
+        missing = [r for r in needed if not d.granted[r]]
+        if not missing:
+            click.echo("every right this desired state needs is granted")
+            return EXIT_OK
+        click.echo(f"missing: {', '.join(missing)}; grant them: {delegate_command(desired)}")
+        return EXIT_PENDING
+    enable = verb == "grant"
+    todo = changes(d, rights, enable)
+    if not todo:
+        click.echo(f"nothing to {verb}: {', '.join(rights)} already {'granted' if enable else 'revoked'}")
+        return EXIT_OK
+    if key_ref is None:
+        raise DelegateError(
+            f"rights are {verb}ed by the provider wallet {d.provider}: give its key with --key-ref file:PATH "
+            "(a 0600 file, never the key itself on a command line)"
+        )
+    try:
+        ref = parse_reference(key_ref, Path.cwd())
+    except BadReference as exc:
+        raise DelegateError(f"--key-ref: {exc}") from None
+    account = cold_key(d, load_key(ref, environ))
+    click.echo(f"{verb}: {', '.join(todo)} ({len(todo)} transaction(s) from {d.provider} to the registry)")
+    if not auto_approve and not click.confirm(f"Send the {verb}?", default=False):
+        click.echo("cancelled: nothing was sent", err=True)
+        return EXIT_ERROR
+    progress = lambda line: click.echo(line, err=True)  # noqa: E731
+    done = send_rights(d, account, todo, enable, state_dir, progress)
+    for rec in done:
+        click.echo(f"{rec.action}: tx {rec.tx_hash} (block {rec.block})")
+    click.echo(f"{verb}ed {', '.join(todo)}; `reconcile delegate {path} check` reads them back")
+    return EXIT_OK

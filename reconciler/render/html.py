@@ -1,0 +1,243 @@
+"""The status page as HTML: the page document (reconciler.watch.page) rendered on the server.
+
+Why plain server-rendered HTML: no CDN, no framework and no network; the same string is the served page, its
+refreshes (`render_body`, swapped in by the small same-origin script below) and `reconcile status --format html`
+(one self-contained file with no script). Every value is escaped; the document never holds a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from reconciler.render.svgchart import chart
+
+STYLE = """
+:root { --ok:#2f9e44; --pend:#1971c2; --held:#e67700; --drain:#7048e8; --unm:#868e96; --err:#e03131; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #212529;
+       background: #f1f3f5; }
+header { background: #212529; color: #f8f9fa; padding: 12px 24px; display: flex; gap: 24px; align-items: baseline;
+         flex-wrap: wrap; }
+header h1 { font-size: 18px; margin: 0; }
+header .meta { color: #ced4da; font-size: 13px; }
+main { padding: 16px 24px; display: grid; gap: 16px; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); }
+section { background: #fff; border-radius: 6px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+section.wide { grid-column: 1 / -1; }
+h2 { font-size: 15px; margin: 0 0 8px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e9ecef; vertical-align: top; }
+th { font-weight: 600; color: #495057; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
+.badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; color: #fff;
+         background: var(--unm); white-space: nowrap; }
+.s-in-sync { background: var(--ok); } .s-pending { background: var(--pend); } .s-held { background: var(--held); }
+.s-draining { background: var(--drain); } .s-unmanaged, .s-n-a, .s-undeclared { background: var(--unm); }
+.s-error { background: var(--err); } .s-declared { background: #495057; } .s-absent { background: #343a40; }
+.detail { color: #495057; font-size: 12px; margin-top: 2px; }
+.alerts { grid-column: 1 / -1; display: grid; gap: 6px; }
+.alert { background: #fff4e6; border-left: 4px solid var(--held); padding: 6px 12px; border-radius: 4px; }
+.alert.e-writer-conflict, .alert.e-low-funds, .alert.e-error { background: #fff5f5; border-color: var(--err); }
+.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 8px; margin-bottom: 10px; }
+.card { background: #f8f9fa; border-radius: 6px; padding: 8px 10px; }
+.card .v { font-size: 17px; font-weight: 600; } .card .k { color: #495057; font-size: 12px; }
+.r-converged, .r-no-changes { color: var(--ok); } .r-drift-reported { color: var(--pend); }
+.r-failed, .r-not-converged, .r-budget-exceeded, .r-invalid-desired-state { color: var(--err); }
+svg.chart { width: 100%; height: auto; } svg .grid { stroke: #e9ecef; } svg .axis { font-size: 11px; fill: #495057; }
+.muted { color: #868e96; }
+"""
+
+REFRESH_SCRIPT = """// Refreshes the page's body from /fragment without a reload (same origin, the login cookie).
+(function () {
+  var main = document.getElementById("page");
+  var every = Number(main.getAttribute("data-refresh")) || 2000;
+  var count = 0;
+  function tick() {
+    fetch("/fragment", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (r.status === 401) { window.location.assign("/login"); return null; }
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (html !== null && html !== undefined) {
+        main.innerHTML = html;
+        count += 1;
+        main.setAttribute("data-refreshed", String(count));
+      }
+    }).catch(function () {}).then(function () { setTimeout(tick, every); });
+  }
+  setTimeout(tick, every);
+})();
+"""
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value))
+
+
+def _cls(state: str) -> str:
+    return "s-" + state.replace(" ", "-").replace("/", "-")
+
+
+def _badge(state: str) -> str:
+    return f'<span class="badge {_cls(state)}">{_e(state)}</span>'
+
+
+def _place_cell(name: str, p: Mapping[str, Any]) -> str:
+    state = str(p.get("state", ""))
+    detail = p.get("detail") or ""
+    if state == "draining":
+        extra = f"{p.get('sessions', 0)} live session(s)"
+        if p.get("untilTime"):
+            extra += f", until {p['untilTime']}"
+        detail = f"{extra}; {detail}" if detail else extra
+    inner = _badge(state) + (f'<div class="detail">{_e(detail)}</div>' if detail else "")
+    return f'<td data-place="{_e(name)}" data-state="{_e(state)}">{inner}</td>'
+
+
+def _rows(doc: Mapping[str, Any]) -> str:
+    out = [
+        '<section class="wide"><h2>Provider and models</h2><table id="rows"><tr><th>name</th><th>state</th>'
+        "<th>desired</th><th>chain</th><th>forwarder</th><th>router</th></tr>"
+    ]
+    for r in doc.get("rows", []):
+        ident = _e(r["id"])
+        out.append(
+            f'<tr class="row" data-kind="{_e(r["kind"])}" data-id="{ident}" data-state="{_e(r["state"])}">'
+            f'<td><b>{_e(r["name"])}</b><div class="detail mono">{ident[:18]}…</div></td><td>{_badge(r["state"])}</td>'
+        )
+        out.extend(_place_cell(k, r["places"][k]) for k in ("desired", "chain", "forwarder", "router"))
+        out.append("</tr>")
+    out.append("</table>")
+    out.extend(f'<div class="alert e-error">plan error: {_e(e)}</div>' for e in doc.get("planErrors", []))
+    out.append("</section>")
+    return "".join(out)
+
+
+def _card(key: str, value: str, ident: str) -> str:
+    return f'<div class="card" id="{ident}"><div class="v">{_e(value)}</div><div class="k">{_e(key)}</div></div>'
+
+
+def _money(doc: Mapping[str, Any]) -> str:
+    m = doc.get("money") or {}
+    cards = "".join(
+        _card(label, m[key]["mor"], "m-" + key)
+        for key, label in (
+            ("earnedToday", "earned today (UTC)"),
+            ("earnedWeek", "earned, last 7 days"),
+            ("claimable", "claimable now"),
+            ("capRoom", "room under the stake cap"),
+        )
+        if key in m
+    )
+    rows = "".join(
+        f'<tr data-model-id="{_e(s["modelId"])}"><td>{_e(s["name"])}</td><td>{_e(s["live"])}</td>'
+        f"<td>{_e(s['untilTime'] or '—')}</td><td>{_e(s['earnedToday']['mor'])}</td></tr>"
+        for s in doc.get("sessions", [])
+    )
+    return (
+        f'<section><h2>Sessions and money</h2><div class="cards">{cards}</div>'
+        f'<table id="sessions"><tr><th>model</th><th>live sessions</th><th>last one ends</th><th>earned today</th></tr>'
+        f"{rows}</table></section>"
+    )
+
+
+def _num(v: Any, unit: str = "") -> str:
+    return "—" if v is None else f"{v}{unit}"
+
+
+def _forwarder(doc: Mapping[str, Any]) -> str:
+    f = doc.get("forwarder") or {}
+    rows = "".join(
+        f'<tr data-model-id="{_e(x["modelId"])}"><td>{_e(x["name"])}</td>'
+        f"<td>{_e(x['inFlight'])} / {_e(x['limit'] or 'unlimited')}</td>"
+        f"<td>{_e(_num(x['requestsPerMinute']))}</td><td>{_e(_num(x['errorsPerMinute']))}</td>"
+        f"<td>{_e(_num(x['latencyP50Ms'], ' ms'))}</td></tr>"
+        for x in f.get("models", [])
+    )
+    note = f'<div class="detail">{_e(f["note"])}</div>' if f.get("note") else ""
+    return (
+        '<section><h2>Forwarder</h2><table id="forwarder"><tr><th>model</th><th>slots in use</th><th>requests/min</th>'
+        f"<th>errors/min</th><th>latency p50</th></tr>{rows}</table>{note}</section>"
+    )
+
+
+def _runs(doc: Mapping[str, Any]) -> str:
+    b = doc.get("budget")
+    budget = (
+        f'<div class="detail" id="budget">day\'s budget left: <b>{_e(b["left"]["mor"])}</b> of {_e(b["limit"]["mor"])} '
+        f"(spent in the last 24 h: {_e(b['spentLastDay']['mor'])})</div>"
+        if b
+        else '<div class="detail" id="budget">no daily budget (policy.maxSpendPerDay)</div>'
+    )
+    rows = []
+    for r in doc.get("runs", []):
+        txs = " ".join(
+            f'<a class="mono" href="{_e(t["url"])}" target="_blank" rel="noopener noreferrer">{_e(t["hash"][:10])}…</a>'
+            if t.get("url")
+            else f'<span class="mono" title="{_e(t["hash"])}">{_e(t["hash"][:10])}…</span>'
+            for t in r["txs"]
+        ) or (_e(r["txCount"]) if r["txCount"] else "")
+        actions = ", ".join(r["actions"][:4]) + (f" … +{len(r['actions']) - 4}" if len(r["actions"]) > 4 else "")
+        err = f'<div class="detail">{_e(r["error"])}</div>' if r.get("error") else ""
+        rows.append(
+            f'<tr class="run"><td>{_e(r["time"][11:19])}</td><td>{_e(", ".join(r["trigger"]))}</td>'
+            f'<td class="r-{_e(r["result"])}">{_e(r["result"])}{err}</td><td class="mono">{_e(actions)}</td>'
+            f"<td>{txs}</td><td>{_e(r['morSpent']['mor'] if r['morSpent']['wei'] else '')}</td>"
+            f"<td>{_e(', '.join(r['alerts']))}</td></tr>"
+        )
+    return (
+        f'<section class="wide"><h2>Last runs of the watcher</h2>{budget}<table id="runs"><tr><th>UTC</th>'
+        "<th>trigger</th><th>result</th><th>actions</th><th>transactions</th><th>MOR spent</th><th>alerts</th></tr>"
+        + "".join(rows)
+        + "</table></section>"
+    )
+
+
+def render_body(doc: Mapping[str, Any]) -> str:
+    """The page's content (what a refresh swaps in)."""
+    if not doc.get("ready"):
+        head = '<section class="wide"><h2>Waiting for the first run</h2><p class="muted">The watcher has not observed '
+        return head + f"the chain yet.</p></section>{_runs(doc)}"
+    p = doc["provider"]
+    w = doc.get("watcher") or {}
+    mode = w.get("mode", "report")
+    alerts = "".join(f'<div class="alert e-{_e(a["event"])}">{_e(a["text"])}</div>' for a in doc.get("alerts", []))
+    if doc.get("lastError"):
+        alerts += f'<div class="alert e-error">last run failed: {_e(doc["lastError"])}</div>'
+    summary = (
+        f'<section class="wide" id="summary"><b>provider</b> <span class="mono">{_e(p["address"])}</span> on '
+        f"<b>{_e(doc['network'])}</b> (chain {_e(doc['chainId'])}) at block {_e(doc['block']['number'])}, "
+        f"{_e(doc['block']['time'])} · mode <b>{_e(mode)}</b> · stake {_e(p['stake']['mor'])} · "
+        f"{_e(doc['liveSessions'])} live session(s) · updated {_e(doc['generatedAt'])}</section>"
+    )
+    alerts_html = f'<div class="alerts">{alerts}</div>' if alerts else ""
+    chart_html = (
+        '<section class="wide"><h2>Earned and spent per day, last 30 days (UTC)</h2>'
+        f'<div id="chart">{chart(doc.get("chart", []))}</div></section>'
+    )
+    return summary + alerts_html + _rows(doc) + _money(doc) + _forwarder(doc) + chart_html + _runs(doc)
+
+
+def render_page(doc: Mapping[str, Any], script: str | None = None, refresh: float = 2.0) -> str:
+    """A whole page; with `script` (the served page) it refreshes itself, without it is one static file."""
+    tag = f'<script src="{_e(script)}" defer></script>' if script else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>reconcile · provider status</title><style>{STYLE}</style>{tag}</head><body>"
+        '<header><h1>reconcile · provider status</h1><span class="meta">read-only; refreshes by itself</span></header>'
+        f'<main id="page" data-refresh="{int(refresh * 1000)}">{render_body(doc)}</main></body></html>\n'
+    )
+
+
+def render_login(wrong: bool = False) -> str:
+    """The token form: posted once, it sets an HttpOnly, SameSite=Strict cookie."""
+    msg = '<p class="alert e-error">wrong token</p>' if wrong else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>reconcile · sign in</title>'
+        f"<style>{STYLE}</style></head><body><header><h1>reconcile · provider status</h1></header>"
+        '<main><section><h2>Token</h2><p class="muted">The watcher\'s HTTP token (its --http-token).</p>'
+        f'{msg}<form method="post" action="/login"><input type="password" name="token" id="token" '
+        'autocomplete="current-password" required autofocus size="40"> <button type="submit">Open</button></form>'
+        "</section></main></body></html>\n"
+    )

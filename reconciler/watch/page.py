@@ -1,0 +1,200 @@
+"""The status page as data: one JSON-ready document built purely from what the watcher already holds.
+
+Why one document: the served page, its `/api/status` data endpoint, its refreshes and `reconcile status --format
+html` all render this value (reconciler.render.html), so they cannot disagree. Inputs are the last observation
+(desired state, chain reading, plan), the last runs' lines, the day figures, the rolling-day spend and the
+forwarder's figures; nothing here reads a clock, a file or the network. Secrets are never inputs: run lines and
+plans carry fingerprints only, and no RPC URL or token is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.desired.model import Desired
+from reconciler.market.units import format_mor
+from reconciler.observe.model import ChainState
+from reconciler.observe.slots import SlotsReading
+from reconciler.plan.context import utc
+from reconciler.plan.model import Plan
+from reconciler.sessions import rules as session_rules
+from reconciler.sessions.status import accrued_since, build_status
+from reconciler.watch import daily, places
+
+DAY = 86_400
+RUNS_SHOWN = 20
+# where a transaction hash links to, by chain id (none for the devnet: it has no explorer)
+EXPLORERS: Mapping[int, str] = {
+    8453: "https://basescan.org/tx/",
+    84532: "https://sepolia.basescan.org/tx/",
+    42161: "https://arbiscan.io/tx/",
+    421614: "https://sepolia.arbiscan.io/tx/",
+    1: "https://etherscan.io/tx/",
+    11155111: "https://sepolia.etherscan.io/tx/",
+}
+
+
+def money(wei: int) -> dict[str, Any]:
+    return {"wei": wei, "mor": format_mor(wei)}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the last run saw: the plan and the reading it was made from."""
+
+    desired: Desired
+    chain: ChainState
+    plan: Plan
+    network: str
+
+
+@dataclass(frozen=True)
+class WatcherStatus:
+    """How the watcher stands now: its mode and what stops it from applying."""
+
+    mode: str = "alert-only"
+    suspended: bool = False
+    writer_conflict: bool = False
+    failures: int = 0
+    retry_after: float | None = None  # unix time the next apply may start, while backing off
+    stopped_after_failures: bool = False
+    low_funds: tuple[str, ...] = ()
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class PageInputs:
+    now: float
+    observation: Observation | None
+    runs: Sequence[Mapping[str, Any]] = ()
+    days: daily.Days = field(default_factory=dict)
+    budget_limit: int | None = None
+    spent_last_day: int = 0
+    watcher: WatcherStatus | None = None
+    forwarder: Sequence[Mapping[str, Any]] = ()
+    forwarder_note: str = ""
+
+
+def _run_entry(line: Mapping[str, Any], explorer: str | None) -> dict[str, Any]:
+    hashes = [str(h) for h in line.get("txHashes") or []]
+    spent = int(line.get("morSpentWei") or 0)
+    return {
+        "ts": line.get("ts"),
+        "time": utc(int(line.get("ts") or 0)),
+        "trigger": list(line.get("trigger") or []),
+        "mode": line.get("mode"),
+        "result": line.get("result"),
+        "actions": list(line.get("actions") or []),
+        "txs": [{"hash": h, "url": explorer + h if explorer else None} for h in hashes],
+        "txCount": int(line.get("txs") or 0),
+        "morSpent": money(spent),
+        "alerts": list(line.get("alerts") or []),
+        "error": line.get("error"),
+    }
+
+
+def _alerts(w: WatcherStatus | None, now: float) -> list[dict[str, str]]:
+    if w is None:
+        return []
+    out = [{"event": "low-funds", "text": x} for x in w.low_funds]
+    if w.writer_conflict:
+        out.append({"event": "writer-conflict", "text": "another writer uses the signer's key: only reporting "
+                    "until `reconcile watch --resume`"})  # fmt: skip
+    if w.suspended:
+        out.append(
+            {"event": "suspended", "text": "auto-apply suspended (policy.suspend or `reconcile watch --suspend`)"}
+        )
+    if w.stopped_after_failures:
+        out.append({"event": "backoff", "text": f"stopped applying after {w.failures} failures in a row, until the "
+                    "desired state changes or `reconcile watch --resume`"})  # fmt: skip
+    elif w.failures and w.retry_after is not None:
+        wait = max(int(w.retry_after - now), 0)
+        out.append({"event": "backoff", "text": f"backing off after {w.failures} failure(s): next apply in {wait} s"})
+    return out
+
+
+def _sessions(status: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": m["name"],
+            "modelId": m["modelId"],
+            "live": m["liveSessions"],
+            "until": m["liveUntil"],
+            "untilTime": utc(m["liveUntil"]) if m["liveUntil"] else None,
+            "earnedToday": m["earnedToday"],
+        }
+        for m in status["models"]
+    ]
+
+
+def chart_days(days: daily.Days, now: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "day": day,
+            "earned": money(f.earned_wei),
+            "spent": money(f.spent_wei),
+            "hasData": bool(f.earned_wei or f.spent_wei),
+        }
+        for day, f in daily.last_days(days, now)
+    ]
+
+
+def build_page(i: PageInputs) -> dict[str, Any]:
+    """Pure: the page document (JSON-ready; money as {"wei", "mor"})."""
+    obs = i.observation
+    doc: dict[str, Any] = {"generatedAt": utc(int(i.now)), "ready": obs is not None}
+    explorer = None
+    if obs is not None:
+        chain = obs.chain
+        explorer = EXPLORERS.get(chain.chain_id)
+        status = build_status(obs.desired, chain, obs.plan, SlotsReading(False))
+        week = session_rules.start_of_day(chain.block_timestamp) - 6 * DAY
+        earnings = status["earnings"]
+        doc.update(
+            {
+                "network": obs.network,
+                "chainId": chain.chain_id,
+                "explorer": explorer is not None,
+                "block": status["block"],
+                "provider": status["provider"],
+                "rows": places.rows(obs.desired, obs.plan, chain),
+                "planErrors": status["drift"]["errors"],
+                "sessions": _sessions(status),
+                "liveSessions": status["liveSessions"],
+                "money": {
+                    "earnedToday": money(accrued_since(chain, session_rules.start_of_day(chain.block_timestamp))),
+                    "earnedWeek": money(accrued_since(chain, week)),
+                    "claimable": earnings["claimableNow"] if earnings else money(0),
+                    "capRoom": earnings["capRoom"] if earnings else money(0),
+                    "heldByCap": earnings["heldByCap"] if earnings else money(0),
+                },
+            }
+        )
+    w = i.watcher
+    doc["watcher"] = (
+        None if w is None else {"mode": w.mode, "suspended": w.suspended, "writerConflict": w.writer_conflict}
+    )
+    doc["alerts"] = _alerts(w, i.now)
+    doc["lastError"] = w.last_error if w else ""
+    doc["budget"] = (
+        None
+        if i.budget_limit is None
+        else {
+            "limit": money(i.budget_limit),
+            "spentLastDay": money(i.spent_last_day),
+            "left": money(max(i.budget_limit - i.spent_last_day, 0)),
+        }
+    )
+    runs = list(i.runs)[-RUNS_SHOWN:][::-1]
+    doc["runs"] = [_run_entry(r, explorer) for r in runs]
+    doc["runsKnown"] = len(i.runs)
+    names = {r["id"]: r["name"] for r in doc.get("rows", []) if r["kind"] == "model"}
+    forwarder = [
+        dict(f) | {"upstreamModel": f.get("name"), "name": names.get(str(f.get("modelId")), f.get("name"))}
+        for f in i.forwarder
+    ]
+    doc["forwarder"] = {"models": forwarder, "note": i.forwarder_note}
+    doc["chart"] = chart_days(i.days, i.now)
+    return doc
