@@ -191,6 +191,9 @@ def _converge(
                 assert name in _error_names(), f"the watcher failed with a bug, not a ReconcileError: {error}"
                 out.errors.append(error)
             if record.get("result") in ("converged", "no-changes"):
+                # /metrics shows each endpoint by its reference, fed from the watcher's own endpoint pool
+                assert set(opts.metrics.endpoints) == {"env:RPC_A", "env:RPC_B"}, opts.metrics.endpoints
+                assert "not-a-real-key" not in opts.metrics.render()
                 return
         raise AssertionError(f"the watcher did not converge: {out.errors} {lines}")
     finally:
