@@ -105,16 +105,8 @@ def send_allowance(
     calls = ChainCalls(network.diamond, network.mor)
     w3 = connect_all(network.endpoints())
     state = state_path(state_dir, network, want.provider)
-    with tx_session(
-        state,
-        w3,
-        account,
-        decoder=calls.decoder,
-        legacy=network.legacy,
-        progress=progress,
-        plan_id=f"approve:{want.plan_fingerprint}",
-        confirmations=network.confirmations,
-    ) as session:
+    plan_id = f"approve:{want.plan_fingerprint}"
+    with tx_session(state, w3, account, network, progress=progress, plan_id=plan_id) as session:
         session.resume_and_wait()
         session.sender.wait_until_no_pending()
         token = w3.eth.contract(address=calls.mor, abi=load_artifact("MorToken").abi)

@@ -118,16 +118,8 @@ def send_rights(
     market = w3.eth.contract(address=Web3.to_checksum_address(network.diamond), abi=load_artifact("Marketplace").abi)
     verb = "grant" if enable else "revoke"
     state = state_path(state_dir, network, delegation.provider)
-    with tx_session(
-        state,
-        w3,
-        account,
-        decoder=calls.decoder,
-        legacy=network.legacy,
-        progress=progress,
-        plan_id=f"delegate.{verb}:{delegation.delegate.lower()}",
-        confirmations=network.confirmations,
-    ) as session:
+    plan_id = f"delegate.{verb}:{delegation.delegate.lower()}"
+    with tx_session(state, w3, account, network, progress=progress, plan_id=plan_id) as session:
         session.resume_and_wait()
         session.sender.wait_until_no_pending()
         records = []

@@ -123,17 +123,8 @@ def apply_desired(desired: Desired, environ: Mapping[str, str] | None, opts: App
     account = load_signer(desired.signer, environ)
     w3 = connect_all(network.endpoints())
     calls = ChainCalls(network.diamond, network.mor)
-    legacy = network.legacy if opts.legacy_tx is None else opts.legacy_tx
     state = state_path(opts.state_dir, network, desired.provider.address)
-    with tx_session(
-        state,
-        w3,
-        account,
-        decoder=calls.decoder,
-        legacy=legacy,
-        progress=opts.progress,
-        confirmations=network.confirmations,
-    ) as session:
+    with tx_session(state, w3, account, network, progress=opts.progress, legacy=opts.legacy_tx) as session:
         return _apply_locked(desired, environ, opts, network, w3, calls, session)
 
 

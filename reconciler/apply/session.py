@@ -16,9 +16,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from reconciler.apply.lock import StateLock
+from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network
-from reconciler.chain.reverts import ErrorDecoder
 from reconciler.chain.sender import ResumeReport, TxSender
 
 LOCK_FILE = "apply.lock"
@@ -56,14 +56,14 @@ def tx_session(
     state: Path,
     w3: Web3,
     account: LocalAccount,
+    network: Network,
     *,
-    decoder: ErrorDecoder,
-    legacy: bool,
     progress: Progress,
     plan_id: str = "",
-    confirmations: int = 0,
+    legacy: bool | None = None,
 ) -> Iterator[TxSession]:
-    """Take the provider's lock (a dead holder's is taken over, and said), then open its journal and a sender."""
+    """Take the provider's lock (a dead holder's is taken over, and said), then open its journal and a sender
+    that speaks `network`'s rules: its contracts' errors, its confirmations, and legacy fees unless told."""
     with StateLock(state / LOCK_FILE) as lock:
         if lock.took_over is not None:
             progress(f"took over the lock of a run that is gone ({lock.took_over.describe()})")
@@ -73,9 +73,9 @@ def tx_session(
             account,
             journal,
             plan_id=plan_id,
-            decoder=decoder,
-            legacy=legacy,
+            decoder=ChainCalls(network.diamond, network.mor).decoder,
+            legacy=network.legacy if legacy is None else legacy,
             progress=progress,
-            confirmations=confirmations,
+            confirmations=network.confirmations,
         )
         yield TxSession(sender=sender, journal=journal)

@@ -243,16 +243,8 @@ def claim_journaled(
     A killed earlier run's journaled claims are first recorded or re-sent as the same bytes and mined before
     anything is re-read, so nothing is claimed twice.
     """
-    decoder = ChainCalls(reader.network.diamond, reader.network.mor).decoder
     with tx_session(
-        state,
-        reader.w3,
-        signer,
-        decoder=decoder,
-        legacy=legacy,
-        progress=progress,
-        plan_id="claim",
-        confirmations=reader.network.confirmations,
+        state, reader.w3, signer, reader.network, progress=progress, plan_id="claim", legacy=legacy
     ) as session:
         session.resume_and_wait()
         return claim_all(reader, desired, session.sender)
