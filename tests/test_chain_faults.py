@@ -5,9 +5,11 @@ from the mempool, a foreign transaction taking the signer's nonce, a lagging end
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -178,11 +180,20 @@ def test_a_foreign_transaction_taking_the_nonce_stops_with_the_one_writer_messag
         sender.wait([rec], timeout=20)
 
 
+def _mined_receipt(sender: TxSender, tx_hash: str, timeout: float = 20.0) -> Any:
+    """Anvil's automine answers eth_sendRawTransaction before the block is sealed: the receipt may lag a moment."""
+    deadline = time.monotonic() + timeout
+    while (rcpt := sender.receipt(tx_hash)) is None:
+        assert time.monotonic() < deadline, f"{tx_hash} not mined within {timeout} s"
+        time.sleep(0.02)
+    return rcpt
+
+
 def test_a_receipt_counts_after_the_confirmations(chain: Chain, tmp_path: Path) -> None:
     sender, _journal = _sender(chain, 6, tmp_path, confirmations=2)
     rec = sender.send(_transfer(sender, "confirm"))
-    rcpt = sender.receipt(rec.tx_hash)
-    assert rcpt is not None and not sender.counted(rcpt)
+    rcpt = _mined_receipt(sender, rec.tx_hash)
+    assert not sender.counted(rcpt)
     chain.rpc("anvil_mine", 2)
     assert sender.counted(rcpt)
     [done] = sender.wait([rec], timeout=20)
