@@ -108,7 +108,7 @@ def test_saved_plan_applies_unchanged_and_is_refused_when_stale(case: DevnetCase
     tx = market.functions.deleteModelBid(bids[0]).build_transaction(
         {"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address)}
     )
-    w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
     posts = len(case.bid_posts())
     r = case.reconcile("apply", "--plan", str(saved), "--auto-approve", "--state-dir", str(case.state))
     assert r.returncode == 1

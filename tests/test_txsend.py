@@ -60,6 +60,7 @@ def test_crash_after_journal_before_broadcast_resends_the_same_bytes(w3: Web3, t
 def test_crash_after_broadcast_before_receipt_is_recorded_as_mined(w3: Web3, tmp_path: Path) -> None:
     s = make_sender(w3, tmp_path)
     rec = s.send(transfer("t0"))  # killed before waiting
+    w3.eth.wait_for_transaction_receipt(rec.tx_hash)  # type: ignore[arg-type]  # mined while nobody watched
     report = make_sender(w3, tmp_path).resume()
     assert [r.tx_hash for r in report.mined] == [rec.tx_hash]
     assert report.rebroadcast == [] and report.replaced == []
@@ -71,7 +72,8 @@ def test_nonce_taken_by_another_transaction_marks_it_replaced(w3: Web3, tmp_path
     s._broadcast = lambda record: None  # type: ignore[method-assign]
     rec = s.send(transfer("t0"))
     # meanwhile the same key sends something else with that nonce (a human, another tool)
-    w3.eth.send_transaction({"from": s.account.address, "to": RECIPIENT, "value": 99, "nonce": rec.nonce})
+    other = w3.eth.send_transaction({"from": s.account.address, "to": RECIPIENT, "value": 99, "nonce": rec.nonce})
+    w3.eth.wait_for_transaction_receipt(other)  # automine seals it a moment after the send answers
     report = make_sender(w3, tmp_path).resume()
     assert [r.tx_hash for r in report.replaced] == [rec.tx_hash]
     assert report.rebroadcast == []
