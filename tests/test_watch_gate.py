@@ -89,9 +89,11 @@ def test_sigterm_exits_0_and_a_second_ctrl_c_exits_at_once(tmp_path: Path) -> No
                 raise AssertionError("".join(w.stderr))
 
             said("watching")
-            time.sleep(0.5)  # the first run is now waiting on the silent node
+            silent.settimeout(60)
+            hung, _ = silent.accept()  # the first run now waits on the silent node (held open, never answered)
             w.proc.send_signal(signal.SIGINT)
             said("SIGINT: finishing")
             w.proc.send_signal(signal.SIGINT)
             assert w.proc.wait(30) == 130
             assert w.runs == []  # it did not wait for the hung run to end
+            hung.close()
