@@ -250,3 +250,48 @@ def test_status_and_the_watchers_metrics_show_each_endpoint_by_label(chain: Chai
         assert 'reconcile_watch_rpc_endpoint_up{endpoint="env:RPC_B"} 1' in page
     finally:
         eps.stop()
+
+
+def test_the_watchers_chain_trigger_reads_through_the_pool_in_windows_the_endpoint_allows(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import queue
+
+    from reconciler.watch import triggers
+    from reconciler.watch.triggers import ChainTarget, Poller, Trigger
+
+    eps = two_endpoints(chain, b=Limits(max_log_range=3))
+    try:
+        yaml = desired_yaml(tmp_path, price(Fraction(6, 1000), 5))
+        since = chain.w3.eth.block_number
+        run = apply_until_converged(yaml, eps.env(), tmp_path / "state")
+        assert run.bid_posts_planned >= 1
+        eps.a.stop()  # the first endpoint is down: the poller reads through the second
+        env = eps.env()
+        target = ChainTarget(
+            ((env["RPC_A"], "env:RPC_A"), (env["RPC_B"], "env:RPC_B")),
+            chain.info["diamond"],
+            chain.provider,
+            chain.provider,
+        )
+        nonce = chain.w3.eth.get_transaction_count(chain.provider, "pending")
+        for last_seen, mine, said in (
+            (since, 0, "event(s) up to block"),  # the last poll saw the chain before the apply
+            (chain.w3.eth.block_number, 4, "blocks since the last poll"),  # a long pause: no scan
+        ):
+            if mine:
+                monkeypatch.setattr(triggers, "WIDE_GAP", mine - 1)  # anvil mines some 200 blocks a second
+                chain.rpc("anvil_mine", mine)
+            eps.b.reset_counts()
+            q: queue.Queue[Trigger] = queue.Queue()
+            poller = Poller(q, poll=0.05, interval=3600).start()
+            try:
+                poller.rebase(target, last_seen, nonce, None)
+                got = q.get(timeout=20)
+            finally:
+                poller.stop()
+            assert got.kind == "chain" and said in got.detail, got
+            logs = eps.b.counts.methods["eth_getLogs"]
+            assert (logs > 1 and eps.b.counts.refused_log_ranges > 0) if mine == 0 else logs == 0, eps.b.counts
+    finally:
+        eps.stop()

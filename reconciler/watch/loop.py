@@ -279,7 +279,7 @@ class Watcher:
                 opts.err(f"status page: could not read the provider for the page ({type(exc).__name__})")
         finally:
             target = ChainTarget(
-                network.rpc_url,
+                tuple(network.endpoints()),
                 network.diamond,
                 desired.provider.address,
                 signer,

@@ -16,7 +16,7 @@ import httpx
 import watchfiles
 from web3 import Web3
 
-from reconciler.chain.rpc import connect
+from reconciler.chain.rpc import Batch, connect_all
 from reconciler.watch.gitsync import PullResult, pull_fast_forward
 
 
@@ -81,9 +81,14 @@ class FileTrigger:
             self._thread = None
 
 
+# More new blocks than this since the last poll (a long pause, a suspended laptop): a run re-reads the provider
+# anyway, so the poller triggers one instead of scanning the gap's logs.
+WIDE_GAP = 5_000
+
+
 @dataclass
 class ChainTarget:
-    rpc_url: str
+    endpoints: tuple[tuple[str, str], ...]  # (URL, label) of every network.rpcUrls entry: read as one pool
     diamond: str
     provider: str
     signer: str
@@ -93,7 +98,9 @@ class ChainTarget:
 
 class Poller:
     """One thread, every `poll` seconds: the timer, new blocks with this provider's events (block number first;
-    logs only when it moved), the signer's nonce, the forwarder's served config version, and git fast-forwards."""
+    logs only when it moved, windowed as the endpoint allows), the signer's nonce, the forwarder's served config
+    version, and git fast-forwards. It reads through the same endpoint pool as a run: one endpoint down is not
+    a poll error."""
 
     def __init__(
         self,
@@ -132,8 +139,8 @@ class Poller:
     def rebase(self, target: ChainTarget, block: int | None, nonce: int | None, version: str | None) -> None:
         """After a run: what the run saw is the new baseline (anything after it triggers again)."""
         with self._lock:
-            if self._target is None or self._target.rpc_url != target.rpc_url:
-                self._w3 = connect(target.rpc_url, "network.rpcUrl", timeout=10)
+            if self._target is None or self._target.endpoints != target.endpoints:
+                self._w3 = connect_all(target.endpoints, timeout=10)
             self._target = target
             self._block, self._nonce, self._version = block, nonce, version
             self._next_timer = time.monotonic() + self.interval
@@ -166,18 +173,17 @@ class Poller:
         if target is None or w3 is None:
             return found
         head = int(w3.eth.block_number)
-        if block is not None and head > block:
+        if block is not None and head - block > WIDE_GAP:
+            found.append(Trigger("chain", f"{head - block} blocks since the last poll: reading the provider again"))
+        elif block is not None and head > block:
             topic = "0x" + "00" * 12 + target.provider.lower().removeprefix("0x")
-            logs = w3.eth.get_logs(
-                {
-                    "fromBlock": block + 1,
-                    "toBlock": head,
-                    "address": Web3.to_checksum_address(target.diamond),
-                    "topics": [None, topic],
-                }
-            )
+            query = {"address": Web3.to_checksum_address(target.diamond), "topics": [None, topic]}
+            batch = Batch(w3)
+            batch.logs(query, block + 1, head, label=f"provider events {block + 1}..{head}")
+            [logs] = batch.run()
             if logs:
                 found.append(Trigger("chain", f"{len(logs)} event(s) up to block {head}"))
+        if block is not None and head > block:
             with self._lock:
                 if self._block == block:
                     self._block = head
