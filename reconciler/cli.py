@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
-from reconciler.commands.options import state_dir_option
+from reconciler.commands.options import F, state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, unexpected
 from reconciler.desired.diagnostics import DesiredStateError, Severity
 from reconciler.desired.loader import load_desired
@@ -204,6 +204,20 @@ def import_cmd(
     sys.exit(run_import(net, provider, from_block, log_block_range))
 
 
+def _keystore_options(f: F) -> F:
+    """`--keystore` + `--password-ref`: the provider wallet's key kept encrypted (approve, delegate), the same on both."""
+    f = click.option(
+        "--password-ref",
+        metavar="REF",
+        help="The --keystore password: env:NAME or file:PATH, never the password itself (default: asked, hidden).",
+    )(f)
+    return click.option(
+        "--keystore",
+        type=click.Path(path_type=Path),
+        help="The PROVIDER wallet's encrypted JSON keystore, instead of --key-ref.",
+    )(f)
+
+
 @cli.command("approve")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--amount", help='A standing allowance (e.g. "5 MOR"); default: exactly what the plan spends.')
@@ -214,11 +228,20 @@ def import_cmd(
 @click.option(
     "--key-ref", help="The PROVIDER wallet's key: env:NAME or file:PATH (default: the signer's, if it is the provider)."
 )
-def approve_cmd(path: Path, amount: str | None, state_dir: Path, auto_approve: bool, key_ref: str | None) -> None:
+@_keystore_options
+def approve_cmd(
+    path: Path,
+    amount: str | None,
+    state_dir: Path,
+    auto_approve: bool,
+    key_ref: str | None,
+    keystore: Path | None,
+    password_ref: str | None,
+) -> None:
     """Send the MOR approve the plan of PATH needs, from the provider wallet (the manual step of delegate mode)."""
     from reconciler.commands.approve import run_approve
 
-    sys.exit(run_approve(path, amount, state_dir, auto_approve, key_ref))
+    sys.exit(run_approve(path, amount, state_dir, auto_approve, key_ref, keystore=keystore, password_ref=password_ref))
 
 
 @cli.command("delegate")
@@ -228,15 +251,25 @@ def approve_cmd(path: Path, amount: str | None, state_dir: Path, auto_approve: b
     "--rights", help="Comma list of provider,model,marketplace,session (default: what PATH needs; revoke: all)."
 )
 @click.option("--key-ref", help="The PROVIDER wallet's key: file:PATH (0600) or env:NAME; never the key itself.")
+@_keystore_options
 @state_dir_option("Where the journal and the lock are kept (shared with apply).")
 @click.option("--yes", "auto_approve", is_flag=True, help="Send without asking for confirmation.")
 def delegate_cmd(
-    path: Path, verb: str, rights: str | None, key_ref: str | None, state_dir: Path, auto_approve: bool
+    path: Path,
+    verb: str,
+    rights: str | None,
+    key_ref: str | None,
+    keystore: Path | None,
+    password_ref: str | None,
+    state_dir: Path,
+    auto_approve: bool,
 ) -> None:
     """Check, grant or revoke the signer's delegate.xyz rights, sent from the provider wallet (delegate mode)."""
     from reconciler.commands.delegate import run_delegate
 
-    sys.exit(run_delegate(path, verb, rights, key_ref, state_dir, auto_approve))
+    sys.exit(
+        run_delegate(path, verb, rights, key_ref, state_dir, auto_approve, keystore=keystore, password_ref=password_ref)
+    )
 
 
 @cli.command("claim")

@@ -142,3 +142,43 @@ def test_a_killed_approve_is_resumed_not_sent_twice(net: dict[str, Any], tmp_pat
     assert w3.eth.get_transaction_receipt(journaled.tx_hash)["status"] == 1
     assert w3.eth.get_transaction_count(provider["address"]) == 1  # one approve, not two
     assert _allowance(net, provider["address"]) == need
+
+
+def test_approve_with_the_provider_keystore(net: dict[str, Any], tmp_path: Path) -> None:
+    """The cold wallet kept in an encrypted keystore: a wrong password, a keystore of another wallet and a missing
+    password (no terminal to ask) are refused with nothing sent and no secret shown; the right one approves."""
+    from eth_account import Account
+
+    path = _delegate_state(net, tmp_path, provider=3, signer=4)
+    provider, signer = net["accounts"][3], net["accounts"][4]
+    password = "cold wallet passphrase"
+
+    def keystore(key: str, name: str) -> str:
+        ks = tmp_path / name
+        ks.write_text(json.dumps(Account.encrypt(key, password, kdf="pbkdf2", iterations=2)))
+        return str(ks)
+
+    cold, hot = keystore(provider["privateKey"], "cold.json"), keystore(signer["privateKey"], "hot.json")
+    pw_file = tmp_path / "pw"
+    pw_file.write_text(password + "\n")
+    state = tmp_path / "state"
+    base = [str(path), "--state-dir", str(state), "--yes"]
+
+    def secretless(r: Any) -> None:
+        for secret in (password, provider["privateKey"][2:], signer["privateKey"][2:]):
+            assert secret not in r.output
+
+    r = _run(net, [*base, "--keystore", cold, "--password-ref", "env:PW"], DEMO_UPSTREAM_KEY="k", PW="wrong")
+    assert r.exit_code == 1 and "(wrong password; password not shown)" in r.stderr, r.output
+    secretless(r)
+    r = _run(net, [*base, "--keystore", hot, "--password-ref", f"file:{pw_file}"], DEMO_UPSTREAM_KEY="k")
+    assert r.exit_code == 1 and f"is for {signer['address']}, not the provider" in r.stderr
+    secretless(r)
+    r = _run(net, [*base, "--keystore", cold], DEMO_UPSTREAM_KEY="k")
+    assert r.exit_code == 1 and "no terminal to ask for its password" in r.stderr
+    assert _allowance(net, provider["address"]) == 0  # nothing was sent by any refused run
+
+    r = _run(net, [*base, "--keystore", cold, "--password-ref", f"file:{pw_file}"], DEMO_UPSTREAM_KEY="k")
+    assert r.exit_code == 0, r.output
+    assert "approved " in r.stdout and _allowance(net, provider["address"]) > 0
+    secretless(r)

@@ -1,14 +1,22 @@
 """`reconcile delegate PATH check|grant|revoke` on a real devnet (issue 21): the rights the desired state needs,
 on the registry the Diamond names, sent from the provider wallet's key (a file reference), journaled like apply;
-plan names the exact command while they are missing."""
+plan names the exact command while they are missing. The provider wallet's key may also be an encrypted keystore
+whose password is typed, hidden, at a real terminal."""
 
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from eth_account import Account
 
 from reconciler.cli import cli
 from reconciler.pipeline import make_plan
@@ -72,3 +80,55 @@ def test_delegate_check_grant_revoke(net: dict[str, Any], tmp_path: Path) -> Non
     assert r.exit_code == 0, r.output
     r = delegate("check")
     assert r.exit_code == 2 and "missing: marketplace;" in r.output
+
+
+def _at_a_terminal(args: list[str], env: dict[str, str], answers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
+    """`reconcile ARGS` on a pseudo-terminal, typing each answer once its prompt shows; (exit code, all it showed)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen, pending = b"", list(answers)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if pending and pending[0][0] in seen.split(b"\n")[-1]:
+                os.write(master, pending.pop(0)[1])
+        elif proc.poll() is not None:
+            break
+    code = proc.wait(timeout=10)
+    os.close(master)
+    return code, seen.decode(errors="replace")
+
+
+def test_grant_from_a_keystore_with_the_password_typed_at_a_terminal(net: dict[str, Any], tmp_path: Path) -> None:
+    provider, hot = net["accounts"][5], net["accounts"][6]
+    path = _desired(tmp_path, provider["address"], hot["address"])
+    password = "typed, never echoed"
+    keystore = tmp_path / "provider.json"
+    keystore.write_text(json.dumps(Account.encrypt(provider["privateKey"], password, kdf="pbkdf2", iterations=2)))
+    env = {"RECONCILE_DEVNET_DIR": net["dir"], "DEMO_UPSTREAM_KEY": "k", "HOT_KEY": hot["privateKey"]}
+    state = tmp_path / "state"
+    args = ["delegate", str(path), "grant", "--keystore", str(keystore), "--state-dir", str(state)]
+
+    code, shown = _at_a_terminal(
+        args, env, [(b"Password of the keystore", password.encode() + b"\n"), (b"Send the grant?", b"y\n")]
+    )
+    assert code == 0, shown
+    assert "Password of the keystore" in shown and "granted provider, model, marketplace;" in shown
+    assert password not in shown and provider["privateKey"][2:] not in shown  # the typed password is not echoed
+    r = CliRunner().invoke(cli, ["delegate", str(path), "check", "--state-dir", str(state)], env=env)
+    assert r.exit_code == 0, r.output

@@ -22,9 +22,8 @@ from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import TxRecord
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.rpc import connect_all
-from reconciler.chain.signer import load_key, load_signer
+from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
-from reconciler.desired.references import Reference
 from reconciler.market.units import format_mor
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import ActionKind, Allowance
@@ -75,15 +74,16 @@ def allowance_need(
     )
 
 
-def provider_key(desired: Desired, key_ref: Reference | None, environ: Mapping[str, str] | None) -> LocalAccount:
-    """The provider wallet's account: from `key_ref`, else from the signer's key when the signer IS the provider."""
+def provider_key(desired: Desired, given: LocalAccount | None, environ: Mapping[str, str] | None) -> LocalAccount:
+    """The provider wallet's account: the key given on the command line (`--key-ref` or `--keystore`), else the
+    signer's key when the signer IS the provider; any other address is refused before anything is sent."""
     provider = Web3.to_checksum_address(desired.provider.address)
-    if key_ref is not None:
-        account = load_key(key_ref, environ)
+    if given is not None:
+        account = given
     elif desired.delegate_mode:
         raise ApproveError(
             f"the signer {desired.signer.address} is a delegate; the allowance must come from the provider wallet "
-            f"{provider}: run this with --key-ref env:NAME or file:PATH holding that wallet's key"
+            f"{provider}: run this with --key-ref env:NAME or file:PATH holding that wallet's key, or --keystore PATH"
         )
     else:
         account = load_signer(desired.signer, environ)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.approve import MAX_UINT256, ApproveError, allowance_need, provider_key, send_allowance
+from reconciler.apply.approve import MAX_UINT256, allowance_need, provider_key, send_allowance
+from reconciler.chain.signer import key_options, load_given_key
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
+from reconciler.commands.provider_key import password_prompt
 from reconciler.desired.loader import load_desired
-from reconciler.desired.references import BadReference, parse_reference
 from reconciler.market.units import format_mor, parse_amount
 
 
@@ -25,7 +26,10 @@ def run_approve(
     auto_approve: bool,
     key_ref: str | None,
     environ: Mapping[str, str] | None = None,
+    keystore: Path | None = None,
+    password_ref: str | None = None,
 ) -> int:
+    key = key_options(key_ref, keystore, password_ref, Path.cwd())
     desired, _warnings = load_desired(path)
     amount = None if amount_text is None else parse_amount(amount_text)
     want = allowance_need(desired, environ, amount, state_dir)
@@ -37,11 +41,7 @@ def run_approve(
         return EXIT_OK
     if want.amount == MAX_UINT256:
         click.echo("warning: an unlimited allowance: the Diamond may spend every MOR of this wallet", err=True)
-    try:
-        ref = None if key_ref is None else parse_reference(key_ref, Path.cwd())
-    except BadReference as exc:
-        raise ApproveError(f"--key-ref: {exc}") from None
-    account = provider_key(desired, ref, environ)
+    account = provider_key(desired, None if key is None else load_given_key(key, environ, password_prompt()), environ)
     click.echo(
         f"approve: {want.provider} lets the Diamond {want.network.diamond} spend {format_mor(want.amount)} "
         f"(allowance now {format_mor(want.current)}; this plan spends {format_mor(want.need)})"

@@ -21,10 +21,10 @@ from reconciler.apply.delegate import (
     send_rights,
 )
 from reconciler.chain.reader import DELEGATION_RIGHTS
-from reconciler.chain.signer import load_key
+from reconciler.chain.signer import key_options, load_given_key
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
+from reconciler.commands.provider_key import password_prompt
 from reconciler.desired.loader import load_desired
-from reconciler.desired.references import BadReference, parse_reference
 from reconciler.plan.context import delegate_command
 
 
@@ -37,7 +37,10 @@ def run_delegate(
     state_dir: Path,
     auto_approve: bool,
     environ: Mapping[str, str] | None = None,
+    keystore: Path | None = None,
+    password_ref: str | None = None,
 ) -> int:
+    key = key_options(key_ref, keystore, password_ref, Path.cwd())
     desired, _warnings = load_desired(path)
     needed = rights_needed(desired)
     if rights_text is not None:
@@ -62,16 +65,12 @@ def run_delegate(
     if not todo:
         click.echo(f"nothing to {verb}: {', '.join(rights)} already {'granted' if enable else 'revoked'}")
         return EXIT_OK
-    if key_ref is None:
+    if key is None:
         raise DelegateError(
             f"rights are {verb}ed by the provider wallet {d.provider}: give its key with --key-ref file:PATH "
-            "(a 0600 file, never the key itself on a command line)"
+            "(a 0600 file, never the key itself on a command line) or --keystore PATH (an encrypted keystore)"
         )
-    try:
-        ref = parse_reference(key_ref, Path.cwd())
-    except BadReference as exc:
-        raise DelegateError(f"--key-ref: {exc}") from None
-    account = cold_key(d, load_key(ref, environ))
+    account = cold_key(d, load_given_key(key, environ, password_prompt()))
     click.echo(f"{verb}: {', '.join(todo)} ({len(todo)} transaction(s) from {d.provider} to the registry)")
     if not auto_approve and not click.confirm(f"Send the {verb}?", default=False):
         click.echo("cancelled: nothing was sent", err=True)
