@@ -20,8 +20,10 @@ from reconciler.watch.state import (
     Reported,
     Verdict,
     WatchState,
+    carried_on_warning,
     git_blocked_alert,
     invalid_alert,
+    invalid_error,
     stops_on_invalid,
 )
 
@@ -178,7 +180,9 @@ def test_invalid_desired_state_and_other_alerts() -> None:
     assert alert.key == "fp1" and len(alert.extra["errors"]) == 20 and "30 error(s)" in alert.summary
     s, out = _posted(s, (alert, alert))
     assert out == ["invalid-desired-state"]
-    assert s.settle(InvalidDesired(), now=0)[1].result == "invalid-desired-state"
+    assert s.settle(InvalidDesired("invalid desired state: d.yaml:1: bad"), now=0)[1] == Verdict(
+        "invalid-desired-state", "invalid desired state: d.yaml:1: bad"
+    )
     s = s.desired_loaded("v1")
     assert _posted(s, (alert,))[1] == ["invalid-desired-state"]  # fixed, then broken the same way again
 
@@ -265,12 +269,38 @@ def test_a_run_in_progress_gives_the_alert_details_then_the_line() -> None:
     line = run.record(duration_ms=5).to_json()
     assert line["mode"] == "alert-only" and line["suspended"] is True and line["reasons"] == list(run.gate.reasons())
     assert line["planErrors"] == ["a plan error"] and line["actions"] == ["bid.post:0xaa"] and line["durationMs"] == 5
-    # the files are broken, the last good state was planned on: the line says both
-    assert line["desiredInvalid"] is True and line["error"] == "invalid desired state: d.yaml:1: bad"
+    # the files are broken, the last good state was planned on: a warning of the run, not its error
+    assert line["desiredInvalid"] is True and "error" not in line
+    assert line["warnings"] == [carried_on_warning("invalid desired state: d.yaml:1: bad")]
     run.verdict = Verdict("failed", "RpcError: down")
-    assert run.record().to_json()["error"] == "RpcError: down"  # a failure's error comes first
+    failed_line = run.record().to_json()
+    assert failed_line["error"] == "RpcError: down" and failed_line["warnings"] == line["warnings"]
 
     failed = RunFindings(ts=1.0, trigger=("file",), gate=Gate(auto_apply=True), failed_actions=ACTIONS)
     failed.verdict = Verdict("failed", "ApplyError: refusing to apply")
     line = failed.record().to_json()
     assert line["actions"] == ["bid.post:0xaa"] and "txs" not in line and line["mode"] == "apply"
+
+
+def test_a_run_carrying_on_with_the_last_good_state_reports_its_own_result_not_the_files_error() -> None:
+    """A timer run while the files are broken converges to the last good state: its line says converged, with no
+    `error` (metrics and the page take `error` as the run's failure) and the broken files as a warning; a run the
+    broken files stopped has them as its error."""
+    broken = invalid_error(["d.yaml:1: bad"])
+    assert not stops_on_invalid(["timer"], have_last_good=True)
+    s = WatchState().desired_loaded("v1")
+    s, verdict = s.settle(_applied(), now=0)
+    carried = RunFindings(ts=1.0, trigger=("timer",), invalid_error=broken, gate=Gate(auto_apply=True))
+    carried.outcome, carried.verdict = _applied(), verdict
+    line = carried.record(duration_ms=1).to_json()
+    assert line["result"] == "converged" and "error" not in line and line["desiredInvalid"] is True
+    assert line["warnings"] == [carried_on_warning(broken)] and "d.yaml:1: bad" in line["warnings"][0]
+    _s, nothing = s.settle(_applied(applied=False), now=1)
+    carried.outcome, carried.verdict = _applied(applied=False), nothing
+    line = carried.record().to_json()
+    assert line["result"] == "no-changes" and "error" not in line and len(line["warnings"]) == 1
+
+    stopped = RunFindings(ts=1.0, trigger=("file",), invalid_error=broken)
+    _s, stopped.verdict = s.settle(InvalidDesired(broken), now=2)
+    line = stopped.record().to_json()
+    assert line["result"] == "invalid-desired-state" and line["error"] == broken and "warnings" not in line

@@ -238,7 +238,7 @@ class Watcher:
             self._alert(run, git_blocked_alert(run.git))
         desired = self._load(run)
         if desired is None:
-            self._settle(run, InvalidDesired())
+            self._settle(run, InvalidDesired(run.invalid_error or "invalid desired state"))
             return
         network = resolve_network(desired.network, opts.environ)
         provider_dir = state_path(opts.state_dir, network, desired.provider.address)

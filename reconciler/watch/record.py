@@ -13,7 +13,15 @@ from typing import Any
 
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
-from reconciler.watch.state import Applied, BlockedManual, BudgetExceeded, InvalidDesired, Reported, Verdict
+from reconciler.watch.state import (
+    Applied,
+    BlockedManual,
+    BudgetExceeded,
+    InvalidDesired,
+    Reported,
+    Verdict,
+    carried_on_warning,
+)
 
 # what a webhook alert's `details` carry, taken from the run as far as it has got when the alert is raised
 WEBHOOK_FIELDS = ("trigger", "mode", "suspended", "reasons", "actions", "result", "provider", "block", "commit")
@@ -43,7 +51,8 @@ class RunRecord:
     notes: tuple[str, ...] = ()
     claimed_wei: int | None = None
     result: str | None = None  # None only while the run is still going (an alert's details)
-    error: str | None = None
+    error: str | None = None  # this run's own error: None when its result is a success
+    warnings: tuple[str, ...] = ()  # e.g. the files on disk are invalid and the last good state was used
     alerts: tuple[str, ...] = ()
     duration_ms: int | None = None
 
@@ -71,6 +80,7 @@ class RunRecord:
             "claimedWei": str(self.claimed_wei) if self.claimed_wei is not None else None,
             "result": self.result,
             "error": self.error,
+            "warnings": list(self.warnings) or None,
             "alerts": list(self.alerts) or None,
             "durationMs": self.duration_ms,
         }
@@ -134,7 +144,17 @@ class RunFindings:
             notes=applied.notes if applied else (),
             claimed_wei=self.claimed_wei,
             result=verdict.result if verdict else None,
-            error=(verdict.error if verdict else None) or self.invalid_error,
+            error=verdict.error if verdict else None,
+            warnings=self._warnings(),
             alerts=tuple(self.alerts),
             duration_ms=duration_ms,
         )
+
+    def _warnings(self) -> tuple[str, ...]:
+        """Invalid files that did not stop the run (a timer, the chain: the last good state was used) are a
+        warning of the run, whatever it came to; a run they stopped has them as its error instead."""
+        if self.invalid_error is None or isinstance(self.outcome, InvalidDesired):
+            return ()
+        if self.verdict is not None and self.verdict.result == "invalid-desired-state":
+            return ()
+        return (carried_on_warning(self.invalid_error),)
