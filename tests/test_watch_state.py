@@ -4,12 +4,15 @@ de-duplication, and the run line's keys as a run's steps fill them in."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from reconciler.chain.journal import TxRecord
+from reconciler.plan.model import Action, ActionKind, Cost
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
-from reconciler.watch.ledger import SpendLedger
+from reconciler.watch.ledger import DAY_SECONDS, SoFar, SpendLedger, so_far
 from reconciler.watch.record import RunFindings, RunRecord
 from reconciler.watch.state import (
     Alert,
@@ -304,3 +307,79 @@ def test_a_run_carrying_on_with_the_last_good_state_reports_its_own_result_not_t
     _s, stopped.verdict = s.settle(InvalidDesired(broken), now=2)
     line = stopped.record().to_json()
     assert line["result"] == "invalid-desired-state" and line["error"] == broken and "warnings" not in line
+
+
+def _action(aid: str, fee: int = 0, stake: int = 0) -> Action:
+    return Action(aid, ActionKind.BID_POST, "t", "r", cost=Cost(fee=fee, stake=stake))
+
+
+def _tx(h: str, action_id: str, status: str) -> TxRecord:
+    return TxRecord(tx_hash=h, status=status, action_id=action_id)  # type: ignore[arg-type]
+
+
+def test_what_a_confirmed_apply_did_as_far_as_the_journal_tells() -> None:
+    plan = [
+        _action("mined", fee=MOR // 10),
+        _action("unknown", stake=MOR),  # sent, no receipt yet: may still be mined
+        _action("reverted", fee=2 * MOR // 10),
+        _action("not-reached", fee=3 * MOR // 10),  # or skipped (already in place): no transaction
+        _action("sped-up", fee=4 * MOR // 10),  # its first transaction replaced by its own faster one, mined
+        _action("refund", stake=-MOR),  # stake back is not spend (as the reservation counts it)
+    ]
+    txs = [
+        _tx("0x1", "mined", "mined"),
+        _tx("0x2", "unknown", "signed"),
+        _tx("0x3", "reverted", "reverted"),
+        _tx("0x4", "sped-up", "replaced"),
+        _tx("0x5", "sped-up", "mined"),
+        _tx("0x6", "refund", "mined"),
+    ]
+    found = so_far(plan, txs)
+    assert found.done == ("mined", "sped-up", "refund") and found.in_flight == ("unknown",)
+    assert found.tx_hashes == ("0x1", "0x2", "0x3", "0x4", "0x5", "0x6")
+    assert found.spent_wei == MOR // 10 + MOR + 4 * MOR // 10
+    assert so_far(plan, []) == SoFar((), (), (), 0)  # failed before anything was journaled
+    assert so_far(plan, [*txs, _tx("0x7", "not-in-the-plan", "mined")]).spent_wei is None  # cannot price: keep it
+
+
+def test_the_day_tally_is_settled_to_what_the_apply_spent(tmp_path: Path) -> None:
+    path = tmp_path / "spend.jsonl"
+    t0 = 1_000_000.0
+    ledger = SpendLedger(path)
+    assert ledger.reserve(MOR, 2 * MOR, "plan 3 action(s)", now=t0, ref="r1") is None
+    assert ledger.reserve(MOR // 2, None, "plan 1 action(s)", now=t0 + 1, ref="r2") is None  # never settled: unknown
+    ledger.record(MOR // 4, "an entry of an older watcher", ts=t0 + 2)
+    assert ledger.spent_last_day(now=t0 + 5) == MOR + MOR // 2 + MOR // 4
+    ledger.settle("r1", 3 * MOR // 10, "settled: 1 mined, 0 in flight of 3", ts=t0 + 60)
+    ledger.settle("gone", MOR, "a settlement of no reservation", ts=t0 + 60)  # ignored
+    path.write_text(path.read_text() + '{"ts": 1000061.0, "wei": "-5", "settl')  # a torn last line
+    fresh = SpendLedger(path)  # a restarted watcher reads the same tally
+    assert fresh.spent_last_day(now=t0 + 30) == MOR + MOR // 2 + MOR // 4  # before the settlement: as reserved
+    assert fresh.spent_last_day(now=t0 + 61) == 3 * MOR // 10 + MOR // 2 + MOR // 4
+    assert fresh.reserve(9 * MOR // 10, 2 * MOR, "plan 1", now=t0 + 62) is None  # the settled room is usable again
+    # the settled spend stays in the day until a day after its settlement (its txs were mined by then)
+    assert fresh.spent_last_day(now=t0 + DAY_SECONDS + 30) == 3 * MOR // 10 + 9 * MOR // 10
+    assert fresh.spent_last_day(now=t0 + DAY_SECONDS + 61) == 9 * MOR // 10  # only the one reserved at t0 + 62
+    fresh.settle("r1", 0, "settled: 0 mined", ts=t0 + 70)  # the latest settlement wins
+    assert fresh.spent_last_day(now=t0 + 71) == MOR // 2 + MOR // 4 + 9 * MOR // 10
+    lines = path.read_text().splitlines()
+    assert lines[5].endswith('"settl')  # the torn line is left as it was; what followed starts on its own line
+    assert [json.loads(x).get("settles") for x in lines[:5] + lines[6:]] == [None, None, None, "r1", "gone", None, "r1"]
+    assert json.loads(lines[0]) == {"ts": t0, "wei": str(MOR), "what": "plan 3 action(s)", "ref": "r1"}  # as written
+
+
+def test_a_failed_apply_line_says_what_was_attempted_and_done() -> None:
+    """An apply that raised after confirming (a revert, the endpoint, a proxy write; not only ApplyError) still
+    lists the confirmed plan's actions, which the journal says were mined or are in flight, and what was sent."""
+    run = RunFindings(ts=1.0, trigger=("chain",), gate=Gate(auto_apply=True), failed_actions=("a", "b", "c"))
+    run.failed_so_far = so_far([_action("a", fee=1), _action("b", fee=2), _action("c")], [_tx("0x1", "a", "mined")])
+    run.verdict = Verdict("failed", "TransactionFailed: b reverted")
+    line = run.record(duration_ms=3).to_json()
+    assert line["actions"] == ["a", "b", "c"] and line["actionsDone"] == ["a"] and "actionsInFlight" not in line
+    assert line["txHashes"] == ["0x1"] and line["error"] == "TransactionFailed: b reverted" and "txs" not in line
+    run.failed_so_far = so_far([_action("a"), _action("b")], [_tx("0x1", "a", "mined"), _tx("0x2", "b", "signed")])
+    line = run.record().to_json()
+    assert line["actionsDone"] == ["a"] and line["actionsInFlight"] == ["b"] and line["txHashes"] == ["0x1", "0x2"]
+    run.failed_so_far = None  # the journal could not be read: the actions, nothing claimed about them
+    line = run.record().to_json()
+    assert line["actions"] == ["a", "b", "c"] and "actionsDone" not in line and "txHashes" not in line

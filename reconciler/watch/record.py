@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
+from reconciler.watch.ledger import SoFar
 from reconciler.watch.state import (
     Applied,
     BlockedManual,
@@ -44,6 +45,8 @@ class RunRecord:
     suspended: bool | None = None
     reasons: tuple[str, ...] = ()
     actions: tuple[str, ...] | None = None
+    actions_done: tuple[str, ...] | None = None  # a failed apply: which of `actions` the journal says were mined
+    actions_in_flight: tuple[str, ...] = ()  # a failed apply: sent, outcome unknown
     plan_errors: tuple[str, ...] = ()
     txs: int | None = None
     tx_hashes: tuple[str, ...] = ()
@@ -72,6 +75,8 @@ class RunRecord:
             "suspended": self.suspended,
             "reasons": list(self.reasons) or None,
             "actions": list(self.actions) if self.actions is not None else None,
+            "actionsDone": list(self.actions_done) if self.actions_done is not None else None,
+            "actionsInFlight": list(self.actions_in_flight) or None,
             "planErrors": list(self.plan_errors) or None,
             "txs": self.txs,
             "txHashes": list(self.tx_hashes) or None,
@@ -112,7 +117,8 @@ class RunFindings:
     low_funds: tuple[str, ...] = ()
     gate: Gate | None = None
     outcome: Applied | BudgetExceeded | BlockedManual | Reported | InvalidDesired | None = None
-    failed_actions: tuple[str, ...] | None = None  # what an apply that raised ApplyError had planned
+    failed_actions: tuple[str, ...] | None = None  # what an apply that raised after confirming had planned
+    failed_so_far: SoFar | None = None  # and what the journal says it did (None: not known)
     claimed_wei: int | None = None
     verdict: Verdict | None = None  # replaced by a failure when a step after it (a claim) raises
     alerts: list[str] = field(default_factory=list)
@@ -121,6 +127,7 @@ class RunFindings:
         """The run line as far as the run has got (the webhook's details) or, with its duration, the final one."""
         outcome, gate, verdict = self.outcome, self.gate, self.verdict
         applied = outcome if isinstance(outcome, Applied) else None
+        so_far = self.failed_so_far if outcome is None else None
         return RunRecord(
             ts=self.ts,
             trigger=self.trigger,
@@ -139,7 +146,9 @@ class RunFindings:
             actions=outcome.actions if outcome is not None else self.failed_actions,
             plan_errors=outcome.plan_errors if isinstance(outcome, Reported) else (),
             txs=applied.txs if applied else None,
-            tx_hashes=applied.tx_hashes if applied else (),
+            actions_done=so_far.done if so_far else None,
+            actions_in_flight=so_far.in_flight if so_far else (),
+            tx_hashes=applied.tx_hashes if applied else so_far.tx_hashes if so_far else (),
             mor_spent_wei=applied.spent_wei if applied else None,
             notes=applied.notes if applied else (),
             claimed_wei=self.claimed_wei,
