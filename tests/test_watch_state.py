@@ -4,12 +4,15 @@ de-duplication, and the run line's keys as a run's steps fill them in."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from reconciler.chain.journal import TxRecord
+from reconciler.plan.model import Action, ActionKind, Cost
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
-from reconciler.watch.ledger import SpendLedger
+from reconciler.watch.ledger import DAY_SECONDS, SoFar, SpendLedger, so_far
 from reconciler.watch.record import RunFindings, RunRecord
 from reconciler.watch.state import (
     Alert,
@@ -20,8 +23,10 @@ from reconciler.watch.state import (
     Reported,
     Verdict,
     WatchState,
+    carried_on_warning,
     git_blocked_alert,
     invalid_alert,
+    invalid_error,
     stops_on_invalid,
 )
 
@@ -178,7 +183,9 @@ def test_invalid_desired_state_and_other_alerts() -> None:
     assert alert.key == "fp1" and len(alert.extra["errors"]) == 20 and "30 error(s)" in alert.summary
     s, out = _posted(s, (alert, alert))
     assert out == ["invalid-desired-state"]
-    assert s.settle(InvalidDesired(), now=0)[1].result == "invalid-desired-state"
+    assert s.settle(InvalidDesired("invalid desired state: d.yaml:1: bad"), now=0)[1] == Verdict(
+        "invalid-desired-state", "invalid desired state: d.yaml:1: bad"
+    )
     s = s.desired_loaded("v1")
     assert _posted(s, (alert,))[1] == ["invalid-desired-state"]  # fixed, then broken the same way again
 
@@ -265,12 +272,114 @@ def test_a_run_in_progress_gives_the_alert_details_then_the_line() -> None:
     line = run.record(duration_ms=5).to_json()
     assert line["mode"] == "alert-only" and line["suspended"] is True and line["reasons"] == list(run.gate.reasons())
     assert line["planErrors"] == ["a plan error"] and line["actions"] == ["bid.post:0xaa"] and line["durationMs"] == 5
-    # the files are broken, the last good state was planned on: the line says both
-    assert line["desiredInvalid"] is True and line["error"] == "invalid desired state: d.yaml:1: bad"
+    # the files are broken, the last good state was planned on: a warning of the run, not its error
+    assert line["desiredInvalid"] is True and "error" not in line
+    assert line["warnings"] == [carried_on_warning("invalid desired state: d.yaml:1: bad")]
     run.verdict = Verdict("failed", "RpcError: down")
-    assert run.record().to_json()["error"] == "RpcError: down"  # a failure's error comes first
+    failed_line = run.record().to_json()
+    assert failed_line["error"] == "RpcError: down" and failed_line["warnings"] == line["warnings"]
 
     failed = RunFindings(ts=1.0, trigger=("file",), gate=Gate(auto_apply=True), failed_actions=ACTIONS)
     failed.verdict = Verdict("failed", "ApplyError: refusing to apply")
     line = failed.record().to_json()
     assert line["actions"] == ["bid.post:0xaa"] and "txs" not in line and line["mode"] == "apply"
+
+
+def test_a_run_carrying_on_with_the_last_good_state_reports_its_own_result_not_the_files_error() -> None:
+    """A timer run while the files are broken converges to the last good state: its line says converged, with no
+    `error` (metrics and the page take `error` as the run's failure) and the broken files as a warning; a run the
+    broken files stopped has them as its error."""
+    broken = invalid_error(["d.yaml:1: bad"])
+    assert not stops_on_invalid(["timer"], have_last_good=True)
+    s = WatchState().desired_loaded("v1")
+    s, verdict = s.settle(_applied(), now=0)
+    carried = RunFindings(ts=1.0, trigger=("timer",), invalid_error=broken, gate=Gate(auto_apply=True))
+    carried.outcome, carried.verdict = _applied(), verdict
+    line = carried.record(duration_ms=1).to_json()
+    assert line["result"] == "converged" and "error" not in line and line["desiredInvalid"] is True
+    assert line["warnings"] == [carried_on_warning(broken)] and "d.yaml:1: bad" in line["warnings"][0]
+    _s, nothing = s.settle(_applied(applied=False), now=1)
+    carried.outcome, carried.verdict = _applied(applied=False), nothing
+    line = carried.record().to_json()
+    assert line["result"] == "no-changes" and "error" not in line and len(line["warnings"]) == 1
+
+    stopped = RunFindings(ts=1.0, trigger=("file",), invalid_error=broken)
+    _s, stopped.verdict = s.settle(InvalidDesired(broken), now=2)
+    line = stopped.record().to_json()
+    assert line["result"] == "invalid-desired-state" and line["error"] == broken and "warnings" not in line
+
+
+def _action(aid: str, fee: int = 0, stake: int = 0) -> Action:
+    return Action(aid, ActionKind.BID_POST, "t", "r", cost=Cost(fee=fee, stake=stake))
+
+
+def _tx(h: str, action_id: str, status: str) -> TxRecord:
+    return TxRecord(tx_hash=h, status=status, action_id=action_id)  # type: ignore[arg-type]
+
+
+def test_what_a_confirmed_apply_did_as_far_as_the_journal_tells() -> None:
+    plan = [
+        _action("mined", fee=MOR // 10),
+        _action("unknown", stake=MOR),  # sent, no receipt yet: may still be mined
+        _action("reverted", fee=2 * MOR // 10),
+        _action("not-reached", fee=3 * MOR // 10),  # or skipped (already in place): no transaction
+        _action("sped-up", fee=4 * MOR // 10),  # its first transaction replaced by its own faster one, mined
+        _action("refund", stake=-MOR),  # stake back is not spend (as the reservation counts it)
+    ]
+    txs = [
+        _tx("0x1", "mined", "mined"),
+        _tx("0x2", "unknown", "signed"),
+        _tx("0x3", "reverted", "reverted"),
+        _tx("0x4", "sped-up", "replaced"),
+        _tx("0x5", "sped-up", "mined"),
+        _tx("0x6", "refund", "mined"),
+    ]
+    found = so_far(plan, txs)
+    assert found.done == ("mined", "sped-up", "refund") and found.in_flight == ("unknown",)
+    assert found.tx_hashes == ("0x1", "0x2", "0x3", "0x4", "0x5", "0x6")
+    assert found.spent_wei == MOR // 10 + MOR + 4 * MOR // 10
+    assert so_far(plan, []) == SoFar((), (), (), 0)  # failed before anything was journaled
+    assert so_far(plan, [*txs, _tx("0x7", "not-in-the-plan", "mined")]).spent_wei is None  # cannot price: keep it
+
+
+def test_the_day_tally_is_settled_to_what_the_apply_spent(tmp_path: Path) -> None:
+    path = tmp_path / "spend.jsonl"
+    t0 = 1_000_000.0
+    ledger = SpendLedger(path)
+    assert ledger.reserve(MOR, 2 * MOR, "plan 3 action(s)", now=t0, ref="r1") is None
+    assert ledger.reserve(MOR // 2, None, "plan 1 action(s)", now=t0 + 1, ref="r2") is None  # never settled: unknown
+    ledger.record(MOR // 4, "an entry of an older watcher", ts=t0 + 2)
+    assert ledger.spent_last_day(now=t0 + 5) == MOR + MOR // 2 + MOR // 4
+    ledger.settle("r1", 3 * MOR // 10, "settled: 1 mined, 0 in flight of 3", ts=t0 + 60)
+    ledger.settle("gone", MOR, "a settlement of no reservation", ts=t0 + 60)  # ignored
+    path.write_text(path.read_text() + '{"ts": 1000061.0, "wei": "-5", "settl')  # a torn last line
+    fresh = SpendLedger(path)  # a restarted watcher reads the same tally
+    assert fresh.spent_last_day(now=t0 + 30) == MOR + MOR // 2 + MOR // 4  # before the settlement: as reserved
+    assert fresh.spent_last_day(now=t0 + 61) == 3 * MOR // 10 + MOR // 2 + MOR // 4
+    assert fresh.reserve(9 * MOR // 10, 2 * MOR, "plan 1", now=t0 + 62) is None  # the settled room is usable again
+    # the settled spend stays in the day until a day after its settlement (its txs were mined by then)
+    assert fresh.spent_last_day(now=t0 + DAY_SECONDS + 30) == 3 * MOR // 10 + 9 * MOR // 10
+    assert fresh.spent_last_day(now=t0 + DAY_SECONDS + 61) == 9 * MOR // 10  # only the one reserved at t0 + 62
+    fresh.settle("r1", 0, "settled: 0 mined", ts=t0 + 70)  # the latest settlement wins
+    assert fresh.spent_last_day(now=t0 + 71) == MOR // 2 + MOR // 4 + 9 * MOR // 10
+    lines = path.read_text().splitlines()
+    assert lines[5].endswith('"settl')  # the torn line is left as it was; what followed starts on its own line
+    assert [json.loads(x).get("settles") for x in lines[:5] + lines[6:]] == [None, None, None, "r1", "gone", None, "r1"]
+    assert json.loads(lines[0]) == {"ts": t0, "wei": str(MOR), "what": "plan 3 action(s)", "ref": "r1"}  # as written
+
+
+def test_a_failed_apply_line_says_what_was_attempted_and_done() -> None:
+    """An apply that raised after confirming (a revert, the endpoint, a proxy write; not only ApplyError) still
+    lists the confirmed plan's actions, which the journal says were mined or are in flight, and what was sent."""
+    run = RunFindings(ts=1.0, trigger=("chain",), gate=Gate(auto_apply=True), failed_actions=("a", "b", "c"))
+    run.failed_so_far = so_far([_action("a", fee=1), _action("b", fee=2), _action("c")], [_tx("0x1", "a", "mined")])
+    run.verdict = Verdict("failed", "TransactionFailed: b reverted")
+    line = run.record(duration_ms=3).to_json()
+    assert line["actions"] == ["a", "b", "c"] and line["actionsDone"] == ["a"] and "actionsInFlight" not in line
+    assert line["txHashes"] == ["0x1"] and line["error"] == "TransactionFailed: b reverted" and "txs" not in line
+    run.failed_so_far = so_far([_action("a"), _action("b")], [_tx("0x1", "a", "mined"), _tx("0x2", "b", "signed")])
+    line = run.record().to_json()
+    assert line["actionsDone"] == ["a"] and line["actionsInFlight"] == ["b"] and line["txHashes"] == ["0x1", "0x2"]
+    run.failed_so_far = None  # the journal could not be read: the actions, nothing claimed about them
+    line = run.record().to_json()
+    assert line["actions"] == ["a", "b", "c"] and "actionsDone" not in line and "txHashes" not in line

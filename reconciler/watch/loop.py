@@ -16,6 +16,7 @@ import json
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 from web3 import Web3
 
 from reconciler import GuardRefused
-from reconciler.apply.executor import ApplyError, ApplyOptions, ManualStepNeeded, apply_desired
+from reconciler.apply.executor import ApplyOptions, ManualStepNeeded, apply_desired
 from reconciler.apply.session import journal_path, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
@@ -45,7 +46,7 @@ from reconciler.watch.backoff import Backoff
 from reconciler.watch.board import Board
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
 from reconciler.watch.gitsync import PullResult, head, require_checkout
-from reconciler.watch.ledger import SpendLedger
+from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.page import Observation, WatcherStatus
@@ -238,7 +239,7 @@ class Watcher:
             self._alert(run, git_blocked_alert(run.git))
         desired = self._load(run)
         if desired is None:
-            self._settle(run, InvalidDesired())
+            self._settle(run, InvalidDesired(run.invalid_error or "invalid desired state"))
             return
         network = resolve_network(desired.network, opts.environ)
         provider_dir = state_path(opts.state_dir, network, desired.provider.address)
@@ -365,7 +366,9 @@ class Watcher:
         self, run: RunFindings, desired: Desired, provider_dir: Path
     ) -> Applied | BudgetExceeded | BlockedManual:
         ledger = SpendLedger(provider_dir / "spend.jsonl")
+        journal = Journal(journal_path(provider_dir))
         asked: list[Plan] = []  # the plan apply asked to confirm: a failure after it reports its actions
+        reserved: list[tuple[str, int, set[str]]] = []  # its reservation: ref, wei, the journal's txs before it
 
         def within_budget(plan: Plan) -> bool:
             """apply's confirmation, under its lock and before anything is sent: the ledger reserves the plan's
@@ -373,9 +376,12 @@ class Watcher:
             asked.append(plan)
             spend = sum(a.cost.mor_out for a in plan.pending)
             what = f"plan {len(plan.pending)} action(s)"
-            refusal = ledger.reserve(spend, desired.policy.max_spend_per_day, what)
+            before = {t.tx_hash for t in journal.transactions()}
+            ref = uuid.uuid4().hex[:16]
+            refusal = ledger.reserve(spend, desired.policy.max_spend_per_day, what, ref=ref)
             if refusal is not None:
                 raise _BudgetRefused(refusal, _pending_ids(plan))
+            reserved.append((ref, spend, before))
             return True
 
         aopts = ApplyOptions(
@@ -391,10 +397,14 @@ class Watcher:
             return BudgetExceeded(refused.actions, refused.refusal)
         except ManualStepNeeded as blocked:
             return BlockedManual(blocked.actions, blocked.steps)
-        except ApplyError:
+        except Exception:  # confirmed, then failed part way (a revert, the endpoint, a proxy write...)
             if asked:
                 run.failed_actions = _pending_ids(asked[-1])
+                if reserved:
+                    run.failed_so_far = self._settle_spend(ledger, journal, asked[-1], *reserved[-1])
             raise
+        if asked and reserved:
+            self._settle_spend(ledger, journal, asked[-1], *reserved[-1])
         return Applied(
             actions=_pending_ids(result.plan),
             applied=result.applied,
@@ -406,6 +416,25 @@ class Watcher:
             summary=result.summary(),
             tx_hashes=tuple(t.tx_hash for t in result.txs),
         )
+
+    def _settle_spend(
+        self, ledger: SpendLedger, journal: Journal, plan: Plan, ref: str, reserved: int, before: set[str]
+    ) -> SoFar | None:
+        """After a confirmed apply: what the journal says it did, and the day's reservation corrected to it. Left
+        as reserved when the journal cannot be read or a transaction cannot be priced (never under-count)."""
+        try:
+            sent = [t for t in journal.transactions() if t.tx_hash not in before]
+        except (OSError, ValueError, TypeError) as exc:
+            self.opts.err(f"spend ledger: journal unreadable, the reservation stands ({type(exc).__name__})")
+            return None
+        found = so_far(plan.pending, sent)
+        if reserved > 0 and found.spent_wei is not None and found.spent_wei != reserved:
+            what = f"settled: {len(found.done)} mined, {len(found.in_flight)} in flight of {len(plan.pending)}"
+            try:
+                ledger.settle(ref, found.spent_wei, what)
+            except OSError as exc:
+                self.opts.err(f"spend ledger: could not settle, the reservation stands ({type(exc).__name__})")
+        return found
 
     def _report(self, desired: Desired, gate: Gate) -> Reported:
         observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)

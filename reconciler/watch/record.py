@@ -13,7 +13,16 @@ from typing import Any
 
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
-from reconciler.watch.state import Applied, BlockedManual, BudgetExceeded, InvalidDesired, Reported, Verdict
+from reconciler.watch.ledger import SoFar
+from reconciler.watch.state import (
+    Applied,
+    BlockedManual,
+    BudgetExceeded,
+    InvalidDesired,
+    Reported,
+    Verdict,
+    carried_on_warning,
+)
 
 # what a webhook alert's `details` carry, taken from the run as far as it has got when the alert is raised
 WEBHOOK_FIELDS = ("trigger", "mode", "suspended", "reasons", "actions", "result", "provider", "block", "commit")
@@ -36,6 +45,8 @@ class RunRecord:
     suspended: bool | None = None
     reasons: tuple[str, ...] = ()
     actions: tuple[str, ...] | None = None
+    actions_done: tuple[str, ...] | None = None  # a failed apply: which of `actions` the journal says were mined
+    actions_in_flight: tuple[str, ...] = ()  # a failed apply: sent, outcome unknown
     plan_errors: tuple[str, ...] = ()
     txs: int | None = None
     tx_hashes: tuple[str, ...] = ()
@@ -43,7 +54,8 @@ class RunRecord:
     notes: tuple[str, ...] = ()
     claimed_wei: int | None = None
     result: str | None = None  # None only while the run is still going (an alert's details)
-    error: str | None = None
+    error: str | None = None  # this run's own error: None when its result is a success
+    warnings: tuple[str, ...] = ()  # e.g. the files on disk are invalid and the last good state was used
     alerts: tuple[str, ...] = ()
     duration_ms: int | None = None
 
@@ -63,6 +75,8 @@ class RunRecord:
             "suspended": self.suspended,
             "reasons": list(self.reasons) or None,
             "actions": list(self.actions) if self.actions is not None else None,
+            "actionsDone": list(self.actions_done) if self.actions_done is not None else None,
+            "actionsInFlight": list(self.actions_in_flight) or None,
             "planErrors": list(self.plan_errors) or None,
             "txs": self.txs,
             "txHashes": list(self.tx_hashes) or None,
@@ -71,6 +85,7 @@ class RunRecord:
             "claimedWei": str(self.claimed_wei) if self.claimed_wei is not None else None,
             "result": self.result,
             "error": self.error,
+            "warnings": list(self.warnings) or None,
             "alerts": list(self.alerts) or None,
             "durationMs": self.duration_ms,
         }
@@ -102,7 +117,8 @@ class RunFindings:
     low_funds: tuple[str, ...] = ()
     gate: Gate | None = None
     outcome: Applied | BudgetExceeded | BlockedManual | Reported | InvalidDesired | None = None
-    failed_actions: tuple[str, ...] | None = None  # what an apply that raised ApplyError had planned
+    failed_actions: tuple[str, ...] | None = None  # what an apply that raised after confirming had planned
+    failed_so_far: SoFar | None = None  # and what the journal says it did (None: not known)
     claimed_wei: int | None = None
     verdict: Verdict | None = None  # replaced by a failure when a step after it (a claim) raises
     alerts: list[str] = field(default_factory=list)
@@ -111,6 +127,7 @@ class RunFindings:
         """The run line as far as the run has got (the webhook's details) or, with its duration, the final one."""
         outcome, gate, verdict = self.outcome, self.gate, self.verdict
         applied = outcome if isinstance(outcome, Applied) else None
+        so_far = self.failed_so_far if outcome is None else None
         return RunRecord(
             ts=self.ts,
             trigger=self.trigger,
@@ -129,12 +146,24 @@ class RunFindings:
             actions=outcome.actions if outcome is not None else self.failed_actions,
             plan_errors=outcome.plan_errors if isinstance(outcome, Reported) else (),
             txs=applied.txs if applied else None,
-            tx_hashes=applied.tx_hashes if applied else (),
+            actions_done=so_far.done if so_far else None,
+            actions_in_flight=so_far.in_flight if so_far else (),
+            tx_hashes=applied.tx_hashes if applied else so_far.tx_hashes if so_far else (),
             mor_spent_wei=applied.spent_wei if applied else None,
             notes=applied.notes if applied else (),
             claimed_wei=self.claimed_wei,
             result=verdict.result if verdict else None,
-            error=(verdict.error if verdict else None) or self.invalid_error,
+            error=verdict.error if verdict else None,
+            warnings=self._warnings(),
             alerts=tuple(self.alerts),
             duration_ms=duration_ms,
         )
+
+    def _warnings(self) -> tuple[str, ...]:
+        """Invalid files that did not stop the run (a timer, the chain: the last good state was used) are a
+        warning of the run, whatever it came to; a run they stopped has them as its error instead."""
+        if self.invalid_error is None or isinstance(self.outcome, InvalidDesired):
+            return ()
+        if self.verdict is not None and self.verdict.result == "invalid-desired-state":
+            return ()
+        return (carried_on_warning(self.invalid_error),)

@@ -77,8 +77,10 @@ class BlockedManual:
 
 @dataclass(frozen=True)
 class InvalidDesired:
-    """The desired state is invalid and there is no good one to act on in this run: nothing was planned."""
+    """The desired state is invalid and there is no good one to act on in this run: nothing was planned. `error`
+    is the run's error (invalid_error: the first errors with file and line)."""
 
+    error: str = "invalid desired state"
     actions: tuple[str, ...] = ()
 
 
@@ -190,7 +192,7 @@ class WatchState:
             summary = f"{len(outcome.actions)} action(s) pending, not applied ({'; '.join(outcome.reasons)})"
             return self, Verdict("drift-reported", None, (Alert("drift", summary, key="|".join(outcome.actions)),))
         if isinstance(outcome, InvalidDesired):
-            return self, Verdict("invalid-desired-state")
+            return self, Verdict("invalid-desired-state", outcome.error)
         backoff = self.backoff.failed(now, self.desired_fp) if outcome.applying else self.backoff
         alert = Alert("failure", f"watch run failed: {outcome.error}", key=outcome.error)
         return replace(self, backoff=backoff), Verdict("failed", outcome.error, (alert,))
@@ -232,6 +234,12 @@ def invalid_alert(errors: list[str], files_fp: str) -> Alert:
 def invalid_error(errors: list[str]) -> str:
     """The run line's `error` for an invalid desired state (the first five errors, with file and line)."""
     return "invalid desired state: " + "; ".join(errors[:5])
+
+
+def carried_on_warning(error: str) -> str:
+    """What a run that went on with the last good desired state says of the invalid files: a warning, not its
+    `error` (that run may well have converged; its error, if any, is its own)."""
+    return f"the desired state on disk is invalid, this run used the last good one ({error})"
 
 
 def git_blocked_alert(pull: PullResult) -> Alert:
