@@ -187,8 +187,10 @@ def test_alerts_say_what_stops_the_watcher() -> None:
 def test_the_html_escapes_everything_and_draws_a_point_per_day_with_data() -> None:
     inputs = _inputs(31337)
     run = dict(inputs.runs[0]) | {"error": "<img src=x onerror=alert(1)>", "result": "failed"}
-    html = render_page(build_page(replace(inputs, runs=[run])))
+    carried = dict(inputs.runs[0]) | {"warnings": ["desired.yaml:3 <b>invalid</b>: the last good state was used"]}
+    html = render_page(build_page(replace(inputs, runs=[run, carried])))
     assert "<img src=x" not in html and "&lt;img src=x" in html
+    assert "warning: desired.yaml:3 &lt;b&gt;invalid&lt;/b&gt;: the last good state was used" in html
     assert html.count('<g class="point"') == 2 and "<script" not in html
     served = render_page(build_page(inputs), script="/page.js")
     assert '<script src="/page.js" defer></script>' in served

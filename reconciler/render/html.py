@@ -179,6 +179,7 @@ def _runs(doc: Mapping[str, Any]) -> str:
         ) or (_e(r["txCount"]) if r["txCount"] else "")
         actions = ", ".join(r["actions"][:4]) + (f" … +{len(r['actions']) - 4}" if len(r["actions"]) > 4 else "")
         err = f'<div class="detail">{_e(r["error"])}</div>' if r.get("error") else ""
+        err += "".join(f'<div class="detail">warning: {_e(w)}</div>' for w in r.get("warnings") or [])
         rows.append(
             f'<tr class="run"><td>{_e(r["time"][11:19])}</td><td>{_e(", ".join(r["trigger"]))}</td>'
             f'<td class="r-{_e(r["result"])}">{_e(r["result"])}{err}</td><td class="mono">{_e(actions)}</td>'

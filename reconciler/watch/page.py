@@ -92,6 +92,7 @@ def _run_entry(line: Mapping[str, Any], explorer: str | None) -> dict[str, Any]:
         "morSpent": money(spent),
         "alerts": list(line.get("alerts") or []),
         "error": line.get("error"),
+        "warnings": [str(x) for x in line.get("warnings") or []],  # e.g. invalid files, the last good state used
     }
 
 
