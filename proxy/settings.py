@@ -6,6 +6,7 @@ They come from flags or the forwarder's own settings file (YAML or JSON), never 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,51 @@ class Settings:
     max_decoded_bytes: int = 16 * 1024 * 1024  # what a compressed upstream answer may inflate to
     upstream_keepalive_s: float = 4.0  # idle pooled upstream connections close after this (Keep-Alive: timeout= wins)
 
+    def __post_init__(self) -> None:
+        problems = [f"{name}: {why}" for name, why in _out_of_range(self)]
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+# Settings that must be above zero (a zero timeout fails every request, a zero cap refuses every body); every
+# other number may be zero (0 = off, or no wait), none may be negative or infinite.
+_POSITIVE = frozenset(
+    {
+        "connect_timeout",
+        "ttfb_timeout",
+        "idle_timeout",
+        "total_timeout",
+        "keepalive_interval",
+        "default_max_tokens",
+        "failure_window",
+        "max_body_bytes",
+        "max_json_body_bytes",
+        "request_read_timeout",
+        "max_response_bytes",
+        "max_error_body_bytes",
+        "max_stream_bytes",
+        "max_decoded_bytes",
+    }
+)
+
+
+def _out_of_range(settings: Settings) -> list[tuple[str, str]]:
+    """(name, why) of each number a forwarder cannot run with: caught at start, not as a spinning loop later."""
+    out = []
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not math.isfinite(value):
+            out.append((f.name, f"must be a finite number (got {value})"))
+        elif f.name in _POSITIVE and value <= 0:
+            out.append((f.name, f"must be above 0 (got {value})"))
+        elif value < 0:
+            out.append((f.name, f"must be 0 or more (got {value})"))
+    return out
 
 
 class SettingsError(Exception):

@@ -27,10 +27,16 @@ def _host_port(value: str) -> tuple[str, int]:
 
 @click.command("watch")
 @click.argument("path", type=click.Path(path_type=Path), required=False)
-@click.option("--interval", type=float, default=60.0, show_default=True, help="Re-plan at least this often (s).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1.0),
+    default=60.0,
+    show_default=True,
+    help="Re-plan at least this often (s).",
+)
 @click.option(
     "--poll",
-    type=float,
+    type=click.FloatRange(min=0.1),  # a zero or negative wait would spin a core
     default=2.0,
     show_default=True,
     help="How often to look for new blocks with this provider's events, the signer's nonce and the forwarder's "
@@ -55,11 +61,22 @@ def _host_port(value: str) -> tuple[str, int]:
     "into the page's login form (never printed). Required off loopback.",
 )
 @click.option("--no-page", is_flag=True, help="Serve only /metrics and /healthz (no status page, no extra reading).")
-@click.option("--git-pull", type=float, metavar="SECONDS", help="Fast-forward PATH's git checkout this often.")
+@click.option(
+    "--git-pull", type=click.FloatRange(min=0.1), metavar="SECONDS", help="Fast-forward PATH's git checkout this often."
+)
 @state_dir_option("Journal, lock and spend tally (shared with apply); --suspend/--resume act on this.")
 @click.option("--webhook", metavar="REF", help="env:NAME or file:PATH holding the webhook URL (never printed).")
-@click.option("--max-failures", type=int, default=5, show_default=True, help="Stop applying after N failures.")
-@click.option("--backoff", "backoff_base", type=float, default=5.0, show_default=True, help="First retry delay (s).")
+@click.option(
+    "--max-failures", type=click.IntRange(min=1), default=5, show_default=True, help="Stop applying after N failures."
+)
+@click.option(
+    "--backoff",
+    "backoff_base",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="First retry delay (s).",
+)
 @click.option("--suspend", is_flag=True, help="Pause auto-apply of the watchers using --state-dir, then exit.")
 @click.option("--resume", "resume_", is_flag=True, help="Lift --suspend (and a writer-conflict stop), then exit.")
 def watch_cmd(

@@ -148,6 +148,28 @@ def test_settings_file(tmp_path):
         load_settings_file(f)
 
 
+def test_settings_a_forwarder_cannot_run_with_are_refused_at_start(tmp_path, capsys):
+    from proxy.cli import main
+    from proxy.settings import Settings, SettingsError, load_settings_file
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"models": [_model()]}))
+    flags = ["--upstream-keepalive-s", "-1", "--connect-timeout", "0"]
+    with pytest.raises(SystemExit) as exc:  # before anything listens
+        main(["--config", str(config), "--listen", "127.0.0.1:0", *flags])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "connect_timeout: must be above 0" in err and "upstream_keepalive_s: must be 0 or more" in err
+    f = tmp_path / "s.yaml"
+    f.write_text("idle-timeout: .inf\nmax_stream_bytes: 0\n")
+    with pytest.raises(
+        SettingsError, match=r"idle_timeout: must be a finite number.*max_stream_bytes: must be above 0"
+    ):
+        Settings().replace(**load_settings_file(f))
+    off = Settings().replace(wait_queue=0, failure_budget=0, upstream_keepalive_s=0.0)  # 0 = off: allowed
+    assert off.failure_budget == 0 and off.upstream_keepalive_s == 0.0
+
+
 def test_warnings_are_logged_on_load(tmp_path, caplog):
     from proxy.settings import Settings
     from proxy.state import ProxyState
