@@ -127,13 +127,35 @@ def test_502s_and_cut_connections_retry_reads(sim: EndpointSimulator) -> None:
     assert sim.counts.failed > 5 and provider(w3).stats.retries == sim.counts.failed
 
 
-def test_a_stalled_request_times_out_and_is_retried(sim: EndpointSimulator) -> None:
+def test_a_stalled_request_times_out_and_is_retried_once_saying_so(
+    sim: EndpointSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each timeout costs the whole timeout: one retry (not five), said as it starts, so a hung endpoint fails in
+    two timeouts and a person sees why the command waits."""
     sim.set_limits(Limits(fail_rate=1.0, fail_kinds=("stall",), stall_seconds=1.0))
     w3 = client(sim, timeout=0.2)
-    with pytest.raises(RpcError) as exc:
+    with caplog.at_level("WARNING", logger="reconciler.chain.endpoint"), pytest.raises(RpcError) as exc:
         w3.eth.chain_id  # noqa: B018
     assert "timed out" in str(exc.value) and "env:TEST_RPC" in str(exc.value)
-    assert sim.counts.http_requests == 6
+    assert sim.counts.http_requests == 2
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["env:TEST_RPC: no answer to eth_chainId within 0.2 s; trying again (1 of 1)"], said
+    assert all(SECRET not in x and str(sim.port) not in x for x in said)
+
+
+def test_a_pool_leaves_a_hung_endpoint_after_a_short_chain_id_wait(
+    sim: EndpointSimulator, high_chain: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.chain import pool
+    from reconciler.chain.rpc import connect_all
+
+    monkeypatch.setattr(pool, "CHAIN_ID_TIMEOUT", 0.2)  # 10 s in use; the reads keep their 5 s here
+    sim.set_limits(Limits(fail_rate=1.0, fail_kinds=("stall",), stall_seconds=3.0))
+    w3 = connect_all([(f"{sim.url}/v2/{SECRET}", "env:HUNG"), (high_chain["url"], "env:GOOD")], timeout=5.0)
+    assert w3.eth.block_number >= HIGH  # read from the second endpoint
+    assert sim.counts.http_requests == 2  # the chain id, tried twice within 0.2 s each, then left
+    text = w3.provider.health[0].describe()  # type: ignore[attr-defined]
+    assert text.startswith("env:HUNG: down") and SECRET not in text
 
 
 def test_a_transaction_is_never_resent_after_a_502_or_a_cut_but_is_after_a_429(

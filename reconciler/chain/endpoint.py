@@ -5,10 +5,13 @@ dropped connection). A web3 provider that gives up on the first refusal fails a 
 - a batch the endpoint finds too large (HTTP 413, a JSON-RPC -32600 or a single error object instead of a list,
   or a "batch too large" message) is split, and the size that worked is remembered for the endpoint;
 - 429 and 503 wait for `Retry-After` (else a bounded exponential backoff with jitter), then try again;
-- 502, 504, other 5xx without a JSON-RPC answer, timeouts and connection errors retry reads a bounded number
-  of times. Sending a transaction is never retried on those (it may have arrived): the journal decides
-  (`chain/sender.py`). Only a 429, which says the request was not processed, sends the same bytes again;
-- every request has a timeout;
+- 502, 504, other 5xx without a JSON-RPC answer and connection errors retry reads a bounded number of times; a
+  timeout is retried once only (each costs the whole timeout: a hung endpoint must fail in a minute, not three,
+  and a pool then reads from the next one). Sending a transaction is never retried on those (it may have
+  arrived): the journal decides (`chain/sender.py`). Only a 429, which says the request was not processed,
+  sends the same bytes again;
+- every request has a timeout, and every long wait (a timeout retried, a long Retry-After) is said on stderr as
+  it starts (a logging WARNING, which the command line prints as is);
 - errors name the endpoint by its label (`network.rpcUrl` as written, e.g. `env:BASE_RPC_URL`), never its URL,
   which may embed an API key.
 It also counts what it sends (HTTP requests, JSON-RPC calls, logical round trips), which is what a metered
@@ -21,6 +24,7 @@ import email.utils
 import hashlib
 import itertools
 import json
+import logging
 import random
 import re
 import time
@@ -38,7 +42,9 @@ from reconciler import EndpointUnusable
 BATCH_START = 1000  # calls per batch until the endpoint says less
 LOG_RANGE_START = 10_000  # blocks per eth_getLogs until the endpoint says less
 CONNECT_TIMEOUT = 5.0
-READ_RETRIES = 5  # a read is tried at most 1 + READ_RETRIES times on 5xx, timeouts and dropped connections
+READ_RETRIES = 5  # a read is tried at most 1 + READ_RETRIES times on 5xx and dropped connections
+TIMEOUT_RETRIES = 1  # ...and at most twice when it timed out (each try costs the whole timeout)
+LONG_WAIT = 5.0  # seconds: a rate-limit wait at least this long is said as it starts
 REFUSED_RETRIES = 2  # a refused connection is rarely transient: nothing listens there
 RATE_LIMIT_WAITS = 10  # at most this many 429/503 waits for one request
 MAX_RETRY_AFTER = 60.0  # a longer Retry-After is an outage, not a rate limit: say so instead of hanging
@@ -51,6 +57,9 @@ _RATE = re.compile(
     r"rate.?limit|too many requests|exceeded .*(capacity|compute units|throughput)|requests? per sec", re.I
 )
 _MAX_NUMBER = re.compile(r"(?:max(?:imum)?|limit(?:ed)?(?: to)?|up to)\D{0,20}?(\d[\d,]*)\s?([kK]\b)?", re.I)
+
+
+log = logging.getLogger(__name__)
 
 
 class RpcError(EndpointUnusable):
@@ -256,9 +265,18 @@ class EndpointProvider(JSONBaseProvider):
                     if isinstance(exc, requests.Timeout)
                     else ("connection refused" if refused else "connection failed")
                 )
-                failures = self._after_failure(
-                    failures, writes, kind, what, REFUSED_RETRIES if refused else READ_RETRIES
-                )
+                timed_out = isinstance(exc, requests.Timeout)
+                retries = TIMEOUT_RETRIES if timed_out else REFUSED_RETRIES if refused else READ_RETRIES
+                failures = self._after_failure(failures, writes, kind, what, retries)
+                if timed_out:
+                    log.warning(
+                        "%s: no answer to %s within %g s; trying again (%d of %d)",
+                        self.label,
+                        what,
+                        self.timeout,
+                        failures,
+                        retries,
+                    )
                 continue
             status = resp.status_code
             if status in (401, 403):  # a wrong or missing key: no retry, no split will help
@@ -279,7 +297,10 @@ class EndpointProvider(JSONBaseProvider):
                     raise RpcError(f"{self.label}: rate limited (HTTP {status}) {waits} times in a row; try later")
                 if wait is not None and wait > MAX_RETRY_AFTER:
                     raise RpcError(f"{self.label}: the endpoint asks to wait {wait:.0f}s (HTTP {status}); try later")
-                self._sleep(wait if wait is not None else backoff(waits, RATE_BACKOFF_BASE))
+                pause = wait if wait is not None else backoff(waits, RATE_BACKOFF_BASE)
+                if pause >= LONG_WAIT:
+                    log.warning("%s: rate limited (HTTP %s); waiting %.0f s as it asks", self.label, status, pause)
+                self._sleep(pause)
                 continue
             if status >= 500 and data is None:
                 failures = self._after_failure(failures, writes, f"HTTP {status}", what, READ_RETRIES)
@@ -287,6 +308,16 @@ class EndpointProvider(JSONBaseProvider):
             if data is None:
                 raise RpcError(f"{self.label}: HTTP {status} without a JSON-RPC answer")
             return data
+
+    def ask_within(self, method: str, timeout: float) -> RPCResponse:
+        """One call with the usual retries but a shorter timeout: a cheap question (the chain id) whose slow
+        answer means a hung endpoint, which a pool should leave for the next one sooner."""
+        saved = self.timeout
+        self.timeout = min(timeout, saved)
+        try:
+            return self.make_request(RPCEndpoint(method), [])
+        finally:
+            self.timeout = saved
 
     def probe(self, method: str, params: Any = None, timeout: float = 3.0) -> Any:
         """One try of one call, no retry or wait (a pool's health check); the result, or RpcError."""

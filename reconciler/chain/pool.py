@@ -29,6 +29,7 @@ from reconciler.chain.endpoint import SEND_METHODS, EndpointProvider, Learned, R
 MAX_LAG = 3  # blocks behind the best head before an endpoint is left out of reads
 HEAD_TTL = 10.0  # seconds between looks at every endpoint's head
 DOWN_FOR = 15.0  # seconds a failed endpoint is skipped before it is tried again
+CHAIN_ID_TIMEOUT = 10.0  # with others to read from, a hung endpoint's chain id is not waited for the full timeout
 
 T = TypeVar("T")
 
@@ -142,7 +143,11 @@ class EndpointPool(JSONBaseProvider):
         h = self.health[i]
         if h.chain_id is None:
             try:
-                answer = e.make_request(RPCEndpoint("eth_chainId"), [])
+                answer = (
+                    e.ask_within("eth_chainId", CHAIN_ID_TIMEOUT)
+                    if len(self.endpoints) > 1
+                    else e.make_request(RPCEndpoint("eth_chainId"), [])
+                )
                 if "result" not in answer:
                     raise RpcError(f"{e.label}: eth_chainId: {answer.get('error')}")
                 h.chain_id = int(str(answer["result"]), 16)
