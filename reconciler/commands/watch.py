@@ -20,8 +20,8 @@ from reconciler.commands.options import state_dir_option
 
 def _host_port(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:9310")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter("expected HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:9310")
     return host or "127.0.0.1", int(port)
 
 

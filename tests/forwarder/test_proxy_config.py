@@ -168,6 +168,11 @@ def test_settings_a_forwarder_cannot_run_with_are_refused_at_start(tmp_path, cap
         Settings().replace(**load_settings_file(f))
     off = Settings().replace(wait_queue=0, failure_budget=0, upstream_keepalive_s=0.0)  # 0 = off: allowed
     assert off.failure_budget == 0 and off.upstream_keepalive_s == 0.0
+    for listen in ("127.0.0.1:99999", "127.0.0.1", "127.0.0.1:-1"):  # one line, never a traceback
+        with pytest.raises(SystemExit) as exc:
+            main(["--config", str(config), "--listen", listen])
+        assert exc.value.code == 1
+        assert "expected HOST:PORT with a port from 0 to 65535" in capsys.readouterr().err
 
 
 def test_warnings_are_logged_on_load(tmp_path, caplog):
