@@ -39,10 +39,10 @@ _dir_option = click.option(
 
 @devnet_group.command("up")
 @_dir_option
-@click.option("--port", type=int, default=8545, show_default=True, help="RPC port on 127.0.0.1.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8545, show_default=True, help="RPC port on 127.0.0.1.")
 @click.option(
     "--start-block",
-    type=int,
+    type=click.IntRange(min=0),
     default=0,
     show_default=True,
     help="A new chain's first block number, to try a chain as tall as Base's (ignored when state is restored).",
@@ -153,7 +153,13 @@ def plan_cmd(
 @state_dir_option("Where the journal and lock live (keep it: a rerun resumes from it).")
 @click.option("--legacy-tx", is_flag=True, help="Send legacy (gasPrice) transactions, for chains without EIP-1559.")
 @click.option("--speed-up", is_flag=True, help="Replace journaled transactions still pending with a higher fee.")
-@click.option("--receipt-timeout", type=float, default=300.0, show_default=True, help="Seconds to wait per batch.")
+@click.option(
+    "--receipt-timeout",
+    type=click.FloatRange(min=1.0),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait per batch.",
+)
 def apply_cmd(
     path: Path | None,
     plan_file: Path | None,
@@ -176,7 +182,7 @@ def apply_cmd(
     type=click.Choice(["base", "base-sepolia", "arbitrum", "arbitrum-sepolia", "devnet"]),
     help="The network preset (or give --chain-id, --diamond and --mor, as the desired state may).",
 )
-@click.option("--chain-id", type=int, help="The chain id (overrides the preset's).")
+@click.option("--chain-id", type=click.IntRange(min=1), help="The chain id (overrides the preset's).")
 @click.option("--diamond", help="The Diamond's address (overrides the preset's).")
 @click.option("--mor", help="The MOR token's address (overrides the preset's).")
 @click.option("--rpc-url", "rpc_ref", help="A reference to the RPC URL: env:NAME or file:PATH (devnet: devnet.json).")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from apply_helpers import EXAMPLE
 
 from reconciler.desired.loader import load_desired
@@ -98,34 +97,3 @@ def test_sigterm_exits_0_and_a_second_ctrl_c_exits_at_once(tmp_path: Path) -> No
             assert w.proc.wait(30) == 130
             assert w.runs == []  # it did not wait for the hung run to end
             hung.close()
-
-
-@pytest.mark.parametrize(
-    ("flag", "value"),
-    [
-        ("--poll", "-1"),
-        ("--poll", "0"),
-        ("--interval", "0"),
-        ("--git-pull", "0"),
-        ("--backoff", "-5"),
-        ("--max-failures", "0"),
-    ],
-)
-def test_numbers_a_watcher_cannot_run_with_are_usage_errors(tmp_path: Path, flag: str, value: str) -> None:
-    from click.testing import CliRunner
-
-    from reconciler.cli import cli
-
-    r = CliRunner().invoke(cli, ["watch", str(tmp_path / "d.yaml"), flag, value, "--state-dir", str(tmp_path / "s")])
-    assert r.exit_code == 2 and f"Invalid value for '{flag}'" in r.output, r.output
-    assert not (tmp_path / "s").exists()  # refused before anything started
-
-
-def test_a_port_out_of_range_is_refused_in_one_line(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from reconciler.cli import cli
-
-    r = CliRunner().invoke(cli, ["watch", str(tmp_path / "d.yaml"), "--http-listen", "127.0.0.1:99999"])
-    assert r.exit_code == 1 and "--http-listen: expected HOST:PORT with a port from 0 to 65535" in r.output, r.output
-    assert "Traceback" not in r.output
