@@ -23,7 +23,7 @@ from reconciler.cli import cli
         ["devnet", "up", "--port", "99999"],
         ["devnet", "up", "--start-block", "-1"],
         ["apply", "d.yaml", "--receipt-timeout", "0"],
-        ["import", "--network", "base", "--chain-id", "0", "--provider", "0x" + "11" * 20],
+        ["import", "--chain-id", "0", "--network", "base", "--provider", "0x" + "11" * 20],
     ],
 )
 def test_out_of_range_numbers_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
