@@ -71,6 +71,31 @@ def _config_diff(
     return changed, reasons
 
 
+def _write_config(
+    ctx: Context,
+    which: ProxyFile,
+    path: str,
+    have: ModelsConfigState | None,
+    changed: list[dict[str, Any]],
+    reasons: list[str],
+    warnings: list[str] | None = None,
+) -> str:
+    """The write of one models-config file (the forwarder's or the router's): its changed entries, and the
+    version it replaces (apply refuses to write over a file that moved since the plan)."""
+    return ctx.add(
+        Action(
+            id=f"proxy.write-config:{which.value}",
+            kind=ActionKind.PROXY_WRITE_CONFIG,
+            target=f"{which.value} models-config {path}",
+            reason="; ".join(reasons),
+            subject=Subject(proxy=which),
+            value=ProxyEntries(tuple(changed)),
+            before={"version": have.version if have else None, "exists": bool(have and have.exists)},
+            warnings=tuple(warnings or ()),
+        )
+    ).id
+
+
 def forwarder_config(ctx: Context) -> list[str]:
     proxy = ctx.desired.proxy
     if proxy is None:
@@ -88,22 +113,7 @@ def forwarder_config(ctx: Context) -> list[str]:
     if not proxy.admin_url:
         warnings.append("no proxy.adminUrl: the forwarder reloads the file by itself, but the reload is unconfirmed")
     if changed:
-        a = ctx.add(
-            Action(
-                id="proxy.write-config:forwarder",
-                kind=ActionKind.PROXY_WRITE_CONFIG,
-                target=f"forwarder models-config {path}",
-                reason="; ".join(reasons),
-                subject=Subject(proxy=ProxyFile.FORWARDER),
-                value=ProxyEntries(tuple(changed)),
-                before={
-                    "version": obs.file.version if obs.file else None,
-                    "exists": bool(obs.file and obs.file.exists),
-                },
-                warnings=tuple(warnings),
-            )
-        )
-        ids.append(a.id)
+        ids.append(_write_config(ctx, ProxyFile.FORWARDER, path, obs.file, changed, reasons, warnings))
     if proxy.admin_url:
         if obs.reachable is False:
             ctx.warnings.append(
@@ -228,21 +238,7 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, RouterHold]]:
     changed, reasons = _config_diff(ctx, "router models-config", want, obs.file, router.models_config_path, keyless)
     ids: list[str] = []
     if changed:
-        a = ctx.add(
-            Action(
-                id="proxy.write-config:router",
-                kind=ActionKind.PROXY_WRITE_CONFIG,
-                target=f"router models-config {router.models_config_path}",
-                reason="; ".join(reasons),
-                subject=Subject(proxy=ProxyFile.ROUTER),
-                value=ProxyEntries(tuple(changed)),
-                before={
-                    "version": obs.file.version if obs.file else None,
-                    "exists": bool(obs.file and obs.file.exists),
-                },
-            )
-        )
-        ids.append(a.id)
+        ids.append(_write_config(ctx, ProxyFile.ROUTER, router.models_config_path, obs.file, changed, reasons))
     loaded = obs.loaded_model_ids
     if router.url is None:
         ctx.warnings.append("no proxy.router.url: cannot check which models the running router has loaded")
