@@ -12,6 +12,21 @@ from reconciler.plan.model import Action, ActionKind, BidValues, Cost, ModelValu
 from reconciler.plan.proxy_actions import RouterHold
 
 
+def _stake_change(have: int, want: int, refund: str, changes: list[str], errors: list[str]) -> int:
+    """The stake to add (wei); a decrease is an error, since the contracts only add stake (`refund` says how to
+    get it back)."""
+    if want > have:
+        changes.append(f"stake {mor(have)} -> {mor(want)} (+{mor(want - have)})")
+        return want - have
+    if want < have:
+        errors.append(
+            f"stake cannot decrease ({mor(have)} on chain, {mor(want)} declared): the contract only adds stake; "
+            f"{refund}"
+        )
+        changes.append("stake decrease requested")
+    return 0
+
+
 def provider_actions(ctx: Context) -> list[str]:
     want = ctx.desired.provider
     have = ctx.observed.chain.provider
@@ -42,20 +57,11 @@ def provider_actions(ctx: Context) -> list[str]:
         return [a.id]
     assert have is not None
     before = {"address": have.address, "endpoint": have.endpoint, "stake": have.stake}
-    changes = []
+    changes: list[str] = []
     errors = []
-    add = 0
     if want.endpoint != have.endpoint:
         changes.append(f"endpoint {have.endpoint} -> {want.endpoint}")
-    if want.stake > have.stake:
-        add = want.stake - have.stake
-        changes.append(f"stake {mor(have.stake)} -> {mor(want.stake)} (+{mor(add)})")
-    elif want.stake < have.stake:
-        errors.append(
-            f"stake cannot decrease ({mor(have.stake)} on chain, {mor(want.stake)} declared): the contract only "
-            "adds stake; deregistering refunds it"
-        )
-        changes.append("stake decrease requested")
+    add = _stake_change(have.stake, want.stake, "deregistering refunds it", changes, errors)
     if not changes:
         return []
     a = ctx.add(
@@ -147,7 +153,6 @@ def model_actions(ctx: Context, deps: list[str]) -> list[str]:
             ids.append(a.id)
             continue
         changes = []
-        add = 0
         for label, w, h in (
             ("name", m.name, have.name),
             ("tags", list(m.tags), list(have.tags)),
@@ -156,15 +161,9 @@ def model_actions(ctx: Context, deps: list[str]) -> list[str]:
         ):
             if w != h:
                 changes.append(f"{label} {h!r} -> {w!r}")
-        if m.stake > have.stake:
-            add = m.stake - have.stake
-            changes.append(f"stake {mor(have.stake)} -> {mor(m.stake)} (+{mor(add)})")
-        elif m.stake < have.stake:
-            errors.append(
-                f"stake cannot decrease ({mor(have.stake)} on chain, {mor(m.stake)} declared): the contract only "
-                "adds stake; mark the model absent to deregister it and get the stake back"
-            )
-            changes.append("stake decrease requested")
+        add = _stake_change(
+            have.stake, m.stake, "mark the model absent to deregister it and get the stake back", changes, errors
+        )
         if changes:
             a = ctx.add(
                 Action(
