@@ -338,7 +338,8 @@ def test_what_a_confirmed_apply_did_as_far_as_the_journal_tells() -> None:
     assert found.done == ("mined", "sped-up", "refund") and found.in_flight == ("unknown",)
     assert found.tx_hashes == ("0x1", "0x2", "0x3", "0x4", "0x5", "0x6")
     assert found.spent_wei == MOR // 10 + MOR + 4 * MOR // 10
-    assert so_far(plan, []) == SoFar((), (), (), 0)  # failed before anything was journaled
+    assert found.mined_wei == MOR // 10 + 4 * MOR // 10  # what is known spent: the in-flight one is not yet
+    assert so_far(plan, []) == SoFar((), (), (), 0, 0)  # failed before anything was journaled
     assert so_far(plan, [*txs, _tx("0x7", "not-in-the-plan", "mined")]).spent_wei is None  # cannot price: keep it
 
 
@@ -377,9 +378,11 @@ def test_a_failed_apply_line_says_what_was_attempted_and_done() -> None:
     line = run.record(duration_ms=3).to_json()
     assert line["actions"] == ["a", "b", "c"] and line["actionsDone"] == ["a"] and "actionsInFlight" not in line
     assert line["txHashes"] == ["0x1"] and line["error"] == "TransactionFailed: b reverted" and "txs" not in line
+    assert line["morSpentWei"] == "1"  # a's fee: mined before b failed (the counter counts it too)
     run.failed_so_far = so_far([_action("a"), _action("b")], [_tx("0x1", "a", "mined"), _tx("0x2", "b", "signed")])
     line = run.record().to_json()
     assert line["actionsDone"] == ["a"] and line["actionsInFlight"] == ["b"] and line["txHashes"] == ["0x1", "0x2"]
     run.failed_so_far = None  # the journal could not be read: the actions, nothing claimed about them
     line = run.record().to_json()
     assert line["actions"] == ["a", "b", "c"] and "actionsDone" not in line and "txHashes" not in line
+    assert "morSpentWei" not in line

@@ -56,6 +56,7 @@ class SoFar:
     in_flight: tuple[str, ...]  # journaled (sent, or about to be) with no known outcome: they may still be mined
     tx_hashes: tuple[str, ...]
     spent_wei: int | None  # MOR out of done + in flight; None: a transaction the plan cannot price (keep it all)
+    mined_wei: int | None = None  # MOR out of done alone: what the run line and the counter say it spent
 
 
 def so_far(actions: Iterable[Action], txs: Iterable[TxRecord]) -> SoFar:
@@ -75,7 +76,8 @@ def so_far(actions: Iterable[Action], txs: Iterable[TxRecord]) -> SoFar:
     done = tuple(a.id for a in plan if "mined" in statuses.get(a.id, ()))
     in_flight = tuple(a.id for a in plan if a.id not in done and bool(OPEN_STATUSES & statuses.get(a.id, set())))
     spent = None if unpriced else sum(by_id[i].cost.mor_out for i in (*done, *in_flight))
-    return SoFar(done, in_flight, tuple(hashes), spent)
+    mined = None if unpriced else sum(by_id[i].cost.mor_out for i in done)
+    return SoFar(done, in_flight, tuple(hashes), spent, mined)
 
 
 class SpendLedger:

@@ -149,7 +149,7 @@ class RunFindings:
             actions_done=so_far.done if so_far else None,
             actions_in_flight=so_far.in_flight if so_far else (),
             tx_hashes=applied.tx_hashes if applied else so_far.tx_hashes if so_far else (),
-            mor_spent_wei=applied.spent_wei if applied else None,
+            mor_spent_wei=applied.spent_wei if applied else so_far.mined_wei if so_far else None,
             notes=applied.notes if applied else (),
             claimed_wei=self.claimed_wei,
             result=verdict.result if verdict else None,
