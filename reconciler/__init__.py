@@ -24,6 +24,10 @@ class LockBusy(ReconcileError):
     """Another writer holds the provider's lock: wait for it, or resolve it."""
 
 
+class StateUnusable(ReconcileError):
+    """Fix the --state-dir: its lock, journal or ledger cannot be read, written or trusted (nothing was sent)."""
+
+
 class GuardRefused(ReconcileError):
     """A safety guard said no (plan errors, budget, a stale saved plan, no confirmation): nothing was sent."""
 

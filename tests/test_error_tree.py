@@ -12,11 +12,25 @@ from pathlib import Path
 import pytest
 
 import reconciler
-from reconciler import DesiredStateInvalid, EndpointUnusable, GuardRefused, LockBusy, ReconcileError
+from reconciler import (
+    DesiredStateInvalid,
+    EndpointUnusable,
+    GuardRefused,
+    LockBusy,
+    ReconcileError,
+    StateUnusable,
+)
 from reconciler import cli as cli_module
 
 ROOT = Path(__file__).resolve().parent.parent
-FAMILIES = (DesiredStateInvalid, EndpointUnusable, LockBusy, GuardRefused, reconciler.TransactionFailed)
+FAMILIES = (
+    DesiredStateInvalid,
+    EndpointUnusable,
+    LockBusy,
+    StateUnusable,
+    GuardRefused,
+    reconciler.TransactionFailed,
+)
 
 
 def reconciler_exceptions() -> list[type[BaseException]]:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import StateUnusable
 from reconciler.apply.lock import LockHeld, StateLock
-from reconciler.chain.journal import Journal, TxRecord
+from reconciler.chain.journal import Journal, JournalUnreadable, TxRecord
 
 
 def test_latest_record_wins_and_open_ones_are_listed(tmp_path: Path) -> None:
@@ -68,3 +69,70 @@ def test_lock_on_another_host_is_not_taken(tmp_path: Path) -> None:
     path.write_text(json.dumps({"pid": 1, "host": "some-other-host", "startedAt": 0}))
     with pytest.raises(LockHeld, match="some-other-host"):
         StateLock(path).acquire()
+
+
+def test_a_record_after_a_torn_line_is_not_glued_onto_it(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_text('{"type": "tx", "tx_hash": "0xb", "sta')  # a crash mid-write, then the next run appends
+    Journal(path).append(TxRecord(tx_hash="0xa", status="signed", nonce=1))
+    assert [t.tx_hash for t in Journal(path).transactions()] == ["0xa"]
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        (b"[1, 2]", "not a JSON object"),
+        (b'"x"', "not a JSON object"),
+        (b'{"type": "tx"}', "tx_hash"),
+        (b'{"type": "tx", "tx_hash": "0xa", "status": "signed", "nonce": "seven"}', "nonce"),
+        (b'{"type": "tx", "tx_hash": "0xa", "status": "gone"}', "status"),
+    ],
+)
+def test_a_journal_line_of_the_wrong_shape_is_named_not_a_crash(tmp_path: Path, line: bytes, named: str) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"type": "tx", "tx_hash": "0x1", "status": "mined"}\n' + line + b"\n")
+    with pytest.raises(JournalUnreadable, match=rf"{path}:2: .*{named}"):
+        Journal(path).transactions()
+
+
+def test_undecodable_bytes_are_a_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"type": "tx", "tx_hash": "0x1", "status": "mined"}\n\xff\xfe{"ty\n')
+    assert [t.tx_hash for t in Journal(path).transactions()] == ["0x1"]
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [
+        '{"pid": 1e400, "host": "HOST", "startedAt": 0}',
+        '{"pid": 99999999999999999999, "host": "HOST", "startedAt": 0}',
+        '{"pid": -1, "host": "HOST", "startedAt": 0}',
+        '{"pid": 0, "host": "HOST", "startedAt": 0}',
+        '{"pid": 12, "host": "HOST", "startedAt": NaN}',
+        "[1]",
+    ],
+)
+def test_a_lock_naming_no_process_is_taken_over_after_a_while(tmp_path: Path, holder: str) -> None:
+    """A lock file no apply could have written holds nobody: it is stale once old enough, never a crash."""
+    path = tmp_path / "apply.lock"
+    path.write_text(holder.replace("HOST", os.uname().nodename))
+    os.utime(path, (0, 0))
+    lock = StateLock(path).acquire()
+    lock.release()
+    assert not path.exists()
+
+
+def test_a_foreign_lock_with_a_wild_start_time_is_described(tmp_path: Path) -> None:
+    path = tmp_path / "apply.lock"
+    path.write_text('{"pid": 12, "host": "some-other-host", "startedAt": 1e300}')
+    with pytest.raises(LockHeld, match="some-other-host"):
+        StateLock(path).acquire()
+
+
+def test_a_state_dir_that_is_a_file_is_named(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.write_text("not a folder")
+    with pytest.raises(StateUnusable, match=str(state)):
+        StateLock(state / "provider" / "apply.lock").acquire()
+    with pytest.raises(StateUnusable, match=str(state)):
+        Journal(state / "provider" / "journal.jsonl").append(TxRecord(tx_hash="0xa", status="signed"))

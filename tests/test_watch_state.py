@@ -386,3 +386,14 @@ def test_a_failed_apply_line_says_what_was_attempted_and_done() -> None:
     line = run.record().to_json()
     assert line["actions"] == ["a", "b", "c"] and "actionsDone" not in line and "txHashes" not in line
     assert "morSpentWei" not in line
+
+
+def test_the_day_tally_skips_garbage_and_never_counts_below_what_was_reserved(tmp_path: Path) -> None:
+    """Undecodable bytes are a torn line, and a negative entry (never written by a reservation) hides nothing."""
+    path = tmp_path / "spend.jsonl"
+    ledger = SpendLedger(path)
+    ledger.record(5, "bid.post", ts=1000.0, ref="a")
+    with path.open("ab") as f:
+        f.write(b'\xff\xfe{"ts": 1\n{"ts": 1000, "wei": "-7", "what": "x"}\n[1]\n')
+    ledger.record(3, "bid.post", ts=1001.0, ref="b")
+    assert SpendLedger(path).spent_last_day(now=1002.0) == 8

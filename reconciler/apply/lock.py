@@ -7,6 +7,7 @@ or one on another host that cannot be checked from here, refuses the new apply.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from reconciler import LockBusy
+from reconciler import LockBusy, StateUnusable
 from reconciler.devnet.anvil import pid_alive
 
 
@@ -29,7 +30,10 @@ class Holder:
     started_at: float
 
     def describe(self) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.started_at))
+        try:
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.started_at))
+        except (OverflowError, OSError, ValueError):  # a start time no clock gives: say so rather than crash
+            when = f"an impossible time ({self.started_at!r})"
         return f"pid {self.pid} on {self.host} since {when}"
 
 
@@ -42,6 +46,12 @@ class StateLock:
         self._held = False
 
     def acquire(self) -> StateLock:
+        try:
+            return self._acquire()
+        except OSError as exc:
+            raise StateUnusable(f"cannot take the lock {self.path}: {exc.strerror or exc}") from None
+
+    def _acquire(self) -> StateLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         me = Holder(pid=os.getpid(), host=socket.gethostname(), started_at=time.time())
         for _ in range(3):
@@ -72,11 +82,15 @@ class StateLock:
         raise LockHeld(f"could not take the lock {self.path}; another process keeps taking it")
 
     def read_holder(self) -> Holder | None:
+        """The holder the file names, or None when it names none a live apply could be (a pid no process has)."""
         try:
-            data = json.loads(self.path.read_text())
-            return Holder(pid=int(data["pid"]), host=str(data["host"]), started_at=float(data["startedAt"]))
+            data = json.loads(self.path.read_bytes())
+            pid, host, started = data["pid"], data["host"], float(data["startedAt"])
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             return None
+        if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31 or not math.isfinite(started):
+            return None
+        return Holder(pid=pid, host=str(host), started_at=started)
 
     def release(self) -> None:
         if self._held:

@@ -14,10 +14,38 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+
+from reconciler import StateUnusable
 
 TxStatus = Literal["signed", "mined", "reverted", "replaced", "dropped"]
 OPEN_STATUSES: frozenset[str] = frozenset({"signed"})
+_STATUSES = frozenset(get_args(TxStatus))
+_OPTIONAL_INTS = frozenset({"block", "gas_used"})
+
+
+class JournalUnreadable(StateUnusable):
+    """A journal line no apply wrote (not a record, or a field of the wrong type): resuming from it is a guess."""
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one JSON line and fsync it; a torn last line (a crash mid-write) is ended first, so the new line is
+    never glued onto it and lost with it. A state folder that cannot be written is a `StateUnusable`."""
+    try:
+        new_file = not path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            os.write(fd, (("\n" if torn else "") + line + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if new_file:
+            _fsync_dir(path.parent)
+    except OSError as exc:
+        raise StateUnusable(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @dataclass(frozen=True)
@@ -51,44 +79,39 @@ class Journal:
         self.path = path
 
     def append(self, record: TxRecord) -> TxRecord:
-        new_file = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"type": "tx", **asdict(record)}, sort_keys=True) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if new_file:
-            _fsync_dir(self.path.parent)
+        append_line(self.path, json.dumps({"type": "tx", **asdict(record)}, sort_keys=True))
         return record
 
     def update(self, record: TxRecord, **changes: Any) -> TxRecord:
         """Append a newer version of a transaction's record (e.g. status mined with its block)."""
         return self.append(replace(record, ts=time.time(), **changes))
 
-    def _lines(self) -> Iterator[dict[str, Any]]:
-        if not self.path.exists():
+    def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
             return
-        with self.path.open() as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    # a torn last line from a crash mid-write: the record before it still stands
-                    continue
+        except OSError as exc:
+            raise StateUnusable(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        for number, line in enumerate(raw.splitlines(), start=1):
+            try:
+                data = json.loads(line.decode())
+            except ValueError:
+                # a torn line from a crash mid-write (never sent: it is written before): the records around it stand
+                continue
+            if not isinstance(data, dict):
+                raise JournalUnreadable(
+                    f"{self.path}:{number}: not a JSON object; fix or delete that line (no apply writes it)"
+                )
+            yield number, data
 
     def transactions(self) -> list[TxRecord]:
         """The latest record of every transaction, in the order they were first journaled."""
         latest: dict[str, TxRecord] = {}
-        for data in self._lines():
+        for number, data in self._lines():
             if data.pop("type", None) != "tx":
                 continue
-            rec = TxRecord(**{k: v for k, v in data.items() if k in TxRecord.__dataclass_fields__})
+            rec = _record(data, f"{self.path}:{number}")
             latest[rec.tx_hash] = rec
         return list(latest.values())
 
@@ -98,6 +121,28 @@ class Journal:
     def done_actions(self, plan_id: str) -> set[str]:
         """Action ids of a plan whose transaction was mined successfully."""
         return {t.action_id for t in self.transactions() if t.plan_id == plan_id and t.status == "mined"}
+
+
+def _record(data: dict[str, Any], where: str) -> TxRecord:
+    """A journal line as a record, each field of the type an apply writes (a wrong one is named, not guessed)."""
+    fields = {k: v for k, v in data.items() if k in TxRecord.__dataclass_fields__}
+    for name in ("tx_hash", "status"):
+        if not isinstance(fields.get(name), str):
+            raise JournalUnreadable(f"{where}: a record without a {name}; fix or delete that line (no apply writes it)")
+    for name, value in fields.items():
+        if name in _OPTIONAL_INTS or name == "nonce":
+            ok = (value is None and name != "nonce") or (isinstance(value, int) and not isinstance(value, bool))
+        elif name == "ts":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str) or (name == "replaces" and value is None)
+        if not ok:
+            raise JournalUnreadable(f"{where}: {name} is {value!r}; fix or delete that line (no apply writes it)")
+    if fields["status"] not in _STATUSES:
+        raise JournalUnreadable(
+            f"{where}: unknown status {fields['status']!r}; fix or delete that line (no apply writes it)"
+        )
+    return TxRecord(**fields)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -11,13 +11,13 @@ append-only JSON-lines file under the state directory, fsync'd like the journal:
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.chain.journal import OPEN_STATUSES, TxRecord
+from reconciler import StateUnusable
+from reconciler.chain.journal import OPEN_STATUSES, TxRecord, append_line
 from reconciler.plan.model import Action
 from reconciler.watch.gate import budget_refusal
 
@@ -85,15 +85,7 @@ class SpendLedger:
         self.path = path
 
     def _append(self, entry: dict[str, str | float]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            size = os.fstat(fd).st_size
-            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"  # a crash mid-line: never glue onto it
-            os.write(fd, (("\n" if torn else "") + json.dumps(entry) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(self.path, json.dumps(entry))
 
     def record(self, wei: int, what: str, ts: float | None = None, ref: str = "") -> None:
         if wei <= 0:
@@ -115,9 +107,13 @@ class SpendLedger:
             return []
         out: list[Spend] = []
         index: dict[str, int] = {}
-        for line in self.path.read_text().splitlines():
+        try:
+            lines = self.path.read_bytes().splitlines()
+        except OSError as exc:
+            raise StateUnusable(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        for line in lines:
             try:
-                d = json.loads(line)
+                d = json.loads(line.decode())
                 ts, wei, what = float(d["ts"]), int(d["wei"]), str(d.get("what", ""))
                 settles = d.get("settles")
                 if settles is not None:
@@ -126,6 +122,8 @@ class SpendLedger:
                         out[i] = replace(out[i], settled_wei=wei, settled_ts=ts)
                     continue
                 ref = str(d.get("ref", ""))
+                if wei < 0:
+                    continue  # never written here (a reservation spends more than zero): it would hide spending
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # a torn line from a crash
             if ref:
