@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 
 import click
+import jsonschema
+from jsonschema.exceptions import best_match
 
 from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.loader import load_desired
+from reconciler.desired.schema import load_schema
 from reconciler.plan.codec import plan_from_json
 from reconciler.plan.model import Plan
 from reconciler.render.text import render_text, use_color
@@ -19,6 +22,18 @@ from reconciler.render.text import render_text, use_color
 
 def _echo_err(line: str) -> None:
     click.echo(line, err=True)
+
+
+def _read_saved_plan(plan_file: Path) -> Plan:
+    """The plan saved by `plan --out`, checked against its schema first: an edited or foreign file is named by
+    what is wrong in it, never read half-way into a crash."""
+    data = json.loads(plan_file.read_text())
+    wrong = best_match(jsonschema.Draft202012Validator(load_schema("plan.schema.json")).iter_errors(data))
+    if wrong is not None:
+        where = "/".join(str(p) for p in wrong.absolute_path) or "the top level"
+        what = wrong.message if len(wrong.message) <= 160 else wrong.message[:160] + "…"
+        raise ValueError(f"not a plan saved by `reconcile plan --out`: at {where}: {what}")
+    return plan_from_json(data)
 
 
 def _confirm_with(auto_approve: bool) -> object:
@@ -47,7 +62,7 @@ def run_apply(
     saved: Plan | None = None
     if plan_file is not None:
         try:
-            saved = plan_from_json(json.loads(plan_file.read_text()))
+            saved = _read_saved_plan(plan_file)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             _echo_err(f"error: cannot read the saved plan {plan_file} ({type(exc).__name__}: {exc})")
             return EXIT_ERROR
