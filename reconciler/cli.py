@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler import __version__
+from reconciler import ReconcileError, __version__
 from reconciler.commands.options import F, state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, unexpected
 from reconciler.desired.diagnostics import DesiredStateError, Severity
@@ -53,7 +53,7 @@ def devnet_up(dirpath: Path, port: int, start_block: int) -> None:
 
     try:
         info, notes = devnet.up(dirpath, port=port, start_block=start_block)
-    except devnet.DevnetError as exc:
+    except ReconcileError as exc:  # the devnet's own errors, and a devnet.json it did not write
         raise click.ClickException(str(exc)) from exc
     for line in notes:
         click.echo(line)
@@ -79,7 +79,10 @@ def devnet_status(dirpath: Path) -> None:
     """Say whether the devnet runs and what is deployed (exit 1 when it is not running)."""
     from reconciler.devnet import local as devnet  # web3: imported only when a devnet command runs
 
-    st = devnet.status(dirpath)
+    try:
+        st = devnet.status(dirpath)
+    except ReconcileError as exc:
+        raise click.ClickException(str(exc)) from exc
     if not st.running:
         click.echo(f"devnet in {dirpath}: not running" + ("" if st.info else " (never started)"))
         sys.exit(1)

@@ -37,3 +37,32 @@ def test_devnet_reads_devnet_json(tmp_path: Path) -> None:
     with pytest.raises(NetworkError) as exc:
         resolve_network(NetworkSpec("devnet", None, None, None, None), {"RECONCILE_DEVNET_DIR": str(tmp_path / "x")})
     assert "reconcile devnet up" in str(exc.value)
+
+
+GOOD_DEVNET = {
+    "rpcUrl": "http://127.0.0.1:8545",
+    "chainId": 31337,
+    "diamond": "0x" + "11" * 20,
+    "mor": "0x" + "22" * 20,
+}
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (b"garbage", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b"{}", "chainId"),
+        (json.dumps({**GOOD_DEVNET, "chainId": "abc"}).encode(), "chainId"),
+        (json.dumps({**GOOD_DEVNET, "chainId": True}).encode(), "chainId"),
+        (json.dumps({k: v for k, v in GOOD_DEVNET.items() if k != "diamond"}).encode(), "diamond"),
+        (json.dumps({**GOOD_DEVNET, "mor": "0x12"}).encode(), "mor"),
+        (json.dumps({**GOOD_DEVNET, "rpcUrl": 12}).encode(), "rpcUrl"),
+    ],
+)
+def test_a_broken_devnet_json_is_named_not_a_crash(tmp_path: Path, content: bytes, named: str) -> None:
+    (tmp_path / "devnet.json").write_bytes(content)
+    with pytest.raises(NetworkError, match=rf"{tmp_path / 'devnet.json'}.*{named}.*reconcile devnet up") as exc:
+        resolve_network(NetworkSpec("devnet", None, None, None, None), {"RECONCILE_DEVNET_DIR": str(tmp_path)})
+    assert "127.0.0.1:8545" not in str(exc.value)  # the RPC URL is never printed

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reconciler import EndpointUnusable
 from reconciler.desired.model import NetworkSpec
@@ -101,6 +102,31 @@ def devnet_dir(spec: NetworkSpec, environ: Mapping[str, str] | None = None) -> P
     return Path(env.get(DEVNET_DIR_ENV, ".devnet"))
 
 
+def read_devnet_info(path: Path) -> dict[str, Any]:
+    """devnet.json as `reconcile devnet up` writes it; anything else is named (never its RPC URL) with the way out."""
+    fix = f"delete it and run `reconcile devnet up --dir {path.parent}`"
+    try:
+        info = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise NetworkError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise NetworkError(f"{path} is not JSON; {fix}") from None
+    if not isinstance(info, dict):
+        raise NetworkError(f"{path} is not a JSON object; {fix}")
+    chain_id = info.get("chainId")
+    if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id < 1:
+        raise NetworkError(f"{path}: chainId is missing or not a positive integer; {fix}")
+    for key in ("diamond", "mor"):
+        value = info.get(key)
+        try:
+            checksum(value if isinstance(value, str) else "")
+        except ValueError:
+            raise NetworkError(f"{path}: {key} is missing or not an address; {fix}") from None
+    if not isinstance(info.get("rpcUrl"), str) or not info["rpcUrl"]:
+        raise NetworkError(f"{path}: rpcUrl is missing or not a string; {fix}")
+    return info
+
+
 def resolve_network(spec: NetworkSpec, environ: Mapping[str, str] | None = None) -> Network:
     """Concrete chain id, addresses and RPC URL; devnet reads devnet.json."""
     chain_id, diamond, mor, op, legacy = spec.chain_id, spec.diamond, spec.mor, False, False
@@ -114,11 +140,11 @@ def resolve_network(spec: NetworkSpec, environ: Mapping[str, str] | None = None)
         path = d / "devnet.json"
         if not path.is_file():
             raise NetworkError(f"network preset devnet: {path} not found; run `reconcile devnet up --dir {d}`")
-        info = json.loads(path.read_text())
-        chain_id = chain_id or int(info["chainId"])
+        info = read_devnet_info(path)
+        chain_id = chain_id or info["chainId"]
         diamond = diamond or checksum(info["diamond"])
         mor = mor or checksum(info["mor"])
-        rpc_url = str(info["rpcUrl"])
+        rpc_url = info["rpcUrl"]
         label = label or f"devnet ({path})"
         confirmations = DEVNET_CONFIRMATIONS
     elif spec.preset is not None:

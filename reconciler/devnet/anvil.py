@@ -56,6 +56,19 @@ def rpc_answers(url: str, timeout: float = 1.0) -> int | None:
         return None
 
 
+def is_anvil(pid: int) -> bool:
+    """Whether pid is an anvil process: a pid file outlives a reboot, and its pid may be another program's now.
+    Where /proc is not there to tell (macOS), a live pid is taken for anvil, as before."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return pid_alive(pid) and not Path("/proc/self").exists()
+    except OSError:
+        return False
+    argv = [Path(a.decode(errors="replace")).name for a in cmdline.split(b"\0")[:2]]  # anvil, or node .../anvil
+    return any(a.startswith("anvil") for a in argv)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

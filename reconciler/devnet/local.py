@@ -20,8 +20,9 @@ from web3.contract import Contract
 
 from reconciler import EndpointUnusable
 from reconciler.chain.artifacts import load_artifact
+from reconciler.chain.networks import read_devnet_info
 from reconciler.devnet import unlocked
-from reconciler.devnet.anvil import Anvil, AnvilError, pid_alive, port_in_use, rpc_answers, stop_pid
+from reconciler.devnet.anvil import Anvil, AnvilError, is_anvil, port_in_use, rpc_answers, stop_pid
 
 MOR = 10**18
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -128,8 +129,7 @@ def read_info(dirpath: Path) -> dict[str, Any] | None:
     path = info_path(dirpath)
     if not path.is_file():
         return None
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+    return read_devnet_info(path)
 
 
 def _write_info(dirpath: Path, info: dict[str, Any]) -> None:
@@ -145,9 +145,9 @@ def _write_info(dirpath: Path, info: dict[str, Any]) -> None:
 def _pid(dirpath: Path) -> int | None:
     try:
         pid = int((dirpath / "anvil.pid").read_text().strip())
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):  # none, or not a file this tool wrote (a --dir that is a file, garbage)
         return None
-    return pid if pid_alive(pid) else None
+    return pid if 0 < pid < 2**31 and is_anvil(pid) else None
 
 
 def _has_code(w3: Web3, address: str) -> bool:
@@ -161,7 +161,10 @@ def up(
 
     `start_block` starts a new chain at that height (anvil's genesis number; the blocks below it do not
     exist), so tests and benches see a chain as tall as Base's without mining it."""
-    dirpath.mkdir(parents=True, exist_ok=True)
+    try:
+        dirpath.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DevnetError(f"cannot use {dirpath} for the devnet: {exc.strerror or exc}") from None
     notes: list[str] = []
     info = read_info(dirpath)
     pid = _pid(dirpath)
@@ -230,7 +233,8 @@ def up(
 def down(dirpath: Path) -> bool:
     """Stop the devnet's anvil (it saves its state first). True when one was running."""
     pid = _pid(dirpath)
-    (dirpath / "anvil.pid").unlink(missing_ok=True)
+    if dirpath.is_dir():
+        (dirpath / "anvil.pid").unlink(missing_ok=True)
     if pid is None:
         return False
     return stop_pid(pid)
