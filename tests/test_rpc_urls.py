@@ -9,6 +9,7 @@ import pytest
 from reconciler.chain.networks import NetworkError, resolve_network
 from reconciler.desired.diagnostics import DesiredStateError
 from reconciler.desired.loader import load_desired
+from reconciler.desired.model import NetworkSpec
 from reconciler.desired.references import Reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,3 +50,25 @@ def test_rpc_url_and_rpc_urls_together_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DesiredStateError) as exc:
         load_desired(path)
     assert "rpcUrl or rpcUrls, not both" in str(exc.value) or any("not both" in str(d) for d in exc.value.diagnostics)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://rpc.example/v2/APIKEY123  ",  # a trailing space pasted with the key
+        "https://rpc.example/v2/APIKEY123\r",  # a file saved with CRLF
+        "rpc.example/v2/APIKEY123",  # no scheme
+        "ftp://rpc.example/APIKEY123",
+        "https://",
+    ],
+)
+def test_a_value_that_is_not_an_http_url_names_its_reference_not_the_node(url: str) -> None:
+    """It was never sent: saying "the RPC node did not answer" would send the operator to the wrong place."""
+    spec = _spec_with_rpc(Reference("env", "RPC_X"))
+    with pytest.raises(NetworkError, match=r"network\.rpcUrl: the value of env:RPC_X is not an http\(s\) URL") as exc:
+        resolve_network(spec, {"RPC_X": url})
+    assert "APIKEY123" not in str(exc.value)
+
+
+def _spec_with_rpc(ref: Reference) -> NetworkSpec:
+    return NetworkSpec(None, 8453, "0x" + "11" * 20, "0x" + "22" * 20, ref)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ OP_STACK_CHAIN_IDS = frozenset({8453, 84532, 10, 11155420})
 CUSTOM_CONFIRMATIONS = 1  # a chain without a preset: one block on top
 LOCAL_CHAIN_IDS = frozenset({31337, 1337})  # anvil's and hardhat's: blocks come only with transactions
 DEVNET_CONFIRMATIONS = 0  # anvil mines on demand: nothing would ever be built on top
+
+
+_HTTP_URL = re.compile(r"^https?://[^\s/?#]+\S*$", re.I)  # what the endpoint client can send to, nothing else
 
 
 class NetworkError(EndpointUnusable):
@@ -154,9 +158,14 @@ def resolve_network(spec: NetworkSpec, environ: Mapping[str, str] | None = None)
     urls: list[str] = []
     for ref in refs:
         url = resolve(ref, environ)
+        field = "rpcUrls" if spec.rpc_urls else "rpcUrl"
         if url is None:
-            field = "rpcUrls" if spec.rpc_urls else "rpcUrl"
             raise NetworkError(f"network.{field}: the reference {ref} has no value")
+        if not _HTTP_URL.match(url):
+            raise NetworkError(
+                f"network.{field}: the value of {ref} is not an http(s) URL (value not shown: it may hold a key); "
+                "check it for a missing scheme, spaces or a CRLF line end"
+            )
         urls.append(url)
     if urls:
         rpc_url = urls[0]
