@@ -152,3 +152,24 @@ def test_examples_validate() -> None:
         desired, warnings = load_desired(path)
         assert warnings == [], (path.name, [str(w) for w in warnings])
         assert desired.models, path.name
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["provider.example.com:99999", "provider.example.com:0", "provider.example.com:00000", "a" * 300 + ".example:3333"],
+)
+def test_a_provider_endpoint_buyers_cannot_dial_is_an_error(tmp_path: Path, endpoint: str) -> None:
+    """It goes on chain as is: a port past 65535 or a host name longer than DNS allows would be paid for in gas
+    and then fail every buyer."""
+    text = MINIMAL.replace("  endpoint: provider.example.com:3333\n", f"  endpoint: {endpoint}\n")
+    with pytest.raises(DesiredStateError) as exc:
+        load_desired(write(tmp_path, text))
+    assert [d.path for d in exc.value.diagnostics] == ["provider.endpoint"]
+
+
+def test_a_very_long_value_is_not_echoed_whole(tmp_path: Path) -> None:
+    text = MINIMAL.replace("  - name: llama-3.3-70b\n", "  - name: " + "x" * 5000 + "\n")
+    with pytest.raises(DesiredStateError) as exc:
+        load_desired(write(tmp_path, text))
+    (d,) = exc.value.diagnostics
+    assert "too long" in str(d) and len(str(d)) < 300 and "5000 characters" in str(d)

@@ -92,6 +92,16 @@ class _Builder:
             return Fraction(0)
 
 
+def _endpoint_problem(endpoint: str) -> str | None:
+    """What keeps buyers from dialing host:port (the schema checked its shape): it goes on chain as written."""
+    host, _, port = endpoint.rpartition(":")
+    if not 1 <= int(port) <= 65535:
+        return f"port {port} is not a TCP port (1 to 65535)"
+    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+        return f"the host name ({len(host)} characters) is longer than DNS allows (253, 63 per label)"
+    return None
+
+
 def build_desired(
     data: dict[str, Any], locate: Callable[[Path_], Location], sources: tuple[str, ...]
 ) -> tuple[Desired | None, list[Diagnostic]]:
@@ -106,6 +116,8 @@ def build_desired(
         absent=bool(p.get("absent", False)),
         location=locate(("provider",)),
     )
+    if (problem := _endpoint_problem(provider.endpoint)) is not None:
+        b.error(("provider", "endpoint"), problem)
     upstreams = tuple(_upstream(b, name, u) for name, u in (data.get("upstreams") or {}).items())
     models = tuple(
         m

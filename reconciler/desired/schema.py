@@ -67,7 +67,7 @@ def explain(error: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
         return [(path, f"missing required field '{missing}'")]
     if error.validator == "pattern":
         hint = _PATTERN_HINTS.get(str(error.validator_value), f"a value matching {error.validator_value}")
-        return [(path, f"{error.instance!r} is not {hint}")]
+        return [(path, f"{_shown(error.instance)} is not {hint}")]
     if error.validator == "dependentRequired":
         return [(path, error.message.replace("is a dependency of", "is required together with"))]
     if error.validator == "oneOf" and isinstance(error.validator_value, list):
@@ -77,7 +77,16 @@ def explain(error: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
             return [(path, f"set exactly one of: {', '.join(names)}")]
     if error.validator in ("anyOf", "oneOf") and error.context:
         return _explain_branches(error, path)
-    return [(path, error.message)]
+    return [(path, error.message.replace(repr(error.instance), _shown(error.instance)))]
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A value as a diagnostic quotes it: a long one cut, with its length, so the message stays one line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters as written"
+    return f"{text[:limit]}… ({size})"
 
 
 def _explain_branches(error: ValidationError, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
