@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from apply_helpers import EXAMPLE
+from click.testing import CliRunner
 
+from reconciler.cli import cli
 from reconciler.desired.loader import load_desired
 from reconciler.watch.gate import Gate, budget_refusal, file_references, files_fingerprint, foreign_nonce, low_funds
 
@@ -97,3 +100,12 @@ def test_sigterm_exits_0_and_a_second_ctrl_c_exits_at_once(tmp_path: Path) -> No
             assert w.proc.wait(30) == 130
             assert w.runs == []  # it did not wait for the hung run to end
             hung.close()
+
+
+@pytest.mark.parametrize("args", [["--suspend"], ["--resume"], [str(EXAMPLE)]])
+def test_a_state_dir_that_is_a_file_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    state = tmp_path / "state"
+    state.write_text("not a folder")
+    result = CliRunner().invoke(cli, ["watch", *args, "--state-dir", str(state)])
+    assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
+    assert result.stderr.splitlines() == [f"error: --state-dir {state} cannot be used: File exists"]

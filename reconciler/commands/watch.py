@@ -147,14 +147,19 @@ def run_watch(
     if suspend and resume_:
         click.echo("error: --suspend and --resume together", err=True)
         return 1
-    if suspend:
-        watchloop.suspend(state_dir, "reconcile watch --suspend")
-        click.echo(f"suspended: watchers using --state-dir {state_dir} only report until `reconcile watch --resume`")
-        return 0
-    if resume_:
-        watchloop.resume(state_dir)
-        click.echo(f"resumed: watchers using --state-dir {state_dir} apply again (writer-conflict stop lifted)")
-        return 0
+    try:
+        if suspend:
+            watchloop.suspend(state_dir, "reconcile watch --suspend")
+            click.echo(
+                f"suspended: watchers using --state-dir {state_dir} only report until `reconcile watch --resume`"
+            )
+            return 0
+        if resume_:
+            watchloop.resume(state_dir)
+            click.echo(f"resumed: watchers using --state-dir {state_dir} apply again (writer-conflict stop lifted)")
+            return 0
+    except ReconcileError as exc:  # a --state-dir that is a file, or cannot be written
+        return report(exc)
     if path is None:
         click.echo("error: give the desired-state PATH to watch", err=True)
         return 1
@@ -223,7 +228,7 @@ def run_watch(
     )
     try:
         watcher = watchloop.Watcher(opts)
-    except ReconcileError as exc:  # --git-pull outside a git checkout
+    except ReconcileError as exc:  # --git-pull outside a git checkout, a --state-dir that cannot be used
         if server is not None:
             server.stop()
         return report(exc)

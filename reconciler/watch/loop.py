@@ -24,7 +24,7 @@ from typing import Any
 
 from web3 import Web3
 
-from reconciler import GuardRefused
+from reconciler import GuardRefused, StateUnusable
 from reconciler.apply.executor import ApplyOptions, ManualStepNeeded, apply_desired
 from reconciler.apply.session import journal_path, state_path
 from reconciler.chain.artifacts import load_artifact
@@ -72,9 +72,18 @@ SUSPEND_FILE = "watch-suspend"
 RESUME_FILE = "watch-resume"
 
 
+def ready(state_dir: Path) -> Path:
+    """The --state-dir, made if missing; one that cannot be (a file, no permission) is named, not a crash."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateUnusable(f"--state-dir {state_dir} cannot be used: {exc.strerror or exc}") from None
+    return state_dir
+
+
 def suspend(state_dir: Path, why: str = "") -> Path:
     """The pause switch: every watcher using this --state-dir only reports until `resume`."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    ready(state_dir)
     path = state_dir / SUSPEND_FILE
     path.write_text(json.dumps({"ts": time.time(), "why": why}) + "\n")
     return path
@@ -82,7 +91,7 @@ def suspend(state_dir: Path, why: str = "") -> Path:
 
 def resume(state_dir: Path) -> None:
     """Lift the pause switch, and a writer-conflict or failure stop (the operator has looked)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    ready(state_dir)
     (state_dir / SUSPEND_FILE).unlink(missing_ok=True)
     (state_dir / RESUME_FILE).write_text(str(time.time_ns()) + "\n")
 
@@ -129,6 +138,7 @@ def _pending_ids(plan: Plan) -> tuple[str, ...]:
 class Watcher:
     def __init__(self, opts: WatchOptions) -> None:
         self.opts = opts
+        ready(opts.state_dir)
         self.q: queue.Queue[Trigger] = queue.Queue()
         self.stopping = threading.Event()
         self.desired: Desired | None = None  # the last good desired state (in force while the files are invalid)
@@ -143,7 +153,7 @@ class Watcher:
     # --- loop -------------------------------------------------------------------------------------
 
     def serve(self) -> None:
-        self.opts.state_dir.mkdir(parents=True, exist_ok=True)
+        ready(self.opts.state_dir)
         self.files.watch(*self._watched(None))
         self.q.put(Trigger("start"))
         self.poller.start()
