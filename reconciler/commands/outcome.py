@@ -2,7 +2,8 @@
 
 Exit codes (docs/architecture.md, "Stable interfaces"): 0 success or nothing pending, 1 error, 2 changes
 pending (`plan --detailed-exitcode`). An expected failure (`ReconcileError`) prints its message, or each
-diagnostic of a desired-state error, and exits 1; anything else is a bug, shown in one line unless `--verbose`.
+diagnostic of a desired-state error, and exits 1; Ctrl-C says how to go on and exits 1; anything else is a bug,
+shown in one line unless `--verbose`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from reconciler.desired.diagnostics import DesiredStateError
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
 P = ParamSpec("P")
+INTERRUPTED = "a transaction already sent is in the journal: run the same command again to finish it"
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)  # an RPC URL may carry an API key in its path or query
 
 
@@ -42,6 +44,9 @@ def handled(run: Callable[P, int]) -> Callable[P, int]:
             return run(*args, **kwargs)
         except ReconcileError as exc:
             return report(exc)
+        except KeyboardInterrupt:  # the lock and files are released by now; say how to go on, not "Aborted!"
+            click.echo(f"error: interrupted; {INTERRUPTED}", err=True)
+            return EXIT_ERROR
 
     return wrapper
 
