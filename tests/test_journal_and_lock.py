@@ -136,3 +136,12 @@ def test_a_state_dir_that_is_a_file_is_named(tmp_path: Path) -> None:
         StateLock(state / "provider" / "apply.lock").acquire()
     with pytest.raises(StateUnusable, match=str(state)):
         Journal(state / "provider" / "journal.jsonl").append(TxRecord(tx_hash="0xa", status="signed"))
+
+
+def test_a_fresh_lock_that_is_not_a_lock_is_named_so(tmp_path: Path) -> None:
+    """Not "another process keeps taking it": nobody is taking it, the file is just not a lock."""
+    path = tmp_path / "apply.lock"
+    path.write_text("{}")
+    with pytest.raises(LockHeld, match="names no apply"):
+        StateLock(path).acquire()
+    assert path.read_text() == "{}"  # left for the operator: it may be another apply's half-written lock

@@ -54,13 +54,19 @@ class StateLock:
     def _acquire(self) -> StateLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         me = Holder(pid=os.getpid(), host=socket.gethostname(), started_at=time.time())
+        unreadable = False
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 holder = self.read_holder()
                 if holder is None:  # half-written or unreadable: treat as stale only if old enough
-                    if time.time() - self.path.stat().st_mtime < 5:
+                    try:
+                        young = time.time() - self.path.stat().st_mtime < 5
+                    except FileNotFoundError:  # released meanwhile: try again
+                        continue
+                    if young:
+                        unreadable = True
                         time.sleep(0.2)
                         continue
                 elif holder.host != me.host:
@@ -79,6 +85,11 @@ class StateLock:
                 os.fsync(f.fileno())
             self._held = True
             return self
+        if unreadable:
+            raise LockHeld(
+                f"the lock {self.path} names no apply (half-written or not a lock); if no apply is running, "
+                "delete it and run again"
+            )
         raise LockHeld(f"could not take the lock {self.path}; another process keeps taking it")
 
     def read_holder(self) -> Holder | None:
