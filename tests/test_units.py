@@ -36,3 +36,24 @@ def test_format_mor() -> None:
     assert format_mor(10**18) == "1 MOR"
     assert format_mor(1) == "0.000000000000000001 MOR"
     assert format_mor(0) == "0 MOR"
+
+
+MAX_UINT256 = 2**256 - 1
+
+
+@pytest.mark.parametrize(
+    ("text", "wei"),
+    [
+        (str(MAX_UINT256), MAX_UINT256),  # pasted for an "unlimited" allowance: exact, not rounded to 28 digits
+        ("123456789012345678901234567891", 123456789012345678901234567891),
+        ("12345678901.123456789012345678 MOR", 12345678901123456789012345678),
+    ],
+)
+def test_a_long_amount_is_exact_to_the_wei(text: str, wei: int) -> None:
+    assert parse_amount(text) == wei
+
+
+@pytest.mark.parametrize("text", [str(2**256), "1e80 MOR", "1e1000000000 MOR", 2**256])
+def test_an_amount_no_uint256_can_hold_is_refused(text: object) -> None:
+    with pytest.raises(AmountError, match="more than"):
+        parse_amount(text)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 
 from reconciler import DesiredStateInvalid
 
 WEI_PER_MOR = 10**18
+MAX_UINT256 = 2**256 - 1  # the most any amount on chain can be
+_TOO_BIG = "is more than a uint256 can hold (2**256 - 1 wei)"
 
 _AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9_]+)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 _UNITS = {"": 1, "wei": 1, "gwei": 10**9, "mor": WEI_PER_MOR, "ether": WEI_PER_MOR, "eth": WEI_PER_MOR}
@@ -28,6 +30,8 @@ def parse_amount(value: object, default_unit: str = "wei") -> int:
     if isinstance(value, int):
         if value < 0:
             raise AmountError(f"amount must not be negative: {value}")
+        if value > MAX_UINT256:
+            raise AmountError(f"{value} {_TOO_BIG}")
         return value
     if isinstance(value, float):
         raise AmountError(
@@ -43,11 +47,21 @@ def parse_amount(value: object, default_unit: str = "wei") -> int:
     if unit not in _UNITS:
         raise AmountError(f"unknown unit {m.group(2)!r} in {value!r}; use MOR, gwei or wei")
     try:
-        exact = Decimal(number) * _UNITS[unit]
+        written = Decimal(number)  # exact, whatever its length
     except InvalidOperation as exc:  # pragma: no cover - the regex already guarantees a number
         raise AmountError(f"cannot read {value!r} as an amount") from exc
+    if written.adjusted() > 90:  # refused before any arithmetic: 1e1000000000 would never finish
+        raise AmountError(f"{value!r} {_TOO_BIG}")
+    with localcontext() as ctx:  # the default 28 digits would round a long amount silently
+        ctx.prec, ctx.traps[Inexact] = 400, True
+        try:
+            exact = written * _UNITS[unit]
+        except Inexact:
+            raise AmountError(f"{value!r} has more digits than any amount of wei") from None
     if exact != exact.to_integral_value():
         raise AmountError(f"{value!r} is not a whole number of wei")
+    if exact > MAX_UINT256:
+        raise AmountError(f"{value!r} {_TOO_BIG}")
     return int(exact)
 
 
