@@ -1,7 +1,10 @@
 """Money is exact integers of wei: parsing and formatting."""
 
+from fractions import Fraction
+
 import pytest
 
+from reconciler.market.pricing import to_fraction
 from reconciler.market.units import AmountError, format_mor, parse_amount
 
 
@@ -57,3 +60,15 @@ def test_a_long_amount_is_exact_to_the_wei(text: str, wei: int) -> None:
 def test_an_amount_no_uint256_can_hold_is_refused(text: object) -> None:
     with pytest.raises(AmountError, match="more than"):
         parse_amount(text)
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "1E-999999999", "2e+100000"])
+def test_a_number_with_a_huge_exponent_is_refused_at_once(text: str) -> None:
+    """Fraction("1e999999999") builds a billion-digit integer: a typo in a cost model hung validate and the watcher."""
+    with pytest.raises(ValueError, match="exponent"):
+        to_fraction(text)
+
+
+def test_ordinary_numbers_still_read_exactly() -> None:
+    assert to_fraction("0.5") == Fraction(1, 2) and to_fraction("1/3") == Fraction(1, 3)
+    assert to_fraction("2.5e3") == 2500 and to_fraction(" 7 ") == 7 and to_fraction(0.1) == Fraction(1, 10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from math import ceil
 
@@ -9,6 +10,8 @@ from reconciler.desired.model import BidSpec, CostModel
 from reconciler.market.units import WEI_PER_MOR
 
 SECONDS_PER_YEAR = 365 * 24 * 3600
+MAX_EXPONENT = 90  # Fraction("1e999999999") would build a billion-digit integer before anyone could say no
+_EXPONENT = re.compile(r"[eE]\s*([+-]?[0-9]+)")
 
 
 def to_fraction(value: object) -> Fraction:
@@ -20,6 +23,9 @@ def to_fraction(value: object) -> Fraction:
     if isinstance(value, float):
         return Fraction(repr(value))
     if isinstance(value, str):
+        exponent = _EXPONENT.search(value)
+        if exponent is not None and abs(int(exponent.group(1))) > MAX_EXPONENT:
+            raise ValueError(f"{value.strip()[:40]!r}: an exponent past ±{MAX_EXPONENT} is no price or rate")
         return Fraction(value.strip())
     raise ValueError(f"expected a number, got {value!r}")
 

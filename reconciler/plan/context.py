@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 
 from reconciler.desired.model import Desired, ModelSpec
-from reconciler.market.pricing import bid_price
+from reconciler.market.pricing import bid_price, to_fraction
 from reconciler.market.units import format_mor
 from reconciler.observe.model import Observed
 from reconciler.plan.gas import gas_for
@@ -49,7 +49,7 @@ class Context:
             return None
         raw = self.observed.refs.values.get(str(cm.mor_usd))
         try:
-            value = Fraction(raw.strip()) if raw else None
+            value = to_fraction(raw) if raw else None
         except (ValueError, ZeroDivisionError):
             value = None
         return value if value and value > 0 else None
