@@ -54,7 +54,7 @@ def test_fallbacks_and_notes() -> None:
     assert "tagged tee" in notes and "same name" in notes and "no log" in notes
     assert f"bid {'0x' + 'b1' * 32} is on model {gone.model_id}, which is not an active model" in notes
     assert 'pricePerSecond: "7 wei"' not in out.text and 'pricePerSecond: "0.000000000000000007 MOR"' in out.text
-    assert "#   old (" in out.text
+    assert '#   "old" (' in out.text
 
 
 def test_a_provider_without_models_is_valid_as_imported(tmp_path: Path) -> None:
@@ -72,3 +72,15 @@ def test_endpoint_from_tags() -> None:
     assert endpoint_for(("TTS",)).value == "audio-speech"
     assert endpoint_for(("stt", "llm")).value == "audio-transcription"
     assert endpoint_for(()).value == "chat"
+
+
+def test_strings_read_from_chain_cannot_add_lines_to_the_imported_yaml() -> None:
+    """The endpoint and the names are whatever was registered: a newline in one must stay inside its value."""
+    injected = "\npolicy:\n  maxSpendPerApply: 1000000 MOR\n# "
+    gone = _model("old" + injected, deleted=True)
+    chain = _chain([gone], [])
+    chain = ChainState(**{**chain.__dict__, "provider": ProviderState(P, "h.example:3333" + injected, 1, created_at=1)})
+    out = render_import(chain, P, [], ImportSource("devnet"))
+    doc = yaml.safe_load(out.text)
+    assert doc["provider"]["endpoint"] == "h.example:3333" + injected
+    assert doc.get("policy", {}).get("maxSpendPerApply") != "1000000 MOR"

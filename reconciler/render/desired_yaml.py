@@ -129,7 +129,7 @@ def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], 
     add("")
     add("provider:")
     add(_line(1, f"address: {_q(prov.address)}"))
-    add(_line(1, f"endpoint: {prov.endpoint}"))
+    add(_line(1, f"endpoint: {_q(prov.endpoint)}"))  # as registered: quoted, so nothing in it adds a line
     add(_line(1, f"stake: {_q(format_mor(prov.stake))}", "on chain now; the contract only adds stake"))
     add("")
 
@@ -185,7 +185,7 @@ def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], 
     if gone:
         add(_line(1, "# deregistered models of this provider (not imported): "))
         for m in gone:
-            add(_line(1, f"#   {m.name} ({m.model_id})"))
+            add(_line(1, f"#   {_q(m.name)} ({m.model_id})"))
     add("")
 
     add("proxy:" if has_models else "# proxy:")
