@@ -24,7 +24,13 @@ from web3 import Web3
 from web3.contract import Contract
 
 from reconciler import GuardRefused
-from reconciler.apply.proxy_config import read_existing, reload_forwarder, reload_router, write_config_atomic
+from reconciler.apply.proxy_config import (
+    read_existing,
+    reload_forwarder,
+    reload_router,
+    unwritable,
+    write_config_atomic,
+)
 from reconciler.apply.session import TxSession, state_path, tx_session
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.calls import ChainCalls
@@ -144,6 +150,7 @@ def _apply_locked(
     if opts.saved_plan is not None:
         check_saved_plan(opts.saved_plan, plan, network, desired)
     refuse_unsafe(plan, _observed.chain.signer_eth_balance)
+    refuse_unwritable(desired, plan)
     result = ApplyResult(plan=plan, final=None)
     if not plan.pending:
         result.final = plan
@@ -180,6 +187,24 @@ def _finish_earlier_run(sender: TxSender, journal: Journal, opts: ApplyOptions) 
             sender.wait(waiting, timeout=opts.receipt_timeout)
         except TxReverted as exc:
             opts.progress(f"journal: {exc}")
+
+
+def refuse_unwritable(desired: Desired, plan: Plan) -> None:
+    """Stop before any transaction when a models-config the plan writes cannot be: found after the models were
+    registered, it left them without bids until the path was fixed."""
+    proxy = desired.proxy
+    writes = {
+        a.subject.proxy for a in plan.pending if a.kind in (ActionKind.PROXY_WRITE_CONFIG, ActionKind.PROXY_REMOVE)
+    }
+    paths = {ProxyFile.FORWARDER: proxy.models_config_path if proxy else None}
+    paths[ProxyFile.ROUTER] = proxy.router.models_config_path if proxy and proxy.router else None
+    problems = [
+        f"the {who} models-config cannot be written: {why}"
+        for who, path in paths.items()
+        if who in writes and path is not None and (why := unwritable(Path(path))) is not None
+    ]
+    if problems:
+        raise ApplyError("refusing to apply; nothing was sent:\n  " + "\n  ".join(problems))
 
 
 def refuse_unsafe(plan: Plan, signer_eth: int) -> None:

@@ -24,8 +24,28 @@ class ProxyWriteError(EndpointUnusable):
     """The file could not be written or the reload was refused (the message never holds a key)."""
 
 
+def unwritable(path: Path) -> str | None:
+    """Why a models-config could not be written at `path` (a folder there, a file above it, no permission to
+    write where it would be made), asked before any transaction is sent; None when nothing is known to stop it."""
+    if path.is_dir():
+        return f"{path} is a directory"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a directory"
+            return None if os.access(parent, os.W_OK | os.X_OK) else f"no permission to write in {parent}"
+    return None
+
+
 def write_config_atomic(path: Path, doc: dict[str, Any]) -> str:
     """Write doc as JSON to path via a temp file in the same folder + fsync + rename; returns its version."""
+    try:
+        return _write_atomic(path, doc)
+    except OSError as exc:
+        raise ProxyWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_atomic(path: Path, doc: dict[str, Any]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
