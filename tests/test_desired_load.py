@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -173,3 +174,12 @@ def test_a_very_long_value_is_not_echoed_whole(tmp_path: Path) -> None:
         load_desired(write(tmp_path, text))
     (d,) = exc.value.diagnostics
     assert "too long" in str(d) and len(str(d)) < 300 and "5000 characters" in str(d)
+
+
+def test_a_file_reference_to_something_that_is_not_a_file_has_no_value(tmp_path: Path) -> None:
+    """A fifo would block the command forever and /dev/zero would never end: only a regular file is read."""
+    fifo = tmp_path / "key.fifo"
+    os.mkfifo(fifo)
+    assert resolve(Reference("file", str(fifo))) is None
+    assert resolve(Reference("file", "/dev/zero")) is None
+    assert resolve(Reference("file", str(tmp_path))) is None

@@ -51,8 +51,11 @@ def resolve(ref: Reference, environ: Mapping[str, str] | None = None) -> str | N
     if ref.kind == "env":
         value = (os.environ if environ is None else environ).get(ref.target)
         return value if value else None
+    path = Path(ref.target)
+    if not path.is_file():  # a fifo would block forever, /dev/zero never end: only a regular file holds a value
+        return None
     try:
-        text = Path(ref.target).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
     text = text.rstrip("\r\n")

@@ -105,7 +105,7 @@ def files_fingerprint(paths: Iterable[Path]) -> str:
     for p in sorted(set(paths)):
         h.update(str(p).encode() + b"\0")
         try:
-            h.update(p.read_bytes())
+            h.update(p.read_bytes() if p.is_file() else b"<not a file>")  # never a fifo or a device
         except OSError:
             h.update(b"<missing>")
         h.update(b"\0")
