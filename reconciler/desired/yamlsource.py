@@ -24,6 +24,14 @@ class SourceDoc:
     file: str
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    values: int = 0  # built so far, against MAX_VALUES
+
+
+MAX_VALUES = 200_000  # far past any real desired state; a YAML alias bomb expands to billions
+
+
+class _TooBig(Exception):
+    """The document expands past MAX_VALUES (nested aliases): stop building it."""
 
 
 def parse_yaml(text: str, file: str) -> tuple[SourceDoc | None, list[Diagnostic]]:
@@ -44,12 +52,19 @@ def parse_yaml(text: str, file: str) -> tuple[SourceDoc | None, list[Diagnostic]
         return None, [Diagnostic(Location(file, 1), "(root)", "the file is empty")]
     doc = SourceDoc(file=file, data=None)
     problems: list[Diagnostic] = []
-    doc.data = _build(node, (), doc, problems, yaml.SafeLoader(""))
+    try:
+        doc.data = _build(node, (), doc, problems, yaml.SafeLoader(""))
+    except _TooBig:
+        message = f"the document expands to more than {MAX_VALUES} values (nested YAML aliases?); not read further"
+        return None, [Diagnostic(Location(file, 1), "(yaml)", message)]
     return doc, problems
 
 
 def _build(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[Diagnostic], ctor: yaml.SafeLoader) -> Any:
     doc.lines.setdefault(path, node.start_mark.line + 1)
+    doc.values += 1
+    if doc.values > MAX_VALUES:
+        raise _TooBig
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
