@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,7 +177,8 @@ def test_a_live_lock_holder_blocks_a_second_apply(case: DevnetCase) -> None:
     try:
         lock = case.state / f"31337-{case.provider.lower()}" / "apply.lock"
         lock.parent.mkdir(parents=True)
-        lock.write_text(json.dumps({"pid": holder.pid, "host": os.uname().nodename, "startedAt": 0}))
+        started = time.time()  # as an apply writes it: after its process started (an older lock is a reused pid's)
+        lock.write_text(json.dumps({"pid": holder.pid, "host": os.uname().nodename, "startedAt": started}))
         r = apply(case)
         assert r.returncode == 1 and "another apply is running" in r.stderr
         holder.kill()

@@ -145,3 +145,29 @@ def test_a_fresh_lock_that_is_not_a_lock_is_named_so(tmp_path: Path) -> None:
     with pytest.raises(LockHeld, match="names no apply"):
         StateLock(path).acquire()
     assert path.read_text() == "{}"  # left for the operator: it may be another apply's half-written lock
+
+
+def test_a_lock_naming_this_very_process_is_stale(tmp_path: Path) -> None:
+    """A container restarted with the same state volume gets the same small pid: the lock then names us, and we
+    hold no lock; it is a dead run's, not "another apply"."""
+    path = tmp_path / "apply.lock"
+    path.write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "startedAt": 0}))
+    lock = StateLock(path).acquire()
+    try:
+        assert lock.took_over is not None and lock.took_over.pid == os.getpid()
+    finally:
+        lock.release()
+
+
+def test_a_lock_older_than_the_process_with_its_pid_is_stale(tmp_path: Path) -> None:
+    """After a reboot the pid may be another program's: one that started after the lock was written is not it."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        path = tmp_path / "apply.lock"
+        path.write_text(json.dumps({"pid": other.pid, "host": os.uname().nodename, "startedAt": 1000.0}))
+        lock = StateLock(path).acquire()
+        lock.release()
+        assert lock.took_over is not None and lock.took_over.pid == other.pid
+    finally:
+        other.kill()
+        other.wait()

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler import LockBusy, StateUnusable
-from reconciler.devnet.anvil import pid_alive
+from reconciler.devnet.anvil import pid_alive, process_start
 
 
 class LockHeld(LockBusy):
@@ -35,6 +35,21 @@ class Holder:
         except (OverflowError, OSError, ValueError):  # a start time no clock gives: say so rather than crash
             when = f"an impossible time ({self.started_at!r})"
         return f"pid {self.pid} on {self.host} since {when}"
+
+
+_HELD_HERE: set[Path] = set()  # the locks this process holds: a lock naming our pid and not in it is a dead run's
+
+
+def _may_hold(holder: Holder, path: Path) -> bool:
+    """Whether a live process could be the apply that wrote the lock. This process only if it holds it (a
+    restarted container gets the same pid), and never one started after the lock was written (a pid reused
+    after a reboot)."""
+    if holder.pid == os.getpid():
+        return path.resolve() in _HELD_HERE
+    if not pid_alive(holder.pid):
+        return False
+    started = process_start(holder.pid)
+    return started is None or started <= holder.started_at + 2  # /proc's boot time is whole seconds
 
 
 class StateLock:
@@ -74,7 +89,7 @@ class StateLock:
                         f"{self.path} is held by {holder.describe()}; it cannot be checked from {me.host}. "
                         f"If that apply is gone, delete the lock file and run again."
                     ) from None
-                elif pid_alive(holder.pid):
+                elif _may_hold(holder, self.path):
                     raise LockHeld(f"another apply is running ({holder.describe()}); lock {self.path}") from None
                 self.took_over = holder
                 self.path.unlink(missing_ok=True)
@@ -84,6 +99,7 @@ class StateLock:
                 f.flush()
                 os.fsync(f.fileno())
             self._held = True
+            _HELD_HERE.add(self.path.resolve())
             return self
         if unreadable:
             raise LockHeld(
@@ -108,6 +124,7 @@ class StateLock:
             holder = self.read_holder()
             if holder is not None and holder.pid == os.getpid():
                 self.path.unlink(missing_ok=True)
+            _HELD_HERE.discard(self.path.resolve())
             self._held = False
 
     def __enter__(self) -> StateLock:

@@ -69,6 +69,19 @@ def is_anvil(pid: int) -> bool:
     return any(a.startswith("anvil") for a in argv)
 
 
+def process_start(pid: int) -> float | None:
+    """When pid's process started (Unix time, to about a second), from /proc; None where that cannot be told."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line[:6] == "btime "
+        )
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, counted after the (comm) field
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
