@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from reconciler import DesiredStateInvalid
 from reconciler.desired.diagnostics import Diagnostic, Location, format_path
 
 Path_ = tuple[str | int, ...]
@@ -30,7 +31,7 @@ class SourceDoc:
 MAX_VALUES = 200_000  # far past any real desired state; a YAML alias bomb expands to billions
 
 
-class _TooBig(Exception):
+class _TooBig(DesiredStateInvalid):
     """The document expands past MAX_VALUES (nested aliases): stop building it."""
 
 
