@@ -37,6 +37,7 @@ class Holder:
         return f"pid {self.pid} on {self.host} since {when}"
 
 
+START_MARGIN_S = 300.0
 _HELD_HERE: set[Path] = set()  # the locks this process holds: a lock naming our pid and not in it is a dead run's
 
 
@@ -49,7 +50,9 @@ def _may_hold(holder: Holder, path: Path) -> bool:
     if not pid_alive(holder.pid):
         return False
     started = process_start(holder.pid)
-    return started is None or started <= holder.started_at + 2  # /proc's boot time is whole seconds
+    # the margin: /proc's boot time is whole seconds, and a clock stepped forward while an apply runs moves the
+    # start time /proc gives later; refusing a reused pid for a few minutes is the safe side of two writers
+    return started is None or started <= holder.started_at + START_MARGIN_S
 
 
 class StateLock:
