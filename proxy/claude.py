@@ -171,7 +171,10 @@ def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
         text = msg["refusal"]
     if text.strip():
         blocks.append({"type": "text", "text": text})
-    for k, call in enumerate(msg.get("tool_calls") or []):
+    calls = msg.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise TranslationError(f"{where}.tool_calls must be a list", f"{where}.tool_calls")
+    for k, call in enumerate(calls):
         cw = f"{where}.tool_calls[{k}]"
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict) or not fn.get("name"):
@@ -289,6 +292,20 @@ def rejects_temperature(status: int, raw: bytes) -> bool:
     return "temperature" in message and "top_p" not in message and any(w in message for w in _NO_TEMPERATURE)
 
 
+def _check_types(body: dict[str, Any]) -> None:
+    """The fields whose JSON type the translation relies on: a wrong one is the client's 400, not our 500 (and a
+    non-boolean `stream` would make the forwarder and Anthropic disagree about whether the answer streams)."""
+    if body.get("stream") is not None and not isinstance(body["stream"], bool):
+        raise TranslationError("stream must be a boolean", "stream")
+    if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
+        raise TranslationError("stream_options must be an object", "stream_options")
+    stop = body.get("stop")
+    if stop is not None and not (
+        isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
+    ):
+        raise TranslationError("stop must be a string or a list of strings", "stop")
+
+
 def to_anthropic_request(
     body: dict[str, Any], model_name: str, default_max_tokens: int, options: ClaudeOptions = DEFAULT_OPTIONS
 ) -> dict[str, Any]:
@@ -296,6 +313,7 @@ def to_anthropic_request(
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise TranslationError("messages must be a non-empty list", "messages")
+    _check_types(body)
     if body.get("n") not in (None, 1):
         raise TranslationError("n > 1 is not supported for this model", "n")
     if body.get("logprobs"):  # Anthropic gives no token probabilities: a clear 400, not a silent null
@@ -342,14 +360,14 @@ def to_anthropic_request(
         out["system"] = "\n\n".join(system)
     stop = body.get("stop")
     if stop:
-        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        out["stop_sequences"] = [stop] if isinstance(stop, str) else stop
     _sampling(body, options, out)
     output_config: dict[str, Any] = {}
     if (fmt := _response_format(body.get("response_format"))) is not None:
         output_config["format"] = fmt
     effort = body.get("reasoning_effort")
-    if options.reasoning and effort not in (None, "none"):
-        if effort not in EFFORT:
+    if options.reasoning and effort is not None and effort != "none":
+        if not isinstance(effort, str) or effort not in EFFORT:
             raise TranslationError(f"reasoning_effort must be one of none, {', '.join(EFFORT)}", "reasoning_effort")
         output_config["effort"] = EFFORT[effort]
     if output_config:

@@ -1,0 +1,56 @@
+"""Hostile clients: OpenAI fields of the wrong JSON type, against a real forwarder and loopback upstreams.
+
+A wrong type is the client's mistake: a 400 in the OpenAI error shape naming the field, no traceback in the
+log, nothing sent upstream, and nothing charged to the upstream's failure budget (which would pause the
+model for every other buyer).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+import pytest
+from fwd_helpers import entry, post
+from fwd_stubs import Upstream
+
+BAD_CLAUDE_FIELDS: list[tuple[dict[str, Any], str]] = [
+    ({"stream": "yes"}, "stream"),
+    ({"stream": 1}, "stream"),
+    ({"stream": True, "stream_options": "x"}, "stream_options"),
+    ({"stream": True, "stream_options": [1]}, "stream_options"),
+    ({"stop": 5}, "stop"),
+    ({"stop": [1, None]}, "stop"),
+    ({"reasoning_effort": [1]}, "reasoning_effort"),
+    ({"reasoning_effort": {"a": 1}}, "reasoning_effort"),
+    (
+        {
+            "messages": [
+                {"role": "assistant", "content": "x", "tool_calls": 5},
+                {"role": "user", "content": "y"},
+            ]
+        },
+        "messages[0].tool_calls",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "param"), BAD_CLAUDE_FIELDS)
+async def test_claude_fields_of_the_wrong_type_are_a_400_naming_the_field(
+    anthropic_up: Upstream, make_proxy, caplog, fields: dict[str, Any], param: str
+):
+    """Each of these was a 500 with a traceback (or, for a string `stream`, a 502 charged to the budget)."""
+    caplog.set_level(logging.WARNING)
+    async with make_proxy([entry("claude-x", anthropic_up, api_type="claudeai")]) as r, aiohttp.ClientSession() as s:
+        body = {"model": "claude-x", "messages": [{"role": "user", "content": "hi"}], **fields}
+        status, _, data = await post(s, r, body)
+        assert status == 400, data
+        assert data["error"]["param"] == param
+        assert data["error"]["type"] == "invalid_request_error"
+        assert anthropic_up.requests == []
+        assert not [rec for rec in caplog.records if rec.name == "morpheus_proxy"], caplog.text
+        assert r.state.budget.allow(r.state.config.routes[0].budget_key)  # type: ignore[union-attr]
+        # and the forwarder still serves
+        status, _, data = await post(s, r, {"model": "claude-x", "messages": [{"role": "user", "content": "hi"}]})
+        assert status == 200, data
