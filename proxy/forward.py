@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
 from proxy import claude
@@ -93,7 +94,10 @@ class Forwarder:
             return error_response(400, "transcriptions take multipart/form-data", code="invalid_content_type")
         if (declared := request.content_length) is not None and declared > self.settings.max_body_bytes:
             return self._body_too_large(self.settings.max_body_bytes)
-        read = await self._within_read_deadline(request, self._read_multipart(request))
+        try:
+            read = await self._within_read_deadline(request, self._read_multipart(request))
+        except (ValueError, RuntimeError, HttpProcessingError):  # aiohttp's words for a malformed multipart body
+            return error_response(400, "the multipart/form-data body is malformed", code="invalid_multipart")
         if read is None:
             return self._read_timed_out()
         model, fields = read
