@@ -88,6 +88,37 @@ def data_handler(state: ProxyState) -> DataHandler:
     return handle
 
 
+class _DataRequestHandler(web.RequestHandler):
+    """aiohttp's connection handler with its error answers in the OpenAI shape.
+
+    aiohttp answers a request it cannot parse (a malformed head, a header over its size limit, an HTTP/2
+    preface) with text/plain quoting the offending bytes, and logs it at ERROR with a traceback: every port
+    scanner would fill the log. A client's malformed request is logged at debug in one line; the answer is a
+    fixed message. A 500 (a crash past `data_handler`) is still logged with its traceback.
+    """
+
+    def handle_error(
+        self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        if status >= 500:
+            self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+        else:
+            log.debug("malformed request from %s: %s", request.remote, type(exc).__name__ if exc else status)
+        if request.writer.output_size > 0:  # an answer already started: the connection is broken
+            raise ConnectionError("Response is sent already, cannot send another response with the error message")
+        if status >= 500:
+            resp = error_response(500, "internal error in morpheus-proxy", type_="api_error", code="internal_error")
+        else:
+            resp = error_response(status, "malformed HTTP request", code=f"http_{status}")
+        resp.force_close()
+        return resp
+
+
+class _DataServer(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        return _DataRequestHandler(self, loop=asyncio.get_running_loop(), **self._kwargs)
+
+
 def data_server(state: ProxyState) -> web.Server:
     """aiohttp's low-level server around `data_handler`, with the request body caps (`max_body_bytes` for audio
     uploads, `max_json_body_bytes` for the rest) enforced while reading."""
@@ -101,7 +132,7 @@ def data_server(state: ProxyState) -> web.Server:
         size = cap if message.path == "/v1/audio/transcriptions" else json_cap
         return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=size)
 
-    return web.Server(data_handler(state), request_factory=make_request, handler_cancellation=True, access_log=None)
+    return _DataServer(data_handler(state), request_factory=make_request, handler_cancellation=True, access_log=None)
 
 
 def new_pool(state: ProxyState) -> UpstreamPool:

@@ -4,6 +4,7 @@ OpenAI-shaped answer with the right status, and no traceback in the log."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -36,3 +37,35 @@ async def test_a_malformed_multipart_body_is_a_400(openai_up: Upstream, make_pro
         assert b'"code": "invalid_multipart"' in answer and b'"type": "invalid_request_error"' in answer
     assert openai_up.requests == []
     assert not caplog.records, caplog.text
+
+
+MALFORMED_HEADS = {
+    "a header over aiohttp's line limit": b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Long: "
+    + b"SECRET" * 2000
+    + b"\r\n\r\n",
+    "an HTTP/2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "a negative Content-Length": request("/v1/chat/completions", ["Content-Length: -1"]),
+    "a bad chunk size": request("/v1/chat/completions", ["Transfer-Encoding: chunked"], b"zz\r\n"),
+}
+
+
+@pytest.mark.parametrize("data", MALFORMED_HEADS.values(), ids=MALFORMED_HEADS.keys())
+async def test_a_malformed_request_is_an_openai_shaped_400_logged_without_a_traceback(
+    openai_up: Upstream, make_proxy, caplog, data: bytes
+):
+    """aiohttp answered these in text/plain quoting the client's bytes and logged each at ERROR with a
+    traceback (a scanner could fill the log); the forwarder goes on serving."""
+    caplog.set_level(logging.DEBUG)
+    async with make_proxy([entry("gpt-x", openai_up)]) as r:
+        status, answer = await raw_exchange(r.data_port, data)
+        assert status == 400
+        assert json.loads(answer)["error"] == {
+            "message": "malformed HTTP request",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "http_400",
+        }
+        status, answer = await raw_exchange(r.data_port, b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == 200
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING or rec.exc_info], caplog.text
+    assert "SECRET" not in caplog.text
