@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
@@ -134,9 +134,17 @@ class Forwarder:
 
     async def _within_read_deadline(self, request: web.BaseRequest, reading: Awaitable[T]) -> T | None:
         """Read a request body within request_read_timeout (None when it ran out); a body that has already
-        arrived whole (the common case: small bodies come with the head) is read without arming a timer."""
+        arrived whole (the common case: small bodies come with the head) is read without arming a timer.
+
+        A client that sent `Expect: 100-continue` waits for a `100 Continue` before sending the body (curl for
+        uploads over 1 MiB, .NET, Java clients): it gets one here, after the checks that refuse the request
+        from its head alone (token, declared length), as aiohttp's Application would send it.
+        """
         if request.content.is_eof():
             return await reading
+        if request.version >= HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the answer itself has not started
         try:
             async with asyncio.timeout(self.settings.request_read_timeout):
                 return await reading

@@ -4,6 +4,7 @@ OpenAI-shaped answer with the right status, and no traceback in the log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -69,3 +70,47 @@ async def test_a_malformed_request_is_an_openai_shaped_400_logged_without_a_trac
         assert status == 200
     assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING or rec.exc_info], caplog.text
     assert "SECRET" not in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/audio/transcriptions"])
+async def test_expect_100_continue_gets_a_100_before_the_body_is_sent(openai_up: Upstream, make_proxy, path):
+    """curl (uploads over 1 MiB), .NET and Java clients wait for `100 Continue` before sending the body; the
+    forwarder's low-level server sent none, so such a client waited until its own timeout, or the forwarder's
+    read deadline answered 408."""
+    models = [entry("gpt-x", openai_up), entry("stt", openai_up, kind="audio/transcriptions")]
+    if "chat" in path:
+        ctype, body = (
+            "application/json",
+            json.dumps({"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+    else:
+        ctype = "multipart/form-data; boundary=b"
+        body = (
+            '--b\r\nContent-Disposition: form-data; name="model"\r\n\r\nstt\r\n'
+            '--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF\r\n--b--\r\n'
+        )
+    data = body.encode()
+    async with make_proxy(models) as r:
+        reader, writer = await asyncio.open_connection("127.0.0.1", r.data_port)
+        try:
+            writer.write(
+                request(path, [f"Content-Type: {ctype}", f"Content-Length: {len(data)}", "Expect: 100-continue"])
+            )
+            interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+            writer.write(data)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200 ")
+        finally:
+            writer.close()
+
+
+async def test_no_100_continue_when_the_head_alone_is_refused(openai_up: Upstream, make_proxy):
+    """The point of Expect: a request refused from its head (here a declared length over the cap) gets its
+    final answer at once, and the client never sends the body."""
+    async with make_proxy([entry("gpt-x", openai_up)], max_json_body_bytes=1000) as r:
+        head = request(
+            "/v1/chat/completions", ["Content-Type: application/json", "Content-Length: 5000", "Expect: 100-continue"]
+        )
+        status, answer = await raw_exchange(r.data_port, head)
+        assert status == 413 and b"invalid_request_error" in answer
