@@ -45,8 +45,18 @@ class UpstreamTimeout(Exception):
         self.which = which
 
 
+class UpstreamRedirect(Exception):
+    """An upstream answered a redirect (3xx). Never followed: it would carry the API key to wherever it points,
+    and an OpenAI-style API has no reason to redirect a POST; passed on, the client got a 3xx without its
+    Location (or, for claudeai, an empty completion translated from the redirect's body)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the upstream answered a redirect ({status})")
+        self.status = status
+
+
 # What ends a forwarded request early: answered by `Forwarder._fail` (an error answer, an error event, or a cut).
-FORWARD_FAILURES = (UpstreamTimeout, UpstreamError, ConnectionResetError, TimeoutError)
+FORWARD_FAILURES = (UpstreamTimeout, UpstreamRedirect, UpstreamError, ConnectionResetError, TimeoutError)
 
 
 class Forwarder:
@@ -314,10 +324,15 @@ class Forwarder:
         request[OVERHEAD_MS] = f"{overhead * 1000:.3f}"
         try:
             if sse is None:
-                return await self._send(route, data, headers, deadline, method, url)
-            return await sse.keepalive_while(self._send(route, data, headers, deadline, method, url))
+                resp = await self._send(route, data, headers, deadline, method, url)
+            else:
+                resp = await sse.keepalive_while(self._send(route, data, headers, deadline, method, url))
         except TimeoutError:
             raise UpstreamTimeout("ttfb") from None
+        if 300 <= resp.status < 400:
+            resp.release()  # its body unread: the connection is closed, not reused
+            raise UpstreamRedirect(resp.status)
+        return resp
 
     def _headers(self, route: ModelRoute, content_type: str) -> dict[str, str]:
         headers = {"Content-Type": content_type}
@@ -344,6 +359,11 @@ class Forwarder:
             self._upstream_failed(route, f"timeout_{exc.which}", detail=f"no answer within the {exc.which} timeout")
             return error_response(
                 504, f"the upstream did not answer in time ({exc.which} timeout)", code=f"upstream_timeout_{exc.which}"
+            )
+        if isinstance(exc, UpstreamRedirect):
+            self._upstream_failed(route, f"http_{exc.status}", exc.status, detail=f"answered {exc.status}")
+            return error_response(
+                502, f"the upstream answered a redirect ({exc.status}), which is not followed", code="upstream_redirect"
             )
         if isinstance(exc, ConnectError):
             self._upstream_failed(route, "connect", reason=exc.reason, detail=str(exc))

@@ -1,0 +1,46 @@
+"""Upstreams whose answers are well-formed HTTP but not what an API answers: redirects, non-JSON bodies.
+
+Driven through the official SDKs against the in-process forwarder and `fwd_hostile` loopback upstreams.
+"""
+
+from __future__ import annotations
+
+import openai
+import pytest
+from fwd_helpers import base_url, entry, eventually, in_flight
+from fwd_hostile import Conn, head, hostile_upstream
+from fwd_stubs import UPSTREAM_KEY
+
+
+@pytest.mark.parametrize("api_type", ["openai", "claudeai"])
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("status", ["302 Found", "307 Temporary Redirect", "308 Permanent Redirect"])
+async def test_an_upstream_redirect_is_a_502_and_is_never_followed(make_proxy, api_type, stream, status):
+    """A 3xx went to the client without its Location (for claudeai, the redirect's JSON body became an empty
+    completion); it is a 502 now, and the host it points to never sees a request (nor the key)."""
+
+    async def elsewhere_mode(conn: Conn) -> None:
+        await conn.read_request()
+
+    async with hostile_upstream(elsewhere_mode) as elsewhere:
+
+        async def mode(conn: Conn) -> None:
+            while await conn.read_request():
+                body = b'{"type": "message", "content": []}'
+                location = f"Location: {elsewhere.url}/v1/chat/completions"
+                await conn.send(
+                    head(status, location, "Content-Type: application/json", f"Content-Length: {len(body)}") + body
+                )
+
+        async with hostile_upstream(mode) as up, make_proxy([entry("m", up, api_type=api_type)]) as r:
+            client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
+            with pytest.raises(openai.APIStatusError) as err:
+                await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "hi"}], stream=stream
+                )
+            assert err.value.status_code == 502
+            assert err.value.body["code"] == "upstream_redirect"  # type: ignore[index]
+            assert UPSTREAM_KEY not in str(err.value.body)
+            assert len(up.requests) == 1 and elsewhere.requests == []
+            await eventually(lambda: in_flight(r, "m") == 0)
+            assert r.state.budget.allow(r.state.config.routes[0].budget_key)  # type: ignore[union-attr]
