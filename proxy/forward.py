@@ -635,7 +635,12 @@ class Forwarder:
                 if sse is None:
                     raw = await self._read_all(resp, self.settings.max_response_bytes)
                     try:
-                        answer = claude.to_openai_response(json.loads(raw), options.reasoning)
+                        message = json.loads(raw)
+                        if not isinstance(message, dict) or message.get("type") != "message":
+                            # Any other JSON (an error object a gateway sends with 200, `{}`) would become an
+                            # empty completion: the client would take it for the model's answer.
+                            raise ValueError("not an Anthropic message")
+                        answer = claude.to_openai_response(message, options.reasoning)
                     except (ValueError, AttributeError, TypeError, RecursionError):
                         self._upstream_failed(route, "bad_body")
                         return error_response(

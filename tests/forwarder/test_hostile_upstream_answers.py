@@ -44,3 +44,23 @@ async def test_an_upstream_redirect_is_a_502_and_is_never_followed(make_proxy, a
             assert len(up.requests) == 1 and elsewhere.requests == []
             await eventually(lambda: in_flight(r, "m") == 0)
             assert r.state.budget.allow(r.state.config.routes[0].budget_key)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{}", b'{"error": {"type": "overloaded_error", "message": "Overloaded"}}', b'{"content": [], "usage": {}}'],
+)
+async def test_a_claude_200_that_is_not_a_message_is_a_502(make_proxy, body: bytes):
+    """Any JSON object was translated: `{}` or a gateway's error sent with 200 became an empty completion
+    with finish_reason null, which a client takes for the model's (empty) answer."""
+
+    async def mode(conn: Conn) -> None:
+        while await conn.read_request():
+            await conn.send(head("200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}") + body)
+
+    async with hostile_upstream(mode) as up, make_proxy([entry("m", up, api_type="claudeai")]) as r:
+        client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
+        with pytest.raises(openai.APIStatusError) as err:
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        assert err.value.status_code == 502
+        assert err.value.body["code"] == "upstream_bad_response"  # type: ignore[index]
