@@ -22,7 +22,7 @@ from proxy import claude
 from proxy.claude_models import ClaudeModels
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
-from proxy.errors import error_response, upstream_error_body
+from proxy.errors import error_body, error_response, upstream_error_body
 from proxy.failures import FailureLog
 from proxy.idle import IdleTimeout
 from proxy.routing import check_bearer, resolve
@@ -420,6 +420,21 @@ class Forwarder:
             raise
         return b"".join(chunks)
 
+    def _json_answer(self, route: ModelRoute, body: bytes) -> bool:
+        """Whether a chat or embeddings answer is a JSON object (its usage counted); an HTML page or an empty
+        body sent with 200 (a captive portal, a gateway's challenge) is not, and the client's SDK would fail
+        on it with a decode error the forwarder never saw. JSON nested too deep to parse here passes on."""
+        try:
+            parsed = json.loads(body)
+        except RecursionError:
+            return True
+        except ValueError:  # UnicodeDecodeError too
+            return False
+        if not isinstance(parsed, dict):
+            return False
+        self._count_usage(route, parsed.get("usage"))
+        return True
+
     def _check_stream_length(self, resp: UpstreamResponse) -> None:
         declared = resp.length
         if declared is not None and declared > self.settings.max_stream_bytes:
@@ -458,7 +473,17 @@ class Forwarder:
                     self._check_stream_length(resp)
                     return await self._pipe(request, route, resp, sse)
                 body = await self._read_all(resp, self.settings.max_response_bytes)
-                if route.kind != SPEECH and ctype.startswith("application/json") and b'"usage"' in body:
+                if route.kind in (CHAT, EMBEDDINGS) and not self._json_answer(route, body):
+                    self._upstream_failed(route, "bad_body")
+                    return await self._error_out(
+                        request,
+                        sse,
+                        502,
+                        json.dumps(
+                            error_body("the upstream sent an unreadable answer", 502, code="upstream_bad_response")
+                        ).encode(),
+                    )
+                if route.kind == TRANSCRIPTIONS and ctype.startswith("application/json") and b'"usage"' in body:
                     try:
                         self._count_usage(route, json.loads(body).get("usage"))
                     except (ValueError, AttributeError, RecursionError):  # best effort: the body passes on as is

@@ -5,6 +5,8 @@ Driven through the official SDKs against the in-process forwarder and `fwd_hosti
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import openai
 import pytest
 from fwd_helpers import base_url, entry, eventually, in_flight
@@ -64,3 +66,47 @@ async def test_a_claude_200_that_is_not_a_message_is_a_502(make_proxy, body: byt
             await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
         assert err.value.status_code == 502
         assert err.value.body["code"] == "upstream_bad_response"  # type: ignore[index]
+
+
+def _answering(status: str, ctype: str, body: bytes) -> Callable[[Conn], Awaitable[None]]:
+    async def mode(conn: Conn) -> None:
+        while await conn.read_request():
+            lines = [f"Content-Type: {ctype}"] if ctype else []
+            await conn.send(head(status, *lines, f"Content-Length: {len(body)}") + body)
+
+    return mode
+
+
+NOT_JSON = {
+    "an HTML page": ("200 OK", "text/html", b"<html><body>Just a moment...</body></html>"),
+    "broken JSON": ("200 OK", "application/json", b'{"choices": ['),
+    "an empty 200": ("200 OK", "application/json", b""),
+    "a 204": ("204 No Content", "", b""),
+    "a JSON list": ("200 OK", "application/json", b"[1, 2]"),
+}
+
+
+@pytest.mark.parametrize(("status", "ctype", "body"), NOT_JSON.values(), ids=NOT_JSON.keys())
+@pytest.mark.parametrize("kind", ["chat/completions", "embeddings"])
+async def test_an_openai_2xx_that_is_not_a_json_object_is_a_502(make_proxy, status, ctype, body, kind):
+    """These passed on as the upstream's 2xx: the SDK then failed on a body it could not decode, and the
+    forwarder counted a success. Now a 502 the SDK reports, and an upstream failure in the metrics."""
+    async with hostile_upstream(_answering(status, ctype, body)) as up, make_proxy([entry("m", up, kind=kind)]) as r:
+        client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
+        with pytest.raises(openai.APIStatusError) as err:
+            if kind == "embeddings":
+                await client.embeddings.create(model="m", input="hi")
+            else:
+                await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        assert err.value.status_code == 502
+        assert err.value.body["code"] == "upstream_bad_response"  # type: ignore[index]
+        assert 'kind="bad_body"' in r.state.metrics.render()
+
+
+async def test_a_json_answer_with_an_odd_content_type_still_passes(make_proxy):
+    """The check is on the body, not the header: JSON labelled text/plain is still the answer."""
+    body = b'{"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "choices": []}'
+    async with hostile_upstream(_answering("200 OK", "text/plain", body)) as up, make_proxy([entry("m", up)]) as r:
+        client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
+        out = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        assert out.id == "c1"
