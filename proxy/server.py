@@ -97,6 +97,35 @@ class _DataRequestHandler(web.RequestHandler):
     fixed message. A 500 (a crash past `data_handler`) is still logged with its traceback.
     """
 
+    head_timeout = 60.0  # set per server from request_read_timeout
+    _head_timer: asyncio.TimerHandle | None = None
+    _partial_head = False
+
+    def data_received(self, data: bytes) -> None:
+        """Arm a deadline when bytes arrive that complete no request head (a slow-loris client trickling one,
+        which aiohttp would otherwise hold for its hour-long keep-alive timeout)."""
+        before = self._request_count
+        super().data_received(data)
+        if self._request_count != before:
+            self._partial_head = False
+        elif data and not self._request_in_progress and not self._messages:
+            self._partial_head = True
+            if self._head_timer is None:
+                self._head_timer = asyncio.get_running_loop().call_later(self.head_timeout, self._head_deadline)
+
+    def _head_deadline(self) -> None:
+        self._head_timer = None
+        if self._partial_head and not self._request_in_progress and not self._messages:
+            log.debug("closing a connection whose request head did not arrive within %g s", self.head_timeout)
+            self.force_close()
+        self._partial_head = False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+
     def handle_error(
         self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
     ) -> web.StreamResponse:
@@ -115,8 +144,12 @@ class _DataRequestHandler(web.RequestHandler):
 
 
 class _DataServer(web.Server):
+    head_timeout = 60.0
+
     def __call__(self) -> web.RequestHandler:
-        return _DataRequestHandler(self, loop=asyncio.get_running_loop(), **self._kwargs)
+        handler = _DataRequestHandler(self, loop=asyncio.get_running_loop(), **self._kwargs)
+        handler.head_timeout = self.head_timeout
+        return handler
 
 
 def data_server(state: ProxyState) -> web.Server:
@@ -132,7 +165,9 @@ def data_server(state: ProxyState) -> web.Server:
         size = cap if message.path == "/v1/audio/transcriptions" else json_cap
         return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=size)
 
-    return _DataServer(data_handler(state), request_factory=make_request, handler_cancellation=True, access_log=None)
+    server = _DataServer(data_handler(state), request_factory=make_request, handler_cancellation=True, access_log=None)
+    server.head_timeout = state.settings.request_read_timeout  # a request head, like a body, arrives in time
+    return server
 
 
 def new_pool(state: ProxyState) -> UpstreamPool:

@@ -114,3 +114,29 @@ async def test_no_100_continue_when_the_head_alone_is_refused(openai_up: Upstrea
         )
         status, answer = await raw_exchange(r.data_port, head)
         assert status == 413 and b"invalid_request_error" in answer
+
+
+async def test_a_slow_loris_head_is_closed_at_the_read_deadline_and_keep_alive_is_not(openai_up: Upstream, make_proxy):
+    """A client trickling a request head held its connection for aiohttp's keep-alive timeout (an hour): a
+    few thousand such clients exhaust the file descriptors. A head now has request_read_timeout, as a body
+    has; an idle keep-alive connection (a router's pool) that completed its request is left alone."""
+    async with make_proxy([entry("gpt-x", openai_up)], request_read_timeout=0.3) as r:
+        loris_reader, loris = await asyncio.open_connection("127.0.0.1", r.data_port)
+        pooled_reader, pooled = await asyncio.open_connection("127.0.0.1", r.data_port)
+        try:
+            models = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+            pooled.write(models[:10])  # a head in two pieces, then a whole answer
+            await asyncio.sleep(0.05)
+            pooled.write(models[10:])
+            assert (await asyncio.wait_for(pooled_reader.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 200")
+            loris.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+            await asyncio.sleep(0.1)
+            loris.write(b"X-A: b\r\n")  # trickling header lines, never the blank line that ends the head
+            assert await asyncio.wait_for(loris_reader.read(), 5) == b""  # closed by the forwarder, no answer
+            # the pooled connection outlived several deadlines idle, and still serves
+            await pooled_reader.read(65536)  # the rest of the first answer
+            pooled.write(models)
+            assert (await asyncio.wait_for(pooled_reader.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 200")
+        finally:
+            loris.close()
+            pooled.close()
