@@ -59,6 +59,12 @@ class UpstreamRedirect(Exception):
 FORWARD_FAILURES = (UpstreamTimeout, UpstreamRedirect, UpstreamError, ConnectionResetError, TimeoutError)
 
 
+def _not_json(name: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's json takes them, JSON does not; passed on, the upstream would get
+    a body no strict parser reads (or, for claudeai, a NaN temperature)."""
+    raise ValueError(f"{name} is not JSON")
+
+
 class Forwarder:
     """Request handlers bound to one ProxyState."""
 
@@ -189,7 +195,7 @@ class Forwarder:
         if raw is None:
             return self._read_timed_out()
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the recursion limit
             return error_response(400, "the request body is not valid JSON", code="invalid_json")
         if not isinstance(body, dict):

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fwd_helpers import entry, post
+from fwd_helpers import base_url, entry, post
 from fwd_stubs import Upstream
 
 BAD_CLAUDE_FIELDS: list[tuple[dict[str, Any], str]] = [
@@ -54,3 +54,19 @@ async def test_claude_fields_of_the_wrong_type_are_a_400_naming_the_field(
         # and the forwarder still serves
         status, _, data = await post(s, r, {"model": "claude-x", "messages": [{"role": "user", "content": "hi"}]})
         assert status == 200, data
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+@pytest.mark.parametrize("api_type", ["openai", "claudeai"])
+async def test_nan_and_infinity_are_not_json(
+    openai_up: Upstream, anthropic_up: Upstream, make_proxy, constant: bytes, api_type: str
+):
+    """Python's json.loads takes these, so they went upstream as a body that is not JSON (claudeai: a NaN
+    temperature, which min/max clamping keeps as NaN)."""
+    up = anthropic_up if api_type == "claudeai" else openai_up
+    async with make_proxy([entry("m", up, api_type=api_type)]) as r, aiohttp.ClientSession() as s:
+        data = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": ' + constant + b"}"
+        async with s.post(base_url(r) + "/chat/completions", data=data) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["error"]["code"] == "invalid_json"
+        assert up.requests == []
