@@ -227,8 +227,10 @@ class Forwarder:
         return await self._with_slot(request, route, t0, lambda: self._forward_openai(request, route, data, stream, t0))
 
     def _max_tokens(self, route: ModelRoute) -> int:
+        """The entry's max_tokens parameter when it is a positive decimal number, else default_max_tokens (a
+        "0" would be refused as the client's max_tokens; "²" passes isdigit but not int())."""
         raw = route.parameters.get("max_tokens") or route.parameters.get("maxTokens")
-        if raw and raw.isdigit():
+        if raw and raw.isascii() and raw.isdigit() and int(raw) > 0:
             return int(raw)
         return self.settings.default_max_tokens
 

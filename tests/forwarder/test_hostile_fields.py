@@ -70,3 +70,18 @@ async def test_nan_and_infinity_are_not_json(
             assert resp.status == 400
             assert (await resp.json())["error"]["code"] == "invalid_json"
         assert up.requests == []
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "0"])
+async def test_a_max_tokens_parameter_that_is_no_positive_number_falls_back_to_the_default(
+    anthropic_up: Upstream, make_proxy, caplog, value: str
+):
+    """An operator's parameters.max_tokens of "²" passed isdigit() and broke int(): every request to the
+    model was a 500; "0" made every request a 400 blaming the client's max_tokens."""
+    caplog.set_level(logging.WARNING)
+    models = [entry("claude-x", anthropic_up, api_type="claudeai", parameters={"max_tokens": value})]
+    async with make_proxy(models, default_max_tokens=777) as r, aiohttp.ClientSession() as s:
+        status, _, data = await post(s, r, {"model": "claude-x", "messages": [{"role": "user", "content": "hi"}]})
+        assert status == 200, data
+        assert anthropic_up.requests[-1]["body"]["max_tokens"] == 777
+    assert not [rec for rec in caplog.records if rec.name == "morpheus_proxy"], caplog.text

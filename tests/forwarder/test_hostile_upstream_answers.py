@@ -110,3 +110,24 @@ async def test_a_json_answer_with_an_odd_content_type_still_passes(make_proxy):
         client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
         out = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
         assert out.id == "c1"
+
+
+async def test_a_keep_alive_timeout_that_only_looks_like_a_number_is_ignored(make_proxy, caplog):
+    """Headers are decoded as latin-1: `timeout=\\xb2` (superscript two) passed isdigit() and broke int() when
+    the connection was handed back, after the answer: a 500 for an answer that had arrived whole."""
+    body = b'{"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "choices": []}'
+
+    async def mode(conn: Conn) -> None:
+        while await conn.read_request():
+            await conn.send(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nKeep-Alive: timeout=\xb2\r\n"
+                + b"Content-Length: %d\r\n\r\n" % len(body)
+                + body
+            )
+
+    async with hostile_upstream(mode) as up, make_proxy([entry("m", up)]) as r:
+        client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
+        for _ in range(2):
+            out = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+            assert out.id == "c1"
+    assert not [rec for rec in caplog.records if rec.name in ("morpheus_proxy", "aiohttp.server")], caplog.text
