@@ -389,11 +389,16 @@ def to_anthropic_request(
 
 def usage_from_anthropic(usage: dict[str, Any] | None) -> dict[str, Any]:
     """OpenAI usage: prompt_tokens counts cache reads and writes, as OpenAI's does; both also in the details."""
-    usage = usage or {}
-    cached = int(usage.get("cache_read_input_tokens") or 0)
-    written = int(usage.get("cache_creation_input_tokens") or 0)
-    prompt = int(usage.get("input_tokens") or 0) + written + cached
-    completion = int(usage.get("output_tokens") or 0)
+    usage = usage if isinstance(usage, dict) else {}
+
+    def count(name: str) -> int:  # an upstream's count that is not a number counts as 0
+        n = usage.get(name)
+        return n if isinstance(n, int) and not isinstance(n, bool) else 0
+
+    cached = count("cache_read_input_tokens")
+    written = count("cache_creation_input_tokens")
+    prompt = count("input_tokens") + written + cached
+    completion = count("output_tokens")
     out: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -524,8 +529,15 @@ class StreamTranslator:
             return []
         try:
             payload = json.loads(data) if data else {}
-        except ValueError:
+            if not isinstance(payload, dict):
+                raise TypeError("not an event object")
+            return self._feed(event, payload)
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+            # A field of the wrong type (an index "x", a message that is a number, a list as stop_reason):
+            # the client gets an error event and [DONE], never a crash in the middle of its stream.
             return self.fail("upstream sent an unreadable stream event", "upstream_error")
+
+    def _feed(self, event: str, payload: dict[str, Any]) -> list[bytes]:
         kind = payload.get("type", event)
         if kind == "message_start":
             msg = payload.get("message") or {}

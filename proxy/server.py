@@ -16,6 +16,7 @@ import watchfiles
 from aiohttp import web
 
 from proxy.admin import admin_app
+from proxy.downstream import PREPARED
 from proxy.errors import error_response
 from proxy.forward import Forwarder
 from proxy.relay import RELAY_PREFIX, Relay
@@ -83,6 +84,11 @@ def data_handler(state: ProxyState) -> DataHandler:
             raise
         except Exception:
             log.exception("internal error on %s %s", request.method, request.path)  # no body, no headers: no secrets
+            if (started := request.get(PREPARED)) is not None:
+                # The answer's head is out: a 500 now would be written into its body. Cut it instead.
+                if request.transport is not None:
+                    request.transport.close()
+                return started
             return error_response(500, "internal error in morpheus-proxy", type_="api_error", code="internal_error")
 
     return handle
