@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import openai
 import pytest
-from fwd_helpers import base_url, entry, eventually, in_flight
-from fwd_hostile import Conn, head, hostile_upstream
+from fwd_helpers import base_url, entry, eventually, in_flight, write_config
+from fwd_hostile import Conn, head, hostile_upstream, real_forwarder
 from fwd_stubs import UPSTREAM_KEY
 
 
@@ -131,3 +132,26 @@ async def test_a_keep_alive_timeout_that_only_looks_like_a_number_is_ignored(mak
             out = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
             assert out.id == "c1"
     assert not [rec for rec in caplog.records if rec.name in ("morpheus_proxy", "aiohttp.server")], caplog.text
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_deeply_nested_prodia_job_answer_passes_on_in_the_real_process(tmp_path, method):
+    """The relay reads a Prodia v1 answer to find its job; JSON nested past the recursion limit raised
+    RecursionError there (not caught, unlike everywhere else): a 500 with a traceback. Now it is simply not a
+    job, and passes on. Run as its own process: this test process has a raised recursion limit."""
+    deep = b'{"job": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+
+    async def mode(conn: Conn) -> None:
+        while await conn.read_request():
+            await conn.send(head("200 OK", "Content-Type: application/json", f"Content-Length: {len(deep)}") + deep)
+
+    async with hostile_upstream(mode) as up:
+        cfg = tmp_path / "c.json"
+        e = {**entry("img", up), "apiType": "prodia-sd", "apiUrl": up.url + "/v1/sd/generate"}
+        write_config(cfg, [e])
+        async with real_forwarder(cfg) as fwd, aiohttp.ClientSession() as s:
+            url = f"http://127.0.0.1:{fwd.port}/v1/relay/{e['modelId']}" + ("/job/j1" if method == "GET" else "")
+            async with s.request(method, url, json={"prompt": "x"} if method == "POST" else None) as resp:
+                assert resp.status == 200
+                assert await resp.read() == deep
+    assert b"Traceback" not in fwd.stderr, fwd.stderr.decode()[-2000:]
