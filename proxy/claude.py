@@ -156,7 +156,7 @@ def _tool_arguments(raw: Any) -> dict[str, Any] | None:
         return raw
     try:
         args = json.loads(raw or "{}")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: nested past the recursion limit
         return None
     return args if isinstance(args, dict) else None
 
@@ -286,7 +286,7 @@ def rejects_temperature(status: int, raw: bytes) -> bool:
         return False
     try:
         err = json.loads(raw).get("error")
-    except (ValueError, UnicodeDecodeError, AttributeError):
+    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
         return False
     message = str(err.get("message") or "").lower() if isinstance(err, dict) else ""
     return "temperature" in message and "top_p" not in message and any(w in message for w in _NO_TEMPERATURE)
@@ -483,7 +483,7 @@ def to_openai_error(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
     """An Anthropic error answer as (status, OpenAI-shaped error body)."""
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         parsed = None
     err = parsed.get("error") if isinstance(parsed, dict) else None
     if isinstance(err, dict):

@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
-from fwd_helpers import base_url, entry, eventually, in_flight
-from fwd_hostile import Conn, head, hostile_upstream
+from fwd_helpers import base_url, entry, eventually, in_flight, write_config
+from fwd_hostile import Conn, head, hostile_upstream, real_forwarder
 
 from proxy import claude
 
@@ -88,3 +88,40 @@ async def test_a_crash_after_the_answer_started_cuts_the_connection(make_proxy, 
                 await resp.read()
         await eventually(lambda: in_flight(r, "m") == 0)
     assert "internal error on POST /v1/chat/completions" in caplog.text
+
+
+DEEP = "[" * 30_000 + "]" * 30_000
+
+
+async def test_deeply_nested_json_in_claude_paths_is_no_500_in_the_real_process(tmp_path):
+    """Three json.loads in the claudeai translation did not catch RecursionError: a client's tool-call
+    arguments nested 30 000 deep (a 500 on the client's own request), and an upstream 400 nested as deep
+    (checked for "temperature", then converted to an OpenAI error): each a 500 with a traceback. Run as its own
+    process: this test process has a raised recursion limit."""
+    error = '{"type": "error", "error": {"type": "invalid_request_error", "message": "temperature", "x": ' + DEEP
+    error_body = (error + "}}").encode()
+
+    async def mode(conn: Conn) -> None:
+        while await conn.read_request():
+            await conn.send(
+                head("400 Bad Request", "Content-Type: application/json", f"Content-Length: {len(error_body)}")
+                + error_body
+            )
+
+    async with hostile_upstream(mode) as up:
+        cfg = tmp_path / "c.json"
+        write_config(cfg, [entry("m", up, api_type="claudeai")])
+        history = [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "tool_calls": [{"id": "t1", "function": {"name": "f", "arguments": DEEP}}]},
+            {"role": "tool", "tool_call_id": "t1", "content": "ok"},
+        ]
+        async with real_forwarder(cfg) as fwd, aiohttp.ClientSession() as s:
+            async with s.post(
+                f"http://127.0.0.1:{fwd.port}/v1/chat/completions",
+                json={"model": "m", "messages": history, "temperature": 0.5},
+            ) as resp:
+                assert resp.status == 400, await resp.text()
+                assert (await resp.json())["error"]["type"] == "upstream_error"
+        assert len(up.requests) == 1  # translated and sent (the arguments as text), not retried
+    assert b"Traceback" not in fwd.stderr, fwd.stderr.decode()[-2000:]
