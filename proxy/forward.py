@@ -59,6 +59,16 @@ class UpstreamRedirect(Exception):
 FORWARD_FAILURES = (UpstreamTimeout, UpstreamRedirect, UpstreamError, ConnectionResetError, TimeoutError)
 
 
+# A transcription form has about ten fields; a body of a million empty parts kept a core busy past the read
+# deadline (aiohttp parses each part's head in Python).
+MAX_FORM_PARTS = 100
+CLOSE = {"Connection": "close"}  # the rest of the body is not read
+
+
+class TooManyParts(Exception):
+    """A multipart body with more than MAX_FORM_PARTS parts."""
+
+
 def _not_json(name: str) -> Any:
     """NaN, Infinity and -Infinity: Python's json takes them, JSON does not; passed on, the upstream would get
     a body no strict parser reads (or, for claudeai, a NaN temperature)."""
@@ -112,6 +122,10 @@ class Forwarder:
             return self._body_too_large(self.settings.max_body_bytes)
         try:
             read = await self._within_read_deadline(request, self._read_multipart(request))
+        except TooManyParts:
+            return error_response(
+                400, f"the form has more than {MAX_FORM_PARTS} parts", code="invalid_multipart", headers=CLOSE
+            )
         except (ValueError, RuntimeError, HttpProcessingError):  # aiohttp's words for a malformed multipart body
             return error_response(400, "the multipart/form-data body is malformed", code="invalid_multipart")
         if read is None:
@@ -132,7 +146,7 @@ class Forwarder:
         fields: list[tuple[str, bytes | str, str | None, str | None]] = []
         model: str | None = None
         reader = await request.multipart()
-        while True:
+        for _ in range(MAX_FORM_PARTS + 1):
             part = await reader.next()
             if part is None:
                 break
@@ -144,6 +158,8 @@ class Forwarder:
                 continue
             ctype = part.headers.get("Content-Type")
             fields.append((part.name, data if part.filename else data.decode("utf-8", "replace"), part.filename, ctype))
+        else:
+            raise TooManyParts
         return model, fields
 
     # ---- request bounds ---------------------------------------------------------------------------

@@ -140,3 +140,24 @@ async def test_a_slow_loris_head_is_closed_at_the_read_deadline_and_keep_alive_i
         finally:
             loris.close()
             pooled.close()
+
+
+def _form(parts: int) -> bytes:
+    field = b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\nv\r\n'
+    return (
+        b'--b\r\nContent-Disposition: form-data; name="model"\r\n\r\nstt\r\n'
+        + b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF\r\n'
+        + field * (parts - 2)
+        + b"--b--\r\n"
+    )
+
+
+@pytest.mark.parametrize(("parts", "status"), [(100, 200), (101, 400)])
+async def test_a_form_with_too_many_parts_is_a_400(openai_up: Upstream, make_proxy, parts: int, status: int):
+    """A transcription form has about ten fields. 60 MB of empty parts (1.2 million) kept a core busy parsing
+    until the read deadline (408 after 60 s); the parts are now counted, and the 101st is refused."""
+    async with make_proxy([entry("stt", openai_up, kind="audio/transcriptions")]) as r:
+        got, answer = await raw_exchange(r.data_port, _multipart(_form(parts)))
+        assert got == status, answer
+        if status == 400:
+            assert b"more than 100 parts" in answer and openai_up.requests == []
