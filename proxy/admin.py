@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from proxy.errors import error_response
 from proxy.routing import check_bearer
@@ -78,9 +79,21 @@ class Admin:
         return web.json_response({"version": outcome.version, "changed": outcome.changed})
 
 
+@web.middleware
+async def _openai_shaped_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own 404 and 405 (a wrong path or method) answer in the OpenAI error shape, as the data plane's do."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error_response(exc.status, exc.reason, code=f"http_{exc.status}", headers=headers)
+
+
 def admin_app(state: ProxyState) -> web.Application:
     admin = Admin(state)
-    app = web.Application()
+    app = web.Application(middlewares=[_openai_shaped_errors])
     app.router.add_get("/healthz", admin.healthz)
     app.router.add_get("/readyz", admin.readyz)
     app.router.add_get("/metrics", admin.metrics)

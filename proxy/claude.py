@@ -156,7 +156,7 @@ def _tool_arguments(raw: Any) -> dict[str, Any] | None:
         return raw
     try:
         args = json.loads(raw or "{}")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: nested past the recursion limit
         return None
     return args if isinstance(args, dict) else None
 
@@ -171,7 +171,10 @@ def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
         text = msg["refusal"]
     if text.strip():
         blocks.append({"type": "text", "text": text})
-    for k, call in enumerate(msg.get("tool_calls") or []):
+    calls = msg.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise TranslationError(f"{where}.tool_calls must be a list", f"{where}.tool_calls")
+    for k, call in enumerate(calls):
         cw = f"{where}.tool_calls[{k}]"
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict) or not fn.get("name"):
@@ -283,10 +286,24 @@ def rejects_temperature(status: int, raw: bytes) -> bool:
         return False
     try:
         err = json.loads(raw).get("error")
-    except (ValueError, UnicodeDecodeError, AttributeError):
+    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
         return False
     message = str(err.get("message") or "").lower() if isinstance(err, dict) else ""
     return "temperature" in message and "top_p" not in message and any(w in message for w in _NO_TEMPERATURE)
+
+
+def _check_types(body: dict[str, Any]) -> None:
+    """The fields whose JSON type the translation relies on: a wrong one is the client's 400, not our 500 (and a
+    non-boolean `stream` would make the forwarder and Anthropic disagree about whether the answer streams)."""
+    if body.get("stream") is not None and not isinstance(body["stream"], bool):
+        raise TranslationError("stream must be a boolean", "stream")
+    if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
+        raise TranslationError("stream_options must be an object", "stream_options")
+    stop = body.get("stop")
+    if stop is not None and not (
+        isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
+    ):
+        raise TranslationError("stop must be a string or a list of strings", "stop")
 
 
 def to_anthropic_request(
@@ -296,6 +313,7 @@ def to_anthropic_request(
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise TranslationError("messages must be a non-empty list", "messages")
+    _check_types(body)
     if body.get("n") not in (None, 1):
         raise TranslationError("n > 1 is not supported for this model", "n")
     if body.get("logprobs"):  # Anthropic gives no token probabilities: a clear 400, not a silent null
@@ -342,14 +360,14 @@ def to_anthropic_request(
         out["system"] = "\n\n".join(system)
     stop = body.get("stop")
     if stop:
-        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        out["stop_sequences"] = [stop] if isinstance(stop, str) else stop
     _sampling(body, options, out)
     output_config: dict[str, Any] = {}
     if (fmt := _response_format(body.get("response_format"))) is not None:
         output_config["format"] = fmt
     effort = body.get("reasoning_effort")
-    if options.reasoning and effort not in (None, "none"):
-        if effort not in EFFORT:
+    if options.reasoning and effort is not None and effort != "none":
+        if not isinstance(effort, str) or effort not in EFFORT:
             raise TranslationError(f"reasoning_effort must be one of none, {', '.join(EFFORT)}", "reasoning_effort")
         output_config["effort"] = EFFORT[effort]
     if output_config:
@@ -371,11 +389,16 @@ def to_anthropic_request(
 
 def usage_from_anthropic(usage: dict[str, Any] | None) -> dict[str, Any]:
     """OpenAI usage: prompt_tokens counts cache reads and writes, as OpenAI's does; both also in the details."""
-    usage = usage or {}
-    cached = int(usage.get("cache_read_input_tokens") or 0)
-    written = int(usage.get("cache_creation_input_tokens") or 0)
-    prompt = int(usage.get("input_tokens") or 0) + written + cached
-    completion = int(usage.get("output_tokens") or 0)
+    usage = usage if isinstance(usage, dict) else {}
+
+    def count(name: str) -> int:  # an upstream's count that is not a number counts as 0
+        n = usage.get(name)
+        return n if isinstance(n, int) and not isinstance(n, bool) else 0
+
+    cached = count("cache_read_input_tokens")
+    written = count("cache_creation_input_tokens")
+    prompt = count("input_tokens") + written + cached
+    completion = count("output_tokens")
     out: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -460,7 +483,7 @@ def to_openai_error(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
     """An Anthropic error answer as (status, OpenAI-shaped error body)."""
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         parsed = None
     err = parsed.get("error") if isinstance(parsed, dict) else None
     if isinstance(err, dict):
@@ -506,8 +529,15 @@ class StreamTranslator:
             return []
         try:
             payload = json.loads(data) if data else {}
-        except ValueError:
+            if not isinstance(payload, dict):
+                raise TypeError("not an event object")
+            return self._feed(event, payload)
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+            # A field of the wrong type (an index "x", a message that is a number, a list as stop_reason):
+            # the client gets an error event and [DONE], never a crash in the middle of its stream.
             return self.fail("upstream sent an unreadable stream event", "upstream_error")
+
+    def _feed(self, event: str, payload: dict[str, Any]) -> list[bytes]:
         kind = payload.get("type", event)
         if kind == "message_start":
             msg = payload.get("message") or {}

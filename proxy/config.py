@@ -273,6 +273,10 @@ def parse_config(obj: Any, source: str) -> ModelsConfig:
         if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
             errors.append(f"{where}.apiUrl: holds whitespace or a control character")
             continue
+        if parts.username is not None or parts.password is not None:
+            # Never sent upstream (the key goes in apiKey), and /admin/config would show them; never echoed.
+            errors.append(f"{where}.apiUrl: holds credentials (user:password@); put the key in apiKey")
+            continue
         key = entry.get("apiKey")
         if isinstance(key, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
             # It would break the upstream request's header block; the value itself is never shown.

@@ -14,14 +14,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
-from aiohttp import web
+from aiohttp import HttpVersion11, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
 from proxy import claude
 from proxy.claude_models import ClaudeModels
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
-from proxy.errors import error_response, upstream_error_body
+from proxy.errors import error_body, error_response, upstream_error_body
 from proxy.failures import FailureLog
 from proxy.idle import IdleTimeout
 from proxy.routing import check_bearer, resolve
@@ -44,8 +45,34 @@ class UpstreamTimeout(Exception):
         self.which = which
 
 
+class UpstreamRedirect(Exception):
+    """An upstream answered a redirect (3xx). Never followed: it would carry the API key to wherever it points,
+    and an OpenAI-style API has no reason to redirect a POST; passed on, the client got a 3xx without its
+    Location (or, for claudeai, an empty completion translated from the redirect's body)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the upstream answered a redirect ({status})")
+        self.status = status
+
+
 # What ends a forwarded request early: answered by `Forwarder._fail` (an error answer, an error event, or a cut).
-FORWARD_FAILURES = (UpstreamTimeout, UpstreamError, ConnectionResetError, TimeoutError)
+FORWARD_FAILURES = (UpstreamTimeout, UpstreamRedirect, UpstreamError, ConnectionResetError, TimeoutError)
+
+
+# A transcription form has about ten fields; a body of a million empty parts kept a core busy past the read
+# deadline (aiohttp parses each part's head in Python).
+MAX_FORM_PARTS = 100
+CLOSE = {"Connection": "close"}  # the rest of the body is not read
+
+
+class TooManyParts(Exception):
+    """A multipart body with more than MAX_FORM_PARTS parts."""
+
+
+def _not_json(name: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's json takes them, JSON does not; passed on, the upstream would get
+    a body no strict parser reads (or, for claudeai, a NaN temperature)."""
+    raise ValueError(f"{name} is not JSON")
 
 
 class Forwarder:
@@ -93,7 +120,14 @@ class Forwarder:
             return error_response(400, "transcriptions take multipart/form-data", code="invalid_content_type")
         if (declared := request.content_length) is not None and declared > self.settings.max_body_bytes:
             return self._body_too_large(self.settings.max_body_bytes)
-        read = await self._within_read_deadline(request, self._read_multipart(request))
+        try:
+            read = await self._within_read_deadline(request, self._read_multipart(request))
+        except TooManyParts:
+            return error_response(
+                400, f"the form has more than {MAX_FORM_PARTS} parts", code="invalid_multipart", headers=CLOSE
+            )
+        except (ValueError, RuntimeError, HttpProcessingError):  # aiohttp's words for a malformed multipart body
+            return error_response(400, "the multipart/form-data body is malformed", code="invalid_multipart")
         if read is None:
             return self._read_timed_out()
         model, fields = read
@@ -112,7 +146,7 @@ class Forwarder:
         fields: list[tuple[str, bytes | str, str | None, str | None]] = []
         model: str | None = None
         reader = await request.multipart()
-        while True:
+        for _ in range(MAX_FORM_PARTS + 1):
             part = await reader.next()
             if part is None:
                 break
@@ -124,15 +158,25 @@ class Forwarder:
                 continue
             ctype = part.headers.get("Content-Type")
             fields.append((part.name, data if part.filename else data.decode("utf-8", "replace"), part.filename, ctype))
+        else:
+            raise TooManyParts
         return model, fields
 
     # ---- request bounds ---------------------------------------------------------------------------
 
     async def _within_read_deadline(self, request: web.BaseRequest, reading: Awaitable[T]) -> T | None:
         """Read a request body within request_read_timeout (None when it ran out); a body that has already
-        arrived whole (the common case: small bodies come with the head) is read without arming a timer."""
+        arrived whole (the common case: small bodies come with the head) is read without arming a timer.
+
+        A client that sent `Expect: 100-continue` waits for a `100 Continue` before sending the body (curl for
+        uploads over 1 MiB, .NET, Java clients): it gets one here, after the checks that refuse the request
+        from its head alone (token, declared length), as aiohttp's Application would send it.
+        """
         if request.content.is_eof():
             return await reading
+        if request.version >= HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the answer itself has not started
         try:
             async with asyncio.timeout(self.settings.request_read_timeout):
                 return await reading
@@ -167,7 +211,7 @@ class Forwarder:
         if raw is None:
             return self._read_timed_out()
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the recursion limit
             return error_response(400, "the request body is not valid JSON", code="invalid_json")
         if not isinstance(body, dict):
@@ -199,8 +243,10 @@ class Forwarder:
         return await self._with_slot(request, route, t0, lambda: self._forward_openai(request, route, data, stream, t0))
 
     def _max_tokens(self, route: ModelRoute) -> int:
+        """The entry's max_tokens parameter when it is a positive decimal number, else default_max_tokens (a
+        "0" would be refused as the client's max_tokens; "²" passes isdigit but not int())."""
         raw = route.parameters.get("max_tokens") or route.parameters.get("maxTokens")
-        if raw and raw.isdigit():
+        if raw and raw.isascii() and raw.isdigit() and int(raw) > 0:
             return int(raw)
         return self.settings.default_max_tokens
 
@@ -302,10 +348,15 @@ class Forwarder:
         request[OVERHEAD_MS] = f"{overhead * 1000:.3f}"
         try:
             if sse is None:
-                return await self._send(route, data, headers, deadline, method, url)
-            return await sse.keepalive_while(self._send(route, data, headers, deadline, method, url))
+                resp = await self._send(route, data, headers, deadline, method, url)
+            else:
+                resp = await sse.keepalive_while(self._send(route, data, headers, deadline, method, url))
         except TimeoutError:
             raise UpstreamTimeout("ttfb") from None
+        if 300 <= resp.status < 400:
+            resp.release()  # its body unread: the connection is closed, not reused
+            raise UpstreamRedirect(resp.status)
+        return resp
 
     def _headers(self, route: ModelRoute, content_type: str) -> dict[str, str]:
         headers = {"Content-Type": content_type}
@@ -332,6 +383,11 @@ class Forwarder:
             self._upstream_failed(route, f"timeout_{exc.which}", detail=f"no answer within the {exc.which} timeout")
             return error_response(
                 504, f"the upstream did not answer in time ({exc.which} timeout)", code=f"upstream_timeout_{exc.which}"
+            )
+        if isinstance(exc, UpstreamRedirect):
+            self._upstream_failed(route, f"http_{exc.status}", exc.status, detail=f"answered {exc.status}")
+            return error_response(
+                502, f"the upstream answered a redirect ({exc.status}), which is not followed", code="upstream_redirect"
             )
         if isinstance(exc, ConnectError):
             self._upstream_failed(route, "connect", reason=exc.reason, detail=str(exc))
@@ -388,6 +444,21 @@ class Forwarder:
             raise
         return b"".join(chunks)
 
+    def _json_answer(self, route: ModelRoute, body: bytes) -> bool:
+        """Whether a chat or embeddings answer is a JSON object (its usage counted); an HTML page or an empty
+        body sent with 200 (a captive portal, a gateway's challenge) is not, and the client's SDK would fail
+        on it with a decode error the forwarder never saw. JSON nested too deep to parse here passes on."""
+        try:
+            parsed = json.loads(body)
+        except RecursionError:
+            return True
+        except ValueError:  # UnicodeDecodeError too
+            return False
+        if not isinstance(parsed, dict):
+            return False
+        self._count_usage(route, parsed.get("usage"))
+        return True
+
     def _check_stream_length(self, resp: UpstreamResponse) -> None:
         declared = resp.length
         if declared is not None and declared > self.settings.max_stream_bytes:
@@ -426,7 +497,17 @@ class Forwarder:
                     self._check_stream_length(resp)
                     return await self._pipe(request, route, resp, sse)
                 body = await self._read_all(resp, self.settings.max_response_bytes)
-                if route.kind != SPEECH and ctype.startswith("application/json") and b'"usage"' in body:
+                if route.kind in (CHAT, EMBEDDINGS) and not self._json_answer(route, body):
+                    self._upstream_failed(route, "bad_body")
+                    return await self._error_out(
+                        request,
+                        sse,
+                        502,
+                        json.dumps(
+                            error_body("the upstream sent an unreadable answer", 502, code="upstream_bad_response")
+                        ).encode(),
+                    )
+                if route.kind == TRANSCRIPTIONS and ctype.startswith("application/json") and b'"usage"' in body:
                     try:
                         self._count_usage(route, json.loads(body).get("usage"))
                     except (ValueError, AttributeError, RecursionError):  # best effort: the body passes on as is
@@ -603,7 +684,12 @@ class Forwarder:
                 if sse is None:
                     raw = await self._read_all(resp, self.settings.max_response_bytes)
                     try:
-                        answer = claude.to_openai_response(json.loads(raw), options.reasoning)
+                        message = json.loads(raw)
+                        if not isinstance(message, dict) or message.get("type") != "message":
+                            # Any other JSON (an error object a gateway sends with 200, `{}`) would become an
+                            # empty completion: the client would take it for the model's answer.
+                            raise ValueError("not an Anthropic message")
+                        answer = claude.to_openai_response(message, options.reasoning)
                     except (ValueError, AttributeError, TypeError, RecursionError):
                         self._upstream_failed(route, "bad_body")
                         return error_response(

@@ -75,7 +75,7 @@ def _job_of(body: bytes) -> tuple[str | None, str | None]:
     """(job id, status) of a Prodia job answer, (None, None) when it is not one."""
     try:
         parsed: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the recursion limit
         return None, None
     if not isinstance(parsed, dict):
         return None, None

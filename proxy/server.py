@@ -16,6 +16,7 @@ import watchfiles
 from aiohttp import web
 
 from proxy.admin import admin_app
+from proxy.downstream import PREPARED
 from proxy.errors import error_response
 from proxy.forward import Forwarder
 from proxy.relay import RELAY_PREFIX, Relay
@@ -83,9 +84,78 @@ def data_handler(state: ProxyState) -> DataHandler:
             raise
         except Exception:
             log.exception("internal error on %s %s", request.method, request.path)  # no body, no headers: no secrets
+            if (started := request.get(PREPARED)) is not None:
+                # The answer's head is out: a 500 now would be written into its body. Cut it instead.
+                if request.transport is not None:
+                    request.transport.close()
+                return started
             return error_response(500, "internal error in morpheus-proxy", type_="api_error", code="internal_error")
 
     return handle
+
+
+class _DataRequestHandler(web.RequestHandler):
+    """aiohttp's connection handler with its error answers in the OpenAI shape.
+
+    aiohttp answers a request it cannot parse (a malformed head, a header over its size limit, an HTTP/2
+    preface) with text/plain quoting the offending bytes, and logs it at ERROR with a traceback: every port
+    scanner would fill the log. A client's malformed request is logged at debug in one line; the answer is a
+    fixed message. A 500 (a crash past `data_handler`) is still logged with its traceback.
+    """
+
+    head_timeout = 60.0  # set per server from request_read_timeout
+    _head_timer: asyncio.TimerHandle | None = None
+    _partial_head = False
+
+    def data_received(self, data: bytes) -> None:
+        """Arm a deadline when bytes arrive that complete no request head (a slow-loris client trickling one,
+        which aiohttp would otherwise hold for its hour-long keep-alive timeout)."""
+        before = self._request_count
+        super().data_received(data)
+        if self._request_count != before:
+            self._partial_head = False
+        elif data and not self._request_in_progress and not self._messages:
+            self._partial_head = True
+            if self._head_timer is None:
+                self._head_timer = asyncio.get_running_loop().call_later(self.head_timeout, self._head_deadline)
+
+    def _head_deadline(self) -> None:
+        self._head_timer = None
+        if self._partial_head and not self._request_in_progress and not self._messages:
+            log.debug("closing a connection whose request head did not arrive within %g s", self.head_timeout)
+            self.force_close()
+        self._partial_head = False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+
+    def handle_error(
+        self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        if status >= 500:
+            self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+        else:
+            log.debug("malformed request from %s: %s", request.remote, type(exc).__name__ if exc else status)
+        if request.writer.output_size > 0:  # an answer already started: the connection is broken
+            raise ConnectionError("Response is sent already, cannot send another response with the error message")
+        if status >= 500:
+            resp = error_response(500, "internal error in morpheus-proxy", type_="api_error", code="internal_error")
+        else:
+            resp = error_response(status, "malformed HTTP request", code=f"http_{status}")
+        resp.force_close()
+        return resp
+
+
+class _DataServer(web.Server):
+    head_timeout = 60.0
+
+    def __call__(self) -> web.RequestHandler:
+        handler = _DataRequestHandler(self, loop=asyncio.get_running_loop(), **self._kwargs)
+        handler.head_timeout = self.head_timeout
+        return handler
 
 
 def data_server(state: ProxyState) -> web.Server:
@@ -101,7 +171,9 @@ def data_server(state: ProxyState) -> web.Server:
         size = cap if message.path == "/v1/audio/transcriptions" else json_cap
         return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=size)
 
-    return web.Server(data_handler(state), request_factory=make_request, handler_cancellation=True, access_log=None)
+    server = _DataServer(data_handler(state), request_factory=make_request, handler_cancellation=True, access_log=None)
+    server.head_timeout = state.settings.request_read_timeout  # a request head, like a body, arrives in time
+    return server
 
 
 def new_pool(state: ProxyState) -> UpstreamPool:

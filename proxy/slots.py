@@ -39,7 +39,9 @@ class SlotGate:
             async with asyncio.timeout(timeout):
                 await fut
         except TimeoutError:
-            return False
+            # The slot may have been handed over in the same loop turn as the deadline (the expiry's cancel then
+            # lands on a finished wait): it is ours, and answering False would leak it for good.
+            return fut.done() and not fut.cancelled()
         except BaseException:
             if fut.done() and not fut.cancelled():
                 self.release()  # we were handed a slot while being cancelled: give it back

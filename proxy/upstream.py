@@ -681,7 +681,8 @@ def keep_alive_ttl(header: str | None, default: float) -> float:
     if header:
         for part in header.split(","):
             name, _, value = part.partition("=")
-            if name.strip().lower() == "timeout" and value.strip().isdigit():
+            # isascii: headers are decoded as latin-1, and "\xb2" (superscript two) passes isdigit but not int()
+            if name.strip().lower() == "timeout" and value.strip().isascii() and value.strip().isdigit():
                 return int(value.strip()) - 1.0
     return default
 

@@ -41,6 +41,10 @@ def bad_configs(up: Upstream) -> dict[str, str]:
         "api_url_bad_port_and_key_in_query": {
             "models": [{**e, "apiUrl": f"http://h:99999/v1/chat/completions?k={CANARY}"}]
         },
+        # accepted before: never sent upstream, and shown whole by /admin/config
+        "api_url_credentials_hold_the_key": {
+            "models": [{**e, "apiUrl": e["apiUrl"].replace("http://", f"http://user:{CANARY}@")}]
+        },
         "api_key_with_a_control_char": {"models": [{**e, "apiKey": CANARY + "\x01"}]},
         "unknown_field_named_like_a_key": {"models": [{**e, CANARY: "x", "modelName": 5}]},
         "root_is_the_key": CANARY,

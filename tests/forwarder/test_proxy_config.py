@@ -95,6 +95,8 @@ def test_relayed_api_type_urls_it_cannot_serve_are_refused(over, needle):
         ({"apiUrl": "ftp://x/v1/embeddings"}, "not an http(s) URL"),
         ({"apiUrl": "http://x/v1 /chat/completions"}, "apiUrl: holds whitespace"),
         ({"apiKey": "k\r\nX-Injected: 1"}, "apiKey: holds a line break"),
+        ({"apiUrl": "http://u:k@127.0.0.1:1/v1/embeddings"}, "apiUrl: holds credentials"),
+        ({"apiUrl": "http://k@127.0.0.1:1/v1/embeddings"}, "apiUrl: holds credentials"),
     ],
 )
 def test_invalid_entries_are_reported_with_their_path(over, needle):

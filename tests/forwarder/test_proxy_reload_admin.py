@@ -216,3 +216,20 @@ async def test_metrics_need_the_admin_token_off_loopback(openai_up, make_proxy):
             assert resp.status == 200
         async with s.get(admin_url(r) + "/healthz") as resp:
             assert resp.status == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("GET", "/admin/reload", 405, "POST"),
+        ("POST", "/admin/config", 405, "GET,HEAD"),
+        ("GET", "/admin/nope", 404, None),
+    ],
+)
+async def test_admin_wrong_paths_and_methods_are_openai_shaped(openai_up, make_proxy, method, path, status, allow):
+    """aiohttp's router answered these in text/plain ("405: Method Not Allowed"), unlike every other error."""
+    async with make_proxy([entry("gpt-x", openai_up)]) as r, aiohttp.ClientSession(headers=AUTH) as s:
+        async with s.request(method, admin_url(r) + path) as resp:
+            assert resp.status == status
+            assert (await resp.json())["error"]["code"] == f"http_{status}"
+            assert resp.headers.get("Allow") == allow

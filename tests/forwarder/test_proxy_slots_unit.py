@@ -7,7 +7,7 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.slots import SlotRegistry
+from proxy.slots import SlotGate, SlotRegistry
 
 ops = st.lists(
     st.one_of(
@@ -73,3 +73,29 @@ async def test_waiters_get_slots_in_order_and_a_cancelled_waiter_leaks_nothing()
     assert await raising.acquire(queue_size=0, timeout=5) is False  # no queue: refuse at once
     raising.set_limit(2)  # a reload that raises the limit frees room at once
     assert raising.try_acquire() and raising.in_flight == 2
+
+
+async def test_a_slot_handed_over_as_the_wait_times_out_is_not_leaked(monkeypatch):
+    """A release in the same loop turn as a waiter's deadline: the slot was handed to the waiter (in_flight
+    counted for it), then the timeout's cancel turned its wait into a TimeoutError and acquire() answered
+    False; nobody ever released that slot, so the model lost it for good (under load, all of them in time)."""
+    made: list[asyncio.Timeout] = []
+    real = asyncio.timeout
+
+    def recording(delay: float | None) -> asyncio.Timeout:
+        cm = real(delay)
+        made.append(cm)
+        return cm
+
+    monkeypatch.setattr(asyncio, "timeout", recording)
+    gate = SlotGate("m", 1)
+    assert gate.try_acquire()
+    waiter = asyncio.create_task(gate.acquire(4, 60.0))
+    await asyncio.sleep(0)  # the waiter is queued
+    made[-1].reschedule(asyncio.get_running_loop().time())  # its deadline: now (the expiry runs next turn) ...
+    gate.release()  # ... and in the same turn the holder's release hands it the slot
+    got = await waiter
+    assert gate.in_flight == (1 if got else 0)
+    if got:
+        gate.release()
+    assert gate.in_flight == 0 and not gate.waiters
