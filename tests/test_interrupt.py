@@ -31,6 +31,9 @@ def test_ctrl_c_while_the_rpc_node_is_silent_says_how_to_go_on(tmp_path: Path) -
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # a shell's background job (CI started with `&`) ignores SIGINT, and Python keeps an ignored SIGINT
+            # ignored: give the command the default disposition a terminal's Ctrl-C meets
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             conn, _ = node.accept()  # the command is inside its first RPC call now
