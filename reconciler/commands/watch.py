@@ -240,8 +240,11 @@ def run_watch(
             interrupts += 1
             if interrupts >= 2:
                 os._exit(130)  # the journal keeps what was sent safe; the next start resumes it
-        click.echo(f"{signal.Signals(signum).name}: finishing what was sent, then exiting", err=True)
-        watcher.stopping.set()
+        watcher.stopping.set()  # first: the message below can fail, the stop must not
+        try:
+            click.echo(f"{signal.Signals(signum).name}: finishing what was sent, then exiting", err=True)
+        except RuntimeError:  # the signal landed inside a write to stderr (a reentrant call): the stop stands
+            pass
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
