@@ -110,21 +110,25 @@ class _DataRequestHandler(web.RequestHandler):
     def data_received(self, data: bytes) -> None:
         """Arm a deadline when bytes arrive that complete no request head (a slow-loris client trickling one,
         which aiohttp would otherwise hold for its hour-long keep-alive timeout)."""
-        before = self._request_count
+        before = getattr(self, "_request_count", None)  # aiohttp internals: missing, the guard is simply off
         super().data_received(data)
-        if self._request_count != before:
+        if before is None or self._request_count != before:
             self._partial_head = False
-        elif data and not self._request_in_progress and not self._messages:
+        elif data and not self._busy():
             self._partial_head = True
             if self._head_timer is None:
                 self._head_timer = asyncio.get_running_loop().call_later(self.head_timeout, self._head_deadline)
 
     def _head_deadline(self) -> None:
         self._head_timer = None
-        if self._partial_head and not self._request_in_progress and not self._messages:
+        if self._partial_head and not self._busy():
             log.debug("closing a connection whose request head did not arrive within %g s", self.head_timeout)
             self.force_close()
         self._partial_head = False
+
+    def _busy(self) -> bool:
+        """A request is being handled or queued (aiohttp internals, read defensively: unknown means busy)."""
+        return bool(getattr(self, "_request_in_progress", True) or getattr(self, "_messages", True))
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._head_timer is not None:
