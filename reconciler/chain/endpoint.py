@@ -309,24 +309,23 @@ class EndpointProvider(JSONBaseProvider):
                 raise RpcError(f"{self.label}: HTTP {status} without a JSON-RPC answer")
             return data
 
-    def ask_within(self, method: str, timeout: float) -> RPCResponse:
-        """One call with the usual retries but a shorter timeout: a cheap question (the chain id) whose slow
-        answer means a hung endpoint, which a pool should leave for the next one sooner."""
+    def ask_within(self, method: str, timeout: float, params: Any = None) -> RPCResponse:
+        """One call with a shorter timeout (and the usual retries, unless `quick`): a cheap question (the chain id)
+        whose slow answer means a hung endpoint, which a pool should leave for the next one sooner."""
         saved = self.timeout
         self.timeout = min(timeout, saved)
         try:
-            return self.make_request(RPCEndpoint(method), [])
+            return self.make_request(RPCEndpoint(method), params or [])
         finally:
             self.timeout = saved
 
     def probe(self, method: str, params: Any = None, timeout: float = 3.0) -> Any:
         """One try of one call, no retry or wait (a pool's health check); the result, or RpcError."""
-        quick, saved = self.quick, self.timeout
-        self.quick, self.timeout = True, min(timeout, self.timeout)
+        quick, self.quick = self.quick, True
         try:
-            answer = self.make_request(RPCEndpoint(method), params or [])
+            answer = self.ask_within(method, timeout, params)
         finally:
-            self.quick, self.timeout = quick, saved
+            self.quick = quick
         if "error" in answer or "result" not in answer:
             raise RpcError(f"{self.label}: {method}: {_message(answer)}")
         return answer["result"]
