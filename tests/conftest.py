@@ -1,4 +1,5 @@
-"""Shared fixtures: a real anvil chain on a free loopback port, always stopped."""
+"""Shared fixtures: a real anvil chain on a free loopback port, always stopped; every test using one is marked
+`devnet` here (tests that start anvil themselves carry the marker in their module)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ from reconciler.devnet.anvil import Anvil, free_port
 from reconciler.devnet.local import Deployment, deploy_contracts, dev_accounts
 from reconciler.devnet.local import down as devnet_down
 from reconciler.devnet.local import up as devnet_up
+
+# The fixtures that start anvil, here and in tests/contracts/conftest.py: a test using one (directly or through
+# another fixture) is a devnet test, so `make unit` (-m "not devnet and not browser") leaves it out.
+ANVIL_FIXTURES = frozenset({"anvil", "w3", "deployed", "net", "deployed_chain"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if ANVIL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.devnet)
 
 
 @pytest.fixture(autouse=True)

@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from openai import AsyncOpenAI, BadRequestError, NotFoundError
 
 from reconciler.devnet import buyer as sessions_devnet
 from tests.support.apply_helpers import served_devnet
+
+pytestmark = pytest.mark.devnet
 
 BUYER = 5
 

@@ -20,6 +20,8 @@ from reconciler.devnet import local as devnet
 from reconciler.devnet.anvil import free_port
 from tests.support.apply_helpers import MOR, DevnetCase, example_in
 
+pytestmark = pytest.mark.devnet
+
 
 @pytest.fixture
 def case(tmp_path: Path) -> Iterator[DevnetCase]:

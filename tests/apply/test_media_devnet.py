@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import jsonschema
+import pytest
 from aiohttp import web
 
 from reconciler.desired.schema import load_schema
@@ -23,6 +24,8 @@ from reconciler.devnet.anvil import free_port
 from tests.support.apply_helpers import ROOT, DevnetCase
 from tests.support.fwd_helpers import ADMIN_TOKEN
 from tests.support.media_stubs import DECISIONS_KEY, HYPERBOLIC_KEY, KEYS, PRODIA_KEY, router_request, serve_media
+
+pytestmark = pytest.mark.devnet
 
 EXAMPLE = ROOT / "examples" / "desired-state" / "devnet-all-types.yaml"
 CLIENT_TOKEN = "devnet-client-token"

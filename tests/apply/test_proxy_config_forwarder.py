@@ -8,11 +8,14 @@ import json
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from reconciler.desired.modelsconfig import config_version
 from tests.support.apply_helpers import served_devnet
 from tests.support.fwd_helpers import ADMIN_TOKEN, SteadyLoad
 from tests.support.fwd_stubs import UPSTREAM_KEY
+
+pytestmark = pytest.mark.devnet
 
 
 async def test_apply_reloads_the_running_forwarder_without_a_failed_request(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ from reconciler.chain.blocktime import blocks_at
 from reconciler.chain.endpoint import EndpointProvider
 from reconciler.devnet.anvil import Anvil
 
+pytestmark = pytest.mark.devnet
+
 START = 1_000_000
 WINDOW = 50  # small, so a short chain (mining is slow) still needs a real search
 

@@ -15,6 +15,8 @@ from reconciler.devnet.anvil import free_port
 from tests.support.chaos import run_seed
 from tests.support.faults_helpers import Chain
 
+pytestmark = pytest.mark.devnet
+
 SEEDS = range(1, 21)  # every fifth one a watcher run, the rest apply runs
 
 

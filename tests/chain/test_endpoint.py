@@ -63,6 +63,7 @@ def test_parsing_of_limits_and_waits() -> None:
     assert not is_rate_limit({"code": 3, "message": "execution reverted: rate limit exceeded"})  # the contract's
 
 
+@pytest.mark.devnet
 @pytest.mark.parametrize("refusal", ["error-object", "http-413"])
 def test_a_batch_too_large_is_split_and_the_size_that_worked_is_kept(sim: EndpointSimulator, refusal: str) -> None:
     sim.set_limits(Limits(max_batch=10, batch_refusal=refusal))
@@ -81,6 +82,7 @@ def test_a_batch_too_large_is_split_and_the_size_that_worked_is_kept(sim: Endpoi
     assert sim.counts.refused_batches == 0 and sim.counts.http_requests == 4  # remembered
 
 
+@pytest.mark.devnet
 def test_log_ranges_shrink_to_the_cap_and_the_result_matches_the_node(
     sim: EndpointSimulator, high_chain: dict[str, Any]
 ) -> None:
@@ -107,6 +109,7 @@ def test_log_ranges_shrink_to_the_cap_and_the_result_matches_the_node(
     assert len(got) == len(want) and sim.counts.refused_log_ranges == 0
 
 
+@pytest.mark.devnet
 def test_429_waits_and_retries_then_every_call_is_answered(sim: EndpointSimulator) -> None:
     sim.set_limits(Limits(rate=20, burst=2))
     w3 = Web3(EndpointProvider(sim.url, "env:TEST_RPC"))  # real waits: Retry-After is sub-second here
@@ -115,6 +118,7 @@ def test_429_waits_and_retries_then_every_call_is_answered(sim: EndpointSimulato
     assert sim.counts.rate_limited > 0 and provider(w3).stats.rate_limited == sim.counts.rate_limited
 
 
+@pytest.mark.devnet
 def test_502s_and_cut_connections_retry_reads(sim: EndpointSimulator) -> None:
     sim.set_limits(Limits(fail_rate=0.4, fail_kinds=("502", "cut", "504"), seed=3))
     w3 = client(sim)
@@ -127,6 +131,7 @@ def test_502s_and_cut_connections_retry_reads(sim: EndpointSimulator) -> None:
     assert sim.counts.failed > 5 and provider(w3).stats.retries == sim.counts.failed
 
 
+@pytest.mark.devnet
 def test_a_stalled_request_times_out_and_is_retried_once_saying_so(
     sim: EndpointSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -143,6 +148,7 @@ def test_a_stalled_request_times_out_and_is_retried_once_saying_so(
     assert all(SECRET not in x and str(sim.port) not in x for x in said)
 
 
+@pytest.mark.devnet
 def test_a_pool_leaves_a_hung_endpoint_after_a_short_chain_id_wait(
     sim: EndpointSimulator, high_chain: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,6 +164,7 @@ def test_a_pool_leaves_a_hung_endpoint_after_a_short_chain_id_wait(
     assert text.startswith("env:HUNG: down") and SECRET not in text
 
 
+@pytest.mark.devnet
 def test_a_transaction_is_never_resent_after_a_502_or_a_cut_but_is_after_a_429(
     sim: EndpointSimulator, high_chain: dict[str, Any]
 ) -> None:

@@ -34,6 +34,8 @@ from tests.support.faults_helpers import (
 )
 from tests.support.rpcsim import EndpointSimulator, Limits
 
+pytestmark = pytest.mark.devnet
+
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:

@@ -20,6 +20,8 @@ from reconciler.market import ids
 from tests.support.apply_helpers import example_in
 from tests.support.rpcsim import Counts, EndpointSimulator, Limits
 
+pytestmark = pytest.mark.devnet
+
 HIGH = 33_554_432  # 2**25: Base mainnet stood past it in 2025
 HOSTED = Limits(max_batch=100, max_log_range=2_000, rate=40)
 MAX_PLAN_HTTP, MAX_PLAN_CALLS, MAX_IMPORT_CALLS = 30, 400, 200

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from reconciler.chain.artifacts import build_dir
 from reconciler.devnet.contracts_build import compile_sources
 
 
+@pytest.mark.slow  # the pinned solcjs compiles every source: about 40 s
 def test_committed_artifacts_match_a_fresh_build() -> None:
     fresh = compile_sources()
     committed = {p.stem: json.loads(p.read_text()) for p in build_dir().glob("*.json")}

@@ -34,6 +34,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.devnet
 def test_up_status_and_fee_read_back(devnet_dir: tuple[Path, int]) -> None:
     d, port = devnet_dir
     code, out = run("devnet", "up", "--dir", str(d), "--port", str(port))
@@ -68,6 +69,7 @@ def test_up_status_and_fee_read_back(devnet_dir: tuple[Path, int]) -> None:
     assert json.loads((d / "devnet.json").read_text())["diamond"] == info["diamond"]
 
 
+@pytest.mark.devnet
 def test_registration_survives_down_and_up(devnet_dir: tuple[Path, int]) -> None:
     d, port = devnet_dir
     info, _ = devnet.up(d, port=port)

@@ -20,6 +20,8 @@ from reconciler.devnet.local import MarketParams, deploy_contracts, dev_accounts
 from reconciler.market import ids
 from reconciler.pipeline import make_plan
 
+pytestmark = pytest.mark.devnet
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_EXAMPLE = ROOT / "examples" / "deploy" / "desired-state.example.yaml"
 EXAMPLES = [*sorted((ROOT / "examples" / "desired-state").glob("*.yaml")), DEPLOY_EXAMPLE]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from reconciler.devnet.anvil import free_port
 from reconciler.devnet.local import down as devnet_down
@@ -80,6 +81,7 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
             proc.wait()
 
 
+@pytest.mark.devnet
 def test_quickstart_reaches_converged_and_a_streamed_answer(tmp_path: Path) -> None:
     work, home, devnet = tmp_path / "work", tmp_path / "home", tmp_path / "devnet"
     work.mkdir()

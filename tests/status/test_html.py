@@ -8,11 +8,15 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.devnet import local as devnet
 from reconciler.devnet.anvil import free_port
 from reconciler.watch import daily
 from reconciler.watch.board import RUNS_FILE
 from tests.support.apply_helpers import DevnetCase, example_in
+
+pytestmark = pytest.mark.devnet
 
 
 def test_status_html_is_one_self_contained_file(tmp_path: Path) -> None:

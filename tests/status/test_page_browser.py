@@ -48,9 +48,13 @@ BROWSER_FLAGS = (
     "--window-size=1400,1800",
 )
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None, reason="needs Debian's chromium and chromium-driver (make test)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.devnet,
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None, reason="needs Debian's chromium and chromium-driver (make test)"
+    ),
+]
 
 
 def _browser(profile: Path) -> Any:

@@ -6,12 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.devnet import local as devnet
 from reconciler.devnet.anvil import free_port
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.triggers import Trigger
 from tests.support.apply_helpers import DevnetCase, example_in
+
+pytestmark = pytest.mark.devnet
 
 
 def _watcher(case: DevnetCase, backoff: Backoff, state: str) -> tuple[Watcher, list[str]]:

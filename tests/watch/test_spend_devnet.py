@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from reconciler.devnet import local as devnet
 from reconciler.devnet.anvil import free_port
 from reconciler.watch.ledger import SpendLedger
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.triggers import Trigger
 from tests.support.apply_helpers import DevnetCase, example_in
+
+pytestmark = pytest.mark.devnet
 
 
 def test_a_failed_apply_reports_its_actions_and_settles_the_day_tally(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from web3 import Web3
 
 from reconciler.desired.modelsconfig import config_version
@@ -27,6 +28,8 @@ from tests.support.watch_helpers import (
     watch_process,
     webhook_receiver,
 )
+
+pytestmark = pytest.mark.devnet
 
 ADMIN = "watch-admin-token"
 CHAT_PRICE = 6 * 10**15  # "0.006 MOR"
