@@ -1,5 +1,6 @@
-# The two commands a newcomer needs: `make test` and `make demo`. Every target installs what it needs
-# itself (a local .venv, pinned anvil and solc under tools/node_modules) and is a quick no-op when set up.
+# The two commands a newcomer needs: `make test` and `make demo` (`make unit` for the quick tests while working).
+# Every target installs what it needs itself (a local .venv, pinned anvil and solc under tools/node_modules) and
+# is a quick no-op when set up.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,8 +8,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TOOLS := tools/node_modules/.installed
 PYTEST_ARGS ?=
+# pytest-xdist workers: anvil-bound tests mostly wait on I/O, so more workers than the 2 cores pay off.
+PYTEST_WORKERS ?= 3
+# The tests that need no anvil, no browser and no slow external tool (markers in pyproject.toml).
+UNIT_MARKERS := not devnet and not browser and not slow
 
-.PHONY: test demo setup lint typecheck pytest contracts clean bench rsync chromium promtool
+.PHONY: test unit demo setup lint typecheck pytest contracts clean bench rsync chromium promtool
 
 setup: $(STAMP) $(TOOLS)
 
@@ -45,9 +50,13 @@ promtool:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
 pytest: setup rsync chromium promtool
-	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The quick tests (no anvil, no browser, no solc build): under a minute; needs only the venv and promtool.
+unit: $(STAMP) promtool
+	$(VENV)/bin/pytest -n 2 -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
 
 # Rebuild the committed contract artifacts (ABI + bytecode) with the pinned solc.
 contracts: setup

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from reconciler.devnet.anvil import Anvil, free_port
+from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import Deployment, deploy_contracts, dev_accounts
 from reconciler.devnet.local import down as devnet_down
 from reconciler.devnet.local import up as devnet_up
+from tests.support.ports import free_port
 
 # The fixtures that start anvil, here and in tests/contracts/conftest.py: a test using one (directly or through
 # another fixture) is a devnet test, so `make unit` (-m "not devnet and not browser") leaves it out.
@@ -37,7 +38,7 @@ def _own_working_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 @pytest.fixture
 def anvil() -> Iterator[Anvil]:
     """A fresh anvil for one test (cheap: it starts in well under a second)."""
-    with Anvil() as node:
+    with Anvil(port=free_port()) as node:
         yield node
 
 

@@ -17,8 +17,8 @@ from web3 import Web3
 
 from reconciler.desired.schema import load_schema
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from tests.support.apply_helpers import MOR, DevnetCase, example_in
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.devnet
 

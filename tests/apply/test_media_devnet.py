@@ -20,10 +20,10 @@ from aiohttp import web
 
 from reconciler.desired.schema import load_schema
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from tests.support.apply_helpers import ROOT, DevnetCase
 from tests.support.fwd_helpers import ADMIN_TOKEN
 from tests.support.media_stubs import DECISIONS_KEY, HYPERBOLIC_KEY, KEYS, PRODIA_KEY, router_request, serve_media
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.devnet
 

@@ -11,6 +11,7 @@ from web3 import Web3
 from reconciler.chain.blocktime import blocks_at
 from reconciler.chain.endpoint import EndpointProvider
 from reconciler.devnet.anvil import Anvil
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.devnet
 
@@ -22,7 +23,7 @@ WINDOW = 50  # small, so a short chain (mining is slow) still needs a real searc
 def chain() -> Iterator[tuple[Web3, Web3]]:
     """(direct, through the endpoint client): 600 blocks 2 s apart, then 300 blocks in one second, then 400
     blocks 12 s apart, on a chain whose first block is START."""
-    with Anvil(start_block=START) as node:
+    with Anvil(port=free_port(), start_block=START) as node:
         direct = Web3(Web3.HTTPProvider(node.rpc_url))
         direct.provider.make_request("anvil_mine", [hex(600), hex(2)])  # type: ignore[arg-type]
         direct.provider.make_request("anvil_mine", [hex(300), hex(0)])  # type: ignore[arg-type]

@@ -11,9 +11,9 @@ import pytest
 
 from reconciler.chain import endpoint
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from tests.support.chaos import run_seed
 from tests.support.faults_helpers import Chain
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.devnet
 

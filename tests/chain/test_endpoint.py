@@ -10,8 +10,9 @@ from web3 import Web3
 
 from reconciler.chain.endpoint import EndpointProvider, RpcError, is_rate_limit, limit_in, retry_after
 from reconciler.chain.rpc import Batch
-from reconciler.devnet.anvil import Anvil, free_port
+from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import deploy_contracts, dev_accounts
+from tests.support.ports import free_port
 from tests.support.rpcsim import EndpointSimulator, Limits
 
 SECRET = "k3y-that-must-never-print"
@@ -36,7 +37,7 @@ def provider(w3: Web3) -> EndpointProvider:
 @pytest.fixture(scope="module")
 def high_chain() -> Iterator[dict[str, Any]]:
     """anvil standing at block HIGH with the contracts deployed (their deployment logs sit just above HIGH)."""
-    with Anvil(start_block=HIGH) as node:
+    with Anvil(port=free_port(), start_block=HIGH) as node:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
         accounts = dev_accounts()
         dep = deploy_contracts(w3, accounts[0].address, mint_to=[a.address for a in accounts])

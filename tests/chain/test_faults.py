@@ -22,7 +22,7 @@ from reconciler.chain.rpc import connect_all
 from reconciler.chain.sender import TxRequest, TxSender, WriterConflict
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import Anvil, free_port
+from reconciler.devnet.anvil import Anvil
 from tests.support.faults_helpers import (
     Chain,
     apply_until_converged,
@@ -32,6 +32,7 @@ from tests.support.faults_helpers import (
     price,
     two_endpoints,
 )
+from tests.support.ports import free_port
 from tests.support.rpcsim import EndpointSimulator, Limits
 
 pytestmark = pytest.mark.devnet
@@ -204,7 +205,7 @@ def test_a_receipt_counts_after_the_confirmations(chain: Chain, tmp_path: Path) 
 
 def test_an_endpoint_lagging_the_best_head_is_not_read(chain: Chain) -> None:
     chain.rpc("anvil_mine", 10)
-    with Anvil() as behind:  # the same chain id, ten and more blocks behind
+    with Anvil(port=free_port()) as behind:  # the same chain id, ten and more blocks behind
         w3 = connect_all([(behind.rpc_url, "env:BEHIND"), (chain.info["rpcUrl"], "env:AHEAD")])
         pool = w3.provider
         assert isinstance(pool, EndpointPool)

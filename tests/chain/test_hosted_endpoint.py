@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from reconciler.cli import cli
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from reconciler.market import ids
 from tests.support.apply_helpers import example_in
+from tests.support.ports import free_port
 from tests.support.rpcsim import Counts, EndpointSimulator, Limits
 
 pytestmark = pytest.mark.devnet

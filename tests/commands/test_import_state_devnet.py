@@ -21,8 +21,8 @@ from reconciler.chain.sender import TxRequest, TxSender
 from reconciler.cli import cli
 from reconciler.desired.loader import load_desired
 from reconciler.desired.modelsconfig import forwarder_file
-from reconciler.devnet.anvil import free_port
 from reconciler.market import ids
+from tests.support.ports import free_port
 
 MOR = 10**18
 UPSTREAM_KEY = "sk-import-test-upstream"

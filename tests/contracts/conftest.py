@@ -10,11 +10,12 @@ from web3 import Web3
 from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import MarketParams, deploy_contracts, dev_accounts
 from tests.support.contract_helpers import Chain, contract_at, event_table
+from tests.support.ports import free_port
 
 
 @pytest.fixture(scope="session")
 def deployed_chain() -> Iterator[Chain]:
-    with Anvil() as anvil:
+    with Anvil(port=free_port()) as anvil:
         w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
         accounts = [a.address for a in dev_accounts()]
         params = MarketParams()

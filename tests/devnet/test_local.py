@@ -16,7 +16,7 @@ from reconciler.cli import cli
 from reconciler.devnet import anvil as anvil_mod
 from reconciler.devnet import local as devnet
 from reconciler.devnet import unlocked
-from reconciler.devnet.anvil import free_port
+from tests.support.ports import free_port
 
 
 @pytest.fixture

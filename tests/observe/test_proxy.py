@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from reconciler.desired.modelsconfig import config_version
-from reconciler.devnet.anvil import free_port
 from reconciler.observe.proxy import observe_proxy, observe_router
 from tests.support.planfactory import desired_from
+from tests.support.ports import free_port
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "models-config-reconciler-nonascii.json"
 TOKEN = "admin-token-for-tests"

@@ -19,6 +19,7 @@ from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import MarketParams, deploy_contracts, dev_accounts
 from reconciler.market import ids
 from reconciler.pipeline import make_plan
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.devnet
 
@@ -34,7 +35,7 @@ NETWORK_BLOCK = re.compile(r"^network:\n(?:[ \t]+.*\n|[ \t]*#.*\n|\n)*", re.M)
 
 @pytest.fixture(scope="module")
 def chain() -> Iterator[tuple[Anvil, Web3]]:
-    with Anvil() as node:
+    with Anvil(port=free_port()) as node:
         yield node, Web3(Web3.HTTPProvider(node.rpc_url))
 
 

@@ -16,11 +16,11 @@ from reconciler.desired.loader import load_desired
 from reconciler.desired.schema import load_schema
 from reconciler.devnet import buyer as sessions_devnet
 from reconciler.devnet import unlocked
-from reconciler.devnet.anvil import free_port
 from reconciler.market import ids
 from reconciler.pipeline import make_plan, plan_for
 from reconciler.plan.gas import GAS_BY_KIND
 from reconciler.plan.model import ActionKind, Status
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "desired-state" / "devnet.yaml"

@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import aiohttp
 
 from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, entry, eventually, write_config
 from tests.support.fwd_stubs import Upstream
+from tests.support.ports import free_port
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CANARY = "sk-CANARY-7f3a9c1e"
@@ -54,12 +54,6 @@ def bad_configs(up: Upstream) -> dict[str, str]:
     out = {name: json.dumps(obj) for name, obj in cases.items()}
     out["invalid_json_near_the_key"] = '{"models": [{"apiKey": "' + CANARY + '" ,, ]}'
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def start_output(config: Path) -> tuple[int, str]:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,15 +16,10 @@ import pytest
 
 from tests.support.fwd_helpers import CLIENT_TOKEN, model_id, write_config
 from tests.support.media_stubs import KEYS, PATHS, router_request, serve_media
+from tests.support.ports import free_port
 
 MB = 1024 * 1024
 EXE = str(Path(sys.executable).with_name("morpheus-proxy"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def peak_rss(pid: int) -> int:

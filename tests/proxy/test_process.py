@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,14 +16,9 @@ import pytest
 
 from tests.support.fwd_helpers import ADMIN_TOKEN, SteadyLoad, entry, eventually, model_id, write_config
 from tests.support.fwd_stubs import UPSTREAM_KEY
+from tests.support.ports import free_port
 
 EXE = str(Path(sys.executable).with_name("morpheus-proxy"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def run_to_exit(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:

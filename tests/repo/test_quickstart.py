@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.devnet.anvil import free_port
 from reconciler.devnet.local import down as devnet_down
 from reconciler.devnet.local import up as devnet_up
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

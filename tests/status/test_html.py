@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from reconciler.watch import daily
 from reconciler.watch.board import RUNS_FILE
 from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.devnet
 

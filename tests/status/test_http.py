@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.devnet.anvil import free_port
 from reconciler.watch import auth
 from reconciler.watch.http import WatchServer
 from reconciler.watch.metrics import WatchMetrics
+from tests.support.ports import free_port
 
 TOKEN = "page-token-canary-7f3a"
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,11 +24,11 @@ from reconciler.chain.networks import resolve_network
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import buyer as sessions_devnet
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from reconciler.market.ids import norm_hex
 from reconciler.pipeline import make_plan
 from reconciler.watch import daily
 from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.ports import free_port
 from tests.support.watch_helpers import forwarder_process, watch_process
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -142,8 +142,8 @@ async def forwarder_process(config: Path, port: int, admin: int) -> AsyncIterato
 async def served_devnet(tmp_path: Path) -> AsyncIterator[ServedCase]:
     """devnet + stub upstream + forwarder (started empty: the reconciler fills its file), all stopped after."""
     from reconciler.devnet import local as devnet
-    from reconciler.devnet.anvil import free_port
     from tests.support.fwd_stubs import UPSTREAM_KEY, serve_upstream
+    from tests.support.ports import free_port
 
     d, work = tmp_path / "devnet", tmp_path / "work"
     work.mkdir()

@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 from eth_utils import keccak
 
-from reconciler.devnet.anvil import free_port
+from tests.support.ports import free_port
 
 
 @dataclass

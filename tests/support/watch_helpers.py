@@ -20,7 +20,7 @@ from web3 import Web3
 
 from reconciler.chain.artifacts import load_artifact
 from reconciler.devnet import unlocked
-from reconciler.devnet.anvil import free_port
+from tests.support.ports import free_port
 
 MORPHEUS_PROXY = str(Path(sys.executable).with_name("morpheus-proxy"))
 Run = dict[str, Any]
@@ -58,9 +58,24 @@ class WatchProcess:
         for line in self.proc.stderr:
             self.stderr.append(line)
 
-    def mark(self, quiet: float = 0.8) -> int:
-        """Wait until the watcher has been quiet for `quiet` s (the follow-up runs after its own writes are
-        done), then return the index of the next run: steps of a test then do not race each other."""
+    def mark(self, quiet: float = 0.8, timeout: float = 60) -> int:
+        """Wait until the watcher has settled, then return the index of the next run: steps of a test then do not
+        race each other. A run rebases the poller on what it saw before it applied, so a run whose writes moved
+        what the poller reads is always followed by one more run: wait for that run's record, not for a quiet
+        spell (under load the follow-up may start later than any spell). Then wait until the watcher has been
+        quiet for `quiet` s (a trigger that came in a later poll)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.runs and _followed(self.runs[-1]):
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(
+                        "no run followed the watcher's own writes; last run:\n"
+                        + json.dumps(self.runs[-1])
+                        + "\nstderr:\n"
+                        + "".join(self.stderr[-40:])
+                    )
+                self._cond.wait(min(left, 0.2))
         while True:
             with self._cond:
                 left = quiet - (time.monotonic() - self._last)
@@ -100,6 +115,15 @@ class WatchProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def _followed(run: Run) -> bool:
+    """Whether another run must follow this one: it converged by sending transactions (the signer's nonce
+    moved) or by reloading the forwarder (the served version moved), and the poller compares with what the run
+    saw before it applied."""
+    if run.get("result") != "converged":
+        return False
+    return run.get("txs", 0) > 0 or any(a.startswith("proxy.reload") for a in run.get("actions") or [])
 
 
 @contextmanager

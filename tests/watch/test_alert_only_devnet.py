@@ -12,8 +12,8 @@ import pytest
 from reconciler.apply.executor import ApplyOptions, apply_desired
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.ports import free_port
 from tests.support.watch_helpers import active_bids, delete_bid, watch_process, webhook_receiver
 
 pytestmark = pytest.mark.devnet

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.triggers import Trigger
 from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.devnet
 

@@ -11,8 +11,8 @@ import pytest
 
 from reconciler.devnet import buyer as sessions_devnet
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.ports import free_port
 from tests.support.watch_helpers import watch_process
 
 pytestmark = pytest.mark.devnet

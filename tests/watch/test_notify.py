@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from reconciler.devnet.anvil import free_port
 from reconciler.watch.notify import Webhook
+from tests.support.ports import free_port
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from reconciler.watch.ledger import SpendLedger
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.triggers import Trigger
 from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.devnet
 

@@ -18,8 +18,8 @@ from web3 import Web3
 from reconciler.desired.modelsconfig import config_version
 from reconciler.desired.references import fingerprint
 from reconciler.devnet import local as devnet
-from reconciler.devnet.anvil import free_port
 from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.ports import free_port
 from tests.support.watch_helpers import (
     active_bids,
     delete_bid,
