@@ -44,6 +44,7 @@ from reconciler.desired.model import Desired
 from reconciler.desired.modelsconfig import config_version, forwarder_file, router_file
 from reconciler.desired.references import resolve
 from reconciler.market.units import format_mor
+from reconciler.observe.forwarder_admin import admin_token
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import (
     CHAIN_KINDS,
@@ -449,7 +450,7 @@ class Executor:
             return
         if not proxy.admin_url or proxy.admin_token is None:
             return
-        token = resolve(proxy.admin_token, self.environ)
+        token = admin_token(proxy, self.environ)
         if token is None:
             raise ApplyError(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
         path = Path(proxy.models_config_path)

@@ -1,8 +1,8 @@
 """Writing a models-config and getting it served: atomic file replace (mode 0600), then a reload.
 
-Our forwarder reloads a changed file by itself; with its admin API apply also asks it to reload and
-confirms the served version hash. The proxy-router reloads through `POST /config/models/reload` where it
-has that endpoint (a 404 means this router must be restarted by a person).
+Our forwarder reloads a changed file by itself; with its admin API (reconciler.observe.forwarder_admin) apply
+also asks it to reload and confirms the served version hash. The proxy-router reloads through
+`POST /config/models/reload` where it has that endpoint (a 404 means this router must be restarted by a person).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from reconciler import EndpointUnusable
 from reconciler.desired.modelsconfig import config_version
+from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin
 
 
 class ProxyWriteError(EndpointUnusable):
@@ -88,17 +89,15 @@ class ReloadResult:
 
 
 def reload_forwarder(admin_url: str, token: str, expect_version: str, timeout: float = 10.0) -> ReloadResult:
-    """POST /admin/reload, then confirm the forwarder serves `expect_version`."""
-    base = admin_url.rstrip("/")
-    headers = {"Authorization": f"Bearer {token}"}
+    """Ask the forwarder to reload (its admin API), then confirm it serves `expect_version`."""
     try:
-        r = httpx.post(base + "/admin/reload", headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise ProxyWriteError(f"forwarder admin API {admin_url} unreachable ({type(exc).__name__})") from None
-    if r.status_code != 200:
-        detail = _error_text(r)
-        raise ProxyWriteError(f"forwarder refused the reload (HTTP {r.status_code}): {detail}")
-    version = r.json().get("version")
+        answer = ForwarderAdmin(admin_url, token).reload(timeout)
+    except AdminCallFailed as exc:
+        raise ProxyWriteError(f"forwarder admin API {admin_url} unreachable ({exc.cause})") from None
+    if answer.status != 200:
+        detail = _error_text(answer)
+        raise ProxyWriteError(f"forwarder refused the reload (HTTP {answer.status}): {detail}")
+    version = answer.json().get("version")
     if version != expect_version:
         raise ProxyWriteError(
             f"forwarder serves version {str(version)[:12]}… after reload, expected {expect_version[:12]}…"
@@ -124,7 +123,16 @@ def reload_router(admin_url: str, basic_auth: str | None, timeout: float = 30.0)
     return ReloadResult(True, None, f"router reloaded: added {body.get('added')}, removed {body.get('removed')}")
 
 
-def _error_text(r: httpx.Response) -> str:
+class _Answer(Protocol):
+    """An HTTP answer as `_error_text` reads it: the router's (httpx) or the forwarder admin client's."""
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+def _error_text(r: _Answer) -> str:
     try:
         data = r.json()
     except ValueError:

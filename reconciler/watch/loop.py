@@ -37,7 +37,7 @@ from reconciler.chain.signer import load_signer
 from reconciler.desired.diagnostics import DesiredStateError, Severity
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
-from reconciler.desired.references import resolve
+from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.model import Observed
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan
@@ -66,7 +66,7 @@ from reconciler.watch.state import (
     invalid_error,
     stops_on_invalid,
 )
-from reconciler.watch.triggers import ChainTarget, FileTrigger, Poller, Trigger, served_version
+from reconciler.watch.triggers import ChainTarget, FileTrigger, Poller, Trigger
 
 SUSPEND_FILE = "watch-suspend"
 RESUME_FILE = "watch-resume"
@@ -258,12 +258,8 @@ class Watcher:
         block0 = int(w3.eth.block_number)
         nonce0 = int(w3.eth.get_transaction_count(signer, "pending"))
         self._endpoints_seen(w3)
-        admin_token = self._admin_token(desired)
-        version0 = (
-            served_version(desired.proxy.admin_url, admin_token)
-            if desired.proxy and desired.proxy.admin_url and admin_token
-            else None
-        )
+        admin = ForwarderAdmin.of(desired, opts.environ)
+        version0 = admin.served_version() if admin is not None and admin.token else None
         run.provider, run.block = desired.provider.address, block0
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
@@ -294,8 +290,7 @@ class Watcher:
                 network.diamond,
                 desired.provider.address,
                 signer,
-                desired.proxy.admin_url if desired.proxy else None,
-                admin_token,
+                admin,
             )
             self.poller.rebase(target, block0, nonce0, version0)
             self.files.watch(*self._watched(desired))
@@ -310,8 +305,7 @@ class Watcher:
         self._spent_last_day = SpendLedger(provider_dir / "spend.jsonl").spent_last_day()
         board.provider(provider_dir, limit, self._spent_last_day)
         if board.sampler is not None:
-            proxy = desired.proxy
-            board.sampler.target(proxy.admin_url if proxy else None, self._admin_token(desired))
+            board.sampler.target(ForwarderAdmin.of(desired, self.opts.environ))
         observed, plan = self._seen or plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
@@ -332,11 +326,6 @@ class Watcher:
         self.state = self.state.desired_loaded(files_fingerprint({Path(s) for s in desired.sources}))
         self.desired = desired
         return desired
-
-    def _admin_token(self, desired: Desired) -> str | None:
-        if desired.proxy is None or desired.proxy.admin_token is None:
-            return None
-        return resolve(desired.proxy.admin_token, self.opts.environ)
 
     def _endpoints_seen(self, w3: Web3) -> None:
         """Each RPC endpoint's health, by its label, for /metrics."""
