@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from test_deploy_examples import DEPLOY, command_lines, compose
 
-from reconciler.watch.auth import is_loopback
+from reconciler.status.auth import is_loopback
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,8 +12,8 @@ from apply_helpers import DevnetCase, example_in
 
 from reconciler.devnet import local as devnet
 from reconciler.devnet.anvil import free_port
-from reconciler.watch import daily
-from reconciler.watch.board import RUNS_FILE
+from reconciler.status import daily
+from reconciler.status.board import RUNS_FILE
 
 
 def test_status_html_is_one_self_contained_file(tmp_path: Path) -> None:

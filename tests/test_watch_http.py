@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from reconciler.devnet.anvil import free_port
-from reconciler.watch import auth
-from reconciler.watch.http import WatchServer
+from reconciler.status import auth
+from reconciler.status.server import WatchServer
 from reconciler.watch.metrics import WatchMetrics
 
 TOKEN = "page-token-canary-7f3a"

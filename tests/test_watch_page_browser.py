@@ -29,7 +29,7 @@ from reconciler.devnet import local as devnet
 from reconciler.devnet.anvil import free_port
 from reconciler.market.ids import norm_hex
 from reconciler.pipeline import make_plan
-from reconciler.watch import daily
+from reconciler.status import daily
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

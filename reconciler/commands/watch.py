@@ -135,12 +135,12 @@ def run_watch(
     from reconciler import ReconcileError
     from reconciler.commands.outcome import report
     from reconciler.desired.references import BadReference, parse_reference, resolve
+    from reconciler.status.auth import refusal
+    from reconciler.status.board import Board
+    from reconciler.status.forwarder_figures import Sampler
+    from reconciler.status.server import WatchServer
     from reconciler.watch import loop as watchloop
-    from reconciler.watch.auth import refusal
     from reconciler.watch.backoff import Backoff
-    from reconciler.watch.board import Board
-    from reconciler.watch.forwarder import Sampler
-    from reconciler.watch.http import WatchServer
     from reconciler.watch.metrics import WatchMetrics
     from reconciler.watch.notify import Webhook
 

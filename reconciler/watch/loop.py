@@ -42,14 +42,14 @@ from reconciler.observe.model import Observed
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan
 from reconciler.sessions.claim import claim_journaled
+from reconciler.status.board import Board
+from reconciler.status.page import Observation, WatcherStatus
 from reconciler.watch.backoff import Backoff
-from reconciler.watch.board import Board
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
 from reconciler.watch.gitsync import PullResult, head, require_checkout
 from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
-from reconciler.watch.page import Observation, WatcherStatus
 from reconciler.watch.record import RunFindings
 from reconciler.watch.state import (
     Alert,
