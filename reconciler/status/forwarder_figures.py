@@ -2,8 +2,9 @@
 from samples of its Prometheus `/metrics` taken in the background.
 
 Why samples: rates and a recent p50 need two readings apart in time, and a page load must not wait on the
-forwarder. A small thread reads `/metrics` every few seconds into a short ring; the figures are computed from the
-ring by pure functions (parse, then the difference between the newest sample and the one about a minute older).
+forwarder. A small thread reads `/metrics` (through reconciler.observe.forwarder_admin) every few seconds into a
+short ring; the figures are computed from the ring by pure functions (the counters per model, then the difference
+between the newest sample and the one about a minute older).
 """
 
 from __future__ import annotations
