@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from reconciler import EndpointUnusable
 from reconciler.desired.model import Desired, ProxySpec
 from reconciler.desired.modelsconfig import entry_from_json
 from reconciler.desired.references import resolve
@@ -26,9 +27,10 @@ RELOAD = "/admin/reload"
 METRICS = "/metrics"
 
 
-class AdminCallFailed(Exception):
+class AdminCallFailed(EndpointUnusable):
     """No usable answer: `status` is the HTTP status the API answered (None: no answer, or not one to read), and
-    `cause` names what failed (the transport error's or the decoding error's class)."""
+    `cause` names what failed (the transport error's or the decoding error's class). Every caller says what it
+    means for its own purpose (a note, a refused reload)."""
 
     def __init__(self, path: str, status: int | None, cause: str) -> None:
         self.path, self.status, self.cause = path, status, cause
