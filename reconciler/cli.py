@@ -10,7 +10,7 @@ import click
 from reconciler import ReconcileError, __version__
 from reconciler.commands.options import F, state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, unexpected
-from reconciler.desired.diagnostics import DesiredStateError, Severity
+from reconciler.desired.diagnostics import Severity, ValidationFailed
 from reconciler.desired.loader import load_desired
 from reconciler.market.units import format_mor
 
@@ -108,7 +108,7 @@ def validate_cmd(path: Path) -> None:
     """Check a desired state (file or directory) without any network; exit 1 on errors."""
     try:
         desired, warnings = load_desired(path)
-    except DesiredStateError as exc:
+    except ValidationFailed as exc:
         for d in exc.diagnostics:
             click.echo(str(d), err=True)
         errors = [d for d in exc.diagnostics if d.severity is Severity.ERROR]

@@ -25,7 +25,7 @@ from reconciler.plan.planner import plan
 def make_plan(
     path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = DEFAULT_STATE_DIR
 ) -> tuple[Desired, Plan]:
-    """Load, observe and plan (raises DesiredStateError, NetworkError, ChainCheckError, RpcError)."""
+    """Load, observe and plan (raises ValidationFailed, NetworkError, ChainCheckError, RpcError)."""
     desired, warnings = load_desired(path)
     _, p = plan_for(desired, environ, tuple(str(w) for w in warnings), state_dir)
     return desired, p

@@ -16,7 +16,7 @@ from typing import ParamSpec
 import click
 
 from reconciler import ReconcileError
-from reconciler.desired.diagnostics import DesiredStateError
+from reconciler.desired.diagnostics import ValidationFailed
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
@@ -27,7 +27,7 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)  # an RPC URL may carry an
 
 def report(exc: ReconcileError) -> int:
     """Print an expected failure for a person; returns the exit code."""
-    if isinstance(exc, DesiredStateError):
+    if isinstance(exc, ValidationFailed):
         for d in exc.diagnostics:
             click.echo(str(d), err=True)
     else:
