@@ -15,7 +15,9 @@ import reconciler
 from reconciler import (
     DesiredStateInvalid,
     EndpointUnusable,
+    FileUnusable,
     GuardRefused,
+    InternalError,
     LockBusy,
     ReconcileError,
     StateUnusable,
@@ -26,11 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = (
     DesiredStateInvalid,
     EndpointUnusable,
+    FileUnusable,
     LockBusy,
     StateUnusable,
     GuardRefused,
     reconciler.TransactionFailed,
 )
+_BRANCH = re.compile(r"^    ((?:│   |    )*)(?:├── |└── )(\w+)")
 
 
 def reconciler_exceptions() -> list[type[BaseException]]:
@@ -46,10 +50,52 @@ def reconciler_exceptions() -> list[type[BaseException]]:
 
 
 def test_every_error_of_the_reconciler_is_in_one_family() -> None:
-    errors = [e for e in reconciler_exceptions() if e is not ReconcileError and e not in FAMILIES]
+    errors = [e for e in reconciler_exceptions() if e not in (ReconcileError, InternalError, *FAMILIES)]
     assert len(errors) >= 20
     assert [e.__qualname__ for e in errors if not issubclass(e, FAMILIES)] == []
     assert not [e for e in errors if e.__name__.endswith("_")], "no trailing-underscore names"
+
+
+def drawn_tree() -> dict[str, str]:
+    """Each class drawn in the package face's docstring, with the class it hangs from."""
+    parents: dict[str, str] = {}
+    stack = ["ReconcileError"]
+    for line in (reconciler.__doc__ or "").splitlines():
+        m = _BRANCH.match(line)
+        if m is None:
+            continue
+        depth = len(m.group(1)) // 4 + 1
+        del stack[depth:]
+        parents[m.group(2)] = stack[-1]
+        stack.append(m.group(2))
+    return parents
+
+
+def test_the_tree_drawn_in_the_docstring_is_the_tree() -> None:
+    actual = {
+        e.__name__: next(b.__name__ for b in e.__bases__ if issubclass(b, ReconcileError))
+        for e in reconciler_exceptions()
+        if issubclass(e, ReconcileError) and e is not ReconcileError and not e.__name__.startswith("_")
+    }
+    assert drawn_tree() == actual
+    assert "    ReconcileError\n" in (reconciler.__doc__ or "")
+    assert "    InternalError (RuntimeError)" in (reconciler.__doc__ or "")
+
+
+def test_a_bug_is_no_reconcile_error_and_a_file_is_no_endpoint() -> None:
+    from reconciler.apply.executor import ApplyError
+    from reconciler.apply.proxy_config import ProxyReloadError, ProxyWriteError
+
+    assert issubclass(InternalError, RuntimeError) and not issubclass(InternalError, ReconcileError)
+    assert issubclass(ApplyError, GuardRefused)
+    assert issubclass(ProxyWriteError, FileUnusable) and not issubclass(ProxyWriteError, EndpointUnusable)
+    assert issubclass(ProxyReloadError, EndpointUnusable)
+    raised_bare = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "reconciler").rglob("*.py")
+        if re.search(r"raise (ApplyError|GuardRefused)\(f?\"apply does not know", p.read_text())
+    ]
+    assert raised_bare == []
 
 
 def test_exit_codes_are_defined_once() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from reconciler import GuardRefused
+from reconciler import GuardRefused, InternalError
 from reconciler.apply.proxy_config import (
     read_existing,
     reload_forwarder,
@@ -42,7 +42,7 @@ from reconciler.chain.sender import TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
 from reconciler.desired.modelsconfig import config_version, forwarder_file, router_file
-from reconciler.desired.references import resolve
+from reconciler.desired.references import BadReference, resolve
 from reconciler.market.units import format_mor
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import (
@@ -62,7 +62,8 @@ Progress = Callable[[str], None]
 
 
 class ApplyError(GuardRefused):
-    """Apply refused or failed; the message says why and what to do. Nothing was half-done unjournaled."""
+    """Apply refused (plan errors, no confirmation, a write it cannot make); the message says why and what to
+    do. Nothing was sent. A case apply never makes on purpose is an `InternalError` (a bug), not this."""
 
 
 class StalePlan(ApplyError):
@@ -384,7 +385,7 @@ class Executor:
                 return (
                     self.calls.provider_deregister(a.id, provider) if f.getIsProviderActive(provider).call() else None
                 )
-        raise ApplyError(f"apply does not know how to execute {a.kind} with {type(v).__name__}")
+        raise InternalError(f"apply does not know how to execute {a.kind} with {type(v).__name__}")
 
     def _active_bid_price(self, provider: str, model_id: str) -> int | None:
         f = self.market.functions
@@ -404,10 +405,10 @@ class Executor:
     def proxy_action(self, a: Action) -> None:
         proxy = self.desired.proxy
         if proxy is None:
-            raise ApplyError(f"{a.id}: the desired state has no proxy section")
+            raise InternalError(f"{a.id}: the desired state has no proxy section")
         who = a.subject.proxy
         if who is None:
-            raise ApplyError(f"{a.id}: the action names no proxy file")
+            raise InternalError(f"{a.id}: the action names no proxy file")
         if a.kind is ActionKind.PROXY_REMOVE and a.subject.model_id is not None:
             self.removed[who].add(a.subject.model_id)
         if a.kind in (ActionKind.PROXY_WRITE_CONFIG, ActionKind.PROXY_REMOVE):
@@ -415,7 +416,7 @@ class Executor:
         elif a.kind is ActionKind.PROXY_RELOAD:
             self.reload(who)
         else:
-            raise ApplyError(f"apply does not know how to execute {a.id}")
+            raise InternalError(f"apply does not know how to execute {a.id}")
 
     def write_file(self, who: ProxyFile) -> None:
         proxy = self.desired.proxy
@@ -451,7 +452,7 @@ class Executor:
             return
         token = resolve(proxy.admin_token, self.environ)
         if token is None:
-            raise ApplyError(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
+            raise BadReference(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
         path = Path(proxy.models_config_path)
         expect = _file_version(path)
         if expect == self.confirmed:  # the write just before was confirmed served: the reload action is done

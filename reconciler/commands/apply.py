@@ -11,6 +11,7 @@ import click
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from reconciler import FileUnusable
 from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.loader import load_desired
@@ -24,16 +25,29 @@ def _echo_err(line: str) -> None:
     click.echo(line, err=True)
 
 
+class SavedPlanUnreadable(FileUnusable):
+    """The file given to `apply --plan` is no plan saved by `plan --out` (unreadable, not JSON, edited, foreign):
+    named by what is wrong in it, never read half-way into a crash. Nothing was planned, locked or sent."""
+
+    def __init__(self, plan_file: Path, why: str) -> None:
+        super().__init__(f"cannot read the saved plan {plan_file} ({why})")
+
+
 def _read_saved_plan(plan_file: Path) -> Plan:
-    """The plan saved by `plan --out`, checked against its schema first: an edited or foreign file is named by
-    what is wrong in it, never read half-way into a crash."""
-    data = json.loads(plan_file.read_text())
+    """The plan saved by `plan --out`, checked against its schema first."""
+    try:
+        data = json.loads(plan_file.read_text())
+    except (OSError, ValueError) as exc:  # ValueError: not JSON (or not text)
+        raise SavedPlanUnreadable(plan_file, f"{type(exc).__name__}: {exc}") from None
     wrong = best_match(jsonschema.Draft202012Validator(load_schema("plan.schema.json")).iter_errors(data))
     if wrong is not None:
         where = "/".join(str(p) for p in wrong.absolute_path) or "the top level"
         what = wrong.message if len(wrong.message) <= 160 else wrong.message[:160] + "…"
-        raise ValueError(f"not a plan saved by `reconcile plan --out`: at {where}: {what}")
-    return plan_from_json(data)
+        raise SavedPlanUnreadable(plan_file, f"not a plan saved by `reconcile plan --out`: at {where}: {what}")
+    try:
+        return plan_from_json(data)
+    except (ValueError, KeyError, TypeError) as exc:  # past the schema: another format_version
+        raise SavedPlanUnreadable(plan_file, f"{type(exc).__name__}: {exc}") from None
 
 
 def _confirm_with(auto_approve: bool) -> object:
@@ -61,11 +75,7 @@ def run_apply(
 ) -> int:
     saved: Plan | None = None
     if plan_file is not None:
-        try:
-            saved = _read_saved_plan(plan_file)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            _echo_err(f"error: cannot read the saved plan {plan_file} ({type(exc).__name__}: {exc})")
-            return EXIT_ERROR
+        saved = _read_saved_plan(plan_file)
         if path is None:
             if len(saved.sources) != 1:
                 _echo_err("error: give the desired-state PATH the plan was made from")

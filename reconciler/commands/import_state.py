@@ -15,11 +15,11 @@ from pathlib import Path
 import click
 from web3 import Web3
 
-from reconciler.chain.networks import NetworkError, resolve_network
-from reconciler.chain.reader import ChainCheckError, ChainReader
+from reconciler.chain.networks import resolve_network
+from reconciler.chain.reader import ChainReader
 from reconciler.chain.registrations import read_registrations
 from reconciler.chain.rpc import RpcError, endpoint_of
-from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.model import Desired, NetworkSpec, ProviderSpec, SignerSpec
 from reconciler.desired.references import BadReference, parse_reference
 from reconciler.render.desired_yaml import ImportSource, render_import
@@ -48,6 +48,7 @@ class ImportNetwork:
         return None
 
 
+@handled
 def run_import(
     net: ImportNetwork,
     provider: str,
@@ -73,8 +74,7 @@ def run_import(
     try:
         ref = parse_reference(net.rpc_ref, Path.cwd()) if net.rpc_ref else None
     except BadReference as exc:
-        click.echo(f"error: --rpc-url: {exc}", err=True)
-        return EXIT_ERROR
+        raise BadReference(f"--rpc-url: {exc}") from None
     diamond = Web3.to_checksum_address(net.diamond) if net.diamond else None
     mor = Web3.to_checksum_address(net.mor) if net.mor else None
     spec = NetworkSpec(
@@ -107,10 +107,8 @@ def run_import(
             mor=mor,
         )
         result = render_import(chain, address, recoveries, source)
-    except (NetworkError, ChainCheckError, RpcError, ValueError) as exc:
-        hint = "; is the devnet running? (`reconcile devnet up`)" if isinstance(exc, RpcError) else ""
-        click.echo(f"error: {exc}{hint}", err=True)
-        return EXIT_ERROR
+    except RpcError as exc:
+        raise RpcError(f"{exc}; is the devnet running? (`reconcile devnet up`)") from None
     click.echo(result.text, nl=False)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
