@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.chain.model_index import DEFAULT_STATE_DIR
+from reconciler import DEFAULT_STATE_DIR
 from reconciler.chain.networks import resolve_network
 from reconciler.chain.rpc import RpcError
 from reconciler.desired.loader import load_desired

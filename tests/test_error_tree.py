@@ -1,4 +1,4 @@
-"""One error tree, one mapping to exit codes, one place for the provider session's files."""
+"""One error tree, one mapping to exit codes, one place for the provider session's files and the state dir."""
 
 from __future__ import annotations
 
@@ -114,6 +114,11 @@ def test_the_session_files_are_named_in_one_place() -> None:
         if "apply.lock" in p.read_text() or "journal.jsonl" in p.read_text()
     ]
     assert named == ["reconciler/apply/session.py"]
+
+
+def test_the_default_state_dir_is_written_once() -> None:
+    named = [str(p.relative_to(ROOT)) for p in (ROOT / "reconciler").rglob("*.py") if '".reconcile"' in p.read_text()]
+    assert named == ["reconciler/__init__.py"]
 
 
 def test_a_bug_is_one_line_without_a_url_and_a_traceback_only_with_verbose(

@@ -23,7 +23,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from reconciler import GuardRefused, InternalError
+from reconciler import DEFAULT_STATE_DIR, GuardRefused, InternalError
 from reconciler.apply.proxy_config import (
     read_existing,
     reload_forwarder,
@@ -82,7 +82,7 @@ class ManualStepNeeded(ApplyError):
 
 @dataclass
 class ApplyOptions:
-    state_dir: Path = Path(".reconcile")
+    state_dir: Path = DEFAULT_STATE_DIR
     legacy_tx: bool | None = None  # None: the network preset decides
     speed_up: bool = False
     receipt_timeout: float = 300.0

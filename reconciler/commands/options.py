@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+from reconciler import DEFAULT_STATE_DIR
 
-DEFAULT_STATE_DIR = Path(".reconcile")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def state_dir_option(help_text: str) -> Callable[[F], F]:
