@@ -1,4 +1,4 @@
-"""One error tree, one mapping to exit codes, one place for the provider session's files and the state dir."""
+"""One error tree, one mapping to exit codes, one place for the provider writer's files and the state dir."""
 
 from __future__ import annotations
 
@@ -107,13 +107,13 @@ def test_exit_codes_are_defined_once() -> None:
     assert definitions == ["reconciler/commands/outcome.py"]
 
 
-def test_the_session_files_are_named_in_one_place() -> None:
+def test_the_writer_files_are_named_in_one_place() -> None:
     named = [
         str(p.relative_to(ROOT))
         for p in (ROOT / "reconciler").rglob("*.py")
         if "apply.lock" in p.read_text() or "journal.jsonl" in p.read_text()
     ]
-    assert named == ["reconciler/apply/session.py"]
+    assert named == ["reconciler/apply/writer.py"]
 
 
 def test_the_default_state_dir_is_written_once() -> None:

@@ -21,7 +21,7 @@ import pytest
 from apply_helpers import DevnetCase, example_in
 from watch_helpers import forwarder_process, watch_process
 
-from reconciler.apply.session import state_path
+from reconciler.apply.writer import state_path
 from reconciler.chain.networks import resolve_network
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import buyer as sessions_devnet

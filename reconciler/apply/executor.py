@@ -31,7 +31,7 @@ from reconciler.apply.proxy_config import (
     unwritable,
     write_config_atomic,
 )
-from reconciler.apply.session import TxSession, state_path, tx_session
+from reconciler.apply.writer import ProviderWriter, open_writer, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.faults import crash_point
@@ -131,8 +131,8 @@ def apply_desired(desired: Desired, environ: Mapping[str, str] | None, opts: App
     w3 = connect_all(network.endpoints())
     calls = ChainCalls(network.diamond, network.mor)
     state = state_path(opts.state_dir, network, desired.provider.address)
-    with tx_session(state, w3, account, network, progress=opts.progress, legacy=opts.legacy_tx) as session:
-        return _apply_locked(desired, environ, opts, network, w3, calls, session)
+    with open_writer(state, w3, account, network, progress=opts.progress, legacy=opts.legacy_tx) as writer:
+        return _apply_locked(desired, environ, opts, network, w3, calls, writer)
 
 
 def _apply_locked(
@@ -142,9 +142,9 @@ def _apply_locked(
     network: Network,
     w3: Web3,
     calls: ChainCalls,
-    session: TxSession,
+    writer: ProviderWriter,
 ) -> ApplyResult:
-    sender, journal = session.sender, session.journal
+    sender, journal = writer.sender, writer.journal
     _finish_earlier_run(sender, journal, opts)
 
     _observed, plan = plan_for(desired, environ, state_dir=opts.state_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.session import state_path
+from reconciler.apply.writer import state_path
 from reconciler.chain.networks import resolve_network
 from reconciler.chain.reader import ChainReader
 from reconciler.chain.signer import load_signer

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.session import state_path
+from reconciler.apply.writer import state_path
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
