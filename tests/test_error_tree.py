@@ -121,20 +121,53 @@ def test_the_default_state_dir_is_written_once() -> None:
     assert named == ["reconciler/__init__.py"]
 
 
-def test_a_bug_is_one_line_without_a_url_and_a_traceback_only_with_verbose(
+def test_a_bug_is_one_line_without_a_url_and_a_traceback_only_with_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def broken() -> None:
         raise KeyError("no such thing at https://rpc.example/v2/SECRETKEY")
 
     monkeypatch.setattr(cli_module, "cli", broken)
-    monkeypatch.setattr(sys, "argv", ["reconcile", "plan", "x.yaml"])
-    with pytest.raises(SystemExit) as stopped:
-        cli_module.main()
-    err = capsys.readouterr().err
-    assert stopped.value.code == 1 and err.count("\n") == 1
-    assert "unexpected KeyError" in err and "--verbose" in err and "Traceback" not in err
-    assert "no such thing at <url>" in err and "SECRETKEY" not in err
-    monkeypatch.setattr(sys, "argv", ["reconcile", "--verbose", "plan", "x.yaml"])
-    with pytest.raises(KeyError):
-        cli_module.main()
+    for argv in (["reconcile", "plan", "x.yaml"], ["reconcile", "plan", "x.yaml", "--verbose"]):
+        monkeypatch.setattr(sys, "argv", argv)  # plan's own --verbose is no traceback flag
+        with pytest.raises(SystemExit) as stopped:
+            cli_module.main()
+        err = capsys.readouterr().err
+        assert stopped.value.code == 1 and err.count("\n") == 1
+        assert "unexpected KeyError" in err and "--traceback" in err and "Traceback" not in err
+        assert "no such thing at <url>" in err and "SECRETKEY" not in err
+    for flag in ("--traceback", "--verbose"):  # --verbose: the group's old name for it, kept hidden
+        monkeypatch.setattr(sys, "argv", ["reconcile", flag, "plan", "x.yaml"])
+        with pytest.raises(KeyError):
+            cli_module.main()
+
+
+def test_the_traceback_flag_is_shown_and_its_old_name_hidden() -> None:
+    from click.testing import CliRunner
+
+    shown = CliRunner().invoke(cli_module.cli, ["--help"]).output
+    assert "--traceback" in shown and "--verbose" not in shown
+    assert "--verbose" in CliRunner().invoke(cli_module.cli, ["plan", "--help"]).output
+    for flag in ("--traceback", "--verbose"):
+        assert CliRunner().invoke(cli_module.cli, [flag, "validate", "--help"]).exit_code == 0
+
+
+def test_every_command_ends_through_handled() -> None:
+    """Each command's body is @handled: its expected errors print `error: ...` and exit 1 in one place."""
+    import click
+
+    def leaves(group: click.Group) -> list[click.Command]:
+        out: list[click.Command] = []
+        for command in group.commands.values():
+            out += leaves(command) if isinstance(command, click.Group) else [command]
+        return out
+
+    commands = leaves(cli_module.cli)
+    assert len(commands) == 12
+    for command in commands:
+        module = sys.modules[command.callback.__module__]  # type: ignore[union-attr]
+        assert module.__name__.startswith("reconciler.commands."), command.name
+        body = re.findall(r"sys\.exit\(\s*(run_\w+)\(", inspect.getsource(command.callback))  # type: ignore[arg-type]
+        assert len(body) == 1, command.name
+        assert hasattr(getattr(module, body[0]), "__wrapped__"), f"{command.name}: {body[0]} is not @handled"
+        assert "ClickException" not in inspect.getsource(module), command.name

@@ -1,9 +1,10 @@
 """How a command ends: the exit codes and the one mapping from the reconciler's errors to what is printed.
 
 Exit codes (docs/architecture.md, "Stable interfaces"): 0 success or nothing pending, 1 error, 2 changes
-pending (`plan --detailed-exitcode`). An expected failure (`ReconcileError`) prints its message, or each
-diagnostic of a desired-state error, and exits 1; Ctrl-C says how to go on and exits 1; anything else is a bug,
-shown in one line unless `--verbose`.
+pending (`plan --detailed-exitcode`). Every command's body is `@handled`: an expected failure (`ReconcileError`)
+prints `error: ` and its message, or each diagnostic of a `ValidationFailed`, and exits 1; Ctrl-C says how to go
+on and exits 1; anything else is a bug, shown by the CLI's `main` in one line (`unexpected`) unless
+`reconcile --traceback`.
 """
 
 from __future__ import annotations
@@ -54,4 +55,4 @@ def handled(run: Callable[P, int]) -> Callable[P, int]:
 def unexpected(exc: BaseException) -> str:
     """One line for a bug: the type and the message, with any URL left out (it may hold a key)."""
     text = _URL.sub("<url>", str(exc).splitlines()[0] if str(exc) else "")
-    return f"error: unexpected {type(exc).__name__}: {text} (run again with --verbose for the traceback)"
+    return f"error: unexpected {type(exc).__name__}: {text} (run again with reconcile --traceback for the traceback)"
