@@ -1,21 +1,35 @@
 """`reconcile status PATH [--format text|json|html]`: the provider's business on one screen.
 
 The reading, the document and its renderers live in reconciler.status (reading.py, model.py, text.py, page.py,
-html.py; report.py puts them together); this module only prints and chooses the exit code.
+html.py; report.py puts them together); this module is the click command: it prints what report.py gives and
+chooses the exit code. The reading (web3, httpx) is imported when the command runs, so `reconcile --help`
+starts without it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
+from reconciler.commands.options import state_dir_option
 from reconciler.commands.outcome import EXIT_OK, handled
-from reconciler.status.report import status_output
+
+
+@click.command("status")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
+@state_dir_option("html: the watcher's state directory, for its last runs and the 30-day chart (read only).")
+def status_cmd(path: Path, fmt: str, state_dir: Path) -> None:
+    """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
+    sys.exit(run_status(path, fmt, state_dir=state_dir))
 
 
 @handled
 def run_status(path: Path, fmt: str, environ: Mapping[str, str] | None = None, state_dir: Path | None = None) -> int:
+    from reconciler.status.report import status_output
+
     click.echo(status_output(path, fmt, environ, state_dir), nl=False)
     return EXIT_OK

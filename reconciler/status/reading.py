@@ -37,7 +37,7 @@ class StatusReading:
 
 
 def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:
-    """Load, observe (all sessions), plan and read slots (raises DesiredStateError, NetworkError, ...)."""
+    """Load, observe (all sessions), plan and read slots (raises ValidationFailed, NetworkError, ...)."""
     env = os.environ if environ is None else environ
     desired, _warnings = load_desired(path)
     network = resolve_network(desired.network, env)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from reconciler.apply.session import state_path
+from reconciler.apply.writer import state_path
 from reconciler.market.ids import norm_hex
 from reconciler.status import daily
 from reconciler.status.board import RUNS_FILE, load_runs
