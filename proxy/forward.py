@@ -22,8 +22,8 @@ from proxy import claude
 from proxy.claude_models import ClaudeModels
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
-from proxy.errors import error_body, error_response, upstream_error_body
-from proxy.failures import FailureLog
+from proxy.error_bodies import error_body, error_response, upstream_error_body
+from proxy.failure_log import FailureLog
 from proxy.idle import IdleTimeout
 from proxy.routing import check_bearer, resolve
 from proxy.sse import DONE, SSEParser, encode_data

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from proxy.config import JOB_API_TYPES, RELAY, ModelRoute
 from proxy.downstream import passed_on
-from proxy.errors import error_response, upstream_error_body
+from proxy.error_bodies import error_response, upstream_error_body
 from proxy.forward import FORWARD_FAILURES, Forwarder
 from proxy.routing import check_bearer, check_token_in
 from proxy.slots import SlotGate

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from proxy.admin import admin_app
 from proxy.downstream import PREPARED
-from proxy.errors import error_response
+from proxy.error_bodies import error_response
 from proxy.forward import Forwarder
 from proxy.relay import RELAY_PREFIX, Relay
 from proxy.state import ProxyState
