@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.exceptions import TranslationError
 from proxy.sse import DONE, encode_data
 
 FINISH_REASONS = {
@@ -63,14 +64,6 @@ class ClaudeOptions:
 
 
 DEFAULT_OPTIONS = ClaudeOptions()
-
-
-class TranslationError(ValueError):
-    """The OpenAI request cannot be expressed for Anthropic; becomes a 400 naming `param`."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 def _text_of(content: Any, where: str) -> str:

@@ -23,50 +23,36 @@ from proxy.claude_models import ClaudeModels
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
 from proxy.error_bodies import error_body, error_response, upstream_error_body
+from proxy.exceptions import (
+    ConnectError,
+    TooLarge,
+    TooManyParts,
+    TranslationError,
+    UpstreamError,
+    UpstreamRedirect,
+    UpstreamTimeout,
+)
 from proxy.failure_log import FailureLog
 from proxy.idle import IdleTimeout
 from proxy.routing import check_bearer, resolve
 from proxy.sse import DONE, SSEParser, encode_data
 from proxy.state import ProxyState
-from proxy.upstream import ConnectError, TooLarge, UpstreamError, UpstreamResponse, encode_multipart
+from proxy.upstream import UpstreamResponse, encode_multipart
 
 log = logging.getLogger("morpheus_proxy")
 T = TypeVar("T")
 
+# What ends a forwarded request early: answered by `Forwarder._fail` (an error answer, an error event, or a cut).
+FORWARD_FAILURES = (UpstreamError, ConnectionResetError, TimeoutError)
+
 # Upstream statuses that count against the failure budget (account-level trouble, not a buyer's bad request).
 BUDGET_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504, 529})
-
-
-class UpstreamTimeout(Exception):
-    """An upstream missed a deadline; `which` names it (ttfb, idle, total)."""
-
-    def __init__(self, which: str) -> None:
-        super().__init__(which)
-        self.which = which
-
-
-class UpstreamRedirect(Exception):
-    """An upstream answered a redirect (3xx). Never followed: it would carry the API key to wherever it points,
-    and an OpenAI-style API has no reason to redirect a POST; passed on, the client got a 3xx without its
-    Location (or, for claudeai, an empty completion translated from the redirect's body)."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"the upstream answered a redirect ({status})")
-        self.status = status
-
-
-# What ends a forwarded request early: answered by `Forwarder._fail` (an error answer, an error event, or a cut).
-FORWARD_FAILURES = (UpstreamTimeout, UpstreamRedirect, UpstreamError, ConnectionResetError, TimeoutError)
 
 
 # A transcription form has about ten fields; a body of a million empty parts kept a core busy past the read
 # deadline (aiohttp parses each part's head in Python).
 MAX_FORM_PARTS = 100
 CLOSE = {"Connection": "close"}  # the rest of the body is not read
-
-
-class TooManyParts(Exception):
-    """A multipart body with more than MAX_FORM_PARTS parts."""
 
 
 def _not_json(name: str) -> Any:
@@ -225,7 +211,7 @@ class Forwarder:
             options = self.claude_models.options(route, version)
             try:
                 upstream_body = claude.to_anthropic_request(body, route.model_name, self._max_tokens(route), options)
-            except claude.TranslationError as exc:
+            except TranslationError as exc:
                 return self._rejected(
                     error_response(400, str(exc), param=exc.param, code="unsupported_parameter"), "translation"
                 )

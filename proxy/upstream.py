@@ -28,6 +28,8 @@ from urllib.parse import quote, urlsplit
 import httptools
 from multidict import CIMultiDict
 
+from proxy.exceptions import ConnectError, Disconnected, NotSent, TooLarge, UpstreamError
+
 # Stop reading from an upstream socket while this much of its body waits for the client to take it.
 HIGH_WATER = 256 * 1024
 # Bodies up to this size leave in one write with the head (one copy of a small buffer); larger ones are written
@@ -38,43 +40,6 @@ COALESCE_BODY = 64 * 1024
 MAX_HEAD_BYTES = 64 * 1024
 # A compressed answer is inflated at most this much per read, so one answer never holds the loop for long.
 DECODE_STEP = 256 * 1024
-
-
-class UpstreamError(Exception):
-    """The upstream hop failed; `reason` is a short fixed word for logs and metrics (never upstream data)."""
-
-    def __init__(self, message: str, reason: str = "error") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class ConnectError(UpstreamError):
-    """No connection could be made: nothing was sent, so the request may be retried."""
-
-    def __init__(self, message: str, reason: str = "connect") -> None:
-        super().__init__(message, reason)
-
-
-class Disconnected(UpstreamError):
-    """The connection failed or the answer was malformed after the request was sent (never retried)."""
-
-    def __init__(self, message: str, reason: str = "closed") -> None:
-        super().__init__(message, reason)
-
-
-class NotSent(Disconnected):
-    """The connection was seen closed before the request's last byte left: the upstream cannot have acted on
-    it, so it is retried once on a fresh connection."""
-
-    def __init__(self, message: str, reason: str = "closed_before_sent") -> None:
-        super().__init__(message, reason)
-
-
-class TooLarge(Disconnected):
-    """An answer (its declared length, its bytes, or what it inflates to) is above a cap."""
-
-    def __init__(self, message: str, reason: str = "too_large") -> None:
-        super().__init__(message, reason)
 
 
 @dataclass(frozen=True, slots=True)

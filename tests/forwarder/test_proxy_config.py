@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from fwd_helpers import model_id
 
-from proxy.config import ConfigError, config_version, key_fingerprint, load_config, parse_config
+from proxy.config import config_version, key_fingerprint, load_config, parse_config
+from proxy.exceptions import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "models-config-nonascii.json"
@@ -140,7 +141,8 @@ def test_proxy_never_imports_reconciler():
 
 
 def test_settings_file(tmp_path):
-    from proxy.settings import SettingsError, load_settings_file
+    from proxy.exceptions import SettingsError
+    from proxy.settings import load_settings_file
 
     f = tmp_path / "s.yaml"
     f.write_text("idle-timeout: 5\ndefault_max_tokens: 2048\n")
@@ -152,7 +154,8 @@ def test_settings_file(tmp_path):
 
 def test_settings_a_forwarder_cannot_run_with_are_refused_at_start(tmp_path, capsys):
     from proxy.cli import main
-    from proxy.settings import Settings, SettingsError, load_settings_file
+    from proxy.exceptions import SettingsError
+    from proxy.settings import Settings, load_settings_file
 
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"models": [_model()]}))

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from fwd_hostile import Conn, head, hostile_upstream
 
-from proxy.upstream import Disconnected, UpstreamPool, UpstreamResponse
+from proxy.exceptions import Disconnected
+from proxy.upstream import UpstreamPool, UpstreamResponse
 
 PATH = "/v1/chat/completions"
 
