@@ -18,8 +18,8 @@ from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
-from proxy import claude
-from proxy.claude_models import ClaudeModels
+from proxy.anthropic import request as claude
+from proxy.anthropic.options import ClaudeModels
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
 from proxy.error_bodies import error_body, error_response, upstream_error_body

@@ -14,7 +14,7 @@ import pytest
 from fwd_helpers import base_url, entry, eventually, in_flight, write_config
 from fwd_hostile import Conn, head, hostile_upstream, real_forwarder
 
-from proxy import claude
+from proxy.anthropic import request as claude
 
 START = (
     b'event: message_start\ndata: {"type":"message_start","message":{"id":"m1","model":"c",'

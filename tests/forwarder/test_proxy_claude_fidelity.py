@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fwd_stubs import PAIR_REJECTED, TEMPERATURE_REJECTED, validate_anthropic_request
 
-from proxy import claude
-from proxy.claude import StreamTranslator, TranslationError, to_anthropic_request
+from proxy.anthropic import request as claude
+from proxy.anthropic.request import StreamTranslator, TranslationError, to_anthropic_request
 from proxy.sse import SSEParser
 
 USER = [{"role": "user", "content": "hi"}]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.claude import (
+from proxy.anthropic.request import (
     ClaudeOptions,
     StreamTranslator,
     TranslationError,

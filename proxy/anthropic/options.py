@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from proxy.claude import ClaudeOptions
+from proxy.anthropic.request import ClaudeOptions
 from proxy.config import ModelRoute
 
 log = logging.getLogger("morpheus_proxy")
