@@ -18,8 +18,10 @@ from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
-from proxy.anthropic import request as claude
-from proxy.anthropic.options import ClaudeModels
+from proxy.anthropic.options import ClaudeModels, ClaudeOptions, rejects_temperature
+from proxy.anthropic.request import to_anthropic_request
+from proxy.anthropic.response import to_openai_error, to_openai_response, usage_from_anthropic
+from proxy.anthropic.stream import StreamTranslator
 from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
 from proxy.error_bodies import error_body, error_response, upstream_error_body
@@ -210,7 +212,7 @@ class Forwarder:
             version = self.state.config.version if self.state.config else ""
             options = self.claude_models.options(route, version)
             try:
-                upstream_body = claude.to_anthropic_request(body, route.model_name, self._max_tokens(route), options)
+                upstream_body = to_anthropic_request(body, route.model_name, self._max_tokens(route), options)
             except TranslationError as exc:
                 return self._rejected(
                     error_response(400, str(exc), param=exc.param, code="unsupported_parameter"), "translation"
@@ -634,7 +636,7 @@ class Forwarder:
         include_usage: bool,
         t0: float,
         version: str,
-        options: claude.ClaudeOptions,
+        options: ClaudeOptions,
     ) -> web.StreamResponse:
         sse = SSEDownstream(request, self.settings.keepalive_interval) if stream else None
         resp: UpstreamResponse | None = None
@@ -647,7 +649,7 @@ class Forwarder:
                     if resp.status >= 400
                     else b""
                 )
-                if "temperature" in body and claude.rejects_temperature(resp.status, raw):
+                if "temperature" in body and rejects_temperature(resp.status, raw):
                     # The model takes no temperature at all: once more without it, and not again under this config.
                     self.claude_models.refused_temperature(route, version)
                     del body["temperature"]
@@ -663,7 +665,7 @@ class Forwarder:
                 self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
                 if resp.status >= 400:
                     self._upstream_failed(route, f"http_{resp.status}", resp.status, detail=f"answered {resp.status}")
-                    status, err = claude.to_openai_error(resp.status, self._mask_key(route, raw))
+                    status, err = to_openai_error(resp.status, self._mask_key(route, raw))
                     return await self._error_out(
                         request, sse, status, json.dumps(err).encode(), resp.headers.get("Retry-After")
                     )
@@ -675,7 +677,7 @@ class Forwarder:
                             # Any other JSON (an error object a gateway sends with 200, `{}`) would become an
                             # empty completion: the client would take it for the model's answer.
                             raise ValueError("not an Anthropic message")
-                        answer = claude.to_openai_response(message, options.reasoning)
+                        answer = to_openai_response(message, options.reasoning)
                     except (ValueError, AttributeError, TypeError, RecursionError):
                         self._upstream_failed(route, "bad_body")
                         return error_response(
@@ -685,7 +687,7 @@ class Forwarder:
                     return web.json_response(answer, headers={"x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0")})
                 self._check_stream_length(resp)
                 return await self._translate_stream(
-                    route, resp, sse, claude.StreamTranslator(include_usage, options.reasoning)
+                    route, resp, sse, StreamTranslator(include_usage, options.reasoning)
                 )
         except FORWARD_FAILURES as exc:
             return await self._fail(request, route, sse, exc)
@@ -694,7 +696,7 @@ class Forwarder:
                 resp.release()
 
     async def _translate_stream(
-        self, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream, tr: claude.StreamTranslator
+        self, route: ModelRoute, resp: UpstreamResponse, sse: SSEDownstream, tr: StreamTranslator
     ) -> web.StreamResponse:
         parser = SSEParser()
         out = await sse.start()
@@ -718,6 +720,6 @@ class Forwarder:
         if not tr.done:
             self._upstream_failed(route, "stream_cut")
             await out.write(b"".join(tr.fail("the upstream ended the stream early", "upstream_error")))
-        self._count_usage(route, claude.usage_from_anthropic(tr.usage))
+        self._count_usage(route, usage_from_anthropic(tr.usage))
         await out.write_eof()
         return out
