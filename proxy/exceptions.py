@@ -15,7 +15,7 @@
             └── TooLarge      an answer above a cap
 
 An endpoint answers an `UpstreamError` (and a connection the client reset, and the total timeout) as the
-client can still take it: an error answer, an error event in a started stream, or a cut.
+client can still take it: an error answer, an error event in a started stream, or a cut (`proxy/hop.py`).
 """
 
 from __future__ import annotations
