@@ -314,17 +314,18 @@ class _Connection(asyncio.Protocol):
         if self._coding is not None:
             self._zin.append(body)
             self._zin_size += len(body)
-            if self._zin_size > HIGH_WATER and not self._paused and self.transport is not None:
-                self._paused = True
-                self.transport.pause_reading()
-            self._wake()
-            return
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
+            self._pause_above_high_water(self._zin_size)
+        else:
+            self._chunks.append(body)
+            self._buffered += len(body)
+            self._pause_above_high_water(self._buffered)
+        self._wake()
+
+    def _pause_above_high_water(self, held: int) -> None:
+        """Stop reading from the socket while more than HIGH_WATER bytes wait for the client to take them."""
+        if held > HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
-        self._wake()
 
     def on_message_complete(self) -> None:
         if self._status >= 200 and not self._complete:
@@ -358,11 +359,7 @@ class _Connection(asyncio.Protocol):
                 raise self._error
             if self._complete:
                 return b""
-            self._waiter = self.pool.loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self._wait()
         data = self._chunks.popleft() if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks.clear()
         self._buffered = 0
@@ -370,6 +367,14 @@ class _Connection(asyncio.Protocol):
             self._paused = False
             self.transport.resume_reading()
         return data
+
+    async def _wait(self) -> None:
+        """Until the protocol wakes the reader (`_wake`): more body, its end, or an error."""
+        self._waiter = self.pool.loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
     async def _read_decoded(self) -> bytes:
         """The next step of a compressed body, inflated: at most DECODE_STEP bytes, each step a turn of the loop."""
@@ -388,11 +393,7 @@ class _Connection(asyncio.Protocol):
                 if self._decoder is not None and not self._decoder.eof:
                     self._fail_read(Disconnected("the upstream's compressed body was cut short", "bad_encoding"))
                 return b""
-            self._waiter = self.pool.loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self._wait()
 
     def _take_compressed(self) -> bytes:
         if not self._zin:
