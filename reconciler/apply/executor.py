@@ -23,7 +23,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from reconciler import GuardRefused
+from reconciler import DEFAULT_STATE_DIR, GuardRefused, InternalError
 from reconciler.apply.proxy_config import (
     read_existing,
     reload_forwarder,
@@ -31,7 +31,7 @@ from reconciler.apply.proxy_config import (
     unwritable,
     write_config_atomic,
 )
-from reconciler.apply.session import TxSession, state_path, tx_session
+from reconciler.apply.writer import ProviderWriter, open_writer, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.faults import crash_point
@@ -42,7 +42,7 @@ from reconciler.chain.sender import TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
 from reconciler.desired.modelsconfig import config_version, forwarder_file, router_file
-from reconciler.desired.references import resolve
+from reconciler.desired.references import BadReference, resolve
 from reconciler.market.units import format_mor
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import (
@@ -62,7 +62,8 @@ Progress = Callable[[str], None]
 
 
 class ApplyError(GuardRefused):
-    """Apply refused or failed; the message says why and what to do. Nothing was half-done unjournaled."""
+    """Apply refused (plan errors, no confirmation, a write it cannot make); the message says why and what to
+    do. Nothing was sent. A case apply never makes on purpose is an `InternalError` (a bug), not this."""
 
 
 class StalePlan(ApplyError):
@@ -81,7 +82,7 @@ class ManualStepNeeded(ApplyError):
 
 @dataclass
 class ApplyOptions:
-    state_dir: Path = Path(".reconcile")
+    state_dir: Path = DEFAULT_STATE_DIR
     legacy_tx: bool | None = None  # None: the network preset decides
     speed_up: bool = False
     receipt_timeout: float = 300.0
@@ -130,8 +131,8 @@ def apply_desired(desired: Desired, environ: Mapping[str, str] | None, opts: App
     w3 = connect_all(network.endpoints())
     calls = ChainCalls(network.diamond, network.mor)
     state = state_path(opts.state_dir, network, desired.provider.address)
-    with tx_session(state, w3, account, network, progress=opts.progress, legacy=opts.legacy_tx) as session:
-        return _apply_locked(desired, environ, opts, network, w3, calls, session)
+    with open_writer(state, w3, account, network, progress=opts.progress, legacy=opts.legacy_tx) as writer:
+        return _apply_locked(desired, environ, opts, network, w3, calls, writer)
 
 
 def _apply_locked(
@@ -141,9 +142,9 @@ def _apply_locked(
     network: Network,
     w3: Web3,
     calls: ChainCalls,
-    session: TxSession,
+    writer: ProviderWriter,
 ) -> ApplyResult:
-    sender, journal = session.sender, session.journal
+    sender, journal = writer.sender, writer.journal
     _finish_earlier_run(sender, journal, opts)
 
     _observed, plan = plan_for(desired, environ, state_dir=opts.state_dir)
@@ -384,7 +385,7 @@ class Executor:
                 return (
                     self.calls.provider_deregister(a.id, provider) if f.getIsProviderActive(provider).call() else None
                 )
-        raise ApplyError(f"apply does not know how to execute {a.kind} with {type(v).__name__}")
+        raise InternalError(f"apply does not know how to execute {a.kind} with {type(v).__name__}")
 
     def _active_bid_price(self, provider: str, model_id: str) -> int | None:
         f = self.market.functions
@@ -404,10 +405,10 @@ class Executor:
     def proxy_action(self, a: Action) -> None:
         proxy = self.desired.proxy
         if proxy is None:
-            raise ApplyError(f"{a.id}: the desired state has no proxy section")
+            raise InternalError(f"{a.id}: the desired state has no proxy section")
         who = a.subject.proxy
         if who is None:
-            raise ApplyError(f"{a.id}: the action names no proxy file")
+            raise InternalError(f"{a.id}: the action names no proxy file")
         if a.kind is ActionKind.PROXY_REMOVE and a.subject.model_id is not None:
             self.removed[who].add(a.subject.model_id)
         if a.kind in (ActionKind.PROXY_WRITE_CONFIG, ActionKind.PROXY_REMOVE):
@@ -415,7 +416,7 @@ class Executor:
         elif a.kind is ActionKind.PROXY_RELOAD:
             self.reload(who)
         else:
-            raise ApplyError(f"apply does not know how to execute {a.id}")
+            raise InternalError(f"apply does not know how to execute {a.id}")
 
     def write_file(self, who: ProxyFile) -> None:
         proxy = self.desired.proxy
@@ -451,7 +452,7 @@ class Executor:
             return
         token = resolve(proxy.admin_token, self.environ)
         if token is None:
-            raise ApplyError(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
+            raise BadReference(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
         path = Path(proxy.models_config_path)
         expect = _file_version(path)
         if expect == self.confirmed:  # the write just before was confirmed served: the reload action is done
