@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from reconciler.chain.journal import TxRecord
-from reconciler.plan.model import Action, ActionKind, Cost
+from reconciler.plan.model import Action, ActionKind, Cost, ModelRef
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
@@ -310,7 +310,7 @@ def test_a_run_carrying_on_with_the_last_good_state_reports_its_own_result_not_t
 
 
 def _action(aid: str, fee: int = 0, stake: int = 0) -> Action:
-    return Action(aid, ActionKind.BID_POST, "t", "r", cost=Cost(fee=fee, stake=stake))
+    return Action(aid, ActionKind.BID_POST, "t", "r", ModelRef("0x" + "00" * 32), cost=Cost(fee=fee, stake=stake))
 
 
 def _tx(h: str, action_id: str, status: str) -> TxRecord:

@@ -50,12 +50,17 @@ from reconciler.plan.model import (
     Action,
     ActionKind,
     Allowance,
+    BidRef,
     BidValues,
+    ModelRef,
     ModelValues,
     Plan,
     ProviderValues,
+    ProxyEntryRef,
     ProxyFile,
+    ProxyFileRef,
     Status,
+    proxy_of,
 )
 
 Progress = Callable[[str], None]
@@ -194,7 +199,7 @@ def refuse_unwritable(desired: Desired, plan: Plan) -> None:
     registered, it left them without bids until the path was fixed."""
     proxy = desired.proxy
     writes = {
-        a.subject.proxy for a in plan.pending if a.kind in (ActionKind.PROXY_WRITE_CONFIG, ActionKind.PROXY_REMOVE)
+        proxy_of(a.subject) for a in plan.pending if a.kind in (ActionKind.PROXY_WRITE_CONFIG, ActionKind.PROXY_REMOVE)
     }
     paths = {ProxyFile.FORWARDER: proxy.models_config_path if proxy else None}
     paths[ProxyFile.ROUTER] = proxy.router.models_config_path if proxy and proxy.router else None
@@ -332,18 +337,18 @@ class Executor:
         """The write this action needs now, or None when the chain already matches (level-triggered)."""
         provider = Web3.to_checksum_address(self.desired.provider.address)
         f = self.market.functions
-        v = a.value
-        match a.kind, v:
-            case ActionKind.MOR_APPROVE, Allowance():
+        v, s = a.value, a.subject
+        match a.kind, v, s:
+            case ActionKind.MOR_APPROVE, Allowance(), _:
                 have = int(self.token.functions.allowance(provider, self.calls.diamond).call())
                 return None if have >= v.amount else self.calls.approve(a.id, v.amount)
-            case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE, ProviderValues():
+            case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE, ProviderValues(), _:
                 endpoint, stake, _created, _end, _earned, deleted = f.getProvider(provider).call()
                 current = 0 if deleted else int(stake)
                 if not deleted and int(_created) > 0 and endpoint == v.endpoint and current >= v.stake:
                     return None
                 return self.calls.provider_register(a.id, provider, max(v.stake - current, 0), v.endpoint, a.kind)
-            case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE, ModelValues():
+            case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE, ModelValues(), _:
                 cid, fee, stake, _owner, name, tags, created, deleted = f.getModel(_b32(v.model_id)).call()
                 current = 0 if deleted else int(stake)
                 same = (
@@ -368,19 +373,17 @@ class Executor:
                     list(v.tags),
                     a.kind,
                 )
-            case ActionKind.BID_POST, BidValues(price_per_second=int(price)):
+            case ActionKind.BID_POST, BidValues(price_per_second=int(price)), _:
                 if self._active_bid_price(provider, v.model_id) == price:
                     return None
                 return self.calls.bid_post(a.id, provider, v.model_id, price)
-            case ActionKind.BID_DELETE, None if a.subject.bid_id is not None:
-                bid_id = a.subject.bid_id
+            case ActionKind.BID_DELETE, None, BidRef(bid_id=bid_id):
                 return self.calls.bid_delete(a.id, bid_id) if f.isBidActive(_b32(bid_id)).call() else None
-            case ActionKind.MODEL_DEREGISTER, None if a.subject.model_id is not None:
-                model_id = a.subject.model_id
+            case ActionKind.MODEL_DEREGISTER, None, ModelRef(model_id=model_id):
                 return (
                     self.calls.model_deregister(a.id, model_id) if f.getIsModelActive(_b32(model_id)).call() else None
                 )
-            case ActionKind.PROVIDER_DEREGISTER, None:
+            case ActionKind.PROVIDER_DEREGISTER, None, _:
                 return (
                     self.calls.provider_deregister(a.id, provider) if f.getIsProviderActive(provider).call() else None
                 )
@@ -405,17 +408,16 @@ class Executor:
         proxy = self.desired.proxy
         if proxy is None:
             raise ApplyError(f"{a.id}: the desired state has no proxy section")
-        who = a.subject.proxy
-        if who is None:
-            raise ApplyError(f"{a.id}: the action names no proxy file")
-        if a.kind is ActionKind.PROXY_REMOVE and a.subject.model_id is not None:
-            self.removed[who].add(a.subject.model_id)
-        if a.kind in (ActionKind.PROXY_WRITE_CONFIG, ActionKind.PROXY_REMOVE):
-            self.write_file(who)
-        elif a.kind is ActionKind.PROXY_RELOAD:
-            self.reload(who)
-        else:
-            raise ApplyError(f"apply does not know how to execute {a.id}")
+        match a.kind, a.subject:
+            case ActionKind.PROXY_REMOVE, ProxyEntryRef(proxy=who, model_id=model_id):
+                self.removed[who].add(model_id)
+                self.write_file(who)
+            case ActionKind.PROXY_WRITE_CONFIG, ProxyFileRef(proxy=who):
+                self.write_file(who)
+            case ActionKind.PROXY_RELOAD, ProxyFileRef(proxy=who):
+                self.reload(who)
+            case _:
+                raise ApplyError(f"apply does not know how to execute {a.id}")
 
     def write_file(self, who: ProxyFile) -> None:
         proxy = self.desired.proxy
