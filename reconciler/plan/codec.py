@@ -89,7 +89,7 @@ def _market(m: MarketParams) -> dict[str, int]:
 def _action(a: Action) -> dict[str, Any]:
     return {
         "id": a.id,
-        "kind": a.kind.value,
+        "kind": a.kind.shown,
         "target": a.target,
         "status": a.status.value,
         "verb": a.verb,
@@ -123,8 +123,11 @@ def _subject(s: Subject) -> dict[str, Any]:
 
 
 def _kind_from(a: dict[str, Any]) -> ActionKind:
-    """The action's kind; before proxy.remove was a kind of its own, a removal was saved as proxy.write-config."""
+    """The action's kind. An unmanaged entry is saved as proxy.write-config (`ActionKind.shown`), and before
+    proxy.remove was a kind of its own, a removal was saved as proxy.write-config too."""
     kind = ActionKind(a["kind"])
+    if kind is ActionKind.PROXY_WRITE_CONFIG and a["status"] == Status.UNMANAGED.value:
+        return ActionKind.PROXY_UNMANAGED
     if kind is ActionKind.PROXY_WRITE_CONFIG and str(a["id"]).startswith("proxy.remove:"):
         return ActionKind.PROXY_REMOVE
     return kind

@@ -18,7 +18,8 @@ Action ids (stable, and what `depends_on` refers to):
   bid.delete:<bidId>               before: {bidId, modelId, pricePerSecond, nonce}
   proxy.write-config:forwarder|router        after: {entries: [changed entries, fingerprints only]}
   proxy.remove:forwarder|router:<modelId>    an entry leaving a file (after its bids are deleted; kind proxy.remove)
-  proxy.unmanaged:forwarder|router:<modelId> an undeclared entry kept as it is (status unmanaged)
+  proxy.unmanaged:forwarder|router:<modelId> an undeclared entry kept as it is (kind proxy.unmanaged, status
+                                             unmanaged; shown and saved as proxy.write-config)
   proxy.reload:forwarder|router, proxy.restart-required:router
 Actions are in execution order: pending ones first (approve, provider, models, proxy writes and reloads,
 bid posts, bid deletes, proxy removals, model then provider deregistrations), then reported ones.
@@ -50,6 +51,13 @@ class ActionKind(StrEnum):
     PROXY_REMOVE = "proxy.remove"
     PROXY_RELOAD = "proxy.reload"
     PROXY_RESTART_REQUIRED = "proxy.restart-required"
+    PROXY_UNMANAGED = "proxy.unmanaged"  # an undeclared entry kept as it is: only reported, never executed
+
+    @property
+    def shown(self) -> str:
+        """The name renderers print and saved plans hold. An unmanaged entry keeps the one format_version 1 gave
+        it before it was a kind of its own (proxy.write-config), so the output and the files stay as they were."""
+        return ActionKind.PROXY_WRITE_CONFIG.value if self is ActionKind.PROXY_UNMANAGED else self.value
 
 
 CHAIN_KINDS = frozenset(
@@ -199,7 +207,7 @@ class BidValues:
 
 @dataclass(frozen=True)
 class ProxyEntries:
-    """proxy.write-config: the new or changed entries (key fingerprints only), or an unmanaged entry kept."""
+    """proxy.write-config: the new or changed entries (key fingerprints only)."""
 
     entries: tuple[Mapping[str, Any], ...]
 

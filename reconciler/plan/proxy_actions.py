@@ -186,7 +186,7 @@ def _removals(
             ctx.add(
                 Action(
                     id=f"proxy.unmanaged:{who}:{e.model_id}",
-                    kind=ActionKind.PROXY_WRITE_CONFIG,
+                    kind=ActionKind.PROXY_UNMANAGED,
                     target=f"{who} models-config entry {e.model_name} ({e.model_id[:10]}…)",
                     reason="not declared; kept as it is (policy.prune is false)",
                     subject=ProxyEntryRef(who, e.model_id),
