@@ -52,6 +52,7 @@ from reconciler.plan.model import (
     Allowance,
     BidRef,
     BidValues,
+    ManualStep,
     ModelRef,
     ModelValues,
     Plan,
@@ -78,9 +79,9 @@ class ManualStepNeeded(ApplyError):
     """Only a manual step (the provider wallet's `reconcile approve`) stands in the way; nothing was sent. A
     watcher reports it as `blocked-manual` (once per cause) rather than as a failure to back off from."""
 
-    def __init__(self, message: str, steps: tuple[str, ...], actions: tuple[str, ...]) -> None:
+    def __init__(self, message: str, steps: tuple[ManualStep, ...], actions: tuple[str, ...]) -> None:
         super().__init__(message)
-        self.steps = steps  # "<action id>: <reason>" of each manual action
+        self.steps = steps  # each manual action and why
         self.actions = actions  # the plan's pending action ids
 
 
@@ -225,8 +226,8 @@ def refuse_unsafe(plan: Plan, signer_eth: int) -> None:
         )
     if problems:
         message = "refusing to apply; nothing was sent:\n  " + "\n  ".join(problems)
-        steps = tuple(f"{a.id}: {a.reason}" for a in manual)
-        if steps and problems == list(steps):
+        steps = tuple(ManualStep(a.id, a.reason) for a in manual)
+        if steps and problems == [str(s) for s in steps]:
             raise ManualStepNeeded(message, steps, tuple(a.id for a in plan.pending))
         raise ApplyError(message)
 

@@ -290,6 +290,17 @@ class Action:
 
 
 @dataclass(frozen=True)
+class ManualStep:
+    """An action only a person can take (status manual: the provider wallet's `reconcile approve`), and why."""
+
+    action_id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.action_id}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class NetworkInfo:
     name: str
     chain_id: int
