@@ -87,3 +87,12 @@ def test_commands_that_need_no_chain_leave_web3_and_httpx_out(args: list[str]) -
 def test_a_command_that_reads_the_chain_still_imports_web3_when_it_runs() -> None:
     code = "from reconciler.cli import cli\nfrom reconciler.pipeline import make_plan"
     assert hits(loaded_after(code), ("web3",)) != []
+
+
+def test_the_apply_lock_and_the_devnet_share_the_host_helpers_without_importing_each_other() -> None:
+    for path in files_under("apply"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.devnet")] == [], path
+    for path in files_under("devnet"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.apply")] == [], path
+    for path in files_under("host"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.")] == [], path
