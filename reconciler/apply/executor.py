@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from web3 import Web3
-from web3.contract import Contract
 
 from reconciler import GuardRefused
 from reconciler.apply.proxy_config import (
@@ -32,13 +31,13 @@ from reconciler.apply.proxy_config import (
     write_config_atomic,
 )
 from reconciler.apply.session import TxSession, state_path, tx_session
-from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.faults import crash_point
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.chain.networks import Network, resolve_network
+from reconciler.chain.reader import ChainReader
 from reconciler.chain.rpc import connect_all
-from reconciler.chain.sender import TxReverted, TxSender
+from reconciler.chain.sender import TxRequest, TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
 from reconciler.desired.modelsconfig import config_version, forwarder_file, router_file
@@ -165,7 +164,8 @@ def _apply_locked(
     if not opts.confirm(plan):
         raise ApplyError("apply not confirmed; nothing was sent")
     sender.plan_id = plan_id(plan)
-    Executor(desired, environ, w3, sender, calls, network, opts, result).run(plan.pending)
+    reader = ChainReader(w3, network, state_dir=None)
+    Executor(desired, environ, reader, sender, calls, opts, result).run(plan.pending)
     result.applied = True
     _observed, result.final = plan_for(desired, environ, state_dir=opts.state_dir)
     return result
@@ -263,26 +263,19 @@ class Executor:
         self,
         desired: Desired,
         environ: Mapping[str, str] | None,
-        w3: Web3,
+        reader: ChainReader,
         sender: TxSender,
         calls: ChainCalls,
-        network: Network,
         opts: ApplyOptions,
         result: ApplyResult,
     ) -> None:
         self.desired = desired
         self.environ = environ
-        self.w3 = w3
+        self.reader = reader
         self.sender = sender
         self.calls = calls
         self.opts = opts
         self.result = result
-        self.market: Contract = w3.eth.contract(
-            address=Web3.to_checksum_address(network.diamond), abi=load_artifact("Marketplace").abi
-        )
-        self.token: Contract = w3.eth.contract(
-            address=Web3.to_checksum_address(network.mor), abi=load_artifact("MorToken").abi
-        )
         self.inflight: dict[str, tuple[TxRecord, Action]] = {}
         self.removed: dict[ProxyFile, set[str]] = {f: set() for f in ProxyFile}
         self.confirmed: str | None = None  # the forwarder version last confirmed served (said once, not twice)
@@ -334,31 +327,29 @@ class Executor:
             self.result.stake += action.cost.stake
         crash_point("after-receipt")
 
-    def request_for(self, a: Action) -> Any:
+    def request_for(self, a: Action) -> TxRequest | None:
         """The write this action needs now, or None when the chain already matches (level-triggered)."""
         provider = Web3.to_checksum_address(self.desired.provider.address)
-        f = self.market.functions
-        v, s = a.value, a.subject
-        match a.kind, v, s:
-            case ActionKind.MOR_APPROVE, Allowance(), _:
-                have = int(self.token.functions.allowance(provider, self.calls.diamond).call())
-                return None if have >= v.amount else self.calls.approve(a.id, v.amount)
-            case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE, ProviderValues(), _:
-                endpoint, stake, _created, _end, _earned, deleted = f.getProvider(provider).call()
-                current = 0 if deleted else int(stake)
-                if not deleted and int(_created) > 0 and endpoint == v.endpoint and current >= v.stake:
+        chain = self.reader
+        match a.kind, a.value, a.subject:
+            case ActionKind.MOR_APPROVE, Allowance() as v, _:
+                return None if chain.allowance(provider) >= v.amount else self.calls.approve(a.id, v.amount)
+            case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE, ProviderValues() as v, _:
+                have = chain.provider(provider)
+                current = 0 if have is None or have.is_deleted else have.stake
+                if have is not None and not have.is_deleted and have.endpoint == v.endpoint and current >= v.stake:
                     return None
                 return self.calls.provider_register(a.id, provider, max(v.stake - current, 0), v.endpoint, a.kind)
-            case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE, ModelValues(), _:
-                cid, fee, stake, _owner, name, tags, created, deleted = f.getModel(_b32(v.model_id)).call()
-                current = 0 if deleted else int(stake)
+            case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE, ModelValues() as v, _:
+                model = chain.model(v.model_id)
+                current = 0 if model is None or model.is_deleted else model.stake
                 same = (
-                    not deleted
-                    and int(created) > 0
-                    and "0x" + bytes(cid).hex() == v.ipfs_cid.lower()
-                    and int(fee) == v.fee
-                    and name == v.name
-                    and tuple(tags) == v.tags
+                    model is not None
+                    and not model.is_deleted
+                    and model.ipfs_cid == v.ipfs_cid.lower()
+                    and model.fee == v.fee
+                    and model.name == v.name
+                    and model.tags == v.tags
                     and current >= v.stake
                 )
                 if same:
@@ -374,34 +365,18 @@ class Executor:
                     list(v.tags),
                     a.kind,
                 )
-            case ActionKind.BID_POST, BidValues(price_per_second=int(price)), _:
-                if self._active_bid_price(provider, v.model_id) == price:
+            case ActionKind.BID_POST, BidValues(price_per_second=int(price)) as v, _:
+                bid = chain.active_bid(provider, v.model_id)
+                if bid is not None and bid.price_per_second == price:
                     return None
                 return self.calls.bid_post(a.id, provider, v.model_id, price)
             case ActionKind.BID_DELETE, None, BidRef(bid_id=bid_id):
-                return self.calls.bid_delete(a.id, bid_id) if f.isBidActive(_b32(bid_id)).call() else None
+                return self.calls.bid_delete(a.id, bid_id) if chain.bid_active(bid_id) else None
             case ActionKind.MODEL_DEREGISTER, None, ModelRef(model_id=model_id):
-                return (
-                    self.calls.model_deregister(a.id, model_id) if f.getIsModelActive(_b32(model_id)).call() else None
-                )
+                return self.calls.model_deregister(a.id, model_id) if chain.model_active(model_id) else None
             case ActionKind.PROVIDER_DEREGISTER, None, _:
-                return (
-                    self.calls.provider_deregister(a.id, provider) if f.getIsProviderActive(provider).call() else None
-                )
-        raise ApplyError(f"apply does not know how to execute {a.kind} with {type(v).__name__}")
-
-    def _active_bid_price(self, provider: str, model_id: str) -> int | None:
-        f = self.market.functions
-        offset, page = 0, 100
-        while True:
-            ids, total = f.getProviderActiveBids(provider, offset, page).call()
-            for bid_id in ids:
-                _p, mid, price, _nonce, _created, deleted_at = f.getBid(bid_id).call()
-                if "0x" + bytes(mid).hex() == model_id.lower() and int(deleted_at) == 0:
-                    return int(price)
-            offset += page
-            if offset >= int(total):
-                return None
+                return self.calls.provider_deregister(a.id, provider) if chain.provider_active(provider) else None
+        raise ApplyError(f"apply does not know how to execute {a.kind} with {type(a.value).__name__}")
 
     # --- proxy ------------------------------------------------------------------------------------
 
@@ -466,7 +441,3 @@ class Executor:
 
 def _file_version(path: Path) -> str:
     return config_version(json.loads(path.read_text(encoding="utf-8")))
-
-
-def _b32(value: str) -> bytes:
-    return bytes.fromhex(value[2:] if value.startswith("0x") else value)
