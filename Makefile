@@ -29,11 +29,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-# gitlab-ci-local (tests/test_gitlab_ci.py) copies projects with rsync: install Debian's when missing only.
+# gitlab-ci-local (tests/repo/test_gitlab_ci.py) copies projects with rsync: install Debian's when missing only.
 rsync:
 	@command -v rsync > /dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends rsync; }
 
-# The status page's browser test (tests/test_watch_page_browser.py) drives Debian's headless Chromium through its
+# The status page's browser test (tests/status/test_page_browser.py) drives Debian's headless Chromium through its
 # chromedriver: install both when missing only (never a downloaded browser).
 chromium:
 	@command -v chromium > /dev/null && command -v chromedriver > /dev/null || { apt-get update -qq && \

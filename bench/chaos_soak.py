@@ -1,4 +1,4 @@
-"""Soak: hundreds of seeded chaos runs (tests/chaos.py) on one devnet behind two faulty endpoint simulators.
+"""Soak: hundreds of seeded chaos runs (tests/support/chaos.py) on one devnet behind two faulty endpoint simulators.
 
 Each seed draws its faults (requests failing or cut, 429s, sends never forwarded, an endpoint killed mid-run, a
 base-fee spike, a dropped transaction, a reorg then another run) and is checked: converged, bid-post events
@@ -19,14 +19,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "forwarder")]
-
-from chaos import Outcome, figures, run_seed  # noqa: E402
-from faults_helpers import Chain  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from reconciler.chain import endpoint  # noqa: E402
 from reconciler.devnet import local as devnet  # noqa: E402
 from reconciler.devnet.anvil import free_port  # noqa: E402
+from tests.support.chaos import Outcome, figures, run_seed  # noqa: E402
+from tests.support.faults_helpers import Chain  # noqa: E402
 
 
 def main() -> int:
@@ -34,7 +33,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=200)
     ap.add_argument("--first", type=int, default=1000, help="the first seed (the test suite uses 1..20)")
     args = ap.parse_args()
-    endpoint.BACKOFF_BASE, endpoint.RATE_BACKOFF_BASE = 0.02, 0.04  # as in tests/test_chaos.py
+    endpoint.BACKOFF_BASE, endpoint.RATE_BACKOFF_BASE = 0.02, 0.04  # as in tests/chain/test_chaos.py
     outcomes: list[Outcome] = []
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:

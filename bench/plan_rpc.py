@@ -2,7 +2,7 @@
 
 For each height, starts a throwaway devnet standing at that block (anvil's genesis number), registers N models
 with one bid each for a fresh provider per size, then plans a desired state declaring them through the hosted
-endpoint simulator (tests/rpcsim.py) capping batches at each cap and eth_getLogs at 2,000 blocks. Prints, per
+endpoint simulator (tests/support/rpcsim.py) capping batches at each cap and eth_getLogs at 2,000 blocks. Prints, per
 (height, cap, models): logical round trips, HTTP requests and JSON-RPC calls the simulator received, for a
 first plan (no saved model index: every model id in the marketplace is read once) and for the next ones, and
 the median wall time of the next ones. The cost is meant to grow with models and to shrink with the batch cap,
@@ -25,9 +25,6 @@ from web3 import Web3
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from rpcsim import EndpointSimulator, Limits  # noqa: E402
 
 from reconciler.chain.artifacts import load_artifact  # noqa: E402
 from reconciler.devnet import local as devnet  # noqa: E402
@@ -35,6 +32,7 @@ from reconciler.devnet import unlocked  # noqa: E402
 from reconciler.devnet.anvil import free_port  # noqa: E402
 from reconciler.market import ids  # noqa: E402
 from reconciler.pipeline import make_plan  # noqa: E402
+from tests.support.rpcsim import EndpointSimulator, Limits  # noqa: E402
 
 MOR = 10**18
 LOG_RANGE = 2_000

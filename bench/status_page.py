@@ -21,9 +21,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from planfactory import BASE_YAML, MOR, NOW, PROVIDER, desired_from, empty_chain, observed  # noqa: E402
 
 from reconciler.market.ids import norm_hex  # noqa: E402
 from reconciler.observe.model import BidState, ModelState, ProviderState, SessionState  # noqa: E402
@@ -33,6 +30,7 @@ from reconciler.watch.forwarder import figures, parse  # noqa: E402
 from reconciler.watch.http import WatchServer  # noqa: E402
 from reconciler.watch.metrics import WatchMetrics  # noqa: E402
 from reconciler.watch.page import Observation, PageInputs, WatcherStatus, build_page  # noqa: E402
+from tests.support.planfactory import BASE_YAML, MOR, NOW, PROVIDER, desired_from, empty_chain, observed  # noqa: E402
 
 MODELS, RUNS = 50, 500
 TOKEN = "bench-page-token"

@@ -24,7 +24,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from reconciler.devnet import local as devnet  # noqa: E402
 from reconciler.devnet.anvil import free_port  # noqa: E402
@@ -54,8 +53,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--edits", type=int, default=20)
     args = ap.parse_args()
-    from apply_helpers import example_in
-    from watch_helpers import forwarder_process
+    from tests.support.apply_helpers import example_in
+    from tests.support.watch_helpers import forwarder_process
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

@@ -2,7 +2,7 @@
 
 The planner multiplies these by the observed fee per gas (plus, on OP-stack chains, the L1 data fee the
 GasPriceOracle quotes, passed in as observed data) so that it stays free of I/O. Values are upper bounds:
-tests/test_plan_devnet.py checks every kind against what the devnet uses, and tests/test_gas_table.py against
+tests/plan/test_plan_devnet.py checks every kind against what the devnet uses, and tests/plan/test_gas.py against
 what the real facets used.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from reconciler.plan.model import ActionKind
 
-# Measured on the devnet (tests/test_plan_devnet.py): approve 45,961; provider register 166,382 / update 66,241 /
+# Measured on the devnet (tests/plan/test_plan_devnet.py): approve 45,961; provider register 166,382 / update 66,241 /
 # deregister 86,788; model register 323,907 / update 75,935 / deregister 68,498; bid post 420,529 (first post of
 # a pair) / delete 54,328. The real Morpheus facets (built from the public contracts, deployed on anvil) use
 # more for two kinds: provider register 209,441 and the first bid post 473,023; the others fit the table.

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from contract_helpers import Chain, contract_at, event_table
 from web3 import Web3
 
 from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import MarketParams, deploy_contracts, dev_accounts
+from tests.support.contract_helpers import Chain, contract_at, event_table
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from contract_helpers import MOR, ZERO, Chain
 from web3 import Web3
+
+from tests.support.contract_helpers import MOR, ZERO, Chain
 
 
 def bid_id(provider: str, model: bytes, nonce: int) -> bytes:

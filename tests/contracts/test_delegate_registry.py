@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from contract_helpers import ZERO, Chain
 from web3 import Web3
+
+from tests.support.contract_helpers import ZERO, Chain
 
 RIGHT_A = Web3.keccak(text="delegation.rules.provider")
 RIGHT_B = Web3.keccak(text="delegation.rules.model")

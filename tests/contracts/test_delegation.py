@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from contract_helpers import MOR, Chain
 from web3 import Web3
+
+from tests.support.contract_helpers import MOR, Chain
 
 PROVIDER = Web3.keccak(text="delegation.rules.provider")
 MODEL = Web3.keccak(text="delegation.rules.model")

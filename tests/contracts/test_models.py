@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from contract_helpers import MOR, Chain
 from web3 import Web3
+
+from tests.support.contract_helpers import MOR, Chain
 
 BASE = bytes.fromhex("ab" * 32)
 CID = bytes.fromhex("cd" * 32)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contract_helpers import MOR, ZERO, Chain
+from tests.support.contract_helpers import MOR, ZERO, Chain
 
 MAX = 2**256 - 1
 

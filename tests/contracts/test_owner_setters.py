@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from contract_helpers import MOR, ZERO, Chain, decode_error
 from web3.exceptions import ContractLogicError
 
 from reconciler.chain.artifacts import load_artifact
+from tests.support.contract_helpers import MOR, ZERO, Chain, decode_error
 
 
 def test_constructor_parameters_are_read_back(chain: Chain) -> None:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from contract_helpers import MOR, ZERO, Chain
-from session_helpers import (
+from web3.exceptions import ContractPanicError
+
+from tests.support.contract_helpers import MOR, ZERO, Chain
+from tests.support.session_helpers import (
     ACTIVE,
     BID,
     CLOSED,
@@ -32,7 +34,6 @@ from session_helpers import (
     stipend_to_stake,
     transfers,
 )
-from web3.exceptions import ContractPanicError
 
 STAKE_I, LIMIT_END_I, EARNED_I = 1, 3, 4  # Provider tuple fields
 

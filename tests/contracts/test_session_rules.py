@@ -3,8 +3,10 @@ against real claims, through a session's life (live, expired, closed, capped, ne
 
 from __future__ import annotations
 
-from contract_helpers import Chain
-from session_helpers import (
+from reconciler.sessions.rules import SessionTerms, StakeCap, is_live
+from reconciler.sessions.rules import claimable as rules_claimable
+from tests.support.contract_helpers import Chain
+from tests.support.session_helpers import (
     advance,
     claimable,
     close,
@@ -17,9 +19,6 @@ from session_helpers import (
     stake_for,
     transfers,
 )
-
-from reconciler.sessions.rules import SessionTerms, StakeCap, is_live
-from reconciler.sessions.rules import claimable as rules_claimable
 
 
 def terms(chain: Chain, sid: bytes) -> SessionTerms:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from contract_helpers import MOR, ZERO, Chain
-from session_helpers import (
+from web3 import Web3
+
+from tests.support.contract_helpers import MOR, ZERO, Chain
+from tests.support.session_helpers import (
     ACTIVE,
     BID,
     CLOSED,
@@ -24,7 +26,6 @@ from session_helpers import (
     stake_for,
     stipend,
 )
-from web3 import Web3
 
 POOL_START = 1707393600
 POOLS = [(3456 * MOR, 592558728240000000, POOL_START, 86_400)] * 4 + [

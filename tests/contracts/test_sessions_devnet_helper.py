@@ -5,10 +5,21 @@ from __future__ import annotations
 import threading
 import time
 
-from contract_helpers import Chain
-from session_helpers import CLOSED, CLOSEOUT_TYPE, ENDS, KEYS, OPENED, STAKE, USER, plain, rpc, session, setup_market
-
 from reconciler.devnet import buyer as sd
+from tests.support.contract_helpers import Chain
+from tests.support.session_helpers import (
+    CLOSED,
+    CLOSEOUT_TYPE,
+    ENDS,
+    KEYS,
+    OPENED,
+    STAKE,
+    USER,
+    plain,
+    rpc,
+    session,
+    setup_market,
+)
 
 
 def test_open_and_close_as_a_buyer_with_the_helper(chain: Chain) -> None:

@@ -1,0 +1,98 @@
+"""The layout's rules, as tests (docs/architecture.md, "The stages and their packages").
+
+Each rule is checked twice where it can be: what a fresh interpreter has loaded after importing the module
+(catches an import hidden deep in a chain), and, for the package rules, the import statements themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "reconciler"
+ADAPTERS = ("web3", "httpx", "click", "aiohttp", "reconciler.chain", "reconciler.apply", "reconciler.watch", "proxy")
+
+
+def loaded_after(code: str) -> list[str]:
+    """The modules a fresh interpreter holds after running `code` (nothing of this process leaks in)."""
+    script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    return list(json.loads(out.stdout.splitlines()[-1]))
+
+
+def hits(modules: list[str], forbidden: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden)]
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every module an import statement in `path` names, relative imports resolved."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def files_under(*parts: str) -> list[Path]:
+    return sorted(PACKAGE.joinpath(*parts).rglob("*.py"))
+
+
+@pytest.mark.parametrize("module", ["reconciler.plan.planner", "reconciler.desired.loader"])
+def test_the_planner_and_the_loader_import_no_adapter(module: str) -> None:
+    assert hits(loaded_after(f"import {module}"), ADAPTERS) == []
+
+
+def test_observation_does_not_import_planning() -> None:
+    for path in files_under("observe") + files_under("chain"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.plan")] == [], path
+    assert hits(loaded_after("import reconciler.observe.world"), ("reconciler.plan",)) == []
+
+
+def test_only_the_cli_imports_the_commands() -> None:
+    shell = {PACKAGE / "cli.py", *files_under("commands")}
+    others = [p for p in PACKAGE.rglob("*.py") if p not in shell]
+    others += sorted((ROOT / "bench").rglob("*.py")) + sorted((ROOT / "examples").rglob("*.py"))
+    others += sorted((ROOT / "tests").rglob("*.py"))
+    for path in others:
+        assert [n for n in imported_names(path) if n.startswith("reconciler.commands")] == [], path
+
+
+def test_only_the_face_the_cli_and_the_pipeline_stay_at_the_top() -> None:
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert top == ["__init__.py", "__main__.py", "cli.py", "pipeline.py"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["validate", "examples/desired-state/devnet.yaml"], ["plan", "--help"], ["devnet", "--help"]],
+    ids=lambda a: " ".join(a),
+)
+def test_commands_that_need_no_chain_leave_web3_and_httpx_out(args: list[str]) -> None:
+    code = (
+        "from click.testing import CliRunner\nfrom reconciler.cli import cli\n"
+        f"r = CliRunner().invoke(cli, {args!r})\nassert r.exit_code == 0, r.output"
+    )
+    assert hits(loaded_after(code), ("web3", "httpx", "eth_utils", "eth_account")) == []
+
+
+def test_a_command_that_reads_the_chain_still_imports_web3_when_it_runs() -> None:
+    code = "from reconciler.cli import cli\nfrom reconciler.pipeline import make_plan"
+    assert hits(loaded_after(code), ("web3",)) != []
+
+
+def test_the_apply_lock_and_the_devnet_share_the_host_helpers_without_importing_each_other() -> None:
+    for path in files_under("apply"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.devnet")] == [], path
+    for path in files_under("devnet"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.apply")] == [], path
+    for path in files_under("host"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.")] == [], path

@@ -1,0 +1,1 @@
+"""Helpers the tests share (stubs, simulators, factories), imported as `tests.support.<module>`."""
