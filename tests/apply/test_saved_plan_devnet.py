@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.devnet import local as devnet
 from reconciler.devnet.anvil import free_port
 from reconciler.pipeline import make_plan
@@ -31,6 +33,8 @@ from reconciler.plan.codec import plan_from_json
 from reconciler.plan.model import Action, Plan
 from tests.support.apply_helpers import DevnetCase, example_in, forwarder_process
 from tests.support.fwd_helpers import ADMIN_TOKEN
+
+pytestmark = pytest.mark.devnet  # anvil, started here (not through a tests/conftest.py fixture)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GOLDEN = {1: FIXTURES / "saved-plan-v1-create.json", 2: FIXTURES / "saved-plan-v1-change.json"}
