@@ -11,7 +11,8 @@ import click
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
+from reconciler.apply.refusals import ApplyError
+from reconciler.apply.run import ApplyOptions, apply_desired
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.loader import load_desired
 from reconciler.desired.schema import load_schema

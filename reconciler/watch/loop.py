@@ -25,7 +25,8 @@ from typing import Any
 from web3 import Web3
 
 from reconciler import GuardRefused, StateUnusable
-from reconciler.apply.executor import ApplyOptions, ManualStepNeeded, apply_desired
+from reconciler.apply.refusals import ManualStepNeeded
+from reconciler.apply.run import ApplyOptions, apply_desired
 from reconciler.apply.session import journal_path, state_path
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
