@@ -64,36 +64,25 @@ class Executed:
         )
 
 
+@dataclass
 class Executor:
     """Runs pending actions in plan order, pipelining chain writes whose dependencies are mined, and records
     what it did in `done`. `stop_requested` is asked before each action: True stops sending new ones (what is
     in flight is still awaited)."""
 
-    def __init__(
-        self,
-        desired: Desired,
-        environ: Mapping[str, str] | None,
-        reader: ChainReader,
-        sender: TxSender,
-        calls: ChainCalls,
-        done: Executed,
-        *,
-        progress: Progress,
-        receipt_timeout: float,
-        stop_requested: Callable[[], bool],
-    ) -> None:
-        self.desired = desired
-        self.environ = environ
-        self.reader = reader
-        self.sender = sender
-        self.calls = calls
-        self.done = done
-        self.progress = progress
-        self.receipt_timeout = receipt_timeout
-        self.stop_requested = stop_requested
-        self.inflight: dict[str, tuple[TxRecord, Action]] = {}
-        self.removed: dict[ProxyFile, set[str]] = {f: set() for f in ProxyFile}
-        self.confirmed: str | None = None  # the forwarder version last confirmed served (said once, not twice)
+    desired: Desired
+    environ: Mapping[str, str] | None
+    reader: ChainReader
+    sender: TxSender
+    calls: ChainCalls
+    done: Executed
+    progress: Progress
+    receipt_timeout: float
+    stop_requested: Callable[[], bool]
+    inflight: dict[str, tuple[TxRecord, Action]] = field(default_factory=dict, init=False)
+    removed: dict[ProxyFile, set[str]] = field(default_factory=lambda: {f: set() for f in ProxyFile}, init=False)
+    # the forwarder version last confirmed served (said once, not twice)
+    confirmed: str | None = field(default=None, init=False)
 
     def run(self, actions: tuple[Action, ...]) -> None:
         for a in actions:
