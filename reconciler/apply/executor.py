@@ -16,8 +16,8 @@ from pathlib import Path
 
 from web3 import Web3
 
+from reconciler import InternalError
 from reconciler.apply.proxy_config import read_existing, reload_forwarder, reload_router, write_config_atomic
-from reconciler.apply.refusals import ApplyError
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.faults import crash_point
 from reconciler.chain.journal import TxRecord
@@ -25,7 +25,7 @@ from reconciler.chain.reader import ChainReader
 from reconciler.chain.sender import TxRequest, TxReverted, TxSender
 from reconciler.desired.model import Desired
 from reconciler.desired.modelsconfig import config_version, forwarder_file, router_file
-from reconciler.desired.references import resolve
+from reconciler.desired.references import BadReference, resolve
 from reconciler.market.units import format_mor
 from reconciler.plan.model import (
     CHAIN_KINDS,
@@ -180,14 +180,14 @@ class Executor:
                 return self.calls.model_deregister(a.id, model_id) if chain.model_active(model_id) else None
             case ActionKind.PROVIDER_DEREGISTER, None, _:
                 return self.calls.provider_deregister(a.id, provider) if chain.provider_active(provider) else None
-        raise ApplyError(f"apply does not know how to execute {a.kind} with {type(a.value).__name__}")
+        raise InternalError(f"apply does not know how to execute {a.kind} with {type(a.value).__name__}")
 
     # --- proxy ------------------------------------------------------------------------------------
 
     def proxy_action(self, a: Action) -> None:
         proxy = self.desired.proxy
         if proxy is None:
-            raise ApplyError(f"{a.id}: the desired state has no proxy section")
+            raise InternalError(f"{a.id}: the desired state has no proxy section")
         match a.kind, a.subject:
             case ActionKind.PROXY_REMOVE, ProxyEntryRef(proxy=who, model_id=model_id):
                 self.removed[who].add(model_id)
@@ -197,7 +197,7 @@ class Executor:
             case ActionKind.PROXY_RELOAD, ProxyFileRef(proxy=who):
                 self.reload(who)
             case _:
-                raise ApplyError(f"apply does not know how to execute {a.id}")
+                raise InternalError(f"apply does not know how to execute {a.id}")
 
     def write_file(self, who: ProxyFile) -> None:
         proxy = self.desired.proxy
@@ -233,7 +233,7 @@ class Executor:
             return
         token = resolve(proxy.admin_token, self.environ)
         if token is None:
-            raise ApplyError(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
+            raise BadReference(f"proxy.adminToken {proxy.admin_token} has no value here; cannot confirm the reload")
         path = Path(proxy.models_config_path)
         expect = _file_version(path)
         if expect == self.confirmed:  # the write just before was confirmed served: the reload action is done

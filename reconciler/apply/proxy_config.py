@@ -16,12 +16,16 @@ from typing import Any
 
 import httpx
 
-from reconciler import EndpointUnusable
+from reconciler import EndpointUnusable, FileUnusable
 from reconciler.desired.modelsconfig import config_version
 
 
-class ProxyWriteError(EndpointUnusable):
-    """The file could not be written or the reload was refused (the message never holds a key)."""
+class ProxyWriteError(FileUnusable):
+    """A models-config could not be written, or what is there is not JSON to keep (a local file, no endpoint)."""
+
+
+class ProxyReloadError(EndpointUnusable):
+    """A proxy's API refused the reload or did not answer, or serves another version (the message holds no key)."""
 
 
 def unwritable(path: Path) -> str | None:
@@ -94,13 +98,13 @@ def reload_forwarder(admin_url: str, token: str, expect_version: str, timeout: f
     try:
         r = httpx.post(base + "/admin/reload", headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
-        raise ProxyWriteError(f"forwarder admin API {admin_url} unreachable ({type(exc).__name__})") from None
+        raise ProxyReloadError(f"forwarder admin API {admin_url} unreachable ({type(exc).__name__})") from None
     if r.status_code != 200:
         detail = _error_text(r)
-        raise ProxyWriteError(f"forwarder refused the reload (HTTP {r.status_code}): {detail}")
+        raise ProxyReloadError(f"forwarder refused the reload (HTTP {r.status_code}): {detail}")
     version = r.json().get("version")
     if version != expect_version:
-        raise ProxyWriteError(
+        raise ProxyReloadError(
             f"forwarder serves version {str(version)[:12]}… after reload, expected {expect_version[:12]}…"
         )
     return ReloadResult(True, version, f"forwarder serves version {expect_version[:12]}…")
@@ -115,11 +119,11 @@ def reload_router(admin_url: str, basic_auth: str | None, timeout: float = 30.0)
     try:
         r = httpx.post(admin_url.rstrip("/") + "/config/models/reload", auth=auth, timeout=timeout)
     except httpx.HTTPError as exc:
-        raise ProxyWriteError(f"router API {admin_url} unreachable ({type(exc).__name__})") from None
+        raise ProxyReloadError(f"router API {admin_url} unreachable ({type(exc).__name__})") from None
     if r.status_code == 404:
         return ReloadResult(False, None, "this proxy-router has no reload endpoint: restart it", restart_required=True)
     if r.status_code != 200:
-        raise ProxyWriteError(f"router refused the reload (HTTP {r.status_code}): {_error_text(r)}")
+        raise ProxyReloadError(f"router refused the reload (HTTP {r.status_code}): {_error_text(r)}")
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     return ReloadResult(True, None, f"router reloaded: added {body.get('added')}, removed {body.get('removed')}")
 

@@ -21,7 +21,8 @@ from reconciler.plan.model import Action, ActionKind, ManualStep, Plan, ProxyFil
 
 
 class ApplyError(GuardRefused):
-    """Apply refused or failed; the message says why and what to do. Nothing was half-done unjournaled."""
+    """Apply refused (plan errors, no confirmation, a write it cannot make); the message says why and what to
+    do. Nothing was sent. A case apply never makes on purpose is an `InternalError` (a bug), not this."""
 
 
 class StalePlan(ApplyError):

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from web3 import Web3
 
+from reconciler import DEFAULT_STATE_DIR
 from reconciler.apply.executor import Executed, Executor, Progress
 from reconciler.apply.refusals import ApplyError, check_saved_plan, refuse_unsafe, refuse_unwritable
-from reconciler.apply.session import TxSession, state_path, tx_session
+from reconciler.apply.writer import ProviderWriter, open_writer, state_path
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
@@ -36,7 +37,7 @@ from reconciler.plan.model import Plan
 
 @dataclass
 class ApplyOptions:
-    state_dir: Path = Path(".reconcile")
+    state_dir: Path = DEFAULT_STATE_DIR
     legacy_tx: bool | None = None  # None: the network preset decides
     speed_up: bool = False
     receipt_timeout: float = 300.0
@@ -75,8 +76,8 @@ def apply_desired(desired: Desired, environ: Mapping[str, str] | None, opts: App
     w3 = connect_all(network.endpoints())
     calls = ChainCalls(network.diamond, network.mor)
     state = state_path(opts.state_dir, network, desired.provider.address)
-    with tx_session(state, w3, account, network, progress=opts.progress, legacy=opts.legacy_tx) as session:
-        return _apply_locked(desired, environ, opts, network, w3, calls, session)
+    with open_writer(state, w3, account, network, progress=opts.progress, legacy=opts.legacy_tx) as writer:
+        return _apply_locked(desired, environ, opts, network, w3, calls, writer)
 
 
 def _apply_locked(
@@ -86,9 +87,9 @@ def _apply_locked(
     network: Network,
     w3: Web3,
     calls: ChainCalls,
-    session: TxSession,
+    writer: ProviderWriter,
 ) -> ApplyResult:
-    sender, journal = session.sender, session.journal
+    sender, journal = writer.sender, writer.journal
     _finish_earlier_run(sender, journal, opts)
 
     _observed, plan = plan_for(desired, environ, state_dir=opts.state_dir)

@@ -33,9 +33,9 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 
-from reconciler import EndpointUnusable
+from reconciler import DEFAULT_STATE_DIR, EndpointUnusable
 from reconciler.chain.artifacts import load_artifact
-from reconciler.chain.model_index import DEFAULT_STATE_DIR, MODEL_PAGE, ModelIndex, index_path
+from reconciler.chain.model_index import MODEL_PAGE, ModelIndex, index_path
 from reconciler.chain.networks import Network
 from reconciler.chain.rpc import Batch, RpcError, connect_all, endpoint_of, value
 from reconciler.desired.model import Desired

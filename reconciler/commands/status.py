@@ -4,36 +4,37 @@ One chain reading with every session (what is claimable needs old ended sessions
 that same reading (drift), and the forwarder's slots from its /metrics when `proxy.adminUrl` is set.
 Read-only: nothing is sent, no lock is taken. `html` writes the watcher's status page as one self-contained
 file (no script, no network), with the watcher's last runs and day figures when its --state-dir is given.
+The reading (web3, httpx) is imported when the command runs, so `reconcile --help` starts without it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.apply.session import state_path
 from reconciler.chain.networks import Network, resolve_network
-from reconciler.chain.pool import pool_of
-from reconciler.chain.reader import ChainReader
+from reconciler.commands.options import state_dir_option
 from reconciler.commands.outcome import EXIT_OK, handled
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.desired.references import resolve
 from reconciler.market.ids import norm_hex
 from reconciler.observe.model import ChainState, Observed
-from reconciler.observe.proxy import observe_proxy, observe_router
-from reconciler.observe.slots import SlotsReading, read_slots
-from reconciler.observe.world import resolve_refs
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import plan
-from reconciler.sessions.status import build_status, render_status
 from reconciler.watch.ledger import SpendLedger
+
+if TYPE_CHECKING:
+    from reconciler.chain.reader import ChainReader
+    from reconciler.observe.slots import SlotsReading
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,12 @@ class StatusReading:
 
 
 def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:
-    """Load, observe (all sessions), plan and read slots (raises DesiredStateError, NetworkError, ...)."""
+    """Load, observe (all sessions), plan and read slots (raises ValidationFailed, NetworkError, ...)."""
+    from reconciler.chain.reader import ChainReader
+    from reconciler.observe.proxy import observe_proxy, observe_router
+    from reconciler.observe.slots import read_slots
+    from reconciler.observe.world import resolve_refs
+
     env = os.environ if environ is None else environ
     desired, _warnings = load_desired(path)
     network = resolve_network(desired.network, env)
@@ -69,6 +75,8 @@ def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> Stat
 
 def endpoint_health(reader: ChainReader) -> list[dict[str, object]]:
     """Each RPC endpoint's state by its label (several: each one's head is looked at once more)."""
+    from reconciler.chain.pool import pool_of
+
     pool = pool_of(reader.w3.provider)
     if pool is None:
         return []
@@ -92,6 +100,8 @@ def render_endpoints(doc: Mapping[str, object]) -> str:
 
 def status_document(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """The status document (JSON and text)."""
+    from reconciler.sessions.status import build_status
+
     r = status_reading(path, environ)
     doc = build_status(r.desired, r.chain, r.plan, r.slots)
     doc["network"] = r.network.name
@@ -101,6 +111,7 @@ def status_document(path: Path, environ: Mapping[str, str] | None = None) -> dic
 
 def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None) -> str:
     """The watcher's status page as one file: this reading, plus the watcher's runs and day figures if any."""
+    from reconciler.apply.writer import state_path
     from reconciler.render.html import render_page
     from reconciler.watch import daily
     from reconciler.watch.board import RUNS_FILE, load_runs
@@ -142,8 +153,19 @@ def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] |
     return render_page(doc)
 
 
+@click.command("status")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
+@state_dir_option("html: the watcher's state directory, for its last runs and the 30-day chart (read only).")
+def status_cmd(path: Path, fmt: str, state_dir: Path) -> None:
+    """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
+    sys.exit(run_status(path, fmt, state_dir=state_dir))
+
+
 @handled
 def run_status(path: Path, fmt: str, environ: Mapping[str, str] | None = None, state_dir: Path | None = None) -> int:
+    from reconciler.sessions.status import render_status
+
     if fmt == "html":
         click.echo(status_html(path, state_dir, environ), nl=False)
         return EXIT_OK

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
-from reconciler.chain.model_index import DEFAULT_STATE_DIR
+from reconciler import DEFAULT_STATE_DIR
 from reconciler.chain.networks import Network
 from reconciler.chain.reader import ChainReader
 from reconciler.desired.model import Desired

@@ -27,13 +27,13 @@ from web3 import Web3
 from reconciler import GuardRefused, StateUnusable
 from reconciler.apply.refusals import ManualStepNeeded
 from reconciler.apply.run import ApplyOptions, apply_desired
-from reconciler.apply.session import journal_path, state_path
+from reconciler.apply.writer import journal_path, state_path
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
 from reconciler.chain.signer import load_signer
-from reconciler.desired.diagnostics import DesiredStateError, Severity
+from reconciler.desired.diagnostics import Severity, ValidationFailed
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.desired.references import resolve
@@ -320,7 +320,7 @@ class Watcher:
         files, _dirs = self._watched(self.desired)
         try:
             desired, _warnings = load_desired(self.opts.path)
-        except DesiredStateError as exc:
+        except ValidationFailed as exc:
             errors = [str(d) for d in exc.diagnostics if d.severity is Severity.ERROR]
             run.invalid_error = invalid_error(errors)
             self._alert(run, invalid_alert(errors, files_fingerprint(files)))

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply.session import state_path
+from reconciler.apply.writer import state_path
 from reconciler.chain.networks import resolve_network
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import buyer as sessions_devnet
