@@ -96,3 +96,71 @@ def test_the_apply_lock_and_the_devnet_share_the_host_helpers_without_importing_
         assert [n for n in imported_names(path) if n.startswith("reconciler.apply")] == [], path
     for path in files_under("host"):
         assert [n for n in imported_names(path) if n.startswith("reconciler.")] == [], path
+
+
+# ---- the forwarder (proxy/) ---------------------------------------------------------------------------
+
+PROXY = ROOT / "proxy"
+# The forwarder's endpoints, and everything that knows Anthropic: the hop serves them and knows none of them.
+PROXY_ENDPOINTS = ("proxy.forward", "proxy.relay", "proxy.server", "proxy.cli", "proxy.admin", "proxy.anthropic")
+
+
+def test_proxy_never_imports_reconciler():
+    for path in (ROOT / "proxy").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not any(n == "reconciler" or n.startswith("reconciler.") for n in names), path
+    code = "import sys, proxy.cli, proxy.server; assert not [m for m in sys.modules if m.split('.')[0] == 'reconciler']"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@pytest.mark.parametrize("module", ["proxy.hop", "proxy.intake"])
+def test_the_forwarders_hop_imports_no_endpoint(module: str) -> None:
+    path = PROXY.joinpath(*module.split(".")[1:]).with_suffix(".py")
+    assert hits(sorted(imported_names(path)), PROXY_ENDPOINTS) == []
+    assert hits(loaded_after(f"import {module}"), PROXY_ENDPOINTS) == []
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _defined_private_names(tree: ast.AST) -> set[str]:
+    """The private names a module defines: functions, classes, module names and attributes it assigns."""
+    own: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            own.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            own.add(node.id)
+    return {name for name in own if _private(name)}
+
+
+def test_no_forwarder_module_reaches_into_anothers_private_names() -> None:
+    """A private name (`_x`) of a forwarder module is used only in that module: what endpoints share is public
+    (aiohttp's own internals, read defensively in server.py, are not the forwarder's names)."""
+    trees = {path: ast.parse(path.read_text(), str(path)) for path in sorted(PROXY.rglob("*.py"))}
+    defined = {path: _defined_private_names(tree) for path, tree in trees.items()}
+    for path, tree in trees.items():
+        others = set().union(*(names for other, names in defined.items() if other != path)) - defined[path]
+        reached = [
+            f"{node.lineno}: {alias.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("proxy")
+            for alias in node.names
+            if _private(alias.name)
+        ]
+        reached += [
+            f"{node.lineno}: .{node.attr}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in others
+        ]
+        assert reached == [], path
