@@ -34,7 +34,7 @@ one line, or its traceback with `reconcile --traceback`. Messages never hold a s
     ├── StateUnusable                 fix the --state-dir
     │   └── JournalUnreadable         (chain/journal.py)
     ├── GuardRefused                  a safety guard said no: nothing was sent
-    │   ├── ApplyError                (apply/executor.py: plan errors, not confirmed, no terminal...)
+    │   ├── ApplyError                (apply/refusals.py: plan errors, not confirmed, no terminal...)
     │   │   ├── StalePlan
     │   │   └── ManualStepNeeded
     │   ├── ApproveError              (apply/approve.py)

@@ -54,7 +54,7 @@ def _read_saved_plan(plan_file: Path) -> Plan:
 
 
 def _confirm_with(auto_approve: bool) -> object:
-    from reconciler.apply.executor import ApplyError
+    from reconciler.apply.refusals import ApplyError
 
     def confirm(plan: Plan) -> bool:
         click.echo(render_text(plan, color=use_color(sys.stdout)), nl=False)
@@ -112,7 +112,7 @@ def run_apply(
     speed_up: bool,
     receipt_timeout: float,
 ) -> int:
-    from reconciler.apply.executor import ApplyOptions, apply_desired
+    from reconciler.apply.run import ApplyOptions, apply_desired
 
     saved: Plan | None = None
     if plan_file is not None:

@@ -25,14 +25,13 @@ from typing import Any
 from web3 import Web3
 
 from reconciler import GuardRefused, StateUnusable
-from reconciler.apply.executor import ApplyOptions, ManualStepNeeded, apply_desired
+from reconciler.apply.refusals import ManualStepNeeded
+from reconciler.apply.run import ApplyOptions, apply_desired
 from reconciler.apply.writer import journal_path, state_path
-from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
-from reconciler.chain.rpc import connect_all
 from reconciler.chain.signer import load_signer
 from reconciler.desired.diagnostics import Severity, ValidationFailed
 from reconciler.desired.loader import load_desired
@@ -253,17 +252,16 @@ class Watcher:
             return
         network = resolve_network(desired.network, opts.environ)
         provider_dir = state_path(opts.state_dir, network, desired.provider.address)
-        w3 = connect_all(network.endpoints())
+        reader = ChainReader.connect(network, state_dir=None)
         signer = Web3.to_checksum_address(desired.signer.address)
-        block0 = int(w3.eth.block_number)
-        nonce0 = int(w3.eth.get_transaction_count(signer, "pending"))
-        self._endpoints_seen(w3)
+        block0, nonce0 = reader.head(signer)
+        self._endpoints_seen(reader.w3)
         admin = ForwarderAdmin.of(desired, opts.environ)
         version0 = admin.served_version() if admin is not None and admin.token else None
         run.provider, run.block = desired.provider.address, block0
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
-        self._check_funds(run, w3, network, desired)
+        self._check_funds(run, reader, desired)
         gate = self.state.gate(
             auto_apply=opts.auto_apply,
             policy_suspend=desired.policy.suspend,
@@ -341,13 +339,11 @@ class Watcher:
             self._alert(run, alert)
         run.writer_conflict = self.state.conflict
 
-    def _check_funds(self, run: RunFindings, w3: Web3, network: Network, desired: Desired) -> None:
+    def _check_funds(self, run: RunFindings, reader: ChainReader, desired: Desired) -> None:
         p = desired.policy
         if p.min_signer_eth is None and p.min_provider_mor is None:
             return
-        eth = int(w3.eth.get_balance(Web3.to_checksum_address(desired.signer.address)))
-        token = w3.eth.contract(address=Web3.to_checksum_address(network.mor), abi=load_artifact("MorToken").abi)
-        mor = int(token.functions.balanceOf(Web3.to_checksum_address(desired.provider.address)).call())
+        eth, mor = reader.funds(desired.signer.address, desired.provider.address)
         lows = low_funds(eth, mor, p.min_signer_eth, p.min_provider_mor)
         run.low_funds = tuple(lows)
         low = {

@@ -83,8 +83,8 @@ def test_the_tree_drawn_in_the_docstring_is_the_tree() -> None:
 
 
 def test_a_bug_is_no_reconcile_error_and_a_file_is_no_endpoint() -> None:
-    from reconciler.apply.executor import ApplyError
     from reconciler.apply.proxy_config import ProxyReloadError, ProxyWriteError
+    from reconciler.apply.refusals import ApplyError
 
     assert issubclass(InternalError, RuntimeError) and not issubclass(InternalError, ReconcileError)
     assert issubclass(ApplyError, GuardRefused)

@@ -156,6 +156,15 @@ def test_only_the_forwarder_admin_client_calls_the_forwarder_admin_api() -> None
             assert [s for s in found if any(s.endswith(r) for r in routes)] == [], path
 
 
+def test_the_apply_lock_and_the_devnet_share_the_host_helpers_without_importing_each_other() -> None:
+    for path in files_under("apply"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.devnet")] == [], path
+    for path in files_under("devnet"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.apply")] == [], path
+    for path in files_under("host"):
+        assert [n for n in imported_names(path) if n.startswith("reconciler.")] == [], path
+
+
 # ---- the forwarder (proxy/) ---------------------------------------------------------------------------
 
 PROXY = ROOT / "proxy"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from reconciler.apply.executor import ApplyOptions, apply_desired
+from reconciler.apply.run import ApplyOptions, apply_desired
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import local as devnet
 from reconciler.devnet.anvil import free_port
