@@ -21,7 +21,7 @@ from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciler.apply.executor import ApplyOptions, apply_desired
+from reconciler.apply.run import ApplyOptions, apply_desired
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import Journal
 from reconciler.chain.sender import TxSender

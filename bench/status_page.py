@@ -2,7 +2,7 @@
 
 Builds a synthetic provider (50 declared models, 45 of them with a bid on chain, 120 sessions of which 40 are
 live, a plan made by the real planner), 500 run lines with transaction hashes, 30 days of figures and two
-forwarder samples for 50 models; serves them with the real aiohttp server (reconciler.watch.http) on loopback
+forwarder samples for 50 models; serves them with the real aiohttp server (reconciler.status.server) on loopback
 with a token, and times GET / (the page), /fragment (a refresh) and /api/status (the data) over real HTTP.
 A page load builds the document and renders it from memory: no chain call. Target: under 100 ms.
 
@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 from reconciler.market.ids import norm_hex  # noqa: E402
 from reconciler.observe.model import BidState, ModelState, ProviderState, SessionState  # noqa: E402
 from reconciler.plan.planner import plan  # noqa: E402
-from reconciler.watch import daily  # noqa: E402
-from reconciler.watch.forwarder import figures, parse  # noqa: E402
-from reconciler.watch.http import WatchServer  # noqa: E402
+from reconciler.status import daily  # noqa: E402
+from reconciler.status.forwarder_figures import figures, parse  # noqa: E402
+from reconciler.status.page import Observation, PageInputs, WatcherStatus, build_page  # noqa: E402
+from reconciler.status.server import WatchServer  # noqa: E402
 from reconciler.watch.metrics import WatchMetrics  # noqa: E402
-from reconciler.watch.page import Observation, PageInputs, WatcherStatus, build_page  # noqa: E402
 from tests.support.planfactory import BASE_YAML, MOR, NOW, PROVIDER, desired_from, empty_chain, observed  # noqa: E402
 
 MODELS, RUNS = 50, 500

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from proxy.errors import error_response
+from proxy.error_bodies import error_response
 from proxy.routing import check_bearer
 from proxy.state import ProxyState
 

@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 from proxy import __version__
-from proxy.config import ConfigError
+from proxy.exceptions import ConfigError, SettingsError
 from proxy.server import is_loopback, parse_hostport, serve
-from proxy.settings import Settings, SettingsError, load_settings_file
+from proxy.settings import Settings, load_settings_file
 from proxy.state import ProxyState
 
 # Flags that map onto Settings fields (name, type, help).

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
+from proxy.exceptions import ConfigError
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "models-config.schema.json"
 
 # Built by the router's own adapters and relayed by path, unchanged but for the key (proxy/relay.py).
@@ -42,15 +44,6 @@ _OPENAI_SUFFIXES = {
     "/audio/transcriptions": TRANSCRIPTIONS,
 }
 _HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
-
-
-class ConfigError(Exception):
-    """The file cannot be loaded; `errors` lists every problem found (never a key)."""
-
-    def __init__(self, source: str, errors: list[str]) -> None:
-        super().__init__(f"{source}: invalid models-config: " + "; ".join(errors))
-        self.source = source
-        self.errors = errors
 
 
 def config_version(obj: Any) -> str:

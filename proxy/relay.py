@@ -26,8 +26,9 @@ from aiohttp import web
 
 from proxy.config import JOB_API_TYPES, RELAY, ModelRoute
 from proxy.downstream import passed_on
-from proxy.errors import error_response, upstream_error_body
-from proxy.forward import FORWARD_FAILURES, Forwarder
+from proxy.error_bodies import error_response
+from proxy.hop import Hop, Trip
+from proxy.intake import Intake
 from proxy.routing import check_bearer, check_token_in
 from proxy.slots import SlotGate
 from proxy.upstream import UpstreamResponse
@@ -93,12 +94,11 @@ def decisions_error(status: int) -> bytes:
 
 
 class Relay:
-    """The `/v1/relay/<model id>` handler, bound to a Forwarder (its slots, upstream pool, caps and metrics)."""
+    """The `/v1/relay/<model id>` handler, bound to the shared hop (slots, upstream pool, caps, metrics) and intake."""
 
-    def __init__(self, fwd: Forwarder) -> None:
-        self.fwd = fwd
-        self.state = fwd.state
-        self.settings = fwd.settings
+    def __init__(self, hop: Hop, intake: Intake) -> None:
+        self.hop, self.intake = hop, intake
+        self.state, self.settings = hop.state, hop.settings
         self.jobs = JobSlots()
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -111,17 +111,17 @@ class Relay:
         if request.method != method:
             return error_response(405, "Method Not Allowed", code="http_405", headers={"Allow": method})
         if not self._authorized(request):
-            return self.fwd._unauthorized()
+            return self.intake.unauthorized()
         cfg = self.state.config
         if cfg is None:
             return error_response(503, "no models-config is loaded", code="not_ready")
         route = cfg.by_id.get(model_id)
         if route is None:
-            return self.fwd._rejected(
+            return self.intake.rejected(
                 error_response(404, f"model 0x{model_id} is not served here", code="model_not_found"), "routing"
             )
         if route.kind != RELAY:
-            return self.fwd._rejected(
+            return self.intake.rejected(
                 error_response(
                     400, f"model 0x{model_id} is an {route.api_type} model, not relayed", code="wrong_endpoint"
                 ),
@@ -129,18 +129,18 @@ class Relay:
             )
         if job is not None:
             if route.api_type not in JOB_API_TYPES:
-                return self.fwd._rejected(
+                return self.intake.rejected(
                     error_response(404, f"{route.api_type} models have no jobs to poll", code="http_404"), "routing"
                 )
             return await self._poll(request, route, job, t0)
-        cap = self.fwd.json_cap
+        cap = self.intake.json_cap
         if (declared := request.content_length) is not None and declared > cap:
-            return self.fwd._body_too_large(cap)
-        data = await self.fwd._within_read_deadline(request, request.read())
+            return self.intake.body_too_large(cap)
+        data = await self.intake.within_read_deadline(request, request.read())
         if data is None:
-            return self.fwd._read_timed_out()
+            return self.intake.read_timed_out()
         headers = self._headers(request, route)
-        return await self.fwd._with_slot(request, route, t0, lambda: self._forward(request, route, data, headers, t0))
+        return await self.hop.forward(request, route, t0, lambda trip: self._forward(trip, data, headers))
 
     def _authorized(self, request: web.BaseRequest) -> bool:
         """The router sends its key (our client token) as the type's upstream would get it: a bearer token,
@@ -177,72 +177,48 @@ class Relay:
                 out["Authorization"] = "Bearer " + key
         return out
 
-    async def _forward(
-        self, request: web.BaseRequest, route: ModelRoute, data: bytes, headers: dict[str, str], t0: float
-    ) -> web.StreamResponse:
-        fwd = self.fwd
-        resp: UpstreamResponse | None = None
-        try:
-            async with asyncio.timeout(self.settings.total_timeout):
-                resp = await fwd._open(request, route, data, headers, t0, None)
-                self.state.metrics.ttfb.observe((("model", route.model_name),), asyncio.get_running_loop().time() - t0)
-                if resp.status >= 400:
-                    return await self._error(request, route, resp)
-                if route.api_type in JOB_API_TYPES:
-                    # A job answer is small; it is read to see whether the job outlives this request.
-                    body = await fwd._read_all(resp, self.settings.max_response_bytes)
-                    job, status = _job_of(body)
-                    if job is not None and status not in JOB_ENDED:
-                        gate = self.state.slots.gate(route.model_id, route.slots)
-                        self.jobs.hold(gate, route.model_id, job, self.settings.total_timeout)
-                    ctype = resp.headers.get("Content-Type", "")
-                    return await fwd._plain_out(request, None, resp.status, body, ctype, passed_on(resp.headers))
-                fwd._check_stream_length(resp)
-                return await fwd._pipe(request, route, resp, None)
-        except FORWARD_FAILURES as exc:
-            return await fwd._fail(request, route, None, exc)
-        finally:
-            if resp is not None:
-                resp.release()
+    async def _forward(self, trip: Trip, data: bytes, headers: dict[str, str]) -> web.StreamResponse:
+        route = trip.route
+        resp = await trip.open(data, headers)
+        trip.answered()
+        if resp.status >= 400:
+            return await self._error(trip, resp)
+        if route.api_type in JOB_API_TYPES:
+            # A job answer is small; it is read to see whether the job outlives this request.
+            body = await trip.read(resp, self.settings.max_response_bytes)
+            job, status = _job_of(body)
+            if job is not None and status not in JOB_ENDED:
+                gate = self.state.slots.gate(route.model_id, route.slots)
+                self.jobs.hold(gate, route.model_id, job, self.settings.total_timeout)
+            ctype = resp.headers.get("Content-Type", "")
+            return await trip.plain_out(resp.status, body, ctype, passed_on(resp.headers))
+        trip.check_stream_length(resp)
+        return await trip.pipe(resp)
 
     async def _poll(self, request: web.BaseRequest, route: ModelRoute, job: str, t0: float) -> web.StreamResponse:
         """`GET <apiUrl>/job/<id>`, relayed without a slot of its own; a job seen ending frees its slot."""
-        fwd = self.fwd
-        url = route.api_url.rstrip("/") + "/job/" + job
-        resp: UpstreamResponse | None = None
         out: web.StreamResponse | None = None
         try:
-            async with asyncio.timeout(self.settings.total_timeout):
-                resp = await fwd._open(request, route, b"", self._headers(request, route), t0, None, "GET", url)
-                if resp.status >= 400:
-                    if resp.status in (404, 410):
-                        self.jobs.end(route.model_id, job)  # the upstream does not know it (any more)
-                    out = await self._error(request, route, resp)
-                    return out
-                body = await fwd._read_all(resp, self.settings.max_response_bytes)
-                if _job_of(body)[1] in JOB_ENDED:
-                    self.jobs.end(route.model_id, job)
-                ctype = resp.headers.get("Content-Type", "")
-                out = await fwd._plain_out(request, None, resp.status, body, ctype, passed_on(resp.headers))
-                return out
-        except FORWARD_FAILURES as exc:
-            out = await fwd._fail(request, route, None, exc)
+            out = await self.hop.trip(request, route, t0, lambda trip: self._poll_once(trip, job))
             return out
         finally:
-            if resp is not None:
-                resp.release()
             status = str(out.status) if out is not None else "499"
             self.state.metrics.job_polls.inc((*route.labels, ("status", status)))
 
-    async def _error(self, request: web.BaseRequest, route: ModelRoute, resp: UpstreamResponse) -> web.StreamResponse:
+    async def _poll_once(self, trip: Trip, job: str) -> web.StreamResponse:
+        route = trip.route
+        url = route.api_url.rstrip("/") + "/job/" + job
+        resp = await trip.open(b"", self._headers(trip.request, route), "GET", url)
+        if resp.status >= 400:
+            if resp.status in (404, 410):
+                self.jobs.end(route.model_id, job)  # the upstream does not know it (any more)
+            return await self._error(trip, resp)
+        body = await trip.read(resp, self.settings.max_response_bytes)
+        if _job_of(body)[1] in JOB_ENDED:
+            self.jobs.end(route.model_id, job)
+        ctype = resp.headers.get("Content-Type", "")
+        return await trip.plain_out(resp.status, body, ctype, passed_on(resp.headers))
+
+    async def _error(self, trip: Trip, resp: UpstreamResponse) -> web.StreamResponse:
         """An upstream error: its status and Retry-After, its body with the key masked (Decisions: sanitized)."""
-        fwd = self.fwd
-        raw = await fwd._read_all(resp, self.settings.max_error_body_bytes, truncate=True)
-        fwd._upstream_failed(route, f"http_{resp.status}", resp.status, detail=f"answered {resp.status}")
-        if route.api_type == "decisions":
-            body = decisions_error(resp.status)
-        else:
-            body = upstream_error_body(resp.status, fwd._mask_key(route, raw))
-        return await fwd._error_out(
-            request, None, resp.status, body, resp.headers.get("Retry-After"), passed_on(resp.headers)
-        )
+        return await trip.pass_on_error(resp, decisions_error if trip.route.api_type == "decisions" else None)

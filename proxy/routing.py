@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from proxy.config import CHAT, EMBEDDINGS, RELAY, SPEECH, TRANSCRIPTIONS, ModelRoute, ModelsConfig, normalize_model_id
-from proxy.errors import error_response
+from proxy.error_bodies import error_response
 
 _KIND_PATHS = {
     CHAT: "/v1/chat/completions",

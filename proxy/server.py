@@ -17,8 +17,10 @@ from aiohttp import web
 
 from proxy.admin import admin_app
 from proxy.downstream import PREPARED
-from proxy.errors import error_response
+from proxy.error_bodies import error_response
 from proxy.forward import Forwarder
+from proxy.hop import Hop
+from proxy.intake import Intake
 from proxy.relay import RELAY_PREFIX, Relay
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamPool
@@ -54,8 +56,9 @@ def data_handler(state: ProxyState) -> DataHandler:
     from a body over max_body_bytes, ...), unknown paths and wrong methods answer in the OpenAI error shape; a
     crash is logged and answered with a plain 500.
     """
-    fwd = Forwarder(state)
-    relay = Relay(fwd)
+    hop, intake = Hop(state), Intake(state)
+    fwd = Forwarder(hop, intake)
+    relay = Relay(hop, intake)
     routes: dict[str, tuple[str, DataHandler]] = {
         "/v1/chat/completions": ("POST", fwd.chat),
         "/v1/embeddings": ("POST", fwd.embeddings),

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from proxy.exceptions import SettingsError
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -87,10 +89,6 @@ def _out_of_range(settings: Settings) -> list[tuple[str, str]]:
         elif value < 0:
             out.append((f.name, f"must be 0 or more (got {value})"))
     return out
-
-
-class SettingsError(Exception):
-    """The settings file is unreadable or holds an unknown or mistyped setting."""
 
 
 def load_settings_file(path: str | Path) -> dict[str, Any]:

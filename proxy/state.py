@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxy.budget import FailureBudget
-from proxy.config import ConfigError, ModelsConfig, load_config
+from proxy.config import ModelsConfig, load_config
+from proxy.exceptions import ConfigError
 from proxy.metrics import Metrics
 from proxy.settings import Settings
 from proxy.slots import SlotRegistry

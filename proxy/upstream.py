@@ -28,6 +28,8 @@ from urllib.parse import quote, urlsplit
 import httptools
 from multidict import CIMultiDict
 
+from proxy.exceptions import ConnectError, Disconnected, NotSent, TooLarge, UpstreamError
+
 # Stop reading from an upstream socket while this much of its body waits for the client to take it.
 HIGH_WATER = 256 * 1024
 # Bodies up to this size leave in one write with the head (one copy of a small buffer); larger ones are written
@@ -38,43 +40,6 @@ COALESCE_BODY = 64 * 1024
 MAX_HEAD_BYTES = 64 * 1024
 # A compressed answer is inflated at most this much per read, so one answer never holds the loop for long.
 DECODE_STEP = 256 * 1024
-
-
-class UpstreamError(Exception):
-    """The upstream hop failed; `reason` is a short fixed word for logs and metrics (never upstream data)."""
-
-    def __init__(self, message: str, reason: str = "error") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class ConnectError(UpstreamError):
-    """No connection could be made: nothing was sent, so the request may be retried."""
-
-    def __init__(self, message: str, reason: str = "connect") -> None:
-        super().__init__(message, reason)
-
-
-class Disconnected(UpstreamError):
-    """The connection failed or the answer was malformed after the request was sent (never retried)."""
-
-    def __init__(self, message: str, reason: str = "closed") -> None:
-        super().__init__(message, reason)
-
-
-class NotSent(Disconnected):
-    """The connection was seen closed before the request's last byte left: the upstream cannot have acted on
-    it, so it is retried once on a fresh connection."""
-
-    def __init__(self, message: str, reason: str = "closed_before_sent") -> None:
-        super().__init__(message, reason)
-
-
-class TooLarge(Disconnected):
-    """An answer (its declared length, its bytes, or what it inflates to) is above a cap."""
-
-    def __init__(self, message: str, reason: str = "too_large") -> None:
-        super().__init__(message, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,17 +314,18 @@ class _Connection(asyncio.Protocol):
         if self._coding is not None:
             self._zin.append(body)
             self._zin_size += len(body)
-            if self._zin_size > HIGH_WATER and not self._paused and self.transport is not None:
-                self._paused = True
-                self.transport.pause_reading()
-            self._wake()
-            return
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
+            self._pause_above_high_water(self._zin_size)
+        else:
+            self._chunks.append(body)
+            self._buffered += len(body)
+            self._pause_above_high_water(self._buffered)
+        self._wake()
+
+    def _pause_above_high_water(self, held: int) -> None:
+        """Stop reading from the socket while more than HIGH_WATER bytes wait for the client to take them."""
+        if held > HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
-        self._wake()
 
     def on_message_complete(self) -> None:
         if self._status >= 200 and not self._complete:
@@ -393,11 +359,7 @@ class _Connection(asyncio.Protocol):
                 raise self._error
             if self._complete:
                 return b""
-            self._waiter = self.pool.loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self._wait()
         data = self._chunks.popleft() if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks.clear()
         self._buffered = 0
@@ -405,6 +367,14 @@ class _Connection(asyncio.Protocol):
             self._paused = False
             self.transport.resume_reading()
         return data
+
+    async def _wait(self) -> None:
+        """Until the protocol wakes the reader (`_wake`): more body, its end, or an error."""
+        self._waiter = self.pool.loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
     async def _read_decoded(self) -> bytes:
         """The next step of a compressed body, inflated: at most DECODE_STEP bytes, each step a turn of the loop."""
@@ -423,11 +393,7 @@ class _Connection(asyncio.Protocol):
                 if self._decoder is not None and not self._decoder.eof:
                     self._fail_read(Disconnected("the upstream's compressed body was cut short", "bad_encoding"))
                 return b""
-            self._waiter = self.pool.loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self._wait()
 
     def _take_compressed(self) -> bytes:
         if not self._zin:

@@ -1,11 +1,62 @@
 """morpheus-reconciler: GitOps for resale providers on the Morpheus marketplace.
 
-The package face holds the version and the one tree of expected failures. Every error the reconciler raises
-on purpose is a `ReconcileError`, in a family named for what the person running it must do; the commands map
-them to messages and exit codes in one place (`commands/outcome.py`). Messages never hold a secret.
+The package face holds the version, the default state folder and the one tree of expected failures. Every error
+the reconciler raises on purpose is a `ReconcileError`, in a family named for what the person running it must
+do; every command ends through `commands/outcome.py` (`@handled`), which prints them (`error: ...`) and exits 1.
+A bug is an `InternalError` (or any other exception), never a `ReconcileError`: the CLI's `main` prints it as
+one line, or its traceback with `reconcile --traceback`. Messages never hold a secret.
+
+    ReconcileError
+    ├── DesiredStateInvalid           fix the desired state or what it refers to
+    │   ├── ValidationFailed          (desired/diagnostics.py: every diagnostic of a load)
+    │   ├── BadReference              (desired/references.py: env:/file: references)
+    │   ├── ConfigBuildError          (desired/modelsconfig.py)
+    │   ├── AmountError               (market/units.py)
+    │   ├── SignerError               (chain/signer.py: the signer's key, a keystore)
+    │   └── NotAProvider              (render/desired_yaml.py: import of an address that is no provider)
+    ├── EndpointUnusable              fix the network settings or the endpoint
+    │   ├── NetworkError              (chain/networks.py)
+    │   ├── RpcError                  (chain/endpoint.py: a read failed)
+    │   ├── ChainCheckError           (chain/reader.py: the contracts found there)
+    │   ├── ChainMismatch             (chain/pool.py: endpoints on different chains)
+    │   ├── AdminCallFailed           (observe/forwarder_admin.py: the forwarder's admin API, no usable answer)
+    │   ├── ProxyReloadError          (apply/proxy_config.py: a proxy's API refused or did not answer)
+    │   ├── GitError                  (watch/gitsync.py)
+    │   │   └── NotACheckout
+    │   ├── AnvilError                (devnet/anvil.py)
+    │   └── DevnetError               (devnet/local.py)
+    ├── FileUnusable                  fix a file named by an option or the desired state, outside --state-dir
+    │   ├── ProxyWriteError           (apply/proxy_config.py: a models-config that cannot be read or written)
+    │   └── SavedPlanUnreadable       (commands/apply.py: `apply --plan` given no plan saved by `plan --out`)
+    ├── LockBusy                      another writer holds the provider's lock
+    │   ├── LockHeld                  (apply/lock.py)
+    │   └── WriterConflict            (chain/sender.py: another writer used the signer's nonce)
+    ├── StateUnusable                 fix the --state-dir
+    │   └── JournalUnreadable         (chain/journal.py)
+    ├── GuardRefused                  a safety guard said no: nothing was sent
+    │   ├── ApplyError                (apply/refusals.py: plan errors, not confirmed, no terminal...)
+    │   │   ├── StalePlan
+    │   │   └── ManualStepNeeded
+    │   ├── ApproveError              (apply/approve.py)
+    │   ├── DelegateError             (apply/delegate.py)
+    │   └── ClaimError                (sessions/claim.py)
+    └── TransactionFailed             a transaction could not be sent, reverted, or was not mined in time
+        └── TxError                   (chain/sender.py)
+            ├── TxReverted
+            ├── TxTimeout
+            └── NonceTaken
+
+    InternalError (RuntimeError)      a bug: a state the code never reaches on purpose; not a ReconcileError
+
+(Private subclasses, caught where they are raised or named by the family they join, are left out:
+`_TooBig`, `_TooLarge`, `_BudgetRefused`.)
 """
 
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+DEFAULT_STATE_DIR = Path(".reconcile")  # the commands' --state-dir default: journal, lock, model index, ledger
 
 
 class ReconcileError(Exception):
@@ -18,6 +69,13 @@ class DesiredStateInvalid(ReconcileError):
 
 class EndpointUnusable(ReconcileError):
     """Fix the network settings or the endpoint: the RPC node, the contracts found there, a proxy's API."""
+
+
+class FileUnusable(ReconcileError):
+    """Fix a file named by an option or by the desired state that is neither the desired state itself nor under
+    --state-dir: a proxy's models-config (its folder, its permissions, its JSON), a saved plan. Not
+    `EndpointUnusable`: no endpoint is at fault and none needs fixing; not `StateUnusable`: the --state-dir is
+    fine. What was sent before (a write comes after transactions) is in the journal."""
 
 
 class LockBusy(ReconcileError):
@@ -34,3 +92,8 @@ class GuardRefused(ReconcileError):
 
 class TransactionFailed(ReconcileError):
     """A transaction could not be sent, reverted, or was not mined in time (the journal knows what was sent)."""
+
+
+class InternalError(RuntimeError):
+    """A bug: the code met a case it never makes on purpose (an action it cannot execute). Outside the tree on
+    purpose: no person can fix it by changing their input, so it is shown as unexpected, never as advice."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.chain.model_index import DEFAULT_STATE_DIR
+from reconciler import DEFAULT_STATE_DIR
 from reconciler.chain.networks import resolve_network
 from reconciler.chain.rpc import RpcError
 from reconciler.desired.loader import load_desired
@@ -25,7 +25,7 @@ from reconciler.plan.planner import plan
 def make_plan(
     path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = DEFAULT_STATE_DIR
 ) -> tuple[Desired, Plan]:
-    """Load, observe and plan (raises DesiredStateError, NetworkError, ChainCheckError, RpcError)."""
+    """Load, observe and plan (raises ValidationFailed, NetworkError, ChainCheckError, RpcError)."""
     desired, warnings = load_desired(path)
     _, p = plan_for(desired, environ, tuple(str(w) for w in warnings), state_dir)
     return desired, p

@@ -3,7 +3,7 @@
 In delegate mode the plan marks `mor.approve` as manual; `reconcile approve` is that manual step, run by whoever
 holds the provider wallet's key. It approves what the plan's `mor.approve` asks (exactly what the plan spends, or
 the standing `policy.allowance`) or `--amount`, never less than the plan spends, refuses a key that is not the provider's, and journals the transaction through the same
-session as apply and claim. Messages never hold a key.
+writer as apply and claim (`apply/writer.py`). Messages never hold a key.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from reconciler import GuardRefused
-from reconciler.apply.session import Progress, state_path, tx_session
+from reconciler.apply.writer import Progress, open_writer, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import TxRecord
@@ -98,7 +98,7 @@ def provider_key(desired: Desired, given: LocalAccount | None, environ: Mapping[
 def send_allowance(
     want: AllowanceNeed, account: LocalAccount, state_dir: Path, progress: Progress, *, exact_refresh: bool
 ) -> tuple[TxRecord | None, int]:
-    """Approve `want.amount` from `account` under the provider's session; returns (the mined record, or None when
+    """Approve `want.amount` from `account` under the provider's writer; returns (the mined record, or None when
     the allowance is already enough, and the allowance then). A killed earlier approve is found or re-sent first,
     never doubled. `exact_refresh`: skip when the allowance reached what the plan needs meanwhile."""
     network = want.network
@@ -106,12 +106,12 @@ def send_allowance(
     w3 = connect_all(network.endpoints())
     state = state_path(state_dir, network, want.provider)
     plan_id = f"approve:{want.plan_fingerprint}"
-    with tx_session(state, w3, account, network, progress=progress, plan_id=plan_id) as session:
-        session.resume_and_wait()
-        session.sender.wait_until_no_pending()
+    with open_writer(state, w3, account, network, progress=progress, plan_id=plan_id) as writer:
+        writer.resume_and_wait()
+        writer.sender.wait_until_no_pending()
         token = w3.eth.contract(address=calls.mor, abi=load_artifact("MorToken").abi)
         now = int(token.functions.allowance(want.provider, calls.diamond).call())
         if exact_refresh and now >= want.need:
             return None, now
-        record = session.sender.send(calls.approve("mor.approve", want.amount))
-        return session.sender.wait([record])[0], want.amount
+        record = writer.sender.send(calls.approve("mor.approve", want.amount))
+        return writer.sender.wait([record])[0], want.amount

@@ -3,7 +3,7 @@
 Why here: in delegate mode the provider wallet (cold) signs once, `delegateContract(hot key, Diamond, right,
 enable)` on the registry the Diamond itself names (`getRegistry()`), one transaction per right; the hot key
 then registers, bids and claims for it. Granting is a chain write like apply's, so it goes through the same
-journaled session (lock, journal, resume of a killed run). Messages never hold a key.
+journaled writer (lock, journal, resume of a killed run). Messages never hold a key.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from reconciler import GuardRefused
-from reconciler.apply.session import Progress, state_path, tx_session
+from reconciler.apply.writer import Progress, open_writer, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import TxRecord
@@ -108,7 +108,7 @@ def send_rights(
     progress: Progress,
 ) -> list[TxRecord]:
     """One `delegateContract(delegate, Diamond, right, enable)` per right, from the provider wallet, journaled
-    under the provider's session; a killed earlier run is finished first and a right already in place skipped."""
+    under the provider's writer; a killed earlier run is finished first and a right already in place skipped."""
     network = delegation.network
     calls = ChainCalls(network.diamond, network.mor)
     w3 = connect_all(network.endpoints())
@@ -119,9 +119,9 @@ def send_rights(
     verb = "grant" if enable else "revoke"
     state = state_path(state_dir, network, delegation.provider)
     plan_id = f"delegate.{verb}:{delegation.delegate.lower()}"
-    with tx_session(state, w3, account, network, progress=progress, plan_id=plan_id) as session:
-        session.resume_and_wait()
-        session.sender.wait_until_no_pending()
+    with open_writer(state, w3, account, network, progress=progress, plan_id=plan_id) as writer:
+        writer.resume_and_wait()
+        writer.sender.wait_until_no_pending()
         records = []
         for r in rights:
             now = bool(
@@ -133,6 +133,6 @@ def send_rights(
                 "delegateContract", args=[delegation.delegate, calls.diamond, right_hash(r), enable]
             )
             records.append(
-                session.sender.send(TxRequest(f"delegate.{verb}:{r}", f"delegate.{verb}", delegation.registry, data))
+                writer.sender.send(TxRequest(f"delegate.{verb}:{r}", f"delegate.{verb}", delegation.registry, data))
             )
-        return session.sender.wait(records) if records else []
+        return writer.sender.wait(records) if records else []

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler import LockBusy, StateUnusable
-from reconciler.devnet.anvil import pid_alive, process_start
+from reconciler.host.processes import pid_alive, process_start
 
 
 class LockHeld(LockBusy):

@@ -1,8 +1,8 @@
 """Writing a models-config and getting it served: atomic file replace (mode 0600), then a reload.
 
-Our forwarder reloads a changed file by itself; with its admin API apply also asks it to reload and
-confirms the served version hash. The proxy-router reloads through `POST /config/models/reload` where it
-has that endpoint (a 404 means this router must be restarted by a person).
+Our forwarder reloads a changed file by itself; with its admin API (reconciler.observe.forwarder_admin) apply
+also asks it to reload and confirms the served version hash. The proxy-router reloads through
+`POST /config/models/reload` where it has that endpoint (a 404 means this router must be restarted by a person).
 """
 
 from __future__ import annotations
@@ -12,16 +12,21 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from reconciler import EndpointUnusable
+from reconciler import EndpointUnusable, FileUnusable
 from reconciler.desired.modelsconfig import config_version
+from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin
 
 
-class ProxyWriteError(EndpointUnusable):
-    """The file could not be written or the reload was refused (the message never holds a key)."""
+class ProxyWriteError(FileUnusable):
+    """A models-config could not be written, or what is there is not JSON to keep (a local file, no endpoint)."""
+
+
+class ProxyReloadError(EndpointUnusable):
+    """A proxy's API refused the reload or did not answer, or serves another version (the message holds no key)."""
 
 
 def unwritable(path: Path) -> str | None:
@@ -88,19 +93,17 @@ class ReloadResult:
 
 
 def reload_forwarder(admin_url: str, token: str, expect_version: str, timeout: float = 10.0) -> ReloadResult:
-    """POST /admin/reload, then confirm the forwarder serves `expect_version`."""
-    base = admin_url.rstrip("/")
-    headers = {"Authorization": f"Bearer {token}"}
+    """Ask the forwarder to reload (its admin API), then confirm it serves `expect_version`."""
     try:
-        r = httpx.post(base + "/admin/reload", headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise ProxyWriteError(f"forwarder admin API {admin_url} unreachable ({type(exc).__name__})") from None
-    if r.status_code != 200:
-        detail = _error_text(r)
-        raise ProxyWriteError(f"forwarder refused the reload (HTTP {r.status_code}): {detail}")
-    version = r.json().get("version")
+        answer = ForwarderAdmin(admin_url, token).reload(timeout)
+    except AdminCallFailed as exc:
+        raise ProxyReloadError(f"forwarder admin API {admin_url} unreachable ({exc.cause})") from None
+    if answer.status != 200:
+        detail = _error_text(answer)
+        raise ProxyReloadError(f"forwarder refused the reload (HTTP {answer.status}): {detail}")
+    version = answer.json().get("version")
     if version != expect_version:
-        raise ProxyWriteError(
+        raise ProxyReloadError(
             f"forwarder serves version {str(version)[:12]}… after reload, expected {expect_version[:12]}…"
         )
     return ReloadResult(True, version, f"forwarder serves version {expect_version[:12]}…")
@@ -115,16 +118,25 @@ def reload_router(admin_url: str, basic_auth: str | None, timeout: float = 30.0)
     try:
         r = httpx.post(admin_url.rstrip("/") + "/config/models/reload", auth=auth, timeout=timeout)
     except httpx.HTTPError as exc:
-        raise ProxyWriteError(f"router API {admin_url} unreachable ({type(exc).__name__})") from None
+        raise ProxyReloadError(f"router API {admin_url} unreachable ({type(exc).__name__})") from None
     if r.status_code == 404:
         return ReloadResult(False, None, "this proxy-router has no reload endpoint: restart it", restart_required=True)
     if r.status_code != 200:
-        raise ProxyWriteError(f"router refused the reload (HTTP {r.status_code}): {_error_text(r)}")
+        raise ProxyReloadError(f"router refused the reload (HTTP {r.status_code}): {_error_text(r)}")
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     return ReloadResult(True, None, f"router reloaded: added {body.get('added')}, removed {body.get('removed')}")
 
 
-def _error_text(r: httpx.Response) -> str:
+class _Answer(Protocol):
+    """An HTTP answer as `_error_text` reads it: the router's (httpx) or the forwarder admin client's."""
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+def _error_text(r: _Answer) -> str:
     try:
         data = r.json()
     except ValueError:

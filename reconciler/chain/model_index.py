@@ -15,7 +15,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_STATE_DIR = Path(".reconcile")  # the commands' --state-dir default
 MODEL_PAGE = 500  # ids per getModelIds call (16 KB of answer)
 
 

@@ -16,20 +16,26 @@ newest first, stopping at the first session opened more than `getMaxSessionDurat
 can still be live, while an older short session may sit before a live long one (so never stop at an ended
 one). More active bids than BID_PAGE, more sessions in that window than SESSION_PAGE, or more new model ids
 than MODEL_PAGE cost more rounds.
+
+Besides that one reading, the reader answers for one thing now (`provider`, `model`, `active_bid`...): what a
+write is decided on just before it is sent (apply checks each action's precondition again, level-triggered;
+a claim reads its session), decoded into the same types.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
 from web3 import Web3
+from web3.contract import Contract
 
-from reconciler import EndpointUnusable
+from reconciler import DEFAULT_STATE_DIR, EndpointUnusable
 from reconciler.chain.artifacts import load_artifact
-from reconciler.chain.model_index import DEFAULT_STATE_DIR, MODEL_PAGE, ModelIndex, index_path
+from reconciler.chain.model_index import MODEL_PAGE, ModelIndex, index_path
 from reconciler.chain.networks import Network
 from reconciler.chain.rpc import Batch, RpcError, connect_all, endpoint_of, value
 from reconciler.desired.model import Desired
@@ -46,6 +52,7 @@ from reconciler.observe.model import (
 )
 
 BID_PAGE = 1000
+ACTIVE_PAGE = 100  # active bids per page when one model's bid is looked for
 SESSION_PAGE = 200
 DELEGATION_RIGHTS = ("provider", "model", "marketplace", "session")  # the delegate.xyz rights read for a signer
 GAS_PRICE_ORACLE = "0x420000000000000000000000000000000000000F"
@@ -87,6 +94,17 @@ class ChainReader:
     ) -> ChainReader:
         return cls(connect_all(network.endpoints(), timeout), network, state_dir)
 
+    @cached_property
+    def market(self) -> Contract:
+        """The Diamond (the marketplace's facets), for batched reads."""
+        return self.w3.eth.contract(address=Web3.to_checksum_address(self.network.diamond), abi=_market_abi())
+
+    @cached_property
+    def mor(self) -> Contract:
+        return self.w3.eth.contract(
+            address=Web3.to_checksum_address(self.network.mor), abi=load_artifact("MorToken").abi
+        )
+
     @property
     def round_trips(self) -> int:
         p = endpoint_of(self.w3)
@@ -96,8 +114,7 @@ class ChainReader:
         """One reading pinned to the latest block. `all_sessions` reads every session the provider ever had
         (for claims of old expired sessions) instead of stopping at the max session duration."""
         w3, net = self.w3, self.network
-        market = w3.eth.contract(address=Web3.to_checksum_address(net.diamond), abi=load_artifact("Marketplace").abi)
-        mor = w3.eth.contract(address=Web3.to_checksum_address(net.mor), abi=load_artifact("MorToken").abi)
+        market, mor = self.market, self.mor
         provider = checksum(desired.provider.address)
         signer = checksum(desired.signer.address)
 
@@ -320,8 +337,7 @@ class ChainReader:
     def read_session(self, session_id: str, provider: str) -> tuple[int, SessionState, ProviderState | None]:
         """(block timestamp, the session, the provider) in one round trip, pinned to the latest block: what a
         claim must be decided on just before it is sent (never on an older reading)."""
-        w3 = self.w3
-        market = w3.eth.contract(address=Web3.to_checksum_address(self.network.diamond), abi=_market_abi())
+        w3, market = self.w3, self.market
         block = w3.eth.get_block("latest")
         pin = int(block["number"])
         b = Batch(w3)
@@ -334,9 +350,75 @@ class ChainReader:
         bid = _bid(bid_id, b.run()[0])
         return int(block["timestamp"]), _session(session_id, raw, {bid_id: bid}), _provider(checksum(provider), prov)
 
+    # --- one thing, now ---------------------------------------------------------------------------------------
+
+    def _now(self, contract: Contract, fn: str, args: list[Any], label: str = "") -> Any:
+        """One read at the latest block."""
+        b = Batch(self.w3)
+        b.call(contract, fn, args, "latest", label)
+        return b.run()[0]
+
+    def allowance(self, owner: str) -> int:
+        """The MOR `owner` lets the Diamond spend."""
+        return int(self._now(self.mor, "allowance", [checksum(owner), self.market.address], "MOR allowance"))
+
+    def provider(self, address: str) -> ProviderState | None:
+        """The provider's registration (None: never registered; a deregistered one is `is_deleted`)."""
+        return _provider(checksum(address), self._now(self.market, "getProvider", [checksum(address)]))
+
+    def model(self, model_id: str) -> ModelState | None:
+        """The model's registration (None: never registered; a deregistered one is `is_deleted`)."""
+        return _model(model_id, self._now(self.market, "getModel", [_b32(model_id)], f"getModel({model_id[:10]}…)"))
+
+    def active_bid(self, provider: str, model_id: str) -> BidState | None:
+        """The provider's active bid on a model, if any: its active bids a page at a time, each page's bids read
+        in one round trip."""
+        offset = 0
+        while True:
+            ids, total = self._now(self.market, "getProviderActiveBids", [checksum(provider), offset, ACTIVE_PAGE])
+            b = Batch(self.w3)
+            for bid_id in ids:
+                b.call(self.market, "getBid", [bid_id], "latest", "getBid")
+            for bid_id, raw in zip(ids, b.run(), strict=True):
+                bid = _bid("0x" + bytes(bid_id).hex(), raw)
+                if bid.model_id == model_id.lower() and bid.active:
+                    return bid
+            offset += ACTIVE_PAGE
+            if offset >= int(total):
+                return None
+
+    def bid_active(self, bid_id: str) -> bool:
+        return bool(self._now(self.market, "isBidActive", [_b32(bid_id)]))
+
+    def model_active(self, model_id: str) -> bool:
+        return bool(self._now(self.market, "getIsModelActive", [_b32(model_id)]))
+
+    def provider_active(self, address: str) -> bool:
+        return bool(self._now(self.market, "getIsProviderActive", [checksum(address)]))
+
+    def head(self, signer: str) -> tuple[int, int]:
+        """(the latest block's number, the signer's next nonce counting its pending transactions)."""
+        b = Batch(self.w3)
+        b.add("eth_blockNumber", [], lambda r: int(r, 16))
+        b.add("eth_getTransactionCount", [checksum(signer), "pending"], lambda r: int(r, 16))
+        block, nonce = b.run()
+        return int(block), int(nonce)
+
+    def funds(self, signer: str, provider: str) -> tuple[int, int]:
+        """(the signer's native coin, the provider's MOR), in wei."""
+        b = Batch(self.w3)
+        b.add("eth_getBalance", [checksum(signer), "latest"], lambda r: int(r, 16), "ETH balance of the signer")
+        b.call(self.mor, "balanceOf", [checksum(provider)], "latest", "MOR balanceOf(provider)")
+        eth, mor = b.run()
+        return int(eth), int(mor)
+
 
 def _market_abi() -> Any:
     return load_artifact("Marketplace").abi
+
+
+def _b32(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x"))
 
 
 def _provider(address: str, raw: Any) -> ProviderState | None:

@@ -1,4 +1,7 @@
-"""`reconcile apply`: plan (or load a saved plan), confirm, execute, re-plan; exit 0 only when converged."""
+"""`reconcile apply`: plan (or load a saved plan), confirm, execute, re-plan; exit 0 only when converged.
+
+The executor (web3) is imported when the command runs, so `reconcile --help` starts without it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import click
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from reconciler.apply.executor import ApplyError, ApplyOptions, apply_desired
+from reconciler import FileUnusable
+from reconciler.commands.options import state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.loader import load_desired
 from reconciler.desired.schema import load_schema
@@ -24,19 +28,34 @@ def _echo_err(line: str) -> None:
     click.echo(line, err=True)
 
 
+class SavedPlanUnreadable(FileUnusable):
+    """The file given to `apply --plan` is no plan saved by `plan --out` (unreadable, not JSON, edited, foreign):
+    named by what is wrong in it, never read half-way into a crash. Nothing was planned, locked or sent."""
+
+    def __init__(self, plan_file: Path, why: str) -> None:
+        super().__init__(f"cannot read the saved plan {plan_file} ({why})")
+
+
 def _read_saved_plan(plan_file: Path) -> Plan:
-    """The plan saved by `plan --out`, checked against its schema first: an edited or foreign file is named by
-    what is wrong in it, never read half-way into a crash."""
-    data = json.loads(plan_file.read_text())
+    """The plan saved by `plan --out`, checked against its schema first."""
+    try:
+        data = json.loads(plan_file.read_text())
+    except (OSError, ValueError) as exc:  # ValueError: not JSON (or not text)
+        raise SavedPlanUnreadable(plan_file, f"{type(exc).__name__}: {exc}") from None
     wrong = best_match(jsonschema.Draft202012Validator(load_schema("plan.schema.json")).iter_errors(data))
     if wrong is not None:
         where = "/".join(str(p) for p in wrong.absolute_path) or "the top level"
         what = wrong.message if len(wrong.message) <= 160 else wrong.message[:160] + "…"
-        raise ValueError(f"not a plan saved by `reconcile plan --out`: at {where}: {what}")
-    return plan_from_json(data)
+        raise SavedPlanUnreadable(plan_file, f"not a plan saved by `reconcile plan --out`: at {where}: {what}")
+    try:
+        return plan_from_json(data)
+    except (ValueError, KeyError, TypeError) as exc:  # past the schema: another format_version
+        raise SavedPlanUnreadable(plan_file, f"{type(exc).__name__}: {exc}") from None
 
 
 def _confirm_with(auto_approve: bool) -> object:
+    from reconciler.apply.refusals import ApplyError
+
     def confirm(plan: Plan) -> bool:
         click.echo(render_text(plan, color=use_color(sys.stdout)), nl=False)
         if auto_approve:
@@ -49,6 +68,40 @@ def _confirm_with(auto_approve: bool) -> object:
     return confirm
 
 
+@click.command("apply")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply a plan saved by `plan --out`.")
+@click.option(
+    "--yes",
+    "--auto-approve",
+    "auto_approve",
+    is_flag=True,
+    help="Send without asking for confirmation (required without a terminal). --auto-approve: the old name; "
+    "it has nothing to do with `reconcile approve` (the MOR allowance).",
+)
+@state_dir_option("Where the journal and lock live (keep it: a rerun resumes from it).")
+@click.option("--legacy-tx", is_flag=True, help="Send legacy (gasPrice) transactions, for chains without EIP-1559.")
+@click.option("--speed-up", is_flag=True, help="Replace journaled transactions still pending with a higher fee.")
+@click.option(
+    "--receipt-timeout",
+    type=click.FloatRange(min=1.0),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait per batch.",
+)
+def apply_cmd(
+    path: Path | None,
+    plan_file: Path | None,
+    auto_approve: bool,
+    state_dir: Path,
+    legacy_tx: bool,
+    speed_up: bool,
+    receipt_timeout: float,
+) -> None:
+    """Plan PATH (or load --plan), confirm, send the transactions and write the proxy configs; exit 0 when converged."""
+    sys.exit(run_apply(path, plan_file, auto_approve, state_dir, legacy_tx, speed_up, receipt_timeout))
+
+
 @handled
 def run_apply(
     path: Path | None,
@@ -59,13 +112,11 @@ def run_apply(
     speed_up: bool,
     receipt_timeout: float,
 ) -> int:
+    from reconciler.apply.run import ApplyOptions, apply_desired
+
     saved: Plan | None = None
     if plan_file is not None:
-        try:
-            saved = _read_saved_plan(plan_file)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            _echo_err(f"error: cannot read the saved plan {plan_file} ({type(exc).__name__}: {exc})")
-            return EXIT_ERROR
+        saved = _read_saved_plan(plan_file)
         if path is None:
             if len(saved.sources) != 1:
                 _echo_err("error: give the desired-state PATH the plan was made from")

@@ -1,21 +1,46 @@
 """`reconcile approve PATH`: the MOR allowance the plan needs, sent from the PROVIDER wallet.
 
-The shell of `apply/approve.py`: parse the options, show what will be approved, ask, print the outcome.
+The shell of `apply/approve.py`: parse the options, show what will be approved, ask, print the outcome. The
+chain side (web3) is imported when the command runs, so `reconcile --help` starts without it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
-from reconciler.apply.approve import MAX_UINT256, allowance_need, provider_key, send_allowance
-from reconciler.chain.signer import key_options, load_given_key
+from reconciler.commands.options import keystore_options, state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.commands.provider_key import password_prompt
 from reconciler.desired.loader import load_desired
 from reconciler.market.units import format_mor, parse_amount
+
+
+@click.command("approve")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--amount", help='A standing allowance (e.g. "5 MOR"); default: exactly what the plan spends.')
+@state_dir_option("Where the journal and the lock are kept (shared with apply).")
+@click.option(
+    "--yes", "--auto-approve", "auto_approve", is_flag=True, help="Send without asking (--auto-approve: old name)."
+)
+@click.option(
+    "--key-ref", help="The PROVIDER wallet's key: env:NAME or file:PATH (default: the signer's, if it is the provider)."
+)
+@keystore_options
+def approve_cmd(
+    path: Path,
+    amount: str | None,
+    state_dir: Path,
+    auto_approve: bool,
+    key_ref: str | None,
+    keystore: Path | None,
+    password_ref: str | None,
+) -> None:
+    """Send the MOR approve the plan of PATH needs, from the provider wallet (the manual step of delegate mode)."""
+    sys.exit(run_approve(path, amount, state_dir, auto_approve, key_ref, keystore=keystore, password_ref=password_ref))
 
 
 @handled
@@ -29,6 +54,9 @@ def run_approve(
     keystore: Path | None = None,
     password_ref: str | None = None,
 ) -> int:
+    from reconciler.apply.approve import MAX_UINT256, allowance_need, provider_key, send_allowance
+    from reconciler.chain.signer import key_options, load_given_key
+
     key = key_options(key_ref, keystore, password_ref, Path.cwd())
     desired, _warnings = load_desired(path)
     amount = None if amount_text is None else parse_amount(amount_text)

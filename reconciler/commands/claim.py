@@ -2,31 +2,48 @@
 
 Prints, per session, what it collects and the gas it costs, then the total and the room left under the stake
 cap. Transactions go through the journaled sender (crash-safe, resumed on the next run) under the same state
-directory and lock as apply, so the two never race on the signer's nonces.
+directory and lock as apply, so the two never race on the signer's nonces. The chain side (web3) is imported
+when the command runs, so `reconcile --help` starts without it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.apply.session import state_path
 from reconciler.chain.networks import resolve_network
-from reconciler.chain.reader import ChainReader
-from reconciler.chain.signer import load_signer
+from reconciler.commands.options import state_dir_option
 from reconciler.commands.outcome import EXIT_OK, handled
 from reconciler.desired.loader import load_desired
 from reconciler.market.units import format_mor
 from reconciler.plan.context import utc
 from reconciler.render.common import gas_text
-from reconciler.sessions.claim import ClaimReport, claim_all, claim_journaled
+
+if TYPE_CHECKING:
+    from reconciler.sessions.claim import ClaimReport
+
+
+@click.command("claim")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would be collected and the estimated gas; send nothing.")
+@state_dir_option("Where the transaction journal and the apply lock live (shared with apply).")
+def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
+    """Collect the provider's earnings from ended sessions (claimForProvider), within the stake cap."""
+    sys.exit(run_claim(path, dry_run, state_dir))
 
 
 @handled
 def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, str] | None = None) -> int:
+    from reconciler.apply.writer import state_path
+    from reconciler.chain.reader import ChainReader
+    from reconciler.chain.signer import load_signer
+    from reconciler.sessions.claim import claim_all, claim_journaled
+
     env = os.environ if environ is None else environ
     desired, _warnings = load_desired(path)
     network = resolve_network(desired.network, env)

@@ -1,31 +1,49 @@
 """`reconcile delegate PATH check|grant|revoke`: the hot key's delegate.xyz rights, from the PROVIDER wallet.
 
 The shell of `apply/delegate.py`: parse the options, show the rights, ask, print the outcome. `check` sends
-nothing and exits 2 when a right the desired state needs is missing (like `plan --detailed-exitcode`).
+nothing and exits 2 when a right the desired state needs is missing (like `plan --detailed-exitcode`). The chain
+side (web3) is imported when the command runs, so `reconcile --help` starts without it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
-from reconciler.apply.delegate import (
-    DelegateError,
-    changes,
-    cold_key,
-    parse_rights,
-    read_delegation,
-    rights_needed,
-    send_rights,
-)
-from reconciler.chain.reader import DELEGATION_RIGHTS
-from reconciler.chain.signer import key_options, load_given_key
+from reconciler.commands.options import keystore_options, state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
 from reconciler.commands.provider_key import password_prompt
 from reconciler.desired.loader import load_desired
 from reconciler.plan.context import delegate_command
+
+
+@click.command("delegate")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("verb", type=click.Choice(["check", "grant", "revoke"]))
+@click.option(
+    "--rights", help="Comma list of provider,model,marketplace,session (default: what PATH needs; revoke: all)."
+)
+@click.option("--key-ref", help="The PROVIDER wallet's key: file:PATH (0600) or env:NAME; never the key itself.")
+@keystore_options
+@state_dir_option("Where the journal and the lock are kept (shared with apply).")
+@click.option("--yes", "auto_approve", is_flag=True, help="Send without asking for confirmation.")
+def delegate_cmd(
+    path: Path,
+    verb: str,
+    rights: str | None,
+    key_ref: str | None,
+    keystore: Path | None,
+    password_ref: str | None,
+    state_dir: Path,
+    auto_approve: bool,
+) -> None:
+    """Check, grant or revoke the signer's delegate.xyz rights, sent from the provider wallet (delegate mode)."""
+    sys.exit(
+        run_delegate(path, verb, rights, key_ref, state_dir, auto_approve, keystore=keystore, password_ref=password_ref)
+    )
 
 
 @handled
@@ -40,6 +58,18 @@ def run_delegate(
     keystore: Path | None = None,
     password_ref: str | None = None,
 ) -> int:
+    from reconciler.apply.delegate import (
+        DelegateError,
+        changes,
+        cold_key,
+        parse_rights,
+        read_delegation,
+        rights_needed,
+        send_rights,
+    )
+    from reconciler.chain.reader import DELEGATION_RIGHTS
+    from reconciler.chain.signer import key_options, load_given_key
+
     key = key_options(key_ref, keystore, password_ref, Path.cwd())
     desired, _warnings = load_desired(path)
     needed = rights_needed(desired)

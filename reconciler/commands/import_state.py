@@ -3,26 +3,27 @@
 The shell around `render_import`: resolve the network (named as the desired state names it: a preset, or a
 chain id, Diamond and MOR), read the chain (the planner's observer with a desired state that declares nothing,
 so it finds the provider's models in the registry's list, and its bids), recover base model ids from the
-registering transactions, render. Notes for a person go to stderr.
+registering transactions, render. Notes for a person go to stderr. The chain side (web3) is imported when the
+command runs, so `reconcile --help` starts without it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from web3 import Web3
 
-from reconciler.chain.networks import NetworkError, resolve_network
-from reconciler.chain.reader import ChainCheckError, ChainReader
-from reconciler.chain.registrations import read_registrations
-from reconciler.chain.rpc import RpcError, endpoint_of
-from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK
+from reconciler.chain.networks import resolve_network
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.model import Desired, NetworkSpec, ProviderSpec, SignerSpec
 from reconciler.desired.references import BadReference, parse_reference
-from reconciler.render.desired_yaml import ImportSource, render_import
+
+if TYPE_CHECKING:
+    from reconciler.chain.reader import ChainReader
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class ImportNetwork:
     devnet_dir: Path | None = None
 
     def problem(self) -> str | None:
+        from web3 import Web3
+
         for flag, value in (("--diamond", self.diamond), ("--mor", self.mor)):
             if value is not None and not Web3.is_address(value):
                 return f"{flag} {value!r} is not an address"
@@ -48,6 +51,40 @@ class ImportNetwork:
         return None
 
 
+@click.command("import")
+@click.option(
+    "--network",
+    "network_name",
+    type=click.Choice(["base", "base-sepolia", "arbitrum", "arbitrum-sepolia", "devnet"]),
+    help="The network preset (or give --chain-id, --diamond and --mor, as the desired state may).",
+)
+@click.option("--chain-id", type=click.IntRange(min=1), help="The chain id (overrides the preset's).")
+@click.option("--diamond", help="The Diamond's address (overrides the preset's).")
+@click.option("--mor", help="The MOR token's address (overrides the preset's).")
+@click.option("--rpc-url", "rpc_ref", help="A reference to the RPC URL: env:NAME or file:PATH (devnet: devnet.json).")
+@click.option("--provider", required=True, help="The provider address to import.")
+@click.option(
+    "--devnet-dir", type=click.Path(path_type=Path), help="devnet.json's directory (default $RECONCILE_DEVNET_DIR)."
+)
+@click.option("--from-block", type=int, help="Deprecated and ignored (no log scan any more).")
+@click.option("--log-block-range", type=int, help="Deprecated and ignored (log ranges adapt to the endpoint).")
+def import_cmd(
+    network_name: str | None,
+    chain_id: int | None,
+    diamond: str | None,
+    mor: str | None,
+    rpc_ref: str | None,
+    provider: str,
+    devnet_dir: Path | None,
+    from_block: int | None,
+    log_block_range: int | None,
+) -> None:
+    """Print (stdout) a desired state matching what PROVIDER has on chain now, with placeholders to fill in."""
+    net = ImportNetwork(network_name, chain_id, diamond, mor, rpc_ref, devnet_dir)
+    sys.exit(run_import(net, provider, from_block, log_block_range))
+
+
+@handled
 def run_import(
     net: ImportNetwork,
     provider: str,
@@ -55,6 +92,13 @@ def run_import(
     log_block_range: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> int:
+    from web3 import Web3
+
+    from reconciler.chain.reader import ChainReader
+    from reconciler.chain.registrations import read_registrations
+    from reconciler.chain.rpc import RpcError
+    from reconciler.render.desired_yaml import ImportSource, render_import
+
     for flag, given in (("--from-block", from_block), ("--log-block-range", log_block_range)):
         if given is not None:
             click.echo(
@@ -73,8 +117,7 @@ def run_import(
     try:
         ref = parse_reference(net.rpc_ref, Path.cwd()) if net.rpc_ref else None
     except BadReference as exc:
-        click.echo(f"error: --rpc-url: {exc}", err=True)
-        return EXIT_ERROR
+        raise BadReference(f"--rpc-url: {exc}") from None
     diamond = Web3.to_checksum_address(net.diamond) if net.diamond else None
     mor = Web3.to_checksum_address(net.mor) if net.mor else None
     spec = NetworkSpec(
@@ -107,10 +150,8 @@ def run_import(
             mor=mor,
         )
         result = render_import(chain, address, recoveries, source)
-    except (NetworkError, ChainCheckError, RpcError, ValueError) as exc:
-        hint = "; is the devnet running? (`reconcile devnet up`)" if isinstance(exc, RpcError) else ""
-        click.echo(f"error: {exc}{hint}", err=True)
-        return EXIT_ERROR
+    except RpcError as exc:
+        raise RpcError(f"{exc}; is the devnet running? (`reconcile devnet up`)") from None
     click.echo(result.text, nl=False)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
@@ -126,5 +167,7 @@ def run_import(
 
 def _wire(reader: ChainReader) -> str:
     """What the endpoint saw (a metered endpoint bills calls): HTTP requests and JSON-RPC calls."""
+    from reconciler.chain.rpc import endpoint_of
+
     p = endpoint_of(reader.w3)
     return f" ({p.stats.http_requests} HTTP requests, {p.stats.calls} calls)" if p is not None else ""

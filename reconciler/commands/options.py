@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+from reconciler import DEFAULT_STATE_DIR
 
-DEFAULT_STATE_DIR = Path(".reconcile")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def state_dir_option(help_text: str) -> Callable[[F], F]:
@@ -18,3 +18,17 @@ def state_dir_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--state-dir", type=click.Path(path_type=Path), default=DEFAULT_STATE_DIR, show_default=True, help=help_text
     )
+
+
+def keystore_options(f: F) -> F:
+    """`--keystore` + `--password-ref`: the provider wallet's key kept encrypted (approve, delegate), the same on both."""
+    f = click.option(
+        "--password-ref",
+        metavar="REF",
+        help="The --keystore password: env:NAME or file:PATH, never the password itself (default: asked, hidden).",
+    )(f)
+    return click.option(
+        "--keystore",
+        type=click.Path(path_type=Path),
+        help="The PROVIDER wallet's encrypted JSON keystore, instead of --key-ref.",
+    )(f)

@@ -1,9 +1,10 @@
 """How a command ends: the exit codes and the one mapping from the reconciler's errors to what is printed.
 
 Exit codes (docs/architecture.md, "Stable interfaces"): 0 success or nothing pending, 1 error, 2 changes
-pending (`plan --detailed-exitcode`). An expected failure (`ReconcileError`) prints its message, or each
-diagnostic of a desired-state error, and exits 1; Ctrl-C says how to go on and exits 1; anything else is a bug,
-shown in one line unless `--verbose`.
+pending (`plan --detailed-exitcode`). Every command's body is `@handled`: an expected failure (`ReconcileError`)
+prints `error: ` and its message, or each diagnostic of a `ValidationFailed`, and exits 1; Ctrl-C says how to go
+on and exits 1; anything else is a bug, shown by the CLI's `main` in one line (`unexpected`) unless
+`reconcile --traceback`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import ParamSpec
 import click
 
 from reconciler import ReconcileError
-from reconciler.desired.diagnostics import DesiredStateError
+from reconciler.desired.diagnostics import ValidationFailed
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
@@ -27,7 +28,7 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)  # an RPC URL may carry an
 
 def report(exc: ReconcileError) -> int:
     """Print an expected failure for a person; returns the exit code."""
-    if isinstance(exc, DesiredStateError):
+    if isinstance(exc, ValidationFailed):
         for d in exc.diagnostics:
             click.echo(str(d), err=True)
     else:
@@ -54,4 +55,4 @@ def handled(run: Callable[P, int]) -> Callable[P, int]:
 def unexpected(exc: BaseException) -> str:
     """One line for a bug: the type and the message, with any URL left out (it may hold a key)."""
     text = _URL.sub("<url>", str(exc).splitlines()[0] if str(exc) else "")
-    return f"error: unexpected {type(exc).__name__}: {text} (run again with --verbose for the traceback)"
+    return f"error: unexpected {type(exc).__name__}: {text} (run again with reconcile --traceback for the traceback)"

@@ -1,4 +1,7 @@
-"""`reconcile plan`: load + validate, observe chain and proxy, plan, render; 0/1/2 exit codes."""
+"""`reconcile plan`: load + validate, observe chain and proxy, plan, render; 0/1/2 exit codes.
+
+The pipeline (web3) is imported when the command runs, so `reconcile --help` starts without it.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +13,31 @@ from pathlib import Path
 import click
 
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
-from reconciler.pipeline import make_plan
 from reconciler.plan.codec import plan_to_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text, use_color
 
 
+@click.command("plan")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan (JSON) for `apply --plan`.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 when nothing is pending, 2 when something is, 1 on error."
+)
+@click.option("--verbose", is_flag=True, help="Show RPC round trips, dependencies and costs of reported entries.")
+@click.option("--require-proxy", is_flag=True, help="Fail when the forwarder's admin API cannot be reached.")
+def plan_cmd(
+    path: Path, fmt: str, out: Path | None, detailed_exitcode: bool, verbose: bool, require_proxy: bool
+) -> None:
+    """Observe the chain and the proxy, diff against PATH and print what would change, with its cost."""
+    sys.exit(run_plan(path, fmt, out, detailed_exitcode, verbose, require_proxy))
+
+
 @handled
 def run_plan(path: Path, fmt: str, out: Path | None, detailed: bool, verbose: bool, require_proxy: bool) -> int:
+    from reconciler.pipeline import make_plan
+
     if out is not None and (problem := _out_problem(out)) is not None:
         click.echo(f"error: --out {out}: {problem}", err=True)  # said before the chain is read, not after
         return EXIT_ERROR

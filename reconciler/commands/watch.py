@@ -16,6 +16,7 @@ from types import FrameType
 import click
 
 from reconciler.commands.options import state_dir_option
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -116,6 +117,7 @@ def watch_cmd(
     )
 
 
+@handled
 def run_watch(
     path: Path | None,
     interval: float,
@@ -133,58 +135,50 @@ def run_watch(
     page: bool = True,
 ) -> int:
     from reconciler import ReconcileError
-    from reconciler.commands.outcome import report
     from reconciler.desired.references import BadReference, parse_reference, resolve
+    from reconciler.status.auth import refusal
+    from reconciler.status.board import Board
+    from reconciler.status.forwarder_figures import Sampler
+    from reconciler.status.server import WatchServer
     from reconciler.watch import loop as watchloop
-    from reconciler.watch.auth import refusal
     from reconciler.watch.backoff import Backoff
-    from reconciler.watch.board import Board
-    from reconciler.watch.forwarder import Sampler
-    from reconciler.watch.http import WatchServer
     from reconciler.watch.metrics import WatchMetrics
     from reconciler.watch.notify import Webhook
 
     if suspend and resume_:
         click.echo("error: --suspend and --resume together", err=True)
-        return 1
-    try:
-        if suspend:
-            watchloop.suspend(state_dir, "reconcile watch --suspend")
-            click.echo(
-                f"suspended: watchers using --state-dir {state_dir} only report until `reconcile watch --resume`"
-            )
-            return 0
-        if resume_:
-            watchloop.resume(state_dir)
-            click.echo(f"resumed: watchers using --state-dir {state_dir} apply again (writer-conflict stop lifted)")
-            return 0
-    except ReconcileError as exc:  # a --state-dir that is a file, or cannot be written
-        return report(exc)
+        return EXIT_ERROR
+    if suspend:  # a --state-dir that is a file, or cannot be written: a StateUnusable, said by @handled
+        watchloop.suspend(state_dir, "reconcile watch --suspend")
+        click.echo(f"suspended: watchers using --state-dir {state_dir} only report until `reconcile watch --resume`")
+        return EXIT_OK
+    if resume_:
+        watchloop.resume(state_dir)
+        click.echo(f"resumed: watchers using --state-dir {state_dir} apply again (writer-conflict stop lifted)")
+        return EXIT_OK
     if path is None:
         click.echo("error: give the desired-state PATH to watch", err=True)
-        return 1
+        return EXIT_ERROR
     hook = None
     if webhook_ref:
         try:
             url = resolve(parse_reference(webhook_ref, Path.cwd()), os.environ)
         except BadReference as exc:
-            click.echo(f"error: --webhook: {exc}", err=True)
-            return 1
+            raise BadReference(f"--webhook: {exc}") from None
         if url is None:
             click.echo(f"error: --webhook {webhook_ref} has no value here", err=True)
-            return 1
+            return EXIT_ERROR
         hook = Webhook(url)
     token = None
     if http_token_ref:
         try:
             token = resolve(parse_reference(http_token_ref, Path.cwd()), os.environ)
         except BadReference as exc:
-            click.echo(f"error: --http-token: {exc}", err=True)
-            return 1
+            raise BadReference(f"--http-token: {exc}") from None
         token = (token or "").strip() or None
         if token is None:
             click.echo(f"error: --http-token {http_token_ref} has no value here", err=True)
-            return 1
+            return EXIT_ERROR
     metrics = WatchMetrics(auto_apply=auto_apply)
     server = None
     board = None
@@ -193,17 +187,17 @@ def run_watch(
             host, port = _host_port(metrics_listen)
         except click.BadParameter as exc:
             click.echo(f"error: --http-listen: {exc.message}", err=True)
-            return 1
+            return EXIT_ERROR
         why = refusal(host, token)
         if why is not None:
             click.echo(f"error: {why}", err=True)
-            return 1
+            return EXIT_ERROR
         board = Board(state_dir, Sampler()) if page else None
         try:
             server = WatchServer(metrics, host, port, token, board.doc if board else None).start()
         except OSError as exc:
             click.echo(f"error: --http-listen {metrics_listen}: {exc.strerror or exc}", err=True)
-            return 1
+            return EXIT_ERROR
         if board is not None and board.sampler is not None:
             board.sampler.start()
 
@@ -228,10 +222,10 @@ def run_watch(
     )
     try:
         watcher = watchloop.Watcher(opts)
-    except ReconcileError as exc:  # --git-pull outside a git checkout, a --state-dir that cannot be used
+    except ReconcileError:  # --git-pull outside a git checkout, a --state-dir that cannot be used: said by @handled
         if server is not None:
             server.stop()
-        return report(exc)
+        raise
     interrupts = 0
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -260,4 +254,4 @@ def run_watch(
         if board is not None and board.sampler is not None:
             board.sampler.stop()
     click.echo("stopped", err=True)
-    return 0
+    return EXIT_OK

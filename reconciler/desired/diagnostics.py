@@ -47,8 +47,10 @@ def format_path(parts: tuple[str | int, ...]) -> str:
     return out or "(root)"
 
 
-class DesiredStateError(DesiredStateInvalid):
-    """The desired state is invalid; carries every diagnostic found (errors and warnings)."""
+class ValidationFailed(DesiredStateInvalid):
+    """Loading the desired state found errors: carries every diagnostic (errors and warnings), each printed on
+    its own line. One member of the family `DesiredStateInvalid`, whose others are found later, one at a time
+    (a reference with no value, a key that does not decrypt)."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics

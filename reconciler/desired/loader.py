@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.desired.build import build_desired
-from reconciler.desired.diagnostics import DesiredStateError, Diagnostic, Location, Severity, format_path
+from reconciler.desired.diagnostics import Diagnostic, Location, Severity, ValidationFailed, format_path
 from reconciler.desired.model import Desired
 from reconciler.desired.schema import desired_state_validator, explain
 from reconciler.desired.yamlsource import Path_, parse_yaml
@@ -126,7 +126,7 @@ def _merge_one(
 
 
 def load_desired(path: Path) -> tuple[Desired, list[Diagnostic]]:
-    """Load and validate. Returns (desired, warnings); raises DesiredStateError with every error found."""
+    """Load and validate. Returns (desired, warnings); raises ValidationFailed with every error found."""
     merged, diags = merge_sources(path)
     if not any(d.severity is Severity.ERROR for d in diags):
         for error in desired_state_validator().iter_errors(merged.data):
@@ -138,7 +138,7 @@ def load_desired(path: Path) -> tuple[Desired, list[Diagnostic]]:
         diags += more
     diags = _sorted(diags)
     if desired is None or any(d.severity is Severity.ERROR for d in diags):
-        raise DesiredStateError(diags)
+        raise ValidationFailed(diags)
     return desired, diags
 
 

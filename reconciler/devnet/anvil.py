@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -16,6 +14,7 @@ import httpx
 
 from reconciler import EndpointUnusable
 from reconciler.chain.artifacts import REPO_ROOT
+from reconciler.host.processes import pid_alive, stop_pid
 
 INSTALL_HINT = "run `make setup` (installs the pinned npm package @foundry-rs/anvil-linux-amd64 into tools/)"
 
@@ -67,29 +66,6 @@ def is_anvil(pid: int) -> bool:
         return False
     argv = [Path(a.decode(errors="replace")).name for a in cmdline.split(b"\0")[:2]]  # anvil, or node .../anvil
     return any(a.startswith("anvil") for a in argv)
-
-
-def process_start(pid: int) -> float | None:
-    """When pid's process started (Unix time, to about a second), from /proc; None where that cannot be told."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(
-            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line[:6] == "btime "
-        )
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, counted after the (comm) field
-    except (OSError, StopIteration, IndexError, ValueError):
-        return None
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -157,21 +133,3 @@ class Anvil:
 
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
-
-
-def stop_pid(pid: int, timeout: float = 10.0) -> bool:
-    """SIGTERM (anvil dumps its state on exit), then SIGKILL after timeout. True when it was running."""
-    if not pid_alive(pid):
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = 0
-        if done == pid or not pid_alive(pid):
-            return True
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
-    return True

@@ -22,7 +22,8 @@ from reconciler import EndpointUnusable
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.networks import read_devnet_info
 from reconciler.devnet import unlocked
-from reconciler.devnet.anvil import Anvil, AnvilError, is_anvil, port_in_use, rpc_answers, stop_pid
+from reconciler.devnet.anvil import Anvil, AnvilError, is_anvil, port_in_use, rpc_answers
+from reconciler.host.processes import stop_pid
 
 MOR = 10**18
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from reconciler.desired.model import Desired
-from reconciler.desired.modelsconfig import entry_from_json, state_from_json
-from reconciler.desired.references import resolve
+from reconciler.desired.modelsconfig import state_from_json
+from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin
 from reconciler.observe.model import ForwarderState, ModelsConfigState, RouterState
 
 _MODEL_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -33,42 +33,23 @@ def read_config_file(path: str) -> ModelsConfigState:
     return state_from_json(source, obj)
 
 
-def read_admin_config(admin_url: str, token: str, timeout: float = 5.0) -> ModelsConfigState:
-    """GET {adminUrl}/admin/config: {version, models: [entry without apiKey, with apiKeyFingerprint]}."""
-    url = admin_url.rstrip("/") + "/admin/config"
-    r = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
-    r.raise_for_status()
-    data = r.json()
-    models = [m for m in data.get("models", []) if isinstance(m, dict)]
-    return ModelsConfigState(
-        source=f"admin:{admin_url}",
-        exists=True,
-        version=data.get("version"),
-        entries=tuple(entry_from_json(m) for m in models),
-        error=data.get("lastReloadError"),
-    )
-
-
 def observe_proxy(desired: Desired, environ: Mapping[str, str] | None = None) -> ForwarderState:
     proxy = desired.proxy
     if proxy is None:
         return ForwarderState()
     file = read_config_file(proxy.models_config_path)
-    if not proxy.admin_url:
+    admin = ForwarderAdmin.of(desired, environ)
+    if admin is None:
         return ForwarderState(file=file)
-    token = resolve(proxy.admin_token, environ) if proxy.admin_token else None
-    if token is None:
+    if admin.token is None:
         return ForwarderState(
             file=file, admin_configured=True, reachable=False, note=f"admin token {proxy.admin_token} has no value here"
         )
     try:
-        served = read_admin_config(proxy.admin_url, token)
-    except httpx.HTTPStatusError as exc:
-        return ForwarderState(
-            file=file, admin_configured=True, reachable=False, note=f"admin API answered {exc.response.status_code}"
-        )
-    except (httpx.HTTPError, ValueError) as exc:
-        return ForwarderState(file=file, admin_configured=True, reachable=False, note=type(exc).__name__)
+        served = admin.config()
+    except AdminCallFailed as exc:
+        note = exc.cause if exc.status is None else f"admin API answered {exc.status}"
+        return ForwarderState(file=file, admin_configured=True, reachable=False, note=note)
     return ForwarderState(file=file, served=served, admin_configured=True, reachable=True)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
-from reconciler.chain.model_index import DEFAULT_STATE_DIR
+from reconciler import DEFAULT_STATE_DIR
 from reconciler.chain.networks import Network
 from reconciler.chain.reader import ChainReader
 from reconciler.desired.model import Desired
@@ -39,7 +39,15 @@ def observe(
     state_dir: Path | None = DEFAULT_STATE_DIR,
 ) -> Observed:
     """`state_dir` keeps what the chain reader learned once (the registry's model ids and owners)."""
-    chain = ChainReader.connect(network, state_dir=state_dir).observe(desired)
+    return observe_with(ChainReader.connect(network, state_dir=state_dir), desired, environ)
+
+
+def observe_with(
+    reader: ChainReader, desired: Desired, environ: Mapping[str, str] | None = None, all_sessions: bool = False
+) -> Observed:
+    """Everything, the chain through a reader the caller keeps (`reconcile status` asks it for its endpoints'
+    health after); `all_sessions` reads every session the provider ever had (what is claimable)."""
+    chain = reader.observe(desired, all_sessions=all_sessions)
     return Observed(
         chain=chain,
         proxy=observe_proxy(desired, environ),

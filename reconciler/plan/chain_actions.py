@@ -8,7 +8,19 @@ from typing import Any
 from reconciler.desired.model import ModelSpec
 from reconciler.observe.model import BidState, ModelState
 from reconciler.plan.context import Context, mor, utc
-from reconciler.plan.model import Action, ActionKind, BidValues, Cost, ModelValues, ProviderValues, Status, Subject
+from reconciler.plan.model import (
+    Action,
+    ActionKind,
+    BidRef,
+    BidValues,
+    Cost,
+    ModelRef,
+    ModelValues,
+    ProviderRef,
+    ProviderValues,
+    Status,
+    model_of,
+)
 from reconciler.plan.proxy_actions import RouterHold
 
 
@@ -35,7 +47,7 @@ def provider_actions(ctx: Context) -> list[str]:
         return []
     registered = have is not None and not have.is_deleted
     target = f"provider {want.address}"
-    subject = Subject(provider=want.address)
+    subject = ProviderRef(want.address)
     value = ProviderValues(want.address, want.endpoint, want.stake)
     if not registered:
         errors = []
@@ -92,7 +104,7 @@ def provider_delete(ctx: Context) -> None:
             kind=ActionKind.PROVIDER_DEREGISTER,
             target=f"provider {want.address}",
             reason="provider.absent is true",
-            subject=Subject(provider=want.address),
+            subject=ProviderRef(want.address),
             before={"address": have.address, "endpoint": have.endpoint, "stake": have.stake},
             cost=Cost(stake=-(have.stake - have.limit_period_earned)),
             depends_on=tuple(deps),
@@ -142,7 +154,7 @@ def model_actions(ctx: Context, deps: list[str]) -> list[str]:
                     kind=ActionKind.MODEL_REGISTER,
                     target=_model_target(m),
                     reason="not registered" if have is None else "deregistered on chain; registering revives it",
-                    subject=Subject(model_id=m.model_id),
+                    subject=ModelRef(m.model_id),
                     value=_model_values(m),
                     before=None if have is None else model_before(have),
                     cost=Cost(stake=max(m.stake - (have.stake if have else 0), 0)),
@@ -171,7 +183,7 @@ def model_actions(ctx: Context, deps: list[str]) -> list[str]:
                     kind=ActionKind.MODEL_UPDATE,
                     target=_model_target(m),
                     reason="; ".join(changes),
-                    subject=Subject(model_id=m.model_id),
+                    subject=ModelRef(m.model_id),
                     value=_model_values(m),
                     before=model_before(have),
                     cost=Cost(stake=add),
@@ -203,7 +215,7 @@ def model_deletes(ctx: Context, bid_ids: dict[str, list[str]]) -> None:
                     if until is not None
                     else "absent: true"
                 ),
-                subject=Subject(model_id=m.model_id),
+                subject=ModelRef(m.model_id),
                 before=model_before(have),
                 cost=Cost(stake=-have.stake),
                 status=Status.DRAINING if until is not None else Status.PENDING,
@@ -296,14 +308,14 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterH
                 "buyers open sessions on the bid",
             )
         # the provider's and the proxy files' actions, and this model's own registration
-        model_deps = [d for d in deps if by_id[d].subject.model_id in (None, m.model_id)]
+        model_deps = [d for d in deps if model_of(by_id[d].subject) in (None, m.model_id)]
         ctx.add(
             Action(
                 id=f"bid.post:{m.model_id}",
                 kind=ActionKind.BID_POST,
                 target=_bid_target(m),
                 reason=reason,
-                subject=Subject(model_id=m.model_id),
+                subject=ModelRef(m.model_id),
                 value=value,
                 before=before,
                 cost=Cost(fee=market.bid_fee),
@@ -323,7 +335,7 @@ def _bid_delete(m: ModelSpec, b: BidState, reason: str) -> Action:
         kind=ActionKind.BID_DELETE,
         target=_bid_target(m),
         reason=f"{reason}; the fee paid is not refunded, open sessions stay open",
-        subject=Subject(model_id=b.model_id, bid_id=b.bid_id),
+        subject=BidRef(b.bid_id, b.model_id),
         before={"bidId": b.bid_id, "modelId": b.model_id, "pricePerSecond": b.price_per_second, "nonce": b.nonce},
     )
 
@@ -346,7 +358,7 @@ def unmanaged(ctx: Context) -> None:
                 reason="undeclared; policy.prune is true"
                 if prune
                 else "undeclared; left alone (policy.prune is false)",
-                subject=Subject(model_id=b.model_id, bid_id=b.bid_id),
+                subject=BidRef(b.bid_id, b.model_id),
                 before={
                     "bidId": b.bid_id,
                     "modelId": b.model_id,
@@ -368,7 +380,7 @@ def unmanaged(ctx: Context) -> None:
                 reason="undeclared; policy.prune is true"
                 if prune
                 else "undeclared; left alone (policy.prune is false)",
-                subject=Subject(model_id=o.model_id),
+                subject=ModelRef(o.model_id),
                 before=model_before(o),
                 cost=Cost(stake=-o.stake) if prune else Cost(),
                 status=Status.PENDING if prune else Status.UNMANAGED,

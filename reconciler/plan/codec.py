@@ -15,15 +15,20 @@ from reconciler.plan.model import (
     ActionKind,
     ActionValue,
     Allowance,
+    BidRef,
     BidValues,
     BlockRef,
     Cost,
+    ModelRef,
     ModelValues,
     NetworkInfo,
     Plan,
+    ProviderRef,
     ProviderValues,
     ProxyEntries,
+    ProxyEntryRef,
     ProxyFile,
+    ProxyFileRef,
     Status,
     Subject,
 )
@@ -84,7 +89,7 @@ def _market(m: MarketParams) -> dict[str, int]:
 def _action(a: Action) -> dict[str, Any]:
     return {
         "id": a.id,
-        "kind": a.kind.value,
+        "kind": a.kind.shown,
         "target": a.target,
         "status": a.status.value,
         "verb": a.verb,
@@ -101,38 +106,59 @@ def _action(a: Action) -> dict[str, Any]:
 
 
 def _subject(s: Subject) -> dict[str, Any]:
-    return {"provider": s.provider, "modelId": s.model_id, "bidId": s.bid_id, "proxy": s.proxy}
+    """The v1 form: one record with the four fields, those the reference does not have left null."""
+    out: dict[str, Any] = {"provider": None, "modelId": None, "bidId": None, "proxy": None}
+    match s:
+        case ProviderRef(address=address):
+            out["provider"] = address
+        case ModelRef(model_id=mid):
+            out["modelId"] = mid
+        case BidRef(bid_id=bid, model_id=mid):
+            out["bidId"], out["modelId"] = bid, mid
+        case ProxyFileRef(proxy=f):
+            out["proxy"] = f
+        case ProxyEntryRef(proxy=f, model_id=mid):
+            out["proxy"], out["modelId"] = f, mid
+    return out
 
 
 def _kind_from(a: dict[str, Any]) -> ActionKind:
-    """The action's kind; before proxy.remove was a kind of its own, a removal was saved as proxy.write-config."""
+    """The action's kind. An unmanaged entry is saved as proxy.write-config (`ActionKind.shown`), and before
+    proxy.remove was a kind of its own, a removal was saved as proxy.write-config too."""
     kind = ActionKind(a["kind"])
+    if kind is ActionKind.PROXY_WRITE_CONFIG and a["status"] == Status.UNMANAGED.value:
+        return ActionKind.PROXY_UNMANAGED
     if kind is ActionKind.PROXY_WRITE_CONFIG and str(a["id"]).startswith("proxy.remove:"):
         return ActionKind.PROXY_REMOVE
     return kind
 
 
 def _subject_from(a: dict[str, Any], provider: str) -> Subject:
-    """The action's subject; a plan saved before subjects were written has it only in its id, read here."""
-    if "subject" in a:
-        s = a["subject"]
-        proxy = None if s["proxy"] is None else ProxyFile(s["proxy"])
-        return Subject(provider=s["provider"], model_id=s["modelId"], bid_id=s["bidId"], proxy=proxy)
+    """The action's subject, from the fields its v1 record fills; a plan saved before subjects were written has
+    it only in its id, read here."""
+    s = a.get("subject") or {}
+    proxy, model_id, bid_id = s.get("proxy"), s.get("modelId"), s.get("bidId")
+    if proxy is not None:
+        return ProxyFileRef(ProxyFile(proxy)) if model_id is None else ProxyEntryRef(ProxyFile(proxy), model_id)
+    if bid_id is not None and model_id is not None:
+        return BidRef(bid_id, model_id)
+    if bid_id is None and model_id is not None:
+        return ModelRef(model_id)
+    if bid_id is None and s.get("provider") is not None:
+        return ProviderRef(s["provider"])
     head, _, rest = str(a["id"]).partition(":")
     before = a.get("before") or {}
     match head.split("."):
         case ["provider" | "mor", _]:
-            return Subject(provider=provider)
-        case ["model", _]:
-            return Subject(model_id=rest)
-        case ["bid", "post"]:
-            return Subject(model_id=rest)
-        case ["bid", "delete"]:
-            return Subject(model_id=before.get("modelId"), bid_id=rest)
+            return ProviderRef(provider)
+        case ["model", _] | ["bid", "post"] if rest:
+            return ModelRef(rest)
+        case ["bid", "delete"] if rest and before.get("modelId"):
+            return BidRef(rest, str(before["modelId"]))
         case ["proxy", _]:
-            who, _, model_id = rest.partition(":")
-            return Subject(proxy=ProxyFile(who), model_id=model_id or None)
-    return Subject()
+            who, _, entry = rest.partition(":")
+            return ProxyEntryRef(ProxyFile(who), entry) if entry else ProxyFileRef(ProxyFile(who))
+    raise ValueError(f"action {a['id']}: cannot tell what it acts on (no subject, and none in its id)")
 
 
 def _value_from(kind: ActionKind, after: dict[str, Any] | None) -> ActionValue | None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from reconciler.market.pricing import expected_yearly_earnings
 from reconciler.plan.context import Context, approve_command, mor
-from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Allowance, Status, Subject
+from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind, Allowance, BidRef, ModelRef, ProviderRef, Status
 
 CENT_MOR = 10**16  # 0.01 MOR
 
@@ -48,7 +48,7 @@ def approve(ctx: Context) -> None:
             kind=ActionKind.MOR_APPROVE,
             target=f"MOR allowance of {ctx.desired.provider.address} to the Diamond",
             reason=reason,
-            subject=Subject(provider=ctx.desired.provider.address),
+            subject=ProviderRef(ctx.desired.provider.address),
             value=Allowance(amount, spender),
             before=Allowance(chain.payer_allowance, spender).as_after(),
             status=Status.MANUAL if delegate else Status.PENDING,
@@ -75,8 +75,16 @@ def empty_guard(ctx: Context) -> None:
     live_bids = {b.bid_id for b in chain.active_bids()}
     if not live_models and not live_bids:
         return
-    deleted_models = {a.subject.model_id for a in ctx.actions if a.kind is ActionKind.MODEL_DEREGISTER and a.pending}
-    deleted_bids = {a.subject.bid_id for a in ctx.actions if a.kind is ActionKind.BID_DELETE and a.pending}
+    deleted_models = {
+        a.subject.model_id
+        for a in ctx.actions
+        if a.kind is ActionKind.MODEL_DEREGISTER and a.pending and isinstance(a.subject, ModelRef)
+    }
+    deleted_bids = {
+        a.subject.bid_id
+        for a in ctx.actions
+        if a.kind is ActionKind.BID_DELETE and a.pending and isinstance(a.subject, BidRef)
+    }
     posts = any(a.kind is ActionKind.BID_POST for a in ctx.actions)
     registers = any(a.kind is ActionKind.MODEL_REGISTER for a in ctx.actions)
     if live_models <= deleted_models and live_bids <= deleted_bids and not posts and not registers:

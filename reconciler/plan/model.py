@@ -1,9 +1,11 @@
 """A plan is plain data, like Terraform's internal/plans: renderers, the saved plan file and the applier
 each consume it. Frozen dataclasses; money in int wei; no secret ever (key fingerprints only).
 
-Every action carries what it acts on as a typed `Subject` and, where apply needs values, a typed `value` (a
+Every action carries what it acts on as a `Subject`, one frozen reference type per kind of thing (`ProviderRef`,
+`ModelRef`, `BidRef`, `ProxyFileRef`, `ProxyEntryRef`), and, where apply needs values, a typed `value` (a
 bid's price in wei, an allowance, a proxy write's entries); `after` is the same value as plain data, for the
-renderers and the saved plan. Ids are built here and in the planner only, and nothing parses them.
+renderers and the saved plan. Ids are built here and in the planner only; nothing outside plan/ parses them
+(the codec reads the subjects of a plan saved before subjects were written out of their ids).
 
 Action ids (stable, and what `depends_on` refers to):
   mor.approve                      after: {allowance (what the plan spends, or policy.allowance), spender}
@@ -16,7 +18,8 @@ Action ids (stable, and what `depends_on` refers to):
   bid.delete:<bidId>               before: {bidId, modelId, pricePerSecond, nonce}
   proxy.write-config:forwarder|router        after: {entries: [changed entries, fingerprints only]}
   proxy.remove:forwarder|router:<modelId>    an entry leaving a file (after its bids are deleted; kind proxy.remove)
-  proxy.unmanaged:forwarder|router:<modelId> an undeclared entry kept as it is (status unmanaged)
+  proxy.unmanaged:forwarder|router:<modelId> an undeclared entry kept as it is (kind proxy.unmanaged, status
+                                             unmanaged; shown and saved as proxy.write-config)
   proxy.reload:forwarder|router, proxy.restart-required:router
 Actions are in execution order: pending ones first (approve, provider, models, proxy writes and reloads,
 bid posts, bid deletes, proxy removals, model then provider deregistrations), then reported ones.
@@ -48,6 +51,13 @@ class ActionKind(StrEnum):
     PROXY_REMOVE = "proxy.remove"
     PROXY_RELOAD = "proxy.reload"
     PROXY_RESTART_REQUIRED = "proxy.restart-required"
+    PROXY_UNMANAGED = "proxy.unmanaged"  # an undeclared entry kept as it is: only reported, never executed
+
+    @property
+    def shown(self) -> str:
+        """The name renderers print and saved plans hold. An unmanaged entry keeps the one format_version 1 gave
+        it before it was a kind of its own (proxy.write-config), so the output and the files stay as they were."""
+        return ActionKind.PROXY_WRITE_CONFIG.value if self is ActionKind.PROXY_UNMANAGED else self.value
 
 
 CHAIN_KINDS = frozenset(
@@ -77,13 +87,60 @@ class ProxyFile(StrEnum):
 
 
 @dataclass(frozen=True)
-class Subject:
-    """What an action acts on: the provider, a model, a bid, a proxy file, or a model's entry in a proxy file."""
+class ProviderRef:
+    """The provider (its registration, or the MOR allowance its wallet gives the Diamond)."""
 
-    provider: str | None = None
-    model_id: str | None = None
-    bid_id: str | None = None
-    proxy: ProxyFile | None = None
+    address: str
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model: its registration, or its bid (a bid to post has no id yet)."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class BidRef:
+    """A bid on chain, and the model it is on."""
+
+    bid_id: str
+    model_id: str
+
+
+@dataclass(frozen=True)
+class ProxyFileRef:
+    """A whole models-config file (the forwarder's or the router's): its write or its reload."""
+
+    proxy: ProxyFile
+
+
+@dataclass(frozen=True)
+class ProxyEntryRef:
+    """A model's entry in a models-config file."""
+
+    proxy: ProxyFile
+    model_id: str
+
+
+# What an action acts on: one reference type per kind of thing, each with exactly the fields it has.
+Subject: TypeAlias = ProviderRef | ModelRef | BidRef | ProxyFileRef | ProxyEntryRef
+
+
+def model_of(subject: Subject) -> str | None:
+    """The model an action concerns (a model, its bid, or its entry in a file); None for the provider or a file."""
+    match subject:
+        case ModelRef(model_id=mid) | BidRef(model_id=mid) | ProxyEntryRef(model_id=mid):
+            return mid
+    return None
+
+
+def proxy_of(subject: Subject) -> ProxyFile | None:
+    """The models-config file an action writes, reloads or removes an entry from; None for the chain's."""
+    match subject:
+        case ProxyFileRef(proxy=f) | ProxyEntryRef(proxy=f):
+            return f
+    return None
 
 
 @dataclass(frozen=True)
@@ -150,7 +207,7 @@ class BidValues:
 
 @dataclass(frozen=True)
 class ProxyEntries:
-    """proxy.write-config: the new or changed entries (key fingerprints only), or an unmanaged entry kept."""
+    """proxy.write-config: the new or changed entries (key fingerprints only)."""
 
     entries: tuple[Mapping[str, Any], ...]
 
@@ -204,7 +261,7 @@ class Action:
     kind: ActionKind
     target: str
     reason: str
-    subject: Subject = Subject()
+    subject: Subject
     value: ActionValue | None = None
     before: Mapping[str, Any] | None = None
     after: Mapping[str, Any] | None = None
@@ -230,6 +287,17 @@ class Action:
         if self.kind in DELETE_KINDS:
             return "delete"
         return "update"
+
+
+@dataclass(frozen=True)
+class ManualStep:
+    """An action only a person can take (status manual: the provider wallet's `reconcile approve`), and why."""
+
+    action_id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.action_id}: {self.reason}"
 
 
 @dataclass(frozen=True)

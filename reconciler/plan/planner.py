@@ -76,6 +76,7 @@ _PHASE = {
     ActionKind.PROXY_WRITE_CONFIG: 3,
     ActionKind.PROXY_RELOAD: 3,
     ActionKind.PROXY_RESTART_REQUIRED: 3,
+    ActionKind.PROXY_UNMANAGED: 3,
     ActionKind.BID_POST: 4,
     ActionKind.BID_DELETE: 5,
     ActionKind.PROXY_REMOVE: 6,

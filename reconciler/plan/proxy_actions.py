@@ -8,7 +8,7 @@ from typing import Any
 from reconciler.desired.modelsconfig import forwarder_entries, forwarder_key_refs, router_entries
 from reconciler.observe.model import ModelsConfigState, ProxyEntry
 from reconciler.plan.context import Context, utc
-from reconciler.plan.model import Action, ActionKind, ProxyEntries, ProxyFile, Status, Subject
+from reconciler.plan.model import Action, ActionKind, ProxyEntries, ProxyEntryRef, ProxyFile, ProxyFileRef, Status
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _write_config(
             kind=ActionKind.PROXY_WRITE_CONFIG,
             target=f"{which.value} models-config {path}",
             reason="; ".join(reasons),
-            subject=Subject(proxy=which),
+            subject=ProxyFileRef(which),
             value=ProxyEntries(tuple(changed)),
             before={"version": have.version if have else None, "exists": bool(have and have.exists)},
             warnings=tuple(warnings or ()),
@@ -134,7 +134,7 @@ def forwarder_config(ctx: Context) -> list[str]:
                     kind=ActionKind.PROXY_RELOAD,
                     target=f"forwarder {proxy.admin_url}",
                     reason=reason,
-                    subject=Subject(proxy=ProxyFile.FORWARDER),
+                    subject=ProxyFileRef(ProxyFile.FORWARDER),
                     before={"version": obs.served.version if obs.served else None},
                     # what will be served: the file as it is, or the one the write before this reload makes
                     after={"version": file_v} if not changed else {"serves": "the file written just before"},
@@ -186,10 +186,10 @@ def _removals(
             ctx.add(
                 Action(
                     id=f"proxy.unmanaged:{who}:{e.model_id}",
-                    kind=ActionKind.PROXY_WRITE_CONFIG,
+                    kind=ActionKind.PROXY_UNMANAGED,
                     target=f"{who} models-config entry {e.model_name} ({e.model_id[:10]}…)",
                     reason="not declared; kept as it is (policy.prune is false)",
-                    subject=Subject(proxy=who, model_id=e.model_id),
+                    subject=ProxyEntryRef(who, e.model_id),
                     before=e.as_plan_data(),
                     after=e.as_plan_data(),
                     status=Status.UNMANAGED,
@@ -216,7 +216,7 @@ def _removals(
                 kind=ActionKind.PROXY_REMOVE,
                 target=f"{who} models-config {path}: remove {e.model_name} ({e.model_id[:10]}…)",
                 reason=reason,
-                subject=Subject(proxy=who, model_id=e.model_id),
+                subject=ProxyEntryRef(who, e.model_id),
                 before=e.as_plan_data(),
                 status=status,
                 until=until,
@@ -250,7 +250,7 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, RouterHold]]:
                     kind=ActionKind.PROXY_RELOAD,
                     target=f"router {router.admin_url}",
                     reason="POST /config/models/reload (a 404 means this router needs a restart)",
-                    subject=Subject(proxy=ProxyFile.ROUTER),
+                    subject=ProxyFileRef(ProxyFile.ROUTER),
                     depends_on=tuple(ids),
                 )
             )
@@ -262,7 +262,7 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, RouterHold]]:
                     kind=ActionKind.PROXY_RESTART_REQUIRED,
                     target=f"router (reads {router.models_config_path} only at start)",
                     reason="restart the proxy-router to load the new models-config (it drops open sessions)",
-                    subject=Subject(proxy=ProxyFile.ROUTER),
+                    subject=ProxyFileRef(ProxyFile.ROUTER),
                     status=Status.RESTART_REQUIRED,
                     depends_on=tuple(ids),
                 )
@@ -284,7 +284,7 @@ def router_config(ctx: Context) -> tuple[list[str], dict[str, RouterHold]]:
                     kind=ActionKind.PROXY_RESTART_REQUIRED,
                     target=f"router (reads {router.models_config_path} only at start)",
                     reason=f"the running router has not loaded {len(blocked)} model(s) of its file; restart it",
-                    subject=Subject(proxy=ProxyFile.ROUTER),
+                    subject=ProxyFileRef(ProxyFile.ROUTER),
                     status=Status.RESTART_REQUIRED,
                 )
             )

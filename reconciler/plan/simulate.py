@@ -18,12 +18,17 @@ from reconciler.plan.model import (
     CHAIN_KINDS,
     ActionKind,
     Allowance,
+    BidRef,
     BidValues,
+    ModelRef,
     ModelValues,
     Plan,
     ProviderValues,
     ProxyEntries,
+    ProxyEntryRef,
     ProxyFile,
+    ProxyFileRef,
+    proxy_of,
 )
 
 
@@ -69,25 +74,23 @@ def simulate(observed: Observed, plan: Plan) -> Observed:
                             bids[b.bid_id] = replace(b, deleted_at=now)
                 bid = ids.bid_id(owner, v.model_id, nonce)
                 bids[bid] = BidState(bid, owner, v.model_id, price, nonce, created_at=now)
-            case ProxyEntries() if a.subject.proxy is ProxyFile.FORWARDER:
+            case ProxyEntries() if proxy_of(a.subject) is ProxyFile.FORWARDER:
                 fwd = _merge(fwd, v.as_after()["entries"], "forwarder")
-            case ProxyEntries() if a.subject.proxy is ProxyFile.ROUTER:
+            case ProxyEntries() if proxy_of(a.subject) is ProxyFile.ROUTER:
                 router = _merge(router, v.as_after()["entries"], "router")
-        match a.kind:
-            case ActionKind.PROVIDER_DEREGISTER:
+        match a.kind, a.subject:
+            case ActionKind.PROVIDER_DEREGISTER, _:
                 assert provider is not None
                 provider = replace(provider, is_deleted=True, stake=0)
-            case ActionKind.MODEL_DEREGISTER:
-                mid = str(a.subject.model_id)
+            case ActionKind.MODEL_DEREGISTER, ModelRef(model_id=mid):
                 models[mid] = replace(models[mid], is_deleted=True, stake=0)
-            case ActionKind.BID_DELETE:
-                bid = str(a.subject.bid_id)
+            case ActionKind.BID_DELETE, BidRef(bid_id=bid):
                 bids[bid] = replace(bids[bid], deleted_at=now)
-            case ActionKind.PROXY_REMOVE if a.subject.proxy is ProxyFile.FORWARDER:
-                fwd = _remove(fwd, str(a.subject.model_id))
-            case ActionKind.PROXY_REMOVE if a.subject.proxy is ProxyFile.ROUTER:
-                router = _remove(router, str(a.subject.model_id))
-            case ActionKind.PROXY_RELOAD if a.subject.proxy is ProxyFile.FORWARDER:
+            case ActionKind.PROXY_REMOVE, ProxyEntryRef(proxy=ProxyFile.FORWARDER, model_id=mid):
+                fwd = _remove(fwd, mid)
+            case ActionKind.PROXY_REMOVE, ProxyEntryRef(proxy=ProxyFile.ROUTER, model_id=mid):
+                router = _remove(router, mid)
+            case ActionKind.PROXY_RELOAD, ProxyFileRef(proxy=ProxyFile.FORWARDER):
                 served = fwd
     if observed.proxy.admin_configured and observed.proxy.reachable:
         served = fwd

@@ -12,7 +12,15 @@ GROUPS: list[tuple[str, tuple[ActionKind, ...]]] = [
     ("provider", (ActionKind.PROVIDER_REGISTER, ActionKind.PROVIDER_UPDATE, ActionKind.PROVIDER_DEREGISTER)),
     ("models", (ActionKind.MODEL_REGISTER, ActionKind.MODEL_UPDATE, ActionKind.MODEL_DEREGISTER)),
     ("bids", (ActionKind.BID_POST, ActionKind.BID_DELETE)),
-    ("proxy", (ActionKind.PROXY_WRITE_CONFIG, ActionKind.PROXY_RELOAD, ActionKind.PROXY_RESTART_REQUIRED)),
+    (
+        "proxy",
+        (
+            ActionKind.PROXY_WRITE_CONFIG,
+            ActionKind.PROXY_UNMANAGED,
+            ActionKind.PROXY_RELOAD,
+            ActionKind.PROXY_RESTART_REQUIRED,
+        ),
+    ),
 ]
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-"}

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from reconciler import DesiredStateInvalid
 from reconciler.chain.registrations import Recovery
 from reconciler.desired.model import DEFAULT_TAGS, Endpoint
 from reconciler.market.units import format_mor
@@ -22,6 +23,12 @@ FILL = "# fill in:"
 PLACEHOLDER_UPSTREAM = "upstream-1"
 ZERO32 = "0x" + "00" * 32
 _TAG_ENDPOINTS = {tag: endpoint for endpoint, tag in DEFAULT_TAGS.items()}
+
+
+class NotAProvider(DesiredStateInvalid):
+    """The address given to import is no registered provider on the network read: fix `--provider` (the
+    provider's address, as a desired state names it) or the network. The endpoint answered; nothing is wrong
+    with it, so not `EndpointUnusable`."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ def _declarable(m: ModelState) -> str | None:
 
 def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], source: ImportSource) -> Imported:
     if chain.provider is None or chain.provider.is_deleted:
-        raise ValueError(f"{provider} is not a registered provider on this network: there is nothing to import")
+        raise NotAProvider(f"{provider} is not a registered provider on this network: there is nothing to import")
     prov = chain.provider
     out = Imported(text="")
     rec = {r.model_id: r for r in recoveries}

@@ -49,13 +49,13 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     reposts = [a for a in plan.pending if a.kind.value == "bid.post" and a.before is not None]
     if destructive or reposts:
         head += ["> [!WARNING]", "> **Destructive or irreversible changes:**"]
-        head += [f"> - `{a.kind.value}` {a.target}: {a.reason}" for a in destructive]
+        head += [f"> - `{a.kind.shown}` {a.target}: {a.reason}" for a in destructive]
         head += [f"> - `bid.post` {a.target}: {a.reason}" for a in reposts]
         head.append("")
     if plan.errors or any(a.errors for a in plan.actions):
         head += ["> [!CAUTION]", "> **Errors (apply would refuse):**"]
         head += [f"> - {e}" for e in plan.errors]
-        head += [f"> - `{a.kind.value}` {a.target}: {e}" for a in plan.actions for e in a.errors]
+        head += [f"> - `{a.kind.shown}` {a.target}: {e}" for a in plan.actions for e in a.errors]
         head.append("")
     draining = [a for a in plan.actions if a.status is Status.DRAINING]
     if draining:
@@ -69,7 +69,7 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         details += [f"#### {group}", ""]
         for a in actions:
             status = "" if a.pending else f" **[{a.status.value}]**"
-            details.append(f"- `{symbol(a)} {a.kind.value}` {_escape(a.target)}{status}: {_escape(a.reason)}")
+            details.append(f"- `{symbol(a)} {a.kind.shown}` {_escape(a.target)}{status}: {_escape(a.reason)}")
             details += [f"  - {_escape(line)}" for line in field_lines(a)]
             cost = cost_text(a)
             if cost:

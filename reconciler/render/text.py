@@ -50,7 +50,7 @@ def render_text(plan: Plan, color: bool = False, verbose: bool = False) -> str:
 def _action_lines(a: Action, paint, verbose: bool) -> list[str]:  # type: ignore[no-untyped-def]
     what = a.verb if a.pending else "reported"
     status = "" if a.pending else f" [{a.status.value}]"
-    out = [paint(f"  {symbol(a)} {a.kind.value} {a.target}{status}", what)]
+    out = [paint(f"  {symbol(a)} {a.kind.shown} {a.target}{status}", what)]
     out.append(f"      {a.reason}")
     for line in field_lines(a):
         out.append(f"      {line}")

@@ -1,1 +1,1 @@
-"""Sessions and earnings: the SessionRouter's payment rules, claims, and the status screen built on them."""
+"""Sessions and earnings: the SessionRouter's payment rules and claims (reconciler.status shows them)."""

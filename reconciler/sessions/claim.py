@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from reconciler import GuardRefused
-from reconciler.apply.session import tx_session
+from reconciler.apply.writer import open_writer
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.reader import ChainReader
 from reconciler.chain.sender import TxSender
@@ -243,8 +243,8 @@ def claim_journaled(
     A killed earlier run's journaled claims are first recorded or re-sent as the same bytes and mined before
     anything is re-read, so nothing is claimed twice.
     """
-    with tx_session(
+    with open_writer(
         state, reader.w3, signer, reader.network, progress=progress, plan_id="claim", legacy=legacy
-    ) as session:
-        session.resume_and_wait()
-        return claim_all(reader, desired, session.sender)
+    ) as writer:
+        writer.resume_and_wait()
+        return claim_all(reader, desired, writer.sender)

@@ -25,31 +25,30 @@ from typing import Any
 from web3 import Web3
 
 from reconciler import GuardRefused, StateUnusable
-from reconciler.apply.executor import ApplyOptions, ManualStepNeeded, apply_desired
-from reconciler.apply.session import journal_path, state_path
-from reconciler.chain.artifacts import load_artifact
+from reconciler.apply.refusals import ManualStepNeeded
+from reconciler.apply.run import ApplyOptions, apply_desired
+from reconciler.apply.writer import journal_path, state_path
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
-from reconciler.chain.rpc import connect_all
 from reconciler.chain.signer import load_signer
-from reconciler.desired.diagnostics import DesiredStateError, Severity
+from reconciler.desired.diagnostics import Severity, ValidationFailed
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
-from reconciler.desired.references import resolve
+from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.model import Observed
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan
 from reconciler.sessions.claim import claim_journaled
+from reconciler.status.board import Board
+from reconciler.status.page import Observation, WatcherStatus
 from reconciler.watch.backoff import Backoff
-from reconciler.watch.board import Board
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
 from reconciler.watch.gitsync import PullResult, head, require_checkout
 from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
-from reconciler.watch.page import Observation, WatcherStatus
 from reconciler.watch.record import RunFindings
 from reconciler.watch.state import (
     Alert,
@@ -66,7 +65,7 @@ from reconciler.watch.state import (
     invalid_error,
     stops_on_invalid,
 )
-from reconciler.watch.triggers import ChainTarget, FileTrigger, Poller, Trigger, served_version
+from reconciler.watch.triggers import ChainTarget, FileTrigger, Poller, Trigger
 
 SUSPEND_FILE = "watch-suspend"
 RESUME_FILE = "watch-resume"
@@ -253,21 +252,16 @@ class Watcher:
             return
         network = resolve_network(desired.network, opts.environ)
         provider_dir = state_path(opts.state_dir, network, desired.provider.address)
-        w3 = connect_all(network.endpoints())
+        reader = ChainReader.connect(network, state_dir=None)
         signer = Web3.to_checksum_address(desired.signer.address)
-        block0 = int(w3.eth.block_number)
-        nonce0 = int(w3.eth.get_transaction_count(signer, "pending"))
-        self._endpoints_seen(w3)
-        admin_token = self._admin_token(desired)
-        version0 = (
-            served_version(desired.proxy.admin_url, admin_token)
-            if desired.proxy and desired.proxy.admin_url and admin_token
-            else None
-        )
+        block0, nonce0 = reader.head(signer)
+        self._endpoints_seen(reader.w3)
+        admin = ForwarderAdmin.of(desired, opts.environ)
+        version0 = admin.served_version() if admin is not None and admin.token else None
         run.provider, run.block = desired.provider.address, block0
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
-        self._check_funds(run, w3, network, desired)
+        self._check_funds(run, reader, desired)
         gate = self.state.gate(
             auto_apply=opts.auto_apply,
             policy_suspend=desired.policy.suspend,
@@ -294,8 +288,7 @@ class Watcher:
                 network.diamond,
                 desired.provider.address,
                 signer,
-                desired.proxy.admin_url if desired.proxy else None,
-                admin_token,
+                admin,
             )
             self.poller.rebase(target, block0, nonce0, version0)
             self.files.watch(*self._watched(desired))
@@ -310,8 +303,7 @@ class Watcher:
         self._spent_last_day = SpendLedger(provider_dir / "spend.jsonl").spent_last_day()
         board.provider(provider_dir, limit, self._spent_last_day)
         if board.sampler is not None:
-            proxy = desired.proxy
-            board.sampler.target(proxy.admin_url if proxy else None, self._admin_token(desired))
+            board.sampler.target(ForwarderAdmin.of(desired, self.opts.environ))
         observed, plan = self._seen or plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
@@ -322,7 +314,7 @@ class Watcher:
         files, _dirs = self._watched(self.desired)
         try:
             desired, _warnings = load_desired(self.opts.path)
-        except DesiredStateError as exc:
+        except ValidationFailed as exc:
             errors = [str(d) for d in exc.diagnostics if d.severity is Severity.ERROR]
             run.invalid_error = invalid_error(errors)
             self._alert(run, invalid_alert(errors, files_fingerprint(files)))
@@ -332,11 +324,6 @@ class Watcher:
         self.state = self.state.desired_loaded(files_fingerprint({Path(s) for s in desired.sources}))
         self.desired = desired
         return desired
-
-    def _admin_token(self, desired: Desired) -> str | None:
-        if desired.proxy is None or desired.proxy.admin_token is None:
-            return None
-        return resolve(desired.proxy.admin_token, self.opts.environ)
 
     def _endpoints_seen(self, w3: Web3) -> None:
         """Each RPC endpoint's health, by its label, for /metrics."""
@@ -352,13 +339,11 @@ class Watcher:
             self._alert(run, alert)
         run.writer_conflict = self.state.conflict
 
-    def _check_funds(self, run: RunFindings, w3: Web3, network: Network, desired: Desired) -> None:
+    def _check_funds(self, run: RunFindings, reader: ChainReader, desired: Desired) -> None:
         p = desired.policy
         if p.min_signer_eth is None and p.min_provider_mor is None:
             return
-        eth = int(w3.eth.get_balance(Web3.to_checksum_address(desired.signer.address)))
-        token = w3.eth.contract(address=Web3.to_checksum_address(network.mor), abi=load_artifact("MorToken").abi)
-        mor = int(token.functions.balanceOf(Web3.to_checksum_address(desired.provider.address)).call())
+        eth, mor = reader.funds(desired.signer.address, desired.provider.address)
         lows = low_funds(eth, mor, p.min_signer_eth, p.min_provider_mor)
         run.low_funds = tuple(lows)
         low = {

@@ -1,4 +1,4 @@
-"""The watcher's /metrics (Prometheus text), served with /healthz and the status page by reconciler.watch.http.
+"""The watcher's /metrics (Prometheus text), served with /healthz and the status page by reconciler.status.server.
 
 Numbers only, no secrets: runs by result, last success time, pending drift actions, MOR spent (wei), the
 last error's text (already secret-free), whether auto-apply is suspended, another writer seen, the backoff,
@@ -152,10 +152,10 @@ class WatchMetrics:
 
 def MetricsServer(metrics: WatchMetrics, host: str, port: int, token: str | None = None) -> WatchServer:
     """The metrics-only server of earlier versions: the watcher's HTTP surface without the status page."""
-    from reconciler.watch.http import WatchServer
+    from reconciler.status.server import WatchServer
 
     return WatchServer(metrics, host, port, token)
 
 
 if TYPE_CHECKING:
-    from reconciler.watch.http import WatchServer
+    from reconciler.status.server import WatchServer

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from reconciler.plan.model import ManualStep
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate, foreign_nonce
 from reconciler.watch.gitsync import PullResult
@@ -72,7 +73,7 @@ class BlockedManual:
     nothing was sent, nothing failed; the watcher cannot go on until a person acts."""
 
     actions: tuple[str, ...]
-    steps: tuple[str, ...]  # "<action id>: <reason>"
+    steps: tuple[ManualStep, ...]
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,8 @@ class WatchState:
             refusal = outcome.refusal
             return self, Verdict("budget-exceeded", refusal, (Alert("failure", refusal, key=refusal[:40]),))
         if isinstance(outcome, BlockedManual):  # not a failure: no backoff; alerted once per set of manual steps
-            error = "blocked on a manual step: " + "; ".join(outcome.steps)
-            key = "|".join(sorted(step.split(":")[0] for step in outcome.steps))
+            error = "blocked on a manual step: " + "; ".join(str(step) for step in outcome.steps)
+            key = "|".join(sorted(step.action_id for step in outcome.steps))
             return self, Verdict("blocked-manual", error, (Alert("blocked-manual", error, key=key),))
         if isinstance(outcome, Reported):
             if not outcome.actions:

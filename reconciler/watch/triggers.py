@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import watchfiles
 from web3 import Web3
 
 from reconciler.chain.rpc import Batch, connect_all
+from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.watch.gitsync import PullResult, pull_fast_forward
 
 
@@ -92,8 +92,7 @@ class ChainTarget:
     diamond: str
     provider: str
     signer: str
-    admin_url: str | None = None
-    admin_token: str | None = None
+    admin: ForwarderAdmin | None = None  # where the forwarder's served config version is asked
 
 
 class Poller:
@@ -193,25 +192,11 @@ class Poller:
             with self._lock:
                 if self._nonce == nonce:
                     self._nonce = n
-        if target.admin_url and target.admin_token:
-            v = served_version(target.admin_url, target.admin_token)
+        if target.admin is not None and target.admin.token:
+            v = target.admin.served_version()
             if v is not None and version is not None and v != version:
                 found.append(Trigger("forwarder", f"served version {version[:12]} -> {v[:12]}"))
                 with self._lock:
                     if self._version == version:
                         self._version = v
         return found
-
-
-def served_version(admin_url: str, token: str, timeout: float = 2.0) -> str | None:
-    """The config version the forwarder serves now, or None when it cannot be asked."""
-    try:
-        r = httpx.get(
-            admin_url.rstrip("/") + "/admin/config", headers={"Authorization": f"Bearer {token}"}, timeout=timeout
-        )
-        if r.status_code != 200:
-            return None
-        v = r.json().get("version")
-        return str(v) if v else None
-    except (httpx.HTTPError, ValueError):
-        return None

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.executor import ApplyError, refuse_unwritable
 from reconciler.apply.proxy_config import ProxyWriteError, write_config_atomic
+from reconciler.apply.refusals import ApplyError, refuse_unwritable
 from reconciler.plan.planner import plan
 from tests.support.planfactory import desired_from, observed
 

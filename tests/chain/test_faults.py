@@ -15,7 +15,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from reconciler.apply.executor import ApplyOptions, apply_desired
+from reconciler.apply.run import ApplyOptions, apply_desired
 from reconciler.chain.journal import Journal
 from reconciler.chain.pool import ChainMismatch, EndpointPool
 from reconciler.chain.rpc import connect_all

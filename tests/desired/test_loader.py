@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.desired.diagnostics import DesiredStateError, Severity
+from reconciler.desired.diagnostics import Severity, ValidationFailed
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Endpoint
 from reconciler.desired.references import Reference, fingerprint, parse_reference, resolve
@@ -109,12 +109,12 @@ def test_all_errors_at_once(tmp_path: Path) -> None:
     text = text.replace(
         "  endpoint: provider.example.com:3333\n", "  endpoint: provider.example.com:3333\n  color: red\n"
     )
-    with pytest.raises(DesiredStateError) as exc:
+    with pytest.raises(ValidationFailed) as exc:
         load_desired(write(tmp_path, text))
     # the schema error (unknown field) stops semantic checks; fix it and the semantic errors all appear
     assert any("unknown field 'color'" in str(d) for d in exc.value.diagnostics)
     text = text.replace("  color: red\n", "")
-    with pytest.raises(DesiredStateError) as exc:
+    with pytest.raises(ValidationFailed) as exc:
         load_desired(write(tmp_path, text))
     messages = [str(d) for d in exc.value.diagnostics if d.severity is Severity.ERROR]
     assert len(messages) == 2
@@ -146,7 +146,7 @@ def test_examples_validate() -> None:
     paths = sorted((ROOT / "examples" / "desired-state").glob("*.yaml"))
     assert {p.name for p in paths} >= {"devnet.yaml", "venice-resale.yaml", "openai-anthropic.yaml"}
     quickstart = ROOT / "examples" / "desired-state" / "quickstart.yaml"
-    with pytest.raises(DesiredStateError) as refused:  # the README's copy: invalid until its addresses are set
+    with pytest.raises(ValidationFailed) as refused:  # the README's copy: invalid until its addresses are set
         load_desired(quickstart)
     assert {d.path for d in refused.value.diagnostics} == {"signer.address", "provider.address"}
     for path in (p for p in paths if p != quickstart):
@@ -163,14 +163,14 @@ def test_a_provider_endpoint_buyers_cannot_dial_is_an_error(tmp_path: Path, endp
     """It goes on chain as is: a port past 65535 or a host name longer than DNS allows would be paid for in gas
     and then fail every buyer."""
     text = MINIMAL.replace("  endpoint: provider.example.com:3333\n", f"  endpoint: {endpoint}\n")
-    with pytest.raises(DesiredStateError) as exc:
+    with pytest.raises(ValidationFailed) as exc:
         load_desired(write(tmp_path, text))
     assert [d.path for d in exc.value.diagnostics] == ["provider.endpoint"]
 
 
 def test_a_very_long_value_is_not_echoed_whole(tmp_path: Path) -> None:
     text = MINIMAL.replace("  - name: llama-3.3-70b\n", "  - name: " + "x" * 5000 + "\n")
-    with pytest.raises(DesiredStateError) as exc:
+    with pytest.raises(ValidationFailed) as exc:
         load_desired(write(tmp_path, text))
     (d,) = exc.value.diagnostics
     assert "too long" in str(d) and len(str(d)) < 300 and "5000 characters" in str(d)

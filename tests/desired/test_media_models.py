@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from proxy.config import RELAY, parse_config
-from reconciler.desired.diagnostics import DesiredStateError
+from reconciler.desired.diagnostics import ValidationFailed
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Endpoint
 from reconciler.desired.modelsconfig import forwarder_entries, forwarder_file, router_entries, router_file
@@ -140,7 +140,7 @@ def test_a_chat_models_upstream_url_must_end_with_its_endpoint_path(tmp_path: Pa
     d, _ = load_desired(path)
     assert forwarder_entries(d, {})[0].api_url == "https://eu.venice.example/api/v1/chat/completions"
     path.write_text(good.replace("/api/v1/chat/completions", "/api/v1/completions"))
-    with pytest.raises(DesiredStateError) as exc:
+    with pytest.raises(ValidationFailed) as exc:
         load_desired(path)
     assert "an openai chat URL must end with /chat/completions" in str(exc.value.diagnostics[0])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.chain.networks import NetworkError, resolve_network
-from reconciler.desired.diagnostics import DesiredStateError
+from reconciler.desired.diagnostics import ValidationFailed
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import NetworkSpec
 from reconciler.desired.references import Reference
@@ -47,7 +47,7 @@ def test_rpc_url_is_a_list_of_one_and_confirmations_default_per_preset(tmp_path:
 
 def test_rpc_url_and_rpc_urls_together_are_refused(tmp_path: Path) -> None:
     path = _with_network(tmp_path, "  preset: base\n  rpcUrl: env:RPC\n  rpcUrls: [env:RPC_A]\n")
-    with pytest.raises(DesiredStateError) as exc:
+    with pytest.raises(ValidationFailed) as exc:
         load_desired(path)
     assert "rpcUrl or rpcUrls, not both" in str(exc.value) or any("not both" in str(d) for d in exc.value.diagnostics)
 

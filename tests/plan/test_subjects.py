@@ -7,9 +7,22 @@ import re
 from pathlib import Path
 
 from reconciler.plan.codec import plan_from_json, plan_to_json
-from reconciler.plan.model import ActionKind, Allowance, BidValues, Plan, ProxyFile
+from reconciler.plan.model import (
+    ActionKind,
+    Allowance,
+    BidRef,
+    BidValues,
+    ModelRef,
+    Plan,
+    ProviderRef,
+    ProxyEntryRef,
+    ProxyFile,
+    ProxyFileRef,
+    Status,
+)
 from reconciler.plan.planner import plan
 from reconciler.plan.simulate import simulate
+from reconciler.render.text import render_text
 from tests.support.planfactory import desired_from, observed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,3 +82,47 @@ def test_a_plan_saved_before_subjects_reads_the_same() -> None:
         old = plan_from_json(data)
         assert [(a.kind, a.value, a.after) for a in old.actions] == [(a.kind, a.value, a.after) for a in p.actions]
         assert old == p
+
+
+SUBJECT_OF = {
+    ActionKind.MOR_APPROVE: ProviderRef,
+    ActionKind.PROVIDER_REGISTER: ProviderRef,
+    ActionKind.PROVIDER_UPDATE: ProviderRef,
+    ActionKind.PROVIDER_DEREGISTER: ProviderRef,
+    ActionKind.MODEL_REGISTER: ModelRef,
+    ActionKind.MODEL_UPDATE: ModelRef,
+    ActionKind.MODEL_DEREGISTER: ModelRef,
+    ActionKind.BID_POST: ModelRef,
+    ActionKind.BID_DELETE: BidRef,
+    ActionKind.PROXY_WRITE_CONFIG: ProxyFileRef,
+    ActionKind.PROXY_RELOAD: ProxyFileRef,
+    ActionKind.PROXY_RESTART_REQUIRED: ProxyFileRef,
+    ActionKind.PROXY_REMOVE: ProxyEntryRef,
+    ActionKind.PROXY_UNMANAGED: ProxyEntryRef,
+}
+
+
+def test_each_kind_acts_on_one_reference_type() -> None:
+    golden = [
+        plan_from_json(json.loads(p.read_text()))
+        for p in sorted((ROOT / "tests" / "fixtures").glob("saved-plan-v*.json"))
+    ]
+    plans = [*removal_world(), *golden]
+    seen = {a.kind for p in plans for a in p.actions}
+    assert ActionKind.PROXY_UNMANAGED in seen and ActionKind.PROXY_REMOVE in seen
+    for p in plans:
+        for a in p.actions:
+            assert type(a.subject) is SUBJECT_OF[a.kind], a.id
+
+
+def test_an_unmanaged_entry_is_a_kind_of_its_own_shown_and_saved_as_before() -> None:
+    for p in removal_world():
+        data = plan_to_json(p)
+        for a, saved in zip(p.actions, data["actions"], strict=True):
+            assert saved["kind"] == a.kind.shown
+    data = json.loads((ROOT / "tests" / "fixtures" / "saved-plan-v1-create.json").read_text())
+    kept = next(a for a in plan_from_json(data).actions if a.status is Status.UNMANAGED)
+    assert kept.kind is ActionKind.PROXY_UNMANAGED and not kept.pending and kept.verb == "update"
+    assert kept.kind.shown == "proxy.write-config" and f"? proxy.write-config {kept.target}" in render_text(
+        plan_from_json(data), color=False
+    )

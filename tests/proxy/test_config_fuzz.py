@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from proxy.config import ConfigError, parse_config
+from proxy.config import parse_config
+from proxy.exceptions import ConfigError
 
 CANARY = "sk-CANARY-5e1d"
 FIELDS = ["modelId", "modelName", "apiType", "apiUrl", "apiKey", "concurrentSlots", "parameters", "capacityPolicy"]

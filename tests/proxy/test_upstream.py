@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from proxy.upstream import ConnectError, Disconnected, UpstreamPool, encode_multipart, parse_target
+from proxy.exceptions import ConnectError, Disconnected
+from proxy.upstream import UpstreamPool, encode_multipart, parse_target
 
 Reply = Callable[[bytes], list[bytes]]  # request bytes -> what to write back, piece by piece
 

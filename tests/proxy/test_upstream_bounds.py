@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from proxy.upstream import Disconnected, UpstreamPool, UpstreamResponse
+from proxy.exceptions import Disconnected
+from proxy.upstream import UpstreamPool, UpstreamResponse
 from tests.support.fwd_hostile import Conn, head, hostile_upstream
 
 PATH = "/v1/chat/completions"

@@ -19,7 +19,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.upstream import UpstreamError, UpstreamPool, _Connection
+from proxy.exceptions import UpstreamError
+from proxy.upstream import UpstreamPool, _Connection
 
 
 class _Transport(asyncio.Transport):

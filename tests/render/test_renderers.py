@@ -10,7 +10,7 @@ import jsonschema
 
 from reconciler.desired.schema import load_schema
 from reconciler.plan.codec import plan_from_json, plan_to_json
-from reconciler.plan.model import Action, ActionKind, Plan
+from reconciler.plan.model import Action, ActionKind, Plan, ProxyFile, ProxyFileRef
 from reconciler.plan.planner import plan
 from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from reconciler.render.text import render_text, use_color
@@ -74,6 +74,7 @@ def test_markdown_never_exceeds_the_comment_limit_and_keeps_the_summary() -> Non
             kind=ActionKind.PROXY_RELOAD,
             target=f"t{i}",
             reason="r" * 200,
+            subject=ProxyFileRef(ProxyFile.FORWARDER),
             before={"a": i},
             after={"a": i + 1},
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from reconciler.watch.auth import is_loopback
+from reconciler.status.auth import is_loopback
 from tests.repo.test_deploy_examples import DEPLOY, command_lines, compose
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.devnet import local as devnet
-from reconciler.watch import daily
-from reconciler.watch.board import RUNS_FILE
+from reconciler.status import daily
+from reconciler.status.board import RUNS_FILE
 from tests.support.apply_helpers import DevnetCase, example_in
 from tests.support.ports import free_port
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.watch import auth
-from reconciler.watch.http import WatchServer
+from reconciler.status import auth
+from reconciler.status.server import WatchServer
 from reconciler.watch.metrics import WatchMetrics
 from tests.support.ports import free_port
 

@@ -6,7 +6,8 @@ from reconciler.market import ids
 from reconciler.observe.model import SessionState
 from reconciler.observe.slots import SlotsReading
 from reconciler.plan.planner import plan
-from reconciler.sessions.status import build_status, render_status
+from reconciler.status.model import build_status
+from reconciler.status.text import render_status
 from tests.support.planfactory import NOW, PROVIDER, desired_from, empty_chain, observed
 
 QWEN = ids.model_id(PROVIDER, ids.base_model_id_for_name("qwen"))

@@ -10,10 +10,10 @@ from reconciler.market import ids
 from reconciler.market.ids import norm_hex
 from reconciler.observe.model import BidState, LiveSession, ModelState, SessionState
 from reconciler.plan.planner import plan
-from reconciler.render.html import render_body, render_page
-from reconciler.watch import daily, places
-from reconciler.watch.forwarder import figures, parse
-from reconciler.watch.page import Observation, PageInputs, WatcherStatus, build_page
+from reconciler.status import daily, places
+from reconciler.status.forwarder_figures import figures, parse
+from reconciler.status.html import render_body, render_page
+from reconciler.status.page import Observation, PageInputs, WatcherStatus, build_page
 from tests.plan.test_planner import converged_world
 from tests.support.planfactory import MOR, NOW, PROVIDER, desired_from
 

@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply.session import state_path
+from reconciler.apply.writer import state_path
 from reconciler.chain.networks import resolve_network
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import buyer as sessions_devnet
 from reconciler.devnet import local as devnet
 from reconciler.market.ids import norm_hex
 from reconciler.pipeline import make_plan
-from reconciler.watch import daily
+from reconciler.status import daily
 from tests.support.apply_helpers import DevnetCase, example_in
 from tests.support.ports import free_port
 from tests.support.watch_helpers import forwarder_process, watch_process

@@ -27,7 +27,7 @@ from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import Deployment, dev_accounts
 from reconciler.market import ids
 from reconciler.observe.slots import Slots, parse_metrics, read_slots
-from reconciler.sessions.status import render_status
+from reconciler.status.text import render_status
 from tests.support.fwd_helpers import ADMIN_TOKEN
 from tests.support.fwd_stubs import serve_upstream
 
@@ -218,7 +218,7 @@ def test_status_on_a_broken_file_exits_1(tmp_path: Path, fmt: str) -> None:
 
 def test_earned_today_counts_only_the_served_seconds_since_utc_midnight() -> None:
     from reconciler.observe.model import ChainState, MarketParams, SessionState
-    from reconciler.sessions.status import accrued_since
+    from reconciler.status.model import accrued_since
 
     day = 20_000 * 86_400
     now = day + 3600  # 01:00 UTC

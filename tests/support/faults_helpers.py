@@ -13,8 +13,8 @@ from typing import Any
 from web3 import Web3
 
 from reconciler import ReconcileError
-from reconciler.apply.executor import ApplyOptions, ApplyResult, apply_desired
-from reconciler.apply.session import journal_path, state_path
+from reconciler.apply.run import ApplyOptions, ApplyResult, apply_desired
+from reconciler.apply.writer import journal_path, state_path
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.journal import Journal
 from reconciler.chain.networks import resolve_network

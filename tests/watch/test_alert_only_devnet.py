@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.executor import ApplyOptions, apply_desired
+from reconciler.apply.run import ApplyOptions, apply_desired
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import local as devnet
 from tests.support.apply_helpers import DevnetCase, example_in

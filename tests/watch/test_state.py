@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from reconciler.chain.journal import TxRecord
-from reconciler.plan.model import Action, ActionKind, Cost
+from reconciler.plan.model import Action, ActionKind, Cost, ManualStep, ModelRef
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
@@ -17,6 +17,7 @@ from reconciler.watch.record import RunFindings, RunRecord
 from reconciler.watch.state import (
     Alert,
     Applied,
+    BlockedManual,
     BudgetExceeded,
     Failed,
     InvalidDesired,
@@ -310,7 +311,7 @@ def test_a_run_carrying_on_with_the_last_good_state_reports_its_own_result_not_t
 
 
 def _action(aid: str, fee: int = 0, stake: int = 0) -> Action:
-    return Action(aid, ActionKind.BID_POST, "t", "r", cost=Cost(fee=fee, stake=stake))
+    return Action(aid, ActionKind.BID_POST, "t", "r", ModelRef("0x" + "00" * 32), cost=Cost(fee=fee, stake=stake))
 
 
 def _tx(h: str, action_id: str, status: str) -> TxRecord:
@@ -397,3 +398,16 @@ def test_the_day_tally_skips_garbage_and_never_counts_below_what_was_reserved(tm
         f.write(b'\xff\xfe{"ts": 1\n{"ts": 1000, "wei": "-7", "what": "x"}\n[1]\n')
     ledger.record(3, "bid.post", ts=1001.0, ref="b")
     assert SpendLedger(path).spent_last_day(now=1002.0) == 8
+
+
+def test_a_manual_step_blocks_without_a_backoff_and_is_alerted_once_per_set_of_steps() -> None:
+    s = WatchState()
+    step = ManualStep("mor.approve", "allowance 0 MOR is below 0.6 MOR: run `reconcile approve` with that wallet")
+    blocked = BlockedManual(("mor.approve", "bid.post:0xaa"), (step,))
+    after, verdict = s.settle(blocked, now=1)
+    assert verdict.result == "blocked-manual" and after.backoff == s.backoff
+    assert verdict.error == f"blocked on a manual step: mor.approve: {step.reason}"
+    (alert,) = verdict.alerts
+    assert alert.event == "blocked-manual" and alert.key == "mor.approve"
+    after, post = after.notice(alert)
+    assert post and after.notice(alert) == (after, False)

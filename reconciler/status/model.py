@@ -2,7 +2,8 @@
 
 Inputs are the desired state, one chain reading (every session, for what is claimable), the plan made from
 that reading (drift = its pending actions) and the forwarder's slots. The JSON form is the source of truth;
-the text form renders it. Money stays int wei in JSON (with a MOR string beside it for people).
+the text form (reconciler.status.text) and the page (reconciler.status.page) build on it. Money stays int wei
+in JSON (with a MOR string beside it for people).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from reconciler.sessions.claim import claimable, stake_cap, terms, unpaid
 HOUR = 3600
 
 
-def _money(wei: int) -> dict[str, Any]:
+def money(wei: int) -> dict[str, Any]:
     return {"wei": wei, "mor": format_mor(wei)}
 
 
@@ -69,14 +70,14 @@ def _model_rows(desired: Desired, chain: ChainState, slots: SlotsReading) -> lis
                 "bids": [
                     {
                         "bidId": b.bid_id,
-                        "pricePerSecond": _money(b.price_per_second),
-                        "pricePerHour": _money(b.price_per_second * HOUR),
+                        "pricePerSecond": money(b.price_per_second),
+                        "pricePerHour": money(b.price_per_second * HOUR),
                     }
                     for b in bids
                 ],
                 "liveSessions": len(live),
                 "liveUntil": max((s.ends_at for s in live), default=None),
-                "earnedToday": _money(accrued_since(chain, day, mid)),
+                "earnedToday": money(accrued_since(chain, day, mid)),
                 "slots": None if slot is None else {"inFlight": slot.in_flight, "limit": slot.limit},
                 "successRatio": (
                     None
@@ -100,14 +101,14 @@ def build_status(desired: Desired, chain: ChainState, plan: Plan, slots: SlotsRe
         items = claimable(chain)
         claimable_now, unpaid_now = sum(i.amount for i in items), unpaid(chain)
         earnings = {
-            "earnedToday": _money(accrued_since(chain, session_rules.start_of_day(now))),
-            "claimedThisPeriod": _money(p.limit_period_earned if period_open else 0),
+            "earnedToday": money(accrued_since(chain, session_rules.start_of_day(now))),
+            "claimedThisPeriod": money(p.limit_period_earned if period_open else 0),
             "periodEnds": p.limit_period_end if period_open else None,
-            "claimableNow": _money(claimable_now),
+            "claimableNow": money(claimable_now),
             "claimableSessions": len(items),
-            "unpaid": _money(unpaid_now),
-            "heldByCap": _money(max(unpaid_now - claimable_now, 0)),
-            "capRoom": _money(max(session_rules.cap_room(cap, now), 0)),
+            "unpaid": money(unpaid_now),
+            "heldByCap": money(max(unpaid_now - claimable_now, 0)),
+            "capRoom": money(max(session_rules.cap_room(cap, now), 0)),
         }
     pending = plan.pending
     return {
@@ -118,7 +119,7 @@ def build_status(desired: Desired, chain: ChainState, plan: Plan, slots: SlotsRe
             "address": desired.provider.address,
             "registered": registered,
             "endpoint": p.endpoint if p is not None and registered else None,
-            "stake": _money(p.stake if p is not None and registered else 0),
+            "stake": money(p.stake if p is not None and registered else 0),
         },
         "models": _model_rows(desired, chain, slots),
         "liveSessions": len(chain.live_sessions()),
@@ -130,78 +131,3 @@ def build_status(desired: Desired, chain: ChainState, plan: Plan, slots: SlotsRe
             "errors": list(plan.errors) + [e for a in plan.actions for e in a.errors],
         },
     }
-
-
-def render_status(doc: dict[str, Any]) -> str:
-    """The status document as one screen of text."""
-    prov = doc["provider"]
-    lines = [
-        f"provider {prov['address']} on {doc['network']} (chain {doc['chainId']}) at block "
-        f"{doc['block']['number']}, {doc['block']['time']}",
-    ]
-    if prov["registered"]:
-        lines.append(f"  endpoint {prov['endpoint']}, stake {prov['stake']['mor']}")
-    else:
-        lines.append("  not registered on this chain")
-    lines.append("")
-    lines.append(f"  {'model':<22} {'bid price':<32} {'slots':<13} {'live':>4}  {'earned today':<16} success")
-    for m in doc["models"]:
-        if m["bids"]:
-            price = "; ".join(f"{b['pricePerSecond']['mor']}/s = {b['pricePerHour']['mor']}/h" for b in m["bids"])
-        else:
-            price = "no bid"
-        slots = f"{m['slots']['inFlight']}/{m['slots']['limit'] or 'unlim.'}" if m["slots"] else "unknown"
-        ratio = m["successRatio"]
-        success = (
-            "no closed sessions"
-            if ratio is None
-            else f"{ratio['success']}/{ratio['total']} ({100 * ratio['success'] // ratio['total']}%)"
-        )
-        name = m["name"] + _label(m)
-        lines.append(
-            f"  {name:<22} {price:<32} {slots:<13} {m['liveSessions']:>4}  {m['earnedToday']['mor']:<16} {success}"
-        )
-        if m["bids"]:
-            lines.append(f"    bid {', '.join(b['bidId'] for b in m['bids'])}")
-    if not doc["models"]:
-        lines.append("  (no models)")
-    lines.append(f"  slots: {doc['slotsSource']}")
-    lines.append("")
-    e = doc["earnings"]
-    if e is not None:
-        period = f" (period ends {_utc_or_new(e['periodEnds'])})"
-        lines.append(f"live sessions {doc['liveSessions']}; earned today {e['earnedToday']['mor']}")
-        lines.append(f"claimed this period {e['claimedThisPeriod']['mor']}{period}")
-        lines.append(
-            f"claimable now {e['claimableNow']['mor']} from {e['claimableSessions']} session(s) (`reconcile claim`)"
-        )
-        lines.append(f"room left under the stake cap {e['capRoom']['mor']}")
-        if e["heldByCap"]["wei"] > 0:
-            lines.append(
-                f"earned but held back by the stake cap {e['heldByCap']['mor']}: claimable once a new period "
-                "starts (or raise provider.stake)"
-            )
-    d = doc["drift"]
-    if d["drift"]:
-        lines.append(f"drift: yes, {len(d['pending'])} pending action(s) (`reconcile plan` for details)")
-        for a in d["pending"][:10]:
-            lines.append(f"  {a['verb']:<7} {a['id']}")
-        if len(d["pending"]) > 10:
-            lines.append(f"  … and {len(d['pending']) - 10} more")
-    else:
-        lines.append("drift: no")
-    for err in d["errors"]:
-        lines.append(f"error in the plan: {err}")
-    return "\n".join(lines) + "\n"
-
-
-def _label(row: dict[str, Any]) -> str:
-    if row["declared"]:
-        return ""
-    if row.get("draining"):
-        return " (draining)"
-    return " (absent)" if row.get("absent") else " (undeclared)"
-
-
-def _utc_or_new(ts: int | None) -> str:
-    return "at the next claim, which opens a new 365-day period" if ts is None else utc(ts)

@@ -7,7 +7,7 @@ left in memory (the page document is built by a pure function from it): no chain
 Routes: `/` the page (server-rendered HTML; a small same-origin script refreshes its body from `/fragment`
 every few seconds), `/fragment`, `/api/status` (the page's data as JSON), `/page.js`, `/login` (a form that
 sets an HttpOnly, SameSite=Strict cookie), `/metrics`, `/healthz`. With a token every route but /healthz and
-/login needs it (reconciler.watch.auth).
+/login needs it (reconciler.status.auth).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from reconciler.render import html as page_html
-from reconciler.watch import auth
+from reconciler.status import auth
+from reconciler.status import html as page_html
 
 if TYPE_CHECKING:
     from reconciler.watch.metrics import WatchMetrics

@@ -1,4 +1,4 @@
-"""The status page as HTML: the page document (reconciler.watch.page) rendered on the server.
+"""The status page as HTML: the page document (reconciler.status.page) rendered on the server.
 
 Why plain server-rendered HTML: no CDN, no framework and no network; the same string is the served page, its
 refreshes (`render_body`, swapped in by the small same-origin script below) and `reconcile status --format html`
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from reconciler.render.svgchart import chart
+from reconciler.status.chart import chart
 
 STYLE = """
 :root { --ok:#2f9e44; --pend:#1971c2; --held:#e67700; --drain:#7048e8; --unm:#868e96; --err:#e03131; }

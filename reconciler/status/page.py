@@ -1,7 +1,7 @@
 """The status page as data: one JSON-ready document built purely from what the watcher already holds.
 
 Why one document: the served page, its `/api/status` data endpoint, its refreshes and `reconcile status --format
-html` all render this value (reconciler.render.html), so they cannot disagree. Inputs are the last observation
+html` all render this value (reconciler.status.html), so they cannot disagree. Inputs are the last observation
 (desired state, chain reading, plan), the last runs' lines, the day figures, the rolling-day spend and the
 forwarder's figures; nothing here reads a clock, a file or the network. Secrets are never inputs: run lines and
 plans carry fingerprints only, and no RPC URL or token is passed in.
@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.desired.model import Desired
-from reconciler.market.units import format_mor
 from reconciler.observe.model import ChainState
 from reconciler.observe.slots import SlotsReading
 from reconciler.plan.context import utc
 from reconciler.plan.model import Plan
 from reconciler.sessions import rules as session_rules
-from reconciler.sessions.status import accrued_since, build_status
-from reconciler.watch import daily, places
+from reconciler.status import daily, places
+from reconciler.status.model import accrued_since, build_status, money
 
 DAY = 86_400
 RUNS_SHOWN = 20
@@ -34,10 +33,6 @@ EXPLORERS: Mapping[int, str] = {
     1: "https://etherscan.io/tx/",
     11155111: "https://sepolia.etherscan.io/tx/",
 }
-
-
-def money(wei: int) -> dict[str, Any]:
-    return {"wei": wei, "mor": format_mor(wei)}
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.claude import (
-    ClaudeOptions,
-    StreamTranslator,
-    TranslationError,
-    to_anthropic_request,
-    to_openai_error,
-    to_openai_response,
-)
+from proxy.anthropic.options import ClaudeOptions
+from proxy.anthropic.request import to_anthropic_request
+from proxy.anthropic.response import to_openai_error, to_openai_response
+from proxy.anthropic.stream import StreamTranslator
+from proxy.exceptions import TranslationError
 from proxy.sse import SSEParser
 
 # A tool-using stream as Anthropic sends it (shape from the Messages streaming docs), split at awkward places.

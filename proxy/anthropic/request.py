@@ -1,35 +1,18 @@
-"""OpenAI Chat Completions <-> Anthropic Messages translation, both directions, as pure functions.
+"""An OpenAI chat-completions request as an Anthropic Messages request, as pure functions.
 
 Covers what chat clients and agents send: system/developer messages, text, image and PDF parts, tools (strict)
 and tool calls (even cut-off ones in history), tool results, stop sequences, temperature, response_format,
-reasoning_effort, prompt caching, max_tokens (a configured default, never a silent 1024), and back: text,
-thinking as `reasoning_content`, usage with cache reads and writes, and errors with OpenAI's codes.
+reasoning_effort, prompt caching and max_tokens (a configured default, never a silent 1024).
 docs/forwarder.md has the table of every OpenAI request field: mapped, dropped (why) or refused.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from proxy.sse import DONE, encode_data
-
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-
-# Anthropic status -> the status an OpenAI client expects.
-ERROR_STATUS = {529: 503}
-
+from proxy.anthropic.options import DEFAULT_OPTIONS, ClaudeOptions
+from proxy.exceptions import TranslationError
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})  # what Anthropic takes
 PDF_BASE64 = "JVBERi"  # "%PDF-" in base64: a bare file_data that is a PDF
@@ -37,40 +20,6 @@ PDF_BASE64 = "JVBERi"  # "%PDF-" in base64: a bare file_data that is a PDF
 # OpenAI reasoning_effort -> Anthropic output_config.effort (the anthropic SDK's OutputConfigParam levels);
 # "none" is left out (the model's default), "minimal" becomes the lowest level Anthropic has.
 EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
-
-# Words in a 400 that say the model takes no temperature at all (Opus 4.7 and later), not a bad value.
-_NO_TEMPERATURE = ("deprecated", "not supported", "unsupported", "does not support", "not accept", "not allowed")
-
-
-@dataclass(frozen=True, slots=True)
-class ClaudeOptions:
-    """Per-model switches, from the entry's `parameters` (string values, as models-config has them)."""
-
-    temperature: bool = True  # forwardSampling: unset or "true"
-    top_p: bool = False  # forwardSampling: "true" (and only when no temperature is sent)
-    caching: bool = True  # promptCaching: "false" turns it off
-    reasoning: bool = True  # reasoning: "false" drops reasoning_effort and hides thinking text
-
-    @classmethod
-    def from_parameters(cls, params: Mapping[str, str]) -> ClaudeOptions:
-        sampling = params.get("forwardSampling")
-        return cls(
-            temperature=sampling != "false",
-            top_p=sampling == "true",
-            caching=params.get("promptCaching") != "false",
-            reasoning=params.get("reasoning") != "false",
-        )
-
-
-DEFAULT_OPTIONS = ClaudeOptions()
-
-
-class TranslationError(ValueError):
-    """The OpenAI request cannot be expressed for Anthropic; becomes a 400 naming `param`."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 def _text_of(content: Any, where: str) -> str:
@@ -280,18 +229,6 @@ def _response_format(fmt: Any) -> dict[str, Any] | None:
     raise TranslationError("response_format must be text or json_schema for this model", "response_format")
 
 
-def rejects_temperature(status: int, raw: bytes) -> bool:
-    """Whether an upstream error says the model takes no temperature (so the request is retried without it)."""
-    if status != 400 or b"temperature" not in raw:
-        return False
-    try:
-        err = json.loads(raw).get("error")
-    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
-        return False
-    message = str(err.get("message") or "").lower() if isinstance(err, dict) else ""
-    return "temperature" in message and "top_p" not in message and any(w in message for w in _NO_TEMPERATURE)
-
-
 def _check_types(body: dict[str, Any]) -> None:
     """The fields whose JSON type the translation relies on: a wrong one is the client's 400, not our 500 (and a
     non-boolean `stream` would make the forwarder and Anthropic disagree about whether the answer streams)."""
@@ -385,246 +322,3 @@ def to_anthropic_request(
     if body.get("stream"):
         out["stream"] = True
     return out
-
-
-def usage_from_anthropic(usage: dict[str, Any] | None) -> dict[str, Any]:
-    """OpenAI usage: prompt_tokens counts cache reads and writes, as OpenAI's does; both also in the details."""
-    usage = usage if isinstance(usage, dict) else {}
-
-    def count(name: str) -> int:  # an upstream's count that is not a number counts as 0
-        n = usage.get(name)
-        return n if isinstance(n, int) and not isinstance(n, bool) else 0
-
-    cached = count("cache_read_input_tokens")
-    written = count("cache_creation_input_tokens")
-    prompt = count("input_tokens") + written + cached
-    completion = count("output_tokens")
-    out: dict[str, Any] = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
-    }
-    details = usage.get("output_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int):
-        out["completion_tokens_details"] = {"reasoning_tokens": details["thinking_tokens"]}
-    return out
-
-
-def _chat_id(msg_id: Any) -> str:
-    return f"chatcmpl-{msg_id}" if msg_id else f"chatcmpl-{int(time.time() * 1000)}"
-
-
-def to_openai_response(msg: dict[str, Any], reasoning: bool = True) -> dict[str, Any]:
-    """An Anthropic Message as an OpenAI chat.completion; thinking text as `reasoning_content` if `reasoning`
-    (the field OpenAI-compatible clients read; redacted thinking has no text to show)."""
-    texts: list[str] = []
-    thinking: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for block in msg.get("content") or []:
-        if block.get("type") == "text":
-            texts.append(block.get("text", ""))
-        elif block.get("type") == "thinking" and reasoning:
-            thinking.append(block.get("thinking") or "")
-        elif block.get("type") == "tool_use":
-            calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name"),
-                        "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
-                    },
-                }
-            )
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
-    if any(thinking):
-        message["reasoning_content"] = "".join(thinking)
-    if calls:
-        message["tool_calls"] = calls
-    return {
-        "id": _chat_id(msg.get("id")),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": msg.get("model", ""),
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": FINISH_REASONS.get(msg.get("stop_reason") or "", "stop"),
-                "logprobs": None,
-            }
-        ],
-        "usage": usage_from_anthropic(msg.get("usage")),
-    }
-
-
-_CONTEXT_TOO_LONG = ("prompt is too long", "exceed context limit", "context window")
-
-
-def openai_code(status: int, type_: str, message: str) -> str | None:
-    """OpenAI's `code` for an Anthropic error, where OpenAI has one: frameworks branch on it (trim history on
-    context_length_exceeded, back off on rate_limit_exceeded). A 413 is too large a request: trimming is the fix."""
-    lowered = message.lower()
-    if status == 413 or type_ == "request_too_large" or any(w in lowered for w in _CONTEXT_TOO_LONG):
-        return "context_length_exceeded"
-    if type_ == "billing_error" or "credit balance" in lowered:
-        return "insufficient_quota"
-    if type_ == "rate_limit_error":
-        return "rate_limit_exceeded"
-    if type_ == "authentication_error":
-        return "invalid_api_key"
-    if type_ == "not_found_error" and "model" in lowered:
-        return "model_not_found"
-    return None
-
-
-def to_openai_error(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
-    """An Anthropic error answer as (status, OpenAI-shaped error body)."""
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        parsed = None
-    err = parsed.get("error") if isinstance(parsed, dict) else None
-    if isinstance(err, dict):
-        message = str(err.get("message") or "upstream error")
-        type_ = str(err.get("type") or "upstream_error")
-    else:
-        message = body.decode("utf-8", "replace")[:2000] or f"upstream answered {status}"
-        type_ = "upstream_error"
-    code = openai_code(status, type_, message)
-    return ERROR_STATUS.get(status, status), {"error": {"message": message, "type": type_, "param": None, "code": code}}
-
-
-class StreamTranslator:
-    """Anthropic stream events in, OpenAI `chat.completion.chunk` SSE frames out (ending in [DONE])."""
-
-    def __init__(self, include_usage: bool, reasoning: bool = True) -> None:
-        self.include_usage = include_usage
-        self.reasoning = reasoning  # thinking deltas as `reasoning_content`
-        self.id = _chat_id(None)
-        self.model = ""
-        self.created = int(time.time())
-        self.usage: dict[str, Any] = {}
-        self.tool_index: dict[int, int] = {}  # anthropic block index -> openai tool call index
-        self.tool_has_args: dict[int, bool] = {}
-        self.finish_reason: str | None = None
-        self.done = False
-
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        chunk: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
-        }
-        if self.include_usage:
-            chunk["usage"] = None
-        return encode_data(chunk)
-
-    def feed(self, event: str, data: str) -> list[bytes]:
-        """One SSE event from Anthropic; returns the frames to send (possibly none)."""
-        if self.done:
-            return []
-        try:
-            payload = json.loads(data) if data else {}
-            if not isinstance(payload, dict):
-                raise TypeError("not an event object")
-            return self._feed(event, payload)
-        except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
-            # A field of the wrong type (an index "x", a message that is a number, a list as stop_reason):
-            # the client gets an error event and [DONE], never a crash in the middle of its stream.
-            return self.fail("upstream sent an unreadable stream event", "upstream_error")
-
-    def _feed(self, event: str, payload: dict[str, Any]) -> list[bytes]:
-        kind = payload.get("type", event)
-        if kind == "message_start":
-            msg = payload.get("message") or {}
-            self.id = _chat_id(msg.get("id"))
-            self.model = msg.get("model", "")
-            self.usage.update({k: v for k, v in (msg.get("usage") or {}).items() if isinstance(v, (int, dict))})
-            return [self._chunk({"role": "assistant", "content": ""})]
-        if kind == "content_block_start":
-            block = payload.get("content_block") or {}
-            index = int(payload.get("index", 0))
-            if block.get("type") == "tool_use":
-                n = self.tool_index[index] = len(self.tool_index)
-                self.tool_has_args[index] = False
-                call = {
-                    "index": n,
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {"name": block.get("name"), "arguments": ""},
-                }
-                return [self._chunk({"tool_calls": [call]})]
-            if block.get("type") == "text" and block.get("text"):
-                return [self._chunk({"content": block["text"]})]
-            if block.get("type") == "thinking" and block.get("thinking") and self.reasoning:
-                return [self._chunk({"reasoning_content": block["thinking"]})]
-            return []
-        if kind == "content_block_delta":
-            delta = payload.get("delta") or {}
-            index = int(payload.get("index", 0))
-            if delta.get("type") == "text_delta" and delta.get("text"):
-                return [self._chunk({"content": delta["text"]})]
-            if delta.get("type") == "thinking_delta" and delta.get("thinking") and self.reasoning:
-                return [self._chunk({"reasoning_content": delta["thinking"]})]
-            if delta.get("type") == "input_json_delta" and index in self.tool_index and delta.get("partial_json"):
-                self.tool_has_args[index] = True
-                call = {"index": self.tool_index[index], "function": {"arguments": delta["partial_json"]}}
-                return [self._chunk({"tool_calls": [call]})]
-            return []
-        if kind == "content_block_stop":
-            index = int(payload.get("index", 0))
-            if index in self.tool_index and not self.tool_has_args[index]:
-                self.tool_has_args[index] = True  # a tool without arguments still gets valid JSON
-                return [
-                    self._chunk({"tool_calls": [{"index": self.tool_index[index], "function": {"arguments": "{}"}}]})
-                ]
-            return []
-        if kind == "message_delta":
-            self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if isinstance(v, (int, dict))})
-            reason = (payload.get("delta") or {}).get("stop_reason")
-            if reason and self.finish_reason is None:
-                self.finish_reason = FINISH_REASONS.get(reason, "stop")
-                return [self._chunk({}, self.finish_reason)]
-            return []
-        if kind == "message_stop":
-            return self.finish()
-        if kind == "error":
-            err = payload.get("error") or {}
-            message, type_ = str(err.get("message") or "upstream error"), str(err.get("type") or "upstream_error")
-            return self.fail(message, type_, openai_code(0, type_, message))
-        if kind == "ping":
-            return [b": ping\n\n"]
-        return []
-
-    def finish(self) -> list[bytes]:
-        """The closing frames: finish reason if none was sent, the usage chunk if asked, then [DONE]."""
-        if self.done:
-            return []
-        self.done = True
-        out: list[bytes] = []
-        if self.finish_reason is None:
-            self.finish_reason = "tool_calls" if self.tool_index else "stop"
-            out.append(self._chunk({}, self.finish_reason))
-        if self.include_usage:
-            chunk = {
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [],
-                "usage": usage_from_anthropic(self.usage),
-            }
-            out.append(encode_data(chunk))
-        out.append(DONE)
-        return out
-
-    def fail(self, message: str, type_: str, code: str | None = None) -> list[bytes]:
-        """An in-stream error as OpenAI sends it, then [DONE]."""
-        if self.done:
-            return []
-        self.done = True
-        return [encode_data({"error": {"message": message, "type": type_, "param": None, "code": code}}), DONE]

@@ -16,7 +16,7 @@ from reconciler.market.ids import norm_hex
 from reconciler.market.units import format_mor
 from reconciler.observe.model import ChainState
 from reconciler.plan.context import utc
-from reconciler.plan.model import CHAIN_KINDS, Action, ProxyFile, Status
+from reconciler.plan.model import CHAIN_KINDS, Action, ProxyFile, Status, model_of, proxy_of
 from reconciler.plan.model import Plan as PlanT
 
 PLACES = ("desired", "chain", "forwarder", "router")
@@ -77,7 +77,7 @@ def _entry_ids(a: Action) -> set[str]:
 def _where(a: Action) -> str:
     if a.kind in CHAIN_KINDS:
         return "chain"
-    return "router" if a.subject.proxy is ProxyFile.ROUTER else "forwarder"
+    return "router" if proxy_of(a.subject) is ProxyFile.ROUTER else "forwarder"
 
 
 def rows(desired: Desired, plan: PlanT, chain: ChainState | None) -> list[dict[str, Any]]:
@@ -86,7 +86,7 @@ def rows(desired: Desired, plan: PlanT, chain: ChainState | None) -> list[dict[s
     by_model: dict[str, list[Action]] = {}
     provider_actions: list[Action] = []
     for a in plan.actions:
-        mid = a.subject.model_id
+        mid = model_of(a.subject)
         ids = {norm_hex(mid)} if mid else (_entry_ids(a) if a.kind.value.startswith("proxy.") else set())
         if not ids:
             provider_actions.append(a)
@@ -153,7 +153,7 @@ def _model_row(name: str, mid: str, places: dict[str, Any]) -> dict[str, Any]:
 def plan_price(plan: PlanT, model_id: str) -> int | None:
     """The price per second the plan posts for a model (pending or not), else None."""
     for a in plan.actions:
-        if a.kind.value == "bid.post" and a.subject.model_id and norm_hex(a.subject.model_id) == model_id:
+        if a.kind.value == "bid.post" and (mid := model_of(a.subject)) and norm_hex(mid) == model_id:
             price = (a.after or {}).get("pricePerSecond")
             return int(price) if isinstance(price, int) else None
     return None

@@ -2,25 +2,25 @@
 from samples of its Prometheus `/metrics` taken in the background.
 
 Why samples: rates and a recent p50 need two readings apart in time, and a page load must not wait on the
-forwarder. A small thread reads `/metrics` every few seconds into a short ring; the figures are computed from the
-ring by pure functions (parse, then the difference between the newest sample and the one about a minute older).
+forwarder. A small thread reads `/metrics` (through reconciler.observe.forwarder_admin) every few seconds into a
+short ring; the figures are computed from the ring by pure functions (the counters per model, then the difference
+between the newest sample and the one about a minute older).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from reconciler.market.ids import norm_hex
+from reconciler.observe import prometheus
+from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin
+from reconciler.observe.prometheus import MetricSample
 
-_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+\d+)?$")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 WINDOW = 60.0
 
 
@@ -42,32 +42,29 @@ class Sample:
 
 def parse(text: str, ts: float) -> Sample:
     """Pure: the per-model counters of one `/metrics` exposition of the forwarder."""
+    return counters(prometheus.parse(text), ts)
+
+
+def counters(samples: Iterable[MetricSample], ts: float) -> Sample:
+    """Pure: the per-model counters among an exposition's samples, taken at `ts`."""
     models: dict[str, ModelCounters] = {}
-    for raw in text.splitlines():
-        m = _LINE.match(raw.strip())
-        if m is None or raw.startswith("#"):
-            continue
-        labels = dict(_LABEL.findall(m["labels"] or ""))
+    for s in samples:
+        labels = s.labels
         mid = labels.get("model_id")
         if not mid:
             continue
-        try:
-            value = float(m["value"])
-        except ValueError:
-            continue
         c = models.setdefault(norm_hex(mid), ModelCounters())
         c.name = labels.get("model", c.name)
-        name = m["name"]
-        if name == "morpheus_proxy_requests_total":
-            c.requests += value
+        if s.name == "morpheus_proxy_requests_total":
+            c.requests += s.value
             if labels.get("status", "0").isdigit() and int(labels["status"]) >= 500:
-                c.errors += value
-        elif name == "morpheus_proxy_in_flight":
-            c.in_flight = int(value)
-        elif name == "morpheus_proxy_capacity":
-            c.limit = int(value)
-        elif name == "morpheus_proxy_request_duration_seconds_bucket" and labels.get("le") not in (None, "+Inf"):
-            c.buckets[float(labels["le"])] = value
+                c.errors += s.value
+        elif s.name == "morpheus_proxy_in_flight":
+            c.in_flight = int(s.value)
+        elif s.name == "morpheus_proxy_capacity":
+            c.limit = int(s.value)
+        elif s.name == "morpheus_proxy_request_duration_seconds_bucket" and labels.get("le") not in (None, "+Inf"):
+            c.buckets[float(labels["le"])] = s.value
     return Sample(ts, models)
 
 
@@ -128,20 +125,19 @@ class Sampler:
         self.every = every
         self.samples: deque[Sample] = deque(maxlen=keep)
         self.note = "forwarder not configured (proxy.adminUrl)"
-        self._target: tuple[str, str | None] | None = None
+        self._target: ForwarderAdmin | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()  # a new target is read at once
         self._thread = threading.Thread(target=self._run, name="watch-forwarder-sampler", daemon=True)
 
-    def target(self, admin_url: str | None, token: str | None) -> None:
+    def target(self, admin: ForwarderAdmin | None) -> None:
         """Where to read (set by each run from the desired state); the token stays in memory only."""
         with self._lock:
-            new = (admin_url.rstrip("/"), token) if admin_url else None
-            if new != self._target:
+            if admin != self._target:
                 self.samples.clear()
                 self._wake.set()
-            self._target = new
+            self._target = admin
 
     def start(self) -> Sampler:
         self._thread.start()
@@ -162,22 +158,15 @@ class Sampler:
             target = self._target
         if target is None:
             return
-        url, token = target
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            r = httpx.get(url + "/metrics", headers=headers, timeout=3.0)
-            r.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            note = f"forwarder /metrics answered {exc.response.status_code}"
-        except httpx.HTTPError as exc:
-            note = f"forwarder /metrics unreachable ({type(exc).__name__})"
-        else:
+            samples = target.metrics(timeout=3.0)
+        except AdminCallFailed as exc:
             with self._lock:
-                self.samples.append(parse(r.text, time.time()))
-                self.note = ""
+                self.note = str(exc)
             return
         with self._lock:
-            self.note = note
+            self.samples.append(counters(samples, time.time()))
+            self.note = ""
 
     def _run(self) -> None:
         while not self._stop.is_set():

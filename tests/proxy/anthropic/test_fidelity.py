@@ -8,24 +8,27 @@ from typing import Any
 
 import pytest
 
-from proxy import claude
-from proxy.claude import StreamTranslator, TranslationError, to_anthropic_request
+from proxy.anthropic.options import ClaudeOptions, rejects_temperature
+from proxy.anthropic.request import to_anthropic_request
+from proxy.anthropic.response import to_openai_error, to_openai_response
+from proxy.anthropic.stream import StreamTranslator
+from proxy.exceptions import TranslationError
 from proxy.sse import SSEParser
 from tests.support.fwd_stubs import PAIR_REJECTED, TEMPERATURE_REJECTED, validate_anthropic_request
 
 USER = [{"role": "user", "content": "hi"}]
 
 
-def translate(body: dict[str, Any], options: claude.ClaudeOptions | None = None) -> dict[str, Any]:
-    out = to_anthropic_request({"messages": USER, **body}, "claude-x", 1024, options or claude.ClaudeOptions())
+def translate(body: dict[str, Any], options: ClaudeOptions | None = None) -> dict[str, Any]:
+    out = to_anthropic_request({"messages": USER, **body}, "claude-x", 1024, options or ClaudeOptions())
     problems = validate_anthropic_request(out)
     assert problems == [], problems
     return out
 
 
-def refused(body: dict[str, Any], options: claude.ClaudeOptions | None = None) -> str | None:
+def refused(body: dict[str, Any], options: ClaudeOptions | None = None) -> str | None:
     with pytest.raises(TranslationError) as e:
-        to_anthropic_request({"messages": USER, **body}, "claude-x", 1024, options or claude.ClaudeOptions())
+        to_anthropic_request({"messages": USER, **body}, "claude-x", 1024, options or ClaudeOptions())
     return e.value.param
 
 
@@ -74,7 +77,7 @@ def answer(*content: dict[str, Any], usage: dict[str, Any] | None = None) -> dic
 
 
 def test_row1_temperature_wins_over_top_p_when_both_are_given():
-    opted_in = claude.ClaudeOptions.from_parameters({"forwardSampling": "true"})
+    opted_in = ClaudeOptions.from_parameters({"forwardSampling": "true"})
     out = translate({"temperature": 1.5, "top_p": 0.9}, opted_in)
     assert out["temperature"] == 1.0 and "top_p" not in out
     assert translate({"top_p": 0.9}, opted_in)["top_p"] == 0.9  # top_p alone still goes when opted in
@@ -88,22 +91,22 @@ def test_row2_temperature_forwarded_by_default_and_clamped():
     assert translate({"temperature": 0})["temperature"] == 0
     assert translate({"temperature": 1.7})["temperature"] == 1.0
     assert "temperature" not in translate({})
-    off = claude.ClaudeOptions.from_parameters({"forwardSampling": "false"})
+    off = ClaudeOptions.from_parameters({"forwardSampling": "false"})
     assert "temperature" not in translate({"temperature": 0.3, "top_p": 0.5}, off)
     assert "top_p" not in translate({"top_p": 0.5}, off)
-    assert claude.ClaudeOptions.from_parameters({}) == claude.ClaudeOptions()
+    assert ClaudeOptions.from_parameters({}) == ClaudeOptions()
 
 
 def test_row2_which_upstream_answers_mean_the_model_takes_no_temperature():
     def err(message: str) -> bytes:
         return json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": message}}).encode()
 
-    assert claude.rejects_temperature(400, err(TEMPERATURE_REJECTED))
-    assert claude.rejects_temperature(400, err("`temperature` is not supported for this model"))
-    assert not claude.rejects_temperature(400, err(PAIR_REJECTED))
-    assert not claude.rejects_temperature(400, err("max_tokens: must be at most 64000"))
-    assert not claude.rejects_temperature(429, err(TEMPERATURE_REJECTED))
-    assert not claude.rejects_temperature(400, b"<html>temperature deprecated</html>")
+    assert rejects_temperature(400, err(TEMPERATURE_REJECTED))
+    assert rejects_temperature(400, err("`temperature` is not supported for this model"))
+    assert not rejects_temperature(400, err(PAIR_REJECTED))
+    assert not rejects_temperature(400, err("max_tokens: must be at most 64000"))
+    assert not rejects_temperature(429, err(TEMPERATURE_REJECTED))
+    assert not rejects_temperature(400, b"<html>temperature deprecated</html>")
 
 
 # ---- row 3: response_format --------------------------------------------------------------------------------
@@ -124,7 +127,7 @@ def test_row3_json_schema_becomes_output_config_format():
     assert refused({"response_format": {"type": "json_object"}}) == "response_format"
     assert refused({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}) == "response_format"
     # the answer is the JSON text, passed on as the message content
-    res = claude.to_openai_response(answer({"type": "text", "text": '{"city": "Paris"}'}))
+    res = to_openai_response(answer({"type": "text", "text": '{"city": "Paris"}'}))
     assert json.loads(res["choices"][0]["message"]["content"]) == {"city": "Paris"}
 
 
@@ -133,12 +136,12 @@ def test_row3_json_schema_becomes_output_config_format():
 
 def test_row4_prompt_caching_on_by_default_off_per_model():
     assert translate({})["cache_control"] == {"type": "ephemeral"}
-    assert "cache_control" not in translate({}, claude.ClaudeOptions.from_parameters({"promptCaching": "false"}))
+    assert "cache_control" not in translate({}, ClaudeOptions.from_parameters({"promptCaching": "false"}))
 
 
 def test_row4_cache_writes_reported_in_prompt_tokens_details():
     usage = {"input_tokens": 5, "output_tokens": 3, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 20}
-    out = claude.to_openai_response(answer({"type": "text", "text": "hi"}, usage=usage))["usage"]
+    out = to_openai_response(answer({"type": "text", "text": "hi"}, usage=usage))["usage"]
     assert out["prompt_tokens"] == 125 and out["total_tokens"] == 128
     assert out["prompt_tokens_details"] == {"cached_tokens": 20, "cache_write_tokens": 100}
     raw = sse(start({**usage, "output_tokens": 1}), *text_block(0, "hi"), *end())
@@ -225,7 +228,7 @@ def test_row6_an_empty_last_user_message_is_a_400_not_a_prefill():
 )
 def test_row7_reasoning_effort_becomes_output_config_effort(effort, sent):
     assert translate({"reasoning_effort": effort})["output_config"] == {"effort": sent}
-    off = claude.ClaudeOptions.from_parameters({"reasoning": "false"})
+    off = ClaudeOptions.from_parameters({"reasoning": "false"})
     assert "output_config" not in translate({"reasoning_effort": effort}, off)
 
 
@@ -244,11 +247,11 @@ def test_row7_thinking_surfaces_as_reasoning_content():
         {"type": "text", "text": "Paris."},
         usage={"input_tokens": 5, "output_tokens": 30, "output_tokens_details": {"thinking_tokens": 20}},
     )
-    out = claude.to_openai_response(msg)
+    out = to_openai_response(msg)
     assert out["choices"][0]["message"]["reasoning_content"] == "Let me think."
     assert out["choices"][0]["message"]["content"] == "Paris."
     assert out["usage"]["completion_tokens_details"] == {"reasoning_tokens": 20}
-    hidden = claude.to_openai_response(msg, reasoning=False)["choices"][0]["message"]
+    hidden = to_openai_response(msg, reasoning=False)["choices"][0]["message"]
     assert "reasoning_content" not in hidden and hidden["content"] == "Paris."
 
 
@@ -303,7 +306,7 @@ def _anthropic_error(type_: str, message: str) -> bytes:
     ],
 )  # fmt: skip
 def test_row9_anthropic_errors_carry_openai_codes(status, type_, message, out_status, code):
-    got_status, body = claude.to_openai_error(status, _anthropic_error(type_, message))
+    got_status, body = to_openai_error(status, _anthropic_error(type_, message))
     assert got_status == out_status
     assert body["error"] == {"message": message, "type": type_, "param": None, "code": code}
 

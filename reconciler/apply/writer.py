@@ -1,8 +1,9 @@
-"""The provider's transaction session: its state folder, its lock, its journal and a sender, set up in one place.
+"""The provider's one writer: its state folder, its lock, its journal and a sender, set up in one place.
 
-apply, claim and approve all write through a session, so two of them never write at once for a provider on a
-machine, and a killed run of any of them is resumed by the next run of any of them: the journal's open
-transactions are recorded as mined, replaced or reverted, or re-sent as the very same bytes.
+apply, claim, approve and delegate all write through an open writer, so two of them never write at once for a
+provider on a machine, and a killed run of any of them is resumed by the next run of any of them: the journal's
+open transactions are recorded as mined, replaced or reverted, or re-sent as the very same bytes. (Named a
+writer, not a session: a session is the marketplace's compute session, `reconciler/sessions/`.)
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def journal_path(state: Path) -> Path:
 
 
 @dataclass
-class TxSession:
+class ProviderWriter:
     """A held lock and a sender journaling into the provider's folder."""
 
     sender: TxSender
@@ -52,7 +53,7 @@ class TxSession:
 
 
 @contextmanager
-def tx_session(
+def open_writer(
     state: Path,
     w3: Web3,
     account: LocalAccount,
@@ -61,7 +62,7 @@ def tx_session(
     progress: Progress,
     plan_id: str = "",
     legacy: bool | None = None,
-) -> Iterator[TxSession]:
+) -> Iterator[ProviderWriter]:
     """Take the provider's lock (a dead holder's is taken over, and said), then open its journal and a sender
     that speaks `network`'s rules: its contracts' errors, its confirmations, and legacy fees unless told."""
     with StateLock(state / LOCK_FILE) as lock:
@@ -78,4 +79,4 @@ def tx_session(
             progress=progress,
             confirmations=network.confirmations,
         )
-        yield TxSession(sender=sender, journal=journal)
+        yield ProviderWriter(sender=sender, journal=journal)

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from proxy import claude
+from proxy.anthropic.response import usage_from_anthropic
+from proxy.anthropic.stream import StreamTranslator
 from tests.support.fwd_helpers import base_url, entry, eventually, in_flight, write_config
 from tests.support.fwd_hostile import Conn, head, hostile_upstream, real_forwarder
 
@@ -69,7 +70,7 @@ async def test_usage_counts_that_are_not_numbers_count_as_zero(make_proxy, caplo
         async with aiohttp.ClientSession() as s, s.post(base_url(r) + "/chat/completions", json=STREAM) as resp:
             text = (await resp.read()).decode()
         assert text.endswith("data: [DONE]\n\n") and '"error"' not in text
-    assert claude.usage_from_anthropic({"input_tokens": "3", "output_tokens": True})["total_tokens"] == 0
+    assert usage_from_anthropic({"input_tokens": "3", "output_tokens": True})["total_tokens"] == 0
     assert not [rec for rec in caplog.records if rec.name == "morpheus_proxy" and rec.levelno >= logging.ERROR]
 
 
@@ -77,10 +78,10 @@ async def test_a_crash_after_the_answer_started_cuts_the_connection(make_proxy, 
     """The last line of defence: whatever raises once the head is out cuts the connection (the client sees a
     truncated stream) rather than writing a 500 into the body it is reading."""
 
-    def crash(self: claude.StreamTranslator, event: str, payload: dict) -> list[bytes]:
+    def crash(self: StreamTranslator, event: str, payload: dict) -> list[bytes]:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(claude.StreamTranslator, "_feed", crash)
+    monkeypatch.setattr(StreamTranslator, "_feed", crash)
     async with hostile_upstream(_serving(START)) as up, make_proxy([entry("m", up, api_type="claudeai")]) as r:
         async with aiohttp.ClientSession() as s, s.post(base_url(r) + "/chat/completions", json=STREAM) as resp:
             assert resp.status == 200

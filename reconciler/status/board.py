@@ -1,4 +1,4 @@
-"""What the status page shows, kept by the watcher between runs: the shell around reconciler.watch.page.
+"""What the status page shows, kept by the watcher between runs: the shell around reconciler.status.page.
 
 Why a holder: the loop writes after each run (the run line, the observation, the day figures), the HTTP thread
 reads on each page load; a lock keeps the two apart, and a page load only builds the document from memory. The
@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.watch import daily
-from reconciler.watch.forwarder import Sampler, figures
-from reconciler.watch.page import Observation, PageInputs, WatcherStatus, build_page
+from reconciler.status import daily
+from reconciler.status.forwarder_figures import Sampler, figures
+from reconciler.status.page import Observation, PageInputs, WatcherStatus, build_page
 
 RUNS_FILE = "watch-runs.jsonl"
 KEEP_RUNS = 500

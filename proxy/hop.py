@@ -1,0 +1,389 @@
+"""The hop every endpoint forwards through: take a slot, open the upstream, read or pipe its answer, answer a
+failure as the client can still take it, release.
+
+A thin pipe: SSE and binary answers are written through as they arrive, every exit path releases the slot
+and the upstream's answer (`finally`), including a client that goes away (aiohttp cancels the handler) and an
+upstream that goes silent (idle timeout). `Hop` is shared (slots, budget, failure log); a `Trip` is one
+request's exchange with its upstream, handed to the endpoint's code that reads and answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy.config import ModelRoute
+from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
+from proxy.error_bodies import error_response, upstream_error_body
+from proxy.exceptions import ConnectError, TooLarge, UpstreamError, UpstreamRedirect, UpstreamTimeout
+from proxy.failure_log import FailureLog
+from proxy.idle import IdleTimeout
+from proxy.sse import DONE, encode_data
+from proxy.state import ProxyState
+from proxy.upstream import UpstreamResponse
+
+# Upstream statuses that count against the failure budget (account-level trouble, not a buyer's bad request).
+BUDGET_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504, 529})
+
+Go = Callable[["Trip"], Awaitable[web.StreamResponse]]
+
+
+def mask_key(route: ModelRoute, body: bytes) -> bytes:
+    """An upstream error body with the route's key masked: some upstreams echo the key they were sent."""
+    key = route.api_key
+    if key:
+        for form in {key.encode(), json.dumps(key)[1:-1].encode()}:
+            if form in body:
+                body = body.replace(form, b"[redacted]")
+    return body
+
+
+class Hop:
+    """What every forwarded request shares, bound to one ProxyState: slots, failure budget, failure log."""
+
+    def __init__(self, state: ProxyState) -> None:
+        self.state = state
+        self.settings = state.settings
+        self.failure_log = FailureLog()
+
+    async def forward(
+        self, request: web.BaseRequest, route: ModelRoute, t0: float, go: Go, *, stream: bool = False
+    ) -> web.StreamResponse:
+        """Take a slot of the route's model and make the trip (`go`); the slot is released however it ends.
+        `stream`: the client asked for SSE (keep-alives while the upstream is slow, errors as events)."""
+        state = self.state
+        budget_key = route.budget_key
+        if not state.budget.allow(budget_key):
+            wait = state.budget.retry_after(budget_key)
+            state.metrics.rejections.inc((("reason", "failure_budget"),))
+            return error_response(
+                503,
+                "the upstream failed too often recently; pausing requests to it to protect the account",
+                code="upstream_failure_budget",
+                headers={"Retry-After": str(wait)},
+            )
+        gate = state.slots.gate(route.model_id, route.slots)
+        if not await gate.acquire(self.settings.wait_queue, self.settings.wait_timeout):
+            state.metrics.rejections.inc((("reason", "slots_full"),))
+            return error_response(
+                429,
+                f"all {gate.limit} slots of this model are busy; retry shortly",
+                code="slots_full",
+                headers={"Retry-After": str(self.settings.retry_after)},
+            )
+        status = 499
+        labels = route.labels
+        try:
+            response = await self.trip(request, route, t0, go, stream=stream)
+            status = response.status
+            return response
+        finally:
+            gate.release()
+            m = state.metrics
+            m.requests.inc((*labels, ("status", str(status))))
+            m.latency.observe(labels, asyncio.get_running_loop().time() - t0)
+
+    async def trip(
+        self, request: web.BaseRequest, route: ModelRoute, t0: float, go: Go, *, stream: bool = False
+    ) -> web.StreamResponse:
+        """`go` under the total timeout, without a slot of its own (an image job's poll); a failure of the
+        upstream (or of a client that went away) is answered, the upstream's answer released."""
+        trip = Trip(
+            self, request, route, t0, SSEDownstream(request, self.settings.keepalive_interval) if stream else None
+        )
+        try:
+            async with asyncio.timeout(self.settings.total_timeout):
+                return await go(trip)
+        except (UpstreamError, ConnectionResetError, TimeoutError) as exc:
+            return await trip.fail(exc)
+        finally:
+            trip.release()
+
+
+class Trip:
+    """One request's exchange with its upstream: it holds one upstream answer at a time (released when the
+    trip ends, or when another is opened) and answers the client, through SSE once that has started."""
+
+    __slots__ = ("hop", "request", "response", "route", "settings", "sse", "t0")
+
+    def __init__(
+        self, hop: Hop, request: web.BaseRequest, route: ModelRoute, t0: float, sse: SSEDownstream | None
+    ) -> None:
+        self.hop = hop
+        self.settings = hop.settings
+        self.request = request
+        self.route = route
+        self.t0 = t0
+        self.sse = sse
+        self.response: UpstreamResponse | None = None
+
+    # ---- upstream -------------------------------------------------------------------------------
+
+    async def open(
+        self, data: bytes, headers: dict[str, str], method: str = "POST", url: str | None = None
+    ) -> UpstreamResponse:
+        """Send (a POST to the route's apiUrl unless told otherwise), waiting at most ttfb for the answer; SSE
+        clients get keep-alive comments while they wait. A redirect is refused, never followed."""
+        self.release()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.ttfb_timeout
+        overhead = loop.time() - self.t0
+        self.hop.state.metrics.overhead.observe((), overhead)
+        self.request[OVERHEAD_MS] = f"{overhead * 1000:.3f}"
+        try:
+            if self.sse is None:
+                resp = await self._send(data, headers, deadline, method, url)
+            else:
+                resp = await self.sse.keepalive_while(self._send(data, headers, deadline, method, url))
+        except TimeoutError:
+            raise UpstreamTimeout("ttfb") from None
+        if 300 <= resp.status < 400:
+            resp.release()  # its body unread: the connection is closed, not reused
+            raise UpstreamRedirect(resp.status)
+        self.response = resp
+        return resp
+
+    async def _send(
+        self, data: bytes, headers: dict[str, str], deadline: float, method: str, url: str | None
+    ) -> UpstreamResponse:
+        """Retry once only when the connection was never made (nothing was sent)."""
+        state = self.hop.state
+        pool = state.upstream
+        assert pool is not None
+        key = self.route.budget_key
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await pool.request(method, url or self.route.api_url, headers, data)
+            except ConnectError:
+                state.budget.record_failure(key)
+                if attempt == 2 or not state.budget.allow(key):
+                    raise
+        raise AssertionError("unreachable")
+
+    def release(self) -> None:
+        """Hand the held answer's connection back (a released connection may carry another request at once:
+        never twice)."""
+        if self.response is not None:
+            self.response.release()
+            self.response = None
+
+    def answered(self) -> None:
+        """The upstream answered: its time to first byte goes to the ttfb histogram."""
+        elapsed = asyncio.get_running_loop().time() - self.t0
+        self.hop.state.metrics.ttfb.observe((("model", self.route.model_name),), elapsed)
+
+    async def read(self, resp: UpstreamResponse, cap: int, *, truncate: bool = False) -> bytes:
+        """The whole body, each read bounded by the idle timeout, and the whole by `cap`: above it, TooLarge
+        (a declared length at once), or with `truncate` the first `cap` bytes (error bodies)."""
+        declared = resp.length
+        if declared is not None and declared > cap and not truncate:
+            raise TooLarge(f"the upstream declared an answer of {declared} bytes, above {cap}")
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            async with IdleTimeout(self.settings.idle_timeout) as idle:
+                while chunk := await resp.readany():
+                    total += len(chunk)
+                    if total > cap:
+                        if not truncate:
+                            raise TooLarge(f"the upstream's answer exceeds {cap} bytes")
+                        chunks.append(chunk[: len(chunk) - (total - cap)])
+                        break
+                    chunks.append(chunk)
+                    idle.touch()
+        except TimeoutError:
+            chunks.clear()
+            raise UpstreamTimeout("idle") from None
+        except BaseException:
+            chunks.clear()  # a traceback keeps this frame alive for a while: not the body read so far with it
+            raise
+        return b"".join(chunks)
+
+    def check_stream_length(self, resp: UpstreamResponse) -> None:
+        declared = resp.length
+        if declared is not None and declared > self.settings.max_stream_bytes:
+            raise TooLarge(
+                f"the upstream declared a stream of {declared} bytes, above {self.settings.max_stream_bytes}"
+            )
+
+    def streamed(self, total: int, chunk: bytes) -> int:
+        """`total` bytes of a stream so far with `chunk`; TooLarge past the streamed-answer cap."""
+        total += len(chunk)
+        if total > self.settings.max_stream_bytes:
+            raise TooLarge(f"the upstream's stream exceeds {self.settings.max_stream_bytes} bytes")
+        return total
+
+    async def first_chunk(self, resp: UpstreamResponse, sse: SSEDownstream) -> bytes:
+        try:
+            async with asyncio.timeout(self.settings.ttfb_timeout):
+                return await sse.keepalive_while(resp.readany())
+        except TimeoutError:
+            raise UpstreamTimeout("ttfb") from None
+
+    async def pipe(self, resp: UpstreamResponse) -> web.StreamResponse:
+        """Write the upstream body through as it arrives (SSE or binary), bounded by the idle timeout."""
+        request, sse = self.request, self.sse
+        if sse is not None:
+            sse.extra_headers = passed_on(resp.headers)
+            out = await sse.start()  # headers out now, so they are not on the first token's path
+            first = await self.first_chunk(resp, sse)
+            if first:
+                await out.write(first)
+                self._scan_usage(first)
+        else:
+            headers = {
+                **passed_on(resp.headers),
+                "Content-Type": resp.headers.get("Content-Type", "application/octet-stream"),
+                "x-proxy-overhead-ms": request.get(OVERHEAD_MS, "0"),
+            }
+            out = web.StreamResponse(status=resp.status, headers=headers)
+            await out.prepare(request)
+            request[PREPARED] = out
+            first = b"x"
+        if first:
+            total = len(first) if sse is not None else 0
+            try:
+                async with IdleTimeout(self.settings.idle_timeout) as idle:
+                    while chunk := await resp.readany():
+                        total = self.streamed(total, chunk)
+                        await out.write(chunk)
+                        idle.touch()
+                        if sse is not None and b'"usage"' in chunk:
+                            self._scan_usage(chunk)
+            except TimeoutError:
+                raise UpstreamTimeout("idle") from None
+        await out.write_eof()
+        return out
+
+    # ---- accounting -----------------------------------------------------------------------------
+
+    def failed(self, what: str, status: int | None = None, reason: str | None = None, detail: str = "") -> None:
+        """Count a failure (budget, metrics by kind and reason) and log it, rate-limited, in our own words."""
+        hop, route = self.hop, self.route
+        if status is None or status in BUDGET_STATUSES:
+            hop.state.budget.record_failure(route.budget_key)
+        reason = reason or what
+        hop.state.metrics.upstream_errors.inc((("model", route.model_name), ("kind", what), ("reason", reason)))
+        hop.failure_log.record(route.model_name, reason, detail or what)
+
+    def failed_status(self, status: int) -> None:
+        """The upstream answered an error status (or a redirect): a failure of kind http_<status>."""
+        self.failed(f"http_{status}", status, detail=f"answered {status}")
+
+    def count_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            for kind in ("prompt_tokens", "completion_tokens"):
+                n = usage.get(kind)
+                if isinstance(n, int) and n > 0:
+                    tokens = self.hop.state.metrics.tokens
+                    tokens.inc((("model", self.route.model_name), ("type", kind.split("_")[0])), n)
+
+    def _scan_usage(self, chunk: bytes) -> None:
+        """Count the usage an OpenAI stream reports (best effort: a frame split across reads is missed)."""
+        if b'"usage"' not in chunk:
+            return
+        for line in chunk.split(b"\n"):
+            if (
+                line.startswith(b"data: {")
+                and b'"usage"' in line
+                and b'"usage":null' not in line
+                and b'"usage": null' not in line
+            ):
+                try:
+                    self.count_usage(json.loads(line[6:]).get("usage"))
+                except (ValueError, AttributeError, RecursionError):
+                    pass
+
+    # ---- answers --------------------------------------------------------------------------------
+
+    async def pass_on_error(
+        self, resp: UpstreamResponse, sanitized: Callable[[int], bytes] | None = None
+    ) -> web.StreamResponse:
+        """An upstream's error answer, counted and passed on: its status, Retry-After and rate-limit headers,
+        its body with the key masked (in the OpenAI shape), or `sanitized(status)` instead of the body."""
+        raw = await self.read(resp, self.settings.max_error_body_bytes, truncate=True)
+        self.failed_status(resp.status)
+        body = sanitized(resp.status) if sanitized else upstream_error_body(resp.status, mask_key(self.route, raw))
+        return await self.error_out(resp.status, body, resp.headers.get("Retry-After"), passed_on(resp.headers))
+
+    async def error_out(
+        self,
+        status: int,
+        body: bytes,
+        retry_after: str | None = None,
+        upstream_headers: dict[str, str] | None = None,
+    ) -> web.StreamResponse:
+        sse = self.sse
+        if sse is not None and sse.response is not None:  # headers already went out with keep-alives
+            await sse.write(b"data: " + body + b"\n\n" + DONE)
+            return sse.response
+        headers = {**(upstream_headers or {}), "x-proxy-overhead-ms": self.request.get(OVERHEAD_MS, "0")}
+        if retry_after:
+            headers["Retry-After"] = retry_after  # an upstream 429/503 tells the client when to come back
+        return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+
+    async def plain_out(
+        self, status: int, body: bytes, ctype: str, upstream_headers: dict[str, str] | None = None
+    ) -> web.StreamResponse:
+        sse = self.sse
+        if sse is not None and sse.response is not None:
+            await sse.write(b"data: " + body + b"\n\n" + DONE)
+            return sse.response
+        headers = CIMultiDict(
+            {
+                **(upstream_headers or {}),
+                "Content-Type": ctype or "application/json",
+                "x-proxy-overhead-ms": self.request.get(OVERHEAD_MS, "0"),
+            }
+        )
+        return web.Response(status=status, body=body, headers=headers)
+
+    async def fail(self, exc: BaseException) -> web.StreamResponse:
+        """A failure answered as the client can still take it: an error answer, an error event in a started
+        stream, or a cut binary stream; a client that went away gets nothing."""
+        request, sse = self.request, self.sse
+        if isinstance(exc, TimeoutError):  # only the total timeout reaches here as a bare TimeoutError
+            exc = UpstreamTimeout("total")
+        prepared = request.get(PREPARED)
+        if isinstance(exc, ConnectionResetError) and prepared is not None:
+            return prepared  # the client went away while we wrote to it: not the upstream's failure
+        err = self._failure_response(exc)
+        if sse is not None and sse.response is not None:
+            await sse.write(encode_data(json.loads(err.body)) + DONE)  # type: ignore[arg-type]
+            return sse.response
+        if isinstance(prepared, web.StreamResponse):
+            # A binary stream already started: cut the connection so the client sees a truncated body.
+            if request.transport is not None:
+                request.transport.close()
+            return prepared
+        err.headers["x-proxy-overhead-ms"] = request.get(OVERHEAD_MS, "0")
+        return err
+
+    def _failure_response(self, exc: BaseException) -> web.Response:
+        if isinstance(exc, UpstreamTimeout):
+            self.failed(f"timeout_{exc.which}", detail=f"no answer within the {exc.which} timeout")
+            return error_response(
+                504, f"the upstream did not answer in time ({exc.which} timeout)", code=f"upstream_timeout_{exc.which}"
+            )
+        if isinstance(exc, UpstreamRedirect):
+            self.failed_status(exc.status)
+            return error_response(
+                502, f"the upstream answered a redirect ({exc.status}), which is not followed", code="upstream_redirect"
+            )
+        if isinstance(exc, ConnectError):
+            self.failed("connect", reason=exc.reason, detail=str(exc))
+            return error_response(502, "cannot connect to the upstream", code="upstream_unreachable")
+        if isinstance(exc, TooLarge):
+            self.failed("too_large", reason=exc.reason, detail=str(exc))
+            return error_response(502, "the upstream's answer is too large", code="upstream_response_too_large")
+        if isinstance(exc, UpstreamError):
+            self.failed("disconnect", reason=exc.reason, detail=str(exc))
+        else:
+            self.failed("disconnect", reason="closed", detail=type(exc).__name__)
+        return error_response(502, "the upstream connection failed", code="upstream_connection_error")

@@ -1,0 +1,127 @@
+"""The forwarder's admin API, and the one client of it: the served config, `/metrics`, a reload, the served version.
+
+Why one client: the observer, `reconcile status`, apply's reload confirmation, the watcher's poller and the
+status page's sampler all ask the same API (proxy/admin.py) with the same bearer token. Here alone are its
+routes, its headers and `proxy.adminToken` resolved; a call that gets no usable answer raises
+`AdminCallFailed`, which names the HTTP status or what failed, never the token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reconciler import EndpointUnusable
+from reconciler.desired.model import Desired, ProxySpec
+from reconciler.desired.modelsconfig import entry_from_json
+from reconciler.desired.references import resolve
+from reconciler.observe.model import ModelsConfigState
+from reconciler.observe.prometheus import MetricSample, parse
+
+CONFIG = "/admin/config"
+RELOAD = "/admin/reload"
+METRICS = "/metrics"
+
+
+class AdminCallFailed(EndpointUnusable):
+    """No usable answer: `status` is the HTTP status the API answered (None: no answer, or not one to read), and
+    `cause` names what failed (the transport error's or the decoding error's class). Every caller says what it
+    means for its own purpose (a note, a refused reload)."""
+
+    def __init__(self, path: str, status: int | None, cause: str) -> None:
+        self.path, self.status, self.cause = path, status, cause
+        answered = f"answered {status}" if status is not None else f"unreachable ({cause})"
+        super().__init__(f"forwarder {path} {answered}")
+
+
+@dataclass(frozen=True)
+class ReloadAnswer:
+    """What `POST /admin/reload` answered, whatever its status (the caller says what a refusal means)."""
+
+    status: int
+    text: str  # the body (the forwarder answers JSON, in UTF-8)
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+def admin_token(proxy: ProxySpec | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """`proxy.adminToken`'s value here; None when none is configured or it has no value in this environment."""
+    if proxy is None or proxy.admin_token is None:
+        return None
+    return resolve(proxy.admin_token, environ)
+
+
+@dataclass(frozen=True)
+class ForwarderAdmin:
+    """The admin API at `url`, asked with `token` as the bearer (None: without one, as on loopback)."""
+
+    url: str
+    token: str | None = None
+
+    @classmethod
+    def of(cls, desired: Desired, environ: Mapping[str, str] | None = None) -> ForwarderAdmin | None:
+        """The desired state's forwarder admin API (None: no `proxy.adminUrl`)."""
+        proxy = desired.proxy
+        if proxy is None or not proxy.admin_url:
+            return None
+        return cls(proxy.admin_url, admin_token(proxy, environ))
+
+    def _at(self, path: str) -> str:
+        return self.url.rstrip("/") + path
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def config(self, timeout: float = 5.0) -> ModelsConfigState:
+        """GET /admin/config: {version, models: [entry without apiKey, with apiKeyFingerprint], lastReloadError}."""
+        try:
+            r = httpx.get(self._at(CONFIG), headers=self._headers(), timeout=timeout)
+            r.raise_for_status()
+            data = r.json()
+            models = [m for m in data.get("models", []) if isinstance(m, dict)]
+            return ModelsConfigState(
+                source=f"admin:{self.url}",
+                exists=True,
+                version=data.get("version"),
+                entries=tuple(entry_from_json(m) for m in models),
+                error=data.get("lastReloadError"),
+            )
+        except httpx.HTTPStatusError as exc:
+            raise AdminCallFailed(CONFIG, exc.response.status_code, type(exc).__name__) from None
+        except (httpx.HTTPError, ValueError) as exc:
+            raise AdminCallFailed(CONFIG, None, type(exc).__name__) from None
+
+    def served_version(self, timeout: float = 2.0) -> str | None:
+        """The config version the forwarder serves now, or None when it cannot be asked."""
+        try:
+            r = httpx.get(self._at(CONFIG), headers=self._headers(), timeout=timeout)
+            if r.status_code != 200:
+                return None
+            v = r.json().get("version")
+            return str(v) if v else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def metrics(self, timeout: float = 5.0) -> list[MetricSample]:
+        """GET /metrics, parsed (the token is needed off loopback)."""
+        try:
+            r = httpx.get(self._at(METRICS), headers=self._headers(), timeout=timeout)
+            r.raise_for_status()
+        except httpx.HTTPStatusError as exc:
+            raise AdminCallFailed(METRICS, exc.response.status_code, type(exc).__name__) from None
+        except httpx.HTTPError as exc:
+            raise AdminCallFailed(METRICS, None, type(exc).__name__) from None
+        return parse(r.text)
+
+    def reload(self, timeout: float = 10.0) -> ReloadAnswer:
+        """POST /admin/reload: the forwarder re-reads its file and answers the version it serves."""
+        try:
+            r = httpx.post(self._at(RELOAD), headers=self._headers(), timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise AdminCallFailed(RELOAD, None, type(exc).__name__) from None
+        return ReloadAnswer(r.status_code, r.text)

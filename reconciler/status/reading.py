@@ -1,0 +1,57 @@
+"""What `reconcile status` reads, once: the desired state, the world (every session: what is claimable needs old
+ended sessions too), the plan made from that same reading (drift), the forwarder's slots from its /metrics, and
+each RPC endpoint's health.
+
+Why through observe.world: status sees the chain, the forwarder and the router exactly as `plan` and `apply` do.
+Read-only: nothing is sent, no lock is taken.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.chain.networks import Network, resolve_network
+from reconciler.chain.pool import pool_of
+from reconciler.chain.reader import ChainReader
+from reconciler.desired.loader import load_desired
+from reconciler.desired.model import Desired
+from reconciler.observe.forwarder_admin import admin_token
+from reconciler.observe.model import ChainState
+from reconciler.observe.slots import SlotsReading, read_slots
+from reconciler.observe.world import observe_with
+from reconciler.plan.model import Plan
+from reconciler.plan.planner import plan
+
+
+@dataclass(frozen=True)
+class StatusReading:
+    desired: Desired
+    network: Network
+    chain: ChainState
+    plan: Plan
+    slots: SlotsReading
+    endpoints: list[dict[str, object]]  # each RPC endpoint's health, by label (chain/pool.py)
+
+
+def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:
+    """Load, observe (all sessions), plan and read slots (raises ValidationFailed, NetworkError, ...)."""
+    env = os.environ if environ is None else environ
+    desired, _warnings = load_desired(path)
+    network = resolve_network(desired.network, env)
+    reader = ChainReader.connect(network)
+    observed = observe_with(reader, desired, env, all_sessions=True)
+    proxy = desired.proxy
+    slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env))
+    return StatusReading(desired, network, observed.chain, plan(desired, observed), slots, endpoint_health(reader))
+
+
+def endpoint_health(reader: ChainReader) -> list[dict[str, object]]:
+    """Each RPC endpoint's state by its label (several: each one's head is looked at once more)."""
+    pool = pool_of(reader.w3.provider)
+    if pool is None:
+        return []
+    pool.refresh_heads(force=True)
+    return [h.as_dict() for h in pool.health]

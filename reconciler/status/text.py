@@ -1,0 +1,98 @@
+"""`reconcile status` as text: the status document (reconciler.status.model) on one screen, then the RPC
+endpoints' health when there are several."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.plan.context import utc
+
+
+def render_status(doc: dict[str, Any]) -> str:
+    """The status document as one screen of text."""
+    prov = doc["provider"]
+    lines = [
+        f"provider {prov['address']} on {doc['network']} (chain {doc['chainId']}) at block "
+        f"{doc['block']['number']}, {doc['block']['time']}",
+    ]
+    if prov["registered"]:
+        lines.append(f"  endpoint {prov['endpoint']}, stake {prov['stake']['mor']}")
+    else:
+        lines.append("  not registered on this chain")
+    lines.append("")
+    lines.append(f"  {'model':<22} {'bid price':<32} {'slots':<13} {'live':>4}  {'earned today':<16} success")
+    for m in doc["models"]:
+        if m["bids"]:
+            price = "; ".join(f"{b['pricePerSecond']['mor']}/s = {b['pricePerHour']['mor']}/h" for b in m["bids"])
+        else:
+            price = "no bid"
+        slots = f"{m['slots']['inFlight']}/{m['slots']['limit'] or 'unlim.'}" if m["slots"] else "unknown"
+        ratio = m["successRatio"]
+        success = (
+            "no closed sessions"
+            if ratio is None
+            else f"{ratio['success']}/{ratio['total']} ({100 * ratio['success'] // ratio['total']}%)"
+        )
+        name = m["name"] + _label(m)
+        lines.append(
+            f"  {name:<22} {price:<32} {slots:<13} {m['liveSessions']:>4}  {m['earnedToday']['mor']:<16} {success}"
+        )
+        if m["bids"]:
+            lines.append(f"    bid {', '.join(b['bidId'] for b in m['bids'])}")
+    if not doc["models"]:
+        lines.append("  (no models)")
+    lines.append(f"  slots: {doc['slotsSource']}")
+    lines.append("")
+    e = doc["earnings"]
+    if e is not None:
+        period = f" (period ends {_utc_or_new(e['periodEnds'])})"
+        lines.append(f"live sessions {doc['liveSessions']}; earned today {e['earnedToday']['mor']}")
+        lines.append(f"claimed this period {e['claimedThisPeriod']['mor']}{period}")
+        lines.append(
+            f"claimable now {e['claimableNow']['mor']} from {e['claimableSessions']} session(s) (`reconcile claim`)"
+        )
+        lines.append(f"room left under the stake cap {e['capRoom']['mor']}")
+        if e["heldByCap"]["wei"] > 0:
+            lines.append(
+                f"earned but held back by the stake cap {e['heldByCap']['mor']}: claimable once a new period "
+                "starts (or raise provider.stake)"
+            )
+    d = doc["drift"]
+    if d["drift"]:
+        lines.append(f"drift: yes, {len(d['pending'])} pending action(s) (`reconcile plan` for details)")
+        for a in d["pending"][:10]:
+            lines.append(f"  {a['verb']:<7} {a['id']}")
+        if len(d["pending"]) > 10:
+            lines.append(f"  … and {len(d['pending']) - 10} more")
+    else:
+        lines.append("drift: no")
+    for err in d["errors"]:
+        lines.append(f"error in the plan: {err}")
+    return "\n".join(lines) + "\n"
+
+
+def _label(row: dict[str, Any]) -> str:
+    if row["declared"]:
+        return ""
+    if row.get("draining"):
+        return " (draining)"
+    return " (absent)" if row.get("absent") else " (undeclared)"
+
+
+def _utc_or_new(ts: int | None) -> str:
+    return "at the next claim, which opens a new 365-day period" if ts is None else utc(ts)
+
+
+def render_endpoints(doc: Mapping[str, object]) -> str:
+    """One text line when there are several endpoints: each one's label, state, head or error."""
+    rows = doc.get("endpoints") or []
+    assert isinstance(rows, list)
+    if len(rows) < 2:
+        return ""
+    parts = []
+    for r in rows:
+        head = f" at block {r['head']}" if r.get("head") is not None else ""
+        why = f" ({r['error']})" if r.get("state") == "down" and r.get("error") else ""
+        parts.append(f"{r['endpoint']} {r['state']}{head}{why}")
+    return "RPC endpoints: " + "; ".join(parts) + "\n"
