@@ -9,19 +9,17 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import jsonschema
-from jsonschema.exceptions import best_match
 
 from reconciler import FileUnusable
 from reconciler.commands.options import state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.loader import load_desired
-from reconciler.desired.schema import load_schema
-from reconciler.plan.codec import plan_from_json
-from reconciler.plan.model import Plan
-from reconciler.render.text import render_text, use_color
+
+if TYPE_CHECKING:
+    from reconciler.plan.model import Plan
 
 
 def _echo_err(line: str) -> None:
@@ -38,6 +36,12 @@ class SavedPlanUnreadable(FileUnusable):
 
 def _read_saved_plan(plan_file: Path) -> Plan:
     """The plan saved by `plan --out`, checked against its schema first."""
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    from reconciler.desired.schema import load_schema
+    from reconciler.plan.codec import plan_from_json
+
     try:
         data = json.loads(plan_file.read_text())
     except (OSError, ValueError) as exc:  # ValueError: not JSON (or not text)
@@ -55,6 +59,7 @@ def _read_saved_plan(plan_file: Path) -> Plan:
 
 def _confirm_with(auto_approve: bool) -> object:
     from reconciler.apply.refusals import ApplyError
+    from reconciler.render.text import render_text, use_color
 
     def confirm(plan: Plan) -> bool:
         click.echo(render_text(plan, color=use_color(sys.stdout)), nl=False)
@@ -113,6 +118,7 @@ def run_apply(
     receipt_timeout: float,
 ) -> int:
     from reconciler.apply.run import ApplyOptions, apply_desired
+    from reconciler.render.text import render_text
 
     saved: Plan | None = None
     if plan_file is not None:

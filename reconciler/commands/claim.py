@@ -16,13 +16,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.chain.networks import resolve_network
 from reconciler.commands.options import state_dir_option
 from reconciler.commands.outcome import EXIT_OK, handled
 from reconciler.desired.loader import load_desired
 from reconciler.market.units import format_mor
-from reconciler.plan.context import utc
-from reconciler.render.common import gas_text
 
 if TYPE_CHECKING:
     from reconciler.sessions.claim import ClaimReport
@@ -40,6 +37,7 @@ def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
 @handled
 def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, str] | None = None) -> int:
     from reconciler.apply.writer import state_path
+    from reconciler.chain.networks import resolve_network
     from reconciler.chain.reader import ChainReader
     from reconciler.chain.signer import load_signer
     from reconciler.sessions.claim import claim_all, claim_journaled
@@ -62,6 +60,9 @@ def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, 
 
 
 def render_report(r: ClaimReport, names: Mapping[str, str]) -> str:
+    from reconciler.plan.context import utc
+    from reconciler.render.common import gas_text
+
     verb = "would collect" if r.dry_run else "collected"
     lines = [f"claims for provider {r.provider} at block {r.block}" + (" (dry run: nothing sent)" if r.dry_run else "")]
     for o in r.outcomes:

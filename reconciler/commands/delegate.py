@@ -17,7 +17,6 @@ from reconciler.commands.options import keystore_options, state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
 from reconciler.commands.provider_key import password_prompt
 from reconciler.desired.loader import load_desired
-from reconciler.plan.context import delegate_command
 
 
 @click.command("delegate")
@@ -69,6 +68,7 @@ def run_delegate(
     )
     from reconciler.chain.reader import DELEGATION_RIGHTS
     from reconciler.chain.signer import key_options, load_given_key
+    from reconciler.plan.context import delegate_command
 
     key = key_options(key_ref, keystore, password_ref, Path.cwd())
     desired, _warnings = load_desired(path)

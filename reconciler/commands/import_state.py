@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.chain.networks import resolve_network
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.model import Desired, NetworkSpec, ProviderSpec, SignerSpec
 from reconciler.desired.references import BadReference, parse_reference
@@ -94,6 +93,7 @@ def run_import(
 ) -> int:
     from web3 import Web3
 
+    from reconciler.chain.networks import resolve_network
     from reconciler.chain.reader import ChainReader
     from reconciler.chain.registrations import read_registrations
     from reconciler.chain.rpc import RpcError

@@ -13,9 +13,6 @@ from pathlib import Path
 import click
 
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
-from reconciler.plan.codec import plan_to_json
-from reconciler.render.markdown import render_markdown
-from reconciler.render.text import render_text, use_color
 
 
 @click.command("plan")
@@ -37,6 +34,9 @@ def plan_cmd(
 @handled
 def run_plan(path: Path, fmt: str, out: Path | None, detailed: bool, verbose: bool, require_proxy: bool) -> int:
     from reconciler.pipeline import make_plan
+    from reconciler.plan.codec import plan_to_json
+    from reconciler.render.markdown import render_markdown
+    from reconciler.render.text import render_text, use_color
 
     if out is not None and (problem := _out_problem(out)) is not None:
         click.echo(f"error: --out {out}: {problem}", err=True)  # said before the chain is read, not after
