@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
@@ -99,7 +99,7 @@ def reload_forwarder(admin_url: str, token: str, expect_version: str, timeout: f
     except AdminCallFailed as exc:
         raise ProxyReloadError(f"forwarder admin API {admin_url} unreachable ({exc.cause})") from None
     if answer.status != 200:
-        detail = _error_text(answer)
+        detail = _error_text(answer.text)
         raise ProxyReloadError(f"forwarder refused the reload (HTTP {answer.status}): {detail}")
     version = answer.json().get("version")
     if version != expect_version:
@@ -122,25 +122,17 @@ def reload_router(admin_url: str, basic_auth: str | None, timeout: float = 30.0)
     if r.status_code == 404:
         return ReloadResult(False, None, "this proxy-router has no reload endpoint: restart it", restart_required=True)
     if r.status_code != 200:
-        raise ProxyReloadError(f"router refused the reload (HTTP {r.status_code}): {_error_text(r)}")
+        raise ProxyReloadError(f"router refused the reload (HTTP {r.status_code}): {_error_text(r.text)}")
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     return ReloadResult(True, None, f"router reloaded: added {body.get('added')}, removed {body.get('removed')}")
 
 
-class _Answer(Protocol):
-    """An HTTP answer as `_error_text` reads it: the router's (httpx) or the forwarder admin client's."""
-
-    @property
-    def text(self) -> str: ...
-
-    def json(self) -> Any: ...
-
-
-def _error_text(r: _Answer) -> str:
+def _error_text(text: str) -> str:
+    """What a refused reload said: its OpenAI-shaped error message (and errors), else the body's start."""
     try:
-        data = r.json()
+        data = json.loads(text)
     except ValueError:
-        return r.text[:300]
+        return text[:300]
     err = data.get("error") if isinstance(data, dict) else None
     msg = err.get("message") if isinstance(err, dict) else None
     errors = data.get("errors") if isinstance(data, dict) else None

@@ -77,12 +77,27 @@ class ForwarderAdmin:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
+    def _get(self, path: str, timeout: float) -> httpx.Response:
+        """GET `path` with the token; anything but a 2xx answer is AdminCallFailed."""
+        try:
+            r = httpx.get(self._at(path), headers=self._headers(), timeout=timeout)
+            r.raise_for_status()
+        except httpx.HTTPStatusError as exc:
+            raise AdminCallFailed(path, exc.response.status_code, type(exc).__name__) from None
+        except httpx.HTTPError as exc:
+            raise AdminCallFailed(path, None, type(exc).__name__) from None
+        return r
+
+    def _config_json(self, timeout: float) -> Any:
+        try:
+            return self._get(CONFIG, timeout).json()
+        except ValueError as exc:  # not JSON
+            raise AdminCallFailed(CONFIG, None, type(exc).__name__) from None
+
     def config(self, timeout: float = 5.0) -> ModelsConfigState:
         """GET /admin/config: {version, models: [entry without apiKey, with apiKeyFingerprint], lastReloadError}."""
+        data = self._config_json(timeout)
         try:
-            r = httpx.get(self._at(CONFIG), headers=self._headers(), timeout=timeout)
-            r.raise_for_status()
-            data = r.json()
             models = [m for m in data.get("models", []) if isinstance(m, dict)]
             return ModelsConfigState(
                 source=f"admin:{self.url}",
@@ -91,32 +106,20 @@ class ForwarderAdmin:
                 entries=tuple(entry_from_json(m) for m in models),
                 error=data.get("lastReloadError"),
             )
-        except httpx.HTTPStatusError as exc:
-            raise AdminCallFailed(CONFIG, exc.response.status_code, type(exc).__name__) from None
-        except (httpx.HTTPError, ValueError) as exc:
+        except ValueError as exc:  # an entry that is no models-config entry
             raise AdminCallFailed(CONFIG, None, type(exc).__name__) from None
 
     def served_version(self, timeout: float = 2.0) -> str | None:
         """The config version the forwarder serves now, or None when it cannot be asked."""
         try:
-            r = httpx.get(self._at(CONFIG), headers=self._headers(), timeout=timeout)
-            if r.status_code != 200:
-                return None
-            v = r.json().get("version")
-            return str(v) if v else None
-        except (httpx.HTTPError, ValueError):
+            v = self._config_json(timeout).get("version")
+        except AdminCallFailed:
             return None
+        return str(v) if v else None
 
     def metrics(self, timeout: float = 5.0) -> list[MetricSample]:
         """GET /metrics, parsed (the token is needed off loopback)."""
-        try:
-            r = httpx.get(self._at(METRICS), headers=self._headers(), timeout=timeout)
-            r.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise AdminCallFailed(METRICS, exc.response.status_code, type(exc).__name__) from None
-        except httpx.HTTPError as exc:
-            raise AdminCallFailed(METRICS, None, type(exc).__name__) from None
-        return parse(r.text)
+        return parse(self._get(METRICS, timeout).text)
 
     def reload(self, timeout: float = 10.0) -> ReloadAnswer:
         """POST /admin/reload: the forwarder re-reads its file and answers the version it serves."""
