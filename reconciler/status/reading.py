@@ -39,7 +39,7 @@ class StatusReading:
 def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:
     """Load, observe (all sessions), plan and read slots (raises ValidationFailed, NetworkError, ...)."""
     env = os.environ if environ is None else environ
-    desired, _warnings = load_desired(path)
+    desired, _warnings = load_desired(path, env)
     network = resolve_network(desired.network, env)
     reader = ChainReader.connect(network)
     observed = observe_with(reader, desired, env, all_sessions=True)

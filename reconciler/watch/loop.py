@@ -313,7 +313,7 @@ class Watcher:
         """Re-read the desired state: the one to act on in this run, or None (invalid files, nothing good before)."""
         files, _dirs = self._watched(self.desired)
         try:
-            desired, _warnings = load_desired(self.opts.path)
+            desired, _warnings = load_desired(self.opts.path, self.opts.environ)
         except ValidationFailed as exc:
             errors = [str(d) for d in exc.diagnostics if d.severity is Severity.ERROR]
             run.invalid_error = invalid_error(errors)

@@ -20,7 +20,6 @@ def key_file(tmp_path: Path, mode: int) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: a provider key file readable by others is used")
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o660, 0o604])
 def test_a_key_file_readable_by_group_or_others_is_refused(tmp_path: Path, mode: int) -> None:
     path = key_file(tmp_path, mode)
