@@ -15,7 +15,7 @@ from types import FrameType
 
 import click
 
-from reconciler.commands.options import state_dir_option
+from reconciler.commands.options import state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 
 
@@ -80,6 +80,7 @@ def _host_port(value: str) -> tuple[str, int]:
 )
 @click.option("--suspend", is_flag=True, help="Pause auto-apply of the watchers using --state-dir, then exit.")
 @click.option("--resume", "resume_", is_flag=True, help="Lift --suspend (and a writer-conflict stop), then exit.")
+@trust_host_option
 def watch_cmd(
     path: Path | None,
     interval: float,
@@ -95,6 +96,7 @@ def watch_cmd(
     resume_: bool,
     http_token: str | None,
     no_page: bool,
+    trust_hosts: tuple[str, ...],
 ) -> None:
     """Keep the provider converged: re-plan on file, chain, forwarder, git and timer changes; apply or alert."""
     sys.exit(
@@ -113,6 +115,7 @@ def watch_cmd(
             resume_,
             http_token,
             not no_page,
+            trust_hosts,
         )
     )
 
@@ -133,9 +136,11 @@ def run_watch(
     resume_: bool,
     http_token_ref: str | None = None,
     page: bool = True,
+    trust_hosts: tuple[str, ...] = (),
 ) -> int:
     from reconciler import ReconcileError
     from reconciler.desired.references import BadReference, parse_reference, resolve
+    from reconciler.observe.destinations import with_trusted_hosts
     from reconciler.status.auth import refusal
     from reconciler.status.board import Board
     from reconciler.status.forwarder_figures import Sampler
@@ -214,7 +219,7 @@ def run_watch(
         git_pull=git_pull,
         webhook=hook,
         metrics=metrics,
-        environ=dict(os.environ),
+        environ=with_trusted_hosts(os.environ, trust_hosts),
         out=out,
         err=lambda line: click.echo(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),

@@ -115,7 +115,13 @@ def forwarder_config(ctx: Context) -> list[str]:
     if changed:
         ids.append(_write_config(ctx, ProxyFile.FORWARDER, path, obs.file, changed, reasons, warnings))
     if proxy.admin_url:
-        if obs.reachable is False:
+        if obs.untrusted is not None:
+            ctx.warnings.append(
+                f"forwarder admin API {obs.note}: proxy.adminToken goes only to loopback or to a host the operator "
+                "trusts (--trust-host, RECONCILE_TRUSTED_HOSTS); nothing was sent, planned from the chain and the "
+                "file alone"
+            )
+        elif obs.reachable is False:
             ctx.warnings.append(
                 f"the forwarder admin API could not be reached from here ({obs.note or 'unreachable'}); "
                 "planned from the chain and the file alone"

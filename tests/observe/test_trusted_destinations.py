@@ -90,7 +90,6 @@ def with_admin(url: str, tmp_path: Path) -> Any:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: plan sends the admin token to any adminUrl the YAML names")
 def test_plan_sends_the_admin_token_to_no_untrusted_host(recorder: Recorder, tmp_path: Path) -> None:
     alias = loopback_alias()
     d = with_admin(f"http://{alias}:{recorder.port}", tmp_path)
@@ -110,7 +109,6 @@ def test_plan_sends_the_admin_token_to_loopback(recorder: Recorder, tmp_path: Pa
     assert recorder.tokens() == [f"Bearer {TOKEN}"] * 2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: status sends the admin token to any adminUrl the YAML names")
 def test_status_sends_the_admin_token_to_no_untrusted_host(recorder: Recorder) -> None:
     alias = loopback_alias()
     url = f"http://{alias}:{recorder.port}"
