@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from reconciler.desired.modelsconfig import forwarder_entries
 from reconciler.desired.references import fingerprint
 from reconciler.observe.model import ForwarderState, ModelsConfigState, ProxyEntry
@@ -23,7 +21,6 @@ def _with_file(entries: tuple[ProxyEntry, ...]) -> ForwarderState:
     return ForwarderState(file=ModelsConfigState(source="file:/f.json", exists=True, version="v1", entries=entries))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: the plan shows only a fingerprint or URL change")
 def test_a_key_sent_to_a_new_host_is_said_plainly_in_text_and_markdown() -> None:
     before = desired_from()
     fps = refs().fingerprints
