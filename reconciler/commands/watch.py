@@ -140,6 +140,7 @@ def run_watch(
 ) -> int:
     from reconciler import ReconcileError
     from reconciler.desired.references import BadReference, parse_reference, resolve
+    from reconciler.desired.secrets import SecretUse, flag_uses
     from reconciler.observe.destinations import with_trusted_hosts
     from reconciler.status.auth import refusal
     from reconciler.status.board import Board
@@ -165,11 +166,14 @@ def run_watch(
         click.echo("error: give the desired-state PATH to watch", err=True)
         return EXIT_ERROR
     hook = None
+    given: tuple[SecretUse, ...] = ()
     if webhook_ref:
         try:
-            url = resolve(parse_reference(webhook_ref, Path.cwd()), os.environ)
+            hook_ref = parse_reference(webhook_ref, Path.cwd())
         except BadReference as exc:
             raise BadReference(f"--webhook: {exc}") from None
+        given = flag_uses(webhook=hook_ref)  # held to the desired state's secrets' rules at each load
+        url = resolve(hook_ref, os.environ)
         if url is None:
             click.echo(f"error: --webhook {webhook_ref} has no value here", err=True)
             return EXIT_ERROR
@@ -218,6 +222,7 @@ def run_watch(
         poll=poll,
         git_pull=git_pull,
         webhook=hook,
+        given=given,
         metrics=metrics,
         environ=with_trusted_hosts(os.environ, trust_hosts),
         out=out,

@@ -89,7 +89,11 @@ class _Builder:
             self.secrets[SecretUse(format_path(path), role, ref, key)] = path
         return ref
 
-    def check_secrets(self, environ: Mapping[str, str] | None) -> None:
+    def check_secrets(self, environ: Mapping[str, str] | None, given: tuple[SecretUse, ...] = ()) -> None:
+        """The desired state's secrets with those the command line `given` (first: a conflict is then reported
+        at the YAML's field, naming the flag)."""
+        for use in given:
+            self.secrets = {use: (), **self.secrets}
         check_uses(
             list(self.secrets),
             lambda use: Path(self.locate(self.secrets[use]).file),
@@ -125,8 +129,10 @@ def build_desired(
     locate: Callable[[Path_], Location],
     sources: tuple[str, ...],
     environ: Mapping[str, str] | None = None,
+    given: tuple[SecretUse, ...] = (),
 ) -> tuple[Desired | None, list[Diagnostic]]:
-    """`environ`: where `env:` references are read to tell whether two roles share one secret (None: os.environ)."""
+    """`environ`: where `env:` references are read to tell whether two roles share one secret (None: os.environ);
+    `given`: secrets the command line names (`--key-ref`, `--webhook`), held to the same rules."""
     b = _Builder(locate)
     network = _network(b, data["network"])
     signer = _signer(b, data["signer"])
@@ -158,7 +164,7 @@ def build_desired(
         )
     if any(not m.absent for m in models) and proxy is None:
         b.error(("models",), "models are declared but there is no proxy section (proxy.modelsConfigPath)")
-    b.check_secrets(environ)
+    b.check_secrets(environ, given)
     if any(d.severity is Severity.ERROR for d in b.diags):
         return None, b.diags
     desired = Desired(

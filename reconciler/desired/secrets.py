@@ -128,6 +128,19 @@ def key_file_refusal(ref: Reference) -> str | None:
     return f"the key file {ref.target} is open to group or others (mode {mode:04o}); chmod 600 it, as ssh requires"
 
 
+def flag_uses(
+    key: Reference | None = None, password: Reference | None = None, webhook: Reference | None = None
+) -> tuple[SecretUse, ...]:
+    """The secrets a command line names: the provider wallet's `--key-ref` and `--password-ref` (chain keys),
+    the watcher's `--webhook`."""
+    uses = [
+        SecretUse("--key-ref", Role.CHAIN, key, key=True) if key else None,
+        SecretUse("--password-ref", Role.CHAIN, password, key=True) if password else None,
+        SecretUse("--webhook", Role.WEBHOOK, webhook) if webhook else None,
+    ]
+    return tuple(u for u in uses if u is not None)
+
+
 def check_uses(
     uses: list[SecretUse],
     yaml_file: Callable[[SecretUse], Path],

@@ -179,3 +179,24 @@ def test_an_upstream_key_file_readable_by_others_warns(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "upstreams.venice.apiKey: warning:" in r.output in r.output and "0644" in r.output
     assert os.stat(up).st_mode & 0o777 == 0o644  # reported, not changed
+
+
+def test_the_provider_key_flag_and_the_webhook_flag_are_held_to_the_same_rule(tmp_path: Path) -> None:
+    """`approve/delegate --key-ref` and `watch --webhook` name secrets outside the YAML: the same roles apply."""
+    from reconciler.desired.diagnostics import ValidationFailed
+    from reconciler.desired.loader import load_desired
+    from reconciler.desired.references import Reference
+    from reconciler.desired.secrets import flag_uses
+
+    path = tmp_path / "state.yaml"
+    path.write_text(state_yaml("env:VENICE_API_KEY"))
+    provider_key = secret_file(tmp_path / "secrets" / "provider.key", "venice-key-1")
+    with pytest.raises(ValidationFailed) as exc:
+        load_desired(path, ENV, flag_uses(key=Reference("file", str(provider_key))))
+    text = "\n".join(map(str, exc.value.diagnostics))
+    assert "upstreams.venice.apiKey" in text and "--key-ref" in text and "venice-key-1" not in text
+    with pytest.raises(ValidationFailed) as exc:
+        load_desired(path, ENV, flag_uses(webhook=Reference("env", "FORWARDER_ADMIN_TOKEN")))
+    assert "--webhook" in "\n".join(map(str, exc.value.diagnostics))
+    # the signer being the provider: one chain key in two chain fields is fine
+    load_desired(path, ENV, flag_uses(key=Reference("env", "SIGNER_KEY")))
