@@ -98,9 +98,13 @@ class _Builder:
             list(self.secrets),
             lambda use: Path(self.locate(self.secrets[use]).file),
             environ,
-            lambda use, message: self.error(self.secrets[use], message),
-            lambda use, message: self.warn(self.secrets[use], message),
+            lambda use, message: self.error(self.secrets[use], self._named(use, message)),
+            lambda use, message: self.warn(self.secrets[use], self._named(use, message)),
         )
+
+    def _named(self, use: SecretUse, message: str) -> str:
+        """A flag's secret has no YAML path to be reported at: its message starts with the flag's name."""
+        return message if self.secrets[use] else f"{use.field}: {message}"
 
     def rel_path(self, value: str, path: Path_) -> str:
         p = Path(value).expanduser()
