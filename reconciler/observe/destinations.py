@@ -34,10 +34,22 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _host_part(entry: str) -> str:
+    """A trusted-host entry as a host: `name`, `name:port`, `[v6]:port` or a bare IPv6 address (a port is
+    dropped: the host is what is trusted)."""
+    e = entry.strip()
+    if e.count(":") > 1 and not e.startswith("["):
+        return _norm(e)
+    try:
+        return _norm(urlsplit("//" + e).hostname or "")
+    except ValueError:
+        return _norm(e)
+
+
 def trusted_hosts(environ: Mapping[str, str] | None) -> frozenset[str]:
     """The hosts `RECONCILE_TRUSTED_HOSTS` names (comma- or space-separated), normalised (None: os.environ)."""
     text = (os.environ if environ is None else environ).get(TRUSTED_HOSTS_ENV, "")
-    return frozenset(_norm(h) for h in text.replace(",", " ").split() if _norm(h))
+    return frozenset(h for h in map(_host_part, text.replace(",", " ").split()) if h)
 
 
 def with_trusted_hosts(environ: Mapping[str, str], hosts: Iterable[str]) -> dict[str, str]:
