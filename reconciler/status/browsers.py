@@ -14,6 +14,7 @@ cases holds both copies to the same answers (tests/proxy/test_browser_rule.py).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -36,6 +37,7 @@ def host_name(host: str) -> str | None:
     return name or None
 
 
+@functools.lru_cache(maxsize=256)  # a server sees few Host names; parsing an address costs ~8 us
 def is_loopback_name(name: str) -> bool:
     if name == "localhost":
         return True
