@@ -86,7 +86,7 @@ def read_cookie(got: str | None, token: str, now: float, max_age: float) -> Cook
 def bearer(header: str) -> str | None:
     """The credentials of an `Authorization: Bearer ...` header, the scheme in any case (RFC 9110); else None."""
     scheme, _, credentials = header.partition(" ")
-    return credentials.lstrip(" ") if scheme.lower() == "bearer" else None
+    return (credentials.lstrip(" ") or None) if scheme.lower() == "bearer" else None
 
 
 def token_matches(given: str, token: str) -> bool:

@@ -270,3 +270,19 @@ def test_the_watch_command_takes_the_allow_flags(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_the_guess_budget_and_the_cookie_are_pure_rules() -> None:
+    budget = auth.GuessBudget(per_second=1.0, burst=2)
+    assert [budget.take(100.0) for _ in range(3)] == [True, True, False]
+    assert [budget.take(101.0), budget.take(101.0)] == [True, False]  # one more a second, never a burst above 2
+    assert [budget.take(200.0), budget.take(200.0), budget.take(200.0)] == [True, True, False]
+    now, week = 1_800_000_000, 7 * DAY
+    assert auth.read_cookie(auth.cookie_value(TOKEN, now - week), TOKEN, now, week) is auth.Cookie.VALID
+    assert auth.read_cookie(auth.cookie_value(TOKEN, now - week - 1), TOKEN, now, week) is auth.Cookie.EXPIRED
+    assert auth.read_cookie(auth.cookie_value(TOKEN, now + 60), TOKEN, now, week) is auth.Cookie.VALID
+    assert auth.read_cookie(auth.cookie_value(TOKEN, now + DAY), TOKEN, now, week) is auth.Cookie.EXPIRED
+    other = "another-token-0123456789abcdef0123456789"
+    for foreign in (None, "", "x.y", "\udcff.ab", auth.cookie_value(other, now), f"{now}.", "-1.00"):
+        assert auth.read_cookie(foreign, TOKEN, now, week) is auth.Cookie.FOREIGN, foreign
+    assert auth.bearer("bEaReR  tok") == "tok" and auth.bearer("Basic tok") is None and auth.bearer("Bearer") is None
