@@ -144,7 +144,6 @@ def _refused(net: dict[str, Any], provider: int, hot: int) -> str:
     return f"InsufficientRightsForOperation: {key} holds no delegated right to act for {cold}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: a same-block revert says 'reason unavailable'")
 def test_a_same_block_revert_is_traced_and_said_exactly(net: dict[str, Any], tmp_path: Path) -> None:
     said, _block = _reverted_after_a_revoke(net, tmp_path, 2, 3, rpc=None, regrant=False)
     assert "bid.post" in said and "reverted on chain" in said
@@ -152,7 +151,6 @@ def test_a_same_block_revert_is_traced_and_said_exactly(net: dict[str, Any], tmp
     assert "probable" not in said and "unavailable" not in said
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: a same-block revert says 'reason unavailable'")
 def test_the_trace_is_exact_where_no_replay_reverts(net: dict[str, Any], tmp_path: Path) -> None:
     """Revoke, post, grant again in one block: replayed before or after the block the post succeeds; the trace
     still reads the revert the post met."""
@@ -161,7 +159,6 @@ def test_the_trace_is_exact_where_no_replay_reverts(net: dict[str, Any], tmp_pat
     assert "probable" not in said and "unavailable" not in said
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: no replay on the mined block, no 'probable' reason")
 def test_without_a_trace_the_mined_block_gives_a_probable_reason(
     net: dict[str, Any], tmp_path: Path, no_debug: EndpointSimulator
 ) -> None:
@@ -171,7 +168,6 @@ def test_without_a_trace_the_mined_block_gives_a_probable_reason(
     assert no_debug.counts.methods["debug_traceTransaction"] == 1  # asked once, refused, not asked again
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: 'reason unavailable' does not say what was tried")
 def test_when_nothing_tells_the_reason_is_unavailable_and_says_what_was_tried(
     net: dict[str, Any], tmp_path: Path, no_debug: EndpointSimulator
 ) -> None:
@@ -203,7 +199,6 @@ def test_without_a_trace_a_revert_the_block_before_shows_is_said_as_it_is(
     assert _refused(net, 1, 0) in said and "probable" not in said
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: a revert without revert data says 'reason unavailable'")
 def test_the_trace_says_out_of_gas(net: dict[str, Any], tmp_path: Path) -> None:
     """Out of gas leaves no revert data and replays fine (a call has all the gas): only the trace tells."""
     s = _sender(_w3(net), net, 0, tmp_path)
