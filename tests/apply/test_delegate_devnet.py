@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from eth_account import Account
 
@@ -135,7 +134,6 @@ def test_grant_from_a_keystore_with_the_password_typed_at_a_terminal(net: dict[s
     assert r.exit_code == 0, r.output
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: revoke prints 'revokeed'")
 def test_revoke_is_said_in_words(net: dict[str, Any], tmp_path: Path) -> None:
     provider, hot = net["accounts"][3], net["accounts"][4]
     path = _desired(tmp_path, provider["address"], hot["address"])
