@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
@@ -265,7 +264,6 @@ def test_l1_data_fee_from_the_gas_price_oracle(net: dict[str, Any], tmp_path: Pa
         w3.provider.make_request("anvil_setCode", ["0x420000000000000000000000000000000000000F", "0x"])  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: plan has no --state-dir; its model index goes to ./.reconcile")
 def test_plan_keeps_its_model_index_under_the_state_dir(net: dict[str, Any], tmp_path: Path) -> None:
     """Like apply, claim and watch: what plan learns of the registry goes under --state-dir, not ./.reconcile."""
     state = tmp_path / "state"
