@@ -324,7 +324,6 @@ def test_delegate_claims_need_the_session_right(anvil: Anvil, w3: Web3, deployed
     assert signer.private_key[2:] not in r.output
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: claim --dry-run without the session right errors out")
 def test_a_delegate_dry_run_without_the_session_right_shows_the_amounts(
     anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path
 ) -> None:
@@ -339,7 +338,7 @@ def test_a_delegate_dry_run_without_the_session_right_shows_the_amounts(
     r = CliRunner().invoke(cli, ["claim", str(path), "--dry-run", "--state-dir", str(tmp_path / "st")], env=env)
     assert r.exit_code == 0, r.output
     assert f"total: would collect {_mor(expected)} from 1 session(s)" in r.output and expected > 0
-    assert "no 'session' delegation right" in r.output and "a real claim needs it" in r.output
+    assert "no 'session' delegation right" in r.output and "a real claim needs the 'session' right" in r.output
     assert not (tmp_path / "st" / STATE_SUB / "journal.jsonl").exists()
     assert signer.private_key[2:] not in r.output
 
