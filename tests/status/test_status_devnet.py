@@ -244,7 +244,6 @@ def test_earned_today_counts_only_the_served_seconds_since_utc_midnight() -> Non
     assert accrued_since(chain, day, "0xbb") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: status shows head null for an endpoint that is up")
 def test_status_shows_the_head_of_its_one_endpoint(
     anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path
 ) -> None:
