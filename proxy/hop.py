@@ -451,9 +451,9 @@ class Trip:
         stream, or a cut binary stream; a client that went away gets nothing."""
         request, sse = self.request, self.sse
         prepared = request.get(PREPARED)
-        if self.delivering and prepared is not None:  # writing a buffered answer: the client's side failed
+        if self.delivering:  # writing a buffered answer: the client's side failed, not the upstream
             self.cut("total_timeout" if isinstance(exc, TimeoutError) else "client_gone")
-            return prepared
+            return prepared if prepared is not None else web.Response(status=499)
         if isinstance(exc, TimeoutError):  # only the total timeout reaches here as a bare TimeoutError
             exc = UpstreamTimeout("total")
         if isinstance(exc, ConnectionResetError) and prepared is not None:
