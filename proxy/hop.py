@@ -222,13 +222,23 @@ class Trip:
 
     async def read(self, resp: UpstreamResponse, cap: int, *, truncate: bool = False) -> bytes:
         """The whole body, each read bounded by the idle timeout, and the whole by `cap`: above it, TooLarge
-        (a declared length at once), or with `truncate` the first `cap` bytes (error bodies)."""
+        (a declared length at once), or with `truncate` the first `cap` bytes (error bodies). For small
+        bodies (errors, job answers): it is copied once more into `bytes`."""
+        return bytes(await self._read(resp, cap, truncate))
+
+    async def read_answer(self, resp: UpstreamResponse) -> bytearray:
+        """The buffered answer (at most `max_response_bytes`) in the one buffer it was read into: an answer
+        near the cap is never held twice."""
+        return await self._read(resp, self.settings.max_response_bytes, False)
+
+    async def _read(self, resp: UpstreamResponse, cap: int, truncate: bool) -> bytearray:
+        """The body into one growing buffer, its bytes counted against `max_buffered_bytes` as they come."""
         declared = resp.length
         if declared is not None and declared > cap and not truncate:
             raise TooLarge(f"the upstream declared an answer of {declared} bytes, above {cap}")
         if declared is not None:
             await self._hold(min(declared, cap))  # counted whole before reading: it arrives at the upstream's pace
-        chunks: list[bytes] = []
+        buf = bytearray()
         total = 0
         try:
             async with IdleTimeout(self.settings.idle_timeout) as idle:
@@ -240,19 +250,19 @@ class Trip:
                         chunk = chunk[: len(chunk) - (total - cap)]
                         if declared is None:
                             await self._hold(len(chunk))
-                        chunks.append(chunk)
+                        buf += chunk
                         break
                     if declared is None:
                         await self._hold(len(chunk))
-                    chunks.append(chunk)
+                    buf += chunk
                     idle.touch()
         except TimeoutError:
-            chunks.clear()
+            buf.clear()
             raise UpstreamTimeout("idle") from None
         except BaseException:
-            chunks.clear()  # a traceback keeps this frame alive for a while: not the body read so far with it
+            buf.clear()  # a traceback keeps this frame alive for a while: not the body read so far with it
             raise
-        return b"".join(chunks)
+        return buf
 
     def check_stream_length(self, resp: UpstreamResponse) -> None:
         declared = resp.length
@@ -382,7 +392,7 @@ class Trip:
         return await self.deliver(status, body, CIMultiDict(headers))
 
     async def plain_out(
-        self, status: int, body: bytes, ctype: str, upstream_headers: dict[str, str] | None = None
+        self, status: int, body: bytes | bytearray, ctype: str, upstream_headers: dict[str, str] | None = None
     ) -> web.StreamResponse:
         sse = self.sse
         if sse is not None and sse.response is not None:
@@ -396,7 +406,7 @@ class Trip:
         )
         return await self.deliver(status, body, headers)
 
-    async def deliver(self, status: int, body: bytes, headers: CIMultiDict[str]) -> web.StreamResponse:
+    async def deliver(self, status: int, body: bytes | bytearray, headers: CIMultiDict[str]) -> web.StreamResponse:
         """Write a buffered answer to the client now, inside the trip (so under its slot and the total
         timeout): a small one in one write when nothing is waiting in the client's transport, a larger one
         in pieces under the write deadline."""
@@ -414,7 +424,7 @@ class Trip:
         out.content_length = len(body)
         return await self._finish(out, body)
 
-    async def _finish(self, out: web.StreamResponse, *parts: bytes) -> web.StreamResponse:
+    async def _finish(self, out: web.StreamResponse, *parts: bytes | bytearray) -> web.StreamResponse:
         """Write `parts` (in pieces, each waiting for the client) and the end of `out`, then wait until the
         transport has handed the last byte to the kernel; all within the write deadline, past which the
         connection is cut."""

@@ -48,6 +48,8 @@ async def big_upstream(sizes: dict[str, int]) -> AsyncIterator[str]:
 
     async def chat(request: web.Request) -> web.Response:
         prompt = (await request.json())["messages"][0]["content"]
+        if prompt == "html":  # a gateway's page sent with 200, larger than the forwarder parses whole
+            return web.Response(body=b"<html>" + b"x" * 2 * MB + b"</html>", content_type="text/html")
         size = sizes.get(prompt, ANSWER)
         if size not in bodies:
             bodies[size] = chat_answer(size)
@@ -287,3 +289,21 @@ def test_a_global_cap_below_one_answer_is_refused():
     assert Settings().write_timeout == 120.0
     with pytest.raises(SettingsError, match="max_buffered_bytes: must be at least max_response_bytes"):
         Settings(max_response_bytes=8 * MB, max_buffered_bytes=4 * MB)
+
+
+async def test_a_large_answer_is_checked_by_its_ends_and_its_usage_still_counted(make_proxy):
+    async with big_upstream({}) as url:
+        model = {**entry(NAME, Upstream(url="")), "apiUrl": url}
+        async with make_proxy([model], max_response_bytes=CAP) as r, aiohttp.ClientSession() as s:
+            for prompt, status in (("big", 200), ("html", 502)):
+                body = {"model": NAME, "messages": [{"role": "user", "content": prompt}]}
+                async with s.post(base_url(r) + "/chat/completions", json=body) as resp:
+                    answer = await resp.json(content_type=None)
+                    assert resp.status == status
+                    if status == 200:
+                        assert len(answer["choices"][0]["message"]["content"]) == ANSWER - 300
+                    else:
+                        assert answer["error"]["code"] == "upstream_bad_response"
+            tokens = r.state.metrics.tokens.values
+            assert tokens[(("model", NAME), ("type", "prompt"))] == 1
+            assert tokens[(("model", NAME), ("type", "completion"))] == 1
