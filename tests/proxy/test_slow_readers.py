@@ -307,3 +307,17 @@ async def test_a_large_answer_is_checked_by_its_ends_and_its_usage_still_counted
             tokens = r.state.metrics.tokens.values
             assert tokens[(("model", NAME), ("type", "prompt"))] == 1
             assert tokens[(("model", NAME), ("type", "completion"))] == 1
+
+
+async def test_a_client_that_hangs_up_mid_answer_frees_its_slot_and_is_counted(make_proxy):
+    async with big_upstream({}) as url:
+        model = {**entry(NAME, Upstream(url="")), "apiUrl": url, "concurrentSlots": 1}
+        async with make_proxy([model], max_response_bytes=CAP) as r:
+            reader, task = await _stall(r)
+            assert reader.status == 200
+            assert in_flight(r, NAME) == 1
+            task.cancel()  # the client closes its socket with the answer unread
+            await asyncio.gather(task, return_exceptions=True)
+            await eventually(lambda: in_flight(r, NAME) == 0, 15)
+            await eventually(lambda: _cut(r, "client_gone") == 1)
+            assert not r.state.metrics.upstream_errors.values
