@@ -412,11 +412,13 @@ class Trip:
         in pieces under the write deadline."""
         request = self.request
         transport = request.transport
+        self.delivering = True  # from here a failure is the client's (a reset, a deadline), not the upstream's
         if transport is not None and len(body) <= SMALL_ANSWER and not transport.get_write_buffer_size():
             small = web.Response(status=status, body=body, headers=headers)
             await small.prepare(request)
             await small.write_eof()  # below the transport's high-water mark: never waits on the client
             if not transport.get_write_buffer_size():
+                self.delivering = False
                 return small
             request[PREPARED] = small
             return await self._finish(small)  # the kernel took only part: wait for the rest, under the deadline
