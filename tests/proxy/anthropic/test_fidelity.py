@@ -227,7 +227,6 @@ EMPTY_FIRST = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 28: the translation starts with the assistant, which Anthropic refuses")
 def test_a_conversation_that_would_start_with_the_assistant_gets_a_minimal_user_turn_first():
     out = translate({"messages": EMPTY_FIRST})  # checked like Anthropic does: a user turn first, no blank text
     assert out["messages"] == [

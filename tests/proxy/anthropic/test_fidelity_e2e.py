@@ -135,7 +135,6 @@ async def test_row6_empty_user_content_is_not_sent_as_an_empty_block(anthropic_u
         assert sent(anthropic_up)["messages"][-1]["content"] == [{"type": "text", "text": "still there?"}]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 28: the translation starts with the assistant, which Anthropic refuses")
 async def test_an_empty_first_user_message_still_starts_with_a_user_turn(anthropic_up, make_proxy):
     """The empty block was left out and Anthropic answered 400 `messages: first message must use the "user"
     role` (the stub refuses an assistant first turn and empty text, as the API does)."""
