@@ -38,6 +38,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024  # largest request body accepted (audio uploads)
     max_json_body_bytes: int = 16 * 1024 * 1024  # largest JSON request body (chat, embeddings, speech)
     request_read_timeout: float = 60.0  # reading a request body from the client, start to end
+    first_head_timeout: float = 10.0  # a new client connection's first request head, counted from its accept
+    max_connections: int = 0  # open client connections on the data plane; 0 = half the descriptor limit less 64
     max_response_bytes: int = 64 * 1024 * 1024  # a buffered (non-stream) upstream answer
     max_error_body_bytes: int = 64 * 1024  # an upstream error body: read this much, the rest dropped
     max_stream_bytes: int = 256 * 1024 * 1024  # a streamed answer (SSE, audio) relayed to the client, in all
@@ -67,6 +69,7 @@ _POSITIVE = frozenset(
         "max_body_bytes",
         "max_json_body_bytes",
         "request_read_timeout",
+        "first_head_timeout",
         "max_response_bytes",
         "max_error_body_bytes",
         "max_stream_bytes",
