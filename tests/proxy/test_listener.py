@@ -42,7 +42,7 @@ def metric(text: str, name: str) -> float:
 async def test_a_connection_that_sends_nothing_is_closed_at_the_first_head_deadline(openai_up: Upstream, make_proxy):
     """The slow-loris guard armed only once bytes arrived: 5,000 connections that sent nothing stayed open. A
     kept-alive connection idle between requests (a router's pool) is not held to the first head's deadline."""
-    models = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+    models = b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n"
     async with make_proxy([entry("gpt-x", openai_up)], first_head_timeout=0.3) as r:
         silent_reader, silent = await asyncio.open_connection("127.0.0.1", r.data_port)
         pooled_reader, pooled = await asyncio.open_connection("127.0.0.1", r.data_port)
