@@ -43,6 +43,13 @@ _SETTING_FLAGS: list[tuple[str, type, str]] = [
     ("max_body_bytes", int, "largest request body accepted (default 64 MiB)"),
     ("max_json_body_bytes", int, "largest JSON request body (chat, embeddings, speech; default 16 MiB)"),
     ("request_read_timeout", float, "seconds to read a request body from the client (default 60)"),
+    ("first_head_timeout", float, "seconds from a client connection's accept to its first request head (default 10)"),
+    (
+        "max_connections",
+        int,
+        "open client connections on the data plane; past it new ones are closed at once "
+        "(default 0: half the descriptor limit less 64)",
+    ),
     ("max_response_bytes", int, "largest buffered (non-stream) upstream answer (default 64 MiB)"),
     (
         "max_buffered_bytes",
@@ -117,7 +124,8 @@ def _token(file_arg: str | None, env: str) -> str | None:
 
 
 def _raise_nofile() -> None:
-    """Thousands of open streams need thousands of sockets: lift the soft limit to the hard one."""
+    """Thousands of open streams need thousands of sockets: lift the soft limit to the hard one (the data plane's
+    default cap on client connections is taken from the raised limit)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

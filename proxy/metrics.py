@@ -134,6 +134,26 @@ class Metrics:
         self.upstream_connects = Counter(
             "morpheus_proxy_upstream_connects_total", "Upstream connections opened, by upstream (churn shows here)."
         )
+        self.client_connections = Counter(
+            "morpheus_proxy_client_connections", "Open client connections on the data plane.", "gauge"
+        )
+        self.client_connections_cap = Counter(
+            "morpheus_proxy_client_connections_cap",
+            "The data plane's cap on open client connections (0 = none).",
+            "gauge",
+        )
+        self.client_connections_at_cap = Counter(
+            "morpheus_proxy_client_connections_at_cap",
+            "1 while the data plane holds its cap of client connections (new ones are closed at once).",
+            "gauge",
+        )
+        self.client_connections_closed = Counter(
+            "morpheus_proxy_client_connections_closed_total",
+            "Client connections the forwarder closed unanswered, by reason (cap, head_timeout).",
+        )
+        self.accept_errors = Counter(
+            "morpheus_proxy_accept_errors_total", "Failed accepts (out of descriptors), by plane and errno name."
+        )
         self.collectors: list[Callable[[], None]] = []
 
     def render(self) -> str:
@@ -143,6 +163,8 @@ class Metrics:
             self.requests, self.latency, self.ttfb, self.overhead, self.rejections, self.upstream_errors,
             self.tokens, self.job_polls, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
             self.upstream_connections, self.upstream_connects, self.buffered_bytes, self.answers_cut,
+            self.client_connections, self.client_connections_cap, self.client_connections_at_cap,
+            self.client_connections_closed, self.accept_errors,
         )  # fmt: skip
         lines: list[str] = []
         for m in metrics:

@@ -38,6 +38,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024  # largest request body accepted (audio uploads)
     max_json_body_bytes: int = 16 * 1024 * 1024  # largest JSON request body (chat, embeddings, speech)
     request_read_timeout: float = 60.0  # reading a request body from the client, start to end
+    first_head_timeout: float = 10.0  # a new client connection's first request head, counted from its accept
+    max_connections: int = 0  # open client connections on the data plane; 0 = half the descriptor limit less 64
     max_response_bytes: int = 64 * 1024 * 1024  # a buffered (non-stream) upstream answer
     max_buffered_bytes: int = 1024 * 1024 * 1024  # all buffered answers held at once, every model together
     write_timeout: float = 120.0  # writing a buffered answer to the client, from when it is ready
@@ -69,6 +71,7 @@ _POSITIVE = frozenset(
         "max_body_bytes",
         "max_json_body_bytes",
         "request_read_timeout",
+        "first_head_timeout",
         "max_response_bytes",
         "max_buffered_bytes",
         "write_timeout",
