@@ -1,0 +1,208 @@
+"""What strangers write on chain is data, never a failure (issue 26): on a real devnet another account registers
+models and a provider whose strings no reconciler would write (bytes that are not UTF-8, a 100 KB name, 10,000
+tags, an endpoint of control bytes), then deregisters one; `plan`, `status`, `import` and one run of the watcher
+of the example provider give the same results as before the stranger came.
+
+The strangers call the contract directly with calldata built here (the ABI encodes `string` as `bytes`, so any
+bytes can be sent). A 100 KB name or 10,000 tags cost more gas than anvil's default block allows (30M): the
+module raises the devnet's block gas limit (`evm_setBlockGasLimit`, a node setting; the contracts cap neither
+strings nor tag counts, nor do the Morpheus contracts they follow).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from eth_abi import encode
+from eth_utils import keccak
+from web3 import Web3
+
+from reconciler.cli import cli
+from reconciler.devnet import local as devnet
+from reconciler.devnet import unlocked
+from reconciler.market import ids
+from reconciler.watch.loop import Watcher, WatchOptions
+from reconciler.watch.triggers import Trigger
+from tests.support.apply_helpers import MOR, DevnetCase, example_in
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.devnet
+
+BLOCK_GAS = 1_000_000_000  # room for a 100 KB name or 10,000 tags in one transaction
+STRANGER = 3  # anvil account 3: neither the provider (1) nor its delegate (2)
+# the same calldata as modelRegister(address,bytes32,bytes32,uint256,uint256,string,string[]): bytes are not checked
+MODEL_REGISTER = keccak(text="modelRegister(address,bytes32,bytes32,uint256,uint256,string,string[])")[:4]
+PROVIDER_REGISTER = keccak(text="providerRegister(address,uint256,string)")[:4]
+
+
+class Stranger:
+    """Another dev account writing to the Diamond with calldata it builds itself."""
+
+    def __init__(self, case: DevnetCase, index: int = STRANGER) -> None:
+        self.case = case
+        self.w3 = case.w3
+        self.address = Web3.to_checksum_address(case.info["accounts"][index]["address"])
+        self.diamond = Web3.to_checksum_address(case.info["diamond"])
+        unlocked.send(self.w3, case.mor().functions.approve(self.diamond, 100 * MOR), self.address)
+
+    def _send(self, data: bytes) -> None:
+        tx = {"from": self.address, "to": self.diamond, "data": "0x" + data.hex()}
+        gas = int(self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+        receipt = self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_transaction({**tx, "gas": gas * 2}))  # type: ignore[typeddict-item]
+        assert receipt["status"] == 1
+
+    def model(self, label: str, name: bytes, tags: list[bytes] | None = None) -> str:
+        """Register a model named by raw bytes; its id."""
+        base = ids.base_model_id_for_name(label)
+        args = [self.address, bytes.fromhex(base[2:]), b"\0" * 32, 0, MOR // 10, name, tags or []]
+        self._send(
+            MODEL_REGISTER + encode(["address", "bytes32", "bytes32", "uint256", "uint256", "bytes", "bytes[]"], args)
+        )
+        return ids.model_id(self.address, base)
+
+    def deregister(self, model_id: str) -> None:
+        unlocked.send(self.w3, self.case.market().functions.modelDeregister(bytes.fromhex(model_id[2:])), self.address)
+
+    def provider(self, endpoint: bytes) -> None:
+        self._send(PROVIDER_REGISTER + encode(["address", "uint256", "bytes"], [self.address, MOR // 5, endpoint]))
+
+    def bid(self, model_id: str, price: int) -> None:
+        fn = self.case.market().functions.postModelBid(self.address, bytes.fromhex(model_id[2:]), price)
+        unlocked.send(self.w3, fn, self.address)
+
+
+# --- what each command says, without what moves with the chain's height ------------------------------------------
+
+_MOVING = {
+    "block",
+    "blockNumber",
+    "blockHash",
+    "blockTimestamp",
+    "block_number",
+    "timestamp",
+    "observedFingerprint",
+    "observed_fingerprint",
+    "rpcRoundTrips",
+    "rpc_round_trips",
+    "roundTrips",
+    "now",
+    "generatedAt",
+    "ts",
+    "duration_ms",
+    "durationMs",
+    "endpoints",
+}
+
+
+def _steady(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {k: _steady(v) for k, v in doc.items() if k not in _MOVING}
+    if isinstance(doc, list):
+        return [_steady(v) for v in doc]
+    return doc
+
+
+def _run(*args: str, env: dict[str, str]) -> str:
+    r = CliRunner().invoke(cli, list(args), env=env)
+    assert r.exit_code in (0, 2), r.output
+    return r.output
+
+
+def _plan(case: DevnetCase) -> Any:
+    return _steady(json.loads(_run("plan", str(case.yaml), "--format", "json", env=case.env())))
+
+
+def _status(case: DevnetCase) -> Any:
+    return _steady(json.loads(_run("status", str(case.yaml), "--format", "json", env=case.env())))
+
+
+def _import(case: DevnetCase) -> str:
+    args = ["import", "--network", "devnet", "--provider", case.provider, "--devnet-dir", str(case.dir)]
+    text = _run(*args, env=case.env())
+    return re.sub(r"block \d+( \(0x[0-9a-f]+\))?", "block N", text)
+
+
+def _watch(case: DevnetCase, state: Path) -> Any:
+    """One run of the watcher's loop, reporting only (no auto-apply)."""
+    lines: list[str] = []
+    w = Watcher(WatchOptions(path=case.yaml, state_dir=state, environ=case.env(), out=lines.append))
+    try:
+        line = w.run([Trigger("timer")])
+    finally:
+        w.files.stop()
+    return {k: line.get(k) for k in ("result", "mode", "actions", "reasons", "error", "warnings", "txs")}
+
+
+def _everything(case: DevnetCase, state: Path) -> dict[str, Any]:
+    return {"plan": _plan(case), "status": _status(case), "import": _import(case), "watch": _watch(case, state)}
+
+
+@pytest.fixture
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevnetCase, dict[str, Any]]]:
+    """The example provider applied on its own devnet, and what every command says before any stranger came."""
+    root = tmp_path_factory.mktemp("foreign")
+    d, work = root / "devnet", root / "work"
+    work.mkdir()
+    info, _ = devnet.up(d, free_port())
+    try:
+        case = DevnetCase(info=info, dir=d, work=work, yaml=example_in(work), state=root / "state")
+        assert case.w3.provider.make_request("evm_setBlockGasLimit", [hex(BLOCK_GAS)])["result"]  # type: ignore[arg-type]
+        r = case.reconcile("apply", str(case.yaml), "--auto-approve", "--state-dir", str(case.state))
+        assert r.returncode == 0, r.stdout + r.stderr
+        before = _everything(case, root / "watch-before")
+        assert before["plan"]["actions"] is not None and before["watch"]["result"] == "no-changes", before["watch"]
+        yield case, before
+    finally:
+        devnet.down(d)
+
+
+def _same_as_before(case: DevnetCase, before: dict[str, Any], state: Path) -> None:
+    """Every command, twice (the second from the model index the first saved), says what it said before."""
+    for _ in range(2):
+        now = _everything(case, state)
+        for what in ("plan", "status", "import", "watch"):
+            assert now[what] == before[what], what
+
+
+@pytest.mark.xfail(strict=True, reason="issue 26: a stranger's non-UTF-8 model name stops every command")
+def test_a_model_name_that_is_not_utf8_changes_nothing_even_after_it_is_deregistered(
+    applied: tuple[DevnetCase, dict[str, Any]], tmp_path: Path
+) -> None:
+    case, before = applied
+    _plan(case)  # the index of the registry as it was before the stranger came
+    stranger = Stranger(case)
+    mid = stranger.model("bad-utf8", b"bad\xff\xfename", [b"\xc3", b"ok"])
+    _same_as_before(case, before, tmp_path / "w1")
+    stranger.deregister(mid)  # its id stays in getModelIds for good
+    _same_as_before(case, before, tmp_path / "w2")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 26: a stranger's 100 KB name, not UTF-8, stops every command")
+def test_a_100_kb_model_name_changes_nothing(applied: tuple[DevnetCase, dict[str, Any]], tmp_path: Path) -> None:
+    case, before = applied
+    Stranger(case).model("huge-name", b"\xfe" + b"n" * 100_000)
+    _same_as_before(case, before, tmp_path / "w")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 26: a stranger's 10,000 tags, not UTF-8, stop every command")
+def test_ten_thousand_tags_change_nothing(applied: tuple[DevnetCase, dict[str, Any]], tmp_path: Path) -> None:
+    case, before = applied
+    Stranger(case).model("many-tags", b"tags", [b"\xff%d" % i for i in range(10_000)])
+    _same_as_before(case, before, tmp_path / "w")
+
+
+def test_a_stranger_provider_with_an_endpoint_of_control_bytes_changes_nothing(
+    applied: tuple[DevnetCase, dict[str, Any]], tmp_path: Path
+) -> None:
+    case, before = applied
+    stranger = Stranger(case, index=4)
+    stranger.provider(b"\x1b[2J\x1b]0;pwned\x07\xff\xfe\x00" * 50)
+    own = next(m["modelId"] for m in before["status"]["models"] if m.get("modelId"))
+    stranger.bid(own, 6 * 10**15)  # a competing bid on one of our models
+    _same_as_before(case, before, tmp_path / "w")
