@@ -1,7 +1,9 @@
 """What strangers write on chain is data, never a failure (issue 26): on a real devnet another account registers
 models and a provider whose strings no reconciler would write (bytes that are not UTF-8, a 100 KB name, 10,000
 tags, an endpoint of control bytes), then deregisters one; `plan`, `status`, `import` and one run of the watcher
-of the example provider give the same results as before the stranger came.
+of the example provider give the same results as before the stranger came. A stranger's model that cannot be
+read at all is skipped with one warning naming it; the provider's own model with a name that is not UTF-8 is
+shown with U+FFFD and a warning.
 
 The strangers call the contract directly with calldata built here (the ABI encodes `string` as `bytes`, so any
 bytes can be sent). A 100 KB name or 10,000 tags cost more gas than anvil's default block allows (30M): the
@@ -203,3 +205,33 @@ def test_a_stranger_provider_with_an_endpoint_of_control_bytes_changes_nothing(
     own = next(m["modelId"] for m in before["status"]["models"] if m.get("modelId"))
     stranger.bid(own, 6 * 10**15)  # a competing bid on one of our models
     _same_as_before(case, before, tmp_path / "w")
+
+
+def test_a_model_that_cannot_be_read_at_all_is_skipped_with_one_warning_naming_it(
+    applied: tuple[DevnetCase, dict[str, Any]], tmp_path: Path
+) -> None:
+    case, before = applied
+    mid = Stranger(case).model("unreadable", b"x", [b"t%d" % i for i in range(10_000)])
+    # a node whose eth_call gas cap is below what reading 10,000 tags costs: getModel of that id reverts
+    assert case.w3.provider.make_request("evm_setBlockGasLimit", [hex(10_000_000)])["result"]  # type: ignore[arg-type]
+    for _ in range(2):  # the second from the index the first saved: the id is still unknown, read and skipped again
+        plan = _plan(case)
+        said = [w for w in plan["warnings"] if mid in w]
+        assert len(said) == 1 and "cannot be read" in said[0] and "skipped" in said[0], plan["warnings"]
+        assert plan == {**before["plan"], "warnings": [said[0], *before["plan"]["warnings"]]}
+
+
+def test_our_own_model_with_a_name_that_is_not_utf8_is_shown_repaired_with_a_warning(
+    applied: tuple[DevnetCase, dict[str, Any]],
+) -> None:
+    case, _ = applied
+    mid = Stranger(case, index=1).model("own-bad", b"own\xff\xfename", [b"ok", b"\xc3"])  # the provider itself
+    plan = _plan(case)
+    drop = next(a for a in plan["actions"] if a["id"].endswith(mid))
+    assert "own\ufffd\ufffdname" in json.dumps(drop, ensure_ascii=False), drop
+    assert f"model {mid}: name is not UTF-8 (shown with U+FFFD)" in plan["warnings"]
+    assert f"model {mid}: tags[1] is not UTF-8 (shown with U+FFFD)" in plan["warnings"]
+    r = CliRunner().invoke(cli, ["plan", str(case.yaml)], env=case.env())
+    assert r.exit_code in (0, 2) and "own\ufffd\ufffdname" in r.output and "not UTF-8" in r.output, r.output
+    status = CliRunner().invoke(cli, ["status", str(case.yaml)], env=case.env())
+    assert status.exit_code == 0 and f"warning: model {mid}: name is not UTF-8" in status.output, status.output
