@@ -21,63 +21,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from eth_abi import encode
-from eth_utils import keccak
-from web3 import Web3
 
 from reconciler.cli import cli
 from reconciler.devnet import local as devnet
-from reconciler.devnet import unlocked
-from reconciler.market import ids
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.triggers import Trigger
-from tests.support.apply_helpers import MOR, DevnetCase, example_in
+from tests.support.apply_helpers import DevnetCase, example_in
 from tests.support.ports import free_port
+from tests.support.strangers import Stranger, raise_block_gas
 
 pytestmark = pytest.mark.devnet
-
-BLOCK_GAS = 1_000_000_000  # room for a 100 KB name or 10,000 tags in one transaction
-STRANGER = 3  # anvil account 3: neither the provider (1) nor its delegate (2)
-# the same calldata as modelRegister(address,bytes32,bytes32,uint256,uint256,string,string[]): bytes are not checked
-MODEL_REGISTER = keccak(text="modelRegister(address,bytes32,bytes32,uint256,uint256,string,string[])")[:4]
-PROVIDER_REGISTER = keccak(text="providerRegister(address,uint256,string)")[:4]
-
-
-class Stranger:
-    """Another dev account writing to the Diamond with calldata it builds itself."""
-
-    def __init__(self, case: DevnetCase, index: int = STRANGER) -> None:
-        self.case = case
-        self.w3 = case.w3
-        self.address = Web3.to_checksum_address(case.info["accounts"][index]["address"])
-        self.diamond = Web3.to_checksum_address(case.info["diamond"])
-        unlocked.send(self.w3, case.mor().functions.approve(self.diamond, 100 * MOR), self.address)
-
-    def _send(self, data: bytes) -> None:
-        tx = {"from": self.address, "to": self.diamond, "data": "0x" + data.hex()}
-        gas = int(self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
-        receipt = self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_transaction({**tx, "gas": gas * 2}))  # type: ignore[typeddict-item]
-        assert receipt["status"] == 1
-
-    def model(self, label: str, name: bytes, tags: list[bytes] | None = None) -> str:
-        """Register a model named by raw bytes; its id."""
-        base = ids.base_model_id_for_name(label)
-        args = [self.address, bytes.fromhex(base[2:]), b"\0" * 32, 0, MOR // 10, name, tags or []]
-        self._send(
-            MODEL_REGISTER + encode(["address", "bytes32", "bytes32", "uint256", "uint256", "bytes", "bytes[]"], args)
-        )
-        return ids.model_id(self.address, base)
-
-    def deregister(self, model_id: str) -> None:
-        unlocked.send(self.w3, self.case.market().functions.modelDeregister(bytes.fromhex(model_id[2:])), self.address)
-
-    def provider(self, endpoint: bytes) -> None:
-        self._send(PROVIDER_REGISTER + encode(["address", "uint256", "bytes"], [self.address, MOR // 5, endpoint]))
-
-    def bid(self, model_id: str, price: int) -> None:
-        fn = self.case.market().functions.postModelBid(self.address, bytes.fromhex(model_id[2:]), price)
-        unlocked.send(self.w3, fn, self.address)
-
 
 # --- what each command says, without what moves with the chain's height ------------------------------------------
 
@@ -154,7 +107,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevnetCa
     info, _ = devnet.up(d, free_port())
     try:
         case = DevnetCase(info=info, dir=d, work=work, yaml=example_in(work), state=root / "state")
-        assert case.w3.provider.make_request("evm_setBlockGasLimit", [hex(BLOCK_GAS)])["result"]  # type: ignore[arg-type]
+        raise_block_gas(case)
         r = case.reconcile("apply", str(case.yaml), "--auto-approve", "--state-dir", str(case.state))
         assert r.returncode == 0, r.stdout + r.stderr
         before = _everything(case, root / "watch-before")
@@ -213,7 +166,7 @@ def test_a_model_that_cannot_be_read_at_all_is_skipped_with_one_warning_naming_i
     case, before = applied
     mid = Stranger(case).model("unreadable", b"x", [b"t%d" % i for i in range(10_000)])
     # a node whose eth_call gas cap is below what reading 10,000 tags costs: getModel of that id reverts
-    assert case.w3.provider.make_request("evm_setBlockGasLimit", [hex(10_000_000)])["result"]  # type: ignore[arg-type]
+    raise_block_gas(case, 10_000_000)
     for _ in range(2):  # the second from the index the first saved: the id is still unknown, read and skipped again
         plan = _plan(case)
         said = [w for w in plan["warnings"] if mid in w]
