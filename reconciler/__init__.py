@@ -17,6 +17,7 @@ one line, or its traceback with `reconcile --traceback`. Messages never hold a s
     ├── EndpointUnusable              fix the network settings or the endpoint
     │   ├── NetworkError              (chain/networks.py)
     │   ├── RpcError                  (chain/endpoint.py: a read failed)
+    │   │   └── UndecodableAnswer     (chain/rpc.py: the node answered, not as the ABI says; not a transport failure)
     │   ├── ChainCheckError           (chain/reader.py: the contracts found there)
     │   ├── ChainMismatch             (chain/pool.py: endpoints on different chains)
     │   ├── AdminCallFailed           (observe/forwarder_admin.py: the forwarder's admin API, no usable answer)

@@ -133,6 +133,7 @@ class ChainState:
     network_name: str = ""
     diamond: str = ""
     mor: str = ""
+    notes: tuple[str, ...] = ()  # what others wrote that was skipped or shown repaired (chain/structs.py)
 
     def model(self, model_id: str) -> ModelState | None:
         return next((m for m in self.models if m.model_id == model_id), None)
