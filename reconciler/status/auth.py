@@ -14,8 +14,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import ipaddress
 from collections.abc import Mapping
+
+from reconciler.observe.destinations import is_loopback_host
 
 COOKIE = "reconcile_watch"
 OPEN_PATHS = frozenset({"/healthz", "/login"})  # liveness probes and the form itself
@@ -26,19 +27,10 @@ GUESS_BURST = 5
 _FUTURE_SLACK = 300  # a cookie issued up to this far ahead (the clock stepped back) still counts
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def refusal(host: str, token: str | None) -> str | None:
     """Why the watcher must not listen on `host` (None: it may): off loopback, only with a token (one long
     enough: `token_refusal`)."""
-    if token or is_loopback(host):
+    if token or is_loopback_host(host):
         return None
     return (
         f"refusing to serve the watcher's HTTP surface on {host} without a token: the status page and /metrics "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from reconciler.status.auth import is_loopback
+from reconciler.observe.destinations import is_loopback_host
 from tests.repo.test_deploy_examples import DEPLOY, command_lines, compose
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def test_every_watcher_listener_has_a_token_from_a_file() -> None:
         assert listen and token and token.startswith("file:"), where
         assert token.endswith("/watch_http_token"), where
         if where.startswith("compose"):
-            assert not is_loopback(listen.rpartition(":")[0])
+            assert not is_loopback_host(listen.rpartition(":")[0])
             assert "watch_http_token" in compose()["services"]["watcher"]["secrets"]
     unit = (DEPLOY / "systemd" / "morpheus-reconcile-watch.service").read_text()
     assert "LoadCredential=watch_http_token:/etc/morpheus/secrets/watch_http_token" in unit
