@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
-import pytest
 
 from reconciler.desired.schema import load_schema
 from reconciler.observe.model import LiveSession, SessionState
@@ -111,7 +110,6 @@ def _one_of_each_kind() -> Plan:
     return replace(p, actions=actions)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: proxy.remove is in no group of render/common.py")
 def test_every_action_kind_is_rendered_in_text_and_markdown() -> None:
     p = _one_of_each_kind()
     text, md = render_text(p), render_markdown(p)
@@ -125,7 +123,6 @@ def test_every_action_kind_is_rendered_in_text_and_markdown() -> None:
     assert f"All {len(p.actions)} actions" in md
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: the drain's proxy.remove is not printed; docs/sessions.md differs")
 def test_a_drain_is_shown_as_docs_sessions_md_says() -> None:
     from tests.plan.test_planner import converged_world
     from tests.support.planfactory import NOW
