@@ -22,7 +22,6 @@ PRUNE = {'  maxSpendPerApply: "10 MOR"\n': '  maxSpendPerApply: "10 MOR"\n  prun
 _SGR = re.compile(r"\x1b\[[0-9;]*m")  # the renderer's own colours
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: no function neutralises control and bidi characters")
 def test_controls_and_bidi_are_shown_escaped_and_nothing_else_changes() -> None:
     from reconciler.render.controls import escape_controls
 
@@ -70,7 +69,6 @@ def _hostile_plan(prune: bool) -> Plan:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: names reach the terminal raw")
 @pytest.mark.parametrize("prune", [False, True])
 def test_text_shows_names_from_chain_escaped(prune: bool) -> None:
     p = _hostile_plan(prune)
@@ -82,7 +80,6 @@ def test_text_shows_names_from_chain_escaped(prune: bool) -> None:
     assert "? model.deregister undeclared model pwn\\x1b[2J" in render_text(p) or prune
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: Markdown escapes only '<'")
 @pytest.mark.parametrize("prune", [False, True])
 def test_markdown_keeps_every_value_in_a_code_span(prune: bool) -> None:
     md = render_markdown(_hostile_plan(prune))
