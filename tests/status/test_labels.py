@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from reconciler.market import ids
 from reconciler.observe.model import ModelState, SessionState
 from reconciler.observe.slots import SlotsReading
@@ -35,7 +33,6 @@ def test_an_absent_model_with_live_sessions_is_draining_not_undeclared() -> None
     assert "qwen (undeclared)" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: status prints names from chain raw")
 def test_status_text_shows_names_from_chain_escaped() -> None:
     hostile = ids.model_id(PROVIDER, "0x" + "66" * 32)
     desired = desired_from()
@@ -44,4 +41,5 @@ def test_status_text_shows_names_from_chain_escaped() -> None:
     doc = build_status(desired, chain, plan(desired, observed(chain)), SlotsReading(known=False, note="no admin"))
     text = render_status(doc)
     assert inert(text) and "pwn\\x1b[2J" in text, text
-    assert json.loads(json.dumps(doc))["models"][0]["name"] == TERMINAL_NAME  # JSON keeps the value exact
+    names = [m["name"] for m in json.loads(json.dumps(doc))["models"]]
+    assert TERMINAL_NAME in names  # JSON keeps the value exact

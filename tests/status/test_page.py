@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from reconciler.market import ids
 from reconciler.market.ids import norm_hex
 from reconciler.observe.model import BidState, LiveSession, ModelState, SessionState
@@ -201,7 +199,6 @@ def test_the_html_escapes_everything_and_draws_a_point_per_day_with_data() -> No
     assert "Waiting for the first run" in waiting
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: the page shows control and bidi characters of names raw")
 def test_names_from_chain_reach_the_page_escaped() -> None:
     hostile = ids.model_id(PROVIDER, "0x" + "66" * 32)
 
