@@ -16,7 +16,7 @@ from types import FrameType
 import click
 
 from reconciler.commands.options import state_dir_option
-from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -216,7 +216,7 @@ def run_watch(
         metrics=metrics,
         environ=dict(os.environ),
         out=out,
-        err=lambda line: click.echo(line, err=True),
+        err=lambda line: say(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),
         board=board,
     )

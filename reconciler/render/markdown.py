@@ -22,7 +22,7 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     s = plan.summary()
     n = plan.network
     head = [
-        f"### `reconcile plan`: {code(n.name)} (chain {n.chain_id}), block {plan.block.number}",
+        f"### `reconcile plan`: {escape_controls(n.name)} (chain {n.chain_id}), block {plan.block.number}",  # a preset
         "",
         "| | count |",
         "|---|---:|",
