@@ -91,3 +91,13 @@ def test_markdown_keeps_every_value_in_a_code_span(prune: bool) -> None:
         live = outside_code_spans(line)
         for forged in ("@mention", "](https://", "![x]", "<b>", "evil.example", "pwned"):
             assert forged not in live, (forged, line)
+
+
+def test_the_schema_refuses_exactly_what_is_shown_escaped() -> None:
+    """The desired state's `plainText` pattern and `escape_controls` name the same characters."""
+    from reconciler.desired.schema import load_schema
+    from reconciler.render.controls import has_controls
+
+    pattern = re.compile(load_schema("desired-state.schema.json")["$defs"]["plainText"]["pattern"])
+    for cp in range(0x3000):
+        assert (pattern.search(chr(cp)) is None) == has_controls(chr(cp)), hex(cp)
