@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -88,7 +87,6 @@ def test_strings_read_from_chain_cannot_add_lines_to_the_imported_yaml() -> None
     assert doc.get("policy", {}).get("maxSpendPerApply") != "1000000 MOR"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: import writes control and bidi characters raw into the YAML")
 def test_names_the_schema_refuses_are_imported_cleaned_with_their_base_id(tmp_path: Path) -> None:
     own, foreign = _model(TERMINAL_NAME), _model("their\u202emodel", owner=OTHER)
     gone = _model("old\x1b]0;x\x07", deleted=True)
