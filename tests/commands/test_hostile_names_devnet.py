@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
+import yaml as pyyaml
 
 from tests.commands.test_import_state_devnet import MOR, Wallet
 from tests.support.apply_helpers import example_in
@@ -25,7 +25,6 @@ def _reconcile(net: dict[str, Any], work: Path, *args: str) -> subprocess.Comple
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: names from chain reach stdout, the Markdown and the page raw")
 def test_every_command_shows_hostile_names_from_chain_escaped(net: dict[str, Any], tmp_path: Path) -> None:
     p = Wallet(net, 1, tmp_path / "setup.jsonl")
     p.do(
@@ -44,9 +43,13 @@ def test_every_command_shows_hostile_names_from_chain_escaped(net: dict[str, Any
     for what, r in runs.items():
         assert r.returncode in (0, 1), (what, r.stderr)
         assert inert(r.stdout) and inert(r.stderr), (what, r.stdout, r.stderr)
-        assert "pwn\\x1b[2J" in r.stdout or what == "import", (what, r.stdout)
+        if what in ("plan", "markdown", "html"):  # status lists a model the desired state lacks only with sessions
+            assert "pwn\\x1b[2J" in r.stdout, (what, r.stdout)
     assert "? model.deregister undeclared model pwn\\x1b[2J\\x1b]0;pwned\\x07" in runs["plan"].stdout
     for line in runs["markdown"].stdout.splitlines():
         live = outside_code_spans(line)
         assert not any(f in live for f in ("@mention", "](https://", "![x]", "evil.example")), line
         assert not line.lstrip("> ").startswith("#### No"), line
+    imported = pyyaml.safe_load(runs["import"].stdout)
+    names = [m["name"] for m in imported["models"]]
+    assert len(names) == 2 and all(inert(n) for n in names) and "# cleaned: the on-chain name" in runs["import"].stdout
