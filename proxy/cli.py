@@ -3,7 +3,8 @@
     morpheus-proxy --config PATH [--listen HOST:PORT] [--admin-listen HOST:PORT] [--settings FILE] [flags]
 
 Tokens come from MORPHEUS_PROXY_CLIENT_TOKEN / MORPHEUS_PROXY_ADMIN_TOKEN or --client-token-file /
---admin-token-file; they are never printed. A non-loopback --listen without a client token refuses to start.
+--admin-token-file; they are never printed. A non-loopback --listen without a client token refuses to start;
+without one, web pages are kept out (--allow-host, --allow-origin: proxy/browsers.py).
 """
 
 from __future__ import annotations
@@ -73,6 +74,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--admin-token-file", help="file holding the admin bearer token (else $MORPHEUS_PROXY_ADMIN_TOKEN)")
     p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="without a client token, also serve requests whose Host is NAME (repeatable; loopback names always)",
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="without a client token, also serve requests from web pages of ORIGIN, e.g. https://app.example "
+        "(repeatable; other origins get 403)",
+    )
+    p.add_argument(
         "--no-watch", action="store_true", help="do not reload when the config file changes (SIGHUP and admin only)"
     )
     p.add_argument(
@@ -132,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
         client_token=client_token,
         admin_token=admin_token,
         metrics_open=is_loopback(admin_listen[0]),
+        allow_hosts=args.allow_host,
+        allow_origins=args.allow_origin,
     )
     try:
         state.load_initial()
