@@ -1,5 +1,5 @@
 """Names registered on chain by hand, holding terminal escapes, bidi overrides and Markdown, reach nobody's
-terminal, CI log or pull request live: every command's piped output (where click strips only colour) shows them
+terminal, CI log or pull request live: every command's piped output (plan, apply, status, import) (where click strips only colour) shows them
 escaped, and the Markdown keeps them in code spans (issue 26, "Why" 3)."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from tests.support.hostile_text import MARKDOWN_NAME, TERMINAL_NAME, inert, outs
 
 
 def _reconcile(net: dict[str, Any], work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RECONCILE_DEVNET_DIR": net["dir"], "DEMO_UPSTREAM_KEY": "k", "DEVNET_PROVIDER_KEY": "x"}
+    key = net["accounts"][1]["privateKey"]
+    env = {**os.environ, "RECONCILE_DEVNET_DIR": net["dir"], "DEMO_UPSTREAM_KEY": "k", "DEVNET_PROVIDER_KEY": key}
     env.pop("NO_COLOR", None)
     return subprocess.run(
         [sys.executable, "-m", "reconciler.cli", *args], capture_output=True, text=True, env=env, cwd=work, timeout=120
@@ -39,11 +40,18 @@ def test_every_command_shows_hostile_names_from_chain_escaped(net: dict[str, Any
         "status": _reconcile(net, tmp_path, "status", str(yaml)),
         "html": _reconcile(net, tmp_path, "status", str(yaml), "--format", "html"),
         "import": _reconcile(net, tmp_path, "import", "--network", "devnet", "--provider", p.address),
+        "apply": _reconcile(net, tmp_path, "apply", str(yaml), "--yes", "--state-dir", str(tmp_path / "state")),
     }
+    assert runs["apply"].returncode == 0, runs["apply"].stderr
     for what, r in runs.items():
         assert r.returncode in (0, 1), (what, r.stderr)
         assert inert(r.stdout) and inert(r.stderr), (what, r.stdout, r.stderr)
-        if what in ("plan", "markdown", "html"):  # status lists a model the desired state lacks only with sessions
+        if what in (
+            "plan",
+            "markdown",
+            "html",
+            "apply",
+        ):  # status lists a model the desired state lacks only with sessions
             assert "pwn\\x1b[2J" in r.stdout, (what, r.stdout)
     assert "? model.deregister undeclared model pwn\\x1b[2J\\x1b]0;pwned\\x07" in runs["plan"].stdout
     for line in runs["markdown"].stdout.splitlines():
