@@ -44,6 +44,12 @@ _SETTING_FLAGS: list[tuple[str, type, str]] = [
     ("max_json_body_bytes", int, "largest JSON request body (chat, embeddings, speech; default 16 MiB)"),
     ("request_read_timeout", float, "seconds to read a request body from the client (default 60)"),
     ("max_response_bytes", int, "largest buffered (non-stream) upstream answer (default 64 MiB)"),
+    (
+        "max_buffered_bytes",
+        int,
+        "buffered answers held at once, all models together; past it new ones wait, then 503 (default 1 GiB)",
+    ),
+    ("write_timeout", float, "seconds to write a buffered answer to the client once it is ready (default 120)"),
     ("max_error_body_bytes", int, "upstream error bodies are read up to this (default 64 KiB)"),
     ("max_stream_bytes", int, "largest streamed answer relayed, SSE or audio (default 256 MiB)"),
     ("max_decoded_bytes", int, "what a compressed upstream answer may inflate to (default 16 MiB)"),

@@ -73,7 +73,10 @@ def run_delegate(
     from reconciler.plan.context import delegate_command
 
     key = key_options(key_ref, keystore, password_ref, Path.cwd())
-    desired, _warnings = load_desired(path)
+    from reconciler.desired.secrets import flag_uses
+
+    given = flag_uses(key.key, key.password) if key is not None else ()
+    desired, _warnings = load_desired(path, environ, given)
     needed = rights_needed(desired)
     if rights_text is not None:
         rights = parse_rights(rights_text)

@@ -59,6 +59,7 @@ def test_delegate_check_grant_revoke(net: dict[str, Any], tmp_path: Path) -> Non
     assert r.exit_code == 1 and "--key-ref file:" in r.stderr  # the cold key is never guessed
     hot_file = tmp_path / "hot.key"
     hot_file.write_text(hot["privateKey"])
+    hot_file.chmod(0o600)  # a key file open to others is refused before its address is looked at
     r = delegate("grant", "--yes", "--key-ref", f"file:{hot_file}")
     assert r.exit_code == 1 and "not the provider" in r.stderr
 
