@@ -15,7 +15,7 @@ import click
 
 from reconciler import FileUnusable
 from reconciler.commands.options import state_dir_option, trust_host_option
-from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 from reconciler.desired.loader import load_desired
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _echo_err(line: str) -> None:
-    click.echo(line, err=True)
+    say(line, err=True)
 
 
 class SavedPlanUnreadable(FileUnusable):
@@ -150,9 +150,9 @@ def run_apply(
         _echo_err(str(w))
     result = apply_desired(desired, environ, opts)
     for note in result.notes:
-        click.echo(note)
+        say(note)
     if result.applied:
-        click.echo(result.summary())
+        say(result.summary())
     if result.final is not None and result.final.pending:
         click.echo("not converged: still pending after apply:", err=True)
         click.echo(render_text(result.final, color=False), err=True, nl=False)

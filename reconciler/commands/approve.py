@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from reconciler.commands.options import keystore_options, state_dir_option
-from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 from reconciler.commands.provider_key import password_prompt
 from reconciler.desired.loader import load_desired
 from reconciler.market.units import format_mor, parse_amount
@@ -80,7 +80,7 @@ def run_approve(
     if not auto_approve and not click.confirm("Send this approve?", default=False):
         click.echo("cancelled: nothing was sent", err=True)
         return EXIT_ERROR
-    progress = lambda line: click.echo(line, err=True)  # noqa: E731
+    progress = lambda line: say(line, err=True)  # noqa: E731
     done, now = send_allowance(want, account, state_dir, progress, exact_refresh=amount_text is None)
     if done is None:
         click.echo(f"the allowance is already {format_mor(now)}: nothing sent")

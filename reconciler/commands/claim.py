@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.commands.options import state_dir_option
-from reconciler.commands.outcome import EXIT_OK, handled
+from reconciler.commands.outcome import EXIT_OK, handled, say
 from reconciler.desired.loader import load_desired
 from reconciler.market.units import format_mor
 
@@ -53,9 +53,9 @@ def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, 
         account = load_signer(desired.signer, env)
         state = state_path(state_dir, network, desired.provider.address)  # apply's journal and lock
         report = claim_journaled(
-            reader, desired, account, state, network.legacy, lambda line: click.echo(f"  {line}", err=True)
+            reader, desired, account, state, network.legacy, lambda line: say(f"  {line}", err=True)
         )
-    click.echo(render_report(report, names), nl=False)
+    say(render_report(report, names), nl=False)
     return EXIT_OK
 
 

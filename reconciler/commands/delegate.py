@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from reconciler.commands.options import keystore_options, state_dir_option
-from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled, say
 from reconciler.commands.provider_key import password_prompt
 from reconciler.desired.loader import load_desired
 
@@ -111,7 +111,7 @@ def run_delegate(
     if not auto_approve and not click.confirm(f"Send the {verb}?", default=False):
         click.echo("cancelled: nothing was sent", err=True)
         return EXIT_ERROR
-    progress = lambda line: click.echo(line, err=True)  # noqa: E731
+    progress = lambda line: say(line, err=True)  # noqa: E731
     done = send_rights(d, account, todo, enable, state_dir, progress)
     for rec in done:
         click.echo(f"{rec.action}: tx {rec.tx_hash} (block {rec.block})")

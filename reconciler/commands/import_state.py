@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 from reconciler.desired.model import Desired, NetworkSpec, ProviderSpec, SignerSpec
 from reconciler.desired.references import BadReference, parse_reference
 
@@ -156,7 +156,7 @@ def run_import(
         raise RpcError(f"{exc}; is the devnet running? (`reconcile devnet up`)") from None
     click.echo(result.text, nl=False)
     for note in (*chain.notes, *result.notes):  # chain.notes: what others wrote that was skipped or repaired
-        click.echo(f"note: {note}", err=True)
+        say(f"note: {note}", err=True)
     click.echo(
         f"imported provider {address} at block {chain.block_number}: {result.managed + result.existing} model(s) "
         f"({result.managed} own, {result.existing} by modelId), {result.bids} bid(s), "

@@ -4,7 +4,8 @@ Exit codes (docs/architecture.md, "Stable interfaces"): 0 success or nothing pen
 pending (`plan --detailed-exitcode`). Every command's body is `@handled`: an expected failure (`ReconcileError`)
 prints `error: ` and its message, or each diagnostic of a `ValidationFailed`, and exits 1; Ctrl-C says how to go
 on and exits 1; anything else is a bug, shown by the CLI's `main` in one line (`unexpected`) unless
-`reconcile --traceback`.
+`reconcile --traceback`. Whatever a command prints that may quote a value from YAML or chain (errors, warnings,
+diagnostics, progress, notes) goes through `say`, which shows control and bidi characters escaped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import click
 
 from reconciler import ReconcileError
 from reconciler.desired.diagnostics import ValidationFailed
+from reconciler.render.controls import escape_controls
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
@@ -26,13 +28,19 @@ INTERRUPTED = "a transaction already sent is in the journal: run the same comman
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)  # an RPC URL may carry an API key in its path or query
 
 
+def say(text: str, err: bool = False, nl: bool = True) -> None:
+    """Print a line (or lines) for a person, control and bidi characters but newline and tab shown escaped: piped,
+    click strips only colour, so a name's OSC sequence would otherwise reach a CI log or a terminal as it is."""
+    click.echo(escape_controls(text, keep="\n\t"), err=err, nl=nl)
+
+
 def report(exc: ReconcileError) -> int:
     """Print an expected failure for a person; returns the exit code."""
     if isinstance(exc, ValidationFailed):
         for d in exc.diagnostics:
-            click.echo(str(d), err=True)
+            say(str(d), err=True)
     else:
-        click.echo(f"error: {exc}", err=True)
+        say(f"error: {exc}", err=True)
     return EXIT_ERROR
 
 
@@ -54,5 +62,5 @@ def handled(run: Callable[P, int]) -> Callable[P, int]:
 
 def unexpected(exc: BaseException) -> str:
     """One line for a bug: the type and the message, with any URL left out (it may hold a key)."""
-    text = _URL.sub("<url>", str(exc).splitlines()[0] if str(exc) else "")
+    text = escape_controls(_URL.sub("<url>", str(exc).splitlines()[0] if str(exc) else ""))
     return f"error: unexpected {type(exc).__name__}: {text} (run again with reconcile --traceback for the traceback)"

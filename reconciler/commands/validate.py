@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.commands.outcome import EXIT_OK, handled, report
+from reconciler.commands.outcome import EXIT_OK, handled, report, say
 from reconciler.desired.diagnostics import Severity, ValidationFailed
 from reconciler.desired.loader import load_desired
 
@@ -29,7 +29,7 @@ def run_validate(path: Path) -> int:
         click.echo(f"{len(errors)} error(s); nothing was checked against the chain", err=True)
         return code
     for d in warnings:
-        click.echo(str(d), err=True)
+        say(str(d), err=True)
     own = sum(1 for m in desired.models if m.managed)
     bids = sum(1 for m in desired.models if m.bid is not None)
     click.echo(

@@ -17,7 +17,7 @@ from types import FrameType
 import click
 
 from reconciler.commands.options import state_dir_option, trust_host_option
-from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,7 @@ def run_watch(
         metrics=metrics,
         environ=with_trusted_hosts(os.environ, trust_hosts),
         out=out,
-        err=lambda line: click.echo(line, err=True),
+        err=lambda line: say(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),
         board=board,
     )

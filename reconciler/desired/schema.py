@@ -39,6 +39,11 @@ _PATTERN_HINTS = {
     "^0x[0-9a-fA-F]{64}$": "32 bytes of hex: 0x followed by 64 hex digits",
     "^[A-Za-z0-9.-]+:[0-9]{1,5}$": "host:port without a scheme, e.g. provider.example.com:3333",
     "^https?://[^\\s]+$": "an http(s) URL",
+    # $defs/plainText: the same characters as reconciler.render.controls.CONTROLS (a test checks they agree)
+    r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*(?![\s\S])": (
+        "text without control or bidi characters (shown escaped here: printed as they are, they would act on a "
+        "terminal or reorder what a reader sees)"
+    ),
 }
 
 

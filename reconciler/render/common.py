@@ -16,6 +16,7 @@ GROUPS: list[tuple[str, tuple[ActionKind, ...]]] = [
         "proxy",
         (
             ActionKind.PROXY_WRITE_CONFIG,
+            ActionKind.PROXY_REMOVE,
             ActionKind.PROXY_UNMANAGED,
             ActionKind.PROXY_RELOAD,
             ActionKind.PROXY_RESTART_REQUIRED,
@@ -107,9 +108,14 @@ def cost_text(a: Action) -> str:
 
 
 def grouped(plan: Plan) -> list[tuple[str, list[Action]]]:
+    """The plan's actions by group, in plan order; a kind no group names is shown under "other", never dropped."""
     out = []
     for name, kinds in GROUPS:
         items = [a for a in plan.actions if a.kind in kinds]
         if items:
             out.append((name, items))
+    named = {k for _name, kinds in GROUPS for k in kinds}
+    rest = [a for a in plan.actions if a.kind not in named]
+    if rest:
+        out.append(("other", rest))
     return out

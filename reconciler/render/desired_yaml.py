@@ -4,12 +4,14 @@ Pure: chain state + base-id recoveries in, text + notes out. What the chain cann
 which upstream serves which model, the forwarder's file) is written as commented placeholder lines, each ending
 in `# fill in: ...`, so the file fails validation until a person has filled them in. Everything taken from the
 chain is exact (amounts in MOR only when that is exact, which `format_mor` guarantees), so a plan against the
-filled-in file has nothing to change on chain.
+filled-in file has nothing to change on chain. Strings are written as YAML double-quoted scalars whose control
+and bidi characters are YAML escapes (`"\\e"`, `"\\u202E"`), so they round-trip and the file shows them; a name
+or tag the schema refuses for such characters is written cleaned (each one spelled out as `\\x1b`), with an
+explicit `baseModelId` and a comment saying what was replaced, and the next apply renames the model on chain.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +20,7 @@ from reconciler.chain.registrations import Recovery
 from reconciler.desired.model import DEFAULT_TAGS, Endpoint
 from reconciler.market.units import format_mor
 from reconciler.observe.model import BidState, ChainState, ModelState
+from reconciler.render.controls import escape_controls, has_controls
 
 FILL = "# fill in:"
 PLACEHOLDER_UPSTREAM = "upstream-1"
@@ -56,9 +59,46 @@ class Imported:
     bids: int = 0
 
 
+_YAML_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\0": "\\0",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\v": "\\v",
+    "\f": "\\f",
+    "\r": "\\r",
+    "\x1b": "\\e",
+    "\x85": "\\N",
+    "\u2028": "\\L",
+    "\u2029": "\\P",
+}
+
+
+def _yaml_printable(c: str) -> bool:
+    """What YAML lets a file hold as it is (its printable set), less the control and bidi characters."""
+    cp = ord(c)
+    printable = 0x20 <= cp <= 0x7E or 0xA0 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or cp >= 0x10000
+    return printable and not has_controls(c)
+
+
 def _q(text: str) -> str:
-    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A YAML double-quoted scalar that reads back as `text`, every control or bidi character a YAML escape."""
+    out = []
+    for c in text:
+        if c in _YAML_ESCAPES:
+            out.append(_YAML_ESCAPES[c])
+        elif _yaml_printable(c):
+            out.append(c)
+        elif ord(c) < 0x100:
+            out.append(f"\\x{ord(c):02X}")
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04X}")
+        else:
+            out.append(f"\\U{ord(c):08X}")
+    return '"' + "".join(out) + '"'
 
 
 def _line(indent: int, content: str, comment: str = "") -> str:
@@ -80,15 +120,43 @@ def endpoint_for(tags: tuple[str, ...]) -> Endpoint:
     return Endpoint.CHAT
 
 
-def _declarable(m: ModelState) -> str | None:
+def _declarable(name: str, tags: tuple[str, ...]) -> str | None:
     """Why an own model cannot be declared as ours even with its base id (None: it can)."""
-    if not 1 <= len(m.name) <= 256:
+    if not 1 <= len(name) <= 256:
         return "its on-chain name cannot be declared (empty or longer than 256 characters)"
-    if any(t.lower() == "tee" for t in m.tags):
+    if any(t.lower() == "tee" for t in tags):
         return "it is tagged tee, which a resale model cannot claim"
-    if len(set(m.tags)) != len(m.tags) or any(not 1 <= len(t) <= 64 for t in m.tags):
+    if len(set(tags)) != len(tags) or any(not 1 <= len(t) <= 64 for t in tags):
         return "its on-chain tags cannot be declared (duplicates or empty)"
     return None
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """A model's name and tags as the schema takes them: each control or bidi character spelled out (`\\x1b`)."""
+
+    name: str
+    tags: tuple[str, ...]
+    replaced: tuple[str, ...]  # what was cleaned, as `name "…"` or `tag "…"` (YAML-escaped, cut when long)
+
+
+def cleaned(m: ModelState) -> Cleaned:
+    def shown(what: str, text: str) -> str:
+        return f"{what} {_q(text[:60])}{'…' if len(text) > 60 else ''}"
+
+    replaced = [shown("name", m.name)] if has_controls(m.name) else []
+    replaced += [shown("tag", t) for t in m.tags if has_controls(t)]
+    return Cleaned(escape_controls(m.name), tuple(escape_controls(t) for t in m.tags), tuple(replaced))
+
+
+def _say_cleaned(add: Callable[[str], None], c: Cleaned, renamed: bool) -> None:
+    """The comment under a cleaned model: what the chain holds, and that each character was replaced."""
+    if not c.replaced:
+        return
+    add(_line(2, f"# cleaned: the on-chain {', '.join(c.replaced)} held control or bidi characters,"))
+    add(_line(2, "# which the schema refuses: each one is replaced by its escape written out (\\x1b, \\u202e)"))
+    if renamed:
+        add(_line(2, "# the next apply registers the model under the cleaned name (same modelId: baseModelId below)"))
 
 
 def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], source: ImportSource) -> Imported:
@@ -152,19 +220,23 @@ def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], 
     names: set[str] = set()
     for m in own:
         r = rec.get(m.model_id)
-        why_not = _declarable(m)
-        if why_not is None and m.name in names:
+        c = cleaned(m)
+        why_not = _declarable(c.name, c.tags)
+        if why_not is None and c.name in names:
             why_not = "another model of this provider has the same name (a desired state names each model once)"
         if r is not None and r.base_model_id is not None and why_not is None:
             out.managed += 1
-            names.add(m.name)
-            add(_line(1, f"- name: {_q(m.name)}"))
+            names.add(c.name)
+            add(_line(1, f"- name: {_q(c.name)}"))
+            _say_cleaned(add, c, renamed=True)
             add(_line(2, f"baseModelId: {_q(r.base_model_id)}", f"recovered from tx {r.tx_hash} ({r.via})"))
             if m.ipfs_cid != ZERO32:
                 add(_line(2, f"ipfsCID: {_q(m.ipfs_cid)}"))
             add(_line(2, f"fee: {_q(format_mor(m.fee))}"))
             add(_line(2, f"stake: {_q(format_mor(m.stake))}", "on chain now; the contract only adds stake"))
-            add(_line(2, f"tags: [{', '.join(_q(t) for t in m.tags)}]"))
+            add(_line(2, f"tags: [{', '.join(_q(t) for t in c.tags)}]"))
+            if c.replaced:
+                out.notes.append(f"model {c.name} ({m.model_id}): {', '.join(c.replaced)} cleaned; apply renames it")
         else:
             out.existing += 1
             reason = why_not or (r.reason if r else "its registration was not found")
@@ -177,13 +249,16 @@ def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], 
             add(_line(1, "# Declared by modelId, so only its bid and proxy entry are managed, never the model's"))
             add(_line(1, "# own settings (name, fee, stake, tags); add baseModelId by hand to manage them."))
             add(_line(1, f"- modelId: {_q(m.model_id)}"))
-            add(_line(2, f"name: {_q(m.name)}", "a label (the on-chain name)"))
-        _serving(add, m, bids.get(m.model_id))
+            add(_line(2, f"name: {_q(c.name)}", "a label (the on-chain name)"))
+            _say_cleaned(add, c, renamed=False)
+        _serving(add, c.name, c.tags, bids.get(m.model_id))
     for m in others:
         out.existing += 1
+        c = cleaned(m)
         add(_line(1, f"- modelId: {_q(m.model_id)}", f"owned by {m.owner}: only our bid and proxy entry"))
-        add(_line(2, f"name: {_q(m.name)}", "a label (the on-chain name)"))
-        _serving(add, m, bids.get(m.model_id))
+        add(_line(2, f"name: {_q(c.name)}", "a label (the on-chain name)"))
+        _say_cleaned(add, c, renamed=False)
+        _serving(add, c.name, c.tags, bids.get(m.model_id))
     declared = {m.model_id for m in own + others}
     for mid, b in bids.items():
         if mid not in declared:  # a bid on a deregistered model: it can only be deleted by hand or by prune
@@ -210,13 +285,13 @@ def render_import(chain: ChainState, provider: str, recoveries: list[Recovery], 
     return out
 
 
-def _serving(add: Callable[[str], None], m: ModelState, bid: BidState | None) -> None:
-    """The proxy-side placeholders and the bid of one model."""
-    endpoint = endpoint_for(m.tags)
+def _serving(add: Callable[[str], None], name: str, tags: tuple[str, ...], bid: BidState | None) -> None:
+    """The proxy-side placeholders and the bid of one model (its name and tags as the schema takes them)."""
+    endpoint = endpoint_for(tags)
     if endpoint is not Endpoint.CHAT:
         add(_line(2, f"endpoint: {endpoint.value}", "inferred from the tags"))
     add(_fill(2, f"upstream: {PLACEHOLDER_UPSTREAM}", "the upstreams entry that serves this model"))
-    add(_fill(2, f"upstreamModel: {_q(m.name)}", "the model's name at the upstream"))
+    add(_fill(2, f"upstreamModel: {_q(name)}", "the model's name at the upstream"))
     if bid is not None:
         add(_line(2, "bid:"))
         add(_line(3, f"pricePerSecond: {_q(format_mor(bid.price_per_second))}", f"active bid {bid.bid_id}"))

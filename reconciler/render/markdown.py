@@ -1,12 +1,19 @@
 """The plan as a pull-request comment: summary table first, cost line, destructive changes called out,
 details in a collapsible block, never longer than GitHub's 65,536-character limit (details are cut,
-never the summary)."""
+never the summary).
+
+Every value taken from YAML or chain (names, targets, reasons, field values, warnings, errors) is written as a
+code span it cannot break out of (`code`): a name in a pull request or on chain cannot add a heading, a link, an
+image, a mention or HTML to the comment, and its control characters are shown escaped."""
 
 from __future__ import annotations
+
+import re
 
 from reconciler.market.units import format_mor
 from reconciler.plan.model import Plan, Status
 from reconciler.render.common import cost_text, field_lines, gas_text, grouped, symbol
+from reconciler.render.controls import escape_controls
 
 GITHUB_COMMENT_LIMIT = 65_536
 
@@ -15,7 +22,7 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     s = plan.summary()
     n = plan.network
     head = [
-        f"### `reconcile plan`: {n.name} (chain {n.chain_id}), block {plan.block.number}",
+        f"### `reconcile plan`: {escape_controls(n.name)} (chain {n.chain_id}), block {plan.block.number}",  # a preset
         "",
         "| | count |",
         "|---|---:|",
@@ -49,31 +56,32 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     reposts = [a for a in plan.pending if a.kind.value == "bid.post" and a.before is not None]
     if destructive or reposts:
         head += ["> [!WARNING]", "> **Destructive or irreversible changes:**"]
-        head += [f"> - `{a.kind.shown}` {a.target}: {a.reason}" for a in destructive]
-        head += [f"> - `bid.post` {a.target}: {a.reason}" for a in reposts]
+        head += [f"> - `{a.kind.shown}` {code(a.target)}: {code(a.reason)}" for a in destructive]
+        head += [f"> - `bid.post` {code(a.target)}: {code(a.reason)}" for a in reposts]
         head.append("")
     if plan.errors or any(a.errors for a in plan.actions):
         head += ["> [!CAUTION]", "> **Errors (apply would refuse):**"]
-        head += [f"> - {e}" for e in plan.errors]
-        head += [f"> - `{a.kind.shown}` {a.target}: {e}" for a in plan.actions for e in a.errors]
+        head += [f"> - {code(e)}" for e in plan.errors]
+        head += [f"> - `{a.kind.shown}` {code(a.target)}: {code(e)}" for a in plan.actions for e in a.errors]
         head.append("")
     draining = [a for a in plan.actions if a.status is Status.DRAINING]
     if draining:
         head += ["**Draining** (kept in the proxy while buyers' sessions run; removed by a later apply):"]
-        head += [f"- {_escape(a.target)}: {_escape(a.reason)}" for a in draining]
+        head += [f"- {code(a.target)}: {code(a.reason)}" for a in draining]
         head.append("")
     if plan.warnings:
-        head += ["**Warnings:**", *[f"- {w}" for w in plan.warnings], ""]
+        head += ["**Warnings:**", *[f"- {code(w)}" for w in plan.warnings], ""]
     details = [f"<details><summary>All {len(plan.actions)} actions</summary>", ""]
     for group, actions in grouped(plan):
         details += [f"#### {group}", ""]
         for a in actions:
             status = "" if a.pending else f" **[{a.status.value}]**"
-            details.append(f"- `{symbol(a)} {a.kind.shown}` {_escape(a.target)}{status}: {_escape(a.reason)}")
-            details += [f"  - {_escape(line)}" for line in field_lines(a)]
+            details.append(f"- `{symbol(a)} {a.kind.shown}` {code(a.target)}{status}: {code(a.reason)}")
+            details += [f"  - {code(line)}" for line in field_lines(a)]
             cost = cost_text(a)
             if cost:
                 details.append(f"  - cost: {cost}")
+            details += [f"  - warning: {code(w)}" for w in a.warnings]
         details.append("")
     closing = ["</details>", ""]
     text = "\n".join(head)
@@ -90,5 +98,13 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     return text + "\n" + cut + note + end
 
 
-def _escape(text: str) -> str:
-    return text.replace("<", "&lt;")
+def code(value: str) -> str:
+    """`value` as one inline code span (CommonMark), shown literally whatever it holds: control characters and
+    newlines escaped, so the span stays on its line; a backtick fence longer than any run of backticks inside;
+    a space inside each fence where CommonMark would otherwise strip one or join a backtick to the fence."""
+    text = escape_controls(value)
+    if not text.strip(" "):
+        return "` `" if not text else f"`{text}`"  # a span of spaces only keeps them all
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" or (text[0] == " " and text[-1] == " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

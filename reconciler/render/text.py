@@ -1,4 +1,6 @@
-"""The plan for a terminal: grouped, colored only on a TTY (NO_COLOR honoured), summary line last."""
+"""The plan for a terminal: grouped, colored only on a TTY (NO_COLOR honoured), summary line last. Every line is
+put through `escape_controls` before it is coloured, so nothing taken from YAML or chain acts on the terminal or
+adds a line of its own."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import TextIO
 
 from reconciler.plan.model import Action, Plan
 from reconciler.render.common import cost_text, field_lines, grouped, summary_line, symbol
+from reconciler.render.controls import escape_controls
 
 COLORS = {"create": "32", "update": "33", "delete": "31", "reported": "36", "error": "31;1", "dim": "2"}
 
@@ -17,13 +20,16 @@ def use_color(stream: TextIO) -> bool:
 
 def render_text(plan: Plan, color: bool = False, verbose: bool = False) -> str:
     def paint(text: str, what: str) -> str:
+        text = escape_controls(text)
         return f"\033[{COLORS[what]}m{text}\033[0m" if color else text
 
     n = plan.network
     lines = [
-        f"network {n.name} (chain {n.chain_id}), Diamond {n.diamond}, block {plan.block.number} "
-        f"({plan.block.hash[:12]}…)",
-        f"provider {n.provider}" + (f", signer {n.signer} (delegate)" if n.delegate else ""),
+        escape_controls(
+            f"network {n.name} (chain {n.chain_id}), Diamond {n.diamond}, block {plan.block.number} "
+            f"({plan.block.hash[:12]}…)"
+        ),
+        escape_controls(f"provider {n.provider}" + (f", signer {n.signer} (delegate)" if n.delegate else "")),
     ]
     if not plan.proxy_observed:
         lines.append(paint("the proxy could not be reached: this plan covers the chain and the files only", "reported"))
@@ -51,9 +57,9 @@ def _action_lines(a: Action, paint, verbose: bool) -> list[str]:  # type: ignore
     what = a.verb if a.pending else "reported"
     status = "" if a.pending else f" [{a.status.value}]"
     out = [paint(f"  {symbol(a)} {a.kind.shown} {a.target}{status}", what)]
-    out.append(f"      {a.reason}")
+    out.append(escape_controls(f"      {a.reason}"))
     for line in field_lines(a):
-        out.append(f"      {line}")
+        out.append(escape_controls(f"      {line}"))
     cost = cost_text(a)
     if cost and (a.pending or verbose):
         out.append(f"      cost: {cost}")
@@ -62,5 +68,5 @@ def _action_lines(a: Action, paint, verbose: bool) -> list[str]:  # type: ignore
     for e in a.errors:
         out.append(paint(f"      error: {e}", "error"))
     if verbose and a.depends_on:
-        out.append(f"      after: {', '.join(a.depends_on)}")
+        out.append(escape_controls(f"      after: {', '.join(a.depends_on)}"))
     return out

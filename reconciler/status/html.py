@@ -2,7 +2,8 @@
 
 Why plain server-rendered HTML: no CDN, no framework and no network; the same string is the served page, its
 refreshes (`render_body`, swapped in by the small same-origin script below) and `reconcile status --format html`
-(one self-contained file with no script). Every value is escaped; the document never holds a secret.
+(one self-contained file with no script). Every value is escaped, its control and bidi characters shown as
+`\x1b` or `\u202e` (reconciler.render.controls); the document never holds a secret.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from reconciler.render.controls import escape_controls
 from reconciler.status.chart import chart
 
 STYLE = """
@@ -71,7 +73,7 @@ REFRESH_SCRIPT = """// Refreshes the page's body from /fragment without a reload
 
 
 def _e(value: Any) -> str:
-    return escape("" if value is None else str(value))
+    return escape(escape_controls("" if value is None else str(value)))
 
 
 def _cls(state: str) -> str:

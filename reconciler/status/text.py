@@ -1,5 +1,6 @@
 """`reconcile status` as text: the status document (reconciler.status.model) on one screen, then the RPC
-endpoints' health when there are several."""
+endpoints' health when there are several. Every line goes through `escape_controls`: a model's name read from
+the chain cannot act on the terminal."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.plan.context import utc
+from reconciler.render.controls import escape_controls
 
 
 def render_status(doc: dict[str, Any]) -> str:
@@ -71,7 +73,7 @@ def render_status(doc: dict[str, Any]) -> str:
         lines.append(f"error in the plan: {err}")
     for note in doc.get("chainNotes") or ():
         lines.append(f"warning: {note}")
-    return "\n".join(lines) + "\n"
+    return "".join(escape_controls(line) + "\n" for line in lines)
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -97,4 +99,4 @@ def render_endpoints(doc: Mapping[str, object]) -> str:
         head = f" at block {r['head']}" if r.get("head") is not None else ""
         why = f" ({r['error']})" if r.get("state") == "down" and r.get("error") else ""
         parts.append(f"{r['endpoint']} {r['state']}{head}{why}")
-    return "RPC endpoints: " + "; ".join(parts) + "\n"
+    return escape_controls("RPC endpoints: " + "; ".join(parts)) + "\n"

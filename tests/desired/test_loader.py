@@ -14,6 +14,7 @@ from reconciler.desired.model import Endpoint
 from reconciler.desired.references import Reference, fingerprint, parse_reference, resolve
 from reconciler.market import ids
 from reconciler.market.pricing import bid_price, price_from_cost
+from tests.support.hostile_text import inert
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 MINIMAL = (CORPUS / "good" / "minimal.yaml").read_text()
@@ -183,3 +184,41 @@ def test_a_file_reference_to_something_that_is_not_a_file_has_no_value(tmp_path:
     assert resolve(Reference("file", str(fifo))) is None
     assert resolve(Reference("file", "/dev/zero")) is None
     assert resolve(Reference("file", str(tmp_path))) is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "line"),
+    [
+        ("  - name: llama-3.3-70b\n", '  - name: "llama\\e[2J"\n', "models[0].name", 18),
+        ("  - name: llama-3.3-70b\n", '  - name: "llama\\u202Egnp"\n', "models[0].name", 18),
+        ("    upstreamModel: llama-3.3-70b\n", '    upstreamModel: "x\\e]0;pwned\\a"\n', "models[0].upstreamModel", 20),
+        ("    concurrentSlots: 2\n", '    concurrentSlots: 2\n    tags: [llm, "a\\x9b2J"]\n', "models[0].tags[1]", 23),
+        (
+            "    concurrentSlots: 2\n",
+            '    concurrentSlots: 2\n    parameters: {temp: "0.2\\r"}\n',
+            "models[0].parameters.temp",
+            23,
+        ),
+        (
+            "    concurrentSlots: 2\n",
+            '    concurrentSlots: 2\n    parameters: {"t\\u2066": "1"}\n',
+            "models[0].parameters",
+            23,
+        ),
+    ],
+)
+def test_control_and_bidi_characters_in_own_strings_are_refused(
+    tmp_path: Path, old: str, new: str, path: str, line: int
+) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        load_desired(write(tmp_path, MINIMAL.replace(old, new, 1)))
+    (d,) = exc.value.diagnostics
+    assert d.path == path and d.location.line == line, str(d)
+    assert "control or bidi" in d.message and inert(str(d)), str(d)
+
+
+def test_a_name_ending_in_a_newline_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        load_desired(write(tmp_path, MINIMAL.replace("  - name: llama-3.3-70b\n", '  - name: "llama\\n"\n', 1)))
+    (d,) = exc.value.diagnostics
+    assert d.path == "models[0].name" and "control or bidi" in d.message

@@ -12,6 +12,7 @@ from reconciler.cli import cli
 from reconciler.market import ids
 from reconciler.observe.model import BidState, ChainState, MarketParams, ModelState, ProviderState
 from reconciler.render.desired_yaml import ImportSource, endpoint_for, render_import
+from tests.support.hostile_text import TERMINAL_NAME, inert
 
 P = ids.checksum("0x" + "ab" * 20)
 OTHER = ids.checksum("0x" + "cd" * 20)
@@ -84,3 +85,27 @@ def test_strings_read_from_chain_cannot_add_lines_to_the_imported_yaml() -> None
     doc = yaml.safe_load(out.text)
     assert doc["provider"]["endpoint"] == "h.example:3333" + injected
     assert doc.get("policy", {}).get("maxSpendPerApply") != "1000000 MOR"
+
+
+def test_names_the_schema_refuses_are_imported_cleaned_with_their_base_id(tmp_path: Path) -> None:
+    own, foreign = _model(TERMINAL_NAME), _model("their\u202emodel", owner=OTHER)
+    gone = _model("old\x1b]0;x\x07", deleted=True)
+    bid = BidState("0x" + "b3" * 32, P, foreign.model_id, 5, 0, 1)
+    chain = _chain([own, foreign, gone], [bid])
+    chain = ChainState(
+        **{**chain.__dict__, "provider": ProviderState(P, "h.example:3333\x1b[2J\u202e", 1, created_at=1)}
+    )
+    out = render_import(chain, P, [_rec(own)], ImportSource("devnet"))
+    assert inert(out.text), out.text
+    assert all(inert(n) for n in out.notes)
+    doc = yaml.safe_load(out.text)
+    assert doc["provider"]["endpoint"] == "h.example:3333\x1b[2J\u202e"  # YAML escapes: the value round-trips
+    assert '"h.example:3333\\e[2J\\u202E"' in out.text
+    mine = doc["models"][0]
+    assert mine["baseModelId"] == ids.base_model_id_for_name(TERMINAL_NAME) and inert(mine["name"])
+    assert mine["name"].startswith("pwn") and "replaced" in out.text
+    assert inert(doc["models"][1]["name"])  # the label of another owner's model
+    path = tmp_path / "d.yaml"
+    path.write_text(out.text.replace("h.example:3333\\e[2J\\u202E", "h.example:3333"))
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    assert "control or bidi" not in r.output, r.output  # refused for the placeholders only, not for a name

@@ -98,7 +98,7 @@ def test_gitlab_example_validates_and_plans_a_devnet_provider(
     md = (repo / ".gitlab-ci-local" / "artifacts" / "plan" / "plan.md").read_text()  # the job's artifact
     assert (repo / "plan.md").read_text() == md  # also copied back to the project, as GitLab would expose it
     assert md.startswith("### `reconcile plan`: custom (chain 31337)")
-    assert "`+ provider.register`" in md and "`+ bid.post` bid on chat-a" in md
+    assert "`+ provider.register`" in md and "`+ bid.post` `bid on chat-a" in md  # the target in a code span
     assert "**Cost:** fees 0.3 MOR paid (kept by the marketplace), stake +0.3 MOR" in md
     assert anvil.rpc_url not in out and anvil.rpc_url not in md  # a CI variable, never printed
 

@@ -15,6 +15,7 @@ from reconciler.status.forwarder_figures import figures, parse
 from reconciler.status.html import render_body, render_page
 from reconciler.status.page import Observation, PageInputs, WatcherStatus, build_page
 from tests.plan.test_planner import converged_world
+from tests.support.hostile_text import TERMINAL_NAME, inert
 from tests.support.planfactory import MOR, NOW, PROVIDER, desired_from
 
 DAY = 86_400
@@ -196,3 +197,20 @@ def test_the_html_escapes_everything_and_draws_a_point_per_day_with_data() -> No
     assert 'data-state="in sync"' in render_body(build_page(inputs))
     waiting = render_body(build_page(PageInputs(now=float(NOW), observation=None)))
     assert "Waiting for the first run" in waiting
+
+
+def test_names_from_chain_reach_the_page_escaped() -> None:
+    hostile = ids.model_id(PROVIDER, "0x" + "66" * 32)
+
+    def add(chain):  # type: ignore[no-untyped-def]
+        model = ModelState(hostile, PROVIDER, TERMINAL_NAME, (TERMINAL_NAME[:60],), 0, MOR // 10)
+        bid = BidState(ids.bid_id(PROVIDER, hostile, 0), PROVIDER, hostile, 10**16, 0, NOW - 10)
+        return replace(chain, models=(*chain.models, model), bids=(*chain.bids, bid))
+
+    d, p, o, _rows_by_name = _rows(chain_edit=add)
+    run = {"event": "run", "ts": NOW, "trigger": ["file"], "result": "failed", "txs": 0, "mode": "apply"}
+    run |= {"error": f"model {TERMINAL_NAME} refused", "warnings": [f"about {TERMINAL_NAME}"], "actions": []}
+    inputs = PageInputs(now=float(NOW), observation=Observation(d, o.chain, p, "net"), runs=[run])
+    page = render_page(build_page(inputs))
+    assert inert(page) and "pwn\\x1b[2J\\x1b]0;pwned\\x07" in page and "\\u202egnp.exe" in page
+    assert inert(render_body(build_page(inputs)))
