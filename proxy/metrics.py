@@ -124,6 +124,10 @@ class Metrics:
         self.upstream_connects = Counter(
             "morpheus_proxy_upstream_connects_total", "Upstream connections opened, by upstream (churn shows here)."
         )
+        self.offloaded = Counter(
+            "morpheus_proxy_offloaded_bodies_total",
+            "Big request bodies given to a worker process, by result (prepared, refused, busy: 503 at once).",
+        )
         self.collectors: list[Callable[[], None]] = []
 
     def render(self) -> str:
@@ -132,7 +136,7 @@ class Metrics:
         metrics = (
             self.requests, self.latency, self.ttfb, self.overhead, self.rejections, self.upstream_errors,
             self.tokens, self.job_polls, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
-            self.upstream_connections, self.upstream_connects,
+            self.upstream_connections, self.upstream_connects, self.offloaded,
         )  # fmt: skip
         lines: list[str] = []
         for m in metrics:
