@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,9 +39,15 @@ class Outcome(Protocol):
 Done = TypeVar("Done", bound=Outcome)
 
 
-def _ignore_interrupts() -> None:
-    """A worker leaves Ctrl-C to the server, which stops it in order (no traceback per worker)."""
+WORKER_NICENESS = 10  # added to a worker's niceness: on busy cores, the event loop's process runs first
+
+
+def _start_worker() -> None:
+    """A worker leaves Ctrl-C to the server, which stops it in order (no traceback per worker), and yields the
+    CPU to the event loop's process: a big body may wait, the streams should not."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
 
 
 class Offload:
@@ -100,7 +107,7 @@ class Offload:
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a running event loop's process (its threads, its locks) is unsafe.
         self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
         )
         return self._pool
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from typing import Any
 
 import aiohttp
@@ -161,3 +162,15 @@ async def test_workers_stop_with_the_server(openai_up, make_proxy):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+async def test_a_dead_worker_fails_one_body_and_the_next_gets_a_new_pool(openai_up, make_proxy):
+    body = json.dumps({"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}).encode() + PAD
+    async with make_proxy([entry("gpt-x", openai_up)], offload_body_bytes=THRESHOLD, offload_workers=1) as r:
+        assert (await _raw_post(r, body))[0] == 200
+        (dead,) = r.state.offload.worker_pids
+        os.kill(dead, signal.SIGKILL)  # killed, as by the OOM killer
+        status, answer = await _raw_post(r, body)
+        assert status == 500 and json.loads(answer)["error"]["code"] == "internal_error"
+        assert (await _raw_post(r, body))[0] == 200
+        assert len(r.state.offload.worker_pids) == 2
