@@ -1,16 +1,17 @@
 """One big claudeai body against 50 streams: the forwarder's event-loop lag and the streams' largest gap.
 
-Three processes: an upstream stub (OpenAI SSE, one frame every 10 ms per stream until the client goes; an
+Four processes: an upstream stub (OpenAI SSE, one frame every 10 ms per stream until the client goes; an
 Anthropic `/v1/messages` that reads the body and answers a short message), the forwarder (in this process,
-with a task that measures its event loop's lag every 5 ms), and a client process that holds 50 streams
-through the forwarder and, meanwhile, sends the same 16 MiB claudeai chat body (just under the JSON cap)
-twice, one after the other. For each body: its status and time, the forwarder's largest loop lag and the
+with a task that measures its event loop's lag every 5 ms), a client process that holds 50 streams through
+the forwarder and timestamps every frame, and a sender process that meanwhile sends the same 16 MiB claudeai
+chat body (just under the JSON cap) twice, one after the other. For each body: its status and time, the forwarder's largest loop lag and the
 streams' largest inter-frame gap from its send to its answer, against a quiet window before the first one.
 
 `--in-loop` sets offload_body_bytes to 0: the body is parsed, translated and re-encoded in the event loop, as
-before issue 28; without it, in a worker process (the first body also starts the pool).
+before issue 28; without it, in a worker process (the first body also starts the pool). `--tree PATH` runs
+the forwarder of another source tree (e.g. main's: `git archive main proxy schemas | tar -x -C PATH`).
 
-Usage: `.venv/bin/python bench/big_body_lag.py [--in-loop] [--streams 50] [--mib 16]`
+Usage: `.venv/bin/python bench/big_body_lag.py [--in-loop] [--tree PATH] [--streams 50] [--mib 16]`
 """
 
 from __future__ import annotations
@@ -103,9 +104,33 @@ def big_body(size: int) -> bytes:
     return json.dumps({"model": "claude-x", "messages": messages, "max_tokens": 16}).encode()
 
 
+async def _sender(port: int, mib: float) -> None:
+    """Sends the big body twice, one after the other, from its own process (writing 16 MiB would otherwise
+    delay the stream readers' loop too); one JSON line per body."""
+    body = big_body(int(mib * 1024 * 1024) - 4096)
+    print(json.dumps({"bytes": len(body)}), flush=True)
+    sys.stdin.readline()  # go
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
+        for n in (1, 2):
+            t = time.monotonic()
+            async with session.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+            ) as resp:
+                answer = await resp.read()
+            end = time.monotonic()
+            window = {"name": f"body {n}", "start": t, "end": end, "status": resp.status, "seconds": end - t}
+            print(json.dumps({**window, "answer": answer[:200].decode()}), flush=True)
+            await asyncio.sleep(0.5)
+
+
 async def _clients(port: int, streams: int, mib: float) -> None:
     base = f"http://127.0.0.1:{port}/v1/chat/completions"
-    body = big_body(int(mib * 1024 * 1024) - 4096)
+    sender = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--role", "sender", "--port", str(port), "--mib", str(mib),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert sender.stdin is not None and sender.stdout is not None
+    size = json.loads(await sender.stdout.readline())["bytes"]
     frames: list[list[float]] = [[] for _ in range(streams)]
     stop = asyncio.Event()
 
@@ -128,23 +153,10 @@ async def _clients(port: int, streams: int, mib: float) -> None:
         t = time.monotonic()
         await asyncio.sleep(QUIET)
         windows.append({"name": "quiet", "start": t, "end": time.monotonic()})
-        for n in (1, 2):
-            t = time.monotonic()
-            async with session.post(base, data=body, headers={"Content-Type": "application/json"}) as resp:
-                answer = await resp.read()
-                status = resp.status
-            end = time.monotonic()
-            windows.append(
-                {
-                    "name": f"body {n}",
-                    "start": t,
-                    "end": end,
-                    "status": status,
-                    "seconds": end - t,
-                    "answer": answer[:200].decode(),
-                }
-            )
-            await asyncio.sleep(0.5)
+        sender.stdin.write(b"go\n")
+        for _ in (1, 2):
+            windows.append(json.loads(await sender.stdout.readline()))
+        await sender.wait()
         stop.set()
         for task in tasks:
             task.cancel()
@@ -153,13 +165,16 @@ async def _clients(port: int, streams: int, mib: float) -> None:
         gaps = [b - a for f in frames for a, b in itertools.pairwise(f) if w["start"] <= b <= w["end"] + 0.05]
         w["max_gap"] = max(gaps) if gaps else None
         w["p99_gap"] = statistics.quantiles(gaps, n=100)[98] if len(gaps) > 100 else None
-    print(json.dumps({"bytes": len(body), "windows": windows}), flush=True)
+    print(json.dumps({"bytes": size, "windows": windows}), flush=True)
 
 
 # ---- the forwarder and the report (this process) --------------------------------------------------------
 
 
 async def _bench(args: argparse.Namespace) -> None:
+    if args.tree:  # that tree's forwarder, not this one's (the editable install's finder would win over sys.path)
+        sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+        sys.path.insert(0, str(args.tree))
     from proxy.server import running
     from proxy.settings import Settings
     from proxy.state import ProxyState
@@ -202,7 +217,11 @@ async def _bench(args: argparse.Namespace) -> None:
     finally:
         up.terminate()
         up.wait()
-    path = "in the event loop (--in-loop)" if args.in_loop else "in a worker process"
+    import proxy
+
+    where = "in a worker process" if "offload_body_bytes" in Settings.__dataclass_fields__ else "in the event loop"
+    path = "in the event loop (--in-loop)" if args.in_loop else where
+    print(f"forwarder from {Path(proxy.__file__).parent.parent}")
     print(
         f"{args.streams} streams, one frame every {FRAME_GAP * 1000:.0f} ms; a claudeai body of {report['bytes']:,} bytes, prepared {path}"
     )
@@ -221,14 +240,17 @@ async def _bench(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--role", choices=("bench", "upstream", "clients"), default="bench")
+    p.add_argument("--role", choices=("bench", "upstream", "clients", "sender"), default="bench")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--streams", type=int, default=50)
     p.add_argument("--mib", type=float, default=16.0)
     p.add_argument("--in-loop", action="store_true", help="prepare the body in the event loop (as before issue 28)")
+    p.add_argument("--tree", type=Path, help="run the forwarder of this source tree (e.g. main's, unpacked)")
     args = p.parse_args()
     if args.role == "upstream":
         asyncio.run(_upstream())
+    elif args.role == "sender":
+        asyncio.run(_sender(args.port, args.mib))
     elif args.role == "clients":
         asyncio.run(_clients(args.port, args.streams, args.mib))
     else:

@@ -42,12 +42,24 @@ Done = TypeVar("Done", bound=Outcome)
 WORKER_NICENESS = 10  # added to a worker's niceness: on busy cores, the event loop's process runs first
 
 
+class _NicedProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker that yields the CPU to the event loop's process from its first instruction (its imports
+    take about a second of CPU): a big body may wait, the streams should not."""
+
+    def start(self) -> None:
+        super().start()
+        with contextlib.suppress(OSError):
+            assert self.pid is not None
+            os.setpriority(os.PRIO_PROCESS, self.pid, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)
+
+
+class _NicedSpawn(multiprocessing.context.SpawnContext):
+    Process = _NicedProcess
+
+
 def _start_worker() -> None:
-    """A worker leaves Ctrl-C to the server, which stops it in order (no traceback per worker), and yields the
-    CPU to the event loop's process: a big body may wait, the streams should not."""
+    """A worker leaves Ctrl-C to the server, which stops it in order (no traceback per worker)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
 
 
 class Offload:
@@ -106,9 +118,7 @@ class Offload:
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a running event loop's process (its threads, its locks) is unsafe.
-        self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
-        )
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=_NicedSpawn(), initializer=_start_worker)
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:

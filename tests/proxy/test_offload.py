@@ -48,6 +48,8 @@ def _ran_in_a_worker(r: Any) -> None:
     pids = r.state.offload.worker_pids
     assert pids, "no body was handled by a worker process"
     assert os.getpid() not in pids
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(mine + 10, 19) for pid in pids)  # the loop goes first
 
 
 async def test_openai_big_body_is_encoded_in_a_worker(openai_up, make_proxy):
