@@ -43,7 +43,20 @@ _SETTING_FLAGS: list[tuple[str, type, str]] = [
     ("max_body_bytes", int, "largest request body accepted (default 64 MiB)"),
     ("max_json_body_bytes", int, "largest JSON request body (chat, embeddings, speech; default 16 MiB)"),
     ("request_read_timeout", float, "seconds to read a request body from the client (default 60)"),
+    ("first_head_timeout", float, "seconds from a client connection's accept to its first request head (default 10)"),
+    (
+        "max_connections",
+        int,
+        "open client connections on the data plane; past it new ones are closed at once "
+        "(default 0: half the descriptor limit less 64)",
+    ),
     ("max_response_bytes", int, "largest buffered (non-stream) upstream answer (default 64 MiB)"),
+    (
+        "max_buffered_bytes",
+        int,
+        "buffered answers held at once, all models together; past it new ones wait, then 503 (default 1 GiB)",
+    ),
+    ("write_timeout", float, "seconds to write a buffered answer to the client once it is ready (default 120)"),
     ("max_error_body_bytes", int, "upstream error bodies are read up to this (default 64 KiB)"),
     ("max_stream_bytes", int, "largest streamed answer relayed, SSE or audio (default 256 MiB)"),
     ("max_decoded_bytes", int, "what a compressed upstream answer may inflate to (default 16 MiB)"),
@@ -114,7 +127,8 @@ def _token(file_arg: str | None, env: str) -> str | None:
 
 
 def _raise_nofile() -> None:
-    """Thousands of open streams need thousands of sockets: lift the soft limit to the hard one."""
+    """Thousands of open streams need thousands of sockets: lift the soft limit to the hard one (the data plane's
+    default cap on client connections is taken from the raised limit)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -113,6 +113,16 @@ class Metrics:
         )
         self.reloads = Counter("morpheus_proxy_config_reloads_total", "Config reload attempts, by trigger and result.")
         self.in_flight = Counter("morpheus_proxy_in_flight", "Requests holding a slot, by model.", "gauge")
+        self.buffered_bytes = Counter(
+            "morpheus_proxy_buffered_answer_bytes",
+            "Bytes of buffered (non-stream) answers held now, all models (at most max_buffered_bytes).",
+            "gauge",
+        )
+        self.answers_cut = Counter(
+            "morpheus_proxy_answers_cut_total",
+            "Buffered answers not written in full to their client, by model and reason "
+            "(write_timeout, total_timeout, client_gone).",
+        )
         self.capacity = Counter("morpheus_proxy_capacity", "Concurrent slots per model (0 = unlimited).", "gauge")
         self.config_info = Counter("morpheus_proxy_config_info", "The loaded config version (value 1).", "gauge")
         self.config_loaded = Counter(
@@ -128,6 +138,26 @@ class Metrics:
             "morpheus_proxy_offloaded_bodies_total",
             "Big request bodies given to a worker process, by result (prepared, refused, busy: 503 at once).",
         )
+        self.client_connections = Counter(
+            "morpheus_proxy_client_connections", "Open client connections on the data plane.", "gauge"
+        )
+        self.client_connections_cap = Counter(
+            "morpheus_proxy_client_connections_cap",
+            "The data plane's cap on open client connections (0 = none).",
+            "gauge",
+        )
+        self.client_connections_at_cap = Counter(
+            "morpheus_proxy_client_connections_at_cap",
+            "1 while the data plane holds its cap of client connections (new ones are closed at once).",
+            "gauge",
+        )
+        self.client_connections_closed = Counter(
+            "morpheus_proxy_client_connections_closed_total",
+            "Client connections the forwarder closed unanswered, by reason (cap, head_timeout).",
+        )
+        self.accept_errors = Counter(
+            "morpheus_proxy_accept_errors_total", "Failed accepts (out of descriptors), by plane and errno name."
+        )
         self.collectors: list[Callable[[], None]] = []
 
     def render(self) -> str:
@@ -136,7 +166,9 @@ class Metrics:
         metrics = (
             self.requests, self.latency, self.ttfb, self.overhead, self.rejections, self.upstream_errors,
             self.tokens, self.job_polls, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
-            self.upstream_connections, self.upstream_connects, self.offloaded,
+            self.upstream_connections, self.upstream_connects, self.buffered_bytes, self.answers_cut,
+            self.client_connections, self.client_connections_cap, self.client_connections_at_cap,
+            self.client_connections_closed, self.accept_errors, self.offloaded,
         )  # fmt: skip
         lines: list[str] = []
         for m in metrics:

@@ -21,7 +21,10 @@ from proxy.error_bodies import error_response
 from proxy.forward import Forwarder
 from proxy.hop import Hop
 from proxy.intake import Intake
+from proxy.listener import ClientConnections, ListenSite, default_connection_cap
+from proxy.metrics import Metrics
 from proxy.relay import RELAY_PREFIX, Relay
+from proxy.settings import Settings
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamPool
 
@@ -102,7 +105,13 @@ def data_handler(state: ProxyState) -> DataHandler:
 
 
 class _DataRequestHandler(web.RequestHandler):
-    """aiohttp's connection handler with its error answers in the OpenAI shape.
+    """aiohttp's connection handler with deadlines for request heads and its error answers in the OpenAI shape.
+
+    A connection must complete its first request head within `first_head_timeout` of its accept: one that sends
+    nothing was held for aiohttp's hour-long keep-alive timeout, so a few thousand idle sockets exhausted the
+    descriptors. A head, once begun (a slow-loris client trickling one), has `head_timeout` from its first bytes
+    (the first head: whichever deadline comes first); an idle kept-alive connection between requests keeps
+    aiohttp's own timeout. A connection closed for either is counted (reason head_timeout).
 
     aiohttp answers a request it cannot parse (a malformed head, a header over its size limit, an HTTP/2
     preface) with text/plain quoting the offending bytes, and logs it at ERROR with a traceback: every port
@@ -111,36 +120,59 @@ class _DataRequestHandler(web.RequestHandler):
     """
 
     head_timeout = 60.0  # set per server from request_read_timeout
+    first_head_timeout = 10.0  # set per server from first_head_timeout
+    client_connections: ClientConnections | None = None  # the data plane's count, set per server
     _head_timer: asyncio.TimerHandle | None = None
-    _partial_head = False
+    _head_begun = False  # bytes of a request head that is not complete yet have arrived
+    _counted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.client_connections is not None:
+            self.client_connections.opened()
+            self._counted = True
+        self._head_timer = asyncio.get_running_loop().call_later(self.first_head_timeout, self._head_deadline)
 
     def data_received(self, data: bytes) -> None:
-        """Arm a deadline when bytes arrive that complete no request head (a slow-loris client trickling one,
-        which aiohttp would otherwise hold for its hour-long keep-alive timeout)."""
-        before = getattr(self, "_request_count", None)  # aiohttp internals: missing, the guard is simply off
+        """A completed request head meets its deadline; bytes that complete none arm one (aiohttp internals, read
+        defensively: without them only the first head's deadline is kept)."""
+        before = getattr(self, "_request_count", None)
         super().data_received(data)
-        if before is None or self._request_count != before:
-            self._partial_head = False
-        elif data and not self._busy():
-            self._partial_head = True
-            if self._head_timer is None:
-                self._head_timer = asyncio.get_running_loop().call_later(self.head_timeout, self._head_deadline)
+        if before is None:
+            return
+        if self._request_count != before:
+            self._cancel_head_timer()
+            self._head_begun = False
+        elif data and not self._head_begun and not self._busy():
+            self._head_begun = True  # the head's deadline: head_timeout from now, or the first head's if sooner
+            due = asyncio.get_running_loop().time() + self.head_timeout
+            if self._head_timer is None or due < self._head_timer.when():
+                self._cancel_head_timer()
+                self._head_timer = asyncio.get_running_loop().call_at(due, self._head_deadline)
 
     def _head_deadline(self) -> None:
         self._head_timer = None
-        if self._partial_head and not self._busy():
-            log.debug("closing a connection whose request head did not arrive within %g s", self.head_timeout)
+        self._head_begun = False
+        if not self._busy():
+            log.debug("closing a connection whose request head did not arrive in time")
+            if self.client_connections is not None:
+                self.client_connections.count_closed("head_timeout")
             self.force_close()
-        self._partial_head = False
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
 
     def _busy(self) -> bool:
         """A request is being handled or queued (aiohttp internals, read defensively: unknown means busy)."""
         return bool(getattr(self, "_request_in_progress", True) or getattr(self, "_messages", True))
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._cancel_head_timer()
+        if self._counted and self.client_connections is not None:
+            self._counted = False
+            self.client_connections.lost()
         super().connection_lost(exc)
 
     def handle_error(
@@ -162,16 +194,21 @@ class _DataRequestHandler(web.RequestHandler):
 
 class _DataServer(web.Server):
     head_timeout = 60.0
+    first_head_timeout = 10.0
+    client_connections: ClientConnections | None = None
 
     def __call__(self) -> web.RequestHandler:
         handler = _DataRequestHandler(self, loop=asyncio.get_running_loop(), **self._kwargs)
         handler.head_timeout = self.head_timeout
+        handler.first_head_timeout = self.first_head_timeout
+        handler.client_connections = self.client_connections
         return handler
 
 
-def data_server(state: ProxyState) -> web.Server:
+def data_server(state: ProxyState, connections: ClientConnections | None = None) -> web.Server:
     """aiohttp's low-level server around `data_handler`, with the request body caps (`max_body_bytes` for audio
-    uploads, `max_json_body_bytes` for the rest) enforced while reading."""
+    uploads, `max_json_body_bytes` for the rest) enforced while reading, and its open connections counted in
+    `connections`."""
     loop = asyncio.get_running_loop()
     cap = state.settings.max_body_bytes
     json_cap = min(cap, state.settings.max_json_body_bytes)  # only audio uploads need the large cap
@@ -184,6 +221,8 @@ def data_server(state: ProxyState) -> web.Server:
 
     server = _DataServer(data_handler(state), request_factory=make_request, handler_cancellation=True, access_log=None)
     server.head_timeout = state.settings.request_read_timeout  # a request head, like a body, arrives in time
+    server.first_head_timeout = state.settings.first_head_timeout
+    server.client_connections = connections
     return server
 
 
@@ -211,6 +250,7 @@ class Running:
     data_port: int
     admin_port: int
     watcher: asyncio.Task[None] | None
+    connections: ClientConnections  # the data plane's
 
     async def stop(self) -> None:
         self.state.draining = True
@@ -225,12 +265,40 @@ class Running:
             await self.state.upstream.close()
 
 
-async def _start_site(runner: web.BaseRunner, host: str, port: int) -> int:
-    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=4096)
+async def _start_site(runner: web.BaseRunner, host: str, port: int, connections: ClientConnections) -> int:
+    site = ListenSite(runner, host, port, connections, backlog=4096)
     await site.start()
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1]) if sockets else port
+    return site.port
+
+
+def connection_cap(settings: Settings) -> int | None:
+    """The data plane's cap: `max_connections`, or by default what the descriptor limit leaves (None: no cap)."""
+    default = default_connection_cap()
+    if not settings.max_connections:
+        return default
+    if default is not None and settings.max_connections > default:
+        log.warning(
+            "max_connections %d is above %d (half the descriptor limit less a reserve): at the limit, the admin "
+            "plane and upstream connections may find no descriptor",
+            settings.max_connections,
+            default,
+        )
+    return settings.max_connections
+
+
+def _collect_connections(metrics: Metrics, planes: tuple[ClientConnections, ...]) -> Callable[[], None]:
+    def collect() -> None:
+        data = planes[0]
+        metrics.client_connections.set((), data.open)
+        metrics.client_connections_cap.set((), data.cap or 0)
+        metrics.client_connections_at_cap.set((), int(data.at_cap))
+        for reason, count in data.closed.items():
+            metrics.client_connections_closed.set((("reason", reason),), count)
+        for plane in planes:
+            for name, count in plane.accept_errors.items():
+                metrics.accept_errors.set((("plane", plane.plane), ("reason", name)), count)
+
+    return collect
 
 
 async def watch_config(state: ProxyState) -> None:
@@ -260,14 +328,22 @@ async def start(
 ) -> Running:
     """Start both planes (port 0 picks a free port); the config must already be loaded."""
     new_pool(state)
-    data_runner = web.ServerRunner(data_server(state), shutdown_timeout=state.settings.drain_grace)
+    data_connections = ClientConnections("data", connection_cap(state.settings))
+    admin_connections = ClientConnections("admin")
+    state.metrics.collectors.append(_collect_connections(state.metrics, (data_connections, admin_connections)))
+    data_runner = web.ServerRunner(data_server(state, data_connections), shutdown_timeout=state.settings.drain_grace)
     admin_runner = web.AppRunner(admin_app(state), access_log=None, shutdown_timeout=1.0)
     await data_runner.setup()
     await admin_runner.setup()
-    data_port = await _start_site(data_runner, *listen)
-    admin_port = await _start_site(admin_runner, *admin_listen)
+    try:
+        data_port = await _start_site(data_runner, *listen, data_connections)
+        admin_port = await _start_site(admin_runner, *admin_listen, admin_connections)
+    except BaseException:
+        await data_runner.cleanup()
+        await admin_runner.cleanup()
+        raise
     watcher = asyncio.create_task(watch_config(state)) if watch else None
-    return Running(state, data_runner, admin_runner, data_port, admin_port, watcher)
+    return Running(state, data_runner, admin_runner, data_port, admin_port, watcher, data_connections)
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reconciler import DEFAULT_STATE_DIR
 from reconciler.chain.networks import resolve_network
-from reconciler.chain.rpc import RpcError
+from reconciler.chain.rpc import RpcError, UndecodableAnswer
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.observe.model import Observed
@@ -26,7 +26,7 @@ def make_plan(
     path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = DEFAULT_STATE_DIR
 ) -> tuple[Desired, Plan]:
     """Load, observe and plan (raises ValidationFailed, NetworkError, ChainCheckError, RpcError)."""
-    desired, warnings = load_desired(path)
+    desired, warnings = load_desired(path, environ)
     _, p = plan_for(desired, environ, tuple(str(w) for w in warnings), state_dir)
     return desired, p
 
@@ -43,7 +43,8 @@ def plan_for(
     try:
         observed = observe(desired, network, environ, state_dir)
     except RpcError as exc:
-        hint = "; is the devnet running? (`reconcile devnet up`)" if network.name == "devnet" else ""
+        transport = not isinstance(exc, UndecodableAnswer)  # an answer that does not decode: the devnet runs
+        hint = "; is the devnet running? (`reconcile devnet up`)" if network.name == "devnet" and transport else ""
         raise RpcError(f"{exc}{hint}") from None
     p = plan(desired, observed)
     extra = load_warnings + ((observed.router.note,) if observed.router.note else ())

@@ -19,6 +19,10 @@ PDF_BASE64 = "JVBERi"  # "%PDF-" in base64: a bare file_data that is a PDF
 
 # OpenAI reasoning_effort -> Anthropic output_config.effort (the anthropic SDK's OutputConfigParam levels);
 # "none" is left out (the model's default), "minimal" becomes the lowest level Anthropic has.
+# The user turn put before a conversation that would start with the assistant (its first user messages were
+# blank, and blank text is left out): Anthropic refuses an assistant first turn, and empty text too.
+OPENING_TURN = "."
+
 EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
 
 
@@ -288,6 +292,8 @@ def to_anthropic_request(
         # treats as a prefill to continue; say so instead.
         where = f"messages[{len(messages) - 1}].content"
         raise TranslationError(f"{where}: the last message has no non-blank content", where)
+    if turns[0]["role"] == "assistant":
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": OPENING_TURN}]})
 
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
     if not isinstance(max_tokens, int) or max_tokens < 1:

@@ -34,10 +34,12 @@ from web3 import Web3
 from web3.contract import Contract
 
 from reconciler import DEFAULT_STATE_DIR, EndpointUnusable
+from reconciler.chain import structs
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.model_index import MODEL_PAGE, ModelIndex, index_path
 from reconciler.chain.networks import Network
 from reconciler.chain.rpc import Batch, RpcError, connect_all, endpoint_of, value
+from reconciler.chain.structs import Unreadable
 from reconciler.desired.model import Desired
 from reconciler.market.ids import checksum, norm_hex
 from reconciler.observe.model import (
@@ -67,7 +69,6 @@ GAS_PRICE_ORACLE_ABI = [
 ]
 # Typical signed transaction sizes (bytes) per kind, for the OP-stack L1 data fee quote.
 TX_BYTES = {"mor.approve": 110, "model.register": 420, "provider.register": 200, "bid.post": 140}
-ZERO_ADDRESS = "0x" + "00" * 20
 
 
 class ChainCheckError(EndpointUnusable):
@@ -142,7 +143,7 @@ class ChainReader:
         b.call(market, "getProviderMinimumStake", [], pin)
         b.call(market, "getModelMinimumStake", [], pin)
         b.call(market, "getMinMaxBidPricePerSecond", [], pin)
-        b.call(market, "getProvider", [provider], pin)
+        b.call(market, "getProvider", [provider], pin, raw=True)
         b.call(market, "getProviderActiveBids", [provider, 0, BID_PAGE], pin)
         b.call(mor, "balanceOf", [provider], pin, "MOR balanceOf(provider)")
         b.call(mor, "allowance", [provider, market.address], pin, "MOR allowance(provider, Diamond)")
@@ -152,7 +153,7 @@ class ChainReader:
             for r in DELEGATION_RIGHTS:
                 b.call(market, "isRightsDelegated", [signer, provider, right_hash(r)], pin, f"isRightsDelegated({r})")
         for mid in desired_ids:
-            b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)")
+            b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)", raw=True)
         index = ModelIndex.load(index_path(self.state_dir, chain_id, net.diamond) if self.state_dir else None)
         ids_offset = index.next_offset()
         ids_at = b.call(market, "getModelIds", [ids_offset, MODEL_PAGE], pin, "getModelIds")
@@ -175,9 +176,10 @@ class ChainReader:
             next(it) for _ in range(10)
         )
         delegation = {r: bool(next(it)) for r in DELEGATION_RIGHTS} if delegate else None
+        notes: list[str] = []  # what others wrote that was skipped or is shown repaired
         models: dict[str, ModelState] = {}
         for mid in desired_ids:
-            m = _model(mid, next(it))
+            m = _declared_model(mid, next(it), notes)
             if m is not None:
                 models[mid] = m
         for mid, m in models.items():
@@ -201,12 +203,12 @@ class ChainReader:
             more, _ = b.run()[0]
             all_bid_ids += list(more)
             offset += BID_PAGE
-        b = Batch(w3)
+        b = Batch(w3, defer_errors=True)  # one model that cannot be read costs that model only
         for bid in all_bid_ids:
-            b.call(market, "getBid", [bid], pin, "getBid")
+            b.call(market, "getBid", [bid], pin, "getBid", raw=True)
         extra = sorted(own - set(models))
         for mid in extra + unknown:
-            b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)")
+            b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)", raw=True)
         stats_ids = sorted(set(models) | set(extra))
         for mid in stats_ids:
             b.call(market, "getProviderModelStats", [bytes.fromhex(mid[2:]), provider], pin, "getProviderModelStats")
@@ -215,22 +217,25 @@ class ChainReader:
             b.call(market, "getProviderSessions", [provider, first, int(sessions_total) - first], pin)
         results = b.run()
         r3 = iter(results)
-        bids = {bd.bid_id: bd for bd in (_bid("0x" + bytes(bid).hex(), next(r3)) for bid in all_bid_ids)}
+        bids = {bd.bid_id: bd for bd in (_bid("0x" + bytes(bid).hex(), value(next(r3))) for bid in all_bid_ids)}
         for mid in extra:
-            m = _model(mid, next(r3))
+            m = _lenient_model(mid, next(r3), notes)
             if m is not None:
                 models[mid] = m
         found: list[str] = []  # models the provider owns that were not known before
         for mid in unknown:
-            m = _model(mid, next(r3))
-            if m is not None:
-                index.owners[mid] = m.owner
-                if m.owner == provider and mid not in models:
-                    models[mid] = m
-                    found.append(mid)
+            answer = next(r3)
+            owner = _model_owner(mid, answer, notes)  # of a model nobody declared, only its owner is read
+            if owner is not None:
+                index.owners[mid] = owner
+                if owner == provider and mid not in models:
+                    m = _lenient_model(mid, answer, notes)
+                    if m is not None:
+                        models[mid] = m
+                        found.append(mid)
         index.save()
-        stats = {mid: _stats(mid, next(r3)) for mid in stats_ids}
-        first_ids = list(next(r3)[0]) if sessions_total else []
+        stats = {mid: _stats(mid, value(next(r3))) for mid in stats_ids}
+        first_ids = list(value(next(r3))[0]) if sessions_total else []
 
         # round 4: the sessions, newest first, back to the window's start (more pages only past SESSION_PAGE)
         raw_sessions = self._sessions(market, provider, pin, int(sessions_total), cutoff, first_ids)
@@ -239,24 +244,24 @@ class ChainReader:
         session_bids = sorted({"0x" + bytes(raw[1]).hex() for _, raw in raw_sessions} - set(bids))
         missing = sorted({bd.model_id for bd in bids.values()} - set(models))
         if session_bids or missing or found:
-            b = Batch(w3)
+            b = Batch(w3, defer_errors=True)
             for bid_id in session_bids:
-                b.call(market, "getBid", [bytes.fromhex(bid_id[2:])], pin, "getBid")
+                b.call(market, "getBid", [bytes.fromhex(bid_id[2:])], pin, "getBid", raw=True)
             for mid in missing:  # bids on models neither declared nor registered by this owner
-                b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin)
+                b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)", raw=True)
                 b.call(market, "getProviderModelStats", [bytes.fromhex(mid[2:]), provider], pin)
             for mid in found:
                 b.call(market, "getProviderModelStats", [bytes.fromhex(mid[2:]), provider], pin)
             r5 = iter(b.run())
             for bid_id in session_bids:
-                bids[bid_id] = _bid(bid_id, next(r5))
+                bids[bid_id] = _bid(bid_id, value(next(r5)))
             for mid in missing:
-                m = _model(mid, next(r5))
+                m = _lenient_model(mid, next(r5), notes)
                 if m is not None:
                     models[mid] = m
-                stats[mid] = _stats(mid, next(r5))
+                stats[mid] = _stats(mid, value(next(r5)))
             for mid in found:
-                stats[mid] = _stats(mid, next(r5))
+                stats[mid] = _stats(mid, value(next(r5)))
         sessions = tuple(_session("0x" + bytes(sid).hex(), raw, bids) for sid, raw in raw_sessions)
         live: dict[str, list[LiveSession]] = {}
         for se in sessions:
@@ -274,7 +279,7 @@ class ChainReader:
             block_hash=str(block["hash"]),
             block_timestamp=int(block["timestamp"], 16),
             market=MarketParams(pmin, mmin, fee, lo_price, hi_price),
-            provider=_provider(provider, prov),
+            provider=_provider(provider, prov, notes),
             models=tuple(models[k] for k in sorted(models)),
             bids=tuple(sorted(kept, key=lambda x: x.bid_id)),
             payer_balance=int(balance),
@@ -291,6 +296,7 @@ class ChainReader:
             network_name=net.name,
             diamond=checksum(net.diamond),
             mor=checksum(net.mor),
+            notes=tuple(dict.fromkeys(notes)),
         )
 
     def _model_ids(self, market: Any, pin: int, index: ModelIndex, offset: int, page: list[str], total: int) -> None:
@@ -342,20 +348,24 @@ class ChainReader:
         pin = int(block["number"])
         b = Batch(w3)
         b.call(market, "getSession", [bytes.fromhex(session_id[2:])], pin, "getSession")
-        b.call(market, "getProvider", [checksum(provider)], pin, "getProvider")
+        b.call(market, "getProvider", [checksum(provider)], pin, "getProvider", raw=True)
         raw, prov = b.run()
         b = Batch(w3)
-        b.call(market, "getBid", [bytes(raw[1])], pin, "getBid")
+        b.call(market, "getBid", [bytes(raw[1])], pin, "getBid", raw=True)
         bid_id = "0x" + bytes(raw[1]).hex()
         bid = _bid(bid_id, b.run()[0])
-        return int(block["timestamp"]), _session(session_id, raw, {bid_id: bid}), _provider(checksum(provider), prov)
+        return (
+            int(block["timestamp"]),
+            _session(session_id, raw, {bid_id: bid}),
+            _provider(checksum(provider), prov, []),
+        )
 
     # --- one thing, now ---------------------------------------------------------------------------------------
 
-    def _now(self, contract: Contract, fn: str, args: list[Any], label: str = "") -> Any:
+    def _now(self, contract: Contract, fn: str, args: list[Any], label: str = "", raw: bool = False) -> Any:
         """One read at the latest block."""
         b = Batch(self.w3)
-        b.call(contract, fn, args, "latest", label)
+        b.call(contract, fn, args, "latest", label, raw)
         return b.run()[0]
 
     def allowance(self, owner: str) -> int:
@@ -364,11 +374,12 @@ class ChainReader:
 
     def provider(self, address: str) -> ProviderState | None:
         """The provider's registration (None: never registered; a deregistered one is `is_deleted`)."""
-        return _provider(checksum(address), self._now(self.market, "getProvider", [checksum(address)]))
+        return _provider(checksum(address), self._now(self.market, "getProvider", [checksum(address)], raw=True), [])
 
     def model(self, model_id: str) -> ModelState | None:
         """The model's registration (None: never registered; a deregistered one is `is_deleted`)."""
-        return _model(model_id, self._now(self.market, "getModel", [_b32(model_id)], f"getModel({model_id[:10]}…)"))
+        answer = self._now(self.market, "getModel", [_b32(model_id)], f"getModel({model_id[:10]}…)", raw=True)
+        return _declared_model(model_id, answer, [])
 
     def active_bid(self, provider: str, model_id: str) -> BidState | None:
         """The provider's active bid on a model, if any: its active bids a page at a time, each page's bids read
@@ -378,7 +389,7 @@ class ChainReader:
             ids, total = self._now(self.market, "getProviderActiveBids", [checksum(provider), offset, ACTIVE_PAGE])
             b = Batch(self.w3)
             for bid_id in ids:
-                b.call(self.market, "getBid", [bid_id], "latest", "getBid")
+                b.call(self.market, "getBid", [bid_id], "latest", "getBid", raw=True)
             for bid_id, raw in zip(ids, b.run(), strict=True):
                 bid = _bid("0x" + bytes(bid_id).hex(), raw)
                 if bid.model_id == model_id.lower() and bid.active:
@@ -421,13 +432,13 @@ def _b32(value: str) -> bytes:
     return bytes.fromhex(value.removeprefix("0x"))
 
 
-def _provider(address: str, raw: Any) -> ProviderState | None:
-    endpoint, stake, created_at, limit_end, earned, deleted = raw
-    if int(created_at) == 0:
-        return None
-    return ProviderState(
-        address, str(endpoint), int(stake), int(created_at), int(earned), bool(deleted), int(limit_end)
-    )
+def _provider(address: str, answer: bytes, notes: list[str]) -> ProviderState | None:
+    """The provider's registration; an endpoint that is not UTF-8 or too long is shown repaired, with a note."""
+    got = structs.provider(address, answer)
+    if isinstance(got, Unreadable):
+        raise ChainCheckError(f"getProvider({address}): the answer is not a provider ({got.why})")
+    notes.extend(f"provider {address}: {r}" for r in got.repaired)
+    return got.value
 
 
 def _session(session_id: str, raw: Any, bids: dict[str, BidState]) -> SessionState:
@@ -454,31 +465,41 @@ def _stats(model_id: str, raw: Any) -> ModelStats:
     return ModelStats(model_id, int(tps[0]), int(ttft[0]), int(duration), int(success), int(total))
 
 
-def _model(model_id: str, raw: Any) -> ModelState | None:
-    ipfs, fee, stake, owner, name, tags, created_at, deleted = raw
-    if int(created_at) == 0 or owner == ZERO_ADDRESS:
+def _declared_model(model_id: str, answer: bytes, notes: list[str]) -> ModelState | None:
+    """A model the desired state names (or apply checks): read in full; an answer that is not a model is an error."""
+    got = structs.model(model_id, answer)
+    if isinstance(got, Unreadable):
+        raise ChainCheckError(f"getModel({model_id}): the answer is not a model ({got.why})")
+    notes.extend(f"model {model_id}: {r}" for r in got.repaired)
+    return got.value
+
+
+def _lenient_model(model_id: str, answer: bytes | RpcError, notes: list[str]) -> ModelState | None:
+    """A model nobody declared, read in full (the provider's own, or one its bids are on): one that cannot be
+    read at all is skipped with one note naming it, and costs nothing else."""
+    if isinstance(answer, RpcError):
+        notes.append(f"model {model_id} cannot be read ({answer}); skipped")
         return None
-    return ModelState(
-        model_id=model_id,
-        owner=checksum(owner),
-        name=str(name),
-        tags=tuple(str(t) for t in tags),
-        fee=int(fee),
-        stake=int(stake),
-        ipfs_cid="0x" + bytes(ipfs).hex(),
-        created_at=int(created_at),
-        is_deleted=bool(deleted),
-    )
+    got = structs.model(model_id, answer)
+    if isinstance(got, Unreadable):
+        notes.append(f"model {model_id} cannot be read (not a model: {got.why}); skipped")
+        return None
+    notes.extend(f"model {model_id}: {r}" for r in got.repaired)
+    return got.value
 
 
-def _bid(bid_id: str, raw: Any) -> BidState:
-    provider, model_id, price, nonce, created_at, deleted_at = raw
-    return BidState(
-        bid_id=bid_id,
-        provider=checksum(provider),
-        model_id="0x" + bytes(model_id).hex(),
-        price_per_second=int(price),
-        nonce=int(nonce),
-        created_at=int(created_at),
-        deleted_at=int(deleted_at),
-    )
+def _model_owner(model_id: str, answer: bytes | RpcError, notes: list[str]) -> str | None:
+    """The owner of a registry id seen for the first time (None: not known); nothing else of it is read."""
+    owner = answer if isinstance(answer, RpcError) else structs.model_owner(answer)
+    if isinstance(owner, (RpcError, Unreadable)):
+        why = owner if isinstance(owner, RpcError) else f"not a model: {owner.why}"
+        notes.append(f"model {model_id} cannot be read ({why}); skipped")
+        return None
+    return owner
+
+
+def _bid(bid_id: str, answer: bytes) -> BidState:
+    got = structs.bid(bid_id, answer)
+    if isinstance(got, Unreadable):
+        raise ChainCheckError(f"getBid({bid_id}): the answer is not a bid ({got.why})")
+    return got

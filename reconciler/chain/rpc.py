@@ -23,13 +23,18 @@ from web3.types import RPCEndpoint
 from reconciler.chain.endpoint import EndpointProvider, Learned, RpcError, limit_in
 from reconciler.chain.pool import EndpointPool
 
-__all__ = ["Batch", "RpcError", "connect", "connect_all", "value"]
+__all__ = ["Batch", "RpcError", "UndecodableAnswer", "connect", "connect_all", "value"]
 
 _LOG_REFUSAL = re.compile(
     r"block range|range (is )?too (large|wide|big)|blocks? range|more than \d+ results|too many results|"
     r"query timeout|timed? ?out|response size|limit exceeded|exceed(s|ed)? .*range",
     re.I,
 )
+
+
+class UndecodableAnswer(RpcError):
+    """The node answered a read, but not as the ABI says: no transport failure, so "is the devnet running?" is
+    not the question to ask (what others wrote is read by `chain/structs.py`, which never fails this way)."""
 
 
 def connect(url: str, label: str, timeout: float = 30.0) -> Web3:
@@ -88,16 +93,22 @@ class Batch:
         self.items.append(_Item("eth_getLogs", [query], lambda r: r, label or f"logs {lo}..{hi}", (lo, hi)))
         return len(self.items) - 1
 
-    def call(self, contract: Contract, fn: str, args: list[Any], block: int | str, label: str = "") -> int:
+    def call(
+        self, contract: Contract, fn: str, args: list[Any], block: int | str, label: str = "", raw: bool = False
+    ) -> int:
+        """An eth_call of `fn`, decoded by the ABI, or (`raw`) its answer's bytes for a lenient reader of what
+        others wrote (`chain/structs.py`)."""
         selector, in_types, types = _signature(contract, fn)
         codec = self.w3.codec
         data = "0x" + (selector + codec.encode(in_types, args)).hex()
 
         def decode(result: Any) -> Any:
-            raw = bytes.fromhex(str(result).removeprefix("0x"))
-            if not raw:
+            data = bytes.fromhex(str(result).removeprefix("0x"))
+            if not data:
                 raise RpcError(f"{label or fn}: empty answer (no contract code, or it does not implement {fn})")
-            values = codec.decode(types, raw)
+            if raw:
+                return data
+            values = codec.decode(types, data)
             return values[0] if len(values) == 1 else values
 
         block_param = hex(block) if isinstance(block, int) else block
@@ -193,7 +204,7 @@ def _decode(item: _Item, resp: Any) -> Any:
     except RpcError as exc:
         return exc
     except Exception as exc:
-        return RpcError(f"{item.label}: cannot decode the answer ({type(exc).__name__})")
+        return UndecodableAnswer(f"{item.label}: cannot decode the answer ({type(exc).__name__})")
 
 
 def value(result: Any) -> Any:

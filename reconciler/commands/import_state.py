@@ -96,7 +96,7 @@ def run_import(
     from reconciler.chain.networks import resolve_network
     from reconciler.chain.reader import ChainReader
     from reconciler.chain.registrations import read_registrations
-    from reconciler.chain.rpc import RpcError
+    from reconciler.chain.rpc import RpcError, UndecodableAnswer
     from reconciler.render.desired_yaml import ImportSource, render_import
 
     for flag, given in (("--from-block", from_block), ("--log-block-range", log_block_range)):
@@ -150,10 +150,12 @@ def run_import(
             mor=mor,
         )
         result = render_import(chain, address, recoveries, source)
+    except UndecodableAnswer:
+        raise
     except RpcError as exc:
         raise RpcError(f"{exc}; is the devnet running? (`reconcile devnet up`)") from None
     click.echo(result.text, nl=False)
-    for note in result.notes:
+    for note in (*chain.notes, *result.notes):  # chain.notes: what others wrote that was skipped or repaired
         click.echo(f"note: {note}", err=True)
     click.echo(
         f"imported provider {address} at block {chain.block_number}: {result.managed + result.existing} model(s) "

@@ -16,7 +16,7 @@ from types import FrameType
 
 import click
 
-from reconciler.commands.options import state_dir_option
+from reconciler.commands.options import state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 
 
@@ -112,6 +112,7 @@ def _host_port(value: str) -> tuple[str, int]:
 )
 @click.option("--suspend", is_flag=True, help="Pause auto-apply of the watchers using --state-dir, then exit.")
 @click.option("--resume", "resume_", is_flag=True, help="Lift --suspend (and a writer-conflict stop), then exit.")
+@trust_host_option
 def watch_cmd(
     path: Path | None,
     interval: float,
@@ -130,6 +131,7 @@ def watch_cmd(
     allow_origins: tuple[str, ...],
     http_cookie_days: float,
     no_page: bool,
+    trust_hosts: tuple[str, ...],
 ) -> None:
     """Keep the provider converged: re-plan on file, chain, forwarder, git and timer changes; apply or alert."""
     sys.exit(
@@ -149,6 +151,7 @@ def watch_cmd(
             http_token,
             not no_page,
             HttpAccess(allow_hosts, allow_origins, http_cookie_days * 86400),
+            trust_hosts,
         )
     )
 
@@ -170,9 +173,12 @@ def run_watch(
     http_token_ref: str | None = None,
     page: bool = True,
     access: HttpAccess | None = None,
+    trust_hosts: tuple[str, ...] = (),
 ) -> int:
     from reconciler import ReconcileError
     from reconciler.desired.references import BadReference, parse_reference, resolve
+    from reconciler.desired.secrets import SecretUse, flag_uses
+    from reconciler.observe.destinations import with_trusted_hosts
     from reconciler.status.auth import refusal, token_refusal
     from reconciler.status.board import Board
     from reconciler.status.forwarder_figures import Sampler
@@ -197,11 +203,14 @@ def run_watch(
         click.echo("error: give the desired-state PATH to watch", err=True)
         return EXIT_ERROR
     hook = None
+    given: tuple[SecretUse, ...] = ()
     if webhook_ref:
         try:
-            url = resolve(parse_reference(webhook_ref, Path.cwd()), os.environ)
+            hook_ref = parse_reference(webhook_ref, Path.cwd())
         except BadReference as exc:
             raise BadReference(f"--webhook: {exc}") from None
+        given = flag_uses(webhook=hook_ref)  # held to the desired state's secrets' rules at each load
+        url = resolve(hook_ref, os.environ)
         if url is None:
             click.echo(f"error: --webhook {webhook_ref} has no value here", err=True)
             return EXIT_ERROR
@@ -260,8 +269,9 @@ def run_watch(
         poll=poll,
         git_pull=git_pull,
         webhook=hook,
+        given=given,
         metrics=metrics,
-        environ=dict(os.environ),
+        environ=with_trusted_hosts(os.environ, trust_hosts),
         out=out,
         err=lambda line: click.echo(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),

@@ -133,6 +133,7 @@ class ChainState:
     network_name: str = ""
     diamond: str = ""
     mor: str = ""
+    notes: tuple[str, ...] = ()  # what others wrote that was skipped or shown repaired (chain/structs.py)
 
     def model(self, model_id: str) -> ModelState | None:
         return next((m for m in self.models if m.model_id == model_id), None)
@@ -212,6 +213,7 @@ class ForwarderState:
     admin_configured: bool = False
     reachable: bool | None = None
     note: str | None = None
+    untrusted: str | None = None  # the admin API's host, not asked: the token goes only to trusted hosts
 
 
 @dataclass(frozen=True)

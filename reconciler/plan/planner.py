@@ -30,6 +30,7 @@ from reconciler.plan.proxy_actions import forwarder_config, proxy_removals, rout
 def plan(desired: Desired, observed: Observed) -> Plan:
     """Diff desired against observed. Pure: the same inputs always give the same plan."""
     ctx = Context(desired, observed)
+    ctx.warnings.extend(observed.chain.notes)  # what others wrote on chain that was skipped or repaired
     provider_ids = provider_actions(ctx)
     model_ids = model_actions(ctx, provider_ids)
     fwd_ids = forwarder_config(ctx)

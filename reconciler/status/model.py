@@ -130,4 +130,5 @@ def build_status(desired: Desired, chain: ChainState, plan: Plan, slots: SlotsRe
             "pending": [{"id": a.id, "verb": a.verb, "target": a.target} for a in pending],
             "errors": list(plan.errors) + [e for a in plan.actions for e in a.errors],
         },
+        "chainNotes": list(chain.notes),  # what others wrote that was skipped or is shown repaired
     }

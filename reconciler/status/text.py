@@ -69,6 +69,8 @@ def render_status(doc: dict[str, Any]) -> str:
         lines.append("drift: no")
     for err in d["errors"]:
         lines.append(f"error in the plan: {err}")
+    for note in doc.get("chainNotes") or ():
+        lines.append(f"warning: {note}")
     return "\n".join(lines) + "\n"
 
 

@@ -130,6 +130,15 @@ def _empty_text_blocks(body: dict[str, Any]) -> list[str]:
     return out
 
 
+def _first_turn_problems(body: dict[str, Any]) -> list[str]:
+    """Anthropic combines consecutive turns of one role, but refuses a conversation that starts with the assistant."""
+    messages = body.get("messages")
+    first = messages[0] if isinstance(messages, list) and messages else None
+    if isinstance(first, dict) and first.get("role") != "user":
+        return ['messages: first message must use the "user" role']
+    return []
+
+
 def validate_anthropic_request(body: Any) -> list[str]:
     if not isinstance(body, dict):
         return ["the body is not an object"]
@@ -140,7 +149,7 @@ def validate_anthropic_request(body: Any) -> list[str]:
     except ValidationError as exc:
         return [str(exc)]
     problems = [f"unknown field {p}" for p in _unknown_keys(rest, validated)]
-    return problems + _sampling_problems(body) + _empty_text_blocks(body)
+    return problems + _first_turn_problems(body) + _sampling_problems(body) + _empty_text_blocks(body)
 
 
 async def _sleep(seconds: float) -> None:

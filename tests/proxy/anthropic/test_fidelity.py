@@ -219,6 +219,23 @@ def test_row6_an_empty_last_user_message_is_a_400_not_a_prefill():
     assert refused({"messages": history}) == "messages[2].content"
 
 
+# An empty first user message: the conversation must still start with a user turn (issue 28, row 5).
+EMPTY_FIRST = [
+    {"role": "user", "content": ""},
+    {"role": "assistant", "content": "ok"},
+    {"role": "user", "content": "again"},
+]
+
+
+def test_a_conversation_that_would_start_with_the_assistant_gets_a_minimal_user_turn_first():
+    out = translate({"messages": EMPTY_FIRST})  # checked like Anthropic does: a user turn first, no blank text
+    assert out["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "."}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+        {"role": "user", "content": [{"type": "text", "text": "again"}]},
+    ]
+
+
 # ---- row 7: reasoning_effort and thinking ------------------------------------------------------------------
 
 

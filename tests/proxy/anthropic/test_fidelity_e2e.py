@@ -135,6 +135,20 @@ async def test_row6_empty_user_content_is_not_sent_as_an_empty_block(anthropic_u
         assert sent(anthropic_up)["messages"][-1]["content"] == [{"type": "text", "text": "still there?"}]
 
 
+async def test_an_empty_first_user_message_still_starts_with_a_user_turn(anthropic_up, make_proxy):
+    """The empty block was left out and Anthropic answered 400 `messages: first message must use the "user"
+    role` (the stub refuses an assistant first turn and empty text, as the API does)."""
+    history = [
+        {"role": "user", "content": ""},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "again"},
+    ]
+    async with make_proxy([claude(anthropic_up)]) as r, client_for(r) as client:
+        res = await client.chat.completions.create(model="claude-x", messages=history)  # type: ignore[arg-type]
+        assert res.choices[0].message.content and anthropic_up.invalid == []
+        assert [m["role"] for m in sent(anthropic_up)["messages"]] == ["user", "assistant", "user"]
+
+
 async def test_row7_reasoning_effort_and_reasoning_content(anthropic_up, make_proxy):
     anthropic_up.knobs.reply = "thinking"
     anthropic_up.knobs.thinking_tokens = 3
