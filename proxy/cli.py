@@ -65,6 +65,9 @@ _SETTING_FLAGS: list[tuple[str, type, str]] = [
         float,
         "seconds an idle upstream connection is kept (default 4; Keep-Alive: timeout= wins)",
     ),
+    ("offload_body_bytes", int, "JSON bodies above this are prepared in a worker process (default 1 MiB; 0 = never)"),
+    ("offload_workers", int, "worker processes preparing big bodies (default 2)"),
+    ("offload_queue", int, "big bodies in a worker or waiting for one at a time; beyond, 503 (default 4)"),
 ]
 
 

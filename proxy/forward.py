@@ -1,7 +1,9 @@
 """The OpenAI endpoints: chat completions, embeddings, speech, transcriptions and the model list.
 
 Each authenticates, reads the body within its deadline, parses it once (to route and to set `model`), routes,
-and forwards through the hop (`proxy/hop.py`); claudeai chat goes to `proxy/anthropic/endpoint.py`.
+and forwards through the hop (`proxy/hop.py`); claudeai chat goes to `proxy/anthropic/endpoint.py`. A JSON body
+above `offload_body_bytes` is parsed, routed, translated and encoded in a worker process instead
+(`proxy/prepare.py`, `proxy/offload.py`), so that it does not hold the event loop.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from proxy.anthropic.endpoint import ClaudeChat
-from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute
+from proxy.config import CHAT, EMBEDDINGS, SPEECH, TRANSCRIPTIONS, ModelRoute, ModelsConfig
 from proxy.downstream import passed_on
 from proxy.error_bodies import error_body, error_response
 from proxy.exceptions import TooManyParts
 from proxy.hop import Hop, Trip
 from proxy.intake import Intake
+from proxy.prepare import INVALID_JSON, NOT_AN_OBJECT, Prepared, Refused, Target, Targets, encode, not_json, prepare
 from proxy.routing import check_bearer, resolve
 from proxy.upstream import encode_multipart
 
@@ -34,12 +37,6 @@ PARSED_ANSWER_BYTES = 1024 * 1024
 _DECODER = json.JSONDecoder()
 
 
-def _not_json(name: str) -> Any:
-    """NaN, Infinity and -Infinity: Python's json takes them, JSON does not; passed on, the upstream would get
-    a body no strict parser reads (or, for claudeai, a NaN temperature)."""
-    raise ValueError(f"{name} is not JSON")
-
-
 class Forwarder:
     """The OpenAI endpoints' handlers, bound to the shared hop and intake."""
 
@@ -47,6 +44,7 @@ class Forwarder:
         self.hop, self.intake = hop, intake
         self.state, self.settings = hop.state, hop.settings
         self.claude = ClaudeChat(hop, intake)  # claudeai chat: translated to Anthropic's Messages API
+        self.offload = self.state.offload  # bodies above offload_body_bytes: prepared in a worker process
 
     # ---- handlers -------------------------------------------------------------------------------
 
@@ -132,12 +130,14 @@ class Forwarder:
         raw = await self.intake.within_read_deadline(request, request.read())
         if raw is None:
             return self.intake.read_timed_out()
+        if self.offload.wants(len(raw)):
+            return await self._json_off_loop(request, raw, kind, t0)
         try:
-            body = json.loads(raw, parse_constant=_not_json)
+            body = json.loads(raw, parse_constant=not_json)
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the recursion limit
-            return error_response(400, "the request body is not valid JSON", code="invalid_json")
+            return error_response(400, INVALID_JSON, code="invalid_json")
         if not isinstance(body, dict):
-            return error_response(400, "the request body must be a JSON object", code="invalid_json")
+            return error_response(400, NOT_AN_OBJECT, code="invalid_json")
         route = resolve(self.state.config, body.get("model"), kind)
         if isinstance(route, web.Response):
             return self.intake.rejected(route, "routing")
@@ -145,8 +145,72 @@ class Forwarder:
         if route.api_type == "claudeai":
             return await self.claude.chat(request, route, body, stream, t0)
         body["model"] = route.model_name
-        data = json.dumps(body, ensure_ascii=False).encode()
+        data = encode(body)
         return await self.hop.forward(request, route, t0, lambda trip: self._forward_openai(trip, data), stream=stream)
+
+    async def _json_off_loop(self, request: web.BaseRequest, raw: bytes, kind: str, t0: float) -> web.StreamResponse:
+        """A big body parsed, routed, translated and encoded in a worker process (`proxy/offload.py`), so the
+        event loop keeps serving the other streams meanwhile; every refusal as for a small body."""
+        cfg = self.state.config  # one snapshot: the worker routes among its targets, the answer's route is its
+        offload = self.offload
+        prepared = await offload.run(prepare, raw, kind, self._targets(cfg))
+        if prepared is None:
+            return self.intake.rejected(
+                error_response(
+                    503,
+                    f"{offload.queue} large request bodies are already being prepared; retry shortly",
+                    code="bodies_busy",
+                    headers={"Retry-After": str(self.settings.retry_after)},
+                ),
+                "bodies_busy",
+            )
+        if isinstance(prepared, Refused):
+            refusal = error_response(prepared.status, prepared.message, param=prepared.param, code=prepared.code)
+            return self.intake.rejected(refusal, prepared.reason) if prepared.reason else refusal
+        assert cfg is not None  # a body is prepared only for a route of this config
+        route = cfg.by_id[prepared.model_id]
+        if route.api_type != "claudeai":
+            data = prepared.data
+            return await self.hop.forward(
+                request, route, t0, lambda trip: self._forward_openai(trip, data), stream=prepared.stream
+            )
+
+        async def again() -> bytes:
+            # The model refused temperature (now remembered, so its targets go without): prepared once more.
+            retried = await offload.run(prepare, raw, kind, self._targets(cfg), bounded=False)
+            if not isinstance(retried, Prepared):
+                raise RuntimeError("a body prepared once was refused without its temperature")
+            return retried.data
+
+        return await self.claude.forward(
+            request,
+            route,
+            t0,
+            prepared.data,
+            again if prepared.temperature else None,
+            stream=prepared.stream,
+            include_usage=prepared.include_usage,
+            version=cfg.version,
+            reasoning=self.claude.target(route, cfg.version)[1].reasoning,
+        )
+
+    def _targets(self, cfg: ModelsConfig | None) -> Targets | None:
+        """The config's routes as a worker needs them (no key, no URL), each claudeai model with its switches now."""
+        if cfg is None:
+            return None
+        made = {
+            r.model_id: Target(
+                r.model_id,
+                r.kind,
+                r.model_name,
+                self.claude.target(r, cfg.version) if r.api_type == "claudeai" else None,
+            )
+            for r in cfg.routes
+        }
+        return Targets(
+            {key: made[r.model_id] for key, r in cfg.by_id.items()},
+            {name: tuple(made[r.model_id] for r in routes) for name, routes in cfg.by_name.items()},
+        )
 
     def _headers(self, route: ModelRoute, content_type: str) -> dict[str, str]:
         headers = {"Content-Type": content_type}

@@ -134,6 +134,10 @@ class Metrics:
         self.upstream_connects = Counter(
             "morpheus_proxy_upstream_connects_total", "Upstream connections opened, by upstream (churn shows here)."
         )
+        self.offloaded = Counter(
+            "morpheus_proxy_offloaded_bodies_total",
+            "Big request bodies given to a worker process, by result (prepared, refused, busy: 503 at once).",
+        )
         self.client_connections = Counter(
             "morpheus_proxy_client_connections", "Open client connections on the data plane.", "gauge"
         )
@@ -164,7 +168,7 @@ class Metrics:
             self.tokens, self.job_polls, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
             self.upstream_connections, self.upstream_connects, self.buffered_bytes, self.answers_cut,
             self.client_connections, self.client_connections_cap, self.client_connections_at_cap,
-            self.client_connections_closed, self.accept_errors,
+            self.client_connections_closed, self.accept_errors, self.offloaded,
         )  # fmt: skip
         lines: list[str] = []
         for m in metrics:

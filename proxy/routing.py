@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -41,34 +43,58 @@ def _same(got: str, token: str) -> bool:
     return hmac.compare_digest(got.encode("utf-8", "surrogatepass"), token.encode())
 
 
+class Routed(Protocol):
+    """What routing reads of a route: a ModelRoute, or a worker's picture of one (`proxy.prepare.Target`)."""
+
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+R = TypeVar("R", bound=Routed)
+
+
+@dataclass(frozen=True, slots=True)
+class Unrouted:
+    """Why a body's `model` names no route here, as the fields of the OpenAI error that says so."""
+
+    status: int
+    message: str
+    code: str
+    param: str | None = "model"
+
+
+NOT_READY = Unrouted(503, "no models-config is loaded", "not_ready", None)
+
+
 def resolve(cfg: ModelsConfig | None, model: Any, kind: str) -> ModelRoute | web.Response:
     """The route for the body's `model` (hex id or unique name) or the 4xx that explains why not."""
-    if cfg is None:
-        return error_response(503, "no models-config is loaded", code="not_ready")
+    route = NOT_READY if cfg is None else choose(cfg.by_id, cfg.by_name, model, kind)
+    if isinstance(route, Unrouted):
+        return error_response(route.status, route.message, param=route.param, code=route.code)
+    return route
+
+
+def choose(by_id: Mapping[str, R], by_name: Mapping[str, tuple[R, ...]], model: Any, kind: str) -> R | Unrouted:
+    """The route `model` names among these (by hex id, else by unique name), or why there is none: one rule for
+    the event loop and for the worker processes that prepare big bodies."""
     if not isinstance(model, str) or not model:
-        return error_response(
-            400, "the request needs a 'model' (a model id or name)", param="model", code="missing_model"
-        )
+        return Unrouted(400, "the request needs a 'model' (a model id or name)", "missing_model")
     model_id = normalize_model_id(model)
-    route = cfg.by_id.get(model_id) if model_id else None
+    route = by_id.get(model_id) if model_id else None
     if route is None:
-        named = cfg.by_name.get(model)
+        named = by_name.get(model)
         if not named:
-            return error_response(404, f"model {model!r} is not served here", param="model", code="model_not_found")
+            return Unrouted(404, f"model {model!r} is not served here", "model_not_found")
         if len(named) > 1:
             ids = ", ".join("0x" + r.model_id for r in named)
-            return error_response(
-                400,
-                f"model name {model!r} is ambiguous here; use one of the model ids: {ids}",
-                param="model",
-                code="ambiguous_model",
+            return Unrouted(
+                400, f"model name {model!r} is ambiguous here; use one of the model ids: {ids}", "ambiguous_model"
             )
         route = named[0]
     if route.kind != kind:
-        return error_response(
-            400,
-            f"model {model!r} serves {_KIND_PATHS[route.kind]}, not {_KIND_PATHS[kind]}",
-            param="model",
-            code="wrong_endpoint",
+        return Unrouted(
+            400, f"model {model!r} serves {_KIND_PATHS[route.kind]}, not {_KIND_PATHS[kind]}", "wrong_endpoint"
         )
     return route

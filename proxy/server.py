@@ -260,6 +260,7 @@ class Running:
                 await self.watcher
         await self.data_runner.cleanup()  # stop accepting, wait up to drain_grace for in-flight requests
         await self.admin_runner.cleanup()
+        await self.state.offload.close()
         if self.state.upstream is not None:
             await self.state.upstream.close()
 

@@ -47,6 +47,9 @@ class Settings:
     max_stream_bytes: int = 256 * 1024 * 1024  # a streamed answer (SSE, audio) relayed to the client, in all
     max_decoded_bytes: int = 16 * 1024 * 1024  # what a compressed upstream answer may inflate to
     upstream_keepalive_s: float = 4.0  # idle pooled upstream connections close after this (Keep-Alive: timeout= wins)
+    offload_body_bytes: int = 1024 * 1024  # JSON bodies above this are prepared in a worker process (0 = never)
+    offload_workers: int = 2  # worker processes preparing big bodies (started at the first one)
+    offload_queue: int = 4  # big bodies prepared or waiting for a worker at a time; beyond, 503
 
     def __post_init__(self) -> None:
         problems = [f"{name}: {why}" for name, why in _out_of_range(self)]
@@ -78,6 +81,8 @@ _POSITIVE = frozenset(
         "max_error_body_bytes",
         "max_stream_bytes",
         "max_decoded_bytes",
+        "offload_workers",
+        "offload_queue",
     }
 )
 

@@ -16,6 +16,7 @@ from proxy.budget import FailureBudget
 from proxy.config import ModelsConfig, load_config
 from proxy.exceptions import ConfigError
 from proxy.metrics import Metrics
+from proxy.offload import Offload
 from proxy.settings import Settings
 from proxy.slots import SlotRegistry
 from proxy.upstream import UpstreamPool
@@ -62,6 +63,7 @@ class ProxyState:
         self.last_reload_error: str | None = None
         self.draining = False
         self.upstream: UpstreamPool | None = None
+        self.offload = Offload(settings, self.metrics)  # big request bodies, prepared in worker processes
 
     def _install(self, cfg: ModelsConfig) -> None:
         self.slots.apply({r.model_id: r.slots for r in cfg.routes})

@@ -8,6 +8,7 @@ it until the config changes, `options.ClaudeModels`).
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -23,8 +24,19 @@ from proxy.exceptions import TranslationError, UpstreamTimeout
 from proxy.hop import Hop, Trip, mask_key
 from proxy.idle import IdleTimeout
 from proxy.intake import Intake
+from proxy.prepare import TRANSLATION_REFUSED, encode
 from proxy.sse import SSEParser
 from proxy.upstream import UpstreamResponse
+
+Again = Callable[[], Awaitable[bytes]]  # the translated request once more, without its temperature
+
+
+def _without_temperature(body: dict[str, Any]) -> Again:
+    async def again() -> bytes:
+        del body["temperature"]
+        return encode(body)
+
+    return again
 
 
 class ClaudeChat:
@@ -43,21 +55,53 @@ class ClaudeChat:
         forwarded under a slot."""
         config = self.hop.state.config
         version = config.version if config else ""
-        options = self.models.options(route, version)
+        max_tokens, options = self.target(route, version)
         try:
-            upstream_body = to_anthropic_request(body, route.model_name, self._max_tokens(route), options)
+            upstream_body = to_anthropic_request(body, route.model_name, max_tokens, options)
         except TranslationError as exc:
             return self.intake.rejected(
-                error_response(400, str(exc), param=exc.param, code="unsupported_parameter"), "translation"
+                error_response(400, str(exc), param=exc.param, code=TRANSLATION_REFUSED), "translation"
             )
         include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
+        again = _without_temperature(upstream_body) if "temperature" in upstream_body else None
+        return await self.forward(
+            request,
+            route,
+            t0,
+            encode(upstream_body),
+            again,
+            stream=stream,
+            include_usage=include_usage,
+            version=version,
+            reasoning=options.reasoning,
+        )
+
+    async def forward(
+        self,
+        request: web.BaseRequest,
+        route: ModelRoute,
+        t0: float,
+        data: bytes,
+        again: Again | None,
+        *,
+        stream: bool,
+        include_usage: bool,
+        version: str,
+        reasoning: bool,
+    ) -> web.StreamResponse:
+        """A translated request (`data`) forwarded under a slot; `again` gives it without its temperature, for
+        a model that refuses one (None: it holds none); `reasoning`: the model's switch (thinking text shown)."""
         return await self.hop.forward(
             request,
             route,
             t0,
-            lambda trip: self._forward(trip, upstream_body, include_usage, version, options),
+            lambda trip: self._forward(trip, data, again, include_usage, version, reasoning),
             stream=stream,
         )
+
+    def target(self, route: ModelRoute, version: str) -> tuple[int, ClaudeOptions]:
+        """What the translation needs of the model: its default max_tokens and its switches under `version`."""
+        return self._max_tokens(route), self.models.options(route, version)
 
     def _max_tokens(self, route: ModelRoute) -> int:
         """The entry's max_tokens parameter when it is a positive decimal number, else default_max_tokens (a
@@ -75,18 +119,17 @@ class ClaudeChat:
         return headers
 
     async def _forward(
-        self, trip: Trip, body: dict[str, Any], include_usage: bool, version: str, options: ClaudeOptions
+        self, trip: Trip, data: bytes, again: Again | None, include_usage: bool, version: str, reasoning: bool
     ) -> web.StreamResponse:
         route, sse = trip.route, trip.sse
         error_cap = self.settings.max_error_body_bytes
         headers = self._headers(route)
-        resp = await trip.open(json.dumps(body, ensure_ascii=False).encode(), headers)
+        resp = await trip.open(data, headers)
         raw = await trip.read(resp, error_cap, truncate=True) if resp.status >= 400 else b""
-        if "temperature" in body and rejects_temperature(resp.status, raw):
+        if again is not None and rejects_temperature(resp.status, raw):
             # The model takes no temperature at all: once more without it, and not again under this config.
             self.models.refused_temperature(route, version)
-            del body["temperature"]
-            resp = await trip.open(json.dumps(body, ensure_ascii=False).encode(), headers)  # the refusal released
+            resp = await trip.open(await again(), headers)  # the refusal released
             raw = await trip.read(resp, error_cap, truncate=True) if resp.status >= 400 else b""
         trip.answered()
         if resp.status >= 400:
@@ -101,7 +144,7 @@ class ClaudeChat:
                     # Any other JSON (an error object a gateway sends with 200, `{}`) would become an
                     # empty completion: the client would take it for the model's answer.
                     raise ValueError("not an Anthropic message")
-                answer = to_openai_response(message, options.reasoning)
+                answer = to_openai_response(message, reasoning)
             except (ValueError, AttributeError, TypeError, RecursionError):
                 trip.failed("bad_body")
                 return error_response(502, "the upstream sent an unreadable answer", code="upstream_bad_response")
@@ -110,7 +153,7 @@ class ClaudeChat:
             del answer_raw, message, answer  # only the answer's bytes are held while the client reads them
             return await trip.plain_out(200, out, "application/json; charset=utf-8")
         trip.check_stream_length(resp)
-        return await self._translate_stream(trip, resp, sse, StreamTranslator(include_usage, options.reasoning))
+        return await self._translate_stream(trip, resp, sse, StreamTranslator(include_usage, reasoning))
 
     async def _translate_stream(
         self, trip: Trip, resp: UpstreamResponse, sse: SSEDownstream, tr: StreamTranslator
