@@ -81,7 +81,6 @@ def _provider(case: DevnetCase) -> tuple[int, int, bool]:
     return int(p[1]), int(p[4]), bool(p[5])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27: the executor sends the full declared stake, not the plan's top-up")
 @pytest.mark.parametrize("mode", ["provider", "delegate"])
 def test_reregistering_after_earning_sends_only_the_planned_top_up(case: DevnetCase, mode: str) -> None:
     delegate = mode == "delegate"
