@@ -241,16 +241,7 @@ def _gas_of_every_kind(w3: Web3, market: Any, mor: Any, provider: str, sender: s
     return used
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "provider",
-        pytest.param(
-            "delegate",
-            marks=pytest.mark.xfail(strict=True, reason="issue 27: a hot key's provider.update exceeds the table"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("mode", ["provider", "delegate"])
 def test_the_gas_table_bounds_every_kind_in_both_signing_modes(net: dict[str, Any], mode: str) -> None:
     """The provider signing its own writes, and a hot key with its delegated rights (issue 27: the registry's
     rights check costs gas the provider's own writes do not pay)."""
