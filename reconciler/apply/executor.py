@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from web3 import Web3
@@ -59,6 +59,14 @@ class Executed:
     stake: int = 0  # stake added (MOR out)
     refunded: int = 0  # stake refunded by deregistrations (MOR in)
     gas_used: int = 0
+
+    def count(self, rec: TxRecord) -> None:
+        """A mined transaction: its gas, and the MOR its plan said it moves (journaled with it)."""
+        self.txs.append(rec)
+        self.gas_used += rec.gas_used or 0
+        self.fees += rec.fee
+        self.stake += max(rec.stake, 0)
+        self.refunded += max(-rec.stake, 0)
 
     @property
     def mor_out(self) -> int:
@@ -109,7 +117,7 @@ class Executor:
     # --- chain ------------------------------------------------------------------------------------
 
     def chain_action(self, a: Action) -> None:
-        req = self.request_for(a)
+        req = self.priced(a, self.request_for(a))
         if req is None:
             self.done.skipped.append(a.id)
             self.progress(f"skip {a.id}: already in place on chain")
@@ -120,7 +128,7 @@ class Executor:
             if not self.inflight:
                 raise
             self.flush()  # it may depend on a write still in flight: wait, then check again
-            req = self.request_for(a)
+            req = self.priced(a, self.request_for(a))
             if req is None:
                 self.done.skipped.append(a.id)
                 return
@@ -133,13 +141,14 @@ class Executor:
         batch = list(self.inflight.values())
         self.inflight.clear()
         done = self.sender.wait([r for r, _ in batch], timeout=self.receipt_timeout)
-        for rec, (_, action) in zip(done, batch, strict=True):
-            self.done.txs.append(rec)
-            self.done.gas_used += rec.gas_used or 0
-            self.done.fees += action.cost.fee
-            self.done.stake += max(action.cost.stake, 0)
-            self.done.refunded += max(-action.cost.stake, 0)
+        for rec in done:
+            self.done.count(rec)
         crash_point("after-receipt")
+
+    @staticmethod
+    def priced(a: Action, req: TxRequest | None) -> TxRequest | None:
+        """The request with the MOR its action's plan figures say it moves, journaled with it."""
+        return None if req is None else replace(req, fee=a.cost.fee, stake=a.cost.stake)
 
     def request_for(self, a: Action) -> TxRequest | None:
         """The write this action needs now, or None when the chain already matches (level-triggered)."""

@@ -1,7 +1,7 @@
 """The money invariant of every devnet apply run through tests/support/apply_helpers.py: the provider wallet's
-MOR moved by the run, to the wei, is what apply printed (fees and stake out, refunds in), and what the
-transactions in the journal moved (their receipts' MOR Transfer logs), so a crashed or reverted run is held to
-its journal too.
+MOR moved by the run, to the wei, is what apply printed (fees and stake out, refunds in), what the journal says
+its transactions mined in the run move (the plan's figures journaled with each), and what they moved (their
+receipts' MOR Transfer logs), so a crashed or reverted run is held to its journal too.
 
 `DevnetCase.reconcile` measures each `apply` (`measure_apply`) and records it in `RUNS`; the autouse fixture in
 tests/conftest.py empties `RUNS` before each test and checks every recorded run after it.
@@ -33,13 +33,18 @@ class ApplyRun:
     command: str
     provider: str
     delta: int  # the provider wallet's MOR balance after the run less before
-    journal_moved: int  # what the journal's transactions mined during the run moved to (+) or from (-) the wallet
+    journal_moved: int  # what the journal's transactions mined during the run moved (their Transfer logs)
+    journal_said: (
+        int  # what the journal says they move (the plan's figures journaled with each) to (+) or from (-) the wallet
+    )
     printed: int | None  # refunded less fees and stake, as apply printed them; None when it printed no summary
 
     def problems(self) -> list[str]:
         out = []
         if self.delta != self.journal_moved:
             out.append(f"wallet delta {self.delta} wei, the journal's transactions moved {self.journal_moved} wei")
+        if self.delta != self.journal_said:
+            out.append(f"wallet delta {self.delta} wei, the journal says {self.journal_said} wei")
         if self.printed is not None and self.delta != self.printed:
             out.append(f"wallet delta {self.delta} wei, apply printed {self.printed} wei (refunds less spend)")
         return out
@@ -78,40 +83,43 @@ def provider_of(args: tuple[str, ...], work: Path) -> str:
     return Web3.to_checksum_address(json.loads((work / saved).read_text())["network"]["provider"])
 
 
-def _journal_hashes(path: Path) -> list[str]:
+def _journal(path: Path) -> dict[str, dict[str, Any]]:
+    """The latest record of each transaction in the journal, by hash."""
     if not path.exists():
-        return []
-    out = []
+        return {}
+    out: dict[str, dict[str, Any]] = {}
     for line in path.read_text().splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue  # a torn last line
-        if isinstance(record, dict) and record.get("tx_hash") and record["tx_hash"] not in out:
-            out.append(record["tx_hash"])
+        if isinstance(record, dict) and record.get("tx_hash"):
+            out[record["tx_hash"]] = record
     return out
 
 
-def moved_by(w3: Web3, mor: str, who: str, hashes: list[str], after_block: int) -> int:
-    """What those of these transactions mined after `after_block` moved to (+) or from (-) `who`, by their MOR
-    Transfer logs (a journaled transaction of an earlier run that this run re-broadcast counts)."""
+def moved_by(w3: Web3, mor: str, who: str, journal: dict[str, dict[str, Any]], after_block: int) -> tuple[int, int]:
+    """What the journal's transactions mined after `after_block` moved to (+) or from (-) `who`: by their receipts'
+    MOR Transfer logs, and by the plan figures journaled with them (a journaled transaction of an earlier run that
+    this run re-broadcast counts)."""
     token = Web3.to_checksum_address(mor)
     contract = w3.eth.contract(address=token, abi=load_artifact("MorToken").abi)
-    total = 0
-    for h in hashes:
+    logged = said = 0
+    for h, record in journal.items():
         try:
             receipt = w3.eth.get_transaction_receipt(h)  # type: ignore[arg-type]
         except Exception:  # not mined (dropped or replaced): it moved nothing
             continue
-        if receipt["blockNumber"] <= after_block:
+        if receipt["blockNumber"] <= after_block or receipt["status"] != 1:
             continue
+        said -= int(record.get("fee", 0)) + int(record.get("stake", 0))
         for log in receipt["logs"]:
             if log["address"] != token or not log["topics"] or log["topics"][0] != TRANSFER:
                 continue
             ev = contract.events.Transfer().process_log(log)
             src, dst, value = ev["args"]["from"], ev["args"]["to"], int(ev["args"]["value"])
-            total += (value if dst == who else 0) - (value if src == who else 0)
-    return total
+            logged += (value if dst == who else 0) - (value if src == who else 0)
+    return logged, said
 
 
 def measure_apply(info: dict[str, Any], work: Path, args: tuple[str, ...], run: Callable[[], Any]) -> Any:
@@ -125,13 +133,15 @@ def measure_apply(info: dict[str, Any], work: Path, args: tuple[str, ...], run: 
     before = int(mor.functions.balanceOf(provider).call())
     result = run()
     after = int(mor.functions.balanceOf(provider).call())
+    logged, said = moved_by(w3, info["mor"], provider, _journal(journal), block)
     stdout = str(getattr(result, "stdout", "") or "")
     RUNS.append(
         ApplyRun(
             command=" ".join(args[:2]),
             provider=provider,
             delta=after - before,
-            journal_moved=moved_by(w3, info["mor"], provider, _journal_hashes(journal), block),
+            journal_moved=logged,
+            journal_said=said,
             printed=printed_delta(stdout),
         )
     )
