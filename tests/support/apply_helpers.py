@@ -60,6 +60,13 @@ class DevnetCase:
     def mor_balance(self, who: str | None = None) -> int:
         return int(self.mor().functions.balanceOf(who or self.provider).call())
 
+    def apply_in_process(self, desired: Any, environ: dict[str, str], opts: Any) -> Any:
+        """`apply_desired` in this process, measured for the money invariant like `reconcile("apply", ...)`."""
+        from reconciler.apply.run import apply_desired
+
+        args = ("apply", str(self.yaml), "--state-dir", str(opts.state_dir))
+        return measure_apply(self.info, self.work, args, lambda: apply_desired(desired, environ, opts))
+
     def bid_posts(self) -> list[Any]:
         return list(self.market().events.MarketplaceBidPosted().get_logs(from_block=0))
 

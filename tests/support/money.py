@@ -122,8 +122,16 @@ def moved_by(w3: Web3, mor: str, who: str, journal: dict[str, dict[str, Any]], a
     return logged, said
 
 
+def _printed(result: Any) -> str:
+    """What `reconcile apply` prints of a result: a child process's stdout, or an in-process result's summary."""
+    if hasattr(result, "summary"):
+        return str(result.summary()) if result.applied or result.txs else ""
+    return str(getattr(result, "stdout", "") or "")
+
+
 def measure_apply(info: dict[str, Any], work: Path, args: tuple[str, ...], run: Callable[[], Any]) -> Any:
-    """Run `run` (an `apply` with these arguments) and record what it moved; returns what `run` returned."""
+    """Run `run` (an `apply` with these arguments, in a child process or in this one) and record what it moved;
+    returns what `run` returned."""
     w3 = Web3(Web3.HTTPProvider(info["rpcUrl"]))
     provider = provider_of(args, work)
     state = work / (_option(args, "--state-dir") or ".reconcile")
@@ -134,7 +142,7 @@ def measure_apply(info: dict[str, Any], work: Path, args: tuple[str, ...], run: 
     result = run()
     after = int(mor.functions.balanceOf(provider).call())
     logged, said = moved_by(w3, info["mor"], provider, _journal(journal), block)
-    stdout = str(getattr(result, "stdout", "") or "")
+    stdout = _printed(result)
     RUNS.append(
         ApplyRun(
             command=" ".join(args[:2]),
