@@ -33,7 +33,7 @@ from reconciler.watch.metrics import WatchMetrics  # noqa: E402
 from tests.support.planfactory import BASE_YAML, MOR, NOW, PROVIDER, desired_from, empty_chain, observed  # noqa: E402
 
 MODELS, RUNS = 50, 500
-TOKEN = "bench-page-token"
+TOKEN = "bench-page-token-0123456789abcdef0123"  # the watcher asks for 32 characters or more
 
 
 def synthetic() -> PageInputs:

@@ -3,7 +3,8 @@
     morpheus-proxy --config PATH [--listen HOST:PORT] [--admin-listen HOST:PORT] [--settings FILE] [flags]
 
 Tokens come from MORPHEUS_PROXY_CLIENT_TOKEN / MORPHEUS_PROXY_ADMIN_TOKEN or --client-token-file /
---admin-token-file; they are never printed. A non-loopback --listen without a client token refuses to start.
+--admin-token-file; they are never printed. A non-loopback --listen without a client token refuses to start;
+without one, web pages are kept out (--allow-host, --allow-origin: proxy/browsers.py).
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ _SETTING_FLAGS: list[tuple[str, type, str]] = [
     ("max_json_body_bytes", int, "largest JSON request body (chat, embeddings, speech; default 16 MiB)"),
     ("request_read_timeout", float, "seconds to read a request body from the client (default 60)"),
     ("max_response_bytes", int, "largest buffered (non-stream) upstream answer (default 64 MiB)"),
+    (
+        "max_buffered_bytes",
+        int,
+        "buffered answers held at once, all models together; past it new ones wait, then 503 (default 1 GiB)",
+    ),
+    ("write_timeout", float, "seconds to write a buffered answer to the client once it is ready (default 120)"),
     ("max_error_body_bytes", int, "upstream error bodies are read up to this (default 64 KiB)"),
     ("max_stream_bytes", int, "largest streamed answer relayed, SSE or audio (default 256 MiB)"),
     ("max_decoded_bytes", int, "what a compressed upstream answer may inflate to (default 16 MiB)"),
@@ -72,6 +79,21 @@ def _parser() -> argparse.ArgumentParser:
         "--client-token-file", help="file holding the data-plane bearer token (else $MORPHEUS_PROXY_CLIENT_TOKEN)"
     )
     p.add_argument("--admin-token-file", help="file holding the admin bearer token (else $MORPHEUS_PROXY_ADMIN_TOKEN)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="without a client token, also serve requests whose Host is NAME (repeatable; loopback names always)",
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="without a client token, also serve requests from web pages of ORIGIN, e.g. https://app.example "
+        "(repeatable; other origins get 403)",
+    )
     p.add_argument(
         "--no-watch", action="store_true", help="do not reload when the config file changes (SIGHUP and admin only)"
     )
@@ -132,6 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         client_token=client_token,
         admin_token=admin_token,
         metrics_open=is_loopback(admin_listen[0]),
+        allow_hosts=args.allow_host,
+        allow_origins=args.allow_origin,
     )
     try:
         state.load_initial()

@@ -14,6 +14,7 @@ _TYPES = {
     404: "not_found_error",
     408: "invalid_request_error",
     413: "invalid_request_error",
+    421: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
     502: "upstream_error",

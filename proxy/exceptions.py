@@ -6,6 +6,7 @@
     ├── RequestRefused        a client's request that is not sent upstream (answered 400)
     │   ├── TooManyParts      a multipart form with too many parts
     │   └── TranslationError  a chat request Anthropic's Messages API cannot express (also a ValueError)
+    ├── AnswerMemoryFull      a buffered answer that does not fit under max_buffered_bytes in time (a 503)
     └── UpstreamError         the upstream hop failed; `reason` is a fixed word for logs and metrics
         ├── UpstreamTimeout   a deadline missed: `which` names it (ttfb, idle, total)
         ├── UpstreamRedirect  a 3xx answer, never followed
@@ -52,6 +53,11 @@ class TranslationError(RequestRefused, ValueError):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class AnswerMemoryFull(ForwarderError):
+    """The buffered answers held at once already fill `max_buffered_bytes` and none ended within
+    `wait_timeout`: this answer is dropped (a 503), not the upstream's failure."""
 
 
 class UpstreamError(ForwarderError):

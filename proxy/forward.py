@@ -28,6 +28,10 @@ from proxy.upstream import encode_multipart
 # deadline (aiohttp parses each part's head in Python).
 MAX_FORM_PARTS = 100
 CLOSE = {"Connection": "close"}  # the rest of the body is not read
+# A chat or embeddings answer up to this size is parsed whole (to check it and count its usage); a larger one
+# only has its ends and its usage looked at (embeddings of a large batch take ~3x their size once parsed).
+PARSED_ANSWER_BYTES = 1024 * 1024
+_DECODER = json.JSONDecoder()
 
 
 def _not_json(name: str) -> Any:
@@ -162,7 +166,7 @@ class Forwarder:
         if ctype.startswith("text/event-stream") or route.kind == SPEECH:
             trip.check_stream_length(resp)
             return await trip.pipe(resp)
-        body = await trip.read(resp, self.settings.max_response_bytes)
+        body = await trip.read_answer(resp)
         if route.kind in (CHAT, EMBEDDINGS) and not _json_answer(trip, body):
             trip.failed("bad_body")
             return await trip.error_out(
@@ -172,17 +176,29 @@ class Forwarder:
                 ).encode(),
             )
         if route.kind == TRANSCRIPTIONS and ctype.startswith("application/json") and b'"usage"' in body:
-            try:
-                trip.count_usage(json.loads(body).get("usage"))
-            except (ValueError, AttributeError, RecursionError):  # best effort: the body passes on as is
-                pass
+            if len(body) > PARSED_ANSWER_BYTES:
+                trip.count_usage(_usage_near_end(body))
+            else:
+                try:
+                    trip.count_usage(json.loads(body).get("usage"))
+                except (ValueError, AttributeError, RecursionError):  # best effort: the body passes on as is
+                    pass
         return await trip.plain_out(resp.status, body, ctype, passed_on(resp.headers))
 
 
-def _json_answer(trip: Trip, body: bytes) -> bool:
+def _json_answer(trip: Trip, body: bytearray) -> bool:
     """Whether a chat or embeddings answer is a JSON object (its usage counted); an HTML page or an empty
     body sent with 200 (a captive portal, a gateway's challenge) is not, and the client's SDK would fail
-    on it with a decode error the forwarder never saw. JSON nested too deep to parse here passes on."""
+    on it with a decode error the forwarder never saw. JSON nested too deep to parse here passes on.
+
+    An answer above PARSED_ANSWER_BYTES is not parsed (its objects would take several times its size, on
+    the event loop): it is an object when it begins with `{` and ends with `}`, and its usage is read from
+    the last `"usage":` key."""
+    if len(body) > PARSED_ANSWER_BYTES:
+        if not (bytes(body[:16]).lstrip().startswith(b"{") and bytes(body[-16:]).rstrip().endswith(b"}")):
+            return False
+        trip.count_usage(_usage_near_end(body))
+        return True
     try:
         parsed = json.loads(body)
     except RecursionError:
@@ -193,3 +209,18 @@ def _json_answer(trip: Trip, body: bytes) -> bool:
         return False
     trip.count_usage(parsed.get("usage"))
     return True
+
+
+def _usage_near_end(body: bytearray) -> Any:
+    """The value of an answer's last `"usage":` key (OpenAI-compatible servers put it last), or None. An
+    unescaped `"usage"` followed by a colon is a key: inside a JSON string its quotes would be escaped."""
+    at = body.rfind(b'"usage"')
+    if at < 0:
+        return None
+    text = bytes(body[at + 7 : at + 7 + 4096]).decode("utf-8", "replace").lstrip()
+    if not text.startswith(":"):
+        return None
+    try:
+        return _DECODER.raw_decode(text[1:].lstrip())[0]
+    except (ValueError, RecursionError):
+        return None

@@ -3,8 +3,13 @@ failure as the client can still take it, release.
 
 A thin pipe: SSE and binary answers are written through as they arrive, every exit path releases the slot
 and the upstream's answer (`finally`), including a client that goes away (aiohttp cancels the handler) and an
-upstream that goes silent (idle timeout). `Hop` is shared (slots, budget, failure log); a `Trip` is one
-request's exchange with its upstream, handed to the endpoint's code that reads and answers.
+upstream that goes silent (idle timeout). `Hop` is shared (slots, budget, failure log, the bytes of buffered
+answers); a `Trip` is one request's exchange with its upstream, handed to the endpoint's code that reads and
+answers.
+
+A buffered (non-stream) answer is written inside the trip, in pieces, under the write deadline: its slot and
+its bytes are held until the last byte has left for the kernel (or the client is gone, or cut), so a slow
+reader holds a slot, not memory outside the slots' bound.
 """
 
 from __future__ import annotations
@@ -20,9 +25,17 @@ from multidict import CIMultiDict
 from proxy.config import ModelRoute
 from proxy.downstream import OVERHEAD_MS, PREPARED, SSEDownstream, passed_on
 from proxy.error_bodies import error_response, upstream_error_body
-from proxy.exceptions import ConnectError, TooLarge, UpstreamError, UpstreamRedirect, UpstreamTimeout
+from proxy.exceptions import (
+    AnswerMemoryFull,
+    ConnectError,
+    TooLarge,
+    UpstreamError,
+    UpstreamRedirect,
+    UpstreamTimeout,
+)
 from proxy.failure_log import FailureLog
 from proxy.idle import IdleTimeout
+from proxy.slots import AnswerBytes
 from proxy.sse import DONE, encode_data
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamResponse
@@ -31,6 +44,10 @@ from proxy.upstream import UpstreamResponse
 BUDGET_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504, 529})
 
 Go = Callable[["Trip"], Awaitable[web.StreamResponse]]
+# A buffered answer up to this size is written in one piece when the client's transport holds nothing: head
+# and body stay under the transport's high-water mark (64 KiB), so the write cannot wait on the client.
+SMALL_ANSWER = 32 * 1024
+WRITE_PIECE = 64 * 1024  # larger answers are written in pieces of this size, each waiting for the client
 
 
 def mask_key(route: ModelRoute, body: bytes) -> bytes:
@@ -50,12 +67,16 @@ class Hop:
         self.state = state
         self.settings = state.settings
         self.failure_log = FailureLog()
+        self.answer_bytes = AnswerBytes(state.settings.max_buffered_bytes)
+        gauge = state.metrics.buffered_bytes
+        state.metrics.collectors.append(lambda: gauge.set((), self.answer_bytes.held))
 
     async def forward(
         self, request: web.BaseRequest, route: ModelRoute, t0: float, go: Go, *, stream: bool = False
     ) -> web.StreamResponse:
-        """Take a slot of the route's model and make the trip (`go`); the slot is released however it ends.
-        `stream`: the client asked for SSE (keep-alives while the upstream is slow, errors as events)."""
+        """Take a slot of the route's model and make the trip (`go`); the slot is released however it ends,
+        after a buffered answer's last byte is written. `stream`: the client asked for SSE (keep-alives while
+        the upstream is slow, errors as events)."""
         state = self.state
         budget_key = route.budget_key
         if not state.budget.allow(budget_key):
@@ -99,17 +120,18 @@ class Hop:
         try:
             async with asyncio.timeout(self.settings.total_timeout):
                 return await go(trip)
-        except (UpstreamError, ConnectionResetError, TimeoutError) as exc:
+        except (UpstreamError, AnswerMemoryFull, ConnectionResetError, TimeoutError) as exc:
             return await trip.fail(exc)
         finally:
             trip.release()
+            trip.end()
 
 
 class Trip:
     """One request's exchange with its upstream: it holds one upstream answer at a time (released when the
     trip ends, or when another is opened) and answers the client, through SSE once that has started."""
 
-    __slots__ = ("hop", "request", "response", "route", "settings", "sse", "t0")
+    __slots__ = ("cut_reason", "delivering", "held", "hop", "request", "response", "route", "settings", "sse", "t0")
 
     def __init__(
         self, hop: Hop, request: web.BaseRequest, route: ModelRoute, t0: float, sse: SSEDownstream | None
@@ -121,6 +143,9 @@ class Trip:
         self.t0 = t0
         self.sse = sse
         self.response: UpstreamResponse | None = None
+        self.held = 0  # bytes taken from the hop's AnswerBytes, given back when the trip ends
+        self.delivering = False  # a buffered answer is being written to the client
+        self.cut_reason: str | None = None  # why that answer was not written in full
 
     # ---- upstream -------------------------------------------------------------------------------
 
@@ -173,6 +198,23 @@ class Trip:
             self.response.release()
             self.response = None
 
+    def end(self) -> None:
+        """The trip is over: its buffered answer's bytes go back, an answer cut short is counted."""
+        if self.held:
+            self.hop.answer_bytes.give(self.held)
+            self.held = 0
+        if self.cut_reason is not None:
+            labels = (("model", self.route.model_name), ("reason", self.cut_reason))
+            self.hop.state.metrics.answers_cut.inc(labels)
+
+    async def _hold(self, n: int) -> None:
+        """Count `n` more bytes of a buffered answer against `max_buffered_bytes`, waiting at most
+        `wait_timeout` for room; AnswerMemoryFull if there is none."""
+        gate = self.hop.answer_bytes
+        if not gate.try_take(n) and not await gate.take(n, self.settings.wait_timeout):
+            raise AnswerMemoryFull(f"no room for {n} more bytes of buffered answers")
+        self.held += n
+
     def answered(self) -> None:
         """The upstream answered: its time to first byte goes to the ttfb histogram."""
         elapsed = asyncio.get_running_loop().time() - self.t0
@@ -180,11 +222,23 @@ class Trip:
 
     async def read(self, resp: UpstreamResponse, cap: int, *, truncate: bool = False) -> bytes:
         """The whole body, each read bounded by the idle timeout, and the whole by `cap`: above it, TooLarge
-        (a declared length at once), or with `truncate` the first `cap` bytes (error bodies)."""
+        (a declared length at once), or with `truncate` the first `cap` bytes (error bodies). For small
+        bodies (errors, job answers): it is copied once more into `bytes`."""
+        return bytes(await self._read(resp, cap, truncate))
+
+    async def read_answer(self, resp: UpstreamResponse) -> bytearray:
+        """The buffered answer (at most `max_response_bytes`) in the one buffer it was read into: an answer
+        near the cap is never held twice."""
+        return await self._read(resp, self.settings.max_response_bytes, False)
+
+    async def _read(self, resp: UpstreamResponse, cap: int, truncate: bool) -> bytearray:
+        """The body into one growing buffer, its bytes counted against `max_buffered_bytes` as they come."""
         declared = resp.length
         if declared is not None and declared > cap and not truncate:
             raise TooLarge(f"the upstream declared an answer of {declared} bytes, above {cap}")
-        chunks: list[bytes] = []
+        if declared is not None:
+            await self._hold(min(declared, cap))  # counted whole before reading: it arrives at the upstream's pace
+        buf = bytearray()
         total = 0
         try:
             async with IdleTimeout(self.settings.idle_timeout) as idle:
@@ -193,17 +247,22 @@ class Trip:
                     if total > cap:
                         if not truncate:
                             raise TooLarge(f"the upstream's answer exceeds {cap} bytes")
-                        chunks.append(chunk[: len(chunk) - (total - cap)])
+                        chunk = chunk[: len(chunk) - (total - cap)]
+                        if declared is None:
+                            await self._hold(len(chunk))
+                        buf += chunk
                         break
-                    chunks.append(chunk)
+                    if declared is None:
+                        await self._hold(len(chunk))
+                    buf += chunk
                     idle.touch()
         except TimeoutError:
-            chunks.clear()
+            buf.clear()
             raise UpstreamTimeout("idle") from None
         except BaseException:
-            chunks.clear()  # a traceback keeps this frame alive for a while: not the body read so far with it
+            buf.clear()  # a traceback keeps this frame alive for a while: not the body read so far with it
             raise
-        return b"".join(chunks)
+        return buf
 
     def check_stream_length(self, resp: UpstreamResponse) -> None:
         declared = resp.length
@@ -323,18 +382,21 @@ class Trip:
         if sse is not None and sse.response is not None:  # headers already went out with keep-alives
             await sse.write(b"data: " + body + b"\n\n" + DONE)
             return sse.response
-        headers = {**(upstream_headers or {}), "x-proxy-overhead-ms": self.request.get(OVERHEAD_MS, "0")}
+        headers = {
+            **(upstream_headers or {}),
+            "Content-Type": "application/json",
+            "x-proxy-overhead-ms": self.request.get(OVERHEAD_MS, "0"),
+        }
         if retry_after:
             headers["Retry-After"] = retry_after  # an upstream 429/503 tells the client when to come back
-        return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+        return await self.deliver(status, body, CIMultiDict(headers))
 
     async def plain_out(
-        self, status: int, body: bytes, ctype: str, upstream_headers: dict[str, str] | None = None
+        self, status: int, body: bytes | bytearray, ctype: str, upstream_headers: dict[str, str] | None = None
     ) -> web.StreamResponse:
         sse = self.sse
         if sse is not None and sse.response is not None:
-            await sse.write(b"data: " + body + b"\n\n" + DONE)
-            return sse.response
+            return await self._finish(sse.response, b"data: ", body, b"\n\n" + DONE)
         headers = CIMultiDict(
             {
                 **(upstream_headers or {}),
@@ -342,15 +404,70 @@ class Trip:
                 "x-proxy-overhead-ms": self.request.get(OVERHEAD_MS, "0"),
             }
         )
-        return web.Response(status=status, body=body, headers=headers)
+        return await self.deliver(status, body, headers)
+
+    async def deliver(self, status: int, body: bytes | bytearray, headers: CIMultiDict[str]) -> web.StreamResponse:
+        """Write a buffered answer to the client now, inside the trip (so under its slot and the total
+        timeout): a small one in one write when nothing is waiting in the client's transport, a larger one
+        in pieces under the write deadline."""
+        request = self.request
+        transport = request.transport
+        self.delivering = True  # from here a failure is the client's (a reset, a deadline), not the upstream's
+        if transport is not None and len(body) <= SMALL_ANSWER and not transport.get_write_buffer_size():
+            small = web.Response(status=status, body=body, headers=headers)
+            await small.prepare(request)
+            await small.write_eof()  # below the transport's high-water mark: never waits on the client
+            if not transport.get_write_buffer_size():
+                self.delivering = False
+                return small
+            request[PREPARED] = small
+            return await self._finish(small)  # the kernel took only part: wait for the rest, under the deadline
+        out = web.StreamResponse(status=status, headers=headers)
+        out.content_length = len(body)
+        return await self._finish(out, body)
+
+    async def _finish(self, out: web.StreamResponse, *parts: bytes | bytearray) -> web.StreamResponse:
+        """Write `parts` (in pieces, each waiting for the client) and the end of `out`, then wait until the
+        transport has handed the last byte to the kernel; all within the write deadline, past which the
+        connection is cut."""
+        request = self.request
+        self.delivering = True
+        try:
+            async with asyncio.timeout(self.settings.write_timeout):
+                if not out.prepared:
+                    await out.prepare(request)
+                    request[PREPARED] = out
+                for part in parts:
+                    view = memoryview(part)
+                    for start in range(0, len(view), WRITE_PIECE):
+                        await out.write(view[start : start + WRITE_PIECE])
+                await out.write_eof()
+                await _flushed(request)
+        except TimeoutError:
+            self.cut("write_timeout")
+            return out
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.cut_reason = self.cut_reason or "client_gone"  # or the total timeout: fail() says so
+            raise
+        self.delivering = False
+        return out
+
+    def cut(self, reason: str) -> None:
+        """End a client's connection in the middle of its answer: the bytes waiting for it are dropped."""
+        self.cut_reason = reason
+        if self.request.transport is not None:
+            self.request.transport.abort()
 
     async def fail(self, exc: BaseException) -> web.StreamResponse:
         """A failure answered as the client can still take it: an error answer, an error event in a started
         stream, or a cut binary stream; a client that went away gets nothing."""
         request, sse = self.request, self.sse
+        prepared = request.get(PREPARED)
+        if self.delivering:  # writing a buffered answer: the client's side failed, not the upstream
+            self.cut("total_timeout" if isinstance(exc, TimeoutError) else "client_gone")
+            return prepared if prepared is not None else web.Response(status=499)
         if isinstance(exc, TimeoutError):  # only the total timeout reaches here as a bare TimeoutError
             exc = UpstreamTimeout("total")
-        prepared = request.get(PREPARED)
         if isinstance(exc, ConnectionResetError) and prepared is not None:
             return prepared  # the client went away while we wrote to it: not the upstream's failure
         err = self._failure_response(exc)
@@ -366,6 +483,14 @@ class Trip:
         return err
 
     def _failure_response(self, exc: BaseException) -> web.Response:
+        if isinstance(exc, AnswerMemoryFull):
+            self.hop.state.metrics.rejections.inc((("reason", "answer_memory_full"),))
+            return error_response(
+                503,
+                "the forwarder holds as many buffered answers as it may; retry shortly",
+                code="answer_memory_full",
+                headers={"Retry-After": str(self.settings.retry_after)},
+            )
         if isinstance(exc, UpstreamTimeout):
             self.failed(f"timeout_{exc.which}", detail=f"no answer within the {exc.which} timeout")
             return error_response(
@@ -387,3 +512,18 @@ class Trip:
         else:
             self.failed("disconnect", reason="closed", detail=type(exc).__name__)
         return error_response(502, "the upstream connection failed", code="upstream_connection_error")
+
+
+async def _flushed(request: web.BaseRequest) -> None:
+    """Wait until the client's transport has handed every byte to the kernel, not only until it is below its
+    high-water mark: the answer's last bytes are not left in memory once the slot is given back."""
+    transport = request.transport
+    if transport is None or not transport.get_write_buffer_size():
+        return
+    low, high = transport.get_write_buffer_limits()
+    transport.set_write_buffer_limits(high=0)  # pauses the writer while a byte is buffered
+    try:
+        await request.writer.drain()
+    finally:
+        if not transport.is_closing():
+            transport.set_write_buffer_limits(high=high, low=low)

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from aiohttp import HttpVersion11, web
 
+from proxy.browsers import MISDIRECTED
 from proxy.error_bodies import error_response
 from proxy.state import ProxyState
 
@@ -27,6 +28,27 @@ class Intake:
         self.state.metrics.rejections.inc((("reason", "unauthorized"),))
         return error_response(
             401, "missing or wrong bearer token", code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    def browser_refused(self, status: int) -> web.Response:
+        """A request the browser rule refuses (proxy/browsers.py): misdirected (421) or from a web page (403)."""
+        if status == MISDIRECTED:
+            return self.rejected(
+                error_response(
+                    421,
+                    "the Host header is not a loopback name nor one given with --allow-host",
+                    code="misdirected_request",
+                ),
+                "misdirected",
+            )
+        return self.rejected(
+            error_response(
+                403,
+                "a request from a web page (its Origin is neither this server nor one given with --allow-origin) "
+                "is refused without a client token",
+                code="cross_origin_refused",
+            ),
+            "cross_origin",
         )
 
     def rejected(self, response: web.Response, reason: str) -> web.Response:

@@ -113,6 +113,16 @@ class Metrics:
         )
         self.reloads = Counter("morpheus_proxy_config_reloads_total", "Config reload attempts, by trigger and result.")
         self.in_flight = Counter("morpheus_proxy_in_flight", "Requests holding a slot, by model.", "gauge")
+        self.buffered_bytes = Counter(
+            "morpheus_proxy_buffered_answer_bytes",
+            "Bytes of buffered (non-stream) answers held now, all models (at most max_buffered_bytes).",
+            "gauge",
+        )
+        self.answers_cut = Counter(
+            "morpheus_proxy_answers_cut_total",
+            "Buffered answers not written in full to their client, by model and reason "
+            "(write_timeout, total_timeout, client_gone).",
+        )
         self.capacity = Counter("morpheus_proxy_capacity", "Concurrent slots per model (0 = unlimited).", "gauge")
         self.config_info = Counter("morpheus_proxy_config_info", "The loaded config version (value 1).", "gauge")
         self.config_loaded = Counter(
@@ -132,7 +142,7 @@ class Metrics:
         metrics = (
             self.requests, self.latency, self.ttfb, self.overhead, self.rejections, self.upstream_errors,
             self.tokens, self.job_polls, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
-            self.upstream_connections, self.upstream_connects,
+            self.upstream_connections, self.upstream_connects, self.buffered_bytes, self.answers_cut,
         )  # fmt: skip
         lines: list[str] = []
         for m in metrics:

@@ -20,15 +20,16 @@ _KIND_PATHS = {
 
 
 def check_bearer(request: web.BaseRequest, token: str | None) -> bool:
-    """True when no token is configured or the request carries it (constant-time compare).
+    """True when no token is configured or the request carries it as a bearer token (constant-time compare; the
+    scheme in any case, as RFC 9110 has it).
 
     aiohttp hands over undecodable header bytes as surrogates; "surrogatepass" encodes any str, so a non-UTF-8
     bearer is simply a wrong token (a 401), never an encoding error (a 500).
     """
     if token is None:
         return True
-    got = request.headers.get("Authorization", "")
-    return got.startswith("Bearer ") and _same(got[7:], token)
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and _same(credentials.lstrip(" "), token)  # RFC 9110: any case, 1+ spaces
 
 
 def check_token_in(request: web.BaseRequest, token: str | None, header: str) -> bool:

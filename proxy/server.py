@@ -68,6 +68,10 @@ def data_handler(state: ProxyState) -> DataHandler:
     }
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        if state.client_token is None:  # the browser rule (proxy/browsers.py): with a token, the token decides
+            headers = request.headers
+            if (refused := state.browsers.refusal(headers.get("Host"), headers.get("Origin"))) is not None:
+                return intake.browser_refused(refused)
         found = routes.get(request.path)
         if found is not None:
             method, handler = found

@@ -39,6 +39,8 @@ class Settings:
     max_json_body_bytes: int = 16 * 1024 * 1024  # largest JSON request body (chat, embeddings, speech)
     request_read_timeout: float = 60.0  # reading a request body from the client, start to end
     max_response_bytes: int = 64 * 1024 * 1024  # a buffered (non-stream) upstream answer
+    max_buffered_bytes: int = 1024 * 1024 * 1024  # all buffered answers held at once, every model together
+    write_timeout: float = 120.0  # writing a buffered answer to the client, from when it is ready
     max_error_body_bytes: int = 64 * 1024  # an upstream error body: read this much, the rest dropped
     max_stream_bytes: int = 256 * 1024 * 1024  # a streamed answer (SSE, audio) relayed to the client, in all
     max_decoded_bytes: int = 16 * 1024 * 1024  # what a compressed upstream answer may inflate to
@@ -68,6 +70,8 @@ _POSITIVE = frozenset(
         "max_json_body_bytes",
         "request_read_timeout",
         "max_response_bytes",
+        "max_buffered_bytes",
+        "write_timeout",
         "max_error_body_bytes",
         "max_stream_bytes",
         "max_decoded_bytes",
@@ -88,6 +92,13 @@ def _out_of_range(settings: Settings) -> list[tuple[str, str]]:
             out.append((f.name, f"must be above 0 (got {value})"))
         elif value < 0:
             out.append((f.name, f"must be 0 or more (got {value})"))
+    if settings.max_buffered_bytes < settings.max_response_bytes:  # one answer at the cap could never be held
+        out.append(
+            (
+                "max_buffered_bytes",
+                f"must be at least max_response_bytes ({settings.max_buffered_bytes} < {settings.max_response_bytes})",
+            )
+        )
     return out
 
 

@@ -1,7 +1,10 @@
-"""Per-model concurrent slots that survive reloads.
+"""Per-model concurrent slots that survive reloads, and the bytes of buffered answers held at once.
 
 A gate is keyed by model id and outlives config versions: a reload changes its limit but never its in-flight
 count, and requests release on the gate they acquired. Acquire is synchronous on the fast path.
+
+A request holds its slot until its answer's last byte is written, so the slots bound the buffered answers
+of models that have slots; `AnswerBytes` bounds them all together, models with unlimited slots included.
 """
 
 from __future__ import annotations
@@ -98,3 +101,60 @@ class SlotRegistry:
 
     def total_in_flight(self) -> int:
         return sum(g.in_flight for g in self.gates.values())
+
+
+class AnswerBytes:
+    """Bytes of buffered (non-stream) answers held at once, every model together, at most `limit`.
+
+    A request takes an answer's declared length before reading it (or each piece as it arrives, when no
+    length is declared) and gives it all back when its answer is written or dropped. Takers wait in FIFO
+    order; the first in line is served before any later one, so a large answer is not starved by small ones.
+    """
+
+    __slots__ = ("held", "limit", "waiters")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    def try_take(self, n: int) -> bool:
+        if self.waiters or self.held + n > self.limit:
+            return False
+        self.held += n
+        return True
+
+    async def take(self, n: int, timeout: float) -> bool:
+        """Take `n` bytes, waiting for at most `timeout` seconds for other answers to give theirs back."""
+        if self.try_take(n):
+            return True
+        if timeout <= 0 or n > self.limit:
+            return False
+        waiter = (n, asyncio.get_running_loop().create_future())
+        fut = waiter[1]
+        self.waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await fut
+        except TimeoutError:
+            return fut.done() and not fut.cancelled()  # handed over in the deadline's own loop turn: ours
+        except BaseException:
+            if fut.done() and not fut.cancelled():
+                self.give(n)
+            raise
+        finally:
+            if waiter in self.waiters:
+                self.waiters.remove(waiter)
+                self._wake()  # the ones behind it may fit
+        return True
+
+    def give(self, n: int) -> None:
+        self.held -= n
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.waiters and self.held + self.waiters[0][0] <= self.limit:
+            n, fut = self.waiters.popleft()
+            if not fut.done():
+                self.held += n  # handed over: the waiter owns these bytes now
+                fut.set_result(None)

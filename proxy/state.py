@@ -7,9 +7,11 @@ route of a request in flight; slot gates live outside the snapshot so counts car
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proxy.browsers import BrowserRule
 from proxy.budget import FailureBudget
 from proxy.config import ModelsConfig, load_config
 from proxy.exceptions import ConfigError
@@ -43,12 +45,15 @@ class ProxyState:
         client_token: str | None = None,
         admin_token: str | None = None,
         metrics_open: bool = True,
+        allow_hosts: Iterable[str] = (),
+        allow_origins: Iterable[str] = (),
     ) -> None:
         self.config_path = Path(config_path)
         self.settings = settings
         self.client_token = client_token
         self.admin_token = admin_token
         self.metrics_open = metrics_open
+        self.browsers = BrowserRule(allow_hosts, allow_origins)  # the data plane's rule without a client token
         self.config: ModelsConfig | None = None
         self.slots = SlotRegistry()
         self.budget = FailureBudget(settings.failure_budget, settings.failure_window)

@@ -20,6 +20,7 @@ one line, or its traceback with `reconcile --traceback`. Messages never hold a s
     │   ├── ChainCheckError           (chain/reader.py: the contracts found there)
     │   ├── ChainMismatch             (chain/pool.py: endpoints on different chains)
     │   ├── AdminCallFailed           (observe/forwarder_admin.py: the forwarder's admin API, no usable answer)
+    │   │   └── UntrustedDestination  (not asked: the token would go to a host the operator does not trust)
     │   ├── ProxyReloadError          (apply/proxy_config.py: a proxy's API refused or did not answer)
     │   ├── GitError                  (watch/gitsync.py)
     │   │   └── NotACheckout

@@ -26,7 +26,7 @@ def make_plan(
     path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = DEFAULT_STATE_DIR
 ) -> tuple[Desired, Plan]:
     """Load, observe and plan (raises ValidationFailed, NetworkError, ChainCheckError, RpcError)."""
-    desired, warnings = load_desired(path)
+    desired, warnings = load_desired(path, environ)
     _, p = plan_for(desired, environ, tuple(str(w) for w in warnings), state_dir)
     return desired, p
 

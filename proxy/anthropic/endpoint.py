@@ -17,7 +17,7 @@ from proxy.anthropic.request import to_anthropic_request
 from proxy.anthropic.response import to_openai_error, to_openai_response, usage_from_anthropic
 from proxy.anthropic.stream import StreamTranslator
 from proxy.config import ModelRoute
-from proxy.downstream import OVERHEAD_MS, SSEDownstream
+from proxy.downstream import SSEDownstream
 from proxy.error_bodies import error_response
 from proxy.exceptions import TranslationError, UpstreamTimeout
 from proxy.hop import Hop, Trip, mask_key
@@ -94,9 +94,9 @@ class ClaudeChat:
             status, err = to_openai_error(resp.status, mask_key(route, raw))
             return await trip.error_out(status, json.dumps(err).encode(), resp.headers.get("Retry-After"))
         if sse is None:
-            raw = await trip.read(resp, self.settings.max_response_bytes)
+            answer_raw = await trip.read_answer(resp)
             try:
-                message = json.loads(raw)
+                message = json.loads(answer_raw)
                 if not isinstance(message, dict) or message.get("type") != "message":
                     # Any other JSON (an error object a gateway sends with 200, `{}`) would become an
                     # empty completion: the client would take it for the model's answer.
@@ -106,7 +106,9 @@ class ClaudeChat:
                 trip.failed("bad_body")
                 return error_response(502, "the upstream sent an unreadable answer", code="upstream_bad_response")
             trip.count_usage(answer["usage"])
-            return web.json_response(answer, headers={"x-proxy-overhead-ms": trip.request.get(OVERHEAD_MS, "0")})
+            out = json.dumps(answer).encode()
+            del answer_raw, message, answer  # only the answer's bytes are held while the client reads them
+            return await trip.plain_out(200, out, "application/json; charset=utf-8")
         trip.check_stream_length(resp)
         return await self._translate_stream(trip, resp, sse, StreamTranslator(include_usage, options.reasoning))
 

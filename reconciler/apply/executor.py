@@ -27,6 +27,7 @@ from reconciler.desired.model import Desired
 from reconciler.desired.modelsconfig import config_version, forwarder_file, router_file
 from reconciler.desired.references import BadReference, resolve
 from reconciler.market.units import format_mor
+from reconciler.observe.destinations import trusted_hosts
 from reconciler.observe.forwarder_admin import admin_token
 from reconciler.plan.model import (
     CHAIN_KINDS,
@@ -243,7 +244,7 @@ class Executor:
         if who is ProxyFile.ROUTER:
             assert proxy.router is not None and proxy.router.admin_url is not None
             auth = resolve(proxy.router.admin_auth, self.environ) if proxy.router.admin_auth else None
-            res = reload_router(proxy.router.admin_url, auth)
+            res = reload_router(proxy.router.admin_url, auth, trusted=trusted_hosts(self.environ))
             if res.restart_required:
                 self.done.notes.append(f"router: {res.message}")
             self.progress(f"router: {res.message}")
@@ -257,7 +258,7 @@ class Executor:
         expect = _file_version(path)
         if expect == self.confirmed:  # the write just before was confirmed served: the reload action is done
             return
-        res = reload_forwarder(proxy.admin_url, token, expect)
+        res = reload_forwarder(proxy.admin_url, token, expect, trusted=trusted_hosts(self.environ))
         self.progress(res.message)
         self.confirmed = expect
 

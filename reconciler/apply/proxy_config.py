@@ -18,7 +18,8 @@ import httpx
 
 from reconciler import EndpointUnusable, FileUnusable
 from reconciler.desired.modelsconfig import config_version
-from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin
+from reconciler.observe.destinations import TRUSTED_HOSTS_ENV, not_trusted, untrusted_host
+from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin, UntrustedDestination
 
 
 class ProxyWriteError(FileUnusable):
@@ -92,10 +93,22 @@ class ReloadResult:
     restart_required: bool = False
 
 
-def reload_forwarder(admin_url: str, token: str, expect_version: str, timeout: float = 10.0) -> ReloadResult:
+def untrusted_reload(what: str, host: str) -> str:
+    """Why a reload was not asked: its credential would go to `host`, neither loopback nor trusted."""
+    return (
+        f"{what}: {not_trusted(host)}; its credential goes only to loopback or to a host the operator trusts "
+        f"(--trust-host {host}, or {TRUSTED_HOSTS_ENV})"
+    )
+
+
+def reload_forwarder(
+    admin_url: str, token: str, expect_version: str, timeout: float = 10.0, trusted: frozenset[str] = frozenset()
+) -> ReloadResult:
     """Ask the forwarder to reload (its admin API), then confirm it serves `expect_version`."""
     try:
-        answer = ForwarderAdmin(admin_url, token).reload(timeout)
+        answer = ForwarderAdmin(admin_url, token, trusted).reload(timeout)
+    except UntrustedDestination as exc:
+        raise ProxyReloadError(untrusted_reload(f"forwarder admin API {admin_url}", exc.host)) from None
     except AdminCallFailed as exc:
         raise ProxyReloadError(f"forwarder admin API {admin_url} unreachable ({exc.cause})") from None
     if answer.status != 200:
@@ -109,9 +122,14 @@ def reload_forwarder(admin_url: str, token: str, expect_version: str, timeout: f
     return ReloadResult(True, version, f"forwarder serves version {expect_version[:12]}…")
 
 
-def reload_router(admin_url: str, basic_auth: str | None, timeout: float = 30.0) -> ReloadResult:
-    """POST {adminUrl}/config/models/reload with Basic auth `user:password` (a 404: restart needed)."""
+def reload_router(
+    admin_url: str, basic_auth: str | None, timeout: float = 30.0, trusted: frozenset[str] = frozenset()
+) -> ReloadResult:
+    """POST {adminUrl}/config/models/reload with Basic auth `user:password` (a 404: restart needed); the auth
+    goes only to loopback or a host in `trusted`."""
     auth = None
+    if basic_auth and (host := untrusted_host(admin_url, trusted)) is not None:
+        raise ProxyReloadError(untrusted_reload(f"router API {admin_url}", host))
     if basic_auth:
         user, _, password = basic_auth.partition(":")
         auth = httpx.BasicAuth(user, password)

@@ -1,6 +1,7 @@
 """What stops an apply before anything is sent, each check a function of the fresh plan: plan errors, a manual
 step (`ManualStepNeeded`, which a watcher reports as blocked rather than failed), too little gas money, a
-models-config that cannot be written, and a saved plan that no longer matches.
+models-config that cannot be written, a reload whose credential would go to a host the operator does not trust,
+and a saved plan that no longer matches.
 
 `apply --plan FILE` never executes the saved plan: it plans again, `check_saved_plan` refuses when the fresh
 plan differs from the saved one (another chain, Diamond or provider; another observed state; an action added,
@@ -10,13 +11,15 @@ gone or changed), and the fresh plan, equal to the one reviewed, is what runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from reconciler import GuardRefused
-from reconciler.apply.proxy_config import unwritable
+from reconciler.apply.proxy_config import untrusted_reload, unwritable
 from reconciler.chain.networks import Network
 from reconciler.desired.model import Desired
+from reconciler.observe.destinations import trusted_hosts, untrusted_host
 from reconciler.plan.model import Action, ActionKind, ManualStep, Plan, ProxyFile, Status, proxy_of
 
 
@@ -52,6 +55,35 @@ def refuse_unwritable(desired: Desired, plan: Plan) -> None:
         f"the {who} models-config cannot be written: {why}"
         for who, path in paths.items()
         if who in writes and path is not None and (why := unwritable(Path(path))) is not None
+    ]
+    if problems:
+        raise ApplyError("refusing to apply; nothing was sent:\n  " + "\n  ".join(problems))
+
+
+def refuse_untrusted(desired: Desired, plan: Plan, environ: Mapping[str, str] | None) -> None:
+    """Stop before any transaction when a models-config the plan changes would be reloaded with a credential
+    (`proxy.adminToken`, `proxy.router.adminAuth`) sent to a host that is neither loopback nor trusted by the
+    operator (`--trust-host`, `RECONCILE_TRUSTED_HOSTS`): found at the reload, the file was already written."""
+    proxy = desired.proxy
+    if proxy is None:
+        return
+    touched = {
+        proxy_of(a.subject)
+        for a in plan.pending
+        if a.kind in (ActionKind.PROXY_WRITE_CONFIG, ActionKind.PROXY_REMOVE, ActionKind.PROXY_RELOAD)
+    }
+    trusted = trusted_hosts(environ)
+    asked = {
+        ProxyFile.FORWARDER: ("forwarder admin API", proxy.admin_url if proxy.admin_token else None),
+        ProxyFile.ROUTER: (
+            "router API",
+            proxy.router.admin_url if proxy.router is not None and proxy.router.admin_auth else None,
+        ),
+    }
+    problems = [
+        untrusted_reload(f"{what} {url}", host)
+        for who, (what, url) in asked.items()
+        if who in touched and url and (host := untrusted_host(url, trusted)) is not None
     ]
     if problems:
         raise ApplyError("refusing to apply; nothing was sent:\n  " + "\n  ".join(problems))

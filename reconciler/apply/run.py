@@ -3,8 +3,9 @@
 The imperative shell around the pure planner. In order:
   lock (one apply per provider on this machine) -> finish what an earlier run left in the journal (or wait
   until the signer has nothing pending) -> observe + plan -> refuse on plan errors, a manual approve, a stale
-  saved plan or too little gas money (apply/refusals.py) -> ask -> execute the pending actions in plan order
-  (apply/executor.py) -> observe + plan again: converged when nothing is pending.
+  saved plan, too little gas money or a reload credential bound for an untrusted host (apply/refusals.py) -> ask
+  -> execute the pending actions in plan order (apply/executor.py) -> observe + plan again: converged when
+  nothing is pending.
 With a saved plan (`apply --plan FILE`) the plan executed is still the fresh one: the saved one is only
 compared with it, and a difference refuses the apply.
 """
@@ -21,7 +22,13 @@ from web3 import Web3
 
 from reconciler import DEFAULT_STATE_DIR
 from reconciler.apply.executor import Executed, Executor, Progress
-from reconciler.apply.refusals import ApplyError, check_saved_plan, refuse_unsafe, refuse_unwritable
+from reconciler.apply.refusals import (
+    ApplyError,
+    check_saved_plan,
+    refuse_unsafe,
+    refuse_untrusted,
+    refuse_unwritable,
+)
 from reconciler.apply.writer import ProviderWriter, open_writer, state_path
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.journal import Journal, TxRecord
@@ -97,6 +104,7 @@ def _apply_locked(
         check_saved_plan(opts.saved_plan, plan, network, desired)
     refuse_unsafe(plan, _observed.chain.signer_eth_balance)
     refuse_unwritable(desired, plan)
+    refuse_untrusted(desired, plan, environ)
     result = ApplyResult(plan=plan, final=None)
     for rec in resumed:  # an earlier run's transactions this run sent and saw mined: their MOR is this run's
         result.count(rec)

@@ -10,7 +10,8 @@ One endpoint down must not stop a provider, so `network.rpcUrls` may name severa
 - a signed transaction goes to every healthy endpoint (the same bytes: a duplicate is impossible), and the
   nonce is the highest pending count any of them reports;
 - `health` tells each endpoint's state by its label, never by its URL (it may embed an API key).
-With one endpoint the pool adds no call: it is then the endpoint client with a health record.
+With one endpoint the pool adds no call: it is then the endpoint client with a health record (its head is
+looked at only when asked: `status` and the watcher's metrics show it).
 """
 
 from __future__ import annotations
@@ -176,8 +177,9 @@ class EndpointPool(JSONBaseProvider):
         return healthy + lagging + down
 
     def refresh_heads(self, force: bool = False) -> None:
-        """Look at every endpoint's head (one quick call each) at most every HEAD_TTL seconds."""
-        if len(self.endpoints) == 1:
+        """Look at every endpoint's head (one quick call each) at most every HEAD_TTL seconds; `force`: now, even
+        the head of a lone endpoint (which reads never need: there is nothing to compare it with)."""
+        if len(self.endpoints) == 1 and not force:
             return
         now = self._clock()
         if not force and now - self._heads_at < HEAD_TTL:

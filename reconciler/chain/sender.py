@@ -31,9 +31,9 @@ from eth_typing import HexStr
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import TxParams
+from web3.types import BlockIdentifier, RPCEndpoint, TxParams
 
-from reconciler import LockBusy, TransactionFailed
+from reconciler import LockBusy, ReconcileError, TransactionFailed
 from reconciler.chain.faults import crash_point
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.chain.reverts import ErrorDecoder
@@ -46,6 +46,8 @@ REPLACEMENT_BUMP_PERCENT = 15  # nodes require >= 10% (geth) / 12.5%; a little m
 PRIORITY_FEE_FLOOR = 10**6  # 0.001 gwei: L2s often report 0
 REORG_WINDOW = 128  # blocks: a journaled "mined" transaction this recent is checked again by resume()
 DROP_GRACE = 1.0  # seconds without a receipt before asking whether the node still knows the transaction
+TRACE_TOP_CALL = {"tracer": "callTracer", "tracerConfig": {"onlyTopCall": True}}  # geth's, offered widely
+_NOT_OFFERED = re.compile(r"\bmethod\b.*\b(not|unsupported|unknown|disabled)\b|not supported", re.IGNORECASE)
 
 
 def gas_limit(estimate: int) -> int:
@@ -406,18 +408,77 @@ class TxSender:
         return None
 
     def _why(self, record: TxRecord) -> str:
-        """Replay a reverted transaction as a call at its block to read the revert data."""
+        """Why a mined transaction reverted, in words: traced where the endpoint can (exact), else replayed as a
+        call at the block before (what a revert that was there already shows), else on its own block, where the
+        reason is only probable (the transactions after it in that block are included); else what was tried.
+
+        Replaying at the block before misses a cause in the same block (a right revoked by an earlier transaction
+        of that block): the trace does not, and the mined block's replay usually does not either."""
+        tried: list[str] = []
+        traced = self._traced(record.tx_hash, tried)
+        if traced is not None:
+            return traced
         try:
             tx = self.w3.eth.get_transaction(record.tx_hash)  # type: ignore[arg-type]
-            self.w3.eth.call(
-                {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]},
-                block_identifier=int(tx["blockNumber"]) - 1 if tx.get("blockNumber") else "latest",
-            )
-        except (ContractCustomError, ContractLogicError) as exc:
-            return self.explain(exc)
         except Exception as exc:  # best effort: the revert itself is already known
-            return f"reason unavailable ({type(exc).__name__})"
-        return "reason unavailable"
+            return (
+                f"reason unavailable (tried: {'; '.join([*tried, f'reading the transaction: {type(exc).__name__}'])})"
+            )
+        call: TxParams = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
+        if tx.get("blockNumber") is None:  # not in a block (any more): the chain as it is now is all there is
+            reason, note = self._replayed(call, "latest")
+            return reason or f"reason unavailable (tried: {'; '.join([*tried, f'replay at the latest block: {note}'])})"
+        block = int(tx["blockNumber"])
+        reason, note = self._replayed(call, block - 1)
+        if reason is not None:
+            return reason
+        tried.append(f"replay at block {block - 1}: {note}")
+        reason, note = self._replayed(call, block)
+        if reason is not None:
+            return (
+                f"probable reason (replayed on block {block}, with the transactions after it in that block): {reason}"
+            )
+        tried.append(f"replay on block {block}: {note}")
+        return f"reason unavailable (tried: {'; '.join(tried)})"
+
+    def _traced(self, tx_hash: str, tried: list[str]) -> str | None:
+        """The revert as `debug_traceTransaction` saw it (the top call only), or None, noting why, in `tried`."""
+        method = "debug_traceTransaction"
+        try:
+            answer: Any = self.w3.provider.make_request(RPCEndpoint(method), [tx_hash, TRACE_TOP_CALL])
+        except ReconcileError as exc:  # the endpoint client's errors name the endpoint by its label, not its URL
+            tried.append(f"{method}: {exc}")
+            return None
+        except Exception as exc:  # a plain provider's errors may hold the URL: the kind only
+            tried.append(f"{method}: {type(exc).__name__}")
+            return None
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if error is not None:
+            text = str(error.get("message", error) if isinstance(error, dict) else error)
+            code = error.get("code") if isinstance(error, dict) else None
+            offered = code != -32601 and not _NOT_OFFERED.search(text)
+            tried.append(f"{method}: {'refused (' + text[:120] + ')' if offered else 'not offered by the endpoint'}")
+            return None
+        frame = answer.get("result") if isinstance(answer, dict) else None
+        failure = frame.get("error") if isinstance(frame, dict) else None
+        if not failure:
+            tried.append(f"{method}: no failure in the trace")
+            return None
+        output = str(frame.get("output") or "0x") if isinstance(frame, dict) else "0x"
+        decoded = self.decoder.decode(output) if len(output) > 2 else None
+        if decoded is not None:
+            return str(decoded)
+        return f"{failure} (no revert data)" if "revert" in str(failure).lower() else str(failure)
+
+    def _replayed(self, call: TxParams, block: BlockIdentifier) -> tuple[str | None, str]:
+        """The call replayed at `block`: (its revert reason, "") when it reverts, else (None, what happened)."""
+        try:
+            self.w3.eth.call(call, block_identifier=block)
+        except (ContractCustomError, ContractLogicError) as exc:
+            return self.explain(exc), ""
+        except Exception as exc:  # best effort: the revert itself is already known
+            return None, f"failed ({type(exc).__name__})"
+        return None, "no revert"
 
     # --- crash recovery and stuck transactions ------------------------------------------------------
 

@@ -18,6 +18,7 @@ from eth_account.signers.local import LocalAccount
 from reconciler import DesiredStateInvalid
 from reconciler.desired.model import SignerSpec
 from reconciler.desired.references import BadReference, Reference, parse_reference, resolve
+from reconciler.desired.secrets import key_file_refusal
 
 
 class SignerError(DesiredStateInvalid):
@@ -25,6 +26,9 @@ class SignerError(DesiredStateInvalid):
 
 
 def load_key(ref: Reference, environ: Mapping[str, str] | None = None) -> LocalAccount:
+    """The account of a key reference; a key file that group or others can open is refused, as ssh refuses one."""
+    if (refusal := key_file_refusal(ref)) is not None:
+        raise SignerError(refusal)
     value = resolve(ref, environ)
     if value is None:
         raise SignerError(f"the private key reference {ref} has no value here")

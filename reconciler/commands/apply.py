@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler import FileUnusable
-from reconciler.commands.options import state_dir_option
+from reconciler.commands.options import state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 from reconciler.desired.loader import load_desired
 
@@ -94,6 +94,7 @@ def _confirm_with(auto_approve: bool) -> object:
     show_default=True,
     help="Seconds to wait per batch.",
 )
+@trust_host_option
 def apply_cmd(
     path: Path | None,
     plan_file: Path | None,
@@ -102,9 +103,10 @@ def apply_cmd(
     legacy_tx: bool,
     speed_up: bool,
     receipt_timeout: float,
+    trust_hosts: tuple[str, ...],
 ) -> None:
     """Plan PATH (or load --plan), confirm, send the transactions and write the proxy configs; exit 0 when converged."""
-    sys.exit(run_apply(path, plan_file, auto_approve, state_dir, legacy_tx, speed_up, receipt_timeout))
+    sys.exit(run_apply(path, plan_file, auto_approve, state_dir, legacy_tx, speed_up, receipt_timeout, trust_hosts))
 
 
 @handled
@@ -116,8 +118,10 @@ def run_apply(
     legacy_tx: bool,
     speed_up: bool,
     receipt_timeout: float,
+    trust_hosts: tuple[str, ...] = (),
 ) -> int:
     from reconciler.apply.run import ApplyOptions, apply_desired
+    from reconciler.observe.destinations import with_trusted_hosts
     from reconciler.render.text import render_text
 
     saved: Plan | None = None
@@ -140,10 +144,11 @@ def run_apply(
         confirm=_confirm_with(auto_approve),  # type: ignore[arg-type]
         progress=_echo_err,
     )
-    desired, warnings = load_desired(path)
+    environ = with_trusted_hosts(os.environ, trust_hosts)
+    desired, warnings = load_desired(path, environ)
     for w in warnings:
         _echo_err(str(w))
-    result = apply_desired(desired, os.environ, opts)
+    result = apply_desired(desired, environ, opts)
     for note in result.notes:
         click.echo(note)
     if result.applied or result.txs:  # or an earlier run's transactions, re-sent and mined here

@@ -58,7 +58,10 @@ def run_approve(
     from reconciler.chain.signer import key_options, load_given_key
 
     key = key_options(key_ref, keystore, password_ref, Path.cwd())
-    desired, _warnings = load_desired(path)
+    from reconciler.desired.secrets import flag_uses
+
+    given = flag_uses(key.key, key.password) if key is not None else ()
+    desired, _warnings = load_desired(path, environ, given)
     amount = None if amount_text is None else parse_amount(amount_text)
     want = allowance_need(desired, environ, amount, state_dir)
     if not want.need:

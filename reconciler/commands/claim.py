@@ -94,4 +94,5 @@ def render_report(r: ClaimReport, names: Mapping[str, str]) -> str:
         )
     if r.live_sessions:
         lines.append(f"{r.live_sessions} session(s) still live: claimable once they end")
+    lines += [f"note: {note}" for note in r.notes]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,8 @@ from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handl
 from reconciler.commands.provider_key import password_prompt
 from reconciler.desired.loader import load_desired
 
+PAST = {"grant": "granted", "revoke": "revoked"}  # what each sending verb says once done
+
 
 @click.command("delegate")
 @click.argument("path", type=click.Path(path_type=Path))
@@ -71,7 +73,10 @@ def run_delegate(
     from reconciler.plan.context import delegate_command
 
     key = key_options(key_ref, keystore, password_ref, Path.cwd())
-    desired, _warnings = load_desired(path)
+    from reconciler.desired.secrets import flag_uses
+
+    given = flag_uses(key.key, key.password) if key is not None else ()
+    desired, _warnings = load_desired(path, environ, given)
     needed = rights_needed(desired)
     if rights_text is not None:
         rights = parse_rights(rights_text)
@@ -91,13 +96,14 @@ def run_delegate(
         click.echo(f"missing: {', '.join(missing)}; grant them: {delegate_command(desired)}")
         return EXIT_PENDING
     enable = verb == "grant"
+    done_word = PAST[verb]
     todo = changes(d, rights, enable)
     if not todo:
-        click.echo(f"nothing to {verb}: {', '.join(rights)} already {'granted' if enable else 'revoked'}")
+        click.echo(f"nothing to {verb}: {', '.join(rights)} already {done_word}")
         return EXIT_OK
     if key is None:
         raise DelegateError(
-            f"rights are {verb}ed by the provider wallet {d.provider}: give its key with --key-ref file:PATH "
+            f"rights are {done_word} by the provider wallet {d.provider}: give its key with --key-ref file:PATH "
             "(a 0600 file, never the key itself on a command line) or --keystore PATH (an encrypted keystore)"
         )
     account = cold_key(d, load_given_key(key, environ, password_prompt()))
@@ -109,5 +115,5 @@ def run_delegate(
     done = send_rights(d, account, todo, enable, state_dir, progress)
     for rec in done:
         click.echo(f"{rec.action}: tx {rec.tx_hash} (block {rec.block})")
-    click.echo(f"{verb}ed {', '.join(todo)}; `reconcile delegate {path} check` reads them back")
+    click.echo(f"{done_word} {', '.join(todo)}; `reconcile delegate {path} check` reads them back")
     return EXIT_OK

@@ -20,6 +20,20 @@ def state_dir_option(help_text: str) -> Callable[[F], F]:
     )
 
 
+def trust_host_option(f: F) -> F:
+    """`--trust-host HOST` (repeatable): a host the forwarder's admin token and the router's admin auth may be sent
+    to besides loopback, added to `RECONCILE_TRUSTED_HOSTS` (reconciler.observe.destinations). Outside the
+    desired state on purpose: a pull request edits the YAML, not the operator's command line or environment."""
+    return click.option(
+        "--trust-host",
+        "trust_hosts",
+        metavar="HOST",
+        multiple=True,
+        help="Send the forwarder's admin token (and the router's admin auth) to HOST too; loopback is always "
+        "trusted, any other host only when given here or in RECONCILE_TRUSTED_HOSTS. Repeatable.",
+    )(f)
+
+
 def keystore_options(f: F) -> F:
     """`--keystore` + `--password-ref`: the provider wallet's key kept encrypted (approve, delegate), the same on both."""
     f = click.option(

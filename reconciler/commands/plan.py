@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from reconciler import DEFAULT_STATE_DIR
+from reconciler.commands.options import state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
 
 
@@ -24,15 +26,34 @@ from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handl
 )
 @click.option("--verbose", is_flag=True, help="Show RPC round trips, dependencies and costs of reported entries.")
 @click.option("--require-proxy", is_flag=True, help="Fail when the forwarder's admin API cannot be reached.")
+@state_dir_option("Where what the chain reader learned of the registry is kept (shared with apply); nothing else.")
+@trust_host_option
 def plan_cmd(
-    path: Path, fmt: str, out: Path | None, detailed_exitcode: bool, verbose: bool, require_proxy: bool
+    path: Path,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    verbose: bool,
+    require_proxy: bool,
+    state_dir: Path,
+    trust_hosts: tuple[str, ...],
 ) -> None:
     """Observe the chain and the proxy, diff against PATH and print what would change, with its cost."""
-    sys.exit(run_plan(path, fmt, out, detailed_exitcode, verbose, require_proxy))
+    sys.exit(run_plan(path, fmt, out, detailed_exitcode, verbose, require_proxy, state_dir, trust_hosts))
 
 
 @handled
-def run_plan(path: Path, fmt: str, out: Path | None, detailed: bool, verbose: bool, require_proxy: bool) -> int:
+def run_plan(
+    path: Path,
+    fmt: str,
+    out: Path | None,
+    detailed: bool,
+    verbose: bool,
+    require_proxy: bool,
+    state_dir: Path = DEFAULT_STATE_DIR,
+    trust_hosts: tuple[str, ...] = (),
+) -> int:
+    from reconciler.observe.destinations import with_trusted_hosts
     from reconciler.pipeline import make_plan
     from reconciler.plan.codec import plan_to_json
     from reconciler.render.markdown import render_markdown
@@ -41,7 +62,7 @@ def run_plan(path: Path, fmt: str, out: Path | None, detailed: bool, verbose: bo
     if out is not None and (problem := _out_problem(out)) is not None:
         click.echo(f"error: --out {out}: {problem}", err=True)  # said before the chain is read, not after
         return EXIT_ERROR
-    _desired, p = make_plan(path, os.environ)
+    _desired, p = make_plan(path, with_trusted_hosts(os.environ, trust_hosts), state_dir)
     if fmt == "json":
         click.echo(json.dumps(plan_to_json(p), indent=2))
     elif fmt == "markdown":

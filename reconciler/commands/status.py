@@ -8,13 +8,14 @@ starts without it.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
-from reconciler.commands.options import state_dir_option
+from reconciler.commands.options import state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_OK, handled
 
 
@@ -22,14 +23,23 @@ from reconciler.commands.outcome import EXIT_OK, handled
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @state_dir_option("html: the watcher's state directory, for its last runs and the 30-day chart (read only).")
-def status_cmd(path: Path, fmt: str, state_dir: Path) -> None:
+@trust_host_option
+def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...]) -> None:
     """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
-    sys.exit(run_status(path, fmt, state_dir=state_dir))
+    sys.exit(run_status(path, fmt, state_dir=state_dir, trust_hosts=trust_hosts))
 
 
 @handled
-def run_status(path: Path, fmt: str, environ: Mapping[str, str] | None = None, state_dir: Path | None = None) -> int:
+def run_status(
+    path: Path,
+    fmt: str,
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+    trust_hosts: tuple[str, ...] = (),
+) -> int:
+    from reconciler.observe.destinations import with_trusted_hosts
     from reconciler.status.report import status_output
 
-    click.echo(status_output(path, fmt, environ, state_dir), nl=False)
+    env = with_trusted_hosts(os.environ if environ is None else environ, trust_hosts)
+    click.echo(status_output(path, fmt, env, state_dir), nl=False)
     return EXIT_OK

@@ -10,13 +10,23 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import click
 
-from reconciler.commands.options import state_dir_option
+from reconciler.commands.options import state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
+
+
+@dataclass(frozen=True)
+class HttpAccess:
+    """Who else the HTTP surface serves (without a token) and how long a login lasts."""
+
+    hosts: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()
+    cookie_max_age: float = 7 * 86400
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -61,6 +71,28 @@ def _host_port(value: str) -> tuple[str, int]:
     help="env:NAME or file:PATH holding the token for the HTTP surface: a bearer token for /metrics, typed once "
     "into the page's login form (never printed). Required off loopback.",
 )
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Without --http-token, also serve requests whose Host is NAME (repeatable); other names get 421.",
+)
+@click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Without --http-token, also serve web pages of ORIGIN, e.g. https://grafana.example (repeatable); other "
+    "origins get 403.",
+)
+@click.option(
+    "--http-cookie-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="A login on the status page lasts this long; then the form asks for the token again.",
+)
 @click.option("--no-page", is_flag=True, help="Serve only /metrics and /healthz (no status page, no extra reading).")
 @click.option(
     "--git-pull", type=click.FloatRange(min=0.1), metavar="SECONDS", help="Fast-forward PATH's git checkout this often."
@@ -80,6 +112,7 @@ def _host_port(value: str) -> tuple[str, int]:
 )
 @click.option("--suspend", is_flag=True, help="Pause auto-apply of the watchers using --state-dir, then exit.")
 @click.option("--resume", "resume_", is_flag=True, help="Lift --suspend (and a writer-conflict stop), then exit.")
+@trust_host_option
 def watch_cmd(
     path: Path | None,
     interval: float,
@@ -94,7 +127,11 @@ def watch_cmd(
     suspend: bool,
     resume_: bool,
     http_token: str | None,
+    allow_hosts: tuple[str, ...],
+    allow_origins: tuple[str, ...],
+    http_cookie_days: float,
     no_page: bool,
+    trust_hosts: tuple[str, ...],
 ) -> None:
     """Keep the provider converged: re-plan on file, chain, forwarder, git and timer changes; apply or alert."""
     sys.exit(
@@ -113,6 +150,8 @@ def watch_cmd(
             resume_,
             http_token,
             not no_page,
+            HttpAccess(allow_hosts, allow_origins, http_cookie_days * 86400),
+            trust_hosts,
         )
     )
 
@@ -133,10 +172,14 @@ def run_watch(
     resume_: bool,
     http_token_ref: str | None = None,
     page: bool = True,
+    access: HttpAccess | None = None,
+    trust_hosts: tuple[str, ...] = (),
 ) -> int:
     from reconciler import ReconcileError
     from reconciler.desired.references import BadReference, parse_reference, resolve
-    from reconciler.status.auth import refusal
+    from reconciler.desired.secrets import SecretUse, flag_uses
+    from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.status.auth import refusal, token_refusal
     from reconciler.status.board import Board
     from reconciler.status.forwarder_figures import Sampler
     from reconciler.status.server import WatchServer
@@ -160,11 +203,14 @@ def run_watch(
         click.echo("error: give the desired-state PATH to watch", err=True)
         return EXIT_ERROR
     hook = None
+    given: tuple[SecretUse, ...] = ()
     if webhook_ref:
         try:
-            url = resolve(parse_reference(webhook_ref, Path.cwd()), os.environ)
+            hook_ref = parse_reference(webhook_ref, Path.cwd())
         except BadReference as exc:
             raise BadReference(f"--webhook: {exc}") from None
+        given = flag_uses(webhook=hook_ref)  # held to the desired state's secrets' rules at each load
+        url = resolve(hook_ref, os.environ)
         if url is None:
             click.echo(f"error: --webhook {webhook_ref} has no value here", err=True)
             return EXIT_ERROR
@@ -188,13 +234,23 @@ def run_watch(
         except click.BadParameter as exc:
             click.echo(f"error: --http-listen: {exc.message}", err=True)
             return EXIT_ERROR
-        why = refusal(host, token)
+        why = refusal(host, token) or (token_refusal(token) if token is not None else None)
         if why is not None:
             click.echo(f"error: {why}", err=True)
             return EXIT_ERROR
         board = Board(state_dir, Sampler()) if page else None
         try:
-            server = WatchServer(metrics, host, port, token, board.doc if board else None).start()
+            access = access or HttpAccess()
+            server = WatchServer(
+                metrics,
+                host,
+                port,
+                token,
+                board.doc if board else None,
+                allow_hosts=access.hosts,
+                allow_origins=access.origins,
+                cookie_max_age=access.cookie_max_age,
+            ).start()
         except OSError as exc:
             click.echo(f"error: --http-listen {metrics_listen}: {exc.strerror or exc}", err=True)
             return EXIT_ERROR
@@ -213,8 +269,9 @@ def run_watch(
         poll=poll,
         git_pull=git_pull,
         webhook=hook,
+        given=given,
         metrics=metrics,
-        environ=dict(os.environ),
+        environ=with_trusted_hosts(os.environ, trust_hosts),
         out=out,
         err=lambda line: click.echo(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),

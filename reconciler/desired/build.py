@@ -8,7 +8,7 @@ its key and a URL the forwarder can call (so nothing validates that would genera
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from reconciler.desired.model import (
     UpstreamSpec,
 )
 from reconciler.desired.references import BadReference, Reference, parse_reference
+from reconciler.desired.secrets import Role, SecretUse, check_uses
 from reconciler.desired.yamlsource import Path_
 from reconciler.market import ids
 from reconciler.market.pricing import SECONDS_PER_YEAR, price_from_cost, to_fraction
@@ -52,6 +53,7 @@ class _Builder:
     def __init__(self, locate: Callable[[Path_], Location]) -> None:
         self.locate = locate
         self.diags: list[Diagnostic] = []
+        self.secrets: dict[SecretUse, Path_] = {}  # every field that takes a secret, with where it was written
 
     def error(self, path: Path_, message: str) -> None:
         self.diags.append(Diagnostic(self.locate(path), format_path(path), message))
@@ -80,6 +82,30 @@ class _Builder:
             self.error(path, str(exc))
             return None
 
+    def secret(self, value: Any, path: Path_, role: Role, key: bool = False) -> Reference | None:
+        """A reference to a secret of `role`, remembered for the checks of reconciler.desired.secrets."""
+        ref = self.ref(value, path)
+        if ref is not None:
+            self.secrets[SecretUse(format_path(path), role, ref, key)] = path
+        return ref
+
+    def check_secrets(self, environ: Mapping[str, str] | None, given: tuple[SecretUse, ...] = ()) -> None:
+        """The desired state's secrets with those the command line `given` (first: a conflict is then reported
+        at the YAML's field, naming the flag)."""
+        for use in given:
+            self.secrets = {use: (), **self.secrets}
+        check_uses(
+            list(self.secrets),
+            lambda use: Path(self.locate(self.secrets[use]).file),
+            environ,
+            lambda use, message: self.error(self.secrets[use], self._named(use, message)),
+            lambda use, message: self.warn(self.secrets[use], self._named(use, message)),
+        )
+
+    def _named(self, use: SecretUse, message: str) -> str:
+        """A flag's secret has no YAML path to be reported at: its message starts with the flag's name."""
+        return message if self.secrets[use] else f"{use.field}: {message}"
+
     def rel_path(self, value: str, path: Path_) -> str:
         p = Path(value).expanduser()
         return str(p if p.is_absolute() else (self.base_dir(path) / p).resolve())
@@ -103,8 +129,14 @@ def _endpoint_problem(endpoint: str) -> str | None:
 
 
 def build_desired(
-    data: dict[str, Any], locate: Callable[[Path_], Location], sources: tuple[str, ...]
+    data: dict[str, Any],
+    locate: Callable[[Path_], Location],
+    sources: tuple[str, ...],
+    environ: Mapping[str, str] | None = None,
+    given: tuple[SecretUse, ...] = (),
 ) -> tuple[Desired | None, list[Diagnostic]]:
+    """`environ`: where `env:` references are read to tell whether two roles share one secret (None: os.environ);
+    `given`: secrets the command line names (`--key-ref`, `--webhook`), held to the same rules."""
     b = _Builder(locate)
     network = _network(b, data["network"])
     signer = _signer(b, data["signer"])
@@ -136,6 +168,7 @@ def build_desired(
         )
     if any(not m.absent for m in models) and proxy is None:
         b.error(("models",), "models are declared but there is no proxy section (proxy.modelsConfigPath)")
+    b.check_secrets(environ, given)
     if any(d.severity is Severity.ERROR for d in b.diags):
         return None, b.diags
     desired = Desired(
@@ -166,7 +199,7 @@ def _network(b: _Builder, n: dict[str, Any]) -> NetworkSpec:
         b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:BASE_RPC_URL) or 'rpcUrls'")
     if preset is None and not given:
         b.error(("network",), "missing required field 'rpcUrl' (a reference such as env:RPC_URL) or 'rpcUrls'")
-    urls = [b.ref(u, ("network", "rpcUrls", k)) for k, u in enumerate(n.get("rpcUrls") or [])]
+    urls = [b.secret(u, ("network", "rpcUrls", k), Role.CHAIN) for k, u in enumerate(n.get("rpcUrls") or [])]
     for key in ("fromBlock", "logBlockRange"):
         if key in n:
             b.warn(
@@ -179,7 +212,7 @@ def _network(b: _Builder, n: dict[str, Any]) -> NetworkSpec:
         chain_id=n.get("chainId"),
         diamond=ids.checksum(n["diamond"]) if "diamond" in n else None,
         mor=ids.checksum(n["mor"]) if "mor" in n else None,
-        rpc_url=b.ref(n.get("rpcUrl"), ("network", "rpcUrl")),
+        rpc_url=b.secret(n.get("rpcUrl"), ("network", "rpcUrl"), Role.CHAIN),
         devnet_dir=b.rel_path(n["devnetDir"], ("network", "devnetDir")) if "devnetDir" in n else None,
         log_block_range=n.get("logBlockRange", 10_000),
         from_block=n.get("fromBlock", 0),
@@ -194,9 +227,9 @@ def _signer(b: _Builder, s: dict[str, Any]) -> SignerSpec:
         b.error(("signer",), "give exactly one of privateKey (a reference) or keystore (+ password reference)")
     return SignerSpec(
         address=ids.checksum(s["address"]),
-        private_key=b.ref(s.get("privateKey"), ("signer", "privateKey")),
+        private_key=b.secret(s.get("privateKey"), ("signer", "privateKey"), Role.CHAIN, key=True),
         keystore=b.rel_path(s["keystore"], ("signer", "keystore")) if "keystore" in s else None,
-        password=b.ref(s.get("password"), ("signer", "password")),
+        password=b.secret(s.get("password"), ("signer", "password"), Role.CHAIN, key=True),
     )
 
 
@@ -208,7 +241,7 @@ def _upstream(b: _Builder, name: str, u: dict[str, Any]) -> UpstreamSpec:
             f"upstream '{name}': resaleAllowed must be true, your acknowledgement that its terms of service "
             "allow resale (many forbid it)",
         )
-    ref = b.ref(u["apiKey"], (*path, "apiKey")) if "apiKey" in u else None
+    ref = b.secret(u["apiKey"], (*path, "apiKey"), Role.UPSTREAM) if "apiKey" in u else None
     return UpstreamSpec(
         name=name,
         base_url=u["baseUrl"].rstrip("/"),
@@ -459,7 +492,7 @@ def _proxy(b: _Builder, p: dict[str, Any]) -> ProxySpec:
             models_config_path=b.rel_path(r["modelsConfigPath"], (*path, "router", "modelsConfigPath")),
             url=r.get("url"),
             admin_url=r.get("adminUrl"),
-            admin_auth=b.ref(r.get("adminAuth"), (*path, "router", "adminAuth")),
+            admin_auth=b.secret(r.get("adminAuth"), (*path, "router", "adminAuth"), Role.ROUTER_ADMIN),
         )
         if r
         else None
@@ -467,8 +500,8 @@ def _proxy(b: _Builder, p: dict[str, Any]) -> ProxySpec:
     return ProxySpec(
         models_config_path=b.rel_path(p["modelsConfigPath"], (*path, "modelsConfigPath")),
         admin_url=p.get("adminUrl"),
-        admin_token=b.ref(p.get("adminToken"), (*path, "adminToken")),
-        client_token=b.ref(p.get("clientToken"), (*path, "clientToken")),
+        admin_token=b.secret(p.get("adminToken"), (*path, "adminToken"), Role.ADMIN),
+        client_token=b.secret(p.get("clientToken"), (*path, "clientToken"), Role.CLIENT),
         forwarder_url=p.get("forwarderUrl"),
         router=router,
     )

@@ -6,7 +6,7 @@ touches the network.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from reconciler.desired.build import build_desired
 from reconciler.desired.diagnostics import Diagnostic, Location, Severity, ValidationFailed, format_path
 from reconciler.desired.model import Desired
 from reconciler.desired.schema import desired_state_validator, explain
+from reconciler.desired.secrets import SecretUse
 from reconciler.desired.yamlsource import Path_, parse_yaml
 
 MERGED_MAPPINGS = ("upstreams",)
@@ -125,8 +126,12 @@ def _merge_one(
             copy_locations((key,), (key,))
 
 
-def load_desired(path: Path) -> tuple[Desired, list[Diagnostic]]:
-    """Load and validate. Returns (desired, warnings); raises ValidationFailed with every error found."""
+def load_desired(
+    path: Path, environ: Mapping[str, str] | None = None, given: tuple[SecretUse, ...] = ()
+) -> tuple[Desired, list[Diagnostic]]:
+    """Load and validate. Returns (desired, warnings); raises ValidationFailed with every error found.
+    `environ` (None: os.environ) is read only to tell whether two roles share one secret, never shown; `given`:
+    the secrets a command's flags name (reconciler.desired.secrets), checked with the desired state's."""
     merged, diags = merge_sources(path)
     if not any(d.severity is Severity.ERROR for d in diags):
         for error in desired_state_validator().iter_errors(merged.data):
@@ -134,7 +139,7 @@ def load_desired(path: Path) -> tuple[Desired, list[Diagnostic]]:
                 diags.append(Diagnostic(merged.locate(p), format_path(p), message))
     desired: Desired | None = None
     if not any(d.severity is Severity.ERROR for d in diags):
-        desired, more = build_desired(merged.data, merged.locate, tuple(merged.files))
+        desired, more = build_desired(merged.data, merged.locate, tuple(merged.files), environ, given)
         diags += more
     diags = _sorted(diags)
     if desired is None or any(d.severity is Severity.ERROR for d in diags):

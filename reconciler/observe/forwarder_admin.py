@@ -3,7 +3,9 @@
 Why one client: the observer, `reconcile status`, apply's reload confirmation, the watcher's poller and the
 status page's sampler all ask the same API (proxy/admin.py) with the same bearer token. Here alone are its
 routes, its headers and `proxy.adminToken` resolved; a call that gets no usable answer raises
-`AdminCallFailed`, which names the HTTP status or what failed, never the token.
+`AdminCallFailed`, which names the HTTP status or what failed, never the token. The token goes only to a loopback
+host or one the operator trusts (reconciler.observe.destinations); anywhere else nothing is sent
+(`UntrustedDestination`), whichever command asks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from reconciler import EndpointUnusable
 from reconciler.desired.model import Desired, ProxySpec
 from reconciler.desired.modelsconfig import entry_from_json
 from reconciler.desired.references import resolve
+from reconciler.observe.destinations import not_trusted, trusted_hosts, untrusted_host
 from reconciler.observe.model import ModelsConfigState
 from reconciler.observe.prometheus import MetricSample, parse
 
@@ -36,6 +39,15 @@ class AdminCallFailed(EndpointUnusable):
         self.path, self.status, self.cause = path, status, cause
         answered = f"answered {status}" if status is not None else f"unreachable ({cause})"
         super().__init__(f"forwarder {path} {answered}")
+
+
+class UntrustedDestination(AdminCallFailed):
+    """Not asked: the token would go to `host`, neither loopback nor trusted by the operator; nothing was sent."""
+
+    def __init__(self, path: str, host: str) -> None:
+        super().__init__(path, None, "untrusted destination")
+        self.host = host
+        self.args = (not_trusted(host),)
 
 
 @dataclass(frozen=True)
@@ -58,10 +70,12 @@ def admin_token(proxy: ProxySpec | None, environ: Mapping[str, str] | None = Non
 
 @dataclass(frozen=True)
 class ForwarderAdmin:
-    """The admin API at `url`, asked with `token` as the bearer (None: without one, as on loopback)."""
+    """The admin API at `url`, asked with `token` as the bearer (None: without one, as on loopback); the token
+    goes only to loopback or to a host in `trusted` (the operator's `--trust-host`, `RECONCILE_TRUSTED_HOSTS`)."""
 
     url: str
     token: str | None = None
+    trusted: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, desired: Desired, environ: Mapping[str, str] | None = None) -> ForwarderAdmin | None:
@@ -69,18 +83,24 @@ class ForwarderAdmin:
         proxy = desired.proxy
         if proxy is None or not proxy.admin_url:
             return None
-        return cls(proxy.admin_url, admin_token(proxy, environ))
+        return cls(proxy.admin_url, admin_token(proxy, environ), trusted_hosts(environ))
 
     def _at(self, path: str) -> str:
         return self.url.rstrip("/") + path
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def _headers(self, path: str) -> dict[str, str]:
+        """The bearer header, where the token may go; else `UntrustedDestination` before anything is sent."""
+        if not self.token:
+            return {}
+        if (host := untrusted_host(self.url, self.trusted)) is not None:
+            raise UntrustedDestination(path, host)
+        return {"Authorization": f"Bearer {self.token}"}
 
     def _get(self, path: str, timeout: float) -> httpx.Response:
         """GET `path` with the token; anything but a 2xx answer is AdminCallFailed."""
+        headers = self._headers(path)
         try:
-            r = httpx.get(self._at(path), headers=self._headers(), timeout=timeout)
+            r = httpx.get(self._at(path), headers=headers, timeout=timeout)
             r.raise_for_status()
         except httpx.HTTPStatusError as exc:
             raise AdminCallFailed(path, exc.response.status_code, type(exc).__name__) from None
@@ -123,8 +143,9 @@ class ForwarderAdmin:
 
     def reload(self, timeout: float = 10.0) -> ReloadAnswer:
         """POST /admin/reload: the forwarder re-reads its file and answers the version it serves."""
+        headers = self._headers(RELOAD)
         try:
-            r = httpx.post(self._at(RELOAD), headers=self._headers(), timeout=timeout)
+            r = httpx.post(self._at(RELOAD), headers=headers, timeout=timeout)
         except httpx.HTTPError as exc:
             raise AdminCallFailed(RELOAD, None, type(exc).__name__) from None
         return ReloadAnswer(r.status_code, r.text)

@@ -212,6 +212,7 @@ class ForwarderState:
     admin_configured: bool = False
     reachable: bool | None = None
     note: str | None = None
+    untrusted: str | None = None  # the admin API's host, not asked: the token goes only to trusted hosts
 
 
 @dataclass(frozen=True)

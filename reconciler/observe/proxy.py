@@ -15,7 +15,7 @@ import httpx
 
 from reconciler.desired.model import Desired
 from reconciler.desired.modelsconfig import state_from_json
-from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin
+from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin, UntrustedDestination
 from reconciler.observe.model import ForwarderState, ModelsConfigState, RouterState
 
 _MODEL_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -47,6 +47,8 @@ def observe_proxy(desired: Desired, environ: Mapping[str, str] | None = None) ->
         )
     try:
         served = admin.config()
+    except UntrustedDestination as exc:
+        return ForwarderState(file=file, admin_configured=True, reachable=False, note=str(exc), untrusted=exc.host)
     except AdminCallFailed as exc:
         note = exc.cause if exc.status is None else f"admin API answered {exc.status}"
         return ForwarderState(file=file, admin_configured=True, reachable=False, note=note)

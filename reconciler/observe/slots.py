@@ -54,12 +54,15 @@ def parse_metrics(text: str) -> dict[str, Slots]:
     return slots_of(parse(text))
 
 
-def read_slots(admin_url: str | None, token: str | None, timeout: float = 5.0) -> SlotsReading:
-    """GET {adminUrl}/metrics (with the admin token when there is one: needed off loopback)."""
+def read_slots(
+    admin_url: str | None, token: str | None, timeout: float = 5.0, trusted: frozenset[str] = frozenset()
+) -> SlotsReading:
+    """GET {adminUrl}/metrics (with the admin token when there is one: needed off loopback; sent only to loopback
+    or a host in `trusted`, else the reading is "not checked")."""
     if not admin_url:
         return SlotsReading(False, note="proxy.adminUrl is not set")
     try:
-        samples = ForwarderAdmin(admin_url, token).metrics(timeout)
+        samples = ForwarderAdmin(admin_url, token, trusted).metrics(timeout)
     except AdminCallFailed as exc:
         return SlotsReading(False, note=str(exc))
     return SlotsReading(True, slots_of(samples))

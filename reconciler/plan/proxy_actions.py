@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.desired.modelsconfig import forwarder_entries, forwarder_key_refs, router_entries
+from reconciler.desired.references import Reference
+from reconciler.observe.destinations import host_of
 from reconciler.observe.model import ModelsConfigState, ProxyEntry
 from reconciler.plan.context import Context, utc
 from reconciler.plan.model import Action, ActionKind, ProxyEntries, ProxyEntryRef, ProxyFile, ProxyFileRef, Status
@@ -96,6 +98,24 @@ def _write_config(
     ).id
 
 
+def _new_hosts(want: list[ProxyEntry], have: ModelsConfigState | None, keys: dict[str, Reference | None]) -> list[str]:
+    """One plain line per key that the forwarder will send to a host it does not send it to now (an entry of the
+    current file whose upstream URL moves to another host): a reviewer sees where the key goes, not only that a
+    URL or a fingerprint changed."""
+    lines: list[str] = []
+    for e in want:
+        h = have.entry(e.model_id) if have is not None else None
+        ref = keys.get(e.model_id)
+        new, old = host_of(e.api_url), host_of(h.api_url) if h is not None else ""
+        if h is None or ref is None or new == old:
+            continue
+        key = e.api_key_fingerprint or f"of {ref} (its fingerprint is unknown here)"
+        line = f"the key {key} will be sent to {new or e.api_url} (it went to {old or h.api_url})"
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
 def forwarder_config(ctx: Context) -> list[str]:
     proxy = ctx.desired.proxy
     if proxy is None:
@@ -107,15 +127,23 @@ def forwarder_config(ctx: Context) -> list[str]:
     path = proxy.models_config_path
     if obs.file is not None and obs.file.error:
         ctx.errors.append(f"forwarder models-config {path}: {obs.file.error}")
-    keyless = frozenset(mid for mid, ref in forwarder_key_refs(ctx.desired).items() if ref is None)
+    key_refs = forwarder_key_refs(ctx.desired)
+    keyless = frozenset(mid for mid, ref in key_refs.items() if ref is None)
     changed, reasons = _config_diff(ctx, "forwarder models-config", want, obs.file, path, keyless)
+    ctx.warnings.extend(f"forwarder models-config {path}: {line}" for line in _new_hosts(want, obs.file, key_refs))
     warnings: list[str] = []
     if not proxy.admin_url:
         warnings.append("no proxy.adminUrl: the forwarder reloads the file by itself, but the reload is unconfirmed")
     if changed:
         ids.append(_write_config(ctx, ProxyFile.FORWARDER, path, obs.file, changed, reasons, warnings))
     if proxy.admin_url:
-        if obs.reachable is False:
+        if obs.untrusted is not None:
+            ctx.warnings.append(
+                f"forwarder admin API {obs.note}: proxy.adminToken goes only to loopback or to a host the operator "
+                "trusts (--trust-host, RECONCILE_TRUSTED_HOSTS); nothing was sent, planned from the chain and the "
+                "file alone"
+            )
+        elif obs.reachable is False:
             ctx.warnings.append(
                 f"the forwarder admin API could not be reached from here ({obs.note or 'unreachable'}); "
                 "planned from the chain and the file alone"

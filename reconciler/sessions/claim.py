@@ -128,17 +128,23 @@ def _why_nothing(s: SessionState, p: ProviderState, now: int) -> str:
     return "held until the next UTC day (closed with a dispute today)"
 
 
-def check_rights(desired: Desired, chain: ChainState) -> None:
-    """claimForProvider's sender must be the provider or hold its DELEGATION_RULES_SESSION right."""
+def check_registered(desired: Desired, chain: ChainState) -> None:
+    """Nothing to claim, or to show, for a provider that is not registered."""
     if chain.provider is None or chain.provider.created_at == 0:
         raise ClaimError(f"the provider {desired.provider.address} is not registered on this chain: nothing to claim")
+
+
+def missing_right(desired: Desired, chain: ChainState) -> str | None:
+    """claimForProvider's sender must be the provider or hold its DELEGATION_RULES_SESSION right: what is missing,
+    in words, or None."""
     if desired.delegate_mode and not (chain.delegation or {}).get("session", False):
-        raise ClaimError(
+        return (
             f"the signer {desired.signer.address} has no 'session' delegation right from the provider "
             f'{desired.provider.address} (DELEGATION_RULES_SESSION = keccak256("delegation.rules.session")); '
             "grant it in the delegate.xyz registry (delegateContract to the Diamond with that right), or claim "
             "with the provider's own key"
         )
+    return None
 
 
 def claim_all(
@@ -156,7 +162,10 @@ def claim_all(
     say: Progress = progress or (lambda _line: None)
     if chain is None:
         chain = reader.observe(desired, all_sessions=True)
-    check_rights(desired, chain)
+    check_registered(desired, chain)
+    missing = missing_right(desired, chain)
+    if missing is not None and sender is not None:  # a dry run shows the amounts, and says the right is missing
+        raise ClaimError(missing)
     assert chain.provider is not None
     provider = chain.provider.address
     now0 = chain.block_timestamp
@@ -171,9 +180,10 @@ def claim_all(
     for item in items:
         req = calls.claim_for_provider(f"session.claim:{item.session_id}", item.session_id)
         if sender is None:  # dry run: the pure figures, and the gas the node estimates for the signer
+            estimator = desired.provider.address if missing else desired.signer.address  # the signer would revert
             gas = int(
                 w3.eth.estimate_gas(
-                    {"from": Web3.to_checksum_address(desired.signer.address), "to": req.to, "data": req.data}  # type: ignore[typeddict-item]
+                    {"from": Web3.to_checksum_address(estimator), "to": req.to, "data": req.data}  # type: ignore[typeddict-item]
                 )
             )
             outcomes.append(
@@ -227,6 +237,9 @@ def claim_all(
         stopped_at_cap=stopped,
         limit_period_end=end,
         live_sessions=len(chain.live_sessions()),
+        notes=(f"a real claim needs the 'session' right: {missing}; the gas above is as the provider sends it",)
+        if missing
+        else (),
     )
 
 

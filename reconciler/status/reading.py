@@ -18,6 +18,7 @@ from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
+from reconciler.observe.destinations import trusted_hosts
 from reconciler.observe.forwarder_admin import admin_token
 from reconciler.observe.model import ChainState
 from reconciler.observe.slots import SlotsReading, read_slots
@@ -39,12 +40,12 @@ class StatusReading:
 def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:
     """Load, observe (all sessions), plan and read slots (raises ValidationFailed, NetworkError, ...)."""
     env = os.environ if environ is None else environ
-    desired, _warnings = load_desired(path)
+    desired, _warnings = load_desired(path, env)
     network = resolve_network(desired.network, env)
     reader = ChainReader.connect(network)
     observed = observe_with(reader, desired, env, all_sessions=True)
     proxy = desired.proxy
-    slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env))
+    slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env), trusted=trusted_hosts(env))
     return StatusReading(desired, network, observed.chain, plan(desired, observed), slots, endpoint_health(reader))
 
 

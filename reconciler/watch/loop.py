@@ -36,6 +36,7 @@ from reconciler.chain.signer import load_signer
 from reconciler.desired.diagnostics import Severity, ValidationFailed
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
+from reconciler.desired.secrets import SecretUse
 from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.model import Observed
 from reconciler.pipeline import plan_for
@@ -111,6 +112,7 @@ class WatchOptions:
     poll: float = 2.0
     git_pull: float | None = None
     webhook: Webhook | None = None
+    given: tuple[SecretUse, ...] = ()  # secrets the command line names (--webhook), checked at each load
     metrics: WatchMetrics = field(default_factory=WatchMetrics)
     environ: Mapping[str, str] = field(default_factory=dict)
     out: Callable[[str], None] = print
@@ -313,7 +315,7 @@ class Watcher:
         """Re-read the desired state: the one to act on in this run, or None (invalid files, nothing good before)."""
         files, _dirs = self._watched(self.desired)
         try:
-            desired, _warnings = load_desired(self.opts.path)
+            desired, _warnings = load_desired(self.opts.path, self.opts.environ, self.opts.given)
         except ValidationFailed as exc:
             errors = [str(d) for d in exc.diagnostics if d.severity is Severity.ERROR]
             run.invalid_error = invalid_error(errors)

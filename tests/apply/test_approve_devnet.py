@@ -161,6 +161,7 @@ def test_approve_with_the_provider_keystore(net: dict[str, Any], tmp_path: Path)
     cold, hot = keystore(provider["privateKey"], "cold.json"), keystore(signer["privateKey"], "hot.json")
     pw_file = tmp_path / "pw"
     pw_file.write_text(password + "\n")
+    pw_file.chmod(0o600)  # a chain key's password file open to others is refused, as the key's own file is
     state = tmp_path / "state"
     base = [str(path), "--state-dir", str(state), "--yes"]
 

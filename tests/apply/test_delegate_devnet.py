@@ -59,6 +59,7 @@ def test_delegate_check_grant_revoke(net: dict[str, Any], tmp_path: Path) -> Non
     assert r.exit_code == 1 and "--key-ref file:" in r.stderr  # the cold key is never guessed
     hot_file = tmp_path / "hot.key"
     hot_file.write_text(hot["privateKey"])
+    hot_file.chmod(0o600)  # a key file open to others is refused before its address is looked at
     r = delegate("grant", "--yes", "--key-ref", f"file:{hot_file}")
     assert r.exit_code == 1 and "not the provider" in r.stderr
 
@@ -132,3 +133,25 @@ def test_grant_from_a_keystore_with_the_password_typed_at_a_terminal(net: dict[s
     assert password not in shown and provider["privateKey"][2:] not in shown  # the typed password is not echoed
     r = CliRunner().invoke(cli, ["delegate", str(path), "check", "--state-dir", str(state)], env=env)
     assert r.exit_code == 0, r.output
+
+
+def test_revoke_is_said_in_words(net: dict[str, Any], tmp_path: Path) -> None:
+    provider, hot = net["accounts"][3], net["accounts"][4]
+    path = _desired(tmp_path, provider["address"], hot["address"])
+    cold = tmp_path / "provider.key"
+    cold.write_text(provider["privateKey"] + "\n")
+    cold.chmod(0o600)
+    env = {"RECONCILE_DEVNET_DIR": net["dir"], "DEMO_UPSTREAM_KEY": "k", "HOT_KEY": hot["privateKey"]}
+
+    def delegate(*args: str) -> Any:
+        return CliRunner().invoke(cli, ["delegate", str(path), *args, "--state-dir", str(tmp_path / "s")], env=env)
+
+    r = delegate("grant", "--rights", "marketplace", "--yes", "--key-ref", f"file:{cold}")
+    assert r.exit_code == 0 and "granted marketplace;" in r.output, r.output
+    unkeyed = delegate("revoke", "--rights", "marketplace", "--yes")
+    assert unkeyed.exit_code == 1 and "rights are revoked by the provider wallet" in unkeyed.stderr, unkeyed.output
+    r = delegate("revoke", "--rights", "marketplace", "--yes", "--key-ref", f"file:{cold}")
+    assert r.exit_code == 0 and "revoked marketplace;" in r.output, r.output
+    again = delegate("revoke", "--rights", "marketplace", "--yes", "--key-ref", f"file:{cold}")
+    assert again.exit_code == 0 and "nothing to revoke: marketplace already revoked" in again.output, again.output
+    assert "revokeed" not in unkeyed.output + r.output + again.output

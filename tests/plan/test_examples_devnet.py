@@ -53,12 +53,15 @@ def _on_devnet(text: str, rpc_url_env: str, dep: Any) -> str:
 
 
 def _references(text: str, tmp: Path) -> tuple[str, dict[str, str]]:
-    """Give every env: and file: reference a value (file references moved into `tmp`)."""
-    env = {name: "0.5" if "MOR_USD" in name else "test-value" for name in re.findall(r"env:([A-Z0-9_]+)", text)}
+    """Give every env: and file: reference a value of its own (a secret serves one role: one value shared by the
+    signer's key and an upstream key is refused), file references moved into `tmp` and readable by their owner
+    alone (a signer's key file open to others is refused)."""
+    env = {n: "0.5" if "MOR_USD" in n else f"test-value-{n}" for n in re.findall(r"env:([A-Z0-9_]+)", text)}
 
     def to_tmp(m: re.Match[str]) -> str:
         target = tmp / m.group(1).strip("/").replace("/", "_")
-        target.write_text("0.5\n" if "mor-usd" in target.name else "test-value\n")
+        target.write_text("0.5\n" if "mor-usd" in target.name else f"test-value-{target.name}\n")
+        target.chmod(0o600)
         return f"file:{target}"
 
     return re.sub(r"file:(~?/[\w./-]+)", to_tmp, text), env

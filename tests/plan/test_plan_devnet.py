@@ -320,3 +320,15 @@ def test_l1_data_fee_from_the_gas_price_oracle(net: dict[str, Any], tmp_path: Pa
                 )
     finally:
         w3.provider.make_request("anvil_setCode", ["0x420000000000000000000000000000000000000F", "0x"])  # type: ignore[arg-type]
+
+
+def test_plan_keeps_its_model_index_under_the_state_dir(net: dict[str, Any], tmp_path: Path) -> None:
+    """Like apply, claim and watch: what plan learns of the registry goes under --state-dir, not ./.reconcile."""
+    state = tmp_path / "state"
+    result = CliRunner().invoke(cli, ["plan", str(EXAMPLE), "--state-dir", str(state)], env=env(net))
+    assert result.exit_code == 0, result.output
+    index = state / f"{net['chainId']}-{net['diamond'].lower()}" / "models.json"
+    assert "ids" in json.loads(index.read_text())
+    assert not Path(".reconcile").exists()  # the test's own working directory (tests/conftest.py)
+    shown = CliRunner().invoke(cli, ["plan", "--help"]).output
+    assert "--state-dir" in shown and "[default: .reconcile]" in shown

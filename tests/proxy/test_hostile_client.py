@@ -35,7 +35,7 @@ async def raw_exchange(port: int, data: bytes, *, then_wait: float = 5.0) -> tup
 
 
 def request(path: str, headers: list[str], body: bytes = b"") -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: x", *headers]
+    lines = [f"POST {path} HTTP/1.1", "Host: localhost", *headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
@@ -45,7 +45,7 @@ async def test_row6_a_non_ascii_bearer_is_401_on_every_plane(openai_up: Upstream
     bad = b"Authorization: Bearer \xff\xfe"
     async with make_proxy([entry("gpt-x", openai_up)], client_token=CLIENT_TOKEN) as r:
         data = (
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n"
             + bad
             + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
             + body
@@ -53,7 +53,7 @@ async def test_row6_a_non_ascii_bearer_is_401_on_every_plane(openai_up: Upstream
         status, answer = await raw_exchange(r.data_port, data)
         assert status == 401 and b"invalid_api_key" in answer
         status, answer = await raw_exchange(
-            r.admin_port, b"GET /admin/config HTTP/1.1\r\nHost: x\r\n" + bad + b"\r\n\r\n"
+            r.admin_port, b"GET /admin/config HTTP/1.1\r\nHost: localhost\r\n" + bad + b"\r\n\r\n"
         )
         assert status == 401
     assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR], caplog.text

@@ -42,7 +42,7 @@ async def test_a_malformed_multipart_body_is_a_400(openai_up: Upstream, make_pro
 
 
 MALFORMED_HEADS = {
-    "a header over aiohttp's line limit": b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Long: "
+    "a header over aiohttp's line limit": b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\nX-Long: "
     + b"SECRET" * 2000
     + b"\r\n\r\n",
     "an HTTP/2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
@@ -67,7 +67,7 @@ async def test_a_malformed_request_is_an_openai_shaped_400_logged_without_a_trac
             "param": None,
             "code": "http_400",
         }
-        status, answer = await raw_exchange(r.data_port, b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, answer = await raw_exchange(r.data_port, b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert status == 200
     assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING or rec.exc_info], caplog.text
     assert "SECRET" not in caplog.text
@@ -125,12 +125,12 @@ async def test_a_slow_loris_head_is_closed_at_the_read_deadline_and_keep_alive_i
         loris_reader, loris = await asyncio.open_connection("127.0.0.1", r.data_port)
         pooled_reader, pooled = await asyncio.open_connection("127.0.0.1", r.data_port)
         try:
-            models = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+            models = b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n"
             pooled.write(models[:10])  # a head in two pieces, then a whole answer
             await asyncio.sleep(0.05)
             pooled.write(models[10:])
             assert (await asyncio.wait_for(pooled_reader.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 200")
-            loris.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+            loris.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n")
             await asyncio.sleep(0.1)
             loris.write(b"X-A: b\r\n")  # trickling header lines, never the blank line that ends the head
             assert await asyncio.wait_for(loris_reader.read(), 5) == b""  # closed by the forwarder, no answer

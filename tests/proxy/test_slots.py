@@ -7,7 +7,7 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.slots import SlotGate, SlotRegistry
+from proxy.slots import AnswerBytes, SlotGate, SlotRegistry
 
 ops = st.lists(
     st.one_of(
@@ -99,3 +99,34 @@ async def test_a_slot_handed_over_as_the_wait_times_out_is_not_leaked(monkeypatc
     if got:
         gate.release()
     assert gate.in_flight == 0 and not gate.waiters
+
+
+async def test_answer_bytes_are_handed_out_in_order_and_never_above_the_limit():
+    gate = AnswerBytes(100)
+    assert gate.try_take(60) and not gate.try_take(50)
+    big = asyncio.create_task(gate.take(80, 5))  # first in line
+    await asyncio.sleep(0)
+    assert not gate.try_take(10)  # a later small one does not overtake it
+    small = asyncio.create_task(gate.take(10, 5))
+    await asyncio.sleep(0)
+    gate.give(60)
+    assert await big and await small and gate.held == 90 and not gate.waiters
+    assert not await gate.take(20, 0.01)  # no room in time: nothing held for it
+    assert not await gate.take(101, 5)  # more than the limit never fits: refused at once
+    gate.give(90)
+    assert gate.held == 0
+
+
+async def test_answer_bytes_a_waiter_that_gives_up_lets_the_next_one_in():
+    gate = AnswerBytes(100)
+    assert gate.try_take(50)
+    big = asyncio.create_task(gate.take(90, 0.05))
+    await asyncio.sleep(0)
+    small = asyncio.create_task(gate.take(40, 5))  # fits now, but waits behind the big one
+    assert not await big  # gave up: the one behind it is served
+    assert await small and gate.held == 90
+    cancelled = asyncio.create_task(gate.take(30, 5))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    assert gate.held == 90 and not gate.waiters

@@ -324,6 +324,25 @@ def test_delegate_claims_need_the_session_right(anvil: Anvil, w3: Web3, deployed
     assert signer.private_key[2:] not in r.output
 
 
+def test_a_delegate_dry_run_without_the_session_right_shows_the_amounts(
+    anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path
+) -> None:
+    """What a claim would collect is read without the right; the dry run says the right is missing for a real one."""
+    s = _expired_session(w3, deployed, tmp_path)
+    signer = dev_accounts()[7]
+    path = tmp_path / "s.yaml"
+    path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR", signer=signer.address))
+    env = {**_env(anvil), "SIGNER_KEY": signer.private_key}
+    market = w3.eth.contract(address=Web3.to_checksum_address(deployed.diamond), abi=load_artifact("Marketplace").abi)
+    expected = int(market.functions.getProviderClaimableBalance(s.session_id).call())
+    r = CliRunner().invoke(cli, ["claim", str(path), "--dry-run", "--state-dir", str(tmp_path / "st")], env=env)
+    assert r.exit_code == 0, r.output
+    assert f"total: would collect {_mor(expected)} from 1 session(s)" in r.output and expected > 0
+    assert "no 'session' delegation right" in r.output and "a real claim needs the 'session' right" in r.output
+    assert not (tmp_path / "st" / STATE_SUB / "journal.jsonl").exists()
+    assert signer.private_key[2:] not in r.output
+
+
 class _Crash(BaseException):
     """The process dies right after the claim was journaled (fsync) and before it left the machine."""
 

@@ -16,7 +16,7 @@ from reconciler.status.server import WatchServer
 from reconciler.watch.metrics import WatchMetrics
 from tests.support.ports import free_port
 
-TOKEN = "page-token-canary-7f3a"
+TOKEN = "page-token-canary-7f3a-0123456789abcdef"  # at least 32 characters
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,14 +27,15 @@ def test_the_rule() -> None:
     assert auth.refusal("127.0.0.1", None) is None and auth.refusal("localhost", None) is None
     assert auth.refusal("[::1]", None) is None
     assert auth.refusal("0.0.0.0", "t") is None
-    assert auth.cookie_value(TOKEN) != TOKEN and TOKEN not in auth.cookie_value(TOKEN)
+    now = 1_800_000_000
+    assert auth.cookie_value(TOKEN, now) != TOKEN and TOKEN not in auth.cookie_value(TOKEN, now)
     assert auth.authorized("/metrics", {}, {}, None)
     assert not auth.authorized("/metrics", {}, {}, TOKEN)
     assert auth.authorized("/healthz", {}, {}, TOKEN)
     assert auth.authorized("/metrics", {"Authorization": f"Bearer {TOKEN}"}, {}, TOKEN)
     assert not auth.authorized("/metrics", {"Authorization": "Bearer nope"}, {}, TOKEN)
-    assert auth.authorized("/", {}, {auth.COOKIE: auth.cookie_value(TOKEN)}, TOKEN)
-    assert not auth.authorized("/", {}, {auth.COOKIE: TOKEN}, TOKEN)
+    assert auth.authorized("/", {}, {auth.COOKIE: auth.cookie_value(TOKEN, now)}, TOKEN, now=now)
+    assert not auth.authorized("/", {}, {auth.COOKIE: TOKEN}, TOKEN, now=now)
 
 
 def test_the_server_will_not_bind_off_loopback_without_a_token() -> None:

@@ -34,7 +34,7 @@ from tests.support.watch_helpers import forwarder_process, watch_process
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 ADMIN = "page-admin-canary-51c2"
-PAGE_TOKEN = "page-token-canary-9e4b"
+PAGE_TOKEN = "page-token-canary-9e4b-0123456789abcdef"  # at least 32 characters
 UPSTREAM = "page-upstream-canary-d07a"
 BROWSER_FLAGS = (
     "--headless",

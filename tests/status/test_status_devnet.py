@@ -242,3 +242,21 @@ def test_earned_today_counts_only_the_served_seconds_since_utc_midnight() -> Non
     assert accrued_since(chain, day) == (3600 + 600) * 5
     assert accrued_since(chain, day, "0xaa") == accrued_since(chain, day)
     assert accrued_since(chain, day, "0xbb") == 0
+
+
+def test_status_shows_the_head_of_its_one_endpoint(
+    anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    path = tmp_path / "desired.yaml"
+    path.write_text(_yaml(deployed, anvil.rpc_url, tmp_path / "fwd.json", "http://127.0.0.1:9", None))
+    env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up"}
+    before = w3.eth.block_number
+    out = CliRunner().invoke(cli, ["status", str(path), "--format", "json"], env=env)
+    assert out.exit_code == 0, out.output
+    (row,) = json.loads(out.stdout)["endpoints"]
+    assert row["endpoint"] == "env:RPC" and row["state"] == "up" and row["error"] is None
+    assert isinstance(row["head"], int) and before <= row["head"] <= w3.eth.block_number

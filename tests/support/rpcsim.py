@@ -1,7 +1,8 @@
 """A hosted RPC endpoint, simulated: a loopback aiohttp front for anvil with the limits hosted providers publish.
 
 Real endpoints cap the calls in one JSON-RPC batch and the blocks one `eth_getLogs` may span, answer 429 with
-`Retry-After` when asked too often, and now and then answer 502 or drop the connection. anvil does none of
+`Retry-After` when asked too often, now and then answer 502 or drop the connection, and many offer no `debug_`
+methods. anvil does none of
 that, so the tests and benches put this in front of it. Every limit is optional; failures are drawn from a
 seeded generator so a run can be repeated. It counts what reached it (HTTP requests and JSON-RPC calls), which
 is what a metered endpoint bills.
@@ -41,6 +42,7 @@ class Limits:
     stall_seconds: float = 2.0  # how long a "stall" keeps the request before answering
     drop_send_rate: float = 0.0  # fraction of eth_sendRawTransaction answered "accepted" but never forwarded
     chain_id: int | None = None  # answer eth_chainId with this (an endpoint of another chain)
+    refused_methods: tuple[str, ...] = ()  # method name prefixes answered "does not exist" (e.g. "debug_")
     seed: int = 15
 
 
@@ -216,6 +218,10 @@ class EndpointSimulator:
         head: int | None = None
         for k, item in enumerate(items):
             method = item.get("method")
+            if any(str(method).startswith(prefix) for prefix in lim.refused_methods):
+                # as geth and the hosted endpoints answer a method they do not offer
+                refused[k] = _error(item, -32601, f"the method {method} does not exist/is not available")
+                continue
             if method == "eth_chainId" and lim.chain_id is not None:
                 refused[k] = {"jsonrpc": "2.0", "id": item.get("id"), "result": hex(lim.chain_id)}
                 continue

@@ -66,6 +66,7 @@ def test_watch_auto_apply_converges_heals_and_stays_safe(tmp_path: Path) -> None
         grant_delegate(w3, info, case.provider, delegate)
         keyfile = work / "upstream.key"
         keyfile.write_text("upstream-key-one\n")
+        keyfile.chmod(0o600)
         config = work / "forwarder-models.json"
         config.write_text('{"models": []}\n')
         with forwarder_process(config, ADMIN) as (_port, admin), webhook_receiver() as hooks:

@@ -1,0 +1,156 @@
+"""Where a desired state's secrets may come from: each serves one role, lives outside the repository, and a key file
+is readable by its owner alone.
+
+Why: the desired state is written by whoever opens a pull request. A reference (`env:`, `file:`) names where a
+value is, so a pull request could point a field of one role at a secret of another (the RPC URL as the admin
+token the plan sends, the signer key as an upstream key the forwarder sends to an upstream), or at a file it
+committed itself (a symlink next to the YAML). Values are compared here only by digest and never shown; a
+diagnostic names the fields and their references.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from reconciler.desired.references import Reference, resolve
+
+
+class Role(StrEnum):
+    """The role classes: a value may repeat within one (two upstreams on one account, the signer being the
+    provider), never across two."""
+
+    CHAIN = "chain"  # RPC URLs, the signer's key and keystore password, the provider wallet's key
+    UPSTREAM = "upstream key"
+    ADMIN = "forwarder admin token"
+    CLIENT = "client token"
+    ROUTER_ADMIN = "router admin auth"
+    WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class SecretUse:
+    """One field that takes a secret: its dotted name (`upstreams.venice.apiKey`), role and reference."""
+
+    field: str
+    role: Role
+    ref: Reference
+    key: bool = False  # a chain key (signer, provider wallet): its file must be readable by its owner alone
+
+
+_HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+
+
+def _digest(value: str) -> str:
+    """What two values are compared by: a private key with or without 0x, in either case, is one key."""
+    v = value.strip()
+    if _HEX_KEY.match(v):
+        v = v.lower().removeprefix("0x")
+    return hashlib.sha256(v.encode("utf-8")).hexdigest()
+
+
+def role_conflicts(uses: list[SecretUse], environ: Mapping[str, str] | None = None) -> list[tuple[SecretUse, str]]:
+    """(use, message) for each field whose value another role's field also holds; values missing here are
+    not compared (a CI plan without the signer's key cannot tell)."""
+    first: dict[str, dict[Role, SecretUse]] = {}
+    out: list[tuple[SecretUse, str]] = []
+    for use in uses:
+        value = resolve(use.ref, environ)
+        if value is None:
+            continue
+        roles = first.setdefault(_digest(value), {})
+        other = next((u for r, u in roles.items() if r is not use.role), None)
+        if other is not None:
+            out.append(
+                (
+                    use,
+                    f"{use.field} ({use.ref}) holds the same value as {other.field} ({other.ref}): a secret serves "
+                    f"one role, and this one is a {other.role} secret used as a {use.role} (value not shown)",
+                )
+            )
+        roles.setdefault(use.role, use)
+    return out
+
+
+def git_tree_of(path: Path) -> Path | None:
+    """The git working tree holding `path` (the nearest folder with a `.git`, a folder or a worktree's file)."""
+    for folder in (path, *path.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def file_problems(use: SecretUse, yaml_file: Path) -> list[tuple[bool, str]]:
+    """(is_error, message) for a `file:` reference: inside the desired state's git tree (after symlinks), or a
+    key file group or others may read (refused for a chain key as ssh refuses such a key; warned otherwise)."""
+    if use.ref.kind != "file":
+        return []
+    out: list[tuple[bool, str]] = []
+    target = Path(use.ref.target).resolve()
+    tree = git_tree_of(yaml_file.resolve().parent)
+    if tree is not None and target.is_relative_to(tree):
+        out.append(
+            (
+                True,
+                f"{use.ref} resolves to {target}, inside the git working tree {tree} that holds the desired state "
+                "(tracked or ignored alike): secrets never live in the repository; keep it outside, mode 0600",
+            )
+        )
+    mode = _mode(target)
+    if mode is not None and mode & 0o077 and use.role in (Role.CHAIN, Role.UPSTREAM):
+        if use.key:
+            out.append((True, f"{use.ref} is open to group or others (mode {mode:04o}); chmod 600 it, as ssh requires"))
+        elif use.role is Role.UPSTREAM:
+            out.append((False, f"{use.ref} is open to group or others (mode {mode:04o}); chmod 600 it"))
+    return out
+
+
+def _mode(path: Path) -> int | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
+
+
+def key_file_refusal(ref: Reference) -> str | None:
+    """Why a chain key's file must not be used (None: it may): group or others can read or write it."""
+    if ref.kind != "file":
+        return None
+    mode = _mode(Path(ref.target))
+    if mode is None or not mode & 0o077:
+        return None
+    return f"the key file {ref.target} is open to group or others (mode {mode:04o}); chmod 600 it, as ssh requires"
+
+
+def flag_uses(
+    key: Reference | None = None, password: Reference | None = None, webhook: Reference | None = None
+) -> tuple[SecretUse, ...]:
+    """The secrets a command line names: the provider wallet's `--key-ref` and `--password-ref` (chain keys),
+    the watcher's `--webhook`."""
+    uses = [
+        SecretUse("--key-ref", Role.CHAIN, key, key=True) if key else None,
+        SecretUse("--password-ref", Role.CHAIN, password, key=True) if password else None,
+        SecretUse("--webhook", Role.WEBHOOK, webhook) if webhook else None,
+    ]
+    return tuple(u for u in uses if u is not None)
+
+
+def check_uses(
+    uses: list[SecretUse],
+    yaml_file: Callable[[SecretUse], Path],
+    environ: Mapping[str, str] | None,
+    error: Callable[[SecretUse, str], None],
+    warn: Callable[[SecretUse, str], None],
+) -> None:
+    """Every rule of this module over the fields of one desired state, reported through `error` and `warn`."""
+    for use in uses:
+        for is_error, message in file_problems(use, yaml_file(use)):
+            (error if is_error else warn)(use, message)
+    for use, message in role_conflicts(uses, environ):
+        error(use, message)
