@@ -43,6 +43,7 @@ one line, or its traceback with `reconcile --traceback`. Messages never hold a s
     │   ├── DelegateError             (apply/delegate.py)
     │   └── ClaimError                (sessions/claim.py)
     └── TransactionFailed             a transaction could not be sent, reverted, or was not mined in time
+        ├── ChainMovedUnderApply      (apply/executor.py: the write would move MOR its plan did not show)
         └── TxError                   (chain/sender.py)
             ├── TxReverted
             ├── TxTimeout

@@ -15,6 +15,7 @@ from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import Deployment, deploy_contracts, dev_accounts
 from reconciler.devnet.local import down as devnet_down
 from reconciler.devnet.local import up as devnet_up
+from tests.support import money
 from tests.support.ports import free_port
 
 # The fixtures that start anvil, here and in tests/contracts/conftest.py: a test using one (directly or through
@@ -33,6 +34,17 @@ def _own_working_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     """Each test runs in its own empty directory: what the commands keep in ./.reconcile by default (the
     chain reader's model index) never leaks from one test, or one run, into another."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(autouse=True)
+def _money_moved_is_what_apply_said() -> Iterator[None]:
+    """Every `reconcile apply` run through tests/support/apply_helpers.py: the provider wallet's MOR delta equals,
+    to the wei, what apply printed (refunds less fees and stake) and what the journal's transactions moved."""
+    money.RUNS.clear()
+    yield
+    wrong = [f"{r.command} ({r.provider}): {p}" for r in money.RUNS for p in r.problems()]
+    money.RUNS.clear()
+    assert not wrong, "MOR moved other than apply said:\n  " + "\n  ".join(wrong)
 
 
 @pytest.fixture

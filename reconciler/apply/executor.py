@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from web3 import Web3
 
-from reconciler import InternalError
+from reconciler import InternalError, TransactionFailed
 from reconciler.apply.proxy_config import read_existing, reload_forwarder, reload_router, write_config_atomic
 from reconciler.chain.calls import ChainCalls
 from reconciler.chain.faults import crash_point
@@ -43,6 +43,7 @@ from reconciler.plan.model import (
     ProxyFile,
     ProxyFileRef,
 )
+from reconciler.plan.stakes import stake_top_up
 
 Progress = Callable[[str], None]
 
@@ -50,19 +51,34 @@ Progress = Callable[[str], None]
 @dataclass
 class Executed:
     """What the executor did: the transactions mined, the actions already in place (skipped), notes for the
-    person, and the MOR and gas they cost."""
+    person, and the MOR and gas they cost: the plan's figures of the actions mined, which are what was sent."""
 
     txs: list[TxRecord] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     fees: int = 0
-    stake: int = 0
+    stake: int = 0  # stake added (MOR out)
+    refunded: int = 0  # stake refunded by deregistrations (MOR in)
     gas_used: int = 0
+
+    def count(self, rec: TxRecord) -> None:
+        """A mined transaction: its gas, and the MOR its plan said it moves (journaled with it)."""
+        self.txs.append(rec)
+        self.gas_used += rec.gas_used or 0
+        self.fees += rec.fee
+        self.stake += max(rec.stake, 0)
+        self.refunded += max(-rec.stake, 0)
+
+    @property
+    def mor_out(self) -> int:
+        """MOR that left the provider wallet: what maxSpendPerApply and maxSpendPerDay count."""
+        return self.fees + self.stake
 
     def summary(self) -> str:
         return (
             f"{len(self.txs)} transaction(s) sent, {len(self.skipped)} skipped (already in place); "
-            f"MOR spent: fees {format_mor(self.fees)}, stake {format_mor(self.stake)}; gas used {self.gas_used:,}"
+            f"MOR spent: fees {format_mor(self.fees)}, stake {format_mor(self.stake)}; "
+            f"refunded {format_mor(self.refunded)}; gas used {self.gas_used:,}"
         )
 
 
@@ -102,7 +118,7 @@ class Executor:
     # --- chain ------------------------------------------------------------------------------------
 
     def chain_action(self, a: Action) -> None:
-        req = self.request_for(a)
+        req = self.priced(a, self.request_for(a))
         if req is None:
             self.done.skipped.append(a.id)
             self.progress(f"skip {a.id}: already in place on chain")
@@ -113,7 +129,7 @@ class Executor:
             if not self.inflight:
                 raise
             self.flush()  # it may depend on a write still in flight: wait, then check again
-            req = self.request_for(a)
+            req = self.priced(a, self.request_for(a))
             if req is None:
                 self.done.skipped.append(a.id)
                 return
@@ -126,12 +142,14 @@ class Executor:
         batch = list(self.inflight.values())
         self.inflight.clear()
         done = self.sender.wait([r for r, _ in batch], timeout=self.receipt_timeout)
-        for rec, (_, action) in zip(done, batch, strict=True):
-            self.done.txs.append(rec)
-            self.done.gas_used += rec.gas_used or 0
-            self.done.fees += action.cost.fee
-            self.done.stake += action.cost.stake
+        for rec in done:
+            self.done.count(rec)
         crash_point("after-receipt")
+
+    @staticmethod
+    def priced(a: Action, req: TxRequest | None) -> TxRequest | None:
+        """The request with the MOR its action's plan figures say it moves, journaled with it."""
+        return None if req is None else replace(req, fee=a.cost.fee, stake=a.cost.stake)
 
     def request_for(self, a: Action) -> TxRequest | None:
         """The write this action needs now, or None when the chain already matches (level-triggered)."""
@@ -142,13 +160,13 @@ class Executor:
                 return None if chain.allowance(provider) >= v.amount else self.calls.approve(a.id, v.amount)
             case ActionKind.PROVIDER_REGISTER | ActionKind.PROVIDER_UPDATE, ProviderValues() as v, _:
                 have = chain.provider(provider)
-                current = 0 if have is None or have.is_deleted else have.stake
-                if have is not None and not have.is_deleted and have.endpoint == v.endpoint and current >= v.stake:
+                add = stake_top_up(have, v.stake)
+                if have is not None and not have.is_deleted and have.endpoint == v.endpoint and add == 0:
                     return None
-                return self.calls.provider_register(a.id, provider, max(v.stake - current, 0), v.endpoint, a.kind)
+                return self.calls.provider_register(a.id, provider, planned_stake(a, add), v.endpoint, a.kind)
             case ActionKind.MODEL_REGISTER | ActionKind.MODEL_UPDATE, ModelValues() as v, _:
                 model = chain.model(v.model_id)
-                current = 0 if model is None or model.is_deleted else model.stake
+                add = stake_top_up(model, v.stake)
                 same = (
                     model is not None
                     and not model.is_deleted
@@ -156,7 +174,7 @@ class Executor:
                     and model.fee == v.fee
                     and model.name == v.name
                     and model.tags == v.tags
-                    and current >= v.stake
+                    and add == 0
                 )
                 if same:
                     return None
@@ -166,7 +184,7 @@ class Executor:
                     str(v.base_model_id),
                     v.ipfs_cid,
                     v.fee,
-                    max(v.stake - current, 0),
+                    planned_stake(a, add),
                     str(v.name),
                     list(v.tags),
                     a.kind,
@@ -243,6 +261,21 @@ class Executor:
         res = reload_forwarder(proxy.admin_url, token, expect, trusted=trusted_hosts(self.environ))
         self.progress(res.message)
         self.confirmed = expect
+
+
+class ChainMovedUnderApply(TransactionFailed):
+    """The chain no longer holds what the plan was made against, so the write would move MOR the plan did not
+    show; it is not sent (what was sent before it is journaled and mined)."""
+
+
+def planned_stake(a: Action, add: int) -> int:
+    """The stake to send: the plan's figure, which the fresh reading must give too (both are `stake_top_up`)."""
+    if add != a.cost.stake:
+        raise ChainMovedUnderApply(
+            f"{a.id}: the chain changed since the plan: it now needs a stake of {format_mor(add)} sent, the plan "
+            f"showed {format_mor(a.cost.stake)}; nothing was sent for it. Run `reconcile apply` again to plan anew."
+        )
+    return add
 
 
 def _file_version(path: Path) -> str:

@@ -31,7 +31,7 @@ from reconciler.apply.refusals import (
 )
 from reconciler.apply.writer import ProviderWriter, open_writer, state_path
 from reconciler.chain.calls import ChainCalls
-from reconciler.chain.journal import Journal
+from reconciler.chain.journal import Journal, TxRecord
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.reader import ChainReader
 from reconciler.chain.rpc import connect_all
@@ -97,7 +97,7 @@ def _apply_locked(
     writer: ProviderWriter,
 ) -> ApplyResult:
     sender, journal = writer.sender, writer.journal
-    _finish_earlier_run(sender, journal, opts)
+    resumed = _finish_earlier_run(sender, journal, opts)
 
     _observed, plan = plan_for(desired, environ, state_dir=opts.state_dir)
     if opts.saved_plan is not None:
@@ -106,6 +106,8 @@ def _apply_locked(
     refuse_unwritable(desired, plan)
     refuse_untrusted(desired, plan, environ)
     result = ApplyResult(plan=plan, final=None)
+    for rec in resumed:  # an earlier run's transactions this run sent and saw mined: their MOR is this run's
+        result.count(rec)
     if not plan.pending:
         result.final = plan
         result.notes.append("nothing to do: chain and proxy match the desired state")
@@ -131,11 +133,12 @@ def _apply_locked(
     return result
 
 
-def _finish_earlier_run(sender: TxSender, journal: Journal, opts: ApplyOptions) -> None:
+def _finish_earlier_run(sender: TxSender, journal: Journal, opts: ApplyOptions) -> list[TxRecord]:
+    """Settle what an earlier run journaled; returns its transactions this run re-broadcast and saw mined."""
     if not journal.path.exists():
         # no journal here (a fresh CI runner after a killed job): never race a transaction still in flight
         sender.wait_until_no_pending(timeout=opts.pending_timeout)
-        return
+        return []
     report = sender.resume()
     for r in report.reorged:
         opts.progress(f"journal: {r.action} {r.action_id} left the chain in a reorg (tx {r.tx_hash}); checked again")
@@ -150,6 +153,9 @@ def _finish_earlier_run(sender: TxSender, journal: Journal, opts: ApplyOptions) 
         if opts.speed_up:
             waiting = [sender.speed_up(r) for r in waiting]
         try:
-            sender.wait(waiting, timeout=opts.receipt_timeout)
+            return [r for r in sender.wait(waiting, timeout=opts.receipt_timeout) if r.status == "mined"]
         except TxReverted as exc:
             opts.progress(f"journal: {exc}")
+            sent = {r.tx_hash for r in waiting}
+            return [r for r in journal.transactions() if r.tx_hash in sent and r.status == "mined"]
+    return []

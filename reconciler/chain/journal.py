@@ -1,8 +1,8 @@
 """The apply journal: every transaction is on disk (fsync) before it is sent, and updated on its receipt.
 
 An append-only JSON-lines file, in the spirit of Foundry's broadcast journal: a crash is a pause, not a loss.
-A record of a transaction holds its plan id, action, nonce, hash and the signed raw bytes (public once sent,
-never a secret), so a resumed apply can look the hash up, re-broadcast the very same transaction, or see that
+A record of a transaction holds its plan id, action, nonce, hash, the signed raw bytes (public once sent,
+never a secret) and the MOR its plan said it moves, so a resumed apply can look the hash up, re-broadcast the very same transaction, or see that
 its nonce was taken by another one. Nothing here talks to the chain.
 """
 
@@ -22,6 +22,7 @@ TxStatus = Literal["signed", "mined", "reverted", "replaced", "dropped"]
 OPEN_STATUSES: frozenset[str] = frozenset({"signed"})
 _STATUSES = frozenset(get_args(TxStatus))
 _OPTIONAL_INTS = frozenset({"block", "gas_used"})
+_INTS = frozenset({"nonce", "fee", "stake"})
 
 
 class JournalUnreadable(StateUnusable):
@@ -65,6 +66,9 @@ class TxRecord:
     gas_used: int | None = None
     note: str = ""
     ts: float = field(default_factory=time.time)
+    # the MOR its plan said it moves (wei): the bid fee paid, the stake sent (negative: refunded)
+    fee: int = 0
+    stake: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -130,8 +134,8 @@ def _record(data: dict[str, Any], where: str) -> TxRecord:
         if not isinstance(fields.get(name), str):
             raise JournalUnreadable(f"{where}: a record without a {name}; fix or delete that line (no apply writes it)")
     for name, value in fields.items():
-        if name in _OPTIONAL_INTS or name == "nonce":
-            ok = (value is None and name != "nonce") or (isinstance(value, int) and not isinstance(value, bool))
+        if name in _OPTIONAL_INTS or name in _INTS:
+            ok = (value is None and name not in _INTS) or (isinstance(value, int) and not isinstance(value, bool))
         elif name == "ts":
             ok = isinstance(value, int | float) and not isinstance(value, bool)
         else:

@@ -99,6 +99,8 @@ class TxRequest:
     to: str
     data: str
     value: int = 0
+    fee: int = 0  # the MOR its plan said it moves, journaled with it: the bid fee paid
+    stake: int = 0  # and the stake sent (negative: refunded)
 
 
 @dataclass(frozen=True)
@@ -255,9 +257,11 @@ class TxSender:
         }
         if not self.legacy:
             tx["type"] = 2
-        return self._sign_journal_send(tx, req.action_id, req.action, replaces=None)
+        return self._sign_journal_send(tx, req.action_id, req.action, replaces=None, mor=(req.fee, req.stake))
 
-    def _sign_journal_send(self, tx: dict[str, Any], action_id: str, action: str, replaces: str | None) -> TxRecord:
+    def _sign_journal_send(
+        self, tx: dict[str, Any], action_id: str, action: str, replaces: str | None, mor: tuple[int, int] = (0, 0)
+    ) -> TxRecord:
         signed = self.account.sign_transaction(tx)
         record = TxRecord(
             tx_hash="0x" + bytes(signed.hash).hex(),
@@ -270,6 +274,8 @@ class TxSender:
             raw="0x" + bytes(signed.raw_transaction).hex(),
             replaces=replaces,
             note=_fees_note(tx),
+            fee=mor[0],
+            stake=mor[1],
         )
         self.journal.append(record)  # durable before it leaves this machine
         crash_point("before-send")
@@ -542,7 +548,9 @@ class TxSender:
         }
         if not self.legacy:
             new_tx["type"] = 2
-        return self._sign_journal_send(new_tx, record.action_id, record.action, replaces=record.tx_hash)
+        return self._sign_journal_send(
+            new_tx, record.action_id, record.action, replaces=record.tx_hash, mor=(record.fee, record.stake)
+        )
 
 
 def signed_fields(raw: str) -> dict[str, Any]:

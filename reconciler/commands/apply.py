@@ -151,7 +151,7 @@ def run_apply(
     result = apply_desired(desired, environ, opts)
     for note in result.notes:
         say(note)
-    if result.applied:
+    if result.applied or result.txs:  # or an earlier run's transactions, re-sent and mined here
         say(result.summary())
     if result.final is not None and result.final.pending:
         click.echo("not converged: still pending after apply:", err=True)

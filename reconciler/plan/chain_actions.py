@@ -6,7 +6,7 @@ from fractions import Fraction
 from typing import Any
 
 from reconciler.desired.model import ModelSpec
-from reconciler.observe.model import BidState, ModelState
+from reconciler.observe.model import BidState, ModelState, ProviderState
 from reconciler.plan.context import Context, mor, utc
 from reconciler.plan.model import (
     Action,
@@ -22,14 +22,19 @@ from reconciler.plan.model import (
     model_of,
 )
 from reconciler.plan.proxy_actions import RouterHold
+from reconciler.plan.stakes import provider_refund, stake_top_up
 
 
-def _stake_change(have: int, want: int, refund: str, changes: list[str], errors: list[str]) -> int:
-    """The stake to add (wei); a decrease is an error, since the contracts only add stake (`refund` says how to
-    get it back)."""
-    if want > have:
-        changes.append(f"stake {mor(have)} -> {mor(want)} (+{mor(want - have)})")
-        return want - have
+def _stake_change(
+    state: ProviderState | ModelState, want: int, refund: str, changes: list[str], errors: list[str]
+) -> int:
+    """The stake to add (wei, `stake_top_up`); a decrease is an error, since the contracts only add stake (`refund`
+    says how to get it back)."""
+    have = state.stake
+    add = stake_top_up(state, want)
+    if add > 0:
+        changes.append(f"stake {mor(have)} -> {mor(want)} (+{mor(add)})")
+        return add
     if want < have:
         errors.append(
             f"stake cannot decrease ({mor(have)} on chain, {mor(want)} declared): the contract only adds stake; "
@@ -62,7 +67,7 @@ def provider_actions(ctx: Context) -> list[str]:
                 subject=subject,
                 value=value,
                 before=None if have is None else {"endpoint": have.endpoint, "stake": have.stake, "deleted": True},
-                cost=Cost(stake=max(want.stake - (have.stake if have else 0), 0)),
+                cost=Cost(stake=stake_top_up(have, want.stake)),
                 errors=tuple(errors),
             )
         )
@@ -73,7 +78,7 @@ def provider_actions(ctx: Context) -> list[str]:
     errors = []
     if want.endpoint != have.endpoint:
         changes.append(f"endpoint {have.endpoint} -> {want.endpoint}")
-    add = _stake_change(have.stake, want.stake, "deregistering refunds it", changes, errors)
+    add = _stake_change(have, want.stake, "deregistering refunds it", changes, errors)
     if not changes:
         return []
     a = ctx.add(
@@ -106,7 +111,7 @@ def provider_delete(ctx: Context) -> None:
             reason="provider.absent is true",
             subject=ProviderRef(want.address),
             before={"address": have.address, "endpoint": have.endpoint, "stake": have.stake},
-            cost=Cost(stake=-(have.stake - have.limit_period_earned)),
+            cost=Cost(stake=-provider_refund(have, ctx.observed.now)),
             depends_on=tuple(deps),
         )
     )
@@ -157,7 +162,7 @@ def model_actions(ctx: Context, deps: list[str]) -> list[str]:
                     subject=ModelRef(m.model_id),
                     value=_model_values(m),
                     before=None if have is None else model_before(have),
-                    cost=Cost(stake=max(m.stake - (have.stake if have else 0), 0)),
+                    cost=Cost(stake=stake_top_up(have, m.stake)),
                     errors=tuple(errors),
                     depends_on=tuple(deps),
                 )
@@ -174,7 +179,7 @@ def model_actions(ctx: Context, deps: list[str]) -> list[str]:
             if w != h:
                 changes.append(f"{label} {h!r} -> {w!r}")
         add = _stake_change(
-            have.stake, m.stake, "mark the model absent to deregister it and get the stake back", changes, errors
+            have, m.stake, "mark the model absent to deregister it and get the stake back", changes, errors
         )
         if changes:
             a = ctx.add(

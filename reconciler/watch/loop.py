@@ -408,7 +408,7 @@ class Watcher:
             converged=result.converged,
             still_pending=_pending_ids(result.final or result.plan),
             txs=len(result.txs),
-            spent_wei=result.fees + result.stake,
+            spent_wei=result.mor_out,
             notes=tuple(result.notes),
             summary=result.summary(),
             tx_hashes=tuple(t.tx_hash for t in result.txs),

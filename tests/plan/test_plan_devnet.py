@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
@@ -202,6 +204,62 @@ def test_round_trips_do_not_grow_with_models_bids_and_sessions_and_gas_table_hol
     for kind, used in gas_used.items():
         assert used <= GAS_BY_KIND[kind], (kind, used)
         assert used * 2 >= GAS_BY_KIND[kind], (kind, used)
+
+
+def _fresh_account(w3: Web3, mor: Any, funder: str) -> str:
+    """A new address anvil sends from (impersonated), with ETH for gas and 10 MOR from `funder`."""
+    address = Web3.to_checksum_address("0x" + os.urandom(20).hex())
+    w3.provider.make_request("anvil_impersonateAccount", [address])  # type: ignore[arg-type]
+    w3.provider.make_request("anvil_setBalance", [address, hex(10**20)])  # type: ignore[arg-type]
+    unlocked.send(w3, mor.functions.transfer(address, 10 * MOR), funder)
+    return address
+
+
+def _gas_of_every_kind(w3: Web3, market: Any, mor: Any, provider: str, sender: str) -> dict[str, int]:
+    """Each kind of write for `provider`, sent by `sender` (the provider itself, or a hot key holding its rights),
+    in the planner's order; the gas each receipt shows, by kind (bid.post twice: a pair's first post, a repost)."""
+    used: dict[str, int] = {}
+
+    def send(kind: str, fn: Any, by: str = sender) -> None:
+        used[kind] = int(unlocked.send(w3, fn, by)["gasUsed"])
+
+    send(ActionKind.MOR_APPROVE.value, mor.functions.approve(market.address, 10 * MOR), provider)  # the wallet's
+    send(ActionKind.PROVIDER_REGISTER.value, market.functions.providerRegister(provider, 2 * MOR // 10, "h:3333"))
+    base = bytes.fromhex(ids.base_model_id_for_name("gas-model")[2:])
+    register = market.functions.modelRegister(provider, base, b"\0" * 32, 0, MOR // 10, "gas-model", ["llm"])
+    send(ActionKind.MODEL_REGISTER.value, register)
+    mid = bytes.fromhex(ids.model_id(provider, "0x" + base.hex())[2:])
+    send("bid.post (first)", market.functions.postModelBid(provider, mid, 6 * 10**15))
+    send("bid.post (repost)", market.functions.postModelBid(provider, mid, 7 * 10**15))
+    send(ActionKind.PROVIDER_UPDATE.value, market.functions.providerRegister(provider, MOR // 10, "h:3334"))
+    renamed = market.functions.modelRegister(provider, base, b"\0" * 32, 0, MOR // 10, "renamed", ["llm"])
+    send(ActionKind.MODEL_UPDATE.value, renamed)
+    bid = market.functions.getProviderActiveBids(provider, 0, 10).call()[0][0]
+    send(ActionKind.BID_DELETE.value, market.functions.deleteModelBid(bid))
+    send(ActionKind.MODEL_DEREGISTER.value, market.functions.modelDeregister(mid))
+    send(ActionKind.PROVIDER_DEREGISTER.value, market.functions.providerDeregister(provider))
+    return used
+
+
+@pytest.mark.parametrize("mode", ["provider", "delegate"])
+def test_the_gas_table_bounds_every_kind_in_both_signing_modes(net: dict[str, Any], mode: str) -> None:
+    """The provider signing its own writes, and a hot key with its delegated rights (issue 27: the registry's
+    rights check costs gas the provider's own writes do not pay)."""
+    w3, market, mor = _contracts(net)
+    provider = _fresh_account(w3, mor, net["accounts"][0]["address"])
+    sender = provider
+    if mode == "delegate":
+        sender = _fresh_account(w3, mor, net["accounts"][0]["address"])
+        registry = w3.eth.contract(address=net["delegateRegistry"], abi=load_artifact("DelegateRegistry").abi)
+        for right in ("provider", "model", "marketplace"):
+            rights = Web3.keccak(text=f"delegation.rules.{right}")
+            unlocked.send(w3, registry.functions.delegateContract(sender, net["diamond"], rights, True), provider)
+    used = _gas_of_every_kind(w3, market, mor, provider, sender)
+    print(mode, used)
+    for label, gas in used.items():
+        kind = ActionKind(label.split(" ")[0])
+        assert gas <= GAS_BY_KIND[kind], (mode, label, gas)
+        assert gas * 2 >= GAS_BY_KIND[kind], (mode, label, gas)
 
 
 def test_unreachable_proxy_plans_the_chain_alone_and_require_proxy_fails(net: dict[str, Any], tmp_path: Path) -> None:

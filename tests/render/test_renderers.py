@@ -39,7 +39,7 @@ def test_text_summary_and_color() -> None:
     p = sample()
     plain = render_text(p)
     assert plain.rstrip().splitlines()[-1] == (
-        "Plan: 5 to create, 2 to update, 0 to delete; fees 0.6 MOR, stake +0.4 MOR, gas ~2,045,000 (~0.002045 ETH)"
+        "Plan: 5 to create, 2 to update, 0 to delete; fees 0.6 MOR, stake +0.4 MOR, gas ~2,065,000 (~0.002065 ETH)"
     )
     assert "\033[" not in plain
     assert "\033[32m" in render_text(p, color=True)

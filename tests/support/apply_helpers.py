@@ -17,6 +17,7 @@ from web3 import Web3
 
 from reconciler.chain.artifacts import load_artifact
 from tests.support.fwd_helpers import ADMIN_TOKEN
+from tests.support.money import measure_apply
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "desired-state" / "devnet.yaml"
@@ -59,6 +60,13 @@ class DevnetCase:
     def mor_balance(self, who: str | None = None) -> int:
         return int(self.mor().functions.balanceOf(who or self.provider).call())
 
+    def apply_in_process(self, desired: Any, environ: dict[str, str], opts: Any) -> Any:
+        """`apply_desired` in this process, measured for the money invariant like `reconcile("apply", ...)`."""
+        from reconciler.apply.run import apply_desired
+
+        args = ("apply", str(self.yaml), "--state-dir", str(opts.state_dir))
+        return measure_apply(self.info, self.work, args, lambda: apply_desired(desired, environ, opts))
+
     def bid_posts(self) -> list[Any]:
         return list(self.market().events.MarketplaceBidPosted().get_logs(from_block=0))
 
@@ -70,16 +78,23 @@ class DevnetCase:
     def reconcile(
         self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        """Run the real `reconcile` command in a child process (so it can be killed like a real one)."""
+        """Run the real `reconcile` command in a child process (so it can be killed like a real one). An `apply`
+        is measured for the money invariant (tests/support/money.py), checked after the test."""
         env = {**os.environ, **self.env(**(extra_env or {}))}
-        return subprocess.run(
-            [sys.executable, "-m", "reconciler.cli", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-            cwd=self.work,
-        )
+
+        def run() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "reconciler.cli", *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout,
+                cwd=self.work,
+            )
+
+        if args and args[0] == "apply":
+            return measure_apply(self.info, self.work, args, run)  # type: ignore[no-any-return]
+        return run()
 
 
 def example_in(work: Path) -> Path:

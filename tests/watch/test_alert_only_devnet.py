@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.run import ApplyOptions, apply_desired
+from reconciler.apply.run import ApplyOptions
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import local as devnet
 from tests.support.apply_helpers import DevnetCase, example_in
@@ -52,12 +52,12 @@ def test_alert_only_reports_drift_and_pulls_fast_forward_only(tmp_path: Path) ->
         desired, _ = load_desired(yaml)
         w3 = case.w3
         nonce = w3.eth.get_transaction_count(case.provider)
-        stopped = apply_desired(
+        stopped = case.apply_in_process(
             desired, env, ApplyOptions(state_dir=case.state, confirm=lambda _p: True, stop_requested=lambda: True)
         )
         assert not stopped.converged and not stopped.txs and any("stopped on request" in n for n in stopped.notes)
         assert w3.eth.get_transaction_count(case.provider) == nonce
-        done = apply_desired(desired, env, ApplyOptions(state_dir=case.state, confirm=lambda _p: True))
+        done = case.apply_in_process(desired, env, ApplyOptions(state_dir=case.state, confirm=lambda _p: True))
         assert done.converged
 
         with webhook_receiver() as hooks:
