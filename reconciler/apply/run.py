@@ -39,7 +39,7 @@ from reconciler.chain.sender import TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
 from reconciler.pipeline import plan_for
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Plan, Status
 
 
 @dataclass
@@ -110,7 +110,12 @@ def _apply_locked(
         result.count(rec)
     if not plan.pending:
         result.final = plan
-        result.notes.append("nothing to do: chain and proxy match the desired state")
+        held = [a.id for a in plan.actions if a.status is Status.HELD]
+        result.notes.append(
+            f"nothing sent: {len(held)} change(s) held back ({', '.join(held)}; see the plan for why and until when)"
+            if held
+            else "nothing to do: chain and proxy match the desired state"
+        )
         return result
     if not opts.confirm(plan):
         raise ApplyError("apply not confirmed; nothing was sent")

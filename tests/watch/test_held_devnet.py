@@ -16,7 +16,6 @@ from tests.support.watch_helpers import watch_process
 pytestmark = pytest.mark.devnet
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a held price change is reported as no-changes")
 def test_a_held_price_change_is_a_held_run(tmp_path: Path) -> None:
     d, work = tmp_path / "devnet", tmp_path / "work"
     work.mkdir()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from reconciler.watch.metrics import MetricsServer, WatchMetrics
 
@@ -32,7 +31,6 @@ def test_metrics_and_health_over_http() -> None:
     assert float(samples["reconcile_watch_last_success_timestamp_seconds"]) > 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a run that did not apply a valid desired state moves last success")
 def test_last_success_moves_only_for_a_successful_run() -> None:
     m = WatchMetrics()
     m.run_finished("invalid-desired-state", pending=0)

@@ -8,8 +8,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from reconciler.chain.journal import TxRecord
 from reconciler.plan.model import Action, ActionKind, Cost, ManualStep, ModelRef
 from reconciler.watch.backoff import Backoff
@@ -416,7 +414,6 @@ def test_a_manual_step_blocks_without_a_backoff_and_is_alerted_once_per_set_of_s
     assert post and after.notice(alert) == (after, False)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a held change is reported as no-changes")
 def test_a_held_change_is_a_held_run_with_what_why_and_when() -> None:
     from reconciler.watch.state import Held
 
@@ -434,7 +431,6 @@ def test_a_held_change_is_a_held_run_with_what_why_and_when() -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a refused git pull has no reason in the run's result or error")
 def test_a_refused_pull_is_the_runs_result_with_its_reason() -> None:
     pull = PullResult("no-upstream", "a", "a", "no upstream to pull from")
     run = RunFindings(ts=1.0, trigger=("git-blocked",), git=pull, verdict=Verdict("no-changes"))
@@ -447,7 +443,6 @@ def test_a_refused_pull_is_the_runs_result_with_its_reason() -> None:
     assert "git pull: no upstream to pull from" in failed.warnings
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a run on invalid files or alert-only drift counts as a success")
 def test_only_a_valid_fully_applied_run_is_a_success() -> None:
     ok = RunFindings(ts=1.0, trigger=("timer",), verdict=Verdict("no-changes"))
     assert ok.record(duration_ms=1).succeeded
