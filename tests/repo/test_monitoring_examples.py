@@ -145,7 +145,6 @@ def test_promtool_accepts_the_rules_and_the_scrape_config(tmp_path: Path) -> Non
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: the dashboard has no instance selector and no up panel")
 def test_the_dashboard_selects_instances_and_shows_up() -> None:
     doc = json.loads((MON / "grafana-dashboard.json").read_text())
     variables = {v["name"]: v for v in doc["templating"]["list"]}
