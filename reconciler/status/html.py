@@ -44,8 +44,9 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 8px; margin-bottom: 10px; }
 .card { background: #f8f9fa; border-radius: 6px; padding: 8px 10px; }
 .card .v { font-size: 17px; font-weight: 600; } .card .k { color: #495057; font-size: 12px; }
-.r-converged, .r-no-changes { color: var(--ok); } .r-drift-reported { color: var(--pend); }
-.r-failed, .r-not-converged, .r-budget-exceeded, .r-invalid-desired-state { color: var(--err); }
+.r-converged, .r-no-changes { color: var(--ok); }
+.r-drift-reported, .r-held, .r-blocked-manual { color: var(--pend); }
+.r-failed, .r-not-converged, .r-budget-exceeded, .r-invalid-desired-state, .r-git-blocked { color: var(--err); }
 svg.chart { width: 100%; height: auto; } svg .grid { stroke: #e9ecef; } svg .axis { font-size: 11px; fill: #495057; }
 .muted { color: #868e96; }
 """

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from reconciler.market import ids
 from reconciler.market.ids import norm_hex
 from reconciler.observe.model import BidState, LiveSession, ModelState, SessionState
@@ -218,7 +216,6 @@ def test_names_from_chain_reach_the_page_escaped() -> None:
     assert inert(render_body(build_page(inputs)))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: held and blocked runs are not coloured, blocked states not in force")
 def test_held_and_blocked_runs_are_not_green_and_their_reasons_are_in_force() -> None:
     inputs = _inputs(31337)
     runs = [dict(inputs.runs[0]) | {"result": r, "txHashes": []} for r in ("held", "git-blocked", "blocked-manual")]
