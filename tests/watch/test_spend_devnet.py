@@ -64,7 +64,6 @@ def test_a_failed_apply_reports_its_actions_and_settles_the_day_tally(tmp_path: 
         devnet.down(d)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a manual apply is missing from the day's spend of its state dir")
 def test_a_manual_apply_counts_in_the_days_spend_of_its_state_dir(tmp_path: Path) -> None:
     d, work = tmp_path / "devnet", tmp_path / "work"
     work.mkdir()
