@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-import pytest
-
 from reconciler.market import ids
 from reconciler.market.ids import norm_hex
 from reconciler.observe.model import BidState, LiveSession, ModelState, SessionState
@@ -235,7 +233,6 @@ def glance_inputs(n: int = 25, **kw) -> PageInputs:  # type: ignore[no-untyped-d
     return replace(base, runs=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: the page does not read at a glance yet")
 def test_the_page_reads_at_a_glance() -> None:
     doc = build_page(glance_inputs())
     page = render_page(doc, script="/page.js")
@@ -253,7 +250,6 @@ def test_the_page_reads_at_a_glance() -> None:
     assert every.count('<tr class="run"') == 25 and "/?runs=all" not in every
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: the page does not read at a glance yet")
 def test_the_static_page_says_it_is_a_snapshot_and_hides_an_empty_chart() -> None:
     static = render_page(build_page(glance_inputs(days={})))
     assert "snapshot" in static and "refreshes by itself" not in static and "/?runs=all" not in static

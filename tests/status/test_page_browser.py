@@ -229,7 +229,6 @@ def _check_in_browser(
 WIDTHS = (360, 820, 1400)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: 66-character ids overflow the page at 820 px")
 def test_the_page_fits_the_window_from_360_px_up(tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
