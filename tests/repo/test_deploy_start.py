@@ -5,6 +5,7 @@ verify` and never fail with 226/NAMESPACE for a folder that is not there."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -31,6 +32,30 @@ def settings(unit: Path, key: str) -> list[str]:
 
 def words(unit: Path, key: str) -> list[str]:
     return [w for v in settings(unit, key) for w in v.split()]
+
+
+def desired_state_origin(tmp_path: Path) -> Path:
+    """A bare repository standing in for the git host, holding desired-state/providers.yaml."""
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True, timeout=30)
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True, timeout=30)
+    (work / "desired-state").mkdir()
+    (work / "desired-state" / "providers.yaml").write_text("version: 1\n")
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "add", "."], check=True, timeout=30)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True, timeout=30)
+    subprocess.run([*git, "push", "-q", "origin", "HEAD"], check=True, timeout=30)
+    return origin
+
+
+def run_unit_shell(unit: Path, key: str, old: str, new: str, env: dict[str, str]) -> None:
+    """Run a unit's `/bin/sh -c SCRIPT` line as systemd would ($$ passes a literal $), `old` paths moved to `new`."""
+    (line,) = settings(unit, key)
+    argv = shlex.split(line)
+    assert argv[:2] == ["/bin/sh", "-c"], argv
+    script = argv[2].replace("$$", "$").replace(old, new)
+    subprocess.run(["/bin/sh", "-c", script], check=True, timeout=60, env={"PATH": "/usr/bin:/bin", **env})
 
 
 def test_secret_files_are_given_to_the_images_user_never_opened_to_others() -> None:
@@ -80,16 +105,7 @@ def test_the_compose_checkout_is_a_volume_the_images_user_owns_cloned_before_the
     assert re.search(r"chown -R morpheus\S* [^\n]*/srv/desired-state", dockerfile), "a new volume copies the owner"
 
     # the init script as compose passes it: clones into the empty volume once, never touches an existing checkout
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True, timeout=30)
-    work = tmp_path / "work"
-    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True, timeout=30)
-    (work / "desired-state").mkdir()
-    (work / "desired-state" / "providers.yaml").write_text("version: 1\n")
-    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.org"]
-    subprocess.run([*git, "add", "."], check=True, timeout=30)
-    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True, timeout=30)
-    subprocess.run([*git, "push", "-q", "origin", "HEAD"], check=True, timeout=30)
+    origin = desired_state_origin(tmp_path)
     checkout = tmp_path / "volume"
     checkout.mkdir()
     argv = services["desired-state-init"]["command"]
@@ -104,7 +120,6 @@ def test_the_compose_checkout_is_a_volume_the_images_user_owns_cloned_before_the
     assert repo.startswith("${DESIRED_STATE_REPO:?"), "compose refuses to start without the repository's URL"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: ReadWritePaths without -, no StateDirectory=")
 @pytest.mark.parametrize("unit", UNITS, ids=[u.name for u in UNITS])
 def test_a_unit_names_no_folder_that_may_be_missing_without_the_dash(unit: Path) -> None:
     """A path in ReadWritePaths=/ReadOnlyPaths= that does not exist fails the unit with 226/NAMESPACE unless it
@@ -116,7 +131,6 @@ def test_a_unit_names_no_folder_that_may_be_missing_without_the_dash(unit: Path)
             assert path.startswith("-") or any(path == d or path.startswith(d + "/") for d in state), (key, path)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: no StateDirectory=, /opt/proxy-router without -")
 def test_the_watcher_unit_writes_only_inside_its_state_directory_or_optional_paths() -> None:
     unit = DEPLOY / "systemd" / "morpheus-reconcile-watch.service"
     state = [f"/var/lib/{d}" for d in words(unit, "StateDirectory")]
@@ -127,7 +141,6 @@ def test_the_watcher_unit_writes_only_inside_its_state_directory_or_optional_pat
     assert "-/opt/proxy-router" in words(unit, "ReadWritePaths")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: ProtectHome=yes and no deploy key anywhere")
 def test_the_watcher_unit_says_where_the_deploy_key_lives() -> None:
     """ProtectHome=yes hides ~/.ssh: the key comes as a credential, the host keys from /etc."""
     unit = DEPLOY / "systemd" / "morpheus-reconcile-watch.service"
@@ -140,6 +153,34 @@ def test_the_watcher_unit_says_where_the_deploy_key_lives() -> None:
     assert "UserKnownHostsFile=/etc/morpheus/known_hosts" in ssh and "StrictHostKeyChecking=yes" in ssh
     readme = (DEPLOY / "README.md").read_text()
     assert "/etc/morpheus/secrets/deploy_key" in readme and "/etc/morpheus/known_hosts" in readme
+
+
+def test_the_forwarder_unit_writes_an_empty_config_once(tmp_path: Path) -> None:
+    unit = DEPLOY / "systemd" / "morpheus-forwarder.service"
+    assert words(unit, "StateDirectory") == ["morpheus/models"]
+    models = tmp_path / "models"
+    models.mkdir()
+    run_unit_shell(unit, "ExecStartPre", "/var/lib/morpheus/models", str(models), {})
+    assert json.loads((models / "forwarder-models.json").read_text()) == {"models": []}
+    (models / "forwarder-models.json").write_text('{"models": [{"kept": true}]}')
+    run_unit_shell(unit, "ExecStartPre", "/var/lib/morpheus/models", str(models), {})
+    assert json.loads((models / "forwarder-models.json").read_text()) == {"models": [{"kept": True}]}
+
+
+def test_the_watcher_unit_clones_the_desired_state_once(tmp_path: Path) -> None:
+    unit = DEPLOY / "systemd" / "morpheus-reconcile-watch.service"
+    origin = desired_state_origin(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir()
+    env = {"DESIRED_STATE_REPO": str(origin), "HOME": str(tmp_path)}
+    run_unit_shell(unit, "ExecStartPre", "/var/lib/morpheus", str(state), env)
+    assert (state / "desired-state" / "desired-state" / "providers.yaml").read_text() == "version: 1\n"
+    (state / "desired-state" / "desired-state" / "providers.yaml").write_text("kept\n")
+    run_unit_shell(unit, "ExecStartPre", "/var/lib/morpheus", str(state), env)
+    assert (state / "desired-state" / "desired-state" / "providers.yaml").read_text() == "kept\n"
+    argv = shlex.split(settings(unit, "ExecStart")[0])
+    assert argv[argv.index("watch") + 1] == "/var/lib/morpheus/desired-state/desired-state"
+    assert any(v.startswith("DESIRED_STATE_REPO=") for v in settings(unit, "Environment"))
 
 
 def verify_root(tmp_path: Path, units: list[Path]) -> Path:
