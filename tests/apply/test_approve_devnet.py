@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
@@ -183,3 +184,16 @@ def test_approve_with_the_provider_keystore(net: dict[str, Any], tmp_path: Path)
     assert r.exit_code == 0, r.output
     assert "approved " in r.stdout and _allowance(net, provider["address"]) > 0
     secretless(r)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 29: a piped answer confirms approve, unlike apply")
+def test_a_piped_answer_never_confirms_an_approve(net: dict[str, Any], tmp_path: Path) -> None:
+    """One rule for every command that sends: no terminal and no --yes, refused and said so (a `yes |` answers
+    nothing); the same rule as `apply`."""
+    path = _delegate_state(net, tmp_path, provider=6, signer=9)
+    provider = net["accounts"][6]
+    args = [str(path), "--state-dir", str(tmp_path / "state"), "--amount", "5 MOR"]
+    r = _run(net, args, DEMO_UPSTREAM_KEY="k", DEVNET_PROVIDER_KEY=provider["privateKey"], input="y\n")
+    assert r.exit_code == 1, r.output
+    assert "no terminal to ask for confirmation" in r.stderr and "--yes" in r.stderr
+    assert _allowance(net, provider["address"]) == 0

@@ -30,6 +30,7 @@ from tests.support.ports import free_port
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 STUB = ROOT / "examples" / "demo" / "demo_upstream.py"
+GIT_HOST_URL = "git@git.example.org:you/desired-state.git"  # the README's placeholder; a bare repository in the test
 CONFIRMS = ("reconcile apply ", "reconcile approve ", " grant ")
 
 
@@ -55,6 +56,14 @@ def test_the_readme_quickstart_has_the_steps_the_test_relies_on() -> None:
     assert any(c.startswith(".venv/bin/reconcile approve ") and "--key-ref file:" in c for c in cmds)
     assert cmds[-1].startswith(".venv/bin/reconcile watch ") and "--git-pull" in cmds[-1]
     assert not [c for c in cmds if re.search(r"(KEY|key)=0x|PRIVATE_KEY=", c)], "no key on a command line"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 29: the quickstart adds no remote, so the watcher has nothing to pull")
+def test_the_readme_quickstart_pushes_to_the_git_host_the_watcher_pulls_from() -> None:
+    cmds = quickstart_commands()
+    remote = [c for c in cmds if c.startswith(f"git -C desired-state remote add origin {GIT_HOST_URL}")]
+    push = [i for i, c in enumerate(cmds) if c.startswith("git -C desired-state push ") and " -u origin " in c]
+    assert remote and push and push[-1] < len(cmds) - 1  # pushed (upstream set) before the watcher starts
 
 
 def _run(cmd: str, cwd: Path, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
