@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from eth_account import Account
 
@@ -121,7 +120,6 @@ def test_revoke_is_said_in_words(net: dict[str, Any], tmp_path: Path) -> None:
     assert "revokeed" not in unkeyed.output + r.output + again.output
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a piped answer confirms delegate, unlike apply")
 def test_a_piped_answer_never_confirms_a_grant(net: dict[str, Any], tmp_path: Path) -> None:
     """No terminal and no --yes: refused and said so, nothing sent (a `yes |` answers nothing), as `apply`."""
     provider, hot = net["accounts"][9], net["accounts"][2]
