@@ -68,7 +68,6 @@ def test_a_broken_devnet_json_is_named_not_a_crash(tmp_path: Path, content: byte
     assert "127.0.0.1:8545" not in str(exc.value)  # the RPC URL is never printed
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: the preset error says to start another devnet, not where to point")
 def test_a_devnet_elsewhere_names_the_settings_that_point_to_it(tmp_path: Path) -> None:
     with pytest.raises(NetworkError) as exc:
         resolve_network(NetworkSpec("devnet", None, None, None, None), {"RECONCILE_DEVNET_DIR": str(tmp_path / "x")})

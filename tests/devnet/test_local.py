@@ -121,7 +121,6 @@ def test_status_when_never_started(tmp_path: Path) -> None:
 
 
 @pytest.mark.devnet
-@pytest.mark.xfail(strict=True, reason="issue 29: devnet up prints neither its RPC URL nor how to use it")
 def test_up_says_its_rpc_url_and_the_desired_state_lines_to_use_it(devnet_dir: tuple[Path, int]) -> None:
     d, port = devnet_dir
     code, out = run("devnet", "up", "--dir", str(d), "--port", str(port))
