@@ -21,6 +21,7 @@ NOT_FILES_HERE = {
     "contracts/diamond/facets/SessionRouter.sol": "a path in MorpheusAIs/Morpheus-Lumerin-Node, named with it",
     "docs/session-day-lock-upgrade-runbook.md": "a path in MorpheusAIs/Morpheus-Lumerin-Node, named with it",
 }
+INSTALLED_BY_MAKE = ("tools/node_modules", "tools/test/node_modules")  # present only once make has installed them
 
 
 def tracked() -> list[Path]:
@@ -36,7 +37,7 @@ def scanned() -> list[Path]:
 
 def _exists(ref: str, source: Path) -> bool:
     ref = ref.rstrip(".,:;")
-    if ref in NOT_FILES_HERE or any(ch in ref for ch in "*<>{}$"):  # a pattern or a placeholder, not a file
+    if ref in NOT_FILES_HERE or ref.startswith(INSTALLED_BY_MAKE) or any(ch in ref for ch in "*<>{}$"):  # a pattern or a placeholder, not a file
         return True
     return any((base / ref).exists() for base in (source.parent, ROOT))
 
