@@ -37,7 +37,9 @@ def scanned() -> list[Path]:
 
 def _exists(ref: str, source: Path) -> bool:
     ref = ref.rstrip(".,:;")
-    if ref in NOT_FILES_HERE or ref.startswith(INSTALLED_BY_MAKE) or any(ch in ref for ch in "*<>{}$"):  # a pattern or a placeholder, not a file
+    if (
+        ref in NOT_FILES_HERE or ref.startswith(INSTALLED_BY_MAKE) or any(ch in ref for ch in "*<>{}$")
+    ):  # a pattern or a placeholder, not a file
         return True
     return any((base / ref).exists() for base in (source.parent, ROOT))
 
