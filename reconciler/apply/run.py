@@ -110,7 +110,12 @@ def _apply_locked(
         result.count(rec)
     if not plan.pending:
         result.final = plan
-        result.notes.append("nothing to do: chain and proxy match the desired state")
+        unchecked = plan.proxy_unchecked
+        result.notes.append(
+            f"nothing to do on the chain or in the files; {unchecked}"
+            if unchecked is not None
+            else "nothing to do: chain and proxy match the desired state"
+        )
         return result
     if not opts.confirm(plan):
         raise ApplyError("apply not confirmed; nothing was sent")
