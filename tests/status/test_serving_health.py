@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from reconciler.observe.model import ForwarderState
 from reconciler.plan.planner import plan
 from reconciler.status import places
@@ -37,7 +35,6 @@ def test_a_forwarder_that_answers_is_in_sync() -> None:
     assert {r["places"]["forwarder"]["state"] for r in rows} == {"in sync"}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a stopped forwarder shows as green 'in sync'")
 def test_a_forwarder_that_cannot_be_read_is_down_in_every_row_and_red_on_the_page() -> None:
     d, o, p = _world(reachable=False)
     rows = places.rows(d, p, o.chain)

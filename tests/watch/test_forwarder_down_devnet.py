@@ -5,6 +5,7 @@ exit code still covers the chain part (`--require-proxy` exits 1). Started again
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -65,7 +66,6 @@ def _metric(port: int, name: str) -> str:
     return "absent"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a stopped forwarder shows as in sync, with no metric or webhook")
 def test_a_stopped_forwarder_is_down_everywhere_and_up_again_once(tmp_path: Path) -> None:
     d, work = tmp_path / "devnet", tmp_path / "work"
     work.mkdir()
@@ -90,8 +90,10 @@ def test_a_stopped_forwarder_is_down_everywhere_and_up_again_once(tmp_path: Path
                 w = stack.enter_context(watch_process(args, env, work))
                 first = w.wait_run(lambda r: "start" in r["trigger"], timeout=90)
                 assert first["result"] == "converged", first
-                up = w.wait_run(lambda r: r.get("forwarder", {}).get("state") == "up")
-                assert up["result"] == "no-changes", up
+                assert first["forwarder"]["state"] == "up", first
+                settled = w.wait_run(lambda r: r["result"] == "no-changes")
+                assert settled["forwarder"]["state"] == "up" and "forwarder-down" not in settled.get("alerts", [])
+                assert settled["notes"] == ["nothing to do: chain and proxy match the desired state"], settled
                 assert _metric(http, "reconcile_watch_forwarder_up") == "1"
 
                 fwd.send_signal(signal.SIGTERM)
@@ -102,7 +104,9 @@ def test_a_stopped_forwarder_is_down_everywhere_and_up_again_once(tmp_path: Path
                 assert any("proxy not checked" in n for n in down.get("notes", [])) or down["result"] != "no-changes"
                 w.wait_run(lambda r: r.get("forwarder", {}).get("state") == "down", len(w.runs))  # a second run
                 assert _metric(http, "reconcile_watch_forwarder_up") == "0"
-                assert len(hooks.named("forwarder-down")) == 1, hooks.named("forwarder-down")
+                assert len(hooks.named("forwarder-down")) == 1, json.dumps(
+                    [[e["event"] for e in hooks.events], w.runs[-3:], w.stderr[-10:]]
+                )
                 page = httpx.get(f"http://127.0.0.1:{http}/").text
                 assert 'data-place="forwarder" data-state="down"' in page
                 assert 'data-place="forwarder" data-state="in sync"' not in page
