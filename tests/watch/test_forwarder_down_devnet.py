@@ -117,6 +117,10 @@ def test_a_stopped_forwarder_is_down_everywhere_and_up_again_once(tmp_path: Path
                 assert "No changes" not in r.stdout and "proxy not checked" in r.stdout, r.stdout
                 r = subprocess.run([*plan, "--require-proxy"], capture_output=True, text=True, env=env, cwd=work)
                 assert r.returncode == 1 and "--require-proxy" in r.stderr
+                status = [sys.executable, "-m", "reconciler.cli", "status", str(yaml)]
+                r = subprocess.run(status, capture_output=True, text=True, env=env, cwd=work)
+                assert r.returncode == 0, r.stdout + r.stderr
+                assert "forwarder: down (proxy not checked" in r.stdout and "drift: no\n" not in r.stdout, r.stdout
 
                 stack.enter_context(_forwarder(config, port, admin))  # started again, same ports
                 w.wait_run(lambda r: r.get("forwarder", {}).get("state") == "up", len(w.runs))
