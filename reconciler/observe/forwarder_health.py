@@ -50,11 +50,11 @@ def judge(
     if isinstance(healthz, UntrustedDestination):
         return ForwarderHealth(UNKNOWN, "admin API not asked: its host is not trusted with the token")
     if healthz is not None:
-        return ForwarderHealth(DOWN, f"admin /healthz {_failure(healthz)}")
+        return ForwarderHealth(DOWN, f"admin {healthz.path} {_failure(healthz)}")
     if isinstance(version, AdminCallFailed):
-        return ForwarderHealth(DEGRADED, f"served config unreadable: admin /admin/config {_failure(version)}")
+        return ForwarderHealth(DEGRADED, f"served config unreadable: admin {version.path} {_failure(version)}")
     if isinstance(metrics, AdminCallFailed):
-        return ForwarderHealth(UP, f"data plane not checked: /metrics {_failure(metrics)}", version)
+        return ForwarderHealth(UP, f"data plane not checked: admin {metrics.path} {_failure(metrics)}", version)
     if any(s.name == AT_CAP and s.value >= 1 for s in metrics):
         return ForwarderHealth(DEGRADED, "the data plane holds its cap of client connections", version)
     return ForwarderHealth(UP, "", version)
