@@ -15,7 +15,7 @@ PYTEST_WORKERS ?= 3
 # The tests that need no anvil, no browser and no slow external tool (markers in pyproject.toml).
 UNIT_MARKERS := not devnet and not browser and not slow
 
-.PHONY: test unit demo setup lint typecheck pytest contracts clean bench rsync chromium promtool
+.PHONY: test unit demo setup lint typecheck pytest contracts clean bench rsync chromium promtool systemd-analyze
 
 setup: $(STAMP) $(TOOLS)
 
@@ -51,13 +51,19 @@ promtool:
 	@command -v promtool > /dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
-pytest: setup rsync chromium promtool
+# `systemd-analyze verify` checks examples/deploy's units (tests/repo/test_deploy_start.py): Debian's systemd
+# package, when missing (only the binary is used; nothing is started).
+systemd-analyze:
+	@command -v systemd-analyze > /dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd; }
+
+pytest: setup rsync chromium promtool systemd-analyze
 	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
-# The quick tests (no anvil, no browser, no solc build): under a minute; needs only the venv and promtool.
-unit: $(STAMP) promtool
+# The quick tests (no anvil, no browser, no solc build): under a minute; needs the venv, promtool, systemd-analyze.
+unit: $(STAMP) promtool systemd-analyze
 	$(VENV)/bin/pytest -n 2 --dist loadfile -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
 
 # Rebuild the committed contract artifacts (ABI + bytecode) with the pinned solc.

@@ -13,12 +13,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from reconciler.status import daily
 from reconciler.status.forwarder_figures import Sampler, figures
-from reconciler.status.page import Observation, PageInputs, WatcherStatus, build_page
+from reconciler.status.page import RUNS_SHOWN, Observation, PageInputs, WatcherStatus, build_page
 
 RUNS_FILE = "watch-runs.jsonl"
 KEEP_RUNS = 500
@@ -120,5 +121,6 @@ class Board:
                 forwarder_note=note,
             )
 
-    def doc(self) -> dict[str, Any]:
-        return build_page(self.inputs())
+    def doc(self, runs: int | None = RUNS_SHOWN) -> dict[str, Any]:
+        """The page document with the last `runs` runs (None: every run kept, the page's `?runs=all`)."""
+        return build_page(replace(self.inputs(), runs_shown=runs))

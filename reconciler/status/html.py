@@ -2,12 +2,18 @@
 
 Why plain server-rendered HTML: no CDN, no framework and no network; the same string is the served page, its
 refreshes (`render_body`, swapped in by the small same-origin script below) and `reconcile status --format html`
-(one self-contained file with no script). Every value is escaped, its control and bidi characters shown as
+(one self-contained snapshot with no script). Every value is escaped, its control and bidi characters shown as
 `\x1b` or `\u202e` (reconciler.render.controls); the document never holds a secret.
+
+Laid out to read at a glance, from a phone up: the runs first (newest first, the last 20, a link to the rest), a
+warning or error repeated on many runs said once with its count, long hex ids shortened with the full value on
+hover, cells that break anywhere and tables that stack under 700 px, so the document is never wider than the
+window; the day chart only once there is a day to draw.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -24,8 +30,12 @@ header { background: #212529; color: #f8f9fa; padding: 12px 24px; display: flex;
          flex-wrap: wrap; }
 header h1 { font-size: 18px; margin: 0; }
 header .meta { color: #ced4da; font-size: 13px; }
-main { padding: 16px 24px; display: grid; gap: 16px; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); }
-section { background: #fff; border-radius: 6px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+main { padding: 16px 24px; display: grid; gap: 16px;
+       grid-template-columns: repeat(auto-fit, minmax(min(520px, 100%), 1fr)); }
+section { background: #fff; border-radius: 6px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08);
+          min-width: 0; }
+td, .detail, .alert, #summary, .note { overflow-wrap: anywhere; }
+input { max-width: 100%; }
 section.wide { grid-column: 1 / -1; }
 h2 { font-size: 15px; margin: 0 0 8px; }
 table { border-collapse: collapse; width: 100%; }
@@ -41,13 +51,23 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .alerts { grid-column: 1 / -1; display: grid; gap: 6px; }
 .alert { background: #fff4e6; border-left: 4px solid var(--held); padding: 6px 12px; border-radius: 4px; }
 .alert.e-writer-conflict, .alert.e-low-funds, .alert.e-error { background: #fff5f5; border-color: var(--err); }
-.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 8px; margin-bottom: 10px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 8px; margin-bottom: 10px; }
 .card { background: #f8f9fa; border-radius: 6px; padding: 8px 10px; }
 .card .v { font-size: 17px; font-weight: 600; } .card .k { color: #495057; font-size: 12px; }
 .r-converged, .r-no-changes { color: var(--ok); } .r-drift-reported { color: var(--pend); }
 .r-failed, .r-not-converged, .r-budget-exceeded, .r-invalid-desired-state { color: var(--err); }
-svg.chart { width: 100%; height: auto; } svg .grid { stroke: #e9ecef; } svg .axis { font-size: 11px; fill: #495057; }
-.muted { color: #868e96; }
+svg.chart { width: 100%; max-width: 760px; height: auto; display: block; } svg .grid { stroke: #e9ecef; } svg .axis { font-size: 11px; fill: #495057; }
+.muted { color: #868e96; } .id { white-space: nowrap; } .note { margin: 0 0 6px; color: #495057; }
+@media (max-width: 700px) {
+  header { padding: 10px 12px; } main { padding: 8px; gap: 8px; } section { padding: 10px; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: 100%; }
+  table.stack tr.head { display: none; }
+  table.stack tr { border-bottom: 1px solid #dee2e6; padding: 4px 0; }
+  table.stack td { border: 0; padding: 1px 4px; }
+  table.stack td:empty { display: none; }
+  table.stack td[data-label]::before { content: attr(data-label) ": "; color: #868e96; font-size: 12px; }
+  table.stack td[data-place]::before { content: attr(data-place) ": "; color: #868e96; font-size: 12px; }
+}
 """
 
 REFRESH_SCRIPT = """// Refreshes the page's body from /fragment without a reload (same origin, the login cookie).
@@ -56,7 +76,7 @@ REFRESH_SCRIPT = """// Refreshes the page's body from /fragment without a reload
   var every = Number(main.getAttribute("data-refresh")) || 2000;
   var count = 0;
   function tick() {
-    fetch("/fragment", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+    fetch("/fragment" + window.location.search, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
       if (r.status === 401) { window.location.assign("/login"); return null; }
       return r.ok ? r.text() : null;
     }).then(function (html) {
@@ -76,6 +96,21 @@ def _e(value: Any) -> str:
     return escape(escape_controls("" if value is None else str(value)))
 
 
+LONG_HEX = re.compile(r"0x[0-9a-fA-F]{24,}")
+
+
+def _ids(value: Any) -> str:
+    """Escaped text whose long hex ids (66-character model and bid ids, hashes, addresses) are shortened to
+    `0x12345678…cdef`, the full value on hover."""
+    text = "" if value is None else str(value)
+    out, at = [], 0
+    for m in LONG_HEX.finditer(text):
+        full = m.group()
+        out.append(_e(text[at : m.start()]) + f'<span class="id" title="{full}">{full[:10]}…{full[-4:]}</span>')
+        at = m.end()
+    return "".join(out) + _e(text[at:])
+
+
 def _cls(state: str) -> str:
     return "s-" + state.replace(" ", "-").replace("/", "-")
 
@@ -92,25 +127,26 @@ def _place_cell(name: str, p: Mapping[str, Any]) -> str:
         if p.get("untilTime"):
             extra += f", until {p['untilTime']}"
         detail = f"{extra}; {detail}" if detail else extra
-    inner = _badge(state) + (f'<div class="detail">{_e(detail)}</div>' if detail else "")
+    inner = _badge(state) + (f'<div class="detail">{_ids(detail)}</div>' if detail else "")
     return f'<td data-place="{_e(name)}" data-state="{_e(state)}">{inner}</td>'
 
 
 def _rows(doc: Mapping[str, Any]) -> str:
     out = [
-        '<section class="wide"><h2>Provider and models</h2><table id="rows"><tr><th>name</th><th>state</th>'
-        "<th>desired</th><th>chain</th><th>forwarder</th><th>router</th></tr>"
+        '<section class="wide"><h2>Provider and models</h2><table id="rows" class="stack"><tr class="head">'
+        "<th>name</th><th>state</th><th>desired</th><th>chain</th><th>forwarder</th><th>router</th></tr>"
     ]
     for r in doc.get("rows", []):
         ident = _e(r["id"])
         out.append(
             f'<tr class="row" data-kind="{_e(r["kind"])}" data-id="{ident}" data-state="{_e(r["state"])}">'
-            f'<td><b>{_e(r["name"])}</b><div class="detail mono">{ident[:18]}…</div></td><td>{_badge(r["state"])}</td>'
+            f'<td><b>{_e(r["name"])}</b><div class="detail mono">{_ids(r["id"])}</div></td>'
+            f'<td data-label="state">{_badge(r["state"])}</td>'
         )
         out.extend(_place_cell(k, r["places"][k]) for k in ("desired", "chain", "forwarder", "router"))
         out.append("</tr>")
     out.append("</table>")
-    out.extend(f'<div class="alert e-error">plan error: {_e(e)}</div>' for e in doc.get("planErrors", []))
+    out.extend(f'<div class="alert e-error">plan error: {_ids(e)}</div>' for e in doc.get("planErrors", []))
     out.append("</section>")
     return "".join(out)
 
@@ -132,13 +168,14 @@ def _money(doc: Mapping[str, Any]) -> str:
         if key in m
     )
     rows = "".join(
-        f'<tr data-model-id="{_e(s["modelId"])}"><td>{_e(s["name"])}</td><td>{_e(s["live"])}</td>'
-        f"<td>{_e(s['untilTime'] or '—')}</td><td>{_e(s['earnedToday']['mor'])}</td></tr>"
+        f'<tr data-model-id="{_e(s["modelId"])}"><td>{_e(s["name"])}</td><td data-label="live">{_e(s["live"])}</td>'
+        f'<td data-label="last one ends">{_e(s["untilTime"] or "—")}</td>'
+        f'<td data-label="earned today">{_e(s["earnedToday"]["mor"])}</td></tr>'
         for s in doc.get("sessions", [])
     )
     return (
         f'<section><h2>Sessions and money</h2><div class="cards">{cards}</div>'
-        f'<table id="sessions"><tr><th>model</th><th>live sessions</th><th>last one ends</th><th>earned today</th></tr>'
+        f'<table id="sessions" class="stack"><tr class="head"><th>model</th><th>live sessions</th><th>last one ends</th><th>earned today</th></tr>'
         f"{rows}</table></section>"
     )
 
@@ -151,19 +188,62 @@ def _forwarder(doc: Mapping[str, Any]) -> str:
     f = doc.get("forwarder") or {}
     rows = "".join(
         f'<tr data-model-id="{_e(x["modelId"])}"><td>{_e(x["name"])}</td>'
-        f"<td>{_e(x['inFlight'])} / {_e(x['limit'] or 'unlimited')}</td>"
-        f"<td>{_e(_num(x['requestsPerMinute']))}</td><td>{_e(_num(x['errorsPerMinute']))}</td>"
-        f"<td>{_e(_num(x['latencyP50Ms'], ' ms'))}</td></tr>"
+        f'<td data-label="slots">{_e(x["inFlight"])} / {_e(x["limit"] or "unlimited")}</td>'
+        f'<td data-label="requests/min">{_e(_num(x["requestsPerMinute"]))}</td>'
+        f'<td data-label="errors/min">{_e(_num(x["errorsPerMinute"]))}</td>'
+        f'<td data-label="latency p50">{_e(_num(x["latencyP50Ms"], " ms"))}</td></tr>'
         for x in f.get("models", [])
     )
-    note = f'<div class="detail">{_e(f["note"])}</div>' if f.get("note") else ""
+    note = f'<div class="detail">{_ids(f["note"])}</div>' if f.get("note") else ""
     return (
-        '<section><h2>Forwarder</h2><table id="forwarder"><tr><th>model</th><th>slots in use</th><th>requests/min</th>'
+        '<section><h2>Forwarder</h2><table id="forwarder" class="stack"><tr class="head"><th>model</th><th>slots in use</th><th>requests/min</th>'
         f"<th>errors/min</th><th>latency p50</th></tr>{rows}</table>{note}</section>"
     )
 
 
-def _runs(doc: Mapping[str, Any]) -> str:
+def _folded(runs: list[Mapping[str, Any]]) -> list[str]:
+    """Each run's error and warning lines, newest first; a line repeated on several runs is said once, on the
+    newest, with how many runs carried it."""
+    seen: dict[str, int] = {}
+    for r in runs:
+        for line in _notes(r):
+            seen[line] = seen.get(line, 0) + 1
+    said: set[str] = set()
+    out = []
+    for r in runs:
+        html = []
+        for line in _notes(r):
+            if line in said:
+                continue
+            said.add(line)
+            kind = line.split(":", 1)[0]
+            again = f' <span class="muted">(the same {kind} on {seen[line]} runs)</span>' if seen[line] > 1 else ""
+            html.append(f'<div class="detail">{_ids(line)}{again}</div>')
+        out.append("".join(html))
+    return out
+
+
+def _notes(run: Mapping[str, Any]) -> list[str]:
+    lines = [f"error: {run['error']}"] if run.get("error") else []
+    return lines + [f"warning: {w}" for w in run.get("warnings") or []]
+
+
+def _runs_note(doc: Mapping[str, Any], live: bool) -> str:
+    shown, known = len(doc.get("runs", [])), int(doc.get("runsKnown") or 0)
+    if doc.get("allRuns"):
+        back = ' · <a href="/">the last 20 only</a>' if live else ""
+        return f'<p class="note">all {known} runs kept, newest first{back}</p>'
+    if known <= shown:
+        return '<p class="note">newest first</p>'
+    more = (
+        f'<a href="/?runs=all">all {known} runs</a>'
+        if live
+        else f"{known} runs in all: the watcher's page lists them all, as does watch-runs.jsonl in its --state-dir"
+    )
+    return f'<p class="note">the last {shown} of {known} runs, newest first · {more}</p>'
+
+
+def _runs(doc: Mapping[str, Any], live: bool = True) -> str:
     b = doc.get("budget")
     budget = (
         f'<div class="detail" id="budget">day\'s budget left: <b>{_e(b["left"]["mor"])}</b> of {_e(b["limit"]["mor"])} '
@@ -171,65 +251,83 @@ def _runs(doc: Mapping[str, Any]) -> str:
         if b
         else '<div class="detail" id="budget">no daily budget (policy.maxSpendPerDay)</div>'
     )
+    runs = list(doc.get("runs", []))
     rows = []
-    for r in doc.get("runs", []):
+    for r, notes in zip(runs, _folded(runs), strict=True):
         txs = " ".join(
-            f'<a class="mono" href="{_e(t["url"])}" target="_blank" rel="noopener noreferrer">{_e(t["hash"][:10])}…</a>'
+            f'<a class="mono" href="{_e(t["url"])}" title="{_e(t["hash"])}" target="_blank" '
+            f'rel="noopener noreferrer">{_e(t["hash"][:10])}…</a>'
             if t.get("url")
             else f'<span class="mono" title="{_e(t["hash"])}">{_e(t["hash"][:10])}…</span>'
             for t in r["txs"]
         ) or (_e(r["txCount"]) if r["txCount"] else "")
-        actions = ", ".join(r["actions"][:4]) + (f" … +{len(r['actions']) - 4}" if len(r["actions"]) > 4 else "")
-        err = f'<div class="detail">{_e(r["error"])}</div>' if r.get("error") else ""
-        err += "".join(f'<div class="detail">warning: {_e(w)}</div>' for w in r.get("warnings") or [])
+        actions = ", ".join(_ids(a) for a in r["actions"][:4])
+        actions += f" … +{len(r['actions']) - 4}" if len(r["actions"]) > 4 else ""
         rows.append(
-            f'<tr class="run"><td>{_e(r["time"][11:19])}</td><td>{_e(", ".join(r["trigger"]))}</td>'
-            f'<td class="r-{_e(r["result"])}">{_e(r["result"])}{err}</td><td class="mono">{_e(actions)}</td>'
-            f"<td>{txs}</td><td>{_e(r['morSpent']['mor'] if r['morSpent']['wei'] else '')}</td>"
-            f"<td>{_e(', '.join(r['alerts']))}</td></tr>"
+            f'<tr class="run"><td class="id" title="{_e(r["time"])}">{_e(r["time"][11:19])}</td>'
+            f'<td data-label="trigger">{_e(", ".join(r["trigger"]))}</td>'
+            f'<td class="r-{_e(r["result"])}">{_e(r["result"])}{notes}</td>'
+            f'<td class="mono" data-label="actions">{actions}</td><td data-label="transactions">{txs}</td>'
+            f'<td data-label="MOR spent">{_e(r["morSpent"]["mor"] if r["morSpent"]["wei"] else "")}</td>'
+            f'<td data-label="alerts">{_e(", ".join(r["alerts"]))}</td></tr>'
         )
     return (
-        f'<section class="wide"><h2>Last runs of the watcher</h2>{budget}<table id="runs"><tr><th>UTC</th>'
-        "<th>trigger</th><th>result</th><th>actions</th><th>transactions</th><th>MOR spent</th><th>alerts</th></tr>"
-        + "".join(rows)
-        + "</table></section>"
+        f'<section class="wide"><h2>Last runs of the watcher</h2>{_runs_note(doc, live)}{budget}'
+        '<table id="runs" class="stack"><tr class="head"><th>UTC</th><th>trigger</th><th>result</th><th>actions</th>'
+        "<th>transactions</th><th>MOR spent</th><th>alerts</th></tr>" + "".join(rows) + "</table></section>"
     )
 
 
-def render_body(doc: Mapping[str, Any]) -> str:
-    """The page's content (what a refresh swaps in)."""
+def _chart(doc: Mapping[str, Any]) -> str:
+    """The day chart, or one line while no day has figures (a first day draws an empty 30-day frame)."""
+    days = doc.get("chart", [])
+    if not any(d.get("hasData") for d in days):
+        return (
+            '<section class="wide"><p class="note" id="chart">Earned and spent per day: no earnings or spend '
+            "recorded yet (the chart of the last 30 days appears with the first day's figures).</p></section>"
+        )
+    return (
+        '<section class="wide"><h2>Earned and spent per day, last 30 days (UTC)</h2>'
+        f'<div id="chart">{chart(days)}</div></section>'
+    )
+
+
+def render_body(doc: Mapping[str, Any], live: bool = True) -> str:
+    """The page's content (what a refresh swaps in); `live`: served by the watcher (links to its other views)."""
     if not doc.get("ready"):
         head = '<section class="wide"><h2>Waiting for the first run</h2><p class="muted">The watcher has not observed '
-        return head + f"the chain yet.</p></section>{_runs(doc)}"
+        return head + f"the chain yet.</p></section>{_runs(doc, live)}"
     p = doc["provider"]
     w = doc.get("watcher") or {}
     mode = w.get("mode", "report")
-    alerts = "".join(f'<div class="alert e-{_e(a["event"])}">{_e(a["text"])}</div>' for a in doc.get("alerts", []))
+    alerts = "".join(f'<div class="alert e-{_e(a["event"])}">{_ids(a["text"])}</div>' for a in doc.get("alerts", []))
     if doc.get("lastError"):
-        alerts += f'<div class="alert e-error">last run failed: {_e(doc["lastError"])}</div>'
+        alerts += f'<div class="alert e-error">last run failed: {_ids(doc["lastError"])}</div>'
     summary = (
-        f'<section class="wide" id="summary"><b>provider</b> <span class="mono">{_e(p["address"])}</span> on '
+        f'<section class="wide" id="summary"><b>provider</b> <span class="mono">{_ids(p["address"])}</span> on '
         f"<b>{_e(doc['network'])}</b> (chain {_e(doc['chainId'])}) at block {_e(doc['block']['number'])}, "
         f"{_e(doc['block']['time'])} · mode <b>{_e(mode)}</b> · stake {_e(p['stake']['mor'])} · "
         f"{_e(doc['liveSessions'])} live session(s) · updated {_e(doc['generatedAt'])}</section>"
     )
     alerts_html = f'<div class="alerts">{alerts}</div>' if alerts else ""
-    chart_html = (
-        '<section class="wide"><h2>Earned and spent per day, last 30 days (UTC)</h2>'
-        f'<div id="chart">{chart(doc.get("chart", []))}</div></section>'
-    )
-    return summary + alerts_html + _rows(doc) + _money(doc) + _forwarder(doc) + chart_html + _runs(doc)
+    return summary + alerts_html + _runs(doc, live) + _rows(doc) + _money(doc) + _forwarder(doc) + _chart(doc)
 
 
 def render_page(doc: Mapping[str, Any], script: str | None = None, refresh: float = 2.0) -> str:
-    """A whole page; with `script` (the served page) it refreshes itself, without it is one static file."""
+    """A whole page; with `script` (the served page) it refreshes itself, without it is one static snapshot."""
     tag = f'<script src="{_e(script)}" defer></script>' if script else ""
+    meta = (
+        "read-only; refreshes by itself"
+        if script
+        else f"a snapshot taken {_e(doc.get('generatedAt', ''))}: it does not refresh (the watcher's page does)"
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>reconcile · provider status</title><style>{STYLE}</style>{tag}</head><body>"
-        '<header><h1>reconcile · provider status</h1><span class="meta">read-only; refreshes by itself</span></header>'
-        f'<main id="page" data-refresh="{int(refresh * 1000)}">{render_body(doc)}</main></body></html>\n'
+        f'<header><h1>reconcile · provider status</h1><span class="meta">{meta}</span></header>'
+        f'<main id="page" data-refresh="{int(refresh * 1000)}">{render_body(doc, live=script is not None)}</main>'
+        "</body></html>\n"
     )
 
 

@@ -70,6 +70,7 @@ class PageInputs:
     watcher: WatcherStatus | None = None
     forwarder: Sequence[Mapping[str, Any]] = ()
     forwarder_note: str = ""
+    runs_shown: int | None = RUNS_SHOWN  # the last this many runs; None: every run kept (the page's ?runs=all)
 
 
 def _run_entry(line: Mapping[str, Any], explorer: str | None) -> dict[str, Any]:
@@ -183,9 +184,10 @@ def build_page(i: PageInputs) -> dict[str, Any]:
             "left": money(max(i.budget_limit - i.spent_last_day, 0)),
         }
     )
-    runs = list(i.runs)[-RUNS_SHOWN:][::-1]
-    doc["runs"] = [_run_entry(r, explorer) for r in runs]
+    runs = (list(i.runs) if i.runs_shown is None else list(i.runs)[-i.runs_shown :])[::-1]
+    doc["runs"] = [_run_entry(r, explorer) for r in runs]  # newest first
     doc["runsKnown"] = len(i.runs)
+    doc["allRuns"] = i.runs_shown is None
     names = {r["id"]: r["name"] for r in doc.get("rows", []) if r["kind"] == "model"}
     forwarder = [
         dict(f) | {"upstreamModel": f.get("name"), "name": names.get(str(f.get("modelId")), f.get("name"))}

@@ -5,8 +5,9 @@ chain), and the page must answer while a run waits for a receipt. A page load on
 left in memory (the page document is built by a pure function from it): no chain call, no history scan.
 
 Routes: `/` the page (server-rendered HTML; a small same-origin script refreshes its body from `/fragment`
-every few seconds), `/fragment`, `/api/status` (the page's data as JSON), `/page.js`, `/login` (a form that
-sets an HttpOnly, SameSite=Strict cookie that expires), `/metrics`, `/healthz`. With a token every route but
+every few seconds), `/fragment`, `/api/status` (the page's data as JSON) -- these three hold the last 20 runs,
+or with `?runs=all` every run the watcher keeps -- `/page.js`, `/login` (a form that sets an HttpOnly,
+SameSite=Strict cookie that expires), `/metrics`, `/healthz`. With a token every route but
 /healthz and /login needs it, and wrong tokens are limited for the whole server (reconciler.status.auth);
 without one, only loopback names and the page's own origin are served (reconciler.status.browsers).
 
@@ -37,7 +38,7 @@ from reconciler.status.browsers import MISDIRECTED, BrowserRule
 if TYPE_CHECKING:
     from reconciler.watch.metrics import WatchMetrics
 
-PageDoc = Callable[[], dict[str, Any]]
+PageDoc = Callable[..., dict[str, Any]]  # called with no argument, or with runs=None for every run kept
 REFRESH_SECONDS = 2.0
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -54,7 +55,7 @@ WRONG_TOKEN_DELAY = 0.5  # a wrong login waits this long; the server-wide budget
 log = logging.getLogger(__name__)
 
 
-def _no_page() -> dict[str, Any]:
+def _no_page(**_runs: Any) -> dict[str, Any]:
     return {}
 
 
@@ -207,18 +208,20 @@ class WatchServer:
     async def _metrics(self, _request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.render().encode(), content_type="text/plain", charset="utf-8")
 
-    def _doc(self) -> dict[str, Any]:
-        return (self.page or _no_page)()
+    def _doc(self, request: web.Request) -> dict[str, Any]:
+        """The page document; `?runs=all` asks for every run the watcher keeps instead of the last 20."""
+        page = self.page or _no_page
+        return page(runs=None) if request.query.get("runs") == "all" else page()
 
-    async def _page(self, _request: web.Request) -> web.Response:
-        body = page_html.render_page(self._doc(), script="/page.js", refresh=self.refresh)
+    async def _page(self, request: web.Request) -> web.Response:
+        body = page_html.render_page(self._doc(request), script="/page.js", refresh=self.refresh)
         return web.Response(text=body, content_type="text/html", charset="utf-8")
 
-    async def _fragment(self, _request: web.Request) -> web.Response:
-        return web.Response(text=page_html.render_body(self._doc()), content_type="text/html", charset="utf-8")
+    async def _fragment(self, request: web.Request) -> web.Response:
+        return web.Response(text=page_html.render_body(self._doc(request)), content_type="text/html", charset="utf-8")
 
-    async def _status(self, _request: web.Request) -> web.Response:
-        return web.Response(text=json.dumps(self._doc()), content_type="application/json")
+    async def _status(self, request: web.Request) -> web.Response:
+        return web.Response(text=json.dumps(self._doc(request)), content_type="application/json")
 
     async def _script(self, _request: web.Request) -> web.Response:
         return web.Response(text=page_html.REFRESH_SCRIPT, content_type="text/javascript", charset="utf-8")

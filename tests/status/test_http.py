@@ -115,3 +115,23 @@ def test_open_on_loopback_without_a_token() -> None:
         assert httpx.get(base + "/nope").status_code == 404
     finally:
         server.stop()
+
+
+def test_the_last_20_runs_or_all_of_them() -> None:
+    from dataclasses import replace
+
+    from reconciler.status.page import build_page
+    from tests.status.test_page import glance_inputs
+
+    inputs = glance_inputs()
+    server = WatchServer(
+        WatchMetrics(), "127.0.0.1", 0, page=lambda runs=20: build_page(replace(inputs, runs_shown=runs))
+    ).start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as c:
+            assert len(c.get("/api/status").json()["runs"]) == 20
+            assert len(c.get("/api/status?runs=all").json()["runs"]) == 25
+            assert c.get("/fragment?runs=all").text.count('<tr class="run"') == 25
+            assert c.get("/fragment").text.count('<tr class="run"') == 20
+    finally:
+        server.stop()

@@ -4,6 +4,7 @@ per day with data)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from reconciler.market import ids
@@ -214,3 +215,49 @@ def test_names_from_chain_reach_the_page_escaped() -> None:
     page = render_page(build_page(inputs))
     assert inert(page) and "pwn\\x1b[2J\\x1b]0;pwned\\x07" in page and "\\u202egnp.exe" in page
     assert inert(render_body(build_page(inputs)))
+
+
+LONG_ID = "0x" + "5e" * 32  # a model or bid id: 66 characters with no place to break
+WARNING = "desired.yaml: invalid (price below the floor): the last good state was used"
+
+
+def glance_inputs(n: int = 25, **kw) -> PageInputs:  # type: ignore[no-untyped-def]
+    """A watcher page after `n` runs (oldest first): the newest 14 carry the same warning, every one a long id."""
+    base = _inputs(31337, **kw)
+    runs = []
+    for k in range(n):
+        run = {"event": "run", "ts": NOW + 60 * k, "trigger": ["timer"], "result": "no-changes", "txs": 0}
+        run |= {"mode": "apply", "actions": [f"bid.post:{LONG_ID}", f"model.register:{LONG_ID}"]}
+        run |= {"warnings": [WARNING]} if k >= n - 14 else {"error": f"bid {LONG_ID} refused"}
+        runs.append(run)
+    return replace(base, runs=runs)
+
+
+def test_the_page_reads_at_a_glance() -> None:
+    doc = build_page(glance_inputs())
+    page = render_page(doc, script="/page.js")
+    # runs first: above the rows and the chart, the newest first, the last 20 with a link to the rest
+    assert page.index('id="runs"') < page.index('id="rows"') < page.index('id="chart"')
+    assert page.count('<tr class="run"') == 20 and "/?runs=all" in page and "25 runs" in page
+    assert page.index(_clock(NOW + 60 * 24)) < page.index(_clock(NOW + 60 * 23))
+    # the same warning on 14 runs is said once
+    assert page.count(WARNING.split(":")[0] + ": invalid") == 1 and "the same warning on 14 runs" in page
+    # long ids shortened, the full value on hover
+    assert LONG_ID not in page.replace(f'title="{LONG_ID}"', "")
+    assert f'title="{LONG_ID}"' in page and "0x5e5e5e5e…5e5e" in page
+    # all runs on request, with no link to more
+    every = render_body(build_page(replace(glance_inputs(), runs_shown=None)))
+    assert every.count('<tr class="run"') == 25 and "/?runs=all" not in every
+
+
+def test_the_static_page_says_it_is_a_snapshot_and_hides_an_empty_chart() -> None:
+    static = render_page(build_page(glance_inputs(days={})))
+    assert "snapshot" in static and "refreshes by itself" not in static and "/?runs=all" not in static
+    assert "<svg" not in static and "no earnings or spend recorded yet" in static
+    assert "watch-runs.jsonl" in static  # where the older runs are
+    served = render_page(build_page(glance_inputs()), script="/page.js")
+    assert "refreshes by itself" in served and "snapshot" not in served and "<svg" in served
+
+
+def _clock(ts: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts))

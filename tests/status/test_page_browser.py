@@ -1,13 +1,17 @@
 """The status page in a real browser: Debian's headless Chromium (driven by selenium through chromedriver) loads
 the page served by a real `reconcile watch` on the devnet, with the real forwarder and a live buyer session.
 
-One browser session: sign in through the form, the rows and their states match the plan, the chart has one point
+The page's layout needs no devnet: a page of 25 runs with 66-character ids, served by a real watch server on
+loopback, never makes the document wider than the window from 360 px up.
+
+One browser session on the devnet: sign in through the form, the rows and their states match the plan, the chart has one point
 per day with data, a price edit shows as pending (watcher suspended) then in sync (resumed) without a reload,
 and neither the page nor its data endpoint holds a secret. `UPDATE_SCREENSHOT=1` also writes docs/status-page.png.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -27,6 +31,10 @@ from reconciler.devnet import local as devnet
 from reconciler.market.ids import norm_hex
 from reconciler.pipeline import make_plan
 from reconciler.status import daily
+from reconciler.status.page import build_page
+from reconciler.status.server import WatchServer
+from reconciler.watch.metrics import WatchMetrics
+from tests.status.test_page import LONG_ID, glance_inputs
 from tests.support.apply_helpers import DevnetCase, example_in
 from tests.support.ports import free_port
 from tests.support.watch_helpers import forwarder_process, watch_process
@@ -50,7 +58,6 @@ BROWSER_FLAGS = (
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.devnet,
     pytest.mark.skipif(
         CHROMIUM is None or CHROMEDRIVER is None, reason="needs Debian's chromium and chromium-driver (make test)"
     ),
@@ -99,6 +106,7 @@ def _reconcile(work: Path, *args: str) -> None:
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.devnet
 def test_status_page_in_a_real_browser(tmp_path: Path) -> None:
     d, work = tmp_path / "devnet", tmp_path / "work"
     work.mkdir()
@@ -216,3 +224,36 @@ def _check_in_browser(
             assert secret not in page and secret not in data
     finally:
         driver.quit()
+
+
+WIDTHS = (360, 820, 1400)
+
+
+def test_the_page_fits_the_window_from_360_px_up(tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    inputs = glance_inputs()
+
+    def doc(runs: int | None = 20) -> dict[str, Any]:
+        return build_page(dataclasses.replace(inputs, runs_shown=runs))
+
+    server = WatchServer(WatchMetrics(), "127.0.0.1", 0, page=doc).start()
+    driver = _browser(tmp_path / "chromium-profile")
+    try:
+        driver.set_page_load_timeout(30)
+        for path, runs in (("/", 20), ("/?runs=all", 25)):
+            driver.get(f"http://127.0.0.1:{server.port}{path}")
+            assert len(driver.find_elements(By.CSS_SELECTOR, "#runs tr.run")) == runs
+            assert driver.find_elements(By.CSS_SELECTOR, f'[title="{LONG_ID}"]')  # the full id on hover
+            for width in WIDTHS:
+                driver.set_window_size(width, 900)
+                inner, scroll = driver.execute_script(
+                    "return [window.innerWidth, document.documentElement.scrollWidth]"
+                )
+                assert inner <= width and scroll <= inner, (path, width, inner, scroll)
+            if runs == 20:
+                more = driver.find_element(By.CSS_SELECTOR, 'a[href="/?runs=all"]')
+                assert "25" in more.text
+    finally:
+        driver.quit()
+        server.stop()
