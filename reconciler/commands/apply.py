@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 from reconciler.desired.loader import load_desired
 
 if TYPE_CHECKING:
+    from reconciler.desired.model import Desired
     from reconciler.plan.model import Plan
 
 
@@ -109,6 +111,23 @@ def apply_cmd(
     sys.exit(run_apply(path, plan_file, auto_approve, state_dir, legacy_tx, speed_up, receipt_timeout, trust_hosts))
 
 
+def _count_spend(desired: Desired, environ: Mapping[str, str], state_dir: Path, wei: int, txs: int) -> None:
+    """A manual apply's MOR goes into the provider's rolling-day tally (STATE/.../spend.jsonl) as a watcher's
+    does, so the status page's "spent in the last 24 h" and policy.maxSpendPerDay see every apply of this state
+    directory (never refused by it: a person confirmed it). A tally that cannot be written is a warning."""
+    if wei <= 0:
+        return
+    from reconciler.apply.writer import state_path
+    from reconciler.chain.networks import resolve_network
+    from reconciler.watch.ledger import SpendLedger
+
+    try:
+        provider_dir = state_path(state_dir, resolve_network(desired.network, environ), desired.provider.address)
+        SpendLedger(provider_dir / "spend.jsonl").record(wei, f"reconcile apply: {txs} transaction(s)")
+    except OSError as exc:
+        _echo_err(f"warning: the day's spend tally could not be written ({exc.strerror or type(exc).__name__})")
+
+
 @handled
 def run_apply(
     path: Path | None,
@@ -149,6 +168,7 @@ def run_apply(
     for w in warnings:
         _echo_err(str(w))
     result = apply_desired(desired, environ, opts)
+    _count_spend(desired, environ, state_dir, result.mor_out, len(result.txs))
     for note in result.notes:
         say(note)
     if result.applied or result.txs:  # or an earlier run's transactions, re-sent and mined here

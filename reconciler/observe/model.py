@@ -240,3 +240,10 @@ class Observed:
     router: RouterState = RouterState()
     refs: ResolvedRefs = ResolvedRefs()
     now: int = 0  # unix seconds the plan reasons with (the block's timestamp by default)
+    wall_clock: int = 0  # unix seconds when it was read (0: not known), for ages a person reads and our own guards
+
+    @property
+    def clock(self) -> int:
+        """The later of the chain's time and the wall clock: a devnet's or a quiet chain's last block can be
+        minutes old, and a devnet's clock moved forward is ahead of the wall's."""
+        return max(self.now, self.wall_clock)

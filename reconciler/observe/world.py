@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -54,4 +55,5 @@ def observe_with(
         router=observe_router(desired),
         refs=resolve_refs(desired, environ),
         now=chain.block_timestamp,
+        wall_clock=int(time.time()),
     )

@@ -290,18 +290,20 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterH
             if price is not None and old > 0:
                 change = Fraction(abs(price - old) * 100, old)
                 next_ok = current.created_at + churn.min_repost_interval_seconds
+                clock = ctx.observed.clock  # the wall clock: a quiet chain's last block may be minutes old
+                prices = f"{mor(old)}/s -> {mor(price)}/s, {mor(old * 3600)}/h -> {mor(price * 3600)}/h"
                 if change < churn.min_price_change_percent:
                     status = Status.HELD
                     reason = (
                         f"held by the churn guard: price change {float(change):.2f}% is below "
-                        f"{float(churn.min_price_change_percent):g}% ({old} -> {price} wei/s)"
+                        f"{float(churn.min_price_change_percent):g}% ({prices})"
                     )
-                elif ctx.observed.now < next_ok:
+                elif clock < next_ok:
                     status, until = Status.HELD, next_ok
                     reason = (
-                        f"held by the churn guard: bid posted {ctx.observed.now - current.created_at}s ago, "
+                        f"held by the churn guard: bid posted {max(clock - current.created_at, 0)}s ago, "
                         f"reposting allowed after {churn.min_repost_interval_seconds}s, at {utc(next_ok)} "
-                        f"({old} -> {price} wei/s)"
+                        f"({prices})"
                     )
         hold = router_blocked.get(m.model_id)
         if hold and status is Status.PENDING and (current is None or not hold.new_bids_only):

@@ -54,8 +54,9 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 8px; margin-bottom: 10px; }
 .card { background: #f8f9fa; border-radius: 6px; padding: 8px 10px; }
 .card .v { font-size: 17px; font-weight: 600; } .card .k { color: #495057; font-size: 12px; }
-.r-converged, .r-no-changes { color: var(--ok); } .r-drift-reported { color: var(--pend); }
-.r-failed, .r-not-converged, .r-budget-exceeded, .r-invalid-desired-state { color: var(--err); }
+.r-converged, .r-no-changes { color: var(--ok); }
+.r-drift-reported, .r-held, .r-blocked-manual { color: var(--pend); }
+.r-failed, .r-not-converged, .r-budget-exceeded, .r-invalid-desired-state, .r-git-blocked { color: var(--err); }
 svg.chart { width: 100%; max-width: 760px; height: auto; display: block; } svg .grid { stroke: #e9ecef; } svg .axis { font-size: 11px; fill: #495057; }
 .muted { color: #868e96; } .id { white-space: nowrap; } .note { margin: 0 0 6px; color: #495057; }
 @media (max-width: 700px) {

@@ -57,6 +57,10 @@ class WatcherStatus:
     stopped_after_failures: bool = False
     low_funds: tuple[str, ...] = ()
     last_error: str = ""
+    git_blocked: str = ""  # the refused pull's reason: the checkout stays on an old commit
+    desired_invalid: str = ""  # the files on disk are invalid (the last good state, if any, stays in force)
+    blocked_manual: str = ""  # the manual step the watcher waits for
+    held: tuple[str, ...] = ()  # changes held back: "action: why"
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,13 @@ def _alerts(w: WatcherStatus | None, now: float) -> list[dict[str, str]]:
     if w is None:
         return []
     out = [{"event": "low-funds", "text": x} for x in w.low_funds]
+    if w.git_blocked:
+        out.append({"event": "git-blocked", "text": f"git pull refused, the checkout stays as it is: {w.git_blocked}"})
+    if w.desired_invalid:
+        out.append({"event": "invalid-desired-state", "text": w.desired_invalid})
+    if w.blocked_manual:
+        out.append({"event": "blocked-manual", "text": w.blocked_manual})
+    out += [{"event": "held", "text": x} for x in w.held]
     if w.writer_conflict:
         out.append({"event": "writer-conflict", "text": "another writer uses the signer's key: only reporting "
                     "until `reconcile watch --resume`"})  # fmt: skip

@@ -41,7 +41,7 @@ from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.model import Observed
 from reconciler.pipeline import plan_for
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Plan, Status
 from reconciler.sessions.claim import claim_journaled
 from reconciler.status.board import Board
 from reconciler.status.page import Observation, WatcherStatus
@@ -59,6 +59,7 @@ from reconciler.watch.state import (
     BlockedManual,
     BudgetExceeded,
     Failed,
+    Held,
     InvalidDesired,
     Outcome,
     Reported,
@@ -138,6 +139,18 @@ def _pending_ids(plan: Plan) -> tuple[str, ...]:
     return tuple(a.id for a in plan.pending)
 
 
+def _held(plan: Plan) -> tuple[Held, ...]:
+    """The changes the plan holds back on purpose, for the run line (result `held` when nothing else is to do)."""
+    return tuple(Held(a.id, a.reason, a.until) for a in plan.actions if a.status is Status.HELD)
+
+
+def _held_until(held: tuple[Held, ...]) -> float:
+    """When the last of them may go, for /metrics (0 when one of them has no known time)."""
+    if not held or any(h.until is None for h in held):
+        return 0.0
+    return float(max(h.until or 0 for h in held))
+
+
 class Watcher:
     def __init__(self, opts: WatchOptions) -> None:
         self.opts = opts
@@ -147,7 +160,10 @@ class Watcher:
         self.desired: Desired | None = None  # the last good desired state (in force while the files are invalid)
         self.state = WatchState(backoff=opts.backoff, resume_token=_read(opts.state_dir / RESUME_FILE))
         self.git_root = require_checkout(opts.path) if opts.git_pull else None
-        self.git_blocked: PullResult | None = None  # set by the poller's thread, reported by the next run
+        self.git_blocked: PullResult | None = (
+            None  # set by the poller's thread, reported by every run until a pull works
+        )
+        self.mode = "apply" if opts.auto_apply else "alert-only"  # the watcher's mode as of its last gate
         self.files = FileTrigger(self.q)
         self.poller = Poller(self.q, opts.poll, opts.interval, self.git_root, opts.git_pull, on_git=self._git_blocked)
         self._seen: tuple[Observed, Plan] | None = None  # the report's reading and plan, reused by the page
@@ -177,7 +193,8 @@ class Watcher:
             self.poller.stop()
 
     def _git_blocked(self, res: PullResult) -> None:
-        self.git_blocked = res
+        """Every pull's outcome (the poller's thread): a refused one stands until a pull works again."""
+        self.git_blocked = res if res.alert else None
 
     def _watched(self, desired: Desired | None) -> tuple[set[Path], set[Path]]:
         path = self.opts.path
@@ -207,7 +224,14 @@ class Watcher:
         record = run.record(duration_ms=round((time.monotonic() - t0) * 1000))
         assert record.result is not None  # every run settles
         self.opts.metrics.run_finished(
-            record.result, len(record.actions or ()), record.mor_spent_wei or 0, record.error or ""
+            record.result,
+            len(record.actions or ()),
+            record.mor_spent_wei or 0,
+            record.error or "",
+            success=record.succeeded,
+            desired_invalid=record.desired_invalid,
+            held=len(record.held),
+            held_until=_held_until(record.held),
         )
         line = record.to_json()
         self.opts.out(json.dumps(line, sort_keys=True))
@@ -224,8 +248,11 @@ class Watcher:
         )
         if self.opts.board is None:
             return
+        if gate is not None:
+            self.mode = gate.mode
+        held = line.get("held") or []
         status = WatcherStatus(
-            mode=gate.mode if gate else "alert-only",
+            mode=self.mode,  # a run that stopped before its gate (invalid files) leaves the watcher's mode as it was
             suspended=bool(gate and gate.suspended),
             writer_conflict=self.state.conflict,
             failures=b.failures,
@@ -233,6 +260,10 @@ class Watcher:
             stopped_after_failures=b.stopped_for is not None and b.stopped_for == self.state.desired_fp,
             low_funds=run.low_funds,
             last_error=str(line.get("error") or ""),
+            git_blocked=run.git.message if run.git else "",
+            desired_invalid=run.invalid_error or "",
+            blocked_manual=str(line.get("error") or "") if line.get("result") == "blocked-manual" else "",
+            held=tuple(f"{h['action']}: {h['reason']}" for h in held),
         )
         self.opts.board.run_finished(line, status, self._spent_last_day)
 
@@ -247,9 +278,11 @@ class Watcher:
     def _run(self, run: RunFindings) -> None:
         opts = self.opts
         self.state, run.resumed = self.state.resume(_read(opts.state_dir / RESUME_FILE))
-        if "git-blocked" in run.trigger and self.git_blocked is not None:
+        if self.git_blocked is not None:  # every run on an old commit says so, alerted once per reason
             run.git = self.git_blocked
             self._alert(run, git_blocked_alert(run.git))
+        elif self.git_root is not None:
+            self.state = self.state.cleared("git-blocked")
         desired = self._load(run)
         if desired is None:
             self._settle(run, InvalidDesired(run.invalid_error or "invalid desired state"))
@@ -424,6 +457,7 @@ class Watcher:
             notes=tuple(result.notes),
             summary=result.summary(),
             tx_hashes=tuple(t.tx_hash for t in result.txs),
+            held=_held(result.final or result.plan),
         )
 
     def _settle_spend(
@@ -448,7 +482,7 @@ class Watcher:
     def _report(self, desired: Desired, gate: Gate) -> Reported:
         observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
         self._seen = (observed, plan)
-        return Reported(_pending_ids(plan), tuple(plan.errors), tuple(gate.reasons()))
+        return Reported(_pending_ids(plan), tuple(plan.errors), tuple(gate.reasons()), _held(plan))
 
     def _claim(self, desired: Desired, provider_dir: Path) -> int:
         network = resolve_network(desired.network, self.opts.environ)

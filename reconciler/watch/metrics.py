@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from reconciler.watch.record import SUCCESS_RESULTS
+
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
@@ -28,6 +30,10 @@ class WatchMetrics:
     suspended: bool = False
     auto_apply: bool = False
     blocked_manual: bool = False  # the last run could not apply until a person acts (reconcile approve)
+    last_result: str = ""  # the last run's result (one series, for alert rules on blocked states)
+    desired_invalid: bool = False  # the last run found the desired-state files invalid (it may have used the last good)
+    held_actions: int = 0  # changes the last run's plan held back (churn guard, router loading)
+    held_until: float = 0.0  # the latest time one of them may go (0: not known)
     alerts: dict[str, int] = field(default_factory=dict)
     endpoints: dict[str, int] = field(default_factory=dict)  # RPC endpoint label -> 1 up, 0 down or lagging
     writer_conflict: bool = False
@@ -39,17 +45,33 @@ class WatchMetrics:
     forwarder: str = "unknown"  # up | degraded | down | unknown (reconciler.observe.forwarder_health)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def run_finished(self, result: str, pending: int, spent_wei: int = 0, error: str = "") -> None:
+    def run_finished(
+        self,
+        result: str,
+        pending: int,
+        spent_wei: int = 0,
+        error: str = "",
+        *,
+        success: bool | None = None,
+        desired_invalid: bool = False,
+        held: int = 0,
+        held_until: float = 0.0,
+    ) -> None:
+        """Count a finished run. `success` (RunRecord.succeeded): a valid desired state fully applied or already in
+        place; left out, the result decides (converged, no-changes)."""
         with self._lock:
             now = time.time()
             self.runs[result] = self.runs.get(result, 0) + 1
             self.last_run = now
             self.pending_actions = pending
             self.mor_spent_wei += spent_wei
-            if result in ("converged", "no-changes", "drift-reported"):
+            if success if success is not None else result in SUCCESS_RESULTS:
                 self.last_success = now
             self.last_error = error
+            self.last_result = result
             self.blocked_manual = result == "blocked-manual"
+            self.desired_invalid = desired_invalid or result == "invalid-desired-state"
+            self.held_actions, self.held_until = held, held_until
 
     def endpoints_seen(self, up: dict[str, int]) -> None:
         with self._lock:
@@ -105,6 +127,22 @@ class WatchMetrics:
                 "# HELP reconcile_watch_blocked_manual 1 when the last run waits for a manual step (reconcile approve).",
                 "# TYPE reconcile_watch_blocked_manual gauge",
                 f"reconcile_watch_blocked_manual {int(self.blocked_manual)}",
+                "# HELP reconcile_watch_last_run_result 1 for the last run's result (one series).",
+                "# TYPE reconcile_watch_last_run_result gauge",
+                *(
+                    [f'reconcile_watch_last_run_result{{result="{_escape(self.last_result)}"}} 1']
+                    if self.last_result
+                    else []
+                ),
+                "# HELP reconcile_watch_desired_invalid 1 when the last run found the desired-state files invalid.",
+                "# TYPE reconcile_watch_desired_invalid gauge",
+                f"reconcile_watch_desired_invalid {int(self.desired_invalid)}",
+                "# HELP reconcile_watch_held_actions Changes the last run's plan held back (churn guard, router).",
+                "# TYPE reconcile_watch_held_actions gauge",
+                f"reconcile_watch_held_actions {self.held_actions}",
+                "# HELP reconcile_watch_held_until_timestamp_seconds When the last held change may go (0: not known).",
+                "# TYPE reconcile_watch_held_until_timestamp_seconds gauge",
+                f"reconcile_watch_held_until_timestamp_seconds {self.held_until:.3f}",
                 "# HELP reconcile_watch_alerts_total Alerts raised, by event.",
                 "# TYPE reconcile_watch_alerts_total counter",
             ]

@@ -19,11 +19,16 @@ from reconciler.watch.state import (
     Applied,
     BlockedManual,
     BudgetExceeded,
+    Held,
     InvalidDesired,
     Reported,
     Verdict,
     carried_on_warning,
 )
+
+# a run that acted on a valid desired state and left it fully applied (or found it already in place): the only
+# results that move the last-success time (metrics); `held`, `drift-reported`, `git-blocked` and the rest do not
+SUCCESS_RESULTS = ("converged", "no-changes")
 
 # what a webhook alert's `details` carry, taken from the run as far as it has got when the alert is raised
 WEBHOOK_FIELDS = (
@@ -65,6 +70,7 @@ class RunRecord:
     tx_hashes: tuple[str, ...] = ()
     mor_spent_wei: int | None = None
     notes: tuple[str, ...] = ()
+    held: tuple[Held, ...] = ()  # what the plan held back: the run's result is `held` when nothing else was to do
     claimed_wei: int | None = None
     result: str | None = None  # None only while the run is still going (an alert's details)
     error: str | None = None  # this run's own error: None when its result is a success
@@ -96,6 +102,7 @@ class RunRecord:
             "txHashes": list(self.tx_hashes) or None,
             "morSpentWei": str(self.mor_spent_wei) if self.mor_spent_wei is not None else None,
             "notes": list(self.notes) or None,
+            "held": [h.to_json() for h in self.held] or None,
             "claimedWei": str(self.claimed_wei) if self.claimed_wei is not None else None,
             "result": self.result,
             "error": self.error,
@@ -106,6 +113,12 @@ class RunRecord:
         line: dict[str, Any] = {"event": "run", "ts": self.ts, "trigger": list(self.trigger)}
         line.update({k: v for k, v in optional.items() if v is not None})
         return line
+
+    @property
+    def succeeded(self) -> bool:
+        """The run acted on the desired state as it is now (valid files, the pull not refused) and left it fully
+        applied or found it in place: what the last-success time means."""
+        return self.result in SUCCESS_RESULTS and not self.desired_invalid and self.git is None
 
     def details(self) -> dict[str, Any]:
         """A webhook alert's details: the run's trigger, mode, actions, result... as far as they are known."""
@@ -143,6 +156,10 @@ class RunFindings:
         outcome, gate, verdict = self.outcome, self.gate, self.verdict
         applied = outcome if isinstance(outcome, Applied) else None
         so_far = self.failed_so_far if outcome is None else None
+        held = outcome.held if isinstance(outcome, (Applied, Reported)) else ()
+        result, error = (verdict.result, verdict.error) if verdict else (None, None)
+        if self.git is not None and result is not None and error is None:  # the run did what it could: on an old commit
+            result, error = "git-blocked", git_error(self.git)
         return RunRecord(
             ts=self.ts,
             trigger=self.trigger,
@@ -167,9 +184,10 @@ class RunFindings:
             tx_hashes=applied.tx_hashes if applied else so_far.tx_hashes if so_far else (),
             mor_spent_wei=applied.spent_wei if applied else so_far.mined_wei if so_far else None,
             notes=applied.notes if applied else (),
+            held=held,
             claimed_wei=self.claimed_wei,
-            result=verdict.result if verdict else None,
-            error=verdict.error if verdict else None,
+            result=result,
+            error=error,
             warnings=self._warnings(),
             alerts=tuple(self.alerts),
             duration_ms=duration_ms,
@@ -177,9 +195,18 @@ class RunFindings:
 
     def _warnings(self) -> tuple[str, ...]:
         """Invalid files that did not stop the run (a timer, the chain: the last good state was used) are a
-        warning of the run, whatever it came to; a run they stopped has them as its error instead."""
+        warning of the run, whatever it came to; a run they stopped has them as its error instead. So is a refused
+        pull when the run has an error of its own (otherwise the pull's reason is the run's error)."""
+        out: list[str] = []
+        if self.git is not None and self.verdict is not None and self.verdict.error is not None:
+            out.append(git_error(self.git))
         if self.invalid_error is None or isinstance(self.outcome, InvalidDesired):
-            return ()
+            return tuple(out)
         if self.verdict is not None and self.verdict.result == "invalid-desired-state":
-            return ()
-        return (carried_on_warning(self.invalid_error),)
+            return tuple(out)
+        return (carried_on_warning(self.invalid_error), *out)
+
+
+def git_error(pull: PullResult) -> str:
+    """A refused pull as the run's error: the desired state in force is the checkout's, not the remote's."""
+    return f"git pull: {pull.message}"

@@ -32,6 +32,19 @@ class Alert:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Held:
+    """A change the plan holds back on purpose (the churn guard, the router loading a model): which action, why,
+    and the unix time from which it may go (None: not known, e.g. a price change below the guard's percentage)."""
+
+    action: str
+    reason: str
+    until: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "reason": self.reason, "until": self.until}
+
+
 # --- what a run's apply or report came to (the shell builds these; `WatchState.settle` decides on them) ---------
 
 
@@ -48,6 +61,7 @@ class Applied:
     notes: tuple[str, ...]
     summary: str
     tx_hashes: tuple[str, ...] = ()  # what it sent, for the status page's links
+    held: tuple[Held, ...] = ()  # what the plan held back (not sent, not pending)
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class Reported:
     actions: tuple[str, ...]
     plan_errors: tuple[str, ...]
     reasons: tuple[str, ...]
+    held: tuple[Held, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,7 +192,7 @@ class WatchState:
                 return failed, Verdict("not-converged", error, (Alert("failure", error, key=error),))
             ok = replace(self, backoff=self.backoff.succeeded()).cleared("failure", "drift", "blocked-manual")
             if not outcome.applied:
-                return ok, Verdict("no-changes")
+                return ok, Verdict("held" if outcome.held else "no-changes")
             summary = f"applied {len(outcome.actions)} action(s): {outcome.summary}"
             return ok, Verdict("converged", None, (Alert("applied", summary, key=None),))
         if isinstance(outcome, BudgetExceeded):  # not a failure of the apply: no backoff, nothing was tried
@@ -189,7 +204,7 @@ class WatchState:
             return self, Verdict("blocked-manual", error, (Alert("blocked-manual", error, key=key),))
         if isinstance(outcome, Reported):
             if not outcome.actions:
-                return self.cleared("drift", "blocked-manual"), Verdict("no-changes")
+                return self.cleared("drift", "blocked-manual"), Verdict("held" if outcome.held else "no-changes")
             summary = f"{len(outcome.actions)} action(s) pending, not applied ({'; '.join(outcome.reasons)})"
             return self, Verdict("drift-reported", None, (Alert("drift", summary, key="|".join(outcome.actions)),))
         if isinstance(outcome, InvalidDesired):

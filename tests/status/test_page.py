@@ -217,6 +217,20 @@ def test_names_from_chain_reach_the_page_escaped() -> None:
     assert inert(render_body(build_page(inputs)))
 
 
+def test_held_and_blocked_runs_are_not_green_and_their_reasons_are_in_force() -> None:
+    inputs = _inputs(31337)
+    runs = [dict(inputs.runs[0]) | {"result": r, "txHashes": []} for r in ("held", "git-blocked", "blocked-manual")]
+    html = render_page(build_page(replace(inputs, runs=runs)))
+    css = html.split("</style>")[0]
+    for result, colour in (("held", "--pend"), ("git-blocked", "--err"), ("blocked-manual", "--pend")):
+        rule = next(line for line in css.splitlines() if f".r-{result}" in line.replace(",", " ").split())
+        assert colour in rule.split(f".r-{result}")[1].split("}")[0], (result, rule)
+    w = WatcherStatus(mode="apply", git_blocked="no upstream to pull from", held=("bid.post:0xaa: churn guard",))
+    alerts = build_page(_inputs(1, watcher=w))["alerts"]
+    assert [a["event"] for a in alerts] == ["git-blocked", "held"]
+    assert "no upstream to pull from" in alerts[0]["text"]
+
+
 LONG_ID = "0x" + "5e" * 32  # a model or bid id: 66 characters with no place to break
 WARNING = "desired.yaml: invalid (price below the floor): the last good state was used"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from reconciler.apply.run import ApplyOptions
@@ -64,6 +65,8 @@ def test_alert_only_reports_drift_and_pulls_fast_forward_only(tmp_path: Path) ->
             env["WATCH_HOOK"] = hooks.url
             args = [str(yaml), "--alert-only", "--poll", "0.2", "--interval", "60", "--git-pull", "0.3"]
             args += ["--state-dir", str(case.state), "--webhook", "env:WATCH_HOOK"]
+            port = free_port()
+            args += ["--http-listen", f"127.0.0.1:{port}"]
             with watch_process(args, env, server) as w:
                 first = w.wait_run(lambda r: "start" in r["trigger"])
                 assert first["result"] == "no-changes" and first["mode"] == "alert-only"
@@ -99,6 +102,10 @@ def test_alert_only_reports_drift_and_pulls_fast_forward_only(tmp_path: Path) ->
                 git(seed, "push", "-q", "origin", "HEAD:main")
                 r = w.wait_run(lambda r: "git-blocked" in r["trigger"], m)
                 assert r["git"]["outcome"] == "local-changes"
+                # the run's result and error say so, and the status page's alerts in force give the reason
+                assert r["result"] == "git-blocked" and r["error"].startswith("git pull: "), r
+                status = httpx.get(f"http://127.0.0.1:{port}/api/status").json()
+                assert any(a["event"] == "git-blocked" and r["git"]["message"] in a["text"] for a in status["alerts"])
                 assert hooks.named("git-blocked") and git(server, "rev-parse", "HEAD") == pushed
                 assert w.terminate() == 0
     finally:

@@ -29,3 +29,13 @@ def test_metrics_and_health_over_http() -> None:
     assert "reconcile_watch_auto_apply 1" in text
     samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
     assert float(samples["reconcile_watch_last_success_timestamp_seconds"]) > 0
+
+
+def test_last_success_moves_only_for_a_successful_run() -> None:
+    m = WatchMetrics()
+    m.run_finished("invalid-desired-state", pending=0)
+    m.run_finished("drift-reported", pending=1)
+    m.run_finished("no-changes", pending=0, success=False)  # went on with the last good state: not a success
+    assert m.last_success == 0.0 and m.last_run > 0
+    m.run_finished("no-changes", pending=0)
+    assert m.last_success > 0

@@ -62,3 +62,21 @@ def test_a_failed_apply_reports_its_actions_and_settles_the_day_tally(tmp_path: 
         assert [json.loads(x)["result"] for x in lines] == ["failed", "converged"]
     finally:
         devnet.down(d)
+
+
+def test_a_manual_apply_counts_in_the_days_spend_of_its_state_dir(tmp_path: Path) -> None:
+    d, work = tmp_path / "devnet", tmp_path / "work"
+    work.mkdir()
+    info, _ = devnet.up(d, free_port())
+    try:
+        case = DevnetCase(info=info, dir=d, work=work, yaml=example_in(work), state=tmp_path / "state")
+        before = case.mor_balance()
+        r = case.reconcile("apply", str(case.yaml), "--auto-approve", "--state-dir", str(case.state))
+        assert r.returncode == 0, r.stdout + r.stderr
+        spent = before - case.mor_balance()  # fees and stakes left the provider's wallet
+        assert spent > 0
+        ledger = SpendLedger(case.state / f"31337-{case.provider.lower()}" / "spend.jsonl")
+        assert ledger.spent_last_day() == spent
+        assert [e.what.split(":")[0] for e in ledger.entries()] == ["reconcile apply"]
+    finally:
+        devnet.down(d)

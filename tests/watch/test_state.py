@@ -5,6 +5,7 @@ de-duplication, and the run line's keys as a run's steps fill them in."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from reconciler.chain.journal import TxRecord
@@ -411,3 +412,42 @@ def test_a_manual_step_blocks_without_a_backoff_and_is_alerted_once_per_set_of_s
     assert alert.event == "blocked-manual" and alert.key == "mor.approve"
     after, post = after.notice(alert)
     assert post and after.notice(alert) == (after, False)
+
+
+def test_a_held_change_is_a_held_run_with_what_why_and_when() -> None:
+    from reconciler.watch.state import Held
+
+    held = (Held("bid.post:0xaa", "held by the churn guard: bid posted 180s ago", until=5000),)
+    nothing = Applied((), False, True, (), 0, 0, (), "nothing to do", held=held)
+    assert WatchState().settle(nothing, now=0)[1].result == "held"
+    assert WatchState().settle(Reported((), (), (), held=held), now=0)[1].result == "held"
+    # something applied and something held: the run converged what it could, and says what waits
+    assert WatchState().settle(replace(_applied(), held=held), now=0)[1].result == "converged"
+    run = RunFindings(ts=1.0, trigger=("file",), outcome=nothing, verdict=Verdict("held"))
+    line = run.record(duration_ms=3).to_json()
+    assert line["result"] == "held" and "notes" not in line
+    assert line["held"] == [
+        {"action": "bid.post:0xaa", "reason": "held by the churn guard: bid posted 180s ago", "until": 5000}
+    ]
+
+
+def test_a_refused_pull_is_the_runs_result_with_its_reason() -> None:
+    pull = PullResult("no-upstream", "a", "a", "no upstream to pull from")
+    run = RunFindings(ts=1.0, trigger=("git-blocked",), git=pull, verdict=Verdict("no-changes"))
+    rec = run.record(duration_ms=1)
+    assert rec.result == "git-blocked" and rec.error == "git pull: no upstream to pull from"
+    assert not rec.succeeded
+    # a failure of the run itself stays its result; the pull's reason is then a warning
+    failed = replace(run, verdict=Verdict("failed", "boom")).record(duration_ms=1)
+    assert failed.result == "failed" and failed.error == "boom"
+    assert "git pull: no upstream to pull from" in failed.warnings
+
+
+def test_only_a_valid_fully_applied_run_is_a_success() -> None:
+    ok = RunFindings(ts=1.0, trigger=("timer",), verdict=Verdict("no-changes"))
+    assert ok.record(duration_ms=1).succeeded
+    assert replace(ok, verdict=Verdict("converged")).record(duration_ms=1).succeeded
+    on_last_good = replace(ok, invalid_error="invalid desired state: d.yaml:1: bad")
+    assert not on_last_good.record(duration_ms=1).succeeded
+    for result in ("drift-reported", "held", "invalid-desired-state", "blocked-manual", "failed", "budget-exceeded"):
+        assert not replace(ok, verdict=Verdict(result)).record(duration_ms=1).succeeded, result
