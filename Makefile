@@ -1,12 +1,14 @@
 # The two commands a newcomer needs: `make test` and `make demo` (`make unit` for the quick tests while working).
-# Every target installs what it needs itself (a local .venv, pinned anvil and solc under tools/node_modules) and
-# is a quick no-op when set up.
+# Every target installs what it needs itself (a local .venv, pinned anvil and solc under tools/node_modules, and for
+# the tests only gitlab-ci-local under tools/test/node_modules) and is a quick no-op when set up.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TOOLS := tools/node_modules/.installed
+# Node tools only the tests use (gitlab-ci-local and its ~140 packages): `make demo` never installs them.
+TEST_TOOLS := tools/test/node_modules/.installed
 PYTEST_ARGS ?=
 # pytest-xdist workers: anvil-bound tests mostly wait on I/O, so 3 workers beat 2 on 2 cores (4 gain nothing).
 # --dist loadfile keeps each file on one worker, in order: a module's shared devnet is built once, as in a serial
@@ -27,6 +29,10 @@ $(STAMP): pyproject.toml
 
 $(TOOLS): tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(TEST_TOOLS): tools/test/package.json tools/test/package-lock.json
+	cd tools/test && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 lint: $(STAMP)
@@ -57,8 +63,8 @@ systemd-analyze:
 	@command -v systemd-analyze > /dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd; }
 
-pytest: setup rsync chromium promtool systemd-analyze
-	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+pytest: setup $(TEST_TOOLS) rsync chromium promtool systemd-analyze
+	PATH="$(CURDIR)/tools/node_modules/.bin:$(CURDIR)/tools/test/node_modules/.bin:$$PATH" $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
@@ -78,4 +84,4 @@ bench: setup
 	bash bench/run.sh
 
 clean:
-	rm -rf $(VENV) tools/node_modules .devnet .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tools/node_modules tools/test/node_modules .devnet .pytest_cache .mypy_cache .ruff_cache

@@ -143,7 +143,11 @@ def resolve_network(spec: NetworkSpec, environ: Mapping[str, str] | None = None)
         d = devnet_dir(spec, environ)
         path = d / "devnet.json"
         if not path.is_file():
-            raise NetworkError(f"network preset devnet: {path} not found; run `reconcile devnet up --dir {d}`")
+            raise NetworkError(
+                f"network preset devnet: {path} not found. A devnet started elsewhere: point to its folder with "
+                f"`network.devnetDir` in the desired state or {DEVNET_DIR_ENV} (the folder given to "
+                f"`reconcile devnet up --dir`); none yet: run `reconcile devnet up --dir {d}`"
+            )
         info = read_devnet_info(path)
         chain_id = chain_id or info["chainId"]
         diamond = diamond or checksum(info["diamond"])

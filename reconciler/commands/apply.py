@@ -61,14 +61,14 @@ def _read_saved_plan(plan_file: Path) -> Plan:
 
 def _confirm_with(auto_approve: bool) -> object:
     from reconciler.apply.refusals import ApplyError
+    from reconciler.commands.confirm import require_terminal
     from reconciler.render.text import render_text, use_color
 
     def confirm(plan: Plan) -> bool:
         click.echo(render_text(plan, color=use_color(sys.stdout)), nl=False)
         if auto_approve:
             return True
-        if not sys.stdin.isatty():
-            raise ApplyError("no terminal to ask for confirmation: run with --yes to apply unattended")
+        require_terminal("apply", ApplyError)
         answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
         return bool(answer.strip() == "yes")
 

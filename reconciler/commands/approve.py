@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.commands.confirm import require_terminal
 from reconciler.commands.options import keystore_options, state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 from reconciler.commands.provider_key import password_prompt
@@ -54,7 +55,7 @@ def run_approve(
     keystore: Path | None = None,
     password_ref: str | None = None,
 ) -> int:
-    from reconciler.apply.approve import MAX_UINT256, allowance_need, provider_key, send_allowance
+    from reconciler.apply.approve import MAX_UINT256, ApproveError, allowance_need, provider_key, send_allowance
     from reconciler.chain.signer import key_options, load_given_key
 
     key = key_options(key_ref, keystore, password_ref, Path.cwd())
@@ -77,6 +78,8 @@ def run_approve(
         f"approve: {want.provider} lets the Diamond {want.network.diamond} spend {format_mor(want.amount)} "
         f"(allowance now {format_mor(want.current)}; this plan spends {format_mor(want.need)})"
     )
+    if not auto_approve:
+        require_terminal("approve", ApproveError)
     if not auto_approve and not click.confirm("Send this approve?", default=False):
         click.echo("cancelled: nothing was sent", err=True)
         return EXIT_ERROR

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.commands.confirm import require_terminal
 from reconciler.commands.options import keystore_options, state_dir_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled, say
 from reconciler.commands.provider_key import password_prompt
@@ -108,6 +109,8 @@ def run_delegate(
         )
     account = cold_key(d, load_given_key(key, environ, password_prompt()))
     click.echo(f"{verb}: {', '.join(todo)} ({len(todo)} transaction(s) from {d.provider} to the registry)")
+    if not auto_approve:
+        require_terminal(verb, DelegateError)
     if not auto_approve and not click.confirm(f"Send the {verb}?", default=False):
         click.echo("cancelled: nothing was sent", err=True)
         return EXIT_ERROR

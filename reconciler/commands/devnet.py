@@ -61,13 +61,18 @@ def devnet_status(dirpath: Path) -> None:
 
 @handled
 def run_up(dirpath: Path, port: int, start_block: int) -> int:
+    from reconciler.chain.networks import DEVNET_DIR_ENV
     from reconciler.devnet import local as devnet
 
     info, notes = devnet.up(dirpath, port=port, start_block=start_block)
     for line in notes:
         click.echo(line)
     _print_deployment(info)
+    click.echo(f"  rpcUrl             {info['rpcUrl']}")
     click.echo(f"wrote {devnet.info_path(dirpath)}")
+    where = dirpath.resolve()
+    click.echo(f"to use it, a desired state's network (or {DEVNET_DIR_ENV}={where} with `preset: devnet` alone):")
+    click.echo(f"network:\n  preset: devnet\n  devnetDir: {where}")
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from reconciler.chain.artifacts import load_artifact
 from reconciler.cli import cli
 from reconciler.pipeline import make_plan
 from reconciler.plan.model import ActionKind, Status
+from tests.support.terminal import at_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "desired-state" / "devnet.yaml"
@@ -86,22 +87,13 @@ def test_standing_allowance_and_signer_key_when_the_signer_is_the_provider(net: 
     path = _delegate_state(net, tmp_path, provider=7, signer=7)
     provider = net["accounts"][7]
     state = tmp_path / "state"
-    r = _run(
-        net,
-        [str(path), "--state-dir", str(state), "--amount", "5 MOR"],
-        DEMO_UPSTREAM_KEY="k",
-        DEVNET_PROVIDER_KEY=provider["privateKey"],
-        input="n\n",
-    )
-    assert r.exit_code == 1 and "nothing was sent" in r.output and _allowance(net, provider["address"]) == 0
-    r = _run(
-        net,
-        [str(path), "--state-dir", str(state), "--amount", "5 MOR"],
-        DEMO_UPSTREAM_KEY="k",
-        DEVNET_PROVIDER_KEY=provider["privateKey"],
-        input="y\n",
-    )
-    assert r.exit_code == 0, r.output
+    # the question is answered at a terminal only (a piped answer is refused: test_a_piped_answer_never_...)
+    args = ["approve", str(path), "--state-dir", str(state), "--amount", "5 MOR"]
+    env = {"RECONCILE_DEVNET_DIR": net["dir"], "DEMO_UPSTREAM_KEY": "k", "DEVNET_PROVIDER_KEY": provider["privateKey"]}
+    code, shown = at_a_terminal(args, env, [(b"Send this approve?", b"n\n")])
+    assert code == 1 and "nothing was sent" in shown and _allowance(net, provider["address"]) == 0
+    code, shown = at_a_terminal(args, env, [(b"Send this approve?", b"y\n")])
+    assert code == 0, shown
     assert _allowance(net, provider["address"]) == 5 * 10**18
 
 
@@ -183,3 +175,15 @@ def test_approve_with_the_provider_keystore(net: dict[str, Any], tmp_path: Path)
     assert r.exit_code == 0, r.output
     assert "approved " in r.stdout and _allowance(net, provider["address"]) > 0
     secretless(r)
+
+
+def test_a_piped_answer_never_confirms_an_approve(net: dict[str, Any], tmp_path: Path) -> None:
+    """One rule for every command that sends: no terminal and no --yes, refused and said so (a `yes |` answers
+    nothing); the same rule as `apply`."""
+    path = _delegate_state(net, tmp_path, provider=6, signer=6)
+    provider = net["accounts"][6]
+    args = [str(path), "--state-dir", str(tmp_path / "state"), "--amount", "5 MOR"]
+    r = _run(net, args, DEMO_UPSTREAM_KEY="k", DEVNET_PROVIDER_KEY=provider["privateKey"], input="y\n")
+    assert r.exit_code == 1, r.output
+    assert "no terminal to ask for confirmation" in r.stderr and "--yes" in r.stderr
+    assert _allowance(net, provider["address"]) == 0

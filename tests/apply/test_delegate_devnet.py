@@ -6,12 +6,6 @@ whose password is typed, hidden, at a real terminal."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +14,7 @@ from eth_account import Account
 
 from reconciler.cli import cli
 from reconciler.pipeline import make_plan
+from tests.support.terminal import at_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "desired-state" / "devnet.yaml"
@@ -83,39 +78,7 @@ def test_delegate_check_grant_revoke(net: dict[str, Any], tmp_path: Path) -> Non
     assert r.exit_code == 2 and "missing: marketplace;" in r.output
 
 
-def _at_a_terminal(args: list[str], env: dict[str, str], answers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
-    """`reconcile ARGS` on a pseudo-terminal, typing each answer once its prompt shows; (exit code, all it showed)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
-    )
-    os.close(slave)
-    seen, pending = b"", list(answers)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if select.select([master], [], [], 0.5)[0]:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if pending and pending[0][0] in seen.split(b"\n")[-1]:
-                os.write(master, pending.pop(0)[1])
-        elif proc.poll() is not None:
-            break
-    code = proc.wait(timeout=10)
-    os.close(master)
-    return code, seen.decode(errors="replace")
-
-
-def test_grant_from_a_keystore_with_the_password_typed_at_a_terminal(net: dict[str, Any], tmp_path: Path) -> None:
+def test_grant_from_a_keystore_with_the_password_typedat_a_terminal(net: dict[str, Any], tmp_path: Path) -> None:
     provider, hot = net["accounts"][5], net["accounts"][6]
     path = _desired(tmp_path, provider["address"], hot["address"])
     password = "typed, never echoed"
@@ -125,7 +88,7 @@ def test_grant_from_a_keystore_with_the_password_typed_at_a_terminal(net: dict[s
     state = tmp_path / "state"
     args = ["delegate", str(path), "grant", "--keystore", str(keystore), "--state-dir", str(state)]
 
-    code, shown = _at_a_terminal(
+    code, shown = at_a_terminal(
         args, env, [(b"Password of the keystore", password.encode() + b"\n"), (b"Send the grant?", b"y\n")]
     )
     assert code == 0, shown
@@ -155,3 +118,19 @@ def test_revoke_is_said_in_words(net: dict[str, Any], tmp_path: Path) -> None:
     again = delegate("revoke", "--rights", "marketplace", "--yes", "--key-ref", f"file:{cold}")
     assert again.exit_code == 0 and "nothing to revoke: marketplace already revoked" in again.output, again.output
     assert "revokeed" not in unkeyed.output + r.output + again.output
+
+
+def test_a_piped_answer_never_confirms_a_grant(net: dict[str, Any], tmp_path: Path) -> None:
+    """No terminal and no --yes: refused and said so, nothing sent (a `yes |` answers nothing), as `apply`."""
+    provider, hot = net["accounts"][9], net["accounts"][2]
+    path = _desired(tmp_path, provider["address"], hot["address"])
+    cold = tmp_path / "provider.key"
+    cold.write_text(provider["privateKey"] + "\n")
+    cold.chmod(0o600)
+    env = {"RECONCILE_DEVNET_DIR": net["dir"], "DEMO_UPSTREAM_KEY": "k", "HOT_KEY": hot["privateKey"]}
+    args = ["delegate", str(path), "grant", "--key-ref", f"file:{cold}", "--state-dir", str(tmp_path / "s")]
+    r = CliRunner().invoke(cli, args, env=env, input="y\n")
+    assert r.exit_code == 1, r.output
+    assert "no terminal to ask for confirmation" in r.stderr and "--yes" in r.stderr
+    r = CliRunner().invoke(cli, ["delegate", str(path), "check", "--state-dir", str(tmp_path / "s")], env=env)
+    assert r.exit_code == 2 and "missing: provider, model, marketplace;" in r.output, r.output

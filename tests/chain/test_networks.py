@@ -66,3 +66,9 @@ def test_a_broken_devnet_json_is_named_not_a_crash(tmp_path: Path, content: byte
     with pytest.raises(NetworkError, match=rf"{tmp_path / 'devnet.json'}.*{named}.*reconcile devnet up") as exc:
         resolve_network(NetworkSpec("devnet", None, None, None, None), {"RECONCILE_DEVNET_DIR": str(tmp_path)})
     assert "127.0.0.1:8545" not in str(exc.value)  # the RPC URL is never printed
+
+
+def test_a_devnet_elsewhere_names_the_settings_that_point_to_it(tmp_path: Path) -> None:
+    with pytest.raises(NetworkError) as exc:
+        resolve_network(NetworkSpec("devnet", None, None, None, None), {"RECONCILE_DEVNET_DIR": str(tmp_path / "x")})
+    assert "network.devnetDir" in str(exc.value) and "RECONCILE_DEVNET_DIR" in str(exc.value)

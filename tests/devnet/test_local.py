@@ -118,3 +118,12 @@ def test_status_when_never_started(tmp_path: Path) -> None:
     code, out = run("devnet", "status", "--dir", str(tmp_path / "nothing"))
     assert code == 1
     assert "not running" in out and "never started" in out
+
+
+@pytest.mark.devnet
+def test_up_says_its_rpc_url_and_the_desired_state_lines_to_use_it(devnet_dir: tuple[Path, int]) -> None:
+    d, port = devnet_dir
+    code, out = run("devnet", "up", "--dir", str(d), "--port", str(port))
+    assert code == 0, out
+    assert f"http://127.0.0.1:{port}" in out
+    assert "network:\n  preset: devnet\n" in out and f"  devnetDir: {d.resolve()}\n" in out

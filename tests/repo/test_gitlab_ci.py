@@ -1,4 +1,4 @@
-"""The GitLab CI example runs for real: gitlab-ci-local (pinned in tools/package.json) executes its validate
+"""The GitLab CI example runs for real: gitlab-ci-local (pinned in tools/test/package.json) executes its validate
 and plan jobs in shell mode against a devnet, in a scratch git repository laid out as an operator's would be.
 
 Needs Debian's rsync (gitlab-ci-local copies the project with it); `make test` installs it when missing.
@@ -20,7 +20,7 @@ from reconciler.devnet.local import Deployment, dev_accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ci" / "gitlab" / ".gitlab-ci.yml"
-GCL = ROOT / "tools" / "node_modules" / ".bin" / "gitlab-ci-local"
+GCL = ROOT / "tools" / "test" / "node_modules" / ".bin" / "gitlab-ci-local"
 PROVIDER = dev_accounts()[1]
 
 
@@ -56,7 +56,7 @@ def _repo(tmp: Path, desired: str) -> Path:
 
 def _run(repo: Path, rpc_url: str) -> subprocess.CompletedProcess[str]:
     if not GCL.exists():
-        pytest.fail("gitlab-ci-local is not installed; `make setup` installs tools/package.json")
+        pytest.fail("gitlab-ci-local is not installed; `make test` installs tools/test/package.json")
     if shutil.which("rsync") is None:
         pytest.fail("rsync is missing; `make test` installs it (Debian package rsync)")
     env = {
