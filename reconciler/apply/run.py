@@ -111,9 +111,13 @@ def _apply_locked(
     if not plan.pending:
         result.final = plan
         held = [a.id for a in plan.actions if a.status is Status.HELD]
+        unchecked = plan.proxy_unchecked
         result.notes.append(
             f"nothing sent: {len(held)} change(s) held back ({', '.join(held)}; see the plan for why and until when)"
+            + (f"; {unchecked}" if unchecked is not None else "")
             if held
+            else f"nothing to do on the chain or in the files; {unchecked}"
+            if unchecked is not None
             else "nothing to do: chain and proxy match the desired state"
         )
         return result

@@ -28,6 +28,7 @@ from reconciler.observe.prometheus import MetricSample, parse
 CONFIG = "/admin/config"
 RELOAD = "/admin/reload"
 METRICS = "/metrics"
+HEALTHZ = "/healthz"
 
 
 class AdminCallFailed(EndpointUnusable):
@@ -136,6 +137,10 @@ class ForwarderAdmin:
         except AdminCallFailed:
             return None
         return str(v) if v else None
+
+    def healthz(self, timeout: float = 2.0) -> None:
+        """GET /healthz: returns when the admin listener answers 2xx, else AdminCallFailed."""
+        self._get(HEALTHZ, timeout)
 
     def metrics(self, timeout: float = 5.0) -> list[MetricSample]:
         """GET /metrics, parsed (the token is needed off loopback)."""

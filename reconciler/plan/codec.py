@@ -37,7 +37,7 @@ from reconciler.plan.model import (
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     s = plan.summary()
     n = plan.network
-    return {
+    doc: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "network": {
             "name": n.name,
@@ -74,6 +74,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "errors": list(plan.errors),
     }
+    if plan.proxy_note is not None:  # only then: a plan saved with the proxy read keeps its v1 form
+        doc["proxyNote"] = plan.proxy_note
+    return doc
 
 
 def _market(m: MarketParams) -> dict[str, int]:
@@ -219,6 +222,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         errors=tuple(data["errors"]),
         observed_fingerprint=data["observedFingerprint"],
         proxy_observed=data["proxyObserved"],
+        proxy_note=data.get("proxyNote"),  # absent from plans saved before it
         sources=tuple(data["sources"]),
         rpc_round_trips=data["rpcRoundTrips"],
         market=None if data.get("market") is None else _market_from(data["market"]),

@@ -347,9 +347,18 @@ class Plan:
     errors: tuple[str, ...] = ()
     observed_fingerprint: str = ""
     proxy_observed: bool = True
+    proxy_note: str | None = None  # why the forwarder's admin API was not read (with proxy_observed False)
     sources: tuple[str, ...] = field(default=())
     rpc_round_trips: int = 0
     market: MarketParams | None = None  # the fee, minimums and bounds the plan was costed with
+
+    @property
+    def proxy_unchecked(self) -> str | None:
+        """The words "proxy not checked (why)" when the forwarder's admin API could not be read, else None: the
+        plan then covers the chain and the files only, and never says there is nothing to change."""
+        if self.proxy_observed:
+            return None
+        return f"proxy not checked ({self.proxy_note or 'unreachable'})"
 
     @property
     def pending(self) -> tuple[Action, ...]:

@@ -62,6 +62,7 @@ def plan(desired: Desired, observed: Observed) -> Plan:
         errors=tuple(ctx.errors),
         observed_fingerprint=observed_fingerprint(observed),
         proxy_observed=observed.proxy.reachable is not False,
+        proxy_note=observed.proxy.note if observed.proxy.reachable is False else None,
         sources=desired.sources,
         rpc_round_trips=chain.rpc_round_trips,
         market=chain.market,

@@ -46,10 +46,10 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         f"MOR leaving the wallet: {format_mor(s.mor_out)}",
         "",
     ]
-    if not plan.proxy_observed:
+    if (unchecked := plan.proxy_unchecked) is not None:
         head += [
             "> [!NOTE]",
-            "> The proxy could not be reached from here: this plan covers the chain and files only.",
+            f"> {code(unchecked)}: the proxy could not be read from here; this plan covers the chain and files only.",
             "",
         ]
     destructive = [a for a in plan.pending if a.verb == "delete"]

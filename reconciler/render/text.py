@@ -31,12 +31,19 @@ def render_text(plan: Plan, color: bool = False, verbose: bool = False) -> str:
         ),
         escape_controls(f"provider {n.provider}" + (f", signer {n.signer} (delegate)" if n.delegate else "")),
     ]
-    if not plan.proxy_observed:
-        lines.append(paint("the proxy could not be reached: this plan covers the chain and the files only", "reported"))
+    if (unchecked := plan.proxy_unchecked) is not None:
+        lines.append(
+            paint(
+                f"the proxy could not be reached: {unchecked}; this plan covers the chain and the files only",
+                "reported",
+            )
+        )
     if verbose:
         lines.append(f"chain read in {plan.rpc_round_trips} RPC round trip(s)")
     lines.append("")
-    if not plan.actions:
+    if not plan.actions and unchecked is not None:
+        lines.append(f"Nothing to change on the chain or in the files; {escape_controls(unchecked)}.")
+    elif not plan.actions:
         lines.append("No changes: the chain and the proxy match the desired state.")
     for group, actions in grouped(plan):
         lines.append(paint(f"# {group}", "dim") if color else f"# {group}")

@@ -46,7 +46,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
          background: var(--unm); white-space: nowrap; }
 .s-in-sync { background: var(--ok); } .s-pending { background: var(--pend); } .s-held { background: var(--held); }
 .s-draining { background: var(--drain); } .s-unmanaged, .s-n-a, .s-undeclared { background: var(--unm); }
-.s-error { background: var(--err); } .s-declared { background: #495057; } .s-absent { background: #343a40; }
+.s-error, .s-down { background: var(--err); } .s-degraded { background: var(--held); } .s-declared { background: #495057; } .s-absent { background: #343a40; }
 .detail { color: #495057; font-size: 12px; margin-top: 2px; }
 .alerts { grid-column: 1 / -1; display: grid; gap: 6px; }
 .alert { background: #fff4e6; border-left: 4px solid var(--held); padding: 6px 12px; border-radius: 4px; }

@@ -89,6 +89,15 @@ def _model_rows(desired: Desired, chain: ChainState, slots: SlotsReading) -> lis
     return rows
 
 
+def _forwarder(desired: Desired, plan: Plan) -> dict[str, str]:
+    """The forwarder as the plan read it: down (with why) when its admin API could not be read, never in sync."""
+    if (unchecked := plan.proxy_unchecked) is not None:
+        return {"state": "down", "why": unchecked}
+    if desired.proxy is None or not desired.proxy.admin_url:
+        return {"state": "unknown", "why": "no proxy.adminUrl"}
+    return {"state": "up"}
+
+
 def build_status(desired: Desired, chain: ChainState, plan: Plan, slots: SlotsReading) -> dict[str, Any]:
     """Pure: the status document (JSON-ready)."""
     now = chain.block_timestamp
@@ -125,6 +134,7 @@ def build_status(desired: Desired, chain: ChainState, plan: Plan, slots: SlotsRe
         "liveSessions": len(chain.live_sessions()),
         "earnings": earnings,
         "slotsSource": "forwarder /metrics" if slots.known else f"unknown ({slots.note})",
+        "forwarder": _forwarder(desired, plan),
         "drift": {
             "drift": bool(pending),
             "pending": [{"id": a.id, "verb": a.verb, "target": a.target} for a in pending],

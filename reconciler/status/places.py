@@ -3,7 +3,7 @@ router. Pure, from the desired state, the plan and the chain reading the plan wa
 
 Why from the plan: the plan already says what differs and why (pending, held by the churn guard, draining while
 sessions run, unmanaged, an error), so a row is the plan's actions grouped by what they act on. A place with no
-action is in sync. A row's state is its worst place's.
+action is in sync, but a forwarder the plan could not read is down. A row's state is its worst place's.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from reconciler.plan.model import Plan as PlanT
 
 PLACES = ("desired", "chain", "forwarder", "router")
 # worst first: a row shows the first of these that any of its places is in
-SEVERITY = ("error", "pending", "held", "draining", "unmanaged", "in sync", "n/a")
+SEVERITY = ("error", "down", "pending", "held", "draining", "unmanaged", "in sync", "n/a")
 HOUR = 3600
 
 
@@ -55,6 +55,12 @@ def _place(actions: list[Action], chain: ChainState | None, model_id: str | None
     if held:
         return {"state": "held", "detail": "; ".join(a.reason for a in held), "actions": [a.id for a in held]}
     return {"state": "unmanaged", "detail": actions[0].reason, "actions": [a.id for a in actions]}
+
+
+def _unread(place: dict[str, Any], unchecked: str) -> dict[str, Any]:
+    """A forwarder whose admin API could not be read is down, whatever the plan says of its file: never in sync."""
+    detail = place.get("detail")
+    return {**place, "state": "down", "detail": f"{unchecked}; {detail}" if detail else unchecked}
 
 
 def _live_sessions(chain: ChainState | None, model_id: str | None) -> int:
@@ -101,6 +107,8 @@ def rows(desired: Desired, plan: PlanT, chain: ChainState | None) -> list[dict[s
             mine = [a for a in actions if _where(a) == where]
             configured = where == "chain" or (has_forwarder if where == "forwarder" else has_router)
             out[where] = _place(mine, chain, model_id) if configured or mine else {"state": "n/a"}
+        if has_forwarder and (unchecked := plan.proxy_unchecked) is not None:
+            out["forwarder"] = _unread(out["forwarder"], unchecked)
         return out
 
     p = desired.provider

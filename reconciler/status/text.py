@@ -60,6 +60,9 @@ def render_status(doc: dict[str, Any]) -> str:
                 f"earned but held back by the stake cap {e['heldByCap']['mor']}: claimable once a new period "
                 "starts (or raise provider.stake)"
             )
+    fwd = doc.get("forwarder") or {}
+    if fwd:
+        lines.append(f"forwarder: {fwd['state']}" + (f" ({fwd['why']})" if fwd.get("why") else ""))
     d = doc["drift"]
     if d["drift"]:
         lines.append(f"drift: yes, {len(d['pending'])} pending action(s) (`reconcile plan` for details)")
@@ -67,6 +70,8 @@ def render_status(doc: dict[str, Any]) -> str:
             lines.append(f"  {a['verb']:<7} {a['id']}")
         if len(d["pending"]) > 10:
             lines.append(f"  … and {len(d['pending']) - 10} more")
+    elif fwd.get("state") == "down":
+        lines.append("drift: none on the chain or in the files (the proxy was not checked)")
     else:
         lines.append("drift: no")
     for err in d["errors"]:

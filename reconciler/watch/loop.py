@@ -38,6 +38,7 @@ from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.desired.secrets import SecretUse
 from reconciler.observe.forwarder_admin import ForwarderAdmin
+from reconciler.observe.forwarder_health import probe
 from reconciler.observe.model import Observed
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
@@ -51,6 +52,7 @@ from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.record import RunFindings
+from reconciler.watch.serving import forwarder_seen
 from reconciler.watch.state import (
     Alert,
     Applied,
@@ -294,6 +296,7 @@ class Watcher:
         admin = ForwarderAdmin.of(desired, opts.environ)
         version0 = admin.served_version() if admin is not None and admin.token else None
         run.provider, run.block = desired.provider.address, block0
+        self._check_forwarder(run, admin if desired.proxy is not None else None)
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
         self._check_funds(run, reader, desired)
@@ -373,6 +376,15 @@ class Watcher:
         if alert is not None:
             self._alert(run, alert)
         run.writer_conflict = self.state.conflict
+
+    def _check_forwarder(self, run: RunFindings, admin: ForwarderAdmin | None) -> None:
+        """The forwarder's health for the run line, /metrics and the webhook (down and back up, once per cause)."""
+        health = probe(admin)
+        run.forwarder = health
+        self.opts.metrics.forwarder_seen(health.state)
+        self.state, alerts = forwarder_seen(self.state, health)
+        for alert in alerts:
+            self._alert(run, alert)
 
     def _check_funds(self, run: RunFindings, reader: ChainReader, desired: Desired) -> None:
         p = desired.policy

@@ -42,6 +42,7 @@ class WatchMetrics:
     signer_eth_wei: int | None = None  # None until a run has read it
     payer_mor_wei: int | None = None
     low_funds: dict[str, bool] = field(default_factory=dict)  # "eth" | "mor" -> below policy.alerts
+    forwarder: str = "unknown"  # up | degraded | down | unknown (reconciler.observe.forwarder_health)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run_finished(
@@ -83,6 +84,10 @@ class WatchMetrics:
     def standing(self, *, writer_conflict: bool, failures: int, backing_off: bool) -> None:
         with self._lock:
             self.writer_conflict, self.failures, self.backing_off = writer_conflict, failures, backing_off
+
+    def forwarder_seen(self, state: str) -> None:
+        with self._lock:
+            self.forwarder = state
 
     def funds(self, eth_wei: int | None, mor_wei: int | None, low: dict[str, bool] | None = None) -> None:
         with self._lock:
@@ -177,6 +182,22 @@ class WatchMetrics:
             lines += [
                 f'reconcile_watch_low_funds{{what="{w}"}} {int(self.low_funds.get(w, False))}' for w in ("eth", "mor")
             ]
+            lines += [
+                "# HELP reconcile_watch_forwarder_state 1 for the forwarder's state at the last run (up, degraded, "
+                "down, unknown).",
+                "# TYPE reconcile_watch_forwarder_state gauge",
+            ]
+            lines += [
+                f'reconcile_watch_forwarder_state{{state="{s}"}} {int(self.forwarder == s)}'
+                for s in ("up", "degraded", "down", "unknown")
+            ]
+            if self.forwarder != "unknown":  # absent while unknown (no proxy.adminUrl, not asked): no false alarm
+                lines += [
+                    "# HELP reconcile_watch_forwarder_up 1 when the forwarder's admin API answered /healthz at the "
+                    "last run (degraded included), 0 when it did not.",
+                    "# TYPE reconcile_watch_forwarder_up gauge",
+                    f"reconcile_watch_forwarder_up {int(self.forwarder in ('up', 'degraded'))}",
+                ]
             lines += [
                 "# HELP reconcile_watch_rpc_endpoint_up 1 when the RPC endpoint (by its reference) is used for reads.",
                 "# TYPE reconcile_watch_rpc_endpoint_up gauge",

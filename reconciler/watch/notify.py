@@ -1,5 +1,5 @@
 """Alerts from a watcher to a webhook: one JSON message per event (drift found, applied, failure, low funds,
-blocked on a manual step).
+blocked on a manual step, the forwarder down and back up).
 
 A webhook that is down must never stop the watcher: failures are returned, not raised. The URL comes from a
 reference (it may embed a token) and is never printed; messages carry no secret.
@@ -22,6 +22,10 @@ EVENTS = (
     "invalid-desired-state",
     "git-blocked",
     "blocked-manual",
+    # what serves the models (reconciler.watch.serving): once per cause, and once when it serves again
+    "forwarder-down",
+    "forwarder-up",
+    "forwarder-degraded",
 )
 
 

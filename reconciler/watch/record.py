@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.observe.forwarder_health import ForwarderHealth
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
 from reconciler.watch.ledger import SoFar
@@ -30,7 +31,18 @@ from reconciler.watch.state import (
 SUCCESS_RESULTS = ("converged", "no-changes")
 
 # what a webhook alert's `details` carry, taken from the run as far as it has got when the alert is raised
-WEBHOOK_FIELDS = ("trigger", "mode", "suspended", "reasons", "actions", "result", "provider", "block", "commit")
+WEBHOOK_FIELDS = (
+    "trigger",
+    "forwarder",
+    "mode",
+    "suspended",
+    "reasons",
+    "actions",
+    "result",
+    "provider",
+    "block",
+    "commit",
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class RunRecord:
     block: int | None = None
     writer_conflict: bool | None = None  # only with --auto-apply
     low_funds: tuple[str, ...] = ()
+    forwarder: ForwarderHealth | None = None  # its health at the start of the run (with proxy.adminUrl or not)
     mode: str | None = None
     suspended: bool | None = None
     reasons: tuple[str, ...] = ()
@@ -77,6 +90,7 @@ class RunRecord:
             "block": self.block,
             "writerConflict": self.writer_conflict,
             "lowFunds": list(self.low_funds) or None,
+            "forwarder": self.forwarder.to_json() if self.forwarder else None,
             "mode": self.mode,
             "suspended": self.suspended,
             "reasons": list(self.reasons) or None,
@@ -128,6 +142,7 @@ class RunFindings:
     block: int | None = None
     writer_conflict: bool | None = None
     low_funds: tuple[str, ...] = ()
+    forwarder: ForwarderHealth | None = None
     gate: Gate | None = None
     outcome: Applied | BudgetExceeded | BlockedManual | Reported | InvalidDesired | None = None
     failed_actions: tuple[str, ...] | None = None  # what an apply that raised after confirming had planned
@@ -157,6 +172,7 @@ class RunFindings:
             block=self.block,
             writer_conflict=self.writer_conflict,
             low_funds=self.low_funds,
+            forwarder=self.forwarder,
             mode=gate.mode if gate else None,
             suspended=gate.suspended if gate else None,
             reasons=tuple(gate.reasons()) if gate else (),

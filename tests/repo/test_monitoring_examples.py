@@ -27,6 +27,7 @@ def exported() -> set[str]:
     w.run_finished("converged", 0)
     w.alerted("drift")
     w.funds(1, 1, {"eth": False, "mor": False})
+    w.forwarder_seen("up")  # reconcile_watch_forwarder_up is exported once the forwarder was asked
     text = w.render() + Metrics().render()
     names: set[str] = set()
     for line in text.splitlines():

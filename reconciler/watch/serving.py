@@ -1,0 +1,31 @@
+"""What the watcher alerts on about what serves its models: the forwarder down or degraded, posted once per
+cause, and `forwarder-up` once when it serves again after a `forwarder-down`. Pure, on WatchState's memory of
+the alerts it posted (reconciler.watch.state)."""
+
+from __future__ import annotations
+
+from reconciler.observe.forwarder_health import DEGRADED, DOWN, ForwarderHealth
+from reconciler.watch.state import Alert, WatchState
+
+DOWN_EVENT, UP_EVENT, DEGRADED_EVENT = "forwarder-down", "forwarder-up", "forwarder-degraded"
+
+
+def forwarder_seen(state: WatchState, health: ForwarderHealth) -> tuple[WatchState, tuple[Alert, ...]]:
+    """The alerts this reading raises (`WatchState.notice` then posts each once per key)."""
+    if health.state == DOWN:
+        summary = (
+            f"the forwarder is down ({health.why}): its models' bids still sell sessions nothing serves, and each "
+            "failed session lowers the provider's success ratio"
+        )
+        return state, (Alert(DOWN_EVENT, summary, key=health.why),)
+    if not health.up:  # unknown: nothing to say either way
+        return state, ()
+    alerts: list[Alert] = []
+    if DOWN_EVENT in state.alerted:
+        alerts.append(Alert(UP_EVENT, "the forwarder serves again", key=None))
+    state = state.cleared(DOWN_EVENT)
+    if health.state == DEGRADED:
+        alerts.append(Alert(DEGRADED_EVENT, f"the forwarder is degraded: {health.why}", key=health.why))
+    else:
+        state = state.cleared(DEGRADED_EVENT)
+    return state, tuple(alerts)
