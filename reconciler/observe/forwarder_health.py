@@ -10,7 +10,7 @@ version, /metrics for the data plane's connection cap) and never raises.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin, UntrustedDestination
@@ -25,6 +25,8 @@ class ForwarderHealth:
     state: str  # up | degraded | down | unknown
     why: str = ""  # what made it so (empty when up)
     version: str | None = None  # the config version it serves, when read
+    # its /metrics as read (for each model's upstream health, reconciler.observe.upstream_health); () when unread
+    samples: tuple[MetricSample, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def up(self) -> bool:
@@ -52,12 +54,15 @@ def judge(
     if healthz is not None:
         return ForwarderHealth(DOWN, f"admin {healthz.path} {_failure(healthz)}")
     if isinstance(version, AdminCallFailed):
-        return ForwarderHealth(DEGRADED, f"served config unreadable: admin {version.path} {_failure(version)}")
+        samples = () if isinstance(metrics, AdminCallFailed) else tuple(metrics)
+        return ForwarderHealth(
+            DEGRADED, f"served config unreadable: admin {version.path} {_failure(version)}", None, samples
+        )
     if isinstance(metrics, AdminCallFailed):
         return ForwarderHealth(UP, f"data plane not checked: admin {metrics.path} {_failure(metrics)}", version)
     if any(s.name == AT_CAP and s.value >= 1 for s in metrics):
-        return ForwarderHealth(DEGRADED, "the data plane holds its cap of client connections", version)
-    return ForwarderHealth(UP, "", version)
+        return ForwarderHealth(DEGRADED, "the data plane holds its cap of client connections", version, tuple(metrics))
+    return ForwarderHealth(UP, "", version, tuple(metrics))
 
 
 def _failure(exc: AdminCallFailed) -> str:

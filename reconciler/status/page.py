@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.desired.model import Desired
 from reconciler.observe.model import ChainState
 from reconciler.observe.slots import SlotsReading
+from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.plan.context import utc
 from reconciler.plan.model import Plan
 from reconciler.sessions import rules as session_rules
@@ -43,6 +44,7 @@ class Observation:
     chain: ChainState
     plan: Plan
     network: str
+    upstreams: Mapping[str, UpstreamHealth] = field(default_factory=dict)  # each model's upstream, by its name
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def build_page(i: PageInputs) -> dict[str, Any]:
                 "explorer": explorer is not None,
                 "block": status["block"],
                 "provider": status["provider"],
-                "rows": places.rows(obs.desired, obs.plan, chain),
+                "rows": places.with_upstreams(places.rows(obs.desired, obs.plan, chain), obs.upstreams),
                 "planErrors": status["drift"]["errors"],
                 "sessions": _sessions(status),
                 "liveSessions": status["liveSessions"],

@@ -8,20 +8,21 @@ action is in sync, but a forwarder the plan could not read is down. A row's stat
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.desired.model import Desired
 from reconciler.market.ids import norm_hex
 from reconciler.market.units import format_mor
 from reconciler.observe.model import ChainState
+from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.plan.context import utc
 from reconciler.plan.model import CHAIN_KINDS, Action, ProxyFile, Status, model_of, proxy_of
 from reconciler.plan.model import Plan as PlanT
 
 PLACES = ("desired", "chain", "forwarder", "router")
 # worst first: a row shows the first of these that any of its places is in
-SEVERITY = ("error", "down", "pending", "held", "draining", "unmanaged", "in sync", "n/a")
+SEVERITY = ("error", "down", "degraded", "pending", "held", "draining", "unmanaged", "in sync", "n/a")
 HOUR = 3600
 
 
@@ -165,3 +166,28 @@ def plan_price(plan: PlanT, model_id: str) -> int | None:
             price = (a.after or {}).get("pricePerSecond")
             return int(price) if isinstance(price, int) else None
     return None
+
+
+def with_upstreams(rows_: list[dict[str, Any]], healths: Mapping[str, UpstreamHealth]) -> list[dict[str, Any]]:
+    """The rows with each model's upstream health in its forwarder cell (matched by the name the forwarder labels
+    it with): a down upstream makes the cell red `down`, a degraded one amber `degraded`, with why; whatever the
+    plan said of the cell is kept in its detail, and a worse state of the plan's stays."""
+    out = []
+    for row in rows_:
+        h = healths.get(row["name"]) if row.get("kind") == "model" else None
+        if h is None or h.state not in ("down", "degraded"):
+            out.append(row)
+            continue
+        place = row["places"]["forwarder"]
+        detail = place.get("detail")
+        upstream = f"upstream {h.state}: {h.why}"
+        state = _worst((place.get("state", "in sync"), h.state))
+        cell = {
+            **place,
+            "state": state,
+            "upstream": h.to_json(),
+            "detail": f"{upstream}; {detail}" if detail else upstream,
+        }
+        places = {**row["places"], "forwarder": cell}
+        out.append({**row, "places": places, "state": _worst(v["state"] for k, v in places.items() if k != "desired")})
+    return out

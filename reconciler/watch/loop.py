@@ -40,6 +40,8 @@ from reconciler.desired.secrets import SecretUse
 from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.model import Observed
+from reconciler.observe.prometheus import MetricSample
+from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
 from reconciler.sessions.claim import claim_journaled
@@ -52,7 +54,7 @@ from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.record import RunFindings
-from reconciler.watch.serving import forwarder_seen
+from reconciler.watch.serving import forwarder_seen, upstreams_seen
 from reconciler.watch.state import (
     Alert,
     Applied,
@@ -168,6 +170,8 @@ class Watcher:
         self.poller = Poller(self.q, opts.poll, opts.interval, self.git_root, opts.git_pull, on_git=self._git_blocked)
         self._seen: tuple[Observed, Plan] | None = None  # the report's reading and plan, reused by the page
         self._spent_last_day: int | None = None
+        self._upstream_reading: Reading | None = None  # the forwarder's counters at the last run that read them
+        self._upstreams: dict[str, UpstreamHealth] = {}  # each model's upstream as judged then
 
     # --- loop -------------------------------------------------------------------------------------
 
@@ -345,7 +349,7 @@ class Watcher:
         observed, plan = self._seen or plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
-        board.observed(Observation(desired, chain, plan, network.name))
+        board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams)))
 
     def _load(self, run: RunFindings) -> Desired | None:
         """Re-read the desired state: the one to act on in this run, or None (invalid files, nothing good before)."""
@@ -385,6 +389,26 @@ class Watcher:
         self.state, alerts = forwarder_seen(self.state, health)
         for alert in alerts:
             self._alert(run, alert)
+        self._check_upstreams(run, health.samples)
+
+    def _check_upstreams(self, run: RunFindings, samples: tuple[MetricSample, ...]) -> None:
+        """Each model's upstream from what the forwarder's counters gained since the last run (the run line, /metrics,
+        the page's model rows and the webhook). Unread /metrics (the forwarder down): every model unknown, no alert
+        changes, and the last reading is kept to compare with."""
+        if not samples:
+            self._upstreams = {
+                m: UpstreamHealth(m, "unknown", "the forwarder's /metrics not read") for m in self._upstreams
+            }
+        else:
+            now = reading(samples)
+            self._upstreams = judge_upstreams(self._upstream_reading, now, self._upstreams)
+            self._upstream_reading = now
+        run.upstreams = tuple(h for _m, h in sorted(self._upstreams.items()) if h.state in ("down", "degraded"))
+        self.opts.metrics.upstreams_seen(self._upstreams)
+        if samples:
+            self.state, alerts = upstreams_seen(self.state, self._upstreams)
+            for alert in alerts:
+                self._alert(run, alert)
 
     def _check_funds(self, run: RunFindings, reader: ChainReader, desired: Desired) -> None:
         p = desired.policy

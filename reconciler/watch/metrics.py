@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.watch.record import SUCCESS_RESULTS
 
 
@@ -43,6 +45,7 @@ class WatchMetrics:
     payer_mor_wei: int | None = None
     low_funds: dict[str, bool] = field(default_factory=dict)  # "eth" | "mor" -> below policy.alerts
     forwarder: str = "unknown"  # up | degraded | down | unknown (reconciler.observe.forwarder_health)
+    upstreams: dict[str, str] = field(default_factory=dict)  # model name -> its upstream's state (upstream_health)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run_finished(
@@ -88,6 +91,10 @@ class WatchMetrics:
     def forwarder_seen(self, state: str) -> None:
         with self._lock:
             self.forwarder = state
+
+    def upstreams_seen(self, healths: Mapping[str, UpstreamHealth]) -> None:
+        with self._lock:
+            self.upstreams = {m: h.state for m, h in healths.items()}
 
     def funds(self, eth_wei: int | None, mor_wei: int | None, low: dict[str, bool] | None = None) -> None:
         with self._lock:
@@ -198,6 +205,25 @@ class WatchMetrics:
                     "# TYPE reconcile_watch_forwarder_up gauge",
                     f"reconcile_watch_forwarder_up {int(self.forwarder in ('up', 'degraded'))}",
                 ]
+            lines += [
+                "# HELP reconcile_watch_upstream_state 1 for each model's upstream state at the last run (up, "
+                "degraded, down, unknown; from the forwarder's per-model upstream errors).",
+                "# TYPE reconcile_watch_upstream_state gauge",
+            ]
+            lines += [
+                f'reconcile_watch_upstream_state{{model="{_escape(m)}",state="{s}"}} 1'
+                for m, s in sorted(self.upstreams.items())
+            ]
+            lines += [
+                "# HELP reconcile_watch_upstream_up 1 when a model's upstream answered (degraded included), 0 when it "
+                "is down (absent while unknown).",
+                "# TYPE reconcile_watch_upstream_up gauge",
+            ]
+            lines += [
+                f'reconcile_watch_upstream_up{{model="{_escape(m)}"}} {int(s in ("up", "degraded"))}'
+                for m, s in sorted(self.upstreams.items())
+                if s != "unknown"
+            ]
             lines += [
                 "# HELP reconcile_watch_rpc_endpoint_up 1 when the RPC endpoint (by its reference) is used for reads.",
                 "# TYPE reconcile_watch_rpc_endpoint_up gauge",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.observe.forwarder_health import ForwarderHealth
+from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
 from reconciler.watch.ledger import SoFar
@@ -34,6 +35,7 @@ SUCCESS_RESULTS = ("converged", "no-changes")
 WEBHOOK_FIELDS = (
     "trigger",
     "forwarder",
+    "upstreams",
     "mode",
     "suspended",
     "reasons",
@@ -59,6 +61,7 @@ class RunRecord:
     writer_conflict: bool | None = None  # only with --auto-apply
     low_funds: tuple[str, ...] = ()
     forwarder: ForwarderHealth | None = None  # its health at the start of the run (with proxy.adminUrl or not)
+    upstreams: tuple[UpstreamHealth, ...] = ()  # models whose upstream is down or degraded (upstream_health)
     mode: str | None = None
     suspended: bool | None = None
     reasons: tuple[str, ...] = ()
@@ -91,6 +94,7 @@ class RunRecord:
             "writerConflict": self.writer_conflict,
             "lowFunds": list(self.low_funds) or None,
             "forwarder": self.forwarder.to_json() if self.forwarder else None,
+            "upstreams": {h.model: h.to_json() for h in self.upstreams} or None,
             "mode": self.mode,
             "suspended": self.suspended,
             "reasons": list(self.reasons) or None,
@@ -143,6 +147,7 @@ class RunFindings:
     writer_conflict: bool | None = None
     low_funds: tuple[str, ...] = ()
     forwarder: ForwarderHealth | None = None
+    upstreams: tuple[UpstreamHealth, ...] = ()
     gate: Gate | None = None
     outcome: Applied | BudgetExceeded | BlockedManual | Reported | InvalidDesired | None = None
     failed_actions: tuple[str, ...] | None = None  # what an apply that raised after confirming had planned
@@ -173,6 +178,7 @@ class RunFindings:
             writer_conflict=self.writer_conflict,
             low_funds=self.low_funds,
             forwarder=self.forwarder,
+            upstreams=self.upstreams,
             mode=gate.mode if gate else None,
             suspended=gate.suspended if gate else None,
             reasons=tuple(gate.reasons()) if gate else (),

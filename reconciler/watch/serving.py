@@ -1,13 +1,18 @@
 """What the watcher alerts on about what serves its models: the forwarder down or degraded, posted once per
-cause, and `forwarder-up` once when it serves again after a `forwarder-down`. Pure, on WatchState's memory of
+cause, and `forwarder-up` once when it serves again after a `forwarder-down`; each model's upstream likewise
+(`upstream-down`, `upstream-up`, `upstream-degraded`, one alert naming every model in that state). Pure, on WatchState's memory of
 the alerts it posted (reconciler.watch.state)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reconciler.observe.forwarder_health import DEGRADED, DOWN, ForwarderHealth
+from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.watch.state import Alert, WatchState
 
 DOWN_EVENT, UP_EVENT, DEGRADED_EVENT = "forwarder-down", "forwarder-up", "forwarder-degraded"
+UPSTREAM_DOWN, UPSTREAM_UP, UPSTREAM_DEGRADED = "upstream-down", "upstream-up", "upstream-degraded"
 
 
 def forwarder_seen(state: WatchState, health: ForwarderHealth) -> tuple[WatchState, tuple[Alert, ...]]:
@@ -28,4 +33,42 @@ def forwarder_seen(state: WatchState, health: ForwarderHealth) -> tuple[WatchSta
         alerts.append(Alert(DEGRADED_EVENT, f"the forwarder is degraded: {health.why}", key=health.why))
     else:
         state = state.cleared(DEGRADED_EVENT)
+    return state, tuple(alerts)
+
+
+def upstreams_seen(state: WatchState, healths: Mapping[str, UpstreamHealth]) -> tuple[WatchState, tuple[Alert, ...]]:
+    """The alerts a judgement of the models' upstreams raises: one `upstream-down` naming every model that is down,
+    posted again only when the set of models or their causes change; `upstream-up` once when none is down after
+    it; `upstream-degraded` likewise. Unknown models say nothing."""
+    alerts: list[Alert] = []
+    down = sorted((h for h in healths.values() if h.state == DOWN), key=lambda h: h.model)
+    if down:
+        summary = "; ".join(f"{h.model}: {h.why}" for h in down)
+        key = ",".join(f"{h.model}={h.cause}" for h in down)
+        alerts.append(
+            Alert(
+                UPSTREAM_DOWN,
+                f"upstream down for {summary}: their bids sell sessions that fail",
+                key=key,
+                extra={"models": [h.model for h in down]},
+            )
+        )
+    else:
+        if UPSTREAM_DOWN in state.alerted:
+            alerts.append(Alert(UPSTREAM_UP, "every model's upstream answers again", key=None))
+        state = state.cleared(UPSTREAM_DOWN)
+    degraded = sorted((h for h in healths.values() if h.state == DEGRADED), key=lambda h: h.model)
+    if degraded:
+        summary = "; ".join(f"{h.model}: {h.why}" for h in degraded)
+        key = ",".join(f"{h.model}={h.cause}" for h in degraded)
+        alerts.append(
+            Alert(
+                UPSTREAM_DEGRADED,
+                f"upstream degraded for {summary}",
+                key=key,
+                extra={"models": [h.model for h in degraded]},
+            )
+        )
+    else:
+        state = state.cleared(UPSTREAM_DEGRADED)
     return state, tuple(alerts)

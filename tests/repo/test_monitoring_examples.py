@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from proxy.metrics import Metrics
+from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.watch.metrics import WatchMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,7 @@ def exported() -> set[str]:
     w.alerted("drift")
     w.funds(1, 1, {"eth": False, "mor": False})
     w.forwarder_seen("up")  # reconcile_watch_forwarder_up is exported once the forwarder was asked
+    w.upstreams_seen({"m": UpstreamHealth("m", "up")})  # and reconcile_watch_upstream_up once a model is known
     text = w.render() + Metrics().render()
     names: set[str] = set()
     for line in text.splitlines():

@@ -3,14 +3,9 @@ metric 1/0 per model (absent while unknown); the page's model row shows the upst
 
 from __future__ import annotations
 
-import pytest
-
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 29: per-model upstream health is not reported")
-
 
 def _posted(readings: list[dict[str, tuple[str, str]]]) -> list[str]:
     from reconciler.observe.upstream_health import UpstreamHealth
-
     from reconciler.watch.serving import upstreams_seen
     from reconciler.watch.state import WatchState
 
@@ -25,7 +20,6 @@ def _posted(readings: list[dict[str, tuple[str, str]]]) -> list[str]:
     return posted
 
 
-@XFAIL
 def test_upstream_down_once_per_cause_then_up_once() -> None:
     up, refused = ("up", ""), ("down", "key-refused")
     assert _posted([{"a": up}, {"a": up}]) == []
@@ -37,10 +31,8 @@ def test_upstream_down_once_per_cause_then_up_once() -> None:
     assert _posted([{"a": ("unknown", "")}]) == []
 
 
-@XFAIL
 def test_the_metric_per_model() -> None:
     from reconciler.observe.upstream_health import UpstreamHealth
-
     from reconciler.watch.metrics import WatchMetrics
 
     m = WatchMetrics()
@@ -52,11 +44,9 @@ def test_the_metric_per_model() -> None:
     assert 'reconcile_watch_upstream_state{model="b",state="unknown"} 1\n' in text
 
 
-@XFAIL
 def test_the_page_cell_of_a_model_whose_upstream_is_down() -> None:
     from reconciler.observe.upstream_health import UpstreamHealth
-
-    from reconciler.status.html import render_body
+    from reconciler.status.html import _rows
     from reconciler.status.places import with_upstreams
 
     row = {
@@ -70,5 +60,5 @@ def test_the_page_cell_of_a_model_whose_upstream_is_down() -> None:
     (out,) = with_upstreams([row], healths)
     assert out["places"]["forwarder"]["state"] == "down" and out["state"] == "down"
     assert "401" in out["places"]["forwarder"]["detail"]
-    html = render_body({"rows": [out]})
+    html = _rows({"rows": [out]})
     assert 'data-place="forwarder" data-state="down"' in html and "llama &lt;x&gt;" in html

@@ -1,0 +1,122 @@
+"""Each model's upstream health, `up | degraded | down | unknown`, from two readings of the forwarder's /metrics.
+
+Why between readings: the forwarder's counters (`morpheus_proxy_upstream_errors_total` by model and kind,
+`morpheus_proxy_requests_total` by model and status) count since it started, so only what they gained since the
+watcher's last run says how the upstream is now. Pure: the shell keeps the last reading and the last health.
+
+The rules, per model, on what was counted since the last reading (docs/watch.md):
+- `down`: the upstream refused the key (401/403) and nothing was answered well, or it could not be connected to
+  and nothing was answered well;
+- `degraded`: a quota or rate limit (429), a timeout, or any other failure (5xx, a cut connection, a refused key
+  or an unreachable upstream while other requests were answered);
+- `up`: answered with no failure; a model with neither requests nor failures keeps what it was (`up` if it was
+  unknown), since there was nothing to judge;
+- `unknown`: the first reading (nothing to compare with).
+A counter below its last reading (the forwarder restarted) counts from zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.observe.prometheus import MetricSample
+
+UP, DEGRADED, DOWN, UNKNOWN = "up", "degraded", "down", "unknown"
+ERRORS = "morpheus_proxy_upstream_errors_total"
+REQUESTS = "morpheus_proxy_requests_total"
+
+Reading = Mapping[tuple[str, str, str], float]  # (metric, model, kind or status) -> the counter's value
+
+
+@dataclass(frozen=True)
+class UpstreamHealth:
+    model: str  # the model's name as the forwarder labels it (modelName)
+    state: str  # up | degraded | down | unknown
+    why: str = ""  # what made it so, with counts (empty when up with answers)
+    cause: str = ""  # the cause without counts (an alert is posted once per cause): key-refused, quota...
+
+    @property
+    def up(self) -> bool:
+        """Serving (degraded still serves): what `reconcile_watch_upstream_up` says."""
+        return self.state in (UP, DEGRADED)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state}
+        if self.why:
+            out["why"] = self.why
+        return out
+
+
+def reading(samples: Iterable[MetricSample]) -> dict[tuple[str, str, str], float]:
+    """The counters the judgement needs, summed by model and kind (errors) or status (requests)."""
+    out: dict[tuple[str, str, str], float] = {}
+    for s in samples:
+        if s.name == ERRORS:
+            key = (ERRORS, s.labels.get("model", ""), s.labels.get("kind", ""))
+        elif s.name == REQUESTS:
+            key = (REQUESTS, s.labels.get("model", ""), s.labels.get("status", ""))
+        else:
+            continue
+        out[key] = out.get(key, 0.0) + s.value
+    return out
+
+
+def _gained(before: Reading, now: Reading) -> dict[tuple[str, str, str], float]:
+    out = {}
+    for key, value in now.items():
+        last = before.get(key, 0.0)
+        out[key] = value if value < last else value - last  # below the last reading: the forwarder restarted
+    return out
+
+
+def _answered_well(status: str) -> bool:
+    return status.isdigit() and 200 <= int(status) < 400
+
+
+def judge_upstreams(
+    before: Reading | None, now: Reading, previous: Mapping[str, UpstreamHealth]
+) -> dict[str, UpstreamHealth]:
+    """Each model the forwarder counts now, judged on what its counters gained since `before` (None: the first
+    reading, every model unknown); `previous` is the last judgement (kept for a model with nothing new)."""
+    models = sorted({model for _metric, model, _kind in now if model})
+    if before is None:
+        return {m: UpstreamHealth(m, UNKNOWN, "first reading of the forwarder's counters") for m in models}
+    gained = _gained(before, now)
+    return {m: _judge(m, gained, previous.get(m)) for m in models}
+
+
+def _judge(model: str, gained: Mapping[tuple[str, str, str], float], previous: UpstreamHealth | None) -> UpstreamHealth:
+    errors: dict[str, int] = {}
+    ok = 0
+    for (metric, m, kind), n in gained.items():
+        if m != model or n <= 0:
+            continue
+        if metric == ERRORS:
+            errors[kind] = errors.get(kind, 0) + int(n)
+        elif _answered_well(kind):
+            ok += int(n)
+    if not errors:
+        if ok:
+            return UpstreamHealth(model, UP)
+        if previous is not None and previous.state != UNKNOWN:
+            return previous
+        return UpstreamHealth(model, UP, "no requests since the last run")
+    refused = {k: n for k, n in errors.items() if k in ("http_401", "http_403")}
+    if refused:
+        counts = ", ".join(f"{k[5:]} ×{n}" for k, n in sorted(refused.items()))
+        if not ok:
+            return UpstreamHealth(model, DOWN, f"the upstream refused the key ({counts})", "key-refused")
+        return UpstreamHealth(
+            model, DEGRADED, f"the upstream refused the key on some requests ({counts})", "key-refused"
+        )
+    if errors.get("connect") and not ok:
+        return UpstreamHealth(model, DOWN, f"the upstream cannot be connected to (×{errors['connect']})", "unreachable")
+    if errors.get("http_429"):
+        return UpstreamHealth(model, DEGRADED, f"quota or rate limit (429 ×{errors['http_429']})", "quota")
+    timeouts = sum(n for k, n in errors.items() if k.startswith("timeout_"))
+    if timeouts:
+        return UpstreamHealth(model, DEGRADED, f"the upstream timed out (×{timeouts})", "timeout")
+    counts = ", ".join(f"{k} ×{n}" for k, n in sorted(errors.items()))
+    return UpstreamHealth(model, DEGRADED, f"upstream failures ({counts})", "failures")
