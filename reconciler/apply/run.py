@@ -110,16 +110,8 @@ def _apply_locked(
         result.count(rec)
     if not plan.pending:
         result.final = plan
-        held = [a.id for a in plan.actions if a.status is Status.HELD]
-        unchecked = plan.proxy_unchecked
-        result.notes.append(
-            f"nothing sent: {len(held)} change(s) held back ({', '.join(held)}; see the plan for why and until when)"
-            + (f"; {unchecked}" if unchecked is not None else "")
-            if held
-            else f"nothing to do on the chain or in the files; {unchecked}"
-            if unchecked is not None
-            else "nothing to do: chain and proxy match the desired state"
-        )
+        held = tuple(a.id for a in plan.actions if a.status is Status.HELD)
+        result.notes.append(nothing_sent_note(held, plan.proxy_unchecked))
         return result
     if not opts.confirm(plan):
         raise ApplyError("apply not confirmed; nothing was sent")
@@ -168,3 +160,14 @@ def _finish_earlier_run(sender: TxSender, journal: Journal, opts: ApplyOptions) 
             sent = {r.tx_hash for r in waiting}
             return [r for r in journal.transactions() if r.tx_hash in sent and r.status == "mined"]
     return []
+
+
+def nothing_sent_note(held: tuple[str, ...], unchecked: str | None) -> str:
+    """The note of a plan with nothing pending: what is held back, and a proxy not checked (a stopped forwarder)
+    named instead of "chain and proxy match". The watcher's alert-only runs say the same."""
+    if held:
+        note = f"nothing sent: {len(held)} change(s) held back ({', '.join(held)}; see the plan for why and until when)"
+        return note + (f"; {unchecked}" if unchecked is not None else "")
+    if unchecked is not None:
+        return f"nothing to do on the chain or in the files; {unchecked}"
+    return "nothing to do: chain and proxy match the desired state"

@@ -53,7 +53,7 @@ from reconciler.watch.gitsync import PullResult, head, require_checkout
 from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
-from reconciler.watch.record import RunFindings
+from reconciler.watch.record import RunFindings, report_notes
 from reconciler.watch.serving import forwarder_seen, upstreams_seen
 from reconciler.watch.state import (
     Alert,
@@ -506,7 +506,9 @@ class Watcher:
     def _report(self, desired: Desired, gate: Gate) -> Reported:
         observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
         self._seen = (observed, plan)
-        return Reported(_pending_ids(plan), tuple(plan.errors), tuple(gate.reasons()), _held(plan))
+        held = _held(plan)
+        notes = report_notes(_pending_ids(plan), tuple(h.action for h in held), plan.proxy_unchecked)
+        return Reported(_pending_ids(plan), tuple(plan.errors), tuple(gate.reasons()), held, notes)
 
     def _claim(self, desired: Desired, provider_dir: Path) -> int:
         network = resolve_network(desired.network, self.opts.environ)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.apply.run import nothing_sent_note
 from reconciler.observe.forwarder_health import ForwarderHealth
 from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.watch.gate import Gate
@@ -189,7 +190,7 @@ class RunFindings:
             actions_in_flight=so_far.in_flight if so_far else (),
             tx_hashes=applied.tx_hashes if applied else so_far.tx_hashes if so_far else (),
             mor_spent_wei=applied.spent_wei if applied else so_far.mined_wei if so_far else None,
-            notes=applied.notes if applied else (),
+            notes=applied.notes if applied else outcome.notes if isinstance(outcome, Reported) else (),
             held=held,
             claimed_wei=self.claimed_wei,
             result=result,
@@ -216,3 +217,11 @@ class RunFindings:
 def git_error(pull: PullResult) -> str:
     """A refused pull as the run's error: the desired state in force is the checkout's, not the remote's."""
     return f"git pull: {pull.message}"
+
+
+def report_notes(pending: tuple[str, ...], held: tuple[str, ...], unchecked: str | None) -> tuple[str, ...]:
+    """An alert-only run's notes, as an apply-mode run's: with nothing pending the same line (what is held, or a
+    proxy not checked instead of "chain and proxy match"); with changes pending, a proxy not checked is named."""
+    if not pending:
+        return (nothing_sent_note(held, unchecked),)
+    return (f"not applied (alert-only); {unchecked}",) if unchecked is not None else ()

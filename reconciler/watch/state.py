@@ -80,6 +80,7 @@ class Reported:
     plan_errors: tuple[str, ...]
     reasons: tuple[str, ...]
     held: tuple[Held, ...] = ()
+    notes: tuple[str, ...] = ()  # as an apply-mode run's (reconciler.watch.record.report_notes)
 
 
 @dataclass(frozen=True)

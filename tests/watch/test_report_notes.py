@@ -3,10 +3,7 @@ checked (a stopped forwarder) instead of leaving it to the `forwarder` key, the 
 
 from __future__ import annotations
 
-import pytest
 
-
-@pytest.mark.xfail(strict=True, reason="issue 29: alert-only runs have no notes")
 def test_alert_only_notes_name_an_unchecked_proxy() -> None:
     from reconciler.apply.run import nothing_sent_note
     from reconciler.watch.record import RunFindings, report_notes
