@@ -119,6 +119,7 @@ class Board:
                 watcher=self.watcher,
                 forwarder=figures(samples),
                 forwarder_note=note,
+                forwarder_seen_at=samples[-1].ts if samples else None,
             )
 
     def doc(self, runs: int | None = RUNS_SHOWN) -> dict[str, Any]:

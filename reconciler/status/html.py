@@ -196,6 +196,11 @@ def _forwarder(doc: Mapping[str, Any]) -> str:
         for x in f.get("models", [])
     )
     note = f'<div class="detail">{_ids(f["note"])}</div>' if f.get("note") else ""
+    if f.get("stale"):
+        note = (
+            f'<div class="alert e-error" id="forwarder-stale">figures not current, last seen '
+            f"{_e(f['stale']['lastSeenAgo'])} ago: {_ids(f.get('note'))}</div>"
+        )
     return (
         '<section><h2>Forwarder</h2><table id="forwarder" class="stack"><tr class="head"><th>model</th><th>slots in use</th><th>requests/min</th>'
         f"<th>errors/min</th><th>latency p50</th></tr>{rows}</table>{note}</section>"

@@ -75,7 +75,8 @@ class PageInputs:
     spent_last_day: int = 0
     watcher: WatcherStatus | None = None
     forwarder: Sequence[Mapping[str, Any]] = ()
-    forwarder_note: str = ""
+    forwarder_note: str = ""  # why the last read of its /metrics failed ("" when it worked)
+    forwarder_seen_at: float | None = None  # when the newest figures were read (None: never)
     runs_shown: int | None = RUNS_SHOWN  # the last this many runs; None: every run kept (the page's ?runs=all)
 
 
@@ -207,5 +208,23 @@ def build_page(i: PageInputs) -> dict[str, Any]:
         for f in i.forwarder
     ]
     doc["forwarder"] = {"models": forwarder, "note": i.forwarder_note}
+    if i.forwarder_note and forwarder and i.forwarder_seen_at is not None:  # the last read failed: not current
+        doc["forwarder"] = {
+            "models": [],
+            "note": i.forwarder_note,
+            "stale": {"lastSeenAgo": age(i.now - i.forwarder_seen_at)},
+        }
     doc["chart"] = chart_days(i.days, i.now)
     return doc
+
+
+def age(seconds: float) -> str:
+    """A duration as the page says it: `45 s`, `2 min`, `3 h`, `2 d` (rounded down)."""
+    n = max(int(seconds), 0)
+    if n < 60:
+        return f"{n} s"
+    if n < 3600:
+        return f"{n // 60} min"
+    if n < 86400:
+        return f"{n // 3600} h"
+    return f"{n // 86400} d"

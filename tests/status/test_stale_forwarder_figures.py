@@ -3,8 +3,6 @@ figures are hidden, with the reason and how long ago they were last read."""
 
 from __future__ import annotations
 
-import pytest
-
 from reconciler.status.html import _forwarder
 from reconciler.status.page import PageInputs, build_page
 
@@ -19,7 +17,6 @@ ROW = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: stale forwarder figures are shown as current")
 def test_figures_of_an_unreadable_forwarder_are_hidden_with_their_age() -> None:
     unreadable = "admin /metrics unreachable (ConnectError)"
     doc = build_page(
