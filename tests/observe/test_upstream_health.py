@@ -3,7 +3,20 @@ quota or a timeout degraded, a model with no new requests keeps what it was, the
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
+
+import openai
+
+from proxy.server import running
+from proxy.settings import Settings
+from proxy.state import ProxyState
+from reconciler.observe.forwarder_admin import ForwarderAdmin
+from reconciler.observe.forwarder_health import probe
+from reconciler.observe.upstream_health import judge_upstreams, reading
+from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, entry, write_config
+from tests.support.fwd_stubs import serve_upstream
 
 ERRORS, REQUESTS = "morpheus_proxy_upstream_errors_total", "morpheus_proxy_requests_total"
 
@@ -45,3 +58,27 @@ def test_unreachable_is_down_only_without_answers_and_a_restart_counts_from_zero
     restarted = reading(_samples({("a", "http_403"): 1}, {"b": 1}))  # counters below the last reading
     assert judge_upstreams(now, restarted, {})["a"].state == "down"
     assert "b" not in judge_upstreams(now, reading(_samples({}, {"a": 20})), {})  # gone from the forwarder
+
+
+async def test_a_real_forwarder_whose_upstream_refuses_the_key_is_down_for_that_model(tmp_path: Path) -> None:
+    """The real forwarder in process, two loopback upstreams (one answering 401), the openai SDK as the client, and
+    the forwarder's /metrics read through its admin API as the watcher reads it."""
+    async with serve_upstream("openai") as good, serve_upstream("openai") as refusing:
+        refusing.knobs.status = 401
+        path = tmp_path / "models-config.json"
+        write_config(path, [entry("good", good), entry("refused", refusing)])
+        state = ProxyState(path, Settings().replace(total_timeout=10.0), admin_token=ADMIN_TOKEN)
+        state.load_initial()
+        async with running(state) as r:
+            admin = ForwarderAdmin(admin_url(r), ADMIN_TOKEN)
+            before = reading((await asyncio.to_thread(probe, admin)).samples)
+            client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
+            for model in ("good", "refused"):
+                try:
+                    await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+                except openai.AuthenticationError:
+                    assert model == "refused"
+            await client.close()
+            now = reading((await asyncio.to_thread(probe, admin)).samples)
+    seen = judge_upstreams(before, now, judge_upstreams(None, before, {}))
+    assert (seen["good"].state, seen["refused"].state, seen["refused"].cause) == ("up", "down", "key-refused")
