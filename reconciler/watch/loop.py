@@ -41,6 +41,7 @@ from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.model import Observed
 from reconciler.observe.prometheus import MetricSample
+from reconciler.observe.router_health import probe_router
 from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
@@ -54,7 +55,7 @@ from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.record import RunFindings, report_notes
-from reconciler.watch.serving import forwarder_seen, upstreams_seen
+from reconciler.watch.serving import forwarder_seen, router_seen, upstreams_seen
 from reconciler.watch.state import (
     Alert,
     Applied,
@@ -301,6 +302,7 @@ class Watcher:
         version0 = admin.served_version() if admin is not None and admin.token else None
         run.provider, run.block = desired.provider.address, block0
         self._check_forwarder(run, admin if desired.proxy is not None else None)
+        self._check_router(run, desired)
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
         self._check_funds(run, reader, desired)
@@ -390,6 +392,19 @@ class Watcher:
         for alert in alerts:
             self._alert(run, alert)
         self._check_upstreams(run, health.samples)
+
+    def _check_router(self, run: RunFindings, desired: Desired) -> None:
+        """The managed router's health (with `proxy.router`), for the run line, /metrics and the webhook."""
+        router = desired.proxy.router if desired.proxy is not None else None
+        if router is None:
+            self.opts.metrics.router_seen("unknown")
+            return
+        health = probe_router(router.url)
+        run.router = health
+        self.opts.metrics.router_seen(health.state)
+        self.state, alerts = router_seen(self.state, health)
+        for alert in alerts:
+            self._alert(run, alert)
 
     def _check_upstreams(self, run: RunFindings, samples: tuple[MetricSample, ...]) -> None:
         """Each model's upstream from what the forwarder's counters gained since the last run (the run line, /metrics,

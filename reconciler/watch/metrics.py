@@ -45,6 +45,7 @@ class WatchMetrics:
     payer_mor_wei: int | None = None
     low_funds: dict[str, bool] = field(default_factory=dict)  # "eth" | "mor" -> below policy.alerts
     forwarder: str = "unknown"  # up | degraded | down | unknown (reconciler.observe.forwarder_health)
+    router: str = "unknown"  # up | down | unknown (reconciler.observe.router_health)
     upstreams: dict[str, str] = field(default_factory=dict)  # model name -> its upstream's state (upstream_health)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -91,6 +92,10 @@ class WatchMetrics:
     def forwarder_seen(self, state: str) -> None:
         with self._lock:
             self.forwarder = state
+
+    def router_seen(self, state: str) -> None:
+        with self._lock:
+            self.router = state
 
     def upstreams_seen(self, healths: Mapping[str, UpstreamHealth]) -> None:
         with self._lock:
@@ -204,6 +209,13 @@ class WatchMetrics:
                     "last run (degraded included), 0 when it did not.",
                     "# TYPE reconcile_watch_forwarder_up gauge",
                     f"reconcile_watch_forwarder_up {int(self.forwarder in ('up', 'degraded'))}",
+                ]
+            if self.router != "unknown":  # absent while unknown (no proxy.router.url): no false alarm
+                lines += [
+                    "# HELP reconcile_watch_router_up 1 when the managed router answered /healthcheck at the last run, "
+                    "0 when it did not.",
+                    "# TYPE reconcile_watch_router_up gauge",
+                    f"reconcile_watch_router_up {int(self.router == 'up')}",
                 ]
             lines += [
                 "# HELP reconcile_watch_upstream_state 1 for each model's upstream state at the last run (up, "

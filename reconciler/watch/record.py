@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.apply.run import nothing_sent_note
 from reconciler.observe.forwarder_health import ForwarderHealth
+from reconciler.observe.router_health import RouterHealth
 from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.watch.gate import Gate
 from reconciler.watch.gitsync import PullResult
@@ -37,6 +38,7 @@ WEBHOOK_FIELDS = (
     "trigger",
     "forwarder",
     "upstreams",
+    "router",
     "mode",
     "suspended",
     "reasons",
@@ -63,6 +65,7 @@ class RunRecord:
     low_funds: tuple[str, ...] = ()
     forwarder: ForwarderHealth | None = None  # its health at the start of the run (with proxy.adminUrl or not)
     upstreams: tuple[UpstreamHealth, ...] = ()  # models whose upstream is down or degraded (upstream_health)
+    router: RouterHealth | None = None  # the managed router's health (with proxy.router)
     mode: str | None = None
     suspended: bool | None = None
     reasons: tuple[str, ...] = ()
@@ -96,6 +99,7 @@ class RunRecord:
             "lowFunds": list(self.low_funds) or None,
             "forwarder": self.forwarder.to_json() if self.forwarder else None,
             "upstreams": {h.model: h.to_json() for h in self.upstreams} or None,
+            "router": self.router.to_json() if self.router else None,
             "mode": self.mode,
             "suspended": self.suspended,
             "reasons": list(self.reasons) or None,
@@ -149,6 +153,7 @@ class RunFindings:
     low_funds: tuple[str, ...] = ()
     forwarder: ForwarderHealth | None = None
     upstreams: tuple[UpstreamHealth, ...] = ()
+    router: RouterHealth | None = None
     gate: Gate | None = None
     outcome: Applied | BudgetExceeded | BlockedManual | Reported | InvalidDesired | None = None
     failed_actions: tuple[str, ...] | None = None  # what an apply that raised after confirming had planned
@@ -180,6 +185,7 @@ class RunFindings:
             low_funds=self.low_funds,
             forwarder=self.forwarder,
             upstreams=self.upstreams,
+            router=self.router,
             mode=gate.mode if gate else None,
             suspended=gate.suspended if gate else None,
             reasons=tuple(gate.reasons()) if gate else (),

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.observe.forwarder_health import DEGRADED, DOWN, ForwarderHealth
+from reconciler.observe.router_health import RouterHealth
 from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.watch.state import Alert, WatchState
 
 DOWN_EVENT, UP_EVENT, DEGRADED_EVENT = "forwarder-down", "forwarder-up", "forwarder-degraded"
+ROUTER_DOWN, ROUTER_UP = "router-down", "router-up"
 UPSTREAM_DOWN, UPSTREAM_UP, UPSTREAM_DEGRADED = "upstream-down", "upstream-up", "upstream-degraded"
 
 
@@ -72,3 +74,14 @@ def upstreams_seen(state: WatchState, healths: Mapping[str, UpstreamHealth]) -> 
     else:
         state = state.cleared(UPSTREAM_DEGRADED)
     return state, tuple(alerts)
+
+
+def router_seen(state: WatchState, health: RouterHealth) -> tuple[WatchState, tuple[Alert, ...]]:
+    """The managed router down (once per cause) and back up (once after a `router-down`); unknown says nothing."""
+    if health.state == DOWN:
+        summary = f"the router is down ({health.why}): buyers cannot open sessions on the provider's models"
+        return state, (Alert(ROUTER_DOWN, summary, key=health.why),)
+    if not health.up:
+        return state, ()
+    alerts = (Alert(ROUTER_UP, "the router answers again", key=None),) if ROUTER_DOWN in state.alerted else ()
+    return state.cleared(ROUTER_DOWN), alerts

@@ -10,11 +10,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
-
 from tests.support.ports import free_port
-
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 29: the router's health is not tracked")
 
 
 @contextmanager
@@ -43,7 +39,6 @@ def router_stub(status: int) -> Iterator[str]:
         server.server_close()
 
 
-@XFAIL
 def test_a_router_that_answers_is_up_one_that_does_not_is_down() -> None:
     from reconciler.observe.router_health import probe_router
 
@@ -57,10 +52,8 @@ def test_a_router_that_answers_is_up_one_that_does_not_is_down() -> None:
     assert gone.state == "down" and "unreachable" in gone.why and not gone.up
 
 
-@XFAIL
 def test_router_alerts_once_per_cause_and_its_metric() -> None:
     from reconciler.observe.router_health import RouterHealth
-
     from reconciler.watch.metrics import WatchMetrics
     from reconciler.watch.serving import router_seen
     from reconciler.watch.state import WatchState

@@ -30,6 +30,7 @@ def exported() -> set[str]:
     w.funds(1, 1, {"eth": False, "mor": False})
     w.forwarder_seen("up")  # reconcile_watch_forwarder_up is exported once the forwarder was asked
     w.upstreams_seen({"m": UpstreamHealth("m", "up")})  # and reconcile_watch_upstream_up once a model is known
+    w.router_seen("up")  # reconcile_watch_router_up once a managed router was asked
     text = w.render() + Metrics().render()
     names: set[str] = set()
     for line in text.splitlines():
