@@ -26,6 +26,11 @@ EVENTS = (
     "forwarder-down",
     "forwarder-up",
     "forwarder-degraded",
+    "upstream-down",
+    "upstream-up",
+    "upstream-degraded",
+    "router-down",
+    "router-up",
 )
 
 

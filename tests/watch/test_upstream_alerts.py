@@ -62,3 +62,15 @@ def test_the_page_cell_of_a_model_whose_upstream_is_down() -> None:
     assert "401" in out["places"]["forwarder"]["detail"]
     html = _rows({"rows": [out]})
     assert 'data-place="forwarder" data-state="down"' in html and "llama &lt;x&gt;" in html
+
+
+def test_every_serving_event_is_one_the_webhook_sends() -> None:
+    from reconciler.watch import serving
+    from reconciler.watch.notify import EVENTS
+
+    names = [
+        v
+        for k, v in vars(serving).items()
+        if k.isupper() and isinstance(v, str) and k.endswith(("_EVENT", "_UP", "_DOWN", "_DEGRADED"))
+    ]
+    assert len(names) == 8 and set(names) <= set(EVENTS)

@@ -1,0 +1,74 @@
+"""The watcher's shell on a real forwarder (in process) whose upstream for one model answers 401: after a request
+through it (the openai SDK), the next run judges that model down, posts one `upstream-down` to a loopback webhook
+(not one per run), sets `reconcile_watch_upstream_up{model}` 0 and names the model in the run line's `upstreams`;
+once the key works again, `upstream-up` once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import openai
+
+from proxy.server import running
+from proxy.settings import Settings
+from proxy.state import ProxyState
+from reconciler.observe.forwarder_admin import ForwarderAdmin
+from reconciler.watch.loop import Watcher, WatchOptions
+from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.notify import Webhook
+from reconciler.watch.record import RunFindings
+from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, entry, write_config
+from tests.support.fwd_stubs import serve_upstream
+from tests.support.watch_helpers import webhook_receiver
+
+
+async def test_a_refused_key_is_one_upstream_down_webhook_then_one_up(tmp_path: Path) -> None:
+    async with serve_upstream("openai") as good, serve_upstream("openai") as refusing:
+        refusing.knobs.status = 401
+        path = tmp_path / "models-config.json"
+        write_config(path, [entry("good", good), entry("refused", refusing)])
+        state = ProxyState(path, Settings().replace(total_timeout=10.0), admin_token=ADMIN_TOKEN)
+        state.load_initial()
+        with webhook_receiver() as hooks:
+            metrics = WatchMetrics()
+            opts = WatchOptions(tmp_path / "provider.yaml", tmp_path / "state", webhook=Webhook(hooks.url))
+            opts.metrics = metrics
+            watcher = Watcher(opts)
+            async with running(state) as r:
+                admin = ForwarderAdmin(admin_url(r), ADMIN_TOKEN)
+                client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
+
+                async def a_run() -> RunFindings:
+                    run = RunFindings(ts=0.0, trigger=("timer",))
+                    await asyncio.to_thread(watcher._check_forwarder, run, admin)
+                    return run
+
+                async def ask(model: str) -> None:
+                    try:
+                        await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+                    except openai.AuthenticationError:
+                        assert model == "refused"
+
+                await ask("good")
+                first = await a_run()  # the first reading: nothing to compare with
+                assert first.upstreams == () and 'reconcile_watch_upstream_up{model="refused"}' not in metrics.render()
+                runs = []
+                for _ in range(3):
+                    await ask("good")
+                    await ask("refused")
+                    runs.append(await a_run())
+                assert all([h.model for h in run.upstreams] == ["refused"] for run in runs)
+                assert runs[-1].record().to_json()["upstreams"]["refused"]["state"] == "down"
+                assert 'reconcile_watch_upstream_up{model="refused"} 0\n' in metrics.render()
+                assert 'reconcile_watch_upstream_up{model="good"} 1\n' in metrics.render()
+                assert len(hooks.named("upstream-down")) == 1, hooks.events
+                assert "refused" in hooks.named("upstream-down")[0]["summary"]
+
+                refusing.knobs.status = None  # the key works again
+                for _ in range(2):
+                    await ask("refused")
+                    await a_run()
+                await client.close()
+            assert 'reconcile_watch_upstream_up{model="refused"} 1\n' in metrics.render()
+            assert len(hooks.named("upstream-up")) == 1 and len(hooks.named("upstream-down")) == 1
