@@ -328,7 +328,7 @@ class Trip:
         if status is None or status in BUDGET_STATUSES:
             hop.state.budget.record_failure(route.budget_key)
         reason = reason or what
-        hop.state.metrics.upstream_errors.inc((("model", route.model_name), ("kind", what), ("reason", reason)))
+        hop.state.metrics.upstream_errors.inc((*route.labels, ("kind", what), ("reason", reason)))
         hop.failure_log.record(route.model_name, reason, detail or what)
 
     def failed_status(self, status: int) -> None:

@@ -18,7 +18,7 @@ A counter below its last reading (the forwarder restarted) counts from zero.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.observe.prometheus import MetricSample
@@ -27,15 +27,23 @@ UP, DEGRADED, DOWN, UNKNOWN = "up", "degraded", "down", "unknown"
 ERRORS = "morpheus_proxy_upstream_errors_total"
 REQUESTS = "morpheus_proxy_requests_total"
 
-Reading = Mapping[tuple[str, str, str], float]  # (metric, model, kind or status) -> the counter's value
+
+@dataclass(frozen=True)
+class Reading:
+    """The counters the judgement needs, by model: the model's id where the forwarder labels it (`model_id`, so two
+    models with one upstream model name stay apart), else its name."""
+
+    counts: Mapping[tuple[str, str, str], float]  # (metric, model, kind or status) -> the counter's value
+    names: Mapping[str, str]  # model -> the name the forwarder labels it with
 
 
 @dataclass(frozen=True)
 class UpstreamHealth:
-    model: str  # the model's name as the forwarder labels it (modelName)
+    model: str  # the model's name as the forwarder labels it (its upstream's model name, modelName)
     state: str  # up | degraded | down | unknown
     why: str = ""  # what made it so, with counts (empty when up with answers)
     cause: str = ""  # the cause without counts (an alert is posted once per cause): key-refused, quota...
+    model_id: str = ""  # 0x-prefixed lower-case, where the forwarder labels it
 
     @property
     def up(self) -> bool:
@@ -49,24 +57,28 @@ class UpstreamHealth:
         return out
 
 
-def reading(samples: Iterable[MetricSample]) -> dict[tuple[str, str, str], float]:
+def reading(samples: Iterable[MetricSample]) -> Reading:
     """The counters the judgement needs, summed by model and kind (errors) or status (requests)."""
-    out: dict[tuple[str, str, str], float] = {}
+    counts: dict[tuple[str, str, str], float] = {}
+    names: dict[str, str] = {}
     for s in samples:
-        if s.name == ERRORS:
-            key = (ERRORS, s.labels.get("model", ""), s.labels.get("kind", ""))
-        elif s.name == REQUESTS:
-            key = (REQUESTS, s.labels.get("model", ""), s.labels.get("status", ""))
-        else:
+        if s.name not in (ERRORS, REQUESTS):
             continue
-        out[key] = out.get(key, 0.0) + s.value
-    return out
+        name = s.labels.get("model", "")
+        mid = s.labels.get("model_id", "")
+        model = "0x" + mid.lower().removeprefix("0x") if mid else name
+        if not model:
+            continue
+        names[model] = name
+        key = (s.name, model, s.labels.get("kind" if s.name == ERRORS else "status", ""))
+        counts[key] = counts.get(key, 0.0) + s.value
+    return Reading(counts, names)
 
 
 def _gained(before: Reading, now: Reading) -> dict[tuple[str, str, str], float]:
     out = {}
-    for key, value in now.items():
-        last = before.get(key, 0.0)
+    for key, value in now.counts.items():
+        last = before.counts.get(key, 0.0)
         out[key] = value if value < last else value - last  # below the last reading: the forwarder restarted
     return out
 
@@ -78,13 +90,20 @@ def _answered_well(status: str) -> bool:
 def judge_upstreams(
     before: Reading | None, now: Reading, previous: Mapping[str, UpstreamHealth]
 ) -> dict[str, UpstreamHealth]:
-    """Each model the forwarder counts now, judged on what its counters gained since `before` (None: the first
-    reading, every model unknown); `previous` is the last judgement (kept for a model with nothing new)."""
-    models = sorted({model for _metric, model, _kind in now if model})
-    if before is None:
-        return {m: UpstreamHealth(m, UNKNOWN, "first reading of the forwarder's counters") for m in models}
-    gained = _gained(before, now)
-    return {m: _judge(m, gained, previous.get(m)) for m in models}
+    """Each model the forwarder counts now (by id, else name), judged on what its counters gained since `before`
+    (None: the first reading, every model unknown); `previous` is the last judgement (kept for a model with
+    nothing new)."""
+    first = "first reading of the forwarder's counters"
+    out = {}
+    gained = _gained(before, now) if before is not None else {}
+    for m in sorted(now.names):
+        name, mid = now.names[m], m if m.startswith("0x") and m != now.names[m] else ""
+        if before is None:
+            out[m] = UpstreamHealth(name, UNKNOWN, first, model_id=mid)
+        else:
+            h = _judge(m, gained, previous.get(m))
+            out[m] = replace(h, model=name, model_id=mid)
+    return out
 
 
 def _judge(model: str, gained: Mapping[tuple[str, str, str], float], previous: UpstreamHealth | None) -> UpstreamHealth:

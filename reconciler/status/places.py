@@ -169,12 +169,12 @@ def plan_price(plan: PlanT, model_id: str) -> int | None:
 
 
 def with_upstreams(rows_: list[dict[str, Any]], healths: Mapping[str, UpstreamHealth]) -> list[dict[str, Any]]:
-    """The rows with each model's upstream health in its forwarder cell (matched by the name the forwarder labels
-    it with): a down upstream makes the cell red `down`, a degraded one amber `degraded`, with why; whatever the
+    """The rows with each model's upstream health in its forwarder cell (matched by model id, or by the name the
+    forwarder labels it with where it gives no id): a down upstream makes the cell red `down`, a degraded one amber `degraded`, with why; whatever the
     plan said of the cell is kept in its detail, and a worse state of the plan's stays."""
     out = []
     for row in rows_:
-        h = healths.get(row["name"]) if row.get("kind") == "model" else None
+        h = _upstream_of(row, healths) if row.get("kind") == "model" else None
         if h is None or h.state not in ("down", "degraded"):
             out.append(row)
             continue
@@ -191,3 +191,8 @@ def with_upstreams(rows_: list[dict[str, Any]], healths: Mapping[str, UpstreamHe
         places = {**row["places"], "forwarder": cell}
         out.append({**row, "places": places, "state": _worst(v["state"] for k, v in places.items() if k != "desired")})
     return out
+
+
+def _upstream_of(row: dict[str, Any], healths: Mapping[str, UpstreamHealth]) -> UpstreamHealth | None:
+    by_id = next((h for h in healths.values() if h.model_id and h.model_id == norm_hex(str(row["id"]))), None)
+    return by_id or next((h for h in healths.values() if not h.model_id and h.model == row["name"]), None)

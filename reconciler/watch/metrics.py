@@ -21,6 +21,12 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def _model_labels(model: tuple[str, str]) -> str:
+    """`model="name"` and, where the forwarder labels it, `model_id="0x…"`."""
+    name, mid = model
+    return f'model="{_escape(name)}"' + (f',model_id="{_escape(mid)}"' if mid else "")
+
+
 @dataclass
 class WatchMetrics:
     runs: dict[str, int] = field(default_factory=dict)  # result -> count
@@ -46,7 +52,7 @@ class WatchMetrics:
     low_funds: dict[str, bool] = field(default_factory=dict)  # "eth" | "mor" -> below policy.alerts
     forwarder: str = "unknown"  # up | degraded | down | unknown (reconciler.observe.forwarder_health)
     router: str = "unknown"  # up | down | unknown (reconciler.observe.router_health)
-    upstreams: dict[str, str] = field(default_factory=dict)  # model name -> its upstream's state (upstream_health)
+    upstreams: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, model_id) -> state (upstream_health)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run_finished(
@@ -99,7 +105,7 @@ class WatchMetrics:
 
     def upstreams_seen(self, healths: Mapping[str, UpstreamHealth]) -> None:
         with self._lock:
-            self.upstreams = {m: h.state for m, h in healths.items()}
+            self.upstreams = {(h.model, h.model_id): h.state for h in healths.values()}
 
     def funds(self, eth_wei: int | None, mor_wei: int | None, low: dict[str, bool] | None = None) -> None:
         with self._lock:
@@ -223,7 +229,7 @@ class WatchMetrics:
                 "# TYPE reconcile_watch_upstream_state gauge",
             ]
             lines += [
-                f'reconcile_watch_upstream_state{{model="{_escape(m)}",state="{s}"}} 1'
+                f'reconcile_watch_upstream_state{{{_model_labels(m)},state="{s}"}} 1'
                 for m, s in sorted(self.upstreams.items())
             ]
             lines += [
@@ -232,7 +238,7 @@ class WatchMetrics:
                 "# TYPE reconcile_watch_upstream_up gauge",
             ]
             lines += [
-                f'reconcile_watch_upstream_up{{model="{_escape(m)}"}} {int(s in ("up", "degraded"))}'
+                f"reconcile_watch_upstream_up{{{_model_labels(m)}}} {int(s in ('up', 'degraded'))}"
                 for m, s in sorted(self.upstreams.items())
                 if s != "unknown"
             ]

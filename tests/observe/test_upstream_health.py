@@ -15,7 +15,7 @@ from proxy.state import ProxyState
 from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.upstream_health import judge_upstreams, reading
-from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, entry, write_config
+from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, entry, model_id, write_config
 from tests.support.fwd_stubs import serve_upstream
 
 ERRORS, REQUESTS = "morpheus_proxy_upstream_errors_total", "morpheus_proxy_requests_total"
@@ -80,5 +80,7 @@ async def test_a_real_forwarder_whose_upstream_refuses_the_key_is_down_for_that_
                     assert model == "refused"
             await client.close()
             now = reading((await asyncio.to_thread(probe, admin)).samples)
-    seen = judge_upstreams(before, now, judge_upstreams(None, before, {}))
-    assert (seen["good"].state, seen["refused"].state, seen["refused"].cause) == ("up", "down", "key-refused")
+    seen = judge_upstreams(before, now, judge_upstreams(None, before, {}))  # by model id (the forwarder labels it)
+    good_, refused_ = seen[model_id("good")], seen[model_id("refused")]
+    assert (good_.state, refused_.state, refused_.cause) == ("up", "down", "key-refused")
+    assert (refused_.model, refused_.model_id) == ("refused", model_id("refused"))

@@ -74,3 +74,22 @@ def test_every_serving_event_is_one_the_webhook_sends() -> None:
         if k.isupper() and isinstance(v, str) and k.endswith(("_EVENT", "_UP", "_DOWN", "_DEGRADED"))
     ]
     assert len(names) == 8 and set(names) <= set(EVENTS)
+
+
+def test_the_page_matches_a_model_by_id_where_the_forwarder_gives_one() -> None:
+    from reconciler.observe.upstream_health import UpstreamHealth
+    from reconciler.status.places import with_upstreams
+
+    mid = "0x" + "cd" * 32
+    row = {
+        "kind": "model",
+        "name": "My model",  # the page's name; the forwarder labels the upstream's model name
+        "id": mid,
+        "state": "in sync",
+        "places": {p: {"state": "in sync"} for p in ("desired", "chain", "forwarder", "router")},
+    }
+    quota = UpstreamHealth("gpt-4o-mini", "degraded", "quota or rate limit (429 ×2)", "quota", model_id=mid)
+    (out,) = with_upstreams([row], {mid: quota})
+    assert out["places"]["forwarder"]["state"] == "degraded" and out["state"] == "degraded"
+    other = UpstreamHealth("My model", "down", "x", "key-refused", model_id="0x" + "ef" * 32)
+    assert with_upstreams([row], {"o": other}) == [row]  # another model's id: not this row, whatever its name

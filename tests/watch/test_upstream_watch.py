@@ -18,12 +18,14 @@ from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.record import RunFindings
-from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, entry, write_config
+from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, entry, model_id, write_config
 from tests.support.fwd_stubs import serve_upstream
 from tests.support.watch_helpers import webhook_receiver
 
 
 async def test_a_refused_key_is_one_upstream_down_webhook_then_one_up(tmp_path: Path) -> None:
+    refused_up = f'reconcile_watch_upstream_up{{model="refused",model_id="{model_id("refused")}"}}'
+    good_up = f'reconcile_watch_upstream_up{{model="good",model_id="{model_id("good")}"}}'
     async with serve_upstream("openai") as good, serve_upstream("openai") as refusing:
         refusing.knobs.status = 401
         path = tmp_path / "models-config.json"
@@ -52,7 +54,7 @@ async def test_a_refused_key_is_one_upstream_down_webhook_then_one_up(tmp_path: 
 
                 await ask("good")
                 first = await a_run()  # the first reading: nothing to compare with
-                assert first.upstreams == () and 'reconcile_watch_upstream_up{model="refused"}' not in metrics.render()
+                assert first.upstreams == () and refused_up not in metrics.render()
                 runs = []
                 for _ in range(3):
                     await ask("good")
@@ -60,8 +62,8 @@ async def test_a_refused_key_is_one_upstream_down_webhook_then_one_up(tmp_path: 
                     runs.append(await a_run())
                 assert all([h.model for h in run.upstreams] == ["refused"] for run in runs)
                 assert runs[-1].record().to_json()["upstreams"]["refused"]["state"] == "down"
-                assert 'reconcile_watch_upstream_up{model="refused"} 0\n' in metrics.render()
-                assert 'reconcile_watch_upstream_up{model="good"} 1\n' in metrics.render()
+                assert refused_up + " 0\n" in metrics.render()
+                assert good_up + " 1\n" in metrics.render()
                 assert len(hooks.named("upstream-down")) == 1, hooks.events
                 assert "refused" in hooks.named("upstream-down")[0]["summary"]
 
@@ -70,5 +72,5 @@ async def test_a_refused_key_is_one_upstream_down_webhook_then_one_up(tmp_path: 
                     await ask("refused")
                     await a_run()
                 await client.close()
-            assert 'reconcile_watch_upstream_up{model="refused"} 1\n' in metrics.render()
+            assert refused_up + " 1\n" in metrics.render()
             assert len(hooks.named("upstream-up")) == 1 and len(hooks.named("upstream-down")) == 1
