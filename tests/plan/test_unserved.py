@@ -16,8 +16,6 @@ from reconciler.plan.planner import plan
 from reconciler.plan.simulate import simulate
 from tests.support.planfactory import MARKET, NOW, desired_from, observed
 
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 29: policy.unserved (withdraw unserved bids) not built")
-
 WITHDRAW = {
     'maxSpendPerApply: "10 MOR"': (
         'maxSpendPerApply: "10 MOR"\n  unserved: withdraw\n  unservedGraceSeconds: 600\n'

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from reconciler.observe.forwarder_health import ForwarderHealth
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.serving import forwarder_seen
@@ -44,12 +42,10 @@ def test_the_metric_is_absent_until_known_then_one_or_zero() -> None:
     assert 'reconcile_watch_forwarder_state{state="degraded"} 1' in m.render()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: policy.unserved (the watcher's memory of since when) not built")
 def test_the_memory_of_since_when_the_forwarder_serves() -> None:
     """Down-since is kept from the first down reading; up-since is set only on a recovery (a watcher that never
     saw the forwarder down holds nothing back); unknown changes nothing."""
     from reconciler.plan.unserved import Serving, Since
-
     from reconciler.watch.serving import served_since
 
     up, down, unknown = ForwarderHealth("up"), ForwarderHealth("down", "x"), ForwarderHealth("unknown")
