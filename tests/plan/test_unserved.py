@@ -5,16 +5,18 @@ watcher's memory of since when each model is (not) served is plain data given to
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from reconciler.desired.diagnostics import ValidationFailed
+from reconciler.desired.loader import load_desired
 from reconciler.observe.model import Observed
 from reconciler.plan.context import utc
 from reconciler.plan.model import ActionKind, Plan, Status
 from reconciler.plan.planner import plan
 from reconciler.plan.simulate import simulate
-from tests.support.planfactory import MARKET, NOW, desired_from, observed
+from tests.support.planfactory import BASE_YAML, MARKET, NOW, desired_from, observed
 
 WITHDRAW = {
     'maxSpendPerApply: "10 MOR"': (
@@ -122,3 +124,12 @@ def test_a_model_of_its_own_down_is_withdrawn_alone() -> None:
 def test_without_memory_the_plan_is_unchanged() -> None:
     o = replace(_world(), wall_clock=NOW + 10**6)
     assert plan(desired_from(**WITHDRAW), o).actions == ()
+
+
+def test_a_grace_without_withdraw_is_a_warning(tmp_path: Path) -> None:
+    text = BASE_YAML.replace('maxSpendPerApply: "10 MOR"', 'maxSpendPerApply: "10 MOR"\n  unservedGraceSeconds: 60')
+    (tmp_path / "state.yaml").write_text(text)
+    _desired, warnings = load_desired(tmp_path / "state.yaml")
+    assert any(
+        "policy.unservedGraceSeconds has no effect unless policy.unserved is withdraw" in str(w) for w in warnings
+    )
