@@ -14,8 +14,8 @@ import pytest
 from reconciler.devnet import local as devnet
 from tests.support.apply_helpers import DevnetCase, example_in
 from tests.support.ports import free_port
-from tests.support.watch_helpers import active_bids, watch_process
-from tests.watch.test_forwarder_down_devnet import ADMIN, _forwarder
+from tests.support.watch_helpers import active_bids, forwarder_on, watch_process
+from tests.watch.test_forwarder_down_devnet import ADMIN, with_admin
 
 pytestmark = pytest.mark.devnet
 
@@ -36,10 +36,8 @@ def test_unserved_bids_are_withdrawn_after_the_grace_and_reposted_after_the_dela
         config = work / "forwarder-models.json"
         config.write_text('{"models": []}\n')
         port, admin = free_port(), free_port()
+        with_admin(yaml, admin)
         text = yaml.read_text().replace(
-            "proxy:\n", f"proxy:\n  adminUrl: http://127.0.0.1:{admin}\n  adminToken: env:FWD_ADMIN_TOKEN\n"
-        )
-        text = text.replace(
             "policy:\n",
             f"policy:\n  unserved: withdraw\n  unservedGraceSeconds: {GRACE}\n  unservedRepostAfterSeconds: {REPOST}\n",
         )
@@ -47,7 +45,7 @@ def test_unserved_bids_are_withdrawn_after_the_grace_and_reposted_after_the_dela
         env = case.env(FWD_ADMIN_TOKEN=ADMIN)
         args = [str(yaml), "--auto-apply", "--poll", "0.2", "--interval", "1", "--state-dir", str(case.state)]
         with ExitStack() as stack:
-            fwd = stack.enter_context(_forwarder(config, port, admin))
+            fwd = stack.enter_context(forwarder_on(config, ADMIN, port, admin))
             w = stack.enter_context(watch_process(args, env, work))
             first = w.wait_run(lambda r: "start" in r["trigger"], timeout=90)
             assert first["result"] == "converged" and first["forwarder"]["state"] == "up", first
@@ -67,7 +65,7 @@ def test_unserved_bids_are_withdrawn_after_the_grace_and_reposted_after_the_dela
             assert all(h["reason"].startswith("held (unserved)") for h in held["held"]), held
             assert len(held["held"]) == len(bids)
 
-            stack.enter_context(_forwarder(config, port, admin))  # started again, same ports
+            stack.enter_context(forwarder_on(config, ADMIN, port, admin))  # started again, same ports
             m = len(w.runs)
             up = w.wait_run(lambda r: r.get("forwarder", {}).get("state") == "up", m)
             assert up["result"] == "held" and all("served again since" in h["reason"] for h in up["held"]), up
