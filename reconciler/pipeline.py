@@ -20,6 +20,7 @@ from reconciler.observe.model import Observed
 from reconciler.observe.world import observe
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import plan
+from reconciler.plan.unserved import NO_MEMORY, Serving
 
 
 def make_plan(
@@ -36,9 +37,11 @@ def plan_for(
     environ: Mapping[str, str] | None = None,
     load_warnings: tuple[str, ...] = (),
     state_dir: Path | None = DEFAULT_STATE_DIR,
+    serving: Serving = NO_MEMORY,
 ) -> tuple[Observed, Plan]:
     """Observe the world for an already loaded desired state and plan it (apply and watch reuse this).
-    `state_dir` holds the chain reader's cache of the registry (None: keep nothing)."""
+    `state_dir` holds the chain reader's cache of the registry (None: keep nothing); `serving`, the watcher's
+    memory of since when models are (not) served (policy.unserved)."""
     network = resolve_network(desired.network, environ)
     try:
         observed = observe(desired, network, environ, state_dir)
@@ -46,7 +49,7 @@ def plan_for(
         transport = not isinstance(exc, UndecodableAnswer)  # an answer that does not decode: the devnet runs
         hint = "; is the devnet running? (`reconcile devnet up`)" if network.name == "devnet" and transport else ""
         raise RpcError(f"{exc}{hint}") from None
-    p = plan(desired, observed)
+    p = plan(desired, observed, serving)
     extra = load_warnings + ((observed.router.note,) if observed.router.note else ())
     if extra:
         p = replace(p, warnings=extra + p.warnings)

@@ -40,6 +40,7 @@ from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
+from reconciler.plan.unserved import NO_MEMORY, Serving
 
 
 @dataclass
@@ -54,6 +55,7 @@ class ApplyOptions:
     progress: Progress = lambda _line: None
     # asked before each action: True stops sending new ones (what is in flight is still awaited); watch's SIGTERM
     stop_requested: Callable[[], bool] = lambda: False
+    serving: Serving = NO_MEMORY  # the watcher's memory for policy.unserved (a manual apply has none)
 
 
 @dataclass(kw_only=True)
@@ -99,7 +101,7 @@ def _apply_locked(
     sender, journal = writer.sender, writer.journal
     resumed = _finish_earlier_run(sender, journal, opts)
 
-    _observed, plan = plan_for(desired, environ, state_dir=opts.state_dir)
+    _observed, plan = plan_for(desired, environ, state_dir=opts.state_dir, serving=opts.serving)
     if opts.saved_plan is not None:
         check_saved_plan(opts.saved_plan, plan, network, desired)
     refuse_unsafe(plan, _observed.chain.signer_eth_balance)
@@ -130,7 +132,7 @@ def _apply_locked(
     )
     executor.run(plan.pending)
     result.applied = True
-    _observed, result.final = plan_for(desired, environ, state_dir=opts.state_dir)
+    _observed, result.final = plan_for(desired, environ, state_dir=opts.state_dir, serving=opts.serving)
     return result
 
 

@@ -521,6 +521,11 @@ def _policy(b: _Builder, p: dict[str, Any]) -> PolicySpec:
         b.warn(("policy", "bidChurn"), "the bid churn guard is off; say why in policy.bidChurn.reason")
     spend = b.amount(p["maxSpendPerApply"], ("policy", "maxSpendPerApply")) if "maxSpendPerApply" in p else None
     alerts = p.get("alerts") or {}
+    unserved = str(p.get("unserved", "alert"))
+    if unserved != "withdraw":
+        for key in ("unservedGraceSeconds", "unservedRepostAfterSeconds"):
+            if key in p:
+                b.warn(("policy", key), f"policy.{key} has no effect unless policy.unserved is withdraw")
     return PolicySpec(
         prune=bool(p.get("prune", False)),
         allow_empty=bool(p.get("allowEmpty", False)),
@@ -534,6 +539,9 @@ def _policy(b: _Builder, p: dict[str, Any]) -> PolicySpec:
         suspend=bool(p.get("suspend", False)),
         min_signer_eth=_opt_amount(b, alerts, "minSignerEth", ("policy", "alerts", "minSignerEth")),
         min_provider_mor=_opt_amount(b, alerts, "minProviderMor", ("policy", "alerts", "minProviderMor")),
+        unserved=unserved,
+        unserved_grace_seconds=int(p.get("unservedGraceSeconds", 600)),
+        unserved_repost_after_seconds=int(p.get("unservedRepostAfterSeconds", 600)),
     )
 
 

@@ -176,6 +176,9 @@ class PolicySpec:
     suspend: bool = False  # watch: auto-apply becomes alert-only while true
     min_signer_eth: int | None = None  # watch: low-funds alert thresholds (wei)
     min_provider_mor: int | None = None
+    unserved: str = "alert"  # alert | withdraw: the bids of models nothing serves (reconciler.plan.unserved)
+    unserved_grace_seconds: int = 600  # withdraw: unserved this long, the bid is deleted
+    unserved_repost_after_seconds: int = 600  # withdraw: served again this long, the bid is posted again
 
 
 DEFAULT_POLICY = PolicySpec()

@@ -23,6 +23,7 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.proxy_actions import RouterHold
 from reconciler.plan.stakes import provider_refund, stake_top_up
+from reconciler.plan.unserved import NO_MEMORY, unserved
 
 
 def _stake_change(
@@ -248,6 +249,13 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterH
                 a = ctx.add(_bid_delete(m, b, "absent: true" if m.absent else "bid: none"))
                 deletes.setdefault(m.model_id, []).append(a.id)
             continue
+        policy = unserved(
+            ctx.desired.policy, (ctx.serving or NO_MEMORY).of(m.model_id), ctx.observed.clock, market.bid_fee
+        )
+        if policy is not None and policy.withdraw is not None:  # policy.unserved: withdraw, past the grace
+            for b in active:
+                ctx.add(_bid_delete(m, b, policy.withdraw))
+            active = []
         price = ctx.bid_price(m)
         errors: list[str] = []
         value = BidValues(ctx.desired.provider.address, m.model_id, price)
@@ -308,6 +316,8 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterH
         hold = router_blocked.get(m.model_id)
         if hold and status is Status.PENDING and (current is None or not hold.new_bids_only):
             status, reason = Status.HELD, f"held: waiting for the router to load the model ({hold.reason})"
+        if policy is not None and status is Status.PENDING:  # unserved, or not served again for long enough yet
+            status, reason, until = Status.HELD, policy.hold, policy.until
         warnings: tuple[str, ...] = ()
         if current is None and (ctx.desired.proxy is None or ctx.desired.proxy.router is None):
             warnings = (

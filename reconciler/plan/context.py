@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from reconciler.desired.model import Desired, ModelSpec
 from reconciler.market.pricing import bid_price, to_fraction
@@ -12,6 +13,9 @@ from reconciler.market.units import format_mor
 from reconciler.observe.model import Observed
 from reconciler.plan.gas import gas_for
 from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind
+
+if TYPE_CHECKING:
+    from reconciler.plan.unserved import Serving
 
 RIGHT_NEEDED_BY_KIND = {  # the delegation right a delegate signer needs for each chain action
     ActionKind.PROVIDER_REGISTER: "provider",
@@ -34,6 +38,7 @@ class Context:
     actions: list[Action] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    serving: Serving | None = None  # the watcher's memory of since when each model is (not) served
     _prices: dict[str, int | None] = field(default_factory=dict)
 
     def bid_price(self, m: ModelSpec) -> int | None:

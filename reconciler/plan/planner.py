@@ -25,11 +25,13 @@ from reconciler.plan.context import Context
 from reconciler.plan.guards import approve, budget, empty_guard, gas_funds, stake_sizing
 from reconciler.plan.model import Action, ActionKind, BlockRef, NetworkInfo, Plan
 from reconciler.plan.proxy_actions import forwarder_config, proxy_removals, router_config
+from reconciler.plan.unserved import NO_MEMORY, Serving
 
 
-def plan(desired: Desired, observed: Observed) -> Plan:
-    """Diff desired against observed. Pure: the same inputs always give the same plan."""
-    ctx = Context(desired, observed)
+def plan(desired: Desired, observed: Observed, serving: Serving = NO_MEMORY) -> Plan:
+    """Diff desired against observed. Pure: the same inputs always give the same plan. `serving`: the watcher's
+    memory of since when each model is (not) served, for policy.unserved (none: nothing is withdrawn)."""
+    ctx = Context(desired, observed, serving=serving)
     ctx.warnings.extend(observed.chain.notes)  # what others wrote on chain that was skipped or repaired
     provider_ids = provider_actions(ctx)
     model_ids = model_actions(ctx, provider_ids)

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.record import RunFindings, report_notes
-from reconciler.watch.serving import forwarder_seen, router_seen, upstreams_seen
+from reconciler.watch.serving import forwarder_seen, router_seen, served_since, upstreams_seen
 from reconciler.watch.state import (
     Alert,
     Applied,
@@ -348,7 +348,9 @@ class Watcher:
         board.provider(provider_dir, limit, self._spent_last_day)
         if board.sampler is not None:
             board.sampler.target(ForwarderAdmin.of(desired, self.opts.environ))
-        observed, plan = self._seen or plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
+        observed, plan = self._seen or plan_for(
+            desired, self.opts.environ, state_dir=self.opts.state_dir, serving=self.state.serving
+        )
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
         board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams)))
@@ -389,6 +391,7 @@ class Watcher:
         run.forwarder = health
         self.opts.metrics.forwarder_seen(health.state)
         self.state, alerts = forwarder_seen(self.state, health)
+        self.state = replace(self.state, serving=served_since(self.state.serving, health, int(time.time())))
         for alert in alerts:
             self._alert(run, alert)
         self._check_upstreams(run, health.samples)
@@ -471,6 +474,7 @@ class Watcher:
             confirm=within_budget,
             progress=lambda line: self.opts.err(f"apply: {line}"),
             stop_requested=self.stopping.is_set,
+            serving=self.state.serving,
         )
         try:
             result = apply_desired(desired, self.opts.environ, aopts)
@@ -519,7 +523,7 @@ class Watcher:
         return found
 
     def _report(self, desired: Desired, gate: Gate) -> Reported:
-        observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir)
+        observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir, serving=self.state.serving)
         self._seen = (observed, plan)
         held = _held(plan)
         notes = report_notes(_pending_ids(plan), tuple(h.action for h in held), plan.proxy_unchecked)

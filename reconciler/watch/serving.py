@@ -1,15 +1,18 @@
 """What the watcher alerts on about what serves its models: the forwarder down or degraded, posted once per
-cause, and `forwarder-up` once when it serves again after a `forwarder-down`; each model's upstream likewise
-(`upstream-down`, `upstream-up`, `upstream-degraded`, one alert naming every model in that state). Pure, on WatchState's memory of
-the alerts it posted (reconciler.watch.state)."""
+cause, and `forwarder-up` once when it serves again after a `forwarder-down`; and since when it has (not) served,
+which the planner's policy.unserved reads (reconciler.plan.unserved); each model's upstream likewise
+(`upstream-down`, `upstream-up`, `upstream-degraded`, one alert naming every model in that state), and the managed
+router (`router-down`, `router-up`). Pure, on WatchState's memory."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from reconciler.observe.forwarder_health import DEGRADED, DOWN, ForwarderHealth
 from reconciler.observe.router_health import RouterHealth
 from reconciler.observe.upstream_health import UpstreamHealth
+from reconciler.plan.unserved import Serving, Since
 from reconciler.watch.state import Alert, WatchState
 
 DOWN_EVENT, UP_EVENT, DEGRADED_EVENT = "forwarder-down", "forwarder-up", "forwarder-degraded"
@@ -36,6 +39,17 @@ def forwarder_seen(state: WatchState, health: ForwarderHealth) -> tuple[WatchSta
     else:
         state = state.cleared(DEGRADED_EVENT)
     return state, tuple(alerts)
+
+
+def served_since(memory: Serving, health: ForwarderHealth, now: int) -> Serving:
+    """The memory after a reading at `now`: down since the first down reading; served again since the first
+    serving reading after a down (never seen down: nothing, so nothing is held back); unknown changes nothing."""
+    was = memory.forwarder
+    if health.state == DOWN:
+        return memory if was is not None and was.down else replace(memory, forwarder=Since(down=True, at=now))
+    if health.up and was is not None and was.down:
+        return replace(memory, forwarder=Since(down=False, at=now))
+    return memory
 
 
 def upstreams_seen(state: WatchState, healths: Mapping[str, UpstreamHealth]) -> tuple[WatchState, tuple[Alert, ...]]:

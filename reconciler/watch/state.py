@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.plan.model import ManualStep
+from reconciler.plan.unserved import NO_MEMORY, Serving
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate, foreign_nonce
 from reconciler.watch.gitsync import PullResult
@@ -132,6 +133,7 @@ class WatchState:
     conflict: bool = False  # another writer used the signer's key: only report until resumed
     known_nonce: int | None = None  # the signer's next nonce as far as this watcher knows
     alerted: Mapping[str, str] = field(default_factory=dict)  # event -> key of the last one posted
+    serving: Serving = NO_MEMORY  # since when the forwarder has (not) served (watch.serving.served_since)
 
     # --- between runs -----------------------------------------------------------------------------------------
 

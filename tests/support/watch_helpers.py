@@ -175,9 +175,9 @@ def webhook_receiver() -> Iterator[Hooks]:
 
 
 @contextmanager
-def forwarder_process(config: Path, admin_token: str) -> Iterator[tuple[int, int]]:
-    """The real morpheus-proxy on free loopback ports: yields (port, admin_port)."""
-    port, admin = free_port(), free_port()
+def forwarder_on(config: Path, admin_token: str, port: int, admin: int) -> Iterator[subprocess.Popen[str]]:
+    """The real morpheus-proxy on given loopback ports (a test that stops it and starts it again keeps them):
+    yields its process, stopped with SIGTERM at the end if it still runs."""
     proc = subprocess.Popen(
         [
             MORPHEUS_PROXY,
@@ -197,14 +197,23 @@ def forwarder_process(config: Path, admin_token: str) -> Iterator[tuple[int, int
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert "listening" in line, line
-        yield port, admin
+        yield proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def forwarder_process(config: Path, admin_token: str) -> Iterator[tuple[int, int]]:
+    """The real morpheus-proxy on free loopback ports: yields (port, admin_port)."""
+    port, admin = free_port(), free_port()
+    with forwarder_on(config, admin_token, port, admin):
+        yield port, admin
 
 
 def grant_delegate(w3: Web3, info: dict[str, Any], provider: str, delegate: str) -> None:

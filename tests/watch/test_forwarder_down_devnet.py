@@ -6,12 +6,10 @@ exit code still covers the chain part (`--require-proxy` exits 1). Started again
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -20,43 +18,19 @@ import pytest
 from reconciler.devnet import local as devnet
 from tests.support.apply_helpers import DevnetCase, example_in
 from tests.support.ports import free_port
-from tests.support.watch_helpers import MORPHEUS_PROXY, watch_process, webhook_receiver
+from tests.support.watch_helpers import forwarder_on, watch_process, webhook_receiver
 
 pytestmark = pytest.mark.devnet
 
 ADMIN = "serving-admin-token"
 
 
-@contextmanager
-def _forwarder(config: Path, port: int, admin: int) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [
-            MORPHEUS_PROXY,
-            "--config",
-            str(config),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--admin-listen",
-            f"127.0.0.1:{admin}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "MORPHEUS_PROXY_ADMIN_TOKEN": ADMIN},
+def with_admin(yaml: Path, admin: int) -> None:
+    """The example's desired state with the forwarder's admin plane on `admin`, its token from FWD_ADMIN_TOKEN."""
+    text = yaml.read_text().replace(
+        "proxy:\n", f"proxy:\n  adminUrl: http://127.0.0.1:{admin}\n  adminToken: env:FWD_ADMIN_TOKEN\n"
     )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "listening" in line, line
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    yaml.write_text(text)
 
 
 def _metric(port: int, name: str) -> str:
@@ -76,17 +50,14 @@ def test_a_stopped_forwarder_is_down_everywhere_and_up_again_once(tmp_path: Path
         config = work / "forwarder-models.json"
         config.write_text('{"models": []}\n')
         port, admin = free_port(), free_port()
-        text = yaml.read_text().replace(
-            "proxy:\n", f"proxy:\n  adminUrl: http://127.0.0.1:{admin}\n  adminToken: env:FWD_ADMIN_TOKEN\n"
-        )
-        yaml.write_text(text)
+        with_admin(yaml, admin)
         with webhook_receiver() as hooks:
             http = free_port()
             env = case.env(FWD_ADMIN_TOKEN=ADMIN, WATCH_HOOK=hooks.url)
             args = [str(yaml), "--auto-apply", "--poll", "0.2", "--interval", "2", "--state-dir", str(case.state)]
             args += ["--webhook", "env:WATCH_HOOK", "--http-listen", f"127.0.0.1:{http}"]
             with ExitStack() as stack:
-                fwd = stack.enter_context(_forwarder(config, port, admin))
+                fwd = stack.enter_context(forwarder_on(config, ADMIN, port, admin))
                 w = stack.enter_context(watch_process(args, env, work))
                 first = w.wait_run(lambda r: "start" in r["trigger"], timeout=90)
                 assert first["result"] == "converged", first
@@ -122,7 +93,7 @@ def test_a_stopped_forwarder_is_down_everywhere_and_up_again_once(tmp_path: Path
                 assert r.returncode == 0, r.stdout + r.stderr
                 assert "forwarder: down (proxy not checked" in r.stdout and "drift: no\n" not in r.stdout, r.stdout
 
-                stack.enter_context(_forwarder(config, port, admin))  # started again, same ports
+                stack.enter_context(forwarder_on(config, ADMIN, port, admin))  # started again, same ports
                 w.wait_run(lambda r: r.get("forwarder", {}).get("state") == "up", len(w.runs))
                 w.wait_run(lambda r: r.get("forwarder", {}).get("state") == "up", len(w.runs))  # a second run
                 assert _metric(http, "reconcile_watch_forwarder_up") == "1"

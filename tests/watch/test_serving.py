@@ -40,3 +40,24 @@ def test_the_metric_is_absent_until_known_then_one_or_zero() -> None:
     m.forwarder_seen("degraded")
     assert "reconcile_watch_forwarder_up 1\n" in m.render()
     assert 'reconcile_watch_forwarder_state{state="degraded"} 1' in m.render()
+
+
+def test_the_memory_of_since_when_the_forwarder_serves() -> None:
+    """Down-since is kept from the first down reading; up-since is set only on a recovery (a watcher that never
+    saw the forwarder down holds nothing back); unknown changes nothing."""
+    from reconciler.plan.unserved import Serving, Since
+    from reconciler.watch.serving import served_since
+
+    up, down, unknown = ForwarderHealth("up"), ForwarderHealth("down", "x"), ForwarderHealth("unknown")
+    m = Serving()
+    m = served_since(m, up, 100)
+    assert m.forwarder is None
+    m = served_since(m, down, 200)
+    m = served_since(m, down, 300)
+    m = served_since(m, unknown, 350)
+    assert m.forwarder == Since(down=True, at=200)
+    m = served_since(m, ForwarderHealth("degraded", "at cap"), 400)
+    m = served_since(m, up, 500)
+    assert m.forwarder == Since(down=False, at=400)
+    state = WatchState()
+    assert state.serving == Serving()

@@ -1,0 +1,78 @@
+"""policy.unserved: withdraw, for real (issue 29): under a running watcher on a devnet, the real forwarder stopped
+with SIGTERM: after the grace the models' bids are deleted on chain (reason "unserved since …") and their posts are
+held (unserved); started again, the bids are posted again only once it has served for the declared time."""
+
+from __future__ import annotations
+
+import signal
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.devnet import local as devnet
+from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.ports import free_port
+from tests.support.watch_helpers import active_bids, forwarder_on, watch_process
+from tests.watch.test_forwarder_down_devnet import ADMIN, with_admin
+
+pytestmark = pytest.mark.devnet
+
+GRACE, REPOST = 3, 4
+
+
+def _down(r: dict[str, Any]) -> bool:
+    return bool(r.get("forwarder", {}).get("state") == "down")
+
+
+def test_unserved_bids_are_withdrawn_after_the_grace_and_reposted_after_the_delay(tmp_path: Path) -> None:
+    d, work = tmp_path / "devnet", tmp_path / "work"
+    work.mkdir()
+    info, _ = devnet.up(d, free_port())
+    try:
+        yaml = example_in(work)
+        case = DevnetCase(info=info, dir=d, work=work, yaml=yaml, state=tmp_path / "state")
+        config = work / "forwarder-models.json"
+        config.write_text('{"models": []}\n')
+        port, admin = free_port(), free_port()
+        with_admin(yaml, admin)
+        text = yaml.read_text().replace(
+            "policy:\n",
+            f"policy:\n  unserved: withdraw\n  unservedGraceSeconds: {GRACE}\n  unservedRepostAfterSeconds: {REPOST}\n",
+        )
+        yaml.write_text(text)
+        env = case.env(FWD_ADMIN_TOKEN=ADMIN)
+        args = [str(yaml), "--auto-apply", "--poll", "0.2", "--interval", "1", "--state-dir", str(case.state)]
+        with ExitStack() as stack:
+            fwd = stack.enter_context(forwarder_on(config, ADMIN, port, admin))
+            w = stack.enter_context(watch_process(args, env, work))
+            first = w.wait_run(lambda r: "start" in r["trigger"], timeout=90)
+            assert first["result"] == "converged" and first["forwarder"]["state"] == "up", first
+            bids = active_bids(case.w3, info, case.provider)
+            assert bids, "the example posts bids"
+            w.wait_run(lambda r: r["result"] == "no-changes", len(w.runs))
+
+            fwd.send_signal(signal.SIGTERM)
+            assert fwd.wait(10) == 0
+            m = len(w.runs)
+            down = w.wait_run(_down, m)
+            assert down["result"] in ("held", "no-changes") and not down.get("actions"), down  # within the grace
+            withdrawn = w.wait_run(lambda r: _down(r) and r["result"] == "converged", m, timeout=60)
+            assert sorted(a.split(":")[0] for a in withdrawn["actions"]) == ["bid.delete"] * len(bids), withdrawn
+            assert active_bids(case.w3, info, case.provider) == {}
+            held = w.wait_run(lambda r: _down(r) and r["result"] == "held", len(w.runs))
+            assert all(h["reason"].startswith("held (unserved)") for h in held["held"]), held
+            assert len(held["held"]) == len(bids)
+
+            stack.enter_context(forwarder_on(config, ADMIN, port, admin))  # started again, same ports
+            m = len(w.runs)
+            up = w.wait_run(lambda r: r.get("forwarder", {}).get("state") == "up", m)
+            assert up["result"] == "held" and all("served again since" in h["reason"] for h in up["held"]), up
+            assert all(h["until"] for h in up["held"]), up
+            reposted = w.wait_run(lambda r: r["result"] == "converged", m, timeout=60)
+            posts = [a for a in reposted["actions"] if a.split(":")[0] != "mor.approve"]  # the fees' allowance
+            assert sorted(a.split(":")[0] for a in posts) == ["bid.post"] * len(bids), reposted
+            assert set(active_bids(case.w3, info, case.provider)) == set(bids)
+    finally:
+        devnet.down(d)
