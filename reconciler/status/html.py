@@ -46,7 +46,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
          background: var(--unm); white-space: nowrap; }
 .s-in-sync { background: var(--ok); } .s-pending { background: var(--pend); } .s-held { background: var(--held); }
 .s-draining { background: var(--drain); } .s-unmanaged, .s-n-a, .s-undeclared { background: var(--unm); }
-.s-error, .s-down { background: var(--err); } .s-degraded { background: var(--held); } .s-declared { background: #495057; } .s-absent { background: #343a40; }
+.s-error, .s-down { background: var(--err); } .s-up { background: var(--ok); } .s-degraded { background: var(--held); } .s-declared { background: #495057; } .s-absent { background: #343a40; }
 .detail { color: #495057; font-size: 12px; margin-top: 2px; }
 .alerts { grid-column: 1 / -1; display: grid; gap: 6px; }
 .alert { background: #fff4e6; border-left: 4px solid var(--held); padding: 6px 12px; border-radius: 4px; }
@@ -185,6 +185,30 @@ def _num(v: Any, unit: str = "") -> str:
     return "—" if v is None else f"{v}{unit}"
 
 
+HEALTH_STATES = ("up", "degraded", "down", "unknown")
+
+
+def _health(doc: Mapping[str, Any]) -> str:
+    """The forwarder, the router and each model's upstream as the watcher's last run judged them (a red `down`)."""
+    h = doc.get("health")
+    if not h:
+        return ""
+    parts = [("forwarder", "forwarder", h.get("forwarder")), ("router", "router", h.get("router"))]
+    parts += [("upstream", f"upstream of {m}", x) for m, x in sorted((h.get("upstreams") or {}).items())]
+    rows = "".join(
+        f'<tr data-part="{_e(part)}" data-state="{_e(x.get("state", ""))}"><td>{_e(name)}</td>'
+        f'<td data-label="state">{_badge(str(x.get("state")) if x.get("state") in HEALTH_STATES else "unknown")}</td>'
+        f'<td data-label="why">{_ids(x.get("why") or "")}</td></tr>'
+        for part, name, x in parts
+        if isinstance(x, Mapping)
+    )
+    return (
+        f'<p class="note" id="health-age">as the watcher\'s last run judged them, {_e(h.get("age", ""))} ago</p>'
+        '<table id="health" class="stack"><tr class="head"><th>what serves</th><th>state</th><th>why</th></tr>'
+        f"{rows}</table>"
+    )
+
+
 def _forwarder(doc: Mapping[str, Any]) -> str:
     f = doc.get("forwarder") or {}
     rows = "".join(
@@ -202,7 +226,7 @@ def _forwarder(doc: Mapping[str, Any]) -> str:
             f"{_e(f['stale']['lastSeenAgo'])} ago: {_ids(f.get('note'))}</div>"
         )
     return (
-        '<section><h2>Forwarder</h2><table id="forwarder" class="stack"><tr class="head"><th>model</th><th>slots in use</th><th>requests/min</th>'
+        f'<section><h2>Forwarder</h2>{_health(doc)}<table id="forwarder" class="stack"><tr class="head"><th>model</th><th>slots in use</th><th>requests/min</th>'
         f"<th>errors/min</th><th>latency p50</th></tr>{rows}</table>{note}</section>"
     )
 

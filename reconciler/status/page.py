@@ -22,6 +22,7 @@ from reconciler.plan.model import Plan
 from reconciler.sessions import rules as session_rules
 from reconciler.status import daily, places
 from reconciler.status.model import accrued_since, build_status, money
+from reconciler.status.serving import age, last_health
 
 DAY = 86_400
 RUNS_SHOWN = 20
@@ -214,17 +215,6 @@ def build_page(i: PageInputs) -> dict[str, Any]:
             "note": i.forwarder_note,
             "stale": {"lastSeenAgo": age(i.now - i.forwarder_seen_at)},
         }
+    doc["health"] = last_health(i.runs, i.now)  # the forwarder, upstreams and router as the last run judged them
     doc["chart"] = chart_days(i.days, i.now)
     return doc
-
-
-def age(seconds: float) -> str:
-    """A duration as the page says it: `45 s`, `2 min`, `3 h`, `2 d` (rounded down)."""
-    n = max(int(seconds), 0)
-    if n < 60:
-        return f"{n} s"
-    if n < 3600:
-        return f"{n // 60} min"
-    if n < 86400:
-        return f"{n // 3600} h"
-    return f"{n // 86400} d"

@@ -75,9 +75,6 @@ def _health_run(ts: int) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 29: /api/status and the page lack the last run's upstream and router health"
-)
 def test_the_page_document_and_page_carry_the_last_runs_upstream_and_router_health() -> None:
     d, o, p = _world(reachable=True)
     later = {"event": "run", "ts": o.now + 60, "trigger": ["file"], "result": "invalid", "txs": 0, "mode": "apply"}
