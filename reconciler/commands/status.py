@@ -22,7 +22,9 @@ from reconciler.commands.outcome import EXIT_OK, handled
 @click.command("status")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
-@state_dir_option("html: the watcher's state directory, for its last runs and the 30-day chart (read only).")
+@state_dir_option(
+    "the watcher's state directory (read only): its last upstream and router health; html: its last runs and chart."
+)
 @trust_host_option
 def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...]) -> None:
     """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""

@@ -14,23 +14,31 @@ from pathlib import Path
 
 from reconciler.apply.writer import state_path
 from reconciler.market.ids import norm_hex
+from reconciler.observe.router_health import probe_router
 from reconciler.status import daily
 from reconciler.status.board import RUNS_FILE, load_runs
 from reconciler.status.html import render_page
 from reconciler.status.model import build_status
 from reconciler.status.page import Observation, PageInputs, build_page
 from reconciler.status.reading import status_reading
+from reconciler.status.serving import with_serving
 from reconciler.status.text import render_endpoints, render_status
 from reconciler.watch.ledger import SpendLedger
 
 
-def status_document(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, object]:
-    """The status document (JSON and text)."""
+def status_document(
+    path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None
+) -> dict[str, object]:
+    """The status document (JSON and text), with the router probed now (where `proxy.router` is set) and the
+    watcher's last judged serving health from the run lines in `state_dir`."""
     r = status_reading(path, environ)
     doc = build_status(r.desired, r.chain, r.plan, r.slots)
     doc["network"] = r.network.name
     doc["endpoints"] = r.endpoints
-    return doc
+    runs = load_runs(state_dir / RUNS_FILE) if state_dir is not None else []
+    proxy = r.desired.proxy
+    router = probe_router(proxy.router.url) if proxy is not None and proxy.router is not None else None
+    return with_serving(doc, runs, time.time(), router)
 
 
 def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None) -> str:
@@ -75,7 +83,7 @@ def status_output(path: Path, fmt: str, environ: Mapping[str, str] | None = None
     """The whole output of `reconcile status --format fmt` (raises what the reading raises)."""
     if fmt == "html":
         return status_html(path, state_dir, environ)
-    doc = status_document(path, environ)
+    doc = status_document(path, environ, state_dir)
     if fmt == "json":
         return json.dumps(doc, indent=2) + "\n"
     return render_status(doc) + render_endpoints(doc)

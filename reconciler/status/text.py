@@ -63,6 +63,7 @@ def render_status(doc: dict[str, Any]) -> str:
     fwd = doc.get("forwarder") or {}
     if fwd:
         lines.append(f"forwarder: {fwd['state']}" + (f" ({fwd['why']})" if fwd.get("why") else ""))
+    lines.extend(_serving(doc))
     d = doc["drift"]
     if d["drift"]:
         lines.append(f"drift: yes, {len(d['pending'])} pending action(s) (`reconcile plan` for details)")
@@ -79,6 +80,26 @@ def render_status(doc: dict[str, Any]) -> str:
     for note in doc.get("chainNotes") or ():
         lines.append(f"warning: {note}")
     return "".join(escape_controls(line) + "\n" for line in lines)
+
+
+def _serving(doc: Mapping[str, Any]) -> list[str]:
+    """The router as probed now, then the upstreams and router as the watcher's last run judged them."""
+    out = [f"router: {_state(doc['router'])}"] if doc.get("router") else []
+    if "watcherHealth" not in doc:
+        return out
+    h = doc["watcherHealth"]
+    if h is None:
+        return [*out, "upstream health: judged only by a running watcher (`reconcile watch`), from the forwarder's "
+                "counters between its runs; its --state-dir has no run that judged it"]  # fmt: skip
+    seen = f"(the watcher's last run, {h['age']} ago)"
+    out += [f"upstream {m} {seen}: {_state(x)}" for m, x in sorted((h.get("upstreams") or {}).items())]
+    if h.get("router"):
+        out.append(f"router {seen}: {_state(h['router'])}")
+    return out
+
+
+def _state(x: Mapping[str, Any]) -> str:
+    return str(x.get("state", "unknown")) + (f" ({x['why']})" if x.get("why") else "")
 
 
 def _label(row: dict[str, Any]) -> str:

@@ -7,8 +7,6 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import pytest
-
 from reconciler.observe.model import ForwarderState
 from reconciler.observe.router_health import RouterHealth
 from reconciler.observe.slots import SlotsReading
@@ -93,7 +91,6 @@ def test_the_page_document_and_page_carry_the_last_runs_upstream_and_router_heal
     assert build_page(PageInputs(now=o.now, observation=Observation(d, o.chain, p, "net")))["health"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: `reconcile status` does not show the upstream and router health")
 def test_status_text_and_json_show_the_watchers_last_upstream_and_router_health() -> None:
     from reconciler.status.serving import with_serving  # the module this issue adds
 
@@ -107,6 +104,6 @@ def test_status_text_and_json_show_the_watchers_last_upstream_and_router_health(
     assert json.loads(json.dumps(doc))["watcherHealth"]["upstreams"]["llama-up"]["state"] == "down"
     assert doc["router"] == {"state": "down", "why": "unreachable"}
     text = render_status(doc)
-    assert "upstream llama-up: down (key refused (401 x3)" in text
+    assert "upstream llama-up (the watcher's last run, 2 min ago): down (key refused (401 x3)" in text
     assert "router: down (unreachable)" in text
     assert "router (the watcher's last run, 2 min ago): down (router /healthcheck answered 503" in text
