@@ -30,6 +30,7 @@ from reconciler.observe.slots import Slots, parse_metrics, read_slots
 from reconciler.status.text import render_status
 from tests.support.fwd_helpers import ADMIN_TOKEN
 from tests.support.fwd_stubs import serve_upstream
+from tests.support.ports import free_port
 
 MOR = 10**18
 PROVIDER = dev_accounts()[1]
@@ -206,6 +207,37 @@ def test_status_reports_drift_and_unknown_slots_without_admin_url(
     assert all(m["slots"] is None and m["bids"] == [] for m in doc["models"])
     text = render_status(doc)
     assert "not registered on this chain" in text and "drift: yes" in text and "unknown" in text
+
+
+def test_status_shows_the_watchers_last_upstream_and_router_health_and_probes_the_router(
+    anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path
+) -> None:
+    """Upstream health comes from a running watcher's last run line (in --state-dir), the router's from its
+    /healthcheck now: without a run, status says the upstreams are judged only by a running watcher."""
+    router = "  clientToken: env:CLIENT_TOKEN\n  forwarderUrl: http://127.0.0.1:9\n"
+    router += f"  router:\n    modelsConfigPath: {tmp_path / 'router.json'}\n    url: http://127.0.0.1:{free_port()}\n"
+    path = tmp_path / "desired.yaml"
+    text = _yaml(deployed, anvil.rpc_url, tmp_path / "fwd.json", "http://127.0.0.1:9", None)
+    path.write_text(text.replace("policy:\n", router + "policy:\n"))
+    env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up", "CLIENT_TOKEN": "c"}
+    state = tmp_path / "state"
+    out = _reconcile(env, "status", str(path), "--state-dir", str(state))
+    assert out.returncode == 0, out.stderr
+    assert "router: down (router /healthcheck unreachable" in out.stdout
+    assert "upstream health: judged only by a running watcher" in out.stdout
+    state.mkdir()
+    run = {"event": "run", "ts": 1_700_000_000, "result": "no-changes", "forwarder": {"state": "up"}}
+    run |= {"upstreams": {"a-up": {"state": "down", "why": "key refused (401 x2)"}}, "router": {"state": "up"}}
+    (state / "watch-runs.jsonl").write_text(json.dumps(run) + "\n")
+    out = _reconcile(env, "status", str(path), "--state-dir", str(state), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["router"]["state"] == "down"
+    assert doc["watcherHealth"]["upstreams"] == {"a-up": {"state": "down", "why": "key refused (401 x2)"}}
+    assert doc["watcherHealth"]["router"] == {"state": "up"}
+    text = render_status(doc)
+    assert "upstream a-up (the watcher's last run, " in text and "ago): down (key refused (401 x2))" in text
+    assert "judged only by a running watcher" not in text
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
