@@ -164,7 +164,6 @@ def test_the_dashboard_selects_instances_and_shows_up() -> None:
     assert any('job="reconcile-watch"' in e for e in ups) and any('job="morpheus-forwarder"' in e for e in ups)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: the dashboard has no panel for what serves (upstreams, router)")
 def test_the_dashboard_shows_what_serves_as_the_watcher_judges_it() -> None:
     """The forwarder, each model's upstream and the router as the watcher judges them, each for the selected
     watchers (the test above checks the `$watcher` selector on every watcher metric)."""
