@@ -196,7 +196,7 @@ def _health(doc: Mapping[str, Any]) -> str:
     parts = [("forwarder", "forwarder", h.get("forwarder")), ("router", "router", h.get("router"))]
     parts += [("upstream", f"upstream of {m}", x) for m, x in sorted((h.get("upstreams") or {}).items())]
     rows = "".join(
-        f'<tr data-part="{_e(part)}" data-state="{_e(x.get("state", ""))}"><td>{_e(name)}</td>'
+        f'<tr data-part="{_e(part)}" data-state="{_e(x.get("state", ""))}"><td>{_ids(name)}</td>'
         f'<td data-label="state">{_badge(str(x.get("state")) if x.get("state") in HEALTH_STATES else "unknown")}</td>'
         f'<td data-label="why">{_ids(x.get("why") or "")}</td></tr>'
         for part, name, x in parts

@@ -244,6 +244,9 @@ def glance_inputs(n: int = 25, **kw) -> PageInputs:  # type: ignore[no-untyped-d
         run |= {"mode": "apply", "actions": [f"bid.post:{LONG_ID}", f"model.register:{LONG_ID}"]}
         run |= {"warnings": [WARNING]} if k >= n - 14 else {"error": f"bid {LONG_ID} refused"}
         runs.append(run)
+    why = f"key refused (401 x3) by the upstream of {LONG_ID}"
+    runs[-1] |= {"forwarder": {"state": "up"}, "router": {"state": "down", "why": f"router {LONG_ID} answered 503"}}
+    runs[-1] |= {"upstreams": {f"model-{LONG_ID}": {"state": "down", "why": why}}}  # a long name and why fit too
     return replace(base, runs=runs)
 
 
