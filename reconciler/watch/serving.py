@@ -57,37 +57,31 @@ def upstreams_seen(state: WatchState, healths: Mapping[str, UpstreamHealth]) -> 
     posted again only when the set of models or their causes change; `upstream-up` once when none is down after
     it; `upstream-degraded` likewise. Unknown models say nothing."""
     alerts: list[Alert] = []
-    down = sorted((h for h in healths.values() if h.state == DOWN), key=lambda h: h.model)
+    down = _in_state(healths, DOWN)
     if down:
-        summary = "; ".join(f"{h.model}: {h.why}" for h in down)
-        key = ",".join(f"{h.model}={h.cause}" for h in down)
-        alerts.append(
-            Alert(
-                UPSTREAM_DOWN,
-                f"upstream down for {summary}: their bids sell sessions that fail",
-                key=key,
-                extra={"models": [h.model for h in down]},
-            )
-        )
+        alerts.append(_models_alert(UPSTREAM_DOWN, down, "upstream down for {}: their bids sell sessions that fail"))
     else:
         if UPSTREAM_DOWN in state.alerted:
             alerts.append(Alert(UPSTREAM_UP, "every model's upstream answers again", key=None))
         state = state.cleared(UPSTREAM_DOWN)
-    degraded = sorted((h for h in healths.values() if h.state == DEGRADED), key=lambda h: h.model)
+    degraded = _in_state(healths, DEGRADED)
     if degraded:
-        summary = "; ".join(f"{h.model}: {h.why}" for h in degraded)
-        key = ",".join(f"{h.model}={h.cause}" for h in degraded)
-        alerts.append(
-            Alert(
-                UPSTREAM_DEGRADED,
-                f"upstream degraded for {summary}",
-                key=key,
-                extra={"models": [h.model for h in degraded]},
-            )
-        )
+        alerts.append(_models_alert(UPSTREAM_DEGRADED, degraded, "upstream degraded for {}"))
     else:
         state = state.cleared(UPSTREAM_DEGRADED)
     return state, tuple(alerts)
+
+
+def _in_state(healths: Mapping[str, UpstreamHealth], state: str) -> list[UpstreamHealth]:
+    return sorted((h for h in healths.values() if h.state == state), key=lambda h: h.model)
+
+
+def _models_alert(event: str, healths: list[UpstreamHealth], text: str) -> Alert:
+    """One alert naming every model in `healths` (`text` takes their summary); its key changes with the set of
+    models or their causes, so it is posted again only then."""
+    summary = "; ".join(f"{h.model}: {h.why}" for h in healths)
+    key = ",".join(f"{h.model}={h.cause}" for h in healths)
+    return Alert(event, text.format(summary), key=key, extra={"models": [h.model for h in healths]})
 
 
 def router_seen(state: WatchState, health: RouterHealth) -> tuple[WatchState, tuple[Alert, ...]]:
