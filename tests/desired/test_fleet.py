@@ -18,7 +18,7 @@ from reconciler.desired.loader import load_desired
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "desired-state" / "fleet"
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 30: no fleet layout yet")
+XFAIL = pytest.mark.xfail(strict=True, reason="issue 30: validate on a fleet and the example fleet not written yet")
 
 # anvil accounts 1..3: one provider each, its own signer
 PROVIDERS = {
@@ -115,7 +115,6 @@ def slots(fleet: object) -> dict[tuple[str, str], int | None]:
     }
 
 
-@XFAIL
 def test_largest_remainder_with_literal_slots() -> None:
     """One slot each first, the rest by weight in whole slots, the largest remainders first; a tie goes to the
     larger weight, then to the earlier model (fleet.yaml's order of providers, then the files' order)."""
@@ -131,7 +130,6 @@ def test_largest_remainder_with_literal_slots() -> None:
         share_slots(2, [1, 1, 1])
 
 
-@XFAIL
 def test_a_fleet_loads_with_shared_files_merged_and_auto_resolved(tmp_path: Path) -> None:
     from reconciler.desired.fleet import FLEET_FILE, is_fleet, load_fleet
 
@@ -163,7 +161,6 @@ def test_a_fleet_loads_with_shared_files_merged_and_auto_resolved(tmp_path: Path
     assert "alpha, beta, gamma" in str(unknown.value.diagnostics[0])
 
 
-@XFAIL
 def test_slots_over_an_upstream_across_providers_are_refused_naming_models_providers_and_sum(tmp_path: Path) -> None:
     """Each host alone is within the account's limit; together they promise more than it supports."""
     from reconciler.desired.fleet import load_fleet
@@ -181,7 +178,6 @@ def test_slots_over_an_upstream_across_providers_are_refused_naming_models_provi
     assert "9" in text and "maxConcurrency 8" in text
 
 
-@XFAIL
 def test_auto_is_refused_when_more_models_than_slots(tmp_path: Path) -> None:
     from reconciler.desired.fleet import load_fleet
 
@@ -192,7 +188,6 @@ def test_auto_is_refused_when_more_models_than_slots(tmp_path: Path) -> None:
     assert "upstreams.venice.maxConcurrency" in text and "3 models" in text and "2 slots" in text
 
 
-@XFAIL
 def test_overrides_and_their_errors_name_the_provider_file(tmp_path: Path) -> None:
     from reconciler.desired.fleet import load_fleet
 
@@ -218,7 +213,6 @@ def test_overrides_and_their_errors_name_the_provider_file(tmp_path: Path) -> No
     assert qwen.tags == ("llm", "coder") and qwen.concurrent_slots == 2 and qwen.upstream_model == "qwen-2.5-coder-32b"
 
 
-@XFAIL
 def test_a_fleet_folder_is_refused_by_load_desired_and_a_plain_folder_is_not_a_fleet(tmp_path: Path) -> None:
     from reconciler.desired.fleet import is_fleet
 
@@ -237,7 +231,6 @@ def test_a_fleet_folder_is_refused_by_load_desired_and_a_plain_folder_is_not_a_f
     assert len(desired.models) == 2
 
 
-@XFAIL
 def test_the_secret_role_rule_holds_across_the_fleet(tmp_path: Path) -> None:
     """One admin token on every host is fine (one role); a value one provider uses as its admin token and another
     as an upstream key is refused, naming both providers' fields and never the value."""
