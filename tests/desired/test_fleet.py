@@ -18,7 +18,6 @@ from reconciler.desired.loader import load_desired
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "desired-state" / "fleet"
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 30: validate on a fleet and the example fleet not written yet")
 
 # anvil accounts 1..3: one provider each, its own signer
 PROVIDERS = {
@@ -253,7 +252,6 @@ def test_the_secret_role_rule_holds_across_the_fleet(tmp_path: Path) -> None:
         load_fleet(root, ENV)
 
 
-@XFAIL
 def test_validate_on_a_fleet_prints_every_provider(tmp_path: Path) -> None:
     root = three(tmp_path / "fleet")
     result = CliRunner().invoke(cli, ["validate", str(root)], env=ENV, catch_exceptions=False)
@@ -264,7 +262,6 @@ def test_validate_on_a_fleet_prints_every_provider(tmp_path: Path) -> None:
     assert any(line.strip().startswith("gamma: valid (1 models") for line in lines), lines
 
 
-@XFAIL
 def test_the_example_fleet_validates() -> None:
     from reconciler.desired.fleet import load_fleet
 
