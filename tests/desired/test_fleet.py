@@ -152,6 +152,7 @@ def test_a_fleet_loads_with_shared_files_merged_and_auto_resolved(tmp_path: Path
     assert [m.bid.price_per_second for m in beta.desired.models if m.bid] == [6 * 10**15]  # shared
     assert str(root / "shared.yaml") in beta.desired.sources
     assert str(root / "beta" / "provider.yaml") in beta.desired.sources
+    assert str(root / "fleet.yaml") in beta.desired.sources  # a watcher reloads when the fleet changes
     assert fleet.member("beta") is beta
     assert fleet.select(["gamma", "alpha"]).names() == ("alpha", "gamma")
     assert fleet.select([]).names() == fleet.names()
@@ -348,3 +349,20 @@ def test_auto_shares_what_fixed_slots_leave_and_refuses_an_upstream_without_a_li
     assert (
         shown.startswith(f"{root / 'shared.yaml'}:11: beta: models[0].concurrentSlots: ") and "declares none" in shown
     )
+
+
+def test_a_provider_folder_may_be_nested_and_named_apart(tmp_path: Path) -> None:
+    from reconciler.desired.fleet import load_fleet
+
+    root = three(tmp_path / "fleet")
+    (root / "hosts").mkdir()
+    (root / "alpha").rename(root / "hosts" / "alpha-1")
+    fleet_yaml = "providers:\n  - name: alpha\n    folder: hosts/alpha-1\n    statusUrl: https://alpha.example.com/\n"
+    (root / "fleet.yaml").write_text(fleet_yaml + "  - name: beta\n")
+    fleet = load_fleet(root, ENV)
+    assert fleet.names() == ("alpha", "beta")
+    alpha = fleet.member("alpha")
+    assert alpha.folder == root / "hosts" / "alpha-1" and alpha.status_url == "https://alpha.example.com/"
+    assert str(root / "fleet.yaml") in alpha.desired.sources
+    # gamma's folder is not named: not a provider, not read. 9 slots by weights 2:1 -> 1 each, then 7 as 4.67, 2.33
+    assert slots(fleet) == {("alpha", "llama"): 6, ("alpha", "qwen"): 1, ("beta", "llama"): 3}
