@@ -152,7 +152,7 @@ def load_fleet(path: Path, environ: Mapping[str, str] | None = None, given: tupl
             name=d.entry.name,
             folder=d.entry.folder,
             desired=desired,
-            warnings=tuple(sort_diagnostics([w for w in d.diags if w.severity is Severity.WARNING])),
+            warnings=tuple(sort_diagnostics([_named(d, w) for w in d.diags if w.severity is Severity.WARNING])),
             status_url=d.entry.status_url,
         )
         for d, desired, _ in built

@@ -221,6 +221,14 @@ def test_a_fleet_folder_is_refused_by_load_desired_and_a_plain_folder_is_not_a_f
         load_desired(root, ENV)
     [d] = refused.value.diagnostics
     assert "fleet" in d.message and "--provider NAME" in d.message and "alpha, beta, gamma" in d.message
+    for alone in (root / "beta", root / "beta" / "provider.yaml"):  # a provider's folder lacks the shared files
+        with pytest.raises(ValidationFailed) as refused:
+            load_desired(alone, ENV)
+        [d] = refused.value.diagnostics
+        assert (
+            d.message
+            == f"{alone} is provider 'beta' of the fleet at {root}: give the fleet's folder and --provider beta"
+        )
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "state.yaml").write_text((ROOT / "tests" / "corpus" / "good" / "minimal.yaml").read_text())
