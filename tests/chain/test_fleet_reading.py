@@ -61,7 +61,6 @@ def _desired(net: dict[str, Any], tmp: Path, k: int, rpc: str = "env:SIM_URL") -
     return load_desired(path)[0]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: a fleet's reading does not share its rounds yet")
 def test_providers_on_one_network_share_the_rounds_and_batches_grow_only_with_the_calls(
     net: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -88,7 +87,7 @@ def test_providers_on_one_network_share_the_rounds_and_batches_grow_only_with_th
                     mine = {m.model_id for m in d.models}
                     assert {b.model_id for b in state.bids} == mine  # its own bids, nobody else's
                     assert {m.model_id for m in state.models} == mine
-                alone = ChainReader.connect(network, state_dir=tmp_path / "index").observe(desireds[-1])
+                alone = ChainReader.connect(network, state_dir=tmp_path / "index").observe(desireds[n - 1])
                 assert alone.bids == states[-1].bids and alone.models == states[-1].models  # the same reading
             (trips_1, http_1, calls_1), (trips_n, http_n, calls_n) = figures[1], figures[len(PROVIDERS)]
             assert trips_n == trips_1, figures  # round trips constant in the number of providers
@@ -100,7 +99,6 @@ def test_providers_on_one_network_share_the_rounds_and_batches_grow_only_with_th
                 assert http_n < len(PROVIDERS) * http_1, figures
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: no plan for several providers yet")
 def test_one_network_failing_fails_its_providers_and_the_others_are_still_planned(
     net: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from reconciler.plan.model import Action, ActionKind, Plan, ProxyFile, ProxyFileRef
 from reconciler.plan.planner import plan
 from tests.support.planfactory import desired_from, empty_chain, observed
-
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 30: no fleet plan renderers yet")
-
 
 def _plans() -> tuple[Plan, Plan, Plan]:
     base = desired_from(**{"preset: base-sepolia": "preset: base"})
