@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from reconciler.plan.fleet import FleetPlan, MemberPlan
 from reconciler.plan.model import Action, ActionKind, Plan, ProxyFile, ProxyFileRef
 from reconciler.plan.planner import plan
+from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, render_fleet_markdown
+from reconciler.render.text import render_fleet_text
 from tests.support.planfactory import desired_from, empty_chain, observed
+
 
 def _plans() -> tuple[Plan, Plan, Plan]:
     base = desired_from(**{"preset: base-sepolia": "preset: base"})
@@ -19,9 +23,7 @@ def _plans() -> tuple[Plan, Plan, Plan]:
     return a, b, c
 
 
-def _fleet(with_failure: bool = False):  # type: ignore[no-untyped-def]
-    from reconciler.plan.fleet import FleetPlan, MemberPlan
-
+def _fleet(with_failure: bool = False) -> FleetPlan:
     a, b, c = _plans()
     members = [MemberPlan("alpha", "base", a), MemberPlan("beta", "base", b)]
     if with_failure:
@@ -32,10 +34,8 @@ def _fleet(with_failure: bool = False):  # type: ignore[no-untyped-def]
 
 
 def test_text_groups_by_provider_and_sums_fees_stakes_and_gas_per_network() -> None:
-    from reconciler.render.text import render_fleet_text
-
     fleet = _fleet()
-    a, b, c = (m.plan for m in fleet.members)
+    a, b, c = _plans()  # equal to the fleet's
     text = render_fleet_text(fleet)
     heads = [text.index(f"== provider {name} ") for name in ("alpha", "beta", "gamma")]
     assert heads == sorted(heads)
@@ -55,7 +55,6 @@ def test_text_groups_by_provider_and_sums_fees_stakes_and_gas_per_network() -> N
 
 def test_a_failed_network_shows_its_providers_error_and_the_others() -> None:
     from reconciler.render.markdown import render_fleet_markdown
-    from reconciler.render.text import render_fleet_text
 
     fleet = _fleet(with_failure=True)
     text = render_fleet_text(fleet)
@@ -68,8 +67,6 @@ def test_a_failed_network_shows_its_providers_error_and_the_others() -> None:
 
 
 def test_markdown_holds_every_provider_and_truncates_each_on_its_own() -> None:
-    from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, render_fleet_markdown
-
     fleet = _fleet()
     md = render_fleet_markdown(fleet)
     assert md.startswith("### `reconcile plan`: fleet of 3 providers")
@@ -88,7 +85,8 @@ def test_markdown_holds_every_provider_and_truncates_each_on_its_own() -> None:
         for i in range(2000)
     )
     members = list(fleet.members)
-    members[0] = replace(members[0], plan=replace(members[0].plan, actions=members[0].plan.actions + filler))
+    alpha_plan = _plans()[0]
+    members[0] = replace(members[0], plan=replace(alpha_plan, actions=alpha_plan.actions + filler))
     big = render_fleet_markdown(replace(fleet, members=tuple(members)))
     assert len(big) <= GITHUB_COMMENT_LIMIT
     alpha = big[big.index("#### provider `alpha`") : big.index("#### provider `beta`")]
