@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.apply.run import ApplyOptions, apply_desired
@@ -88,7 +87,6 @@ def _section(text: str, name: str) -> str:
     return rest[:end]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: plan does not take a fleet folder yet")
 def test_one_plan_for_three_providers_and_a_shared_price_change_reposts_where_sold(
     net: dict[str, Any], tmp_path: Path
 ) -> None:
