@@ -1,7 +1,7 @@
 """The reconciler's core pipeline: load the desired state, observe the world, plan.
 
 Every consumer of a plan goes through here: the `plan`, `apply`, `approve` and `status` commands, the watcher,
-the demo, the benches and the tests. The planner itself is pure (`plan.planner.plan`); this module is the
+the demo, the benches and the tests; `plan_fleet` plans a fleet's providers together. The planner itself is pure (`plan.planner.plan`); this module is the
 thin shell that feeds it what the chain and the proxies look like now.
 """
 

@@ -143,3 +143,14 @@ def test_one_plan_for_three_providers_and_a_shared_price_change_reposts_where_so
             assert "9000000000000000 wei/s" in part
     md = _plan(env, str(root), "--format", "markdown", *state).stdout
     assert md.count("> - `bid.post`") == 2  # a repost called out for alpha and beta
+
+
+def test_provider_on_a_single_provider_state_is_refused_before_the_chain_is_read(tmp_path: Path) -> None:
+    from tests.support.apply_helpers import EXAMPLE
+
+    env = {"RECONCILE_DEVNET_DIR": str(tmp_path / "no-devnet")}  # nothing to read: the refusal comes first
+    r = CliRunner(env=env).invoke(cli, ["plan", str(EXAMPLE), "--provider", "alpha"])
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        f"error: --provider: {EXAMPLE} is not a fleet (no fleet.yaml); plan it without --provider"
+    ]
