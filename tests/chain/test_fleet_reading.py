@@ -118,3 +118,34 @@ def test_one_network_failing_fails_its_providers_and_the_others_are_still_planne
     assert beta.plan is None and beta.error is not None and "env:DEAD_RPC" in beta.error
     assert "127.0.0.1" not in beta.error  # named by its reference, never its URL
     assert fleet.failed == (beta,) and fleet.has_errors
+
+
+def test_the_registry_listed_in_pages_once_for_all_while_the_others_wait(
+    net: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first plan on a marketplace of more models than a page (Base has hundreds): the first reading lists the
+    registry's ids page by page, the others wait without round trips of their own, and every provider still
+    finds its own undeclared models among the ids none had seen."""
+    monkeypatch.setattr("reconciler.chain.reader.MODEL_PAGE", 7)
+    w3 = Web3(Web3.HTTPProvider(net["rpcUrl"]))
+    fresh = [net["accounts"][k]["address"] for k in (8, 9)]
+    for provider in fresh:
+        _register(w3, net, provider)
+    env = {"RECONCILE_DEVNET_DIR": net["dir"], "SIM_URL": net["rpcUrl"]}
+    # each declares no model: its two registered ones are undeclared, found only through the registry's list
+    desireds = []
+    for k, provider in zip((8, 9), fresh, strict=True):
+        path = tmp_path / f"bare-{k}.yaml"
+        text = _yaml(provider, tmp_path / f"fwd-{k}.json").split("models:\n")[0] + "models: []\n"
+        path.write_text(text + 'policy:\n  maxSpendPerApply: "1 MOR"\n')
+        desireds.append(load_desired(path)[0])
+    network = resolve_network(desireds[0].network, env)
+    alone = ChainReader.connect(network, state_dir=tmp_path / "alone")
+    one = alone.observe(desireds[1])
+    together = ChainReader.connect(network, state_dir=tmp_path / "together")
+    states = together.observe_many(desireds)
+    assert together.round_trips == alone.round_trips
+    for provider, state in zip(fresh, states, strict=True):
+        assert not isinstance(state, Exception), state
+        assert len(state.models) == 2 and {m.owner for m in state.models} == {provider}
+    assert not isinstance(states[1], Exception) and states[1].models == one.models and states[1].bids == one.bids
