@@ -17,6 +17,10 @@ can still be live, while an older short session may sit before a live long one (
 one). More active bids than BID_PAGE, more sessions in that window than SESSION_PAGE, or more new model ids
 than MODEL_PAGE cost more rounds.
 
+Several providers on one network are read together (`observe_many`, a fleet's plan): one round 1 pins them all
+to one block, then each round is every provider's reads of that round in one batch, and the registry's list is
+read once for all; so the round trips do not grow with the number of providers.
+
 Besides that one reading, the reader answers for one thing now (`provider`, `model`, `active_bid`...): what a
 write is decided on just before it is sent (apply checks each action's precondition again, level-triggered;
 a claim reads its session), decoded into the same types.
