@@ -167,9 +167,8 @@ class ChainReader:
         block, chain_id, gas_price = head.block, head.chain_id, head.gas_price
         number = int(block["number"], 16)
         pin = number
-        lists = registry.lead is None  # the first reading lists the registry's ids for all of them
-        if lists:
-            registry.lead = self
+        lists = not registry.has_lead  # the first reading (the lead) lists the registry's ids for all of them
+        registry.has_lead = True
 
         # round 2: everything whose address is known
         desired_ids = sorted({m.model_id for m in desired.models})
@@ -491,7 +490,7 @@ class _Registry:
     reading finds its own new models among their `answers`."""
 
     index: ModelIndex
-    lead: ChainReader | None = None  # the reader whose first reading lists the ids
+    has_lead: bool = False
     listed: bool = False
     failed: ReconcileError | None = None
     unknown: list[str] = field(default_factory=list)
