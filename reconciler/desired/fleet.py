@@ -125,7 +125,7 @@ def load_fleet(path: Path, environ: Mapping[str, str] | None = None, given: tupl
     shared = _read_shared(path, diags)
     if _errors(diags):
         raise ValidationFailed(sort_diagnostics(diags))
-    drafts = [_draft(e, shared) for e in entries]
+    drafts = [_draft(path, e, shared) for e in entries]
     failed_pools = _share_auto_slots(drafts, shared, diags)
     built: list[tuple[_Draft, Desired, list[tuple[SecretUse, Path_]]]] = []
     for d in drafts:
@@ -152,7 +152,7 @@ def load_fleet(path: Path, environ: Mapping[str, str] | None = None, given: tupl
             name=d.entry.name,
             folder=d.entry.folder,
             desired=desired,
-            warnings=tuple(sort_diagnostics([w for w in d.diags if w.severity is Severity.WARNING])),
+            warnings=tuple(sort_diagnostics([_named(d, w) for w in d.diags if w.severity is Severity.WARNING])),
             status_url=d.entry.status_url,
         )
         for d, desired, _ in built
@@ -289,12 +289,13 @@ def _overlay(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
-def _draft(entry: _Entry, shared: Merged) -> _Draft:
+def _draft(root: Path, entry: _Entry, shared: Merged) -> _Draft:
     """The provider's own files merged with the shared ones: the document a single-provider load would build."""
     own, problems = merge_sources(entry.folder)
     where: dict[Path_, Location] = {}
     data: dict[str, Any] = {}
-    merged = Merged(data, where, [*own.files, *shared.files])
+    # its sources: its own files, the shared ones and fleet.yaml (a watcher reloads on a change to any of them)
+    merged = Merged(data, where, [*own.files, *shared.files, str(root / FLEET_FILE)])
     own_ups = own.data.get("upstreams") if isinstance(own.data.get("upstreams"), dict) else {}
     shared_ups = shared.data.get("upstreams") or {}
     draft = _Draft(

@@ -152,6 +152,7 @@ def test_a_fleet_loads_with_shared_files_merged_and_auto_resolved(tmp_path: Path
     assert [m.bid.price_per_second for m in beta.desired.models if m.bid] == [6 * 10**15]  # shared
     assert str(root / "shared.yaml") in beta.desired.sources
     assert str(root / "beta" / "provider.yaml") in beta.desired.sources
+    assert str(root / "fleet.yaml") in beta.desired.sources  # a watcher reloads when the fleet changes
     assert fleet.member("beta") is beta
     assert fleet.select(["gamma", "alpha"]).names() == ("alpha", "gamma")
     assert fleet.select([]).names() == fleet.names()
@@ -220,6 +221,14 @@ def test_a_fleet_folder_is_refused_by_load_desired_and_a_plain_folder_is_not_a_f
         load_desired(root, ENV)
     [d] = refused.value.diagnostics
     assert "fleet" in d.message and "--provider NAME" in d.message and "alpha, beta, gamma" in d.message
+    for alone in (root / "beta", root / "beta" / "provider.yaml"):  # a provider's folder lacks the shared files
+        with pytest.raises(ValidationFailed) as refused:
+            load_desired(alone, ENV)
+        [d] = refused.value.diagnostics
+        assert (
+            d.message
+            == f"{alone} is provider 'beta' of the fleet at {root}: give the fleet's folder and --provider beta"
+        )
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "state.yaml").write_text((ROOT / "tests" / "corpus" / "good" / "minimal.yaml").read_text())
@@ -348,3 +357,20 @@ def test_auto_shares_what_fixed_slots_leave_and_refuses_an_upstream_without_a_li
     assert (
         shown.startswith(f"{root / 'shared.yaml'}:11: beta: models[0].concurrentSlots: ") and "declares none" in shown
     )
+
+
+def test_a_provider_folder_may_be_nested_and_named_apart(tmp_path: Path) -> None:
+    from reconciler.desired.fleet import load_fleet
+
+    root = three(tmp_path / "fleet")
+    (root / "hosts").mkdir()
+    (root / "alpha").rename(root / "hosts" / "alpha-1")
+    fleet_yaml = "providers:\n  - name: alpha\n    folder: hosts/alpha-1\n    statusUrl: https://alpha.example.com/\n"
+    (root / "fleet.yaml").write_text(fleet_yaml + "  - name: beta\n")
+    fleet = load_fleet(root, ENV)
+    assert fleet.names() == ("alpha", "beta")
+    alpha = fleet.member("alpha")
+    assert alpha.folder == root / "hosts" / "alpha-1" and alpha.status_url == "https://alpha.example.com/"
+    assert str(root / "fleet.yaml") in alpha.desired.sources
+    # gamma's folder is not named: not a provider, not read. 9 slots by weights 2:1 -> 1 each, then 7 as 4.67, 2.33
+    assert slots(fleet) == {("alpha", "llama"): 6, ("alpha", "qwen"): 1, ("beta", "llama"): 3}
