@@ -49,7 +49,6 @@ def test_the_golden_plans_cover_the_action_kinds() -> None:
     }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: the pending price change's reason is still in wei")
 def test_a_price_change_is_saved_and_shown_in_mor_while_a_v1_file_keeps_its_wei_reason() -> None:
     """A bid.post that replaces a bid says its prices in MOR/s and MOR/h, like the churn guard, in the saved plan and
     in the plan's text; a format_version 1 file written before keeps its wei reason and decodes as it was."""
