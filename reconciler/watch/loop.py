@@ -48,6 +48,7 @@ from reconciler.plan.model import Plan, Status
 from reconciler.sessions.claim import claim_journaled
 from reconciler.status.board import Board
 from reconciler.status.page import Observation, WatcherStatus
+from reconciler.watch import serving_file
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
 from reconciler.watch.gitsync import PullResult, head, require_checkout
@@ -55,7 +56,13 @@ from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.record import RunFindings, report_notes
-from reconciler.watch.serving import forwarder_seen, router_seen, served_since, upstreams_seen
+from reconciler.watch.serving import (
+    forwarder_seen,
+    router_seen,
+    served_since,
+    upstreams_seen,
+    upstreams_served_since,
+)
 from reconciler.watch.state import (
     Alert,
     Applied,
@@ -173,6 +180,7 @@ class Watcher:
         self._spent_last_day: int | None = None
         self._upstream_reading: Reading | None = None  # the forwarder's counters at the last run that read them
         self._upstreams: dict[str, UpstreamHealth] = {}  # each model's upstream as judged then
+        self._serving_path: Path | None = None  # where state.serving is kept (the provider's folder, once known)
 
     # --- loop -------------------------------------------------------------------------------------
 
@@ -301,6 +309,7 @@ class Watcher:
         admin = ForwarderAdmin.of(desired, opts.environ)
         version0 = admin.served_version() if admin is not None and admin.token else None
         run.provider, run.block = desired.provider.address, block0
+        self._serving_memory(provider_dir, run)
         self._check_forwarder(run, admin if desired.proxy is not None else None)
         self._check_router(run, desired)
         if opts.auto_apply:
@@ -385,8 +394,28 @@ class Watcher:
             self._alert(run, alert)
         run.writer_conflict = self.state.conflict
 
+    def _serving_memory(self, provider_dir: Path, run: RunFindings | None = None) -> None:
+        """Since when the forwarder and each model's upstream have (not) served (policy.unserved), read back from
+        the provider's state folder the first time a run knows the provider: a restarted watcher goes on from it.
+        An unreadable file is a warning of the run and no memory."""
+        path = provider_dir / serving_file.FILE
+        if path == self._serving_path:
+            return
+        memory, warning = serving_file.load(path)
+        self._serving_path = path
+        self.state = replace(self.state, serving=memory)
+        if warning is not None:
+            self._warn(run, f"policy.unserved: {warning}")
+
+    def _warn(self, run: RunFindings | None, warning: str) -> None:
+        self.opts.err(warning)
+        if run is not None:
+            run.step_warnings.append(warning)
+
     def _check_forwarder(self, run: RunFindings, admin: ForwarderAdmin | None) -> None:
-        """The forwarder's health for the run line, /metrics and the webhook (down and back up, once per cause)."""
+        """The forwarder's health for the run line, /metrics and the webhook (down and back up, once per cause),
+        and each model's upstream; since when they have (not) served, kept in the provider's folder."""
+        before = self.state.serving
         health = probe(admin)
         run.forwarder = health
         self.opts.metrics.forwarder_seen(health.state)
@@ -395,6 +424,10 @@ class Watcher:
         for alert in alerts:
             self._alert(run, alert)
         self._check_upstreams(run, health.samples)
+        if self.state.serving != before and self._serving_path is not None:
+            warning = serving_file.save(self._serving_path, self.state.serving)
+            if warning is not None:
+                self._warn(run, f"policy.unserved: {warning}")
 
     def _check_router(self, run: RunFindings, desired: Desired) -> None:
         """The managed router's health (with `proxy.router`), for the run line, /metrics and the webhook."""
@@ -421,6 +454,8 @@ class Watcher:
             now = reading(samples)
             self._upstreams = judge_upstreams(self._upstream_reading, now, self._upstreams)
             self._upstream_reading = now
+            memory = upstreams_served_since(self.state.serving, self._upstreams, int(time.time()))
+            self.state = replace(self.state, serving=memory)
         run.upstreams = tuple(h for _m, h in sorted(self._upstreams.items()) if h.state in ("down", "degraded"))
         self.opts.metrics.upstreams_seen(self._upstreams)
         if samples:

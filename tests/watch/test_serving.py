@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from reconciler.observe.forwarder_health import ForwarderHealth
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.serving import forwarder_seen
@@ -65,7 +63,6 @@ def test_the_memory_of_since_when_the_forwarder_serves() -> None:
     assert state.serving == Serving()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: policy.unserved acts only on the forwarder's health")
 def test_the_memory_of_since_when_each_models_upstream_serves() -> None:
     """A model's upstream judged down is unserved from its first down judgement (keyed by model id, as the planner
     asks); it serves again only on evidence (requests judged since the last reading), never on a judgement kept
@@ -95,7 +92,6 @@ def test_the_memory_of_since_when_each_models_upstream_serves() -> None:
     assert upstreams_served_since(Serving(), no_id, 600) == Serving()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: a judgement does not say whether it was made on new requests")
 def test_a_judgement_says_whether_it_was_made_on_requests_counted_since_the_last_reading() -> None:
     from reconciler.observe.prometheus import MetricSample
     from reconciler.observe.upstream_health import judge_upstreams, reading

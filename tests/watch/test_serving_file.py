@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 29: the watcher's serving memory is not persisted")
-
 
 def test_the_memory_is_written_whole_and_read_back_equal(tmp_path: Path) -> None:
-    from reconciler.plan.unserved import Serving, Since  # noqa: I001 (issue 29: serving_file is new)
+    from reconciler.plan.unserved import Serving, Since
     from reconciler.watch.serving_file import FILE, load, save
 
     path = tmp_path / "31337-0xabc" / FILE
@@ -39,7 +37,7 @@ def test_the_memory_is_written_whole_and_read_back_equal(tmp_path: Path) -> None
     ],
 )
 def test_a_corrupt_or_foreign_file_is_a_warning_and_no_memory(tmp_path: Path, text: str) -> None:
-    from reconciler.plan.unserved import Serving  # noqa: I001 (issue 29: serving_file is new)
+    from reconciler.plan.unserved import Serving
     from reconciler.watch.serving_file import FILE, load
 
     path = tmp_path / FILE
@@ -50,7 +48,7 @@ def test_a_corrupt_or_foreign_file_is_a_warning_and_no_memory(tmp_path: Path, te
 
 
 def test_an_unreadable_state_folder_is_a_warning_when_saving_never_a_crash(tmp_path: Path) -> None:
-    from reconciler.plan.unserved import Serving, Since  # noqa: I001 (issue 29: serving_file is new)
+    from reconciler.plan.unserved import Serving, Since
     from reconciler.watch.serving_file import save
 
     blocker = tmp_path / "a-file"
