@@ -41,7 +41,7 @@ from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.model import Observed
 from reconciler.observe.prometheus import MetricSample
-from reconciler.observe.router_health import probe_router
+from reconciler.observe.router_health import judge_router, probe_router
 from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
@@ -311,7 +311,6 @@ class Watcher:
         run.provider, run.block = desired.provider.address, block0
         self._serving_memory(provider_dir, run)
         self._check_forwarder(run, admin if desired.proxy is not None else None)
-        self._check_router(run, desired)
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
         self._check_funds(run, reader, desired)
@@ -336,6 +335,7 @@ class Watcher:
             except Exception as exc:  # the page is reporting only: it never fails a run (no message: it may hold a URL)
                 opts.err(f"status page: could not read the provider for the page ({type(exc).__name__})")
         finally:
+            self._check_router(run, desired)
             target = ChainTarget(
                 tuple(network.endpoints()),
                 network.diamond,
@@ -357,9 +357,10 @@ class Watcher:
         board.provider(provider_dir, limit, self._spent_last_day)
         if board.sampler is not None:
             board.sampler.target(ForwarderAdmin.of(desired, self.opts.environ))
-        observed, plan = self._seen or plan_for(
+        self._seen = self._seen or plan_for(
             desired, self.opts.environ, state_dir=self.opts.state_dir, serving=self.state.serving
         )
+        observed, plan = self._seen
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
         board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams)))
@@ -430,12 +431,14 @@ class Watcher:
                 self._warn(run, f"policy.unserved: {warning}")
 
     def _check_router(self, run: RunFindings, desired: Desired) -> None:
-        """The managed router's health (with `proxy.router`), for the run line, /metrics and the webhook."""
+        """The managed router's health (with `proxy.router`), for the run line, /metrics and the webhook: judged
+        from the run's last reading (its /healthcheck is asked once per reading); asked now only when the run
+        made none (it failed before its plan)."""
         router = desired.proxy.router if desired.proxy is not None else None
         if router is None:
             self.opts.metrics.router_seen("unknown")
             return
-        health = probe_router(router.url)
+        health = judge_router(router.url, self._seen[0].router) if self._seen else probe_router(router.url)
         run.router = health
         self.opts.metrics.router_seen(health.state)
         self.state, alerts = router_seen(self.state, health)
@@ -525,6 +528,8 @@ class Watcher:
             raise
         if asked and reserved:
             self._settle_spend(ledger, journal, asked[-1], *reserved[-1])
+        if result.observed is not None:  # the page and the router's health read the last reading, not a new one
+            self._seen = (result.observed, result.final or result.plan)
         return Applied(
             actions=_pending_ids(result.plan),
             applied=result.applied,

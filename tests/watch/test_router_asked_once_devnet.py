@@ -12,8 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import Deployment
 from reconciler.status.report import status_document
@@ -58,7 +56,6 @@ def router_stub(models: list[str]) -> Iterator[tuple[Router, str]]:
         server.server_close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 29: the router's /healthcheck is asked twice per watcher run")
 def test_a_watcher_run_and_status_ask_the_routers_healthcheck_once(
     anvil: Anvil, deployed: Deployment, tmp_path: Path
 ) -> None:
