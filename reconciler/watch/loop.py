@@ -45,6 +45,7 @@ from reconciler.observe.router_health import judge_router, probe_router
 from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
+from reconciler.plan.unserved import Serving
 from reconciler.sessions.claim import claim_journaled
 from reconciler.status.board import Board
 from reconciler.status.page import Observation, WatcherStatus
@@ -57,6 +58,7 @@ from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.record import RunFindings, report_notes
 from reconciler.watch.serving import (
+    declared_only,
     forwarder_seen,
     router_seen,
     served_since,
@@ -310,6 +312,10 @@ class Watcher:
         version0 = admin.served_version() if admin is not None and admin.token else None
         run.provider, run.block = desired.provider.address, block0
         self._serving_memory(provider_dir, run)
+        before = self.state.serving
+        declared = {m.model_id for m in desired.models if not m.absent}
+        self.state = replace(self.state, serving=declared_only(before, declared))
+        self._serving_changed(run, before)
         self._check_forwarder(run, admin if desired.proxy is not None else None)
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
@@ -425,6 +431,10 @@ class Watcher:
         for alert in alerts:
             self._alert(run, alert)
         self._check_upstreams(run, health.samples)
+        self._serving_changed(run, before)
+
+    def _serving_changed(self, run: RunFindings, before: Serving) -> None:
+        """Write the serving memory to the provider's folder when it changed since `before`."""
         if self.state.serving != before and self._serving_path is not None:
             warning = serving_file.save(self._serving_path, self.state.serving)
             if warning is not None:

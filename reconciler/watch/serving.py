@@ -7,7 +7,7 @@ each model's upstream has (not) served, for the same policy), and the managed ro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from reconciler.observe.forwarder_health import DEGRADED, DOWN, ForwarderHealth
@@ -69,6 +69,14 @@ def upstreams_served_since(memory: Serving, healths: Mapping[str, UpstreamHealth
         elif h.up and h.fresh and was is not None and was.down:
             models[mid] = Since(down=False, at=now)
     return memory if models == memory.models else replace(memory, models=models)
+
+
+def declared_only(memory: Serving, model_ids: Iterable[str]) -> Serving:
+    """The memory of the models still declared (and not absent): a model dropped and declared again later starts
+    with no memory, instead of being held as unserved since before it was dropped."""
+    keep = {m.lower() for m in model_ids}
+    models = {m: s for m, s in memory.models.items() if m in keep}
+    return memory if len(models) == len(memory.models) else replace(memory, models=models)
 
 
 def upstreams_seen(state: WatchState, healths: Mapping[str, UpstreamHealth]) -> tuple[WatchState, tuple[Alert, ...]]:

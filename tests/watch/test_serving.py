@@ -112,3 +112,15 @@ def test_a_judgement_says_whether_it_was_made_on_requests_counted_since_the_last
     assert [(h.state, getattr(h, "fresh", None)) for h in down.values()] == [("down", True)]
     kept = judge_upstreams(r(1, 2), r(1, 2), down)  # type: ignore[arg-type]
     assert [(h.state, getattr(h, "fresh", None)) for h in kept.values()] == [("down", False)]
+
+
+def test_a_model_no_longer_declared_is_forgotten() -> None:
+    """A model dropped (or made absent) and declared again later starts with no memory, instead of being held as
+    unserved since before it was dropped; the forwarder's memory stays."""
+    from reconciler.plan.unserved import Serving, Since
+    from reconciler.watch.serving import declared_only
+
+    a, b = "0x" + "ab" * 32, "0x" + "cd" * 32
+    m = Serving(Since(down=True, at=1), {a: Since(down=True, at=2), b: Since(down=False, at=3)})
+    assert declared_only(m, [a.upper().replace("0X", "0x"), b]) is m
+    assert declared_only(m, [b]) == Serving(Since(down=True, at=1), {b: Since(down=False, at=3)})
