@@ -35,9 +35,8 @@ class StatusReading:
     plan: Plan
     slots: SlotsReading
     endpoints: list[dict[str, object]]  # each RPC endpoint's health, by label (chain/pool.py)
-    router: RouterState = field(
-        default_factory=RouterState
-    )  # the router as observed (its /healthcheck asked once, for drift and health)
+    # the router as observed: its /healthcheck asked once, for the drift and for its health
+    router: RouterState = field(default_factory=RouterState)
 
 
 def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:

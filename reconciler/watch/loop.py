@@ -311,11 +311,7 @@ class Watcher:
         admin = ForwarderAdmin.of(desired, opts.environ)
         version0 = admin.served_version() if admin is not None and admin.token else None
         run.provider, run.block = desired.provider.address, block0
-        self._serving_memory(provider_dir, run)
-        before = self.state.serving
-        declared = {m.model_id for m in desired.models if not m.absent}
-        self.state = replace(self.state, serving=declared_only(before, declared))
-        self._serving_changed(run, before)
+        self._serving_memory(provider_dir, run, {m.model_id for m in desired.models if not m.absent})
         self._check_forwarder(run, admin if desired.proxy is not None else None)
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
@@ -401,18 +397,23 @@ class Watcher:
             self._alert(run, alert)
         run.writer_conflict = self.state.conflict
 
-    def _serving_memory(self, provider_dir: Path, run: RunFindings | None = None) -> None:
+    def _serving_memory(
+        self, provider_dir: Path, run: RunFindings | None = None, declared: set[str] | None = None
+    ) -> None:
         """Since when the forwarder and each model's upstream have (not) served (policy.unserved), read back from
         the provider's state folder the first time a run knows the provider: a restarted watcher goes on from it.
-        An unreadable file is a warning of the run and no memory."""
+        An unreadable file is a warning of the run and no memory. Models no longer `declared` are forgotten."""
         path = provider_dir / serving_file.FILE
-        if path == self._serving_path:
-            return
-        memory, warning = serving_file.load(path)
-        self._serving_path = path
-        self.state = replace(self.state, serving=memory)
-        if warning is not None:
-            self._warn(run, f"policy.unserved: {warning}")
+        if path != self._serving_path:
+            memory, warning = serving_file.load(path)
+            self._serving_path = path
+            self.state = replace(self.state, serving=memory)
+            if warning is not None:
+                self._warn(run, f"policy.unserved: {warning}")
+        if declared is not None:
+            before = self.state.serving
+            self.state = replace(self.state, serving=declared_only(before, declared))
+            self._serving_changed(run, before)
 
     def _warn(self, run: RunFindings | None, warning: str) -> None:
         self.opts.err(warning)
@@ -433,7 +434,7 @@ class Watcher:
         self._check_upstreams(run, health.samples)
         self._serving_changed(run, before)
 
-    def _serving_changed(self, run: RunFindings, before: Serving) -> None:
+    def _serving_changed(self, run: RunFindings | None, before: Serving) -> None:
         """Write the serving memory to the provider's folder when it changed since `before`."""
         if self.state.serving != before and self._serving_path is not None:
             warning = serving_file.save(self._serving_path, self.state.serving)
