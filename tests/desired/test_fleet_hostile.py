@@ -1,0 +1,95 @@
+"""A fleet folder from a pull request is written by someone who is not the operator (issue 30, hostile inputs): its
+fleet.yaml, shared files and provider folders are refused, with a diagnostic at the place, when they reach outside
+the fleet (`..`, a symlinked folder or file), name too many providers or the same folder twice, carry a control
+character in a provider's name, or are larger than any desired state is. Pure: files in temporary folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.desired import fleet
+from reconciler.desired.diagnostics import ValidationFailed
+from reconciler.desired.fleet import load_fleet
+from tests.desired.test_fleet import ENV, three
+
+
+def _refusals(root: Path) -> list[str]:
+    with pytest.raises(ValidationFailed) as refused:
+        load_fleet(root, ENV)
+    return [str(d) for d in refused.value.diagnostics]
+
+
+def test_a_folder_or_file_reaching_outside_the_fleet_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("GITHUB_TOKEN: ghp_not_a_real_one\n")
+    root = three(tmp_path / "up")  # `..` in a folder
+    (root / "fleet.yaml").write_text("providers:\n  - name: alpha\n  - name: beta\n    folder: beta/../../outside\n")
+    [shown] = _refusals(root)
+    assert "inside the fleet" in shown and "ghp_" not in shown
+
+    root = three(tmp_path / "linked")  # a provider's folder that is a symlink out
+    (root / "beta" / "provider.yaml").rename(outside / "provider.yaml")
+    (root / "beta").rmdir()
+    (root / "beta").symlink_to(outside, target_is_directory=True)
+    shown = _refusals(root)
+    assert any("beta" in s and "inside the fleet" in s for s in shown), shown
+    assert not any("ghp_" in s or "GITHUB_TOKEN" in s for s in shown), shown
+
+
+@pytest.mark.xfail(strict=True, reason="issue 30: files symlinked out of the fleet are read")
+def test_a_shared_or_provider_file_symlinked_out_of_the_fleet_is_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("GITHUB_TOKEN: ghp_not_a_real_one\n")
+    root = three(tmp_path / "shared")
+    (root / "more.yaml").symlink_to(outside / "secret.yaml")
+    (root / "alpha" / "more.yaml").symlink_to(outside / "secret.yaml")
+    shown = _refusals(root)
+    assert len(shown) == 2, shown
+    assert all("outside the fleet" in s for s in shown), shown
+    assert not any("ghp_" in s or "GITHUB_TOKEN" in s for s in shown), shown
+
+
+@pytest.mark.xfail(strict=True, reason="issue 30: a name or folder ending in a newline passes the schema's `$`")
+def test_a_provider_name_or_folder_with_a_control_character_is_refused(tmp_path: Path) -> None:
+    for name, folder in (('"alpha\\n"', None), ("alpha", '"alpha\\n"'), ('"alpha\\u202e"', None), ("al/pha", None)):
+        root = three(tmp_path / f"t{len(list(tmp_path.iterdir()))}")
+        entry = f"  - name: {name}\n" + (f"    folder: {folder}\n" if folder else "")
+        (root / "fleet.yaml").write_text("providers:\n" + entry)
+        shown = _refusals(root)
+        assert len(shown) == 1 and "fleet.yaml:2: providers[0]." in shown[0], (name, folder, shown)
+        assert "\n" not in shown[0] and "\u202e" not in shown[0], shown
+
+
+@pytest.mark.xfail(strict=True, reason="issue 30: fleet.yaml may name any number of providers")
+def test_thousands_of_providers_are_refused_before_any_folder_is_read(tmp_path: Path) -> None:
+    root = three(tmp_path / "many")
+    names = "".join(f"  - name: p{i}\n" for i in range(fleet.MAX_PROVIDERS + 1))
+    (root / "fleet.yaml").write_text("providers:\n" + names)
+    [shown] = _refusals(root)
+    assert shown.startswith(f"{root / 'fleet.yaml'}:") and f"{fleet.MAX_PROVIDERS}" in shown, shown
+
+
+def test_the_same_folder_twice_is_refused(tmp_path: Path) -> None:
+    root = three(tmp_path / "twice")
+    (root / "fleet.yaml").write_text("providers:\n  - name: alpha\n  - name: beta\n    folder: ./alpha\n")
+    shown = _refusals(root)
+    assert any("also provider 'alpha'" in s for s in shown), shown
+
+
+@pytest.mark.xfail(strict=True, reason="issue 30: a huge shared file or fleet.yaml is read whole")
+def test_a_huge_shared_file_or_fleet_file_is_refused_unread(tmp_path: Path) -> None:
+    root = three(tmp_path / "huge")
+    with (root / "big.yaml").open("w") as f:
+        f.write("# " + "x" * fleet.MAX_FLEET_FILE_BYTES + "\n")
+    [shown] = _refusals(root)
+    assert shown.startswith(f"{root / 'big.yaml'}") and "larger than" in shown, shown
+
+    root = three(tmp_path / "huge-fleet")
+    with (root / "fleet.yaml").open("a") as f:
+        f.write("# " + "x" * fleet.MAX_FLEET_FILE_BYTES + "\n")
+    [shown] = _refusals(root)
+    assert shown.startswith(f"{root / 'fleet.yaml'}") and "larger than" in shown, shown
