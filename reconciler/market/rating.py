@@ -161,15 +161,19 @@ def _from_z(z: float) -> float:
 
 
 def success_term(stats: ProviderModelStats) -> float:
-    """(successCount / totalCount)^2; 0 before the provider's first closed session of the model."""
+    """(successCount / totalCount)^2; 0 before the provider's first closed session of the model.
+
+    The contracts never count more successes than sessions; a node that says so (or a provider's stats read
+    wrong) is cut to 1, so a term stays in [0, 1] whatever the chain returns."""
     if stats.total_count == 0:
         return 0.0
-    ratio = float(stats.success_count) / float(stats.total_count)
+    ratio = _cut01(float(stats.success_count) / float(stats.total_count))
     return ratio * ratio
 
 
 def stake_term(stake: int, min_stake: int) -> float:
-    """clamp((stake - min) / (9 * min)) in the router's int64 arithmetic, wrap-arounds included.
+    """clamp((stake - min) / (9 * min)) in the router's int64 arithmetic, wrap-arounds included (the ratio of
+    two wrapped differences can fall outside [0, 1]: the clamp applies to it, as the formula's clamp says).
 
     The router reads both amounts through big.Int.Int64(): above 2**63 wei (~9.22 MOR) the stake wraps, often
     to a negative number, which then scores 0 (or a small fraction), not the 1 a big stake deserves.
@@ -180,7 +184,7 @@ def stake_term(stake: int, min_stake: int) -> float:
         return 0.0
     if value > high:
         return 1.0
-    return float(_wrap64(value - low)) / float(_wrap64(high - low))
+    return _cut01(float(_wrap64(value - low)) / float(_wrap64(high - low)))  # the clamp, after a wrap too
 
 
 def terms_of(stats: ProviderModelStats, stake: int, model: ModelStats, min_stake: int) -> Terms:

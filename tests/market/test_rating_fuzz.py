@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +45,6 @@ bids = st.builds(
 markets = st.builds(ModelMarket, st.just("0x" + "ab" * 32), model_stats, uint256, st.lists(bids, max_size=6).map(tuple))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: a success or stake term outside [0, 1]")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(markets, provider_stats, uint256, st.integers(1, 8))
 def test_scoring_any_chain_values_never_raises(
