@@ -5,6 +5,10 @@ size), its `getModelStats`, and the provider minimum stake. Round 2, only past a
 every bid (`getBid`). Round 4: each bidder's `getProvider` (its stake) and `getProviderModelStats` for the model.
 So the cost grows with the number of bids, never with the chain's height, and is 3 round trips plus the reads of
 round 1 for a market of no bid.
+
+Anyone can bid on a model (one bid per provider address, each paying the bid fee and staking the provider
+minimum), so the bids read per model are capped (MAX_BIDS_READ, in the chain's order): the rest are counted in
+`ModelMarket.unread` and said, never read.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from reconciler.market.rating import SD, MarketBid, ModelMarket, ModelStats, Pro
 from reconciler.observe.model import BidState
 
 MARKET_PAGE = 255  # active bids per page, as the router asks for them
+MAX_BIDS_READ = 4 * MARKET_PAGE  # per model: a flood past it costs us no more reads (docs/market.md)
 
 
 class MarketUnreadable(EndpointUnusable):
@@ -52,12 +57,25 @@ def _ok(answer: Any) -> Any:
     return answer
 
 
+def pages_after_the_first(total: int, page: int, limit: int) -> list[tuple[int, int]]:
+    """(offset, size) of the pages to read past the first one, for `total` bids listed, up to `limit` bids in all.
+    Bounded by the limit whatever total a node claims."""
+    end = min(total, limit)
+    return [(off, min(page, end - off)) for off in range(page, end, page)]
+
+
 def read_markets(
-    w3: Web3, market: Contract, model_ids: Iterable[str], block: int | str = "latest", page: int = MARKET_PAGE
+    w3: Web3,
+    market: Contract,
+    model_ids: Iterable[str],
+    block: int | str = "latest",
+    page: int = MARKET_PAGE,
+    limit: int = MAX_BIDS_READ,
 ) -> dict[str, ModelMarket]:
-    """Every active bid of each model (0x hex ids, any case), keyed by the lower-case id, bids in the chain's
-    order. `market` is the Diamond with the Marketplace ABI; `block` pins every read (default: the latest, which
-    is then read first and pinned, so all the rounds see one state); `page` is the page size of the bid lists."""
+    """The active bids of each model (0x hex ids, any case), keyed by the lower-case id, bids in the chain's
+    order, at most `limit` per model (the others counted in `unread`). `market` is the Diamond with the
+    Marketplace ABI; `block` pins every read (default: the latest, which is then read first and pinned, so all
+    the rounds see one state); `page` is the page size of the bid lists."""
     ids = list(dict.fromkeys(norm_hex(m) for m in model_ids))
     if not ids:
         return {}
@@ -69,7 +87,7 @@ def read_markets(
     b = Batch(w3, defer_errors=True)
     b.call(market, "getProviderMinimumStake", [], pin)
     for mid in ids:
-        b.call(market, "getModelActiveBids", [bytes.fromhex(mid[2:]), 0, page], pin, "getModelActiveBids")
+        b.call(market, "getModelActiveBids", [bytes.fromhex(mid[2:]), 0, min(page, limit)], pin, "getModelActiveBids")
         b.call(market, "getModelStats", [bytes.fromhex(mid[2:])], pin, "getModelStats")
     r1 = iter(b.run())
     min_stake = int(_ok(next(r1)))
@@ -78,17 +96,19 @@ def read_markets(
     totals: dict[str, int] = {}
     for mid in ids:
         first, total = _ok(next(r1))
-        bid_ids[mid], totals[mid] = list(first), int(total)
+        bid_ids[mid], totals[mid] = list(first)[:limit], int(total)
         stats[mid] = model_stats(_ok(next(r1)))
 
-    # round 2 (only past a page): the other pages of every model at once
-    more = [(mid, off) for mid in ids for off in range(page, totals[mid], page)]
+    # round 2 (only past a page): the other pages of every model at once, up to the limit
+    more = [(mid, off, size) for mid in ids for off, size in pages_after_the_first(totals[mid], page, limit)]
     if more:
         b = Batch(w3, defer_errors=True)
-        for mid, off in more:
-            b.call(market, "getModelActiveBids", [bytes.fromhex(mid[2:]), off, page], pin, "getModelActiveBids")
-        for (mid, _), answer in zip(more, b.run(), strict=True):
-            bid_ids[mid] += list(_ok(answer)[0])
+        for mid, off, size in more:
+            b.call(market, "getModelActiveBids", [bytes.fromhex(mid[2:]), off, size], pin, "getModelActiveBids")
+        for (mid, _, size), answer in zip(more, b.run(), strict=True):
+            bid_ids[mid] += list(_ok(answer)[0])[:size]
+    for mid in ids:
+        bid_ids[mid] = list(dict.fromkeys(bytes(x) for x in bid_ids[mid]))[:limit]  # a node listing one twice
 
     # round 3: the bids
     b = Batch(w3, defer_errors=True)
@@ -132,6 +152,7 @@ def read_markets(
             model_id=mid,
             model_stats=stats[mid],
             min_stake=min_stake,
+            unread=max(0, totals[mid] - len(bid_ids[mid])),
             bids=tuple(
                 MarketBid(
                     bid_id=bd.bid_id,

@@ -82,12 +82,14 @@ class MarketBid:
 
 @dataclass(frozen=True)
 class ModelMarket:
-    """Every active bid of one model (0x lower-case hex id), in the order the chain lists them."""
+    """The active bids of one model (0x lower-case hex id) that were read, in the order the chain lists them;
+    `unread`: how many more the chain lists past the reader's cap (not read, not ranked)."""
 
     model_id: str
     model_stats: ModelStats
     min_stake: int
     bids: tuple[MarketBid, ...]
+    unread: int = 0
 
 
 MarketSnapshot = Mapping[str, ModelMarket]  # model id -> its market; the planner's input, like the chain state

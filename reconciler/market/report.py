@@ -152,6 +152,7 @@ def model_doc(
         "modelStats": model_stats_doc(market.model_stats),
         "minStake": {"wei": market.min_stake, "mor": format_mor(market.min_stake)},
         "bids": [_bid_doc(s, provider) for s in ranked],
+        "unreadBids": market.unread,  # listed on chain past the reader's cap: neither read nor ranked
         "skipped": skipped,
         "ours": ours,
     }

@@ -17,6 +17,13 @@ def _mor(amount: str) -> str:
     return amount.removesuffix(" MOR")
 
 
+def unread_line(unread: int) -> str:
+    """The bids a stranger's flood left past the reader's cap ("" when every bid was read)."""
+    if not unread:
+        return ""
+    return f"{unread} more bid(s) not read (the market reader reads the chain's first ones, up to its cap)"
+
+
 def ours_line(ours: dict[str, Any]) -> str:
     """Where we stand, in one sentence: our rank and score, the price for rank 1 and to keep our rank."""
     parts = []
@@ -79,6 +86,8 @@ def render_market_text(doc: dict[str, Any]) -> str:
         lines += ["  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
         if not m["bids"]:
             lines.append("  no active bid")
+        if unread := unread_line(m.get("unreadBids", 0)):
+            lines.append("  " + unread)
         for s in m["skipped"]:
             lines.append(f"  skipped by the router: {short(s['provider'])} bid {short(s['bidId'])}: {s['why']}")
         lines.append("  " + ours_line(m["ours"]))
@@ -103,6 +112,8 @@ def render_market_markdown(doc: dict[str, Any]) -> str:
         out.append("| " + " | ".join(HEADER) + " |")
         out.append("|" + "---|" * len(HEADER))
         out += ["| " + " | ".join(_cell(c) for c in _row(b)) + " |" for b in m["bids"]]
+        if unread := unread_line(m.get("unreadBids", 0)):
+            out += ["", unread]
         for s in m["skipped"]:
             out.append(
                 f"\nSkipped by the router: `{short(s['provider'])}` bid `{short(s['bidId'])}`: {_cell(s['why'])}"

@@ -248,7 +248,9 @@ def _market(doc: Mapping[str, Any]) -> str:
         parts.append(
             f'<div data-model-id="{_e(m["modelId"])}"><p class="note"><b>{_e(m["name"])}</b>: {_e(m["bidCount"])} '
             f'bid(s); {_e(m["ours"])}</p><table class="stack"><tr class="head"><th>rank</th><th>provider</th>'
-            f"<th>price</th><th>quality</th><th>score</th></tr>{rows}</table></div>"
+            f"<th>price</th><th>quality</th><th>score</th></tr>{rows}</table>"
+            + (f'<p class="note unread">{_e(m["unreadNote"])}</p>' if m.get("unreadNote") else "")
+            + "</div>"
         )
     return (
         '<section id="market"><h2>Market (as buyers\' routers rank it)</h2>'

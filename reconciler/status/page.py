@@ -19,7 +19,7 @@ from reconciler.observe.slots import SlotsReading
 from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.plan.context import utc
 from reconciler.plan.model import Plan
-from reconciler.render.market import ours_line
+from reconciler.render.market import ours_line, unread_line
 from reconciler.sessions import rules as session_rules
 from reconciler.status import daily, places
 from reconciler.status.model import accrued_since, build_status, money
@@ -157,6 +157,8 @@ def market_panel(market: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "name": m["name"],
                 "modelId": m["modelId"],
                 "bidCount": len(bids),
+                "unread": m.get("unreadBids", 0),
+                "unreadNote": unread_line(m.get("unreadBids", 0)),
                 "ours": ours_line(m["ours"]),
                 "rank": m["ours"]["rank"],
                 "bids": [

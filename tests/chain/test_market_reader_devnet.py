@@ -75,3 +75,7 @@ def test_read_markets_reads_every_bid_stake_and_stat(anvil: Anvil, w3: Web3, dep
     again = read_markets(w3, market, [model_hex, empty])
     assert [x.bid_id for x in again[model_hex].bids] == ["0x" + bid_a.hex(), "0x" + bid_c.hex()]
     assert again[empty].bids == () and again[empty].model_stats.count == 0
+    assert again[model_hex].unread == 0
+    # a flood is read up to the cap, in the chain's order, and the rest only counted (issue 31, hostile inputs)
+    capped = read_markets(w3, market, [model_hex], page=1, limit=1)[model_hex]
+    assert [x.bid_id for x in capped.bids] == ["0x" + bid_a.hex()] and capped.unread == 1
