@@ -299,7 +299,8 @@ def weights_from_config(config: object) -> Weights:
     """The weights of a router rating config (RATING_CONFIG_PATH's JSON): algorithm "default", params.weights.
 
     Missing weights are 0 (as Go's JSON decoding leaves them); they must add up to exactly 1, as the router
-    checks, or it refuses to start.
+    checks, or it refuses to start. Each must be finite and not negative: negative weights that still add up to
+    1 would turn a better provider's quality below a worse one's.
     """
     if not isinstance(config, Mapping):
         raise RatingConfigError("a rating config is a JSON object with `algorithm` and `params`")
@@ -315,6 +316,8 @@ def weights_from_config(config: object) -> Weights:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise RatingConfigError(f"weight {name!r} must be a number, got {value!r}")
         values[name] = float(value)
+        if not math.isfinite(values[name]) or values[name] < 0:
+            raise RatingConfigError(f"weight {name!r} must be a finite number, not negative, got {value!r}")
     total = values["tps"] + values["ttft"] + values["duration"] + values["success"] + values["stake"]
     if total != 1:
         raise RatingConfigError(f"the weights must sum to 1 (the router refuses otherwise), they sum to {total!r}")

@@ -27,6 +27,8 @@ from reconciler.market.rating import (
 )
 from reconciler.market.report import MarketModel, Standing, market_report
 
+MAX_RATING_CONFIG_BYTES = 1 << 20  # a router's rating config is a few hundred bytes, an allow list a few KB
+
 
 @dataclass(frozen=True)
 class RatingConfig:
@@ -42,7 +44,11 @@ def load_rating_config(path: Path | None) -> RatingConfig:
     if path is None:
         return RatingConfig()
     try:
-        config = json.loads(path.read_text())
+        with path.open("rb") as f:
+            raw = f.read(MAX_RATING_CONFIG_BYTES + 1)
+        if len(raw) > MAX_RATING_CONFIG_BYTES:
+            raise FileUnusable(f"--weights {path}: larger than {MAX_RATING_CONFIG_BYTES} bytes, not read")
+        config = json.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise FileUnusable(f"--weights {path}: cannot read it: {exc.strerror or exc}") from None
     except ValueError as exc:

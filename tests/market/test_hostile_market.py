@@ -70,14 +70,12 @@ def test_weights_that_are_not_finite_are_refused(tmp_path: Path) -> None:
             load_rating_config(_config(tmp_path, weights))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: negative weights summing to 1 are accepted")
 def test_negative_weights_are_refused(tmp_path: Path) -> None:
     for weights in ('{"tps": -1, "success": 2}', '{"tps": 1e308, "ttft": -1e308, "success": 1}'):
         with pytest.raises(FileUnusable, match="negative"):
             load_rating_config(_config(tmp_path, weights))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: a --weights file of any size is read whole")
 def test_a_huge_rating_config_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "rating.json"
     allow = ["0x" + "ab" * 20] * 200_000
