@@ -82,7 +82,7 @@ from reconciler.watch.state import (
     invalid_error,
     stops_on_invalid,
 )
-from reconciler.watch.triggers import ChainTarget, FileTrigger, Poller, Trigger
+from reconciler.watch.triggers import COMPETITOR_PACE, ChainTarget, FileTrigger, Poller, Trigger
 
 SUSPEND_FILE = "watch-suspend"
 RESUME_FILE = "watch-resume"
@@ -126,6 +126,7 @@ class WatchOptions:
     auto_apply: bool = False
     interval: float = 60.0
     poll: float = 2.0
+    competitor_pace: float = COMPETITOR_PACE  # seconds between runs woken by competitors' bid events (triggers.py)
     git_pull: float | None = None
     webhook: Webhook | None = None
     given: tuple[SecretUse, ...] = ()  # secrets the command line names (--webhook), checked at each load
@@ -178,7 +179,15 @@ class Watcher:
         )
         self.mode = "apply" if opts.auto_apply else "alert-only"  # the watcher's mode as of its last gate
         self.files = FileTrigger(self.q)
-        self.poller = Poller(self.q, opts.poll, opts.interval, self.git_root, opts.git_pull, on_git=self._git_blocked)
+        self.poller = Poller(
+            self.q,
+            opts.poll,
+            opts.interval,
+            self.git_root,
+            opts.git_pull,
+            on_git=self._git_blocked,
+            competitor_pace=opts.competitor_pace,
+        )
         self._seen: tuple[Observed, Plan] | None = None  # the report's reading and plan, reused by the page
         self._spent_last_day: int | None = None
         self._upstream_reading: Reading | None = None  # the forwarder's counters at the last run that read them

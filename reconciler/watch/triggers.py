@@ -102,6 +102,30 @@ def _topic_hex(log: object, index: int) -> str:
 WIDE_GAP = 5_000
 
 
+# Competitors' bid events wake at most one run per this many seconds (WatchOptions.competitor_pace): anyone can
+# post and delete bids on our models every block, and each run reads the chain and the market.
+COMPETITOR_PACE = 60.0
+
+
+class CompetitorPace:
+    """At most one competitor trigger per `every` seconds; the events seen in between are counted into the next
+    one, which comes at the first poll past the pace (or at once after a quiet pace). 0: every poll that saw one.
+    Pure: the caller gives the clock."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.pending = 0
+        self.last: float | None = None
+
+    def seen(self, count: int, now: float) -> Trigger | None:
+        self.pending += count
+        if not self.pending or (self.last is not None and now - self.last < self.every):
+            return None
+        trigger = Trigger("chain", f"{self.pending} competitor bid event(s) on our models")
+        self.pending, self.last = 0, now
+        return trigger
+
+
 @dataclass
 class ChainTarget:
     endpoints: tuple[tuple[str, str], ...]  # (URL, label) of every network.rpcUrls entry: read as one pool
@@ -126,8 +150,10 @@ class Poller:
         git_root: Path | None = None,
         git_every: float | None = None,
         on_git: Callable[[PullResult], None] = lambda _r: None,
+        competitor_pace: float = 0.0,
     ) -> None:
         self.out = out
+        self._competitors = CompetitorPace(competitor_pace)
         self.poll = poll
         self.interval = interval
         self.git_root = git_root
@@ -206,10 +232,9 @@ class Poller:
             if logs:
                 found.append(Trigger("chain", f"{len(logs)} event(s) up to block {head}"))
             theirs = [x for x in (bid_logs[0] if bid_logs else []) if _topic_hex(x, 1) != topic]
-            if theirs:
-                found.append(
-                    Trigger("chain", f"{len(theirs)} competitor bid event(s) on our models up to block {head}")
-                )
+            paced = self._competitors.seen(len(theirs), time.monotonic())
+            if paced is not None:
+                found.append(Trigger("chain", f"{paced.detail} up to block {head}"))
         if block is not None and head > block:
             with self._lock:
                 if self._block == block:

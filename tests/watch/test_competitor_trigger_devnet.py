@@ -1,11 +1,13 @@
 """The watcher's chain trigger sees competitors' bids on our models (issue 31): another provider posting or
 deleting a bid on a model of the desired state wakes a run (so a competitor's move can lead to a reprice), while
-its bids on other models do not. A real anvil, the real poller thread."""
+its bids on other models do not; under a pace, a flood of them wakes one run. A real anvil, the real poller
+thread."""
 
 from __future__ import annotations
 
 import queue
 
+import pytest
 from web3 import Web3
 
 from reconciler.chain.artifacts import load_artifact
@@ -56,3 +58,18 @@ def test_competitor_bids_on_our_models_trigger_a_run(anvil: Anvil, w3: Web3, dep
     finally:
         poller.stop()
     assert q.empty(), list(q.queue)
+
+    # a flood (the same rival reposting every block) under a pace: one run for all of it, then none until the pace
+    paced = Poller(q, poll=0.05, interval=3600, competitor_pace=3600).start()
+    try:
+        paced.rebase(target, int(w3.eth.block_number), w3.eth.get_transaction_count(ours, "pending"), None)
+        for n in range(6):
+            unlocked.send(w3, market.functions.postModelBid(rival, our_model, 5 * 10**15 + n), rival)
+        got = q.get(timeout=20)
+        assert got.kind == "chain" and "competitor bid event(s) on our models" in got.detail, got
+        for n in range(3):
+            unlocked.send(w3, market.functions.postModelBid(rival, our_model, 6 * 10**15 + n), rival)
+        with pytest.raises(queue.Empty):
+            q.get(timeout=2)  # well past many polls: the flood is counted, no run is woken
+    finally:
+        paced.stop()
