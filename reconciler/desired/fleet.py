@@ -7,6 +7,10 @@ when it holds `fleet.yaml` (so an existing folder with subfolders never silently
 *.yaml files at its root are shared (upstreams, policy defaults, model definitions); each provider's folder holds
 its network, signer, provider, proxy and models, which may `use` a shared definition and override its price,
 slots or tags. docs/desired-state.md#a-fleet states the merge rules. Pure: files only, no network.
+
+A fleet's files come from a pull request, whose author is not the operator: every file read is inside the fleet's
+folder (a symlink out of it is refused, so CI never prints a piece of a file elsewhere on its host in a
+diagnostic), no larger than MAX_FLEET_FILE_BYTES, and fleet.yaml names at most MAX_PROVIDERS providers.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from reconciler.desired.build import build_desired
 from reconciler.desired.diagnostics import Diagnostic, Location, Severity, ValidationFailed, format_path
-from reconciler.desired.loader import FLEET_FILE, Merged, merge_files, merge_sources, sort_diagnostics
+from reconciler.desired.loader import FLEET_FILE, Merged, merge_files, sort_diagnostics, source_files
 from reconciler.desired.model import Desired
 from reconciler.desired.schema import desired_state_validator, explain, fleet_validator
 from reconciler.desired.secrets import SecretUse, file_problems, first_conflicts
@@ -32,6 +36,33 @@ SHARED_SECTIONS = ("upstreams", "policy", "modelDefinitions")
 PROVIDER_SECTIONS = ("network", "signer", "provider", "proxy", "models")
 OVERRIDABLE = ("bid", "concurrentSlots", "slotWeight", "tags", "capacityPolicy", "absent")
 AUTO = "auto"
+MAX_PROVIDERS = 100  # fleet.schema.json's maxItems: a fleet of more hosts is not one repository's
+MAX_FLEET_FILE_BYTES = 1 << 20  # a desired-state file is a few KB; a larger one is refused unread
+
+
+def _refusal(file: Path, home: Path) -> str | None:
+    """Why a fleet's file is not read (None: it is read): outside the fleet's folder, or too large."""
+    try:
+        real = file.resolve()
+        if not real.is_relative_to(home):
+            return "a file outside the fleet's folder (a symlink out of it?): not read"
+        if real.stat().st_size > MAX_FLEET_FILE_BYTES:
+            return f"larger than {MAX_FLEET_FILE_BYTES} bytes, more than any desired state: not read"
+    except OSError as exc:
+        return f"cannot read the file: {type(exc).__name__}"
+    return None
+
+
+def _readable(files: Sequence[Path], home: Path, diags: list[Diagnostic]) -> list[Path]:
+    """The files that may be read; a diagnostic for each other one."""
+    kept = []
+    for f in files:
+        why = _refusal(f, home)
+        if why is None:
+            kept.append(f)
+        else:
+            diags.append(Diagnostic(Location(str(f)), "(root)", why))
+    return kept
 
 
 def is_fleet(path: Path) -> bool:
@@ -177,6 +208,8 @@ def _read_fleet_file(root: Path, diags: list[Diagnostic]) -> list[_Entry]:
     if not is_fleet(root):
         diags.append(Diagnostic(Location(str(root)), "(root)", f"not a fleet: no {FLEET_FILE} in this folder"))
         return []
+    if not _readable([file], root.resolve(), diags):
+        return []
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -246,6 +279,7 @@ def _read_shared(root: Path, diags: list[Diagnostic]) -> Merged:
     if not root.is_dir():
         return Merged()
     files = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != FLEET_FILE)
+    files = _readable(files, root.resolve(), diags)
     shared, problems = merge_files(files, mappings=("upstreams", "modelDefinitions"), lists=())
     diags += problems
     checked = dict(shared.data)
@@ -289,9 +323,20 @@ def _overlay(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
+def _merge_own(root: Path, folder: Path) -> tuple[Merged, list[Diagnostic]]:
+    """A provider folder's own files merged (as merge_sources), but only those that may be read."""
+    files = source_files(folder)
+    if not files:
+        return Merged(), [Diagnostic(Location(str(folder)), "(root)", "no *.yaml files in this directory")]
+    problems: list[Diagnostic] = []
+    kept = _readable(files, root.resolve(), problems)
+    own, more = merge_files(kept)
+    return own, problems + more
+
+
 def _draft(root: Path, entry: _Entry, shared: Merged) -> _Draft:
     """The provider's own files merged with the shared ones: the document a single-provider load would build."""
-    own, problems = merge_sources(entry.folder)
+    own, problems = _merge_own(root, entry.folder)
     where: dict[Path_, Location] = {}
     data: dict[str, Any] = {}
     # its sources: its own files, the shared ones and fleet.yaml (a watcher reloads on a change to any of them)

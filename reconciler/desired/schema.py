@@ -92,6 +92,8 @@ def explain(error: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
     if error.validator == "pattern":
         hint = _PATTERN_HINTS.get(str(error.validator_value), f"a value matching {error.validator_value}")
         return [(path, f"{_shown(error.instance)} is not {hint}")]
+    if error.validator == "maxItems" and isinstance(error.instance, list):
+        return [(path, f"{len(error.instance)} items, more than the {error.validator_value} allowed")]
     if error.validator == "dependentRequired":
         return [(path, error.message.replace("is a dependency of", "is required together with"))]
     if error.validator == "oneOf" and isinstance(error.validator_value, list):
