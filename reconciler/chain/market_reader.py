@@ -120,7 +120,7 @@ def read_markets(
         got = structs.bid("0x" + bid.hex(), _ok(answer))
         if isinstance(got, Unreadable):
             raise MarketUnreadable(f"getBid(0x{bid.hex()}): the answer is not a bid ({got.why})")
-        if got.active:
+        if got.active and norm_hex(got.model_id) == mid:  # a deleted bid, or another model's, listed: not ranked
             bids[mid].append(got)
 
     # round 4: each bidder's stake and its stats on the model

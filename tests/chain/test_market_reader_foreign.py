@@ -116,7 +116,6 @@ def _market(fn: str, args: list[Any], total: int = 4, listed: list[bytes] | None
     raise AssertionError(fn)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: a bid of another model listed is ranked")
 def test_foreign_bids_are_read_as_the_router_would_and_a_flood_is_capped(node: Callable[[Answer], Web3]) -> None:
     w3 = node(_market)
     market = w3.eth.contract(address=Web3.to_checksum_address(DIAMOND), abi=ABI)
