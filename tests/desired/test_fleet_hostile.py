@@ -97,3 +97,36 @@ def test_a_huge_shared_file_or_fleet_file_is_refused_unread(tmp_path: Path) -> N
         f.write("# " + "x" * fleet.MAX_FLEET_FILE_BYTES + "\n")
     [shown] = _refusals(root)
     assert shown.startswith(f"{root / 'fleet.yaml'}") and "larger than" in shown, shown
+
+
+def test_a_fleet_plan_that_cannot_read_its_network_never_prints_the_rpc_url_or_a_secret(tmp_path: Path) -> None:
+    """Each network's RPC URL is a secret reference (it often holds an API key): a fleet plan whose node refuses
+    the connection says which reference failed, in text and in the pull request's Markdown, never the URL."""
+    from reconciler.pipeline import plan_fleet
+    from reconciler.render.markdown import render_fleet_markdown
+    from reconciler.render.text import render_fleet_text
+    from tests.support.ports import free_port
+
+    env = dict(ENV, RPC_URL=f"http://user:pw-secret@127.0.0.1:{free_port()}/v2/sk-live-secret?key=q-secret")
+    members = load_fleet(three(tmp_path / "fleet"), env).members
+    planned = plan_fleet([(m.name, m.desired) for m in members], env, state_dir=None)
+    shown = render_fleet_text(planned) + render_fleet_markdown(planned)
+    assert len(planned.failed) == 3 and "env:RPC_URL" in shown
+    assert "secret" not in shown and "127.0.0.1" not in shown
+    for value in env.values():
+        assert value not in shown
+
+
+@pytest.mark.xfail(strict=True, reason="issue 30: a file name's newline splits a diagnostic into a spoofed line")
+def test_a_file_name_with_a_control_character_is_shown_escaped_on_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    root = three(tmp_path / "fleet")
+    (root / "x\n✓ all 3 providers valid\x1b[2K.yaml").write_text("nonsense: 1\n")
+    (root / "alpha" / "y\u202e.yaml").write_text("nonsense: 1\n")
+    out = CliRunner().invoke(cli, ["validate", str(root)], env=ENV).output
+    assert not any(line.startswith("✓") for line in out.splitlines()), out
+    assert "\u202e" not in out and "\x1b" not in out, out
+    assert "x\\n✓ all 3 providers valid\\x1b[2K.yaml:1: nonsense: " in out, out
