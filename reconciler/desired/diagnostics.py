@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from reconciler import DesiredStateInvalid
+from reconciler.render.controls import escape_controls
 
 
 class Severity(StrEnum):
@@ -21,7 +22,10 @@ class Location:
     line: int = 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
+        # a file name is written by whoever wrote the folder (a pull request): a newline in it would start a line
+        # of its own in a CI log, so it is shown escaped, as every other name is
+        file = escape_controls(self.file)
+        return f"{file}:{self.line}" if self.line else file
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,6 @@ def test_a_fleet_plan_that_cannot_read_its_network_never_prints_the_rpc_url_or_a
         assert value not in shown
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: a file name's newline splits a diagnostic into a spoofed line")
 def test_a_file_name_with_a_control_character_is_shown_escaped_on_one_line(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
