@@ -83,3 +83,24 @@ def test_a_huge_rating_config_is_refused_unread(tmp_path: Path) -> None:
     path.write_text(json.dumps(config))
     with pytest.raises(FileUnusable, match="larger than"):
         load_rating_config(path)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 31: a NaN quality is written into the JSON document as NaN")
+def test_a_model_whose_stats_give_no_finite_score_stays_valid_json_and_says_why() -> None:
+    """The contracts' integer Welford update can leave a small negative sqSum: every score of the model is then
+    NaN and the router skips every bid. The document stays strict JSON (None where a number is not finite), our
+    skipped bid is said as such, not as "no bid of ours", and a skip says its reason."""
+    broken = ModelStats(SD(20000, -1), SD(500, 40_000), SD(3600, 1_440_000), 5)
+    ours = MarketBid("0x" + "01" * 32, OURS, MOR // 1000, MOR, GOOD)
+    free = MarketBid("0x" + "02" * 32, "0x" + "bb" * 20, 0, MOR, GOOD)
+    market = ModelMarket(MODEL, broken, 2 * MOR // 10, (ours, free))
+    doc = market_report(OURS, [MarketModel(MODEL, "chat", True)], {MODEL: market}, Standing(0, {}), block=7)
+    json.dumps(doc, allow_nan=False)
+    (chat,) = doc["models"]
+    assert chat["ours"]["quality"] is None and chat["ours"]["skipped"] is True
+    whys = [s["why"] for s in chat["skipped"]]
+    assert "negative sqSum" in whys[0] and "price" not in whys[0] and "price of 0" in whys[1], whys
+    text = render_market_text(doc)
+    assert "no bid of ours" not in text and "our bid is skipped by the router" in text, text
+    (panel,) = market_panel(doc)
+    assert "our bid is skipped by the router" in panel["ours"]
