@@ -5,6 +5,7 @@ before (chain/market_reader.py), the scoring is reconciler.market.rating.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,6 +16,7 @@ from reconciler.market.rating import (
     MAX_PRICE,
     NO_PROVIDER_STATS,
     SD,
+    MarketBid,
     ModelMarket,
     ModelStats,
     ProviderModelStats,
@@ -77,8 +79,26 @@ def model_stats_doc(s: ModelStats) -> dict[str, Any]:
     }
 
 
-def _terms(t: Terms) -> dict[str, float]:
-    return {"tps": t.tps, "ttft": t.ttft, "duration": t.duration, "success": t.success, "stake": t.stake}
+def _num(x: float) -> float | None:
+    """A float for the document, None when it is not finite: the document stays strict JSON."""
+    return x if math.isfinite(x) else None
+
+
+def _terms(t: Terms) -> dict[str, float | None]:
+    return {
+        "tps": _num(t.tps),
+        "ttft": _num(t.ttft),
+        "duration": _num(t.duration),
+        "success": _num(t.success),
+        "stake": _num(t.stake),
+    }
+
+
+def why_skipped(bid: MarketBid) -> str:
+    """Why the router skips a bid whose score is not finite."""
+    if bid.price_per_second == 0:
+        return "a price of 0 (an infinite score): the router skips it"
+    return "its score is not a finite number: the model's stats hold a negative sqSum, whose square root is NaN in Go"
 
 
 def _bid_doc(s: Scored, provider: str) -> dict[str, Any]:
@@ -125,10 +145,8 @@ def model_doc(
             if b.provider not in allowlist
         ]
         market = replace(market, bids=kept)
-    skipped += [
-        {"bidId": b.bid_id, "provider": b.provider, "why": "its score is not a finite number (price 0?)"}
-        for b in unrateable(market, weights)
-    ]
+    dropped = unrateable(market, weights)
+    skipped += [{"bidId": b.bid_id, "provider": b.provider, "why": why_skipped(b)} for b in dropped]
     ranked = rank_market(market, weights)
     mine = [s for s in ranked if s.bid.provider == provider]
     competitors = rank_market(replace(market, bids=tuple(b for b in market.bids if b.provider != provider)), weights)
@@ -140,7 +158,8 @@ def model_doc(
         "bidId": mine[0].bid.bid_id if mine else None,
         "price": price(mine[0].bid.price_per_second) if mine else None,
         "score": mine[0].score if mine else None,
-        "quality": quality,
+        "skipped": not mine and any(b.provider == provider for b in dropped),  # ours, but not rated
+        "quality": _num(quality),
         "terms": _terms(terms_of(stats, stake, market.model_stats, market.min_stake)),
         "first": _target(quality, competitors, 1),
         "keep": _target(quality, competitors, mine[0].rank) if mine else None,

@@ -28,7 +28,12 @@ def ours_line(ours: dict[str, Any]) -> str:
     """Where we stand, in one sentence: our rank and score, the price for rank 1 and to keep our rank."""
     parts = []
     if ours["rank"] is None:
-        parts.append(f"no bid of ours (quality {ours['quality']:.4f})")
+        q = ours["quality"]
+        quality = f"quality {q:.4f}" if q is not None else "its quality is not a finite number"
+        if ours.get("skipped"):
+            parts.append(f"our bid is skipped by the router ({quality})")
+        else:
+            parts.append(f"no bid of ours ({quality})")
     else:
         parts.append(f"ours #{ours['rank']} at score {ours['score']:.2f} (quality {ours['quality']:.4f})")
     for key, label in (("first", "rank 1"), ("keep", f"keeping #{ours['rank']}")):

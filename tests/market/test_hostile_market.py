@@ -85,7 +85,6 @@ def test_a_huge_rating_config_is_refused_unread(tmp_path: Path) -> None:
         load_rating_config(path)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: a NaN quality is written into the JSON document as NaN")
 def test_a_model_whose_stats_give_no_finite_score_stays_valid_json_and_says_why() -> None:
     """The contracts' integer Welford update can leave a small negative sqSum: every score of the model is then
     NaN and the router skips every bid. The document stays strict JSON (None where a number is not finite), our
