@@ -75,7 +75,7 @@ def _build(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[Diagnost
                     Diagnostic(Location(doc.file, line), format_path(path), "YAML merge keys (<<) are not supported")
                 )
                 continue
-            key = ctor.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = _scalar(key_node, path, doc, problems, ctor) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
                 problems.append(
                     Diagnostic(Location(doc.file, line), format_path(path), f"keys must be strings, got {key!r}")
@@ -97,4 +97,15 @@ def _build(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[Diagnost
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), doc, problems, ctor) for i, item in enumerate(node.value)]
-    return ctor.construct_object(node)
+    return _scalar(node, path, doc, problems, ctor)
+
+
+def _scalar(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[Diagnostic], ctor: yaml.SafeLoader) -> Any:
+    """A scalar as YAML reads it; a value it cannot build (a number of over 4300 digits, which Python refuses to
+    convert, or an impossible date such as 2024-13-45) is a diagnostic at its line, never a crash."""
+    try:
+        return ctor.construct_object(node)
+    except (ValueError, OverflowError) as exc:
+        why = "a number too long to read" if "digits" in str(exc) else "a value YAML cannot read"
+        problems.append(Diagnostic(Location(doc.file, node.start_mark.line + 1), format_path(path), why))
+        return None

@@ -131,17 +131,15 @@ def test_a_file_name_with_a_control_character_is_shown_escaped_on_one_line(tmp_p
     assert "x\\n✓ all 3 providers valid\\x1b[2K.yaml:1: nonsense: " in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: a 5000-digit number or an impossible date crashes the loader")
 def test_a_value_yaml_cannot_construct_is_a_diagnostic_at_its_line(tmp_path: Path) -> None:
     for value in ("9" * 5000, "2024-13-45"):
         root = three(tmp_path / f"t{len(list(tmp_path.iterdir()))}")
         (root / "zz.yaml").write_text(f"policy:\n  maxSpendPerApply: {value}\n")
-        [shown] = _refusals(root)
-        assert shown.startswith(f"{root / 'zz.yaml'}:2: policy.maxSpendPerApply: "), shown
-        assert len(shown) < 300, shown
+        shown = _refusals(root)  # (and "policy is defined twice": the shared file has one)
+        at = [s for s in shown if s.startswith(f"{root / 'zz.yaml'}:2: policy.maxSpendPerApply: ")]
+        assert len(at) == 1 and len(at[0]) < 300, shown
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: slots and an account's concurrency have no upper bound")
 def test_slots_past_what_a_forwarder_can_count_are_refused(tmp_path: Path) -> None:
     """`auto` hands an upstream's whole maxConcurrency to its models: a 4000-digit limit would reach every host's
     models-config, which the proxy-router (Go ints) cannot read."""
@@ -153,7 +151,7 @@ def test_slots_past_what_a_forwarder_can_count_are_refused(tmp_path: Path) -> No
     root = three(tmp_path / "slots")
     beta = (root / "beta" / "provider.yaml").read_text()
     (root / "beta" / "provider.yaml").write_text(
-        beta.replace("- use: llama\n", "- use: llama\n  concurrentSlots: 10000001\n")
+        beta.replace("  - use: llama\n", "  - use: llama\n    concurrentSlots: 10000001\n")
     )
     shown = _refusals(root)
     assert any(".concurrentSlots: " in s and "maximum of 1000000" in s for s in shown), shown
