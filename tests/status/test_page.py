@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import pytest
+
 from reconciler.market import ids
 from reconciler.market.ids import norm_hex
 from reconciler.observe.model import BidState, LiveSession, ModelState, SessionState
@@ -278,3 +280,28 @@ def test_the_static_page_says_it_is_a_snapshot_and_hides_an_empty_chart() -> Non
 
 def _clock(ts: int) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 30: a fleet watcher's page names its provider and links the others")
+def test_a_fleet_watchers_page_names_its_provider_and_links_the_other_members_pages() -> None:
+    from reconciler.status.page import FleetPlace
+
+    fleet = FleetPlace(
+        "base-a", (("base-b", "https://b.example.org/status"), ("sepolia-c", None), ("evil", "javascript:alert(1)"))
+    )
+    doc = build_page(_inputs(8453, fleet=fleet))
+    assert doc["fleet"] == {
+        "provider": "base-a",
+        "others": [
+            {"name": "base-b", "url": "https://b.example.org/status"},
+            {"name": "sepolia-c", "url": None},
+            {"name": "evil", "url": None},  # only an http(s) address is a link
+        ],
+    }
+    for html in (render_page(doc), render_page(doc, script="/page.js")):
+        assert '<a href="https://b.example.org/status" rel="noopener">base-b</a>' in html
+        assert "sepolia-c" in html and "javascript:" not in html
+        assert "<b>base-a</b>" in html
+    single = build_page(_inputs(8453))
+    assert "fleet" not in single  # a single provider's page is as it was
+    assert 'id="fleet"' not in render_page(single)
