@@ -322,6 +322,21 @@ def _chart(doc: Mapping[str, Any]) -> str:
     )
 
 
+def _fleet(fleet: Mapping[str, Any] | None) -> str:
+    """A fleet member's page: the other providers of the fleet, each a link to its watcher's page where declared."""
+    if not fleet or not fleet["others"]:
+        return ""
+    others = " · ".join(
+        f'<a href="{_e(o["url"])}" rel="noopener">{_e(o["name"])}</a>'
+        if o["url"]
+        else f'{_e(o["name"])} <span class="muted">(no page declared)</span>'
+        for o in fleet["others"]
+    )
+    return (
+        f'<section class="wide" id="fleet"><b>fleet</b> this page: {_e(fleet["provider"])} · others: {others}</section>'
+    )
+
+
 def render_body(doc: Mapping[str, Any], live: bool = True) -> str:
     """The page's content (what a refresh swaps in); `live`: served by the watcher (links to its other views)."""
     if not doc.get("ready"):
@@ -333,14 +348,25 @@ def render_body(doc: Mapping[str, Any], live: bool = True) -> str:
     alerts = "".join(f'<div class="alert e-{_e(a["event"])}">{_ids(a["text"])}</div>' for a in doc.get("alerts", []))
     if doc.get("lastError"):
         alerts += f'<div class="alert e-error">last run failed: {_ids(doc["lastError"])}</div>'
+    fleet = doc.get("fleet")
+    named = f"<b>{_e(fleet['provider'])}</b> " if fleet else ""
     summary = (
-        f'<section class="wide" id="summary"><b>provider</b> <span class="mono">{_ids(p["address"])}</span> on '
+        f'<section class="wide" id="summary"><b>provider</b> {named}<span class="mono">{_ids(p["address"])}</span> on '
         f"<b>{_e(doc['network'])}</b> (chain {_e(doc['chainId'])}) at block {_e(doc['block']['number'])}, "
         f"{_e(doc['block']['time'])} · mode <b>{_e(mode)}</b> · stake {_e(p['stake']['mor'])} · "
         f"{_e(doc['liveSessions'])} live session(s) · updated {_e(doc['generatedAt'])}</section>"
     )
     alerts_html = f'<div class="alerts">{alerts}</div>' if alerts else ""
-    return summary + alerts_html + _runs(doc, live) + _rows(doc) + _money(doc) + _forwarder(doc) + _chart(doc)
+    return (
+        summary
+        + _fleet(fleet)
+        + alerts_html
+        + _runs(doc, live)
+        + _rows(doc)
+        + _money(doc)
+        + _forwarder(doc)
+        + _chart(doc)
+    )
 
 
 def render_page(doc: Mapping[str, Any], script: str | None = None, refresh: float = 2.0) -> str:

@@ -67,6 +67,20 @@ class WatcherStatus:
 
 
 @dataclass(frozen=True)
+class FleetPlace:
+    """The fleet a watcher's provider belongs to: its name in fleet.yaml, and the other members with the address of
+    their watcher's page (None: not declared), so one page leads to the others."""
+
+    provider: str
+    others: tuple[tuple[str, str | None], ...] = ()
+
+
+def _page_link(url: str | None) -> str | None:
+    """Only an http(s) address becomes a link (a `javascript:` one from a pull request never does)."""
+    return url if url is not None and url.lower().startswith(("https://", "http://")) else None
+
+
+@dataclass(frozen=True)
 class PageInputs:
     now: float
     observation: Observation | None
@@ -79,6 +93,7 @@ class PageInputs:
     forwarder_note: str = ""  # why the last read of its /metrics failed ("" when it worked)
     forwarder_seen_at: float | None = None  # when the newest figures were read (None: never)
     runs_shown: int | None = RUNS_SHOWN  # the last this many runs; None: every run kept (the page's ?runs=all)
+    fleet: FleetPlace | None = None  # a fleet member's watcher: its name and the others' pages (None: one provider)
 
 
 def _run_entry(line: Mapping[str, Any], explorer: str | None) -> dict[str, Any]:
@@ -217,4 +232,9 @@ def build_page(i: PageInputs) -> dict[str, Any]:
         }
     doc["health"] = last_health(i.runs, i.now)  # the forwarder, upstreams and router as the last run judged them
     doc["chart"] = chart_days(i.days, i.now)
+    if i.fleet is not None:  # absent for a single provider: its document is as it was
+        doc["fleet"] = {
+            "provider": i.fleet.provider,
+            "others": [{"name": name, "url": _page_link(url)} for name, url in i.fleet.others],
+        }
     return doc

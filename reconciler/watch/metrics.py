@@ -21,6 +21,17 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def _labelled(line: str, label: str) -> str:
+    """A sample line with `label` (e.g. `provider="base-a"`) as its first label; comments as they are."""
+    if not line or line.startswith("#"):
+        return line
+    name, value = line.rsplit(" ", 1)
+    if name.endswith("}"):
+        metric, _, labels = name.partition("{")
+        return f"{metric}{{{label},{labels} {value}"
+    return f"{name}{{{label}}} {value}"
+
+
 def _model_labels(model: tuple[str, str]) -> str:
     """`model="name"` and, where the forwarder labels it, `model_id="0x…"`."""
     name, mid = model
@@ -53,6 +64,7 @@ class WatchMetrics:
     forwarder: str = "unknown"  # up | degraded | down | unknown (reconciler.observe.forwarder_health)
     router: str = "unknown"  # up | down | unknown (reconciler.observe.router_health)
     upstreams: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, model_id) -> state (upstream_health)
+    provider: str = ""  # a fleet member's name: every sample carries provider="name" ("" for a single provider)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run_finished(
@@ -250,6 +262,9 @@ class WatchMetrics:
                 f'reconcile_watch_rpc_endpoint_up{{endpoint="{_escape(e)}"}} {n}'
                 for e, n in sorted(self.endpoints.items())
             ]
+            if self.provider:  # one scrape config for the whole fleet tells the hosts apart by this label
+                label = f'provider="{_escape(self.provider)}"'
+                lines = [_labelled(line, label) for line in lines]
             return "\n".join(lines) + "\n"
 
 

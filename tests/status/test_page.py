@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-import pytest
-
 from reconciler.market import ids
 from reconciler.market.ids import norm_hex
 from reconciler.observe.model import BidState, LiveSession, ModelState, SessionState
@@ -282,7 +280,6 @@ def _clock(ts: int) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: a fleet watcher's page names its provider and links the others")
 def test_a_fleet_watchers_page_names_its_provider_and_links_the_other_members_pages() -> None:
     from reconciler.status.page import FleetPlace
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from reconciler.watch.metrics import MetricsServer, WatchMetrics
 
@@ -42,7 +41,6 @@ def test_last_success_moves_only_for_a_successful_run() -> None:
     assert m.last_success > 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: a fleet watcher's /metrics carry its provider's name")
 def test_a_fleet_watchers_metrics_carry_its_providers_name_and_a_single_ones_do_not() -> None:
     from reconciler.observe.prometheus import parse
 
