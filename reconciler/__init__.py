@@ -41,7 +41,8 @@ one line, or its traceback with `reconcile --traceback`. Messages never hold a s
     │   │   └── ManualStepNeeded
     │   ├── ApproveError              (apply/approve.py)
     │   ├── DelegateError             (apply/delegate.py)
-    │   └── ClaimError                (sessions/claim.py)
+    │   ├── ClaimError                (sessions/claim.py)
+    │   └── FleetWriteRefused         (commands/fleet_members.py: a fleet without one --provider; one writer per provider)
     └── TransactionFailed             a transaction could not be sent, reverted, or was not mined in time
         ├── ChainMovedUnderApply      (apply/executor.py: the write would move MOR its plan did not show)
         └── TxError                   (chain/sender.py)

@@ -20,6 +20,12 @@ def state_dir_option(help_text: str) -> Callable[[F], F]:
     )
 
 
+def provider_option(help_text: str) -> Callable[[F], F]:
+    """`--provider NAME` (repeatable where a command takes several): a provider of a fleet folder, by its name in
+    fleet.yaml (reconciler.desired.fleet); the writing commands take exactly one (commands/fleet_members.py)."""
+    return click.option("--provider", "providers", metavar="NAME", multiple=True, help=help_text)
+
+
 def trust_host_option(f: F) -> F:
     """`--trust-host HOST` (repeatable): a host the forwarder's admin token and the router's admin auth may be sent
     to besides loopback, added to `RECONCILE_TRUSTED_HOSTS` (reconciler.observe.destinations). Outside the

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.desired.fleet import Fleet
 from reconciler.desired.model import Desired
 from reconciler.observe.model import ChainState
 from reconciler.observe.slots import SlotsReading
@@ -73,6 +74,11 @@ class FleetPlace:
 
     provider: str
     others: tuple[tuple[str, str | None], ...] = ()
+
+    @staticmethod
+    def of(fleet: Fleet, name: str) -> FleetPlace:
+        """The member `name` of `fleet`, and the others with the page fleet.yaml declares (`statusUrl`)."""
+        return FleetPlace(name, tuple((m.name, m.status_url) for m in fleet.members if m.name != name))
 
 
 def _page_link(url: str | None) -> str | None:

@@ -41,6 +41,12 @@ def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> Stat
     """Load, observe (all sessions), plan and read slots (raises ValidationFailed, NetworkError, ...)."""
     env = os.environ if environ is None else environ
     desired, _warnings = load_desired(path, env)
+    return reading_of(desired, env)
+
+
+def reading_of(desired: Desired, environ: Mapping[str, str] | None = None) -> StatusReading:
+    """Observe (all sessions), plan and read slots for a loaded desired state (one provider, or a fleet's member)."""
+    env = os.environ if environ is None else environ
     network = resolve_network(desired.network, env)
     reader = ChainReader.connect(network)
     observed = observe_with(reader, desired, env, all_sessions=True)

@@ -34,6 +34,7 @@ from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
 from reconciler.chain.signer import load_signer
 from reconciler.desired.diagnostics import Severity, ValidationFailed
+from reconciler.desired.fleet import load_fleet
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.desired.secrets import SecretUse
@@ -47,7 +48,7 @@ from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
 from reconciler.sessions.claim import claim_journaled
 from reconciler.status.board import Board
-from reconciler.status.page import Observation, WatcherStatus
+from reconciler.status.page import FleetPlace, Observation, WatcherStatus
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
 from reconciler.watch.gitsync import PullResult, head, require_checkout
@@ -126,6 +127,7 @@ class WatchOptions:
     backoff: Backoff = field(default_factory=Backoff)
     receipt_timeout: float = 300.0
     board: Board | None = None  # the status page's holder (None: no page, no extra observation)
+    provider: str | None = None  # on a fleet folder: the member this watcher keeps converged (None: one provider)
 
 
 class _BudgetRefused(GuardRefused):
@@ -359,7 +361,7 @@ class Watcher:
         """Re-read the desired state: the one to act on in this run, or None (invalid files, nothing good before)."""
         files, _dirs = self._watched(self.desired)
         try:
-            desired, _warnings = load_desired(self.opts.path, self.opts.environ, self.opts.given)
+            desired = self._read_desired()
         except ValidationFailed as exc:
             errors = [str(d) for d in exc.diagnostics if d.severity is Severity.ERROR]
             run.invalid_error = invalid_error(errors)
@@ -370,6 +372,18 @@ class Watcher:
         self.state = self.state.desired_loaded(files_fingerprint({Path(s) for s in desired.sources}))
         self.desired = desired
         return desired
+
+    def _read_desired(self) -> Desired:
+        """The desired state on disk: the folder's one provider, or on a fleet this watcher's member (the whole
+        fleet is loaded and checked, so a change elsewhere that breaks a fleet-wide rule stops this host too)."""
+        opts = self.opts
+        if opts.provider is None:
+            return load_desired(opts.path, opts.environ, opts.given)[0]
+        fleet = load_fleet(opts.path, opts.environ, opts.given)
+        member = fleet.member(opts.provider)
+        if opts.board is not None:
+            opts.board.in_fleet(FleetPlace.of(fleet, member.name))
+        return member.desired
 
     def _endpoints_seen(self, w3: Web3) -> None:
         """Each RPC endpoint's health, by its label, for /metrics."""

@@ -13,13 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
 from tests.desired.test_fleet import ENV, PROVIDERS, ROOT, make_fleet, provider_yaml, three
-
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 30: apply, watch and status do not know a fleet yet")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -36,7 +33,6 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     return r.exit_code, r.output
 
 
-@XFAIL
 def test_apply_on_a_fleet_writes_for_one_named_provider_only(tmp_path: Path) -> None:
     root = three(tmp_path / "fleet")
     state = str(tmp_path / "state")
@@ -53,7 +49,6 @@ def test_apply_on_a_fleet_writes_for_one_named_provider_only(tmp_path: Path) -> 
     assert not (tmp_path / "state").exists(), "refused before any writer's folder was made"
 
 
-@XFAIL
 def test_provider_on_a_single_provider_folder_is_refused(tmp_path: Path) -> None:
     single = ROOT / "examples" / "desired-state" / "devnet.yaml"
     for command in ("apply", "watch", "status"):
@@ -62,7 +57,6 @@ def test_provider_on_a_single_provider_folder_is_refused(tmp_path: Path) -> None
         assert "holds one provider" in out, (command, out)
 
 
-@XFAIL
 def test_watch_on_a_fleet_needs_this_hosts_provider_and_refuses_an_unknown_one(tmp_path: Path) -> None:
     root = three(tmp_path / "fleet")
     state = str(tmp_path / "state")
@@ -74,7 +68,6 @@ def test_watch_on_a_fleet_needs_this_hosts_provider_and_refuses_an_unknown_one(t
     assert code == 1 and "one writer per provider" in out
 
 
-@XFAIL
 def test_status_on_a_fleet_reads_every_member_and_shows_one_that_cannot_be_read_in_its_row(tmp_path: Path) -> None:
     """The RPC URL leads nowhere: every member's row says so, and the exit code is 1; a page is one member's."""
     root = make_fleet(
