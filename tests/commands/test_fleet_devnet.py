@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
@@ -116,7 +115,6 @@ def _cli(net: dict[str, Any], *args: str) -> Any:
     return CliRunner().invoke(cli, list(args), env={**_env(net), "NO_COLOR": "1"})
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: apply, watch, status and import do not know a fleet yet")
 def test_each_host_converges_its_own_provider_and_nothing_else(net: dict[str, Any], tmp_path: Path) -> None:
     root = _fleet(net, tmp_path / "fleet")
     state = tmp_path / "state"
