@@ -98,16 +98,29 @@ def import_cmd(
     """Print (stdout) a desired state matching what PROVIDER has on chain now, with placeholders to fill in; with
     --out DIR, write the fleet of every PROVIDER given there instead."""
     net = ImportNetwork(network_name, chain_id, diamond, mor, rpc_ref, devnet_dir)
-    if out_dir is not None:
-        sys.exit(run_import_fleet(net, providers, out_dir, from_block, log_block_range))
-    if len(providers) > 1:
-        click.echo("error: several --provider are imported as a fleet: give --out DIR", err=True)
-        sys.exit(EXIT_ERROR)
-    sys.exit(run_import(net, providers[0], from_block, log_block_range))
+    sys.exit(run_import(net, providers, from_block, log_block_range, out_dir=out_dir))
 
 
 @handled
 def run_import(
+    net: ImportNetwork,
+    providers: str | tuple[str, ...],
+    from_block: int | None = None,
+    log_block_range: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    out_dir: Path | None = None,
+) -> int:
+    """One provider printed, or (--out DIR) every provider given written as a fleet."""
+    given = (providers,) if isinstance(providers, str) else providers
+    if out_dir is not None:
+        return _import_fleet(net, given, out_dir, from_block, log_block_range, environ)
+    if len(given) > 1:
+        click.echo("error: several --provider are imported as a fleet: give --out DIR", err=True)
+        return EXIT_ERROR
+    return _import_one(net, given[0], from_block, log_block_range, environ)
+
+
+def _import_one(
     net: ImportNetwork,
     provider: str,
     from_block: int | None = None,
@@ -204,8 +217,7 @@ def _read_and_render(
     return result, chain, reader
 
 
-@handled
-def run_import_fleet(
+def _import_fleet(
     net: ImportNetwork,
     providers: tuple[str, ...],
     out_dir: Path,
