@@ -102,6 +102,7 @@ class _Draft:
     own_upstreams: frozenset[str]
     diags: list[Diagnostic] = field(default_factory=list)
     blocked: bool = False  # an upstream it shares could not be shared: reported once, at the upstream
+    own_files: frozenset[str] = frozenset()  # the files of its own folder
 
     def error(self, path: Path_, message: str) -> None:
         self.diags.append(Diagnostic(self.merged.locate(path), format_path(path), message))
@@ -124,7 +125,7 @@ def load_fleet(path: Path, environ: Mapping[str, str] | None = None, given: tupl
     shared = _read_shared(path, diags)
     if _errors(diags):
         raise ValidationFailed(sort_diagnostics(diags))
-    drafts = [_draft(e, shared) for e in entries]
+    drafts = [_draft(path, e, shared) for e in entries]
     failed_pools = _share_auto_slots(drafts, shared, diags)
     built: list[tuple[_Draft, Desired, list[tuple[SecretUse, Path_]]]] = []
     for d in drafts:
@@ -140,7 +141,7 @@ def load_fleet(path: Path, environ: Mapping[str, str] | None = None, given: tupl
             d.diags += more
             if desired is not None and not d.failed:
                 built.append((d, desired, uses))
-        diags += d.diags
+        diags += [_named(d, x) for x in d.diags]
     diags += _check_shared_slots(built, shared, failed_pools)
     diags += _check_secret_roles(path, built, environ, given)
     diags = sort_diagnostics(diags)
@@ -151,12 +152,19 @@ def load_fleet(path: Path, environ: Mapping[str, str] | None = None, given: tupl
             name=d.entry.name,
             folder=d.entry.folder,
             desired=desired,
-            warnings=tuple(sort_diagnostics([w for w in d.diags if w.severity is Severity.WARNING])),
+            warnings=tuple(sort_diagnostics([_named(d, w) for w in d.diags if w.severity is Severity.WARNING])),
             status_url=d.entry.status_url,
         )
         for d, desired, _ in built
     )
     return Fleet(path, members)
+
+
+def _named(draft: _Draft, d: Diagnostic) -> Diagnostic:
+    """A provider's model reported at a shared definition's line names the provider: several may use it."""
+    if d.path.startswith("models") and d.location.file not in draft.own_files:
+        return Diagnostic(d.location, f"{draft.entry.name}: {d.path}", d.message, d.severity)
+    return d
 
 
 def _errors(diags: list[Diagnostic]) -> bool:
@@ -281,14 +289,18 @@ def _overlay(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
-def _draft(entry: _Entry, shared: Merged) -> _Draft:
+def _draft(root: Path, entry: _Entry, shared: Merged) -> _Draft:
     """The provider's own files merged with the shared ones: the document a single-provider load would build."""
     own, problems = merge_sources(entry.folder)
     where: dict[Path_, Location] = {}
     data: dict[str, Any] = {}
-    merged = Merged(data, where, [*own.files, *shared.files])
+    # its sources: its own files, the shared ones and fleet.yaml (a watcher reloads on a change to any of them)
+    merged = Merged(data, where, [*own.files, *shared.files, str(root / FLEET_FILE)])
     own_ups = own.data.get("upstreams") if isinstance(own.data.get("upstreams"), dict) else {}
-    draft = _Draft(entry, merged, frozenset(own_ups or {}), list(problems))
+    shared_ups = shared.data.get("upstreams") or {}
+    draft = _Draft(
+        entry, merged, frozenset(own_ups or {}) - frozenset(shared_ups), list(problems), own_files=frozenset(own.files)
+    )
     if not own.files:
         return draft
     where[()] = own.where.get((), Location(own.files[0], 1))
@@ -301,7 +313,6 @@ def _draft(entry: _Entry, shared: Merged) -> _Draft:
                 (key,),
                 "modelDefinitions are shared: they belong in the fleet's root files, not in a provider's folder",
             )
-    shared_ups = shared.data.get("upstreams") or {}
     if shared_ups or own_ups:
         data["upstreams"] = {}
         where[("upstreams",)] = own.where.get(("upstreams",)) or shared.locate(("upstreams",))
@@ -419,7 +430,7 @@ def _share_auto_slots(drafts: list[_Draft], shared: Merged, diags: list[Diagnost
             for d, i, _ in autos:
                 d.error(
                     ("models", i, "concurrentSlots"),
-                    f"concurrentSlots: auto shares upstream '{up}''s maxConcurrency, but it declares none",
+                    f"concurrentSlots: auto shares an upstream's maxConcurrency, and upstream '{up}' declares none",
                 )
             failed.add(pool)
             continue

@@ -146,6 +146,8 @@ def load_desired(
     folder is refused: one of its providers is loaded with `reconciler.desired.fleet.load_fleet`."""
     if path.is_dir() and (path / FLEET_FILE).is_file():
         raise ValidationFailed([_fleet_refusal(path)])
+    if (member := _fleet_member(path)) is not None:
+        raise ValidationFailed([member])
     merged, diags = merge_sources(path)
     if not any(d.severity is Severity.ERROR for d in diags):
         for error in desired_state_validator().iter_errors(merged.data):
@@ -177,12 +179,37 @@ def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
+def _fleet_providers(fleet: Path) -> list[tuple[str, Path]]:
+    """(name, folder) of each provider the fleet.yaml in `fleet` names, as far as it can be read."""
+    doc, _ = parse_yaml(_read_or_empty(fleet / FLEET_FILE), str(fleet / FLEET_FILE))
+    if doc is None or not isinstance(doc.data, dict) or not isinstance(doc.data.get("providers"), list):
+        return []
+    return [
+        (str(p["name"]), fleet / str(p.get("folder", p["name"])))
+        for p in doc.data["providers"]
+        if isinstance(p, dict) and "name" in p
+    ]
+
+
+def _fleet_member(path: Path) -> Diagnostic | None:
+    """A provider's folder of a fleet (or a file in it) loaded alone lacks the shared files: say what to give."""
+    folder = (path if path.is_dir() else path.parent).resolve()
+    for fleet in folder.parents:
+        if (fleet / FLEET_FILE).is_file():
+            for name, member in _fleet_providers(fleet):
+                if member.resolve() == folder:
+                    return Diagnostic(
+                        Location(str(path)),
+                        "(root)",
+                        f"{path} is provider {name!r} of the fleet at {fleet}: give the fleet's folder and "
+                        f"--provider {name}",
+                    )
+    return None
+
+
 def _fleet_refusal(path: Path) -> Diagnostic:
     """The one diagnostic of a single-provider load of a fleet's folder: which providers it could have named."""
-    names: list[str] = []
-    doc, _ = parse_yaml(_read_or_empty(path / FLEET_FILE), str(path / FLEET_FILE))
-    if doc is not None and isinstance(doc.data, dict) and isinstance(doc.data.get("providers"), list):
-        names = [str(p["name"]) for p in doc.data["providers"] if isinstance(p, dict) and "name" in p]
+    names = [name for name, _ in _fleet_providers(path)]
     known = f" (providers: {', '.join(names)})" if names else ""
     return Diagnostic(
         Location(str(path / FLEET_FILE), 1),

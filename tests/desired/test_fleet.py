@@ -18,7 +18,6 @@ from reconciler.desired.loader import load_desired
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "desired-state" / "fleet"
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 30: validate on a fleet and the example fleet not written yet")
 
 # anvil accounts 1..3: one provider each, its own signer
 PROVIDERS = {
@@ -153,6 +152,7 @@ def test_a_fleet_loads_with_shared_files_merged_and_auto_resolved(tmp_path: Path
     assert [m.bid.price_per_second for m in beta.desired.models if m.bid] == [6 * 10**15]  # shared
     assert str(root / "shared.yaml") in beta.desired.sources
     assert str(root / "beta" / "provider.yaml") in beta.desired.sources
+    assert str(root / "fleet.yaml") in beta.desired.sources  # a watcher reloads when the fleet changes
     assert fleet.member("beta") is beta
     assert fleet.select(["gamma", "alpha"]).names() == ("alpha", "gamma")
     assert fleet.select([]).names() == fleet.names()
@@ -221,6 +221,14 @@ def test_a_fleet_folder_is_refused_by_load_desired_and_a_plain_folder_is_not_a_f
         load_desired(root, ENV)
     [d] = refused.value.diagnostics
     assert "fleet" in d.message and "--provider NAME" in d.message and "alpha, beta, gamma" in d.message
+    for alone in (root / "beta", root / "beta" / "provider.yaml"):  # a provider's folder lacks the shared files
+        with pytest.raises(ValidationFailed) as refused:
+            load_desired(alone, ENV)
+        [d] = refused.value.diagnostics
+        assert (
+            d.message
+            == f"{alone} is provider 'beta' of the fleet at {root}: give the fleet's folder and --provider beta"
+        )
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "state.yaml").write_text((ROOT / "tests" / "corpus" / "good" / "minimal.yaml").read_text())
@@ -253,7 +261,6 @@ def test_the_secret_role_rule_holds_across_the_fleet(tmp_path: Path) -> None:
         load_fleet(root, ENV)
 
 
-@XFAIL
 def test_validate_on_a_fleet_prints_every_provider(tmp_path: Path) -> None:
     root = three(tmp_path / "fleet")
     result = CliRunner().invoke(cli, ["validate", str(root)], env=ENV, catch_exceptions=False)
@@ -264,7 +271,6 @@ def test_validate_on_a_fleet_prints_every_provider(tmp_path: Path) -> None:
     assert any(line.strip().startswith("gamma: valid (1 models") for line in lines), lines
 
 
-@XFAIL
 def test_the_example_fleet_validates() -> None:
     from reconciler.desired.fleet import load_fleet
 
@@ -276,3 +282,95 @@ def test_the_example_fleet_validates() -> None:
     shared = {u.name for u in fleet.members[0].desired.upstreams}
     assert all({u.name for u in m.desired.upstreams} == shared for m in fleet.members)
     assert all(isinstance(m.concurrent_slots, int) for member in fleet.members for m in member.desired.models)
+
+
+def test_where_each_problem_is_reported(tmp_path: Path) -> None:
+    """A shared definition's field at the shared file's line; a provider's section at the root, a folder outside
+    the fleet, a definition in a provider's folder and a redeclared shared upstream at their own lines."""
+    from reconciler.desired.fleet import load_fleet
+
+    shared = SHARED.replace(
+        "    upstreamModel: llama-3.3-70b\n", "    upstreamModel: llama-3.3-70b\n    tags: [llm, tee]\n"
+    )
+    root = make_fleet(tmp_path / "fleet", {"alpha": provider_yaml("alpha", "- use: llama\n")}, shared=shared)
+    with pytest.raises(ValidationFailed) as refused:
+        load_fleet(root, ENV)
+    [tee] = [str(d) for d in refused.value.diagnostics if d.severity is Severity.ERROR]
+    assert tee.startswith(f"{root / 'shared.yaml'}:11: alpha: models[0].tags: ") and "tee" in tee
+
+    root = three(tmp_path / "second")
+    (root / "network.yaml").write_text("network:\n  preset: base\n")
+    (root / "fleet.yaml").write_text("providers:\n  - name: alpha\n  - name: beta\n    folder: ../elsewhere\n")
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(ValidationFailed) as refused:
+        load_fleet(root, ENV)
+    shown = sorted(str(d) for d in refused.value.diagnostics)
+    assert len(shown) == 2, shown
+    assert shown[0].startswith(f"{root / 'fleet.yaml'}:4: providers[1].folder: ") and "inside the fleet" in shown[0]
+    assert shown[1].startswith(f"{root / 'network.yaml'}:1: network: ") and "provider's folder" in shown[1]
+
+    root = three(tmp_path / "third")
+    extra = "upstreams:\n  venice:\n    baseUrl: https://x.example\n    resaleAllowed: true\nmodelDefinitions: {}\n"
+    (root / "alpha" / "more.yaml").write_text(extra)
+    with pytest.raises(ValidationFailed) as refused:
+        load_fleet(root, ENV)
+    shown = sorted(str(d) for d in refused.value.diagnostics)
+    assert len(shown) == 2, shown
+    assert shown[0].startswith(f"{root / 'alpha' / 'more.yaml'}:2: upstreams.venice: ") and "shared" in shown[0]
+    assert shown[1].startswith(f"{root / 'alpha' / 'more.yaml'}:5: modelDefinitions: ")
+
+
+def test_policy_is_laid_over_field_by_field_and_a_flag_secret_is_compared_with_every_provider(tmp_path: Path) -> None:
+    from reconciler.desired.fleet import load_fleet
+    from reconciler.desired.references import Reference
+    from reconciler.desired.secrets import flag_uses
+
+    root = three(tmp_path / "fleet")
+    beta = provider_yaml("beta", "- use: llama\n") + "policy:\n  bidChurn:\n    minRepostIntervalSeconds: 60\n"
+    (root / "beta" / "provider.yaml").write_text(beta)
+    fleet = load_fleet(root, ENV)
+    policy = fleet.member("beta").desired.policy
+    assert policy.max_spend_per_apply == 2 * 10**18 and policy.churn.min_repost_interval_seconds == 60
+    assert fleet.member("alpha").desired.policy.churn.min_repost_interval_seconds == 3600
+    given = flag_uses(key=Reference("env", "WALLET_KEY"))
+    with pytest.raises(ValidationFailed) as refused:
+        load_fleet(root, {**ENV, "WALLET_KEY": ENV["ADMIN_TOKEN"]}, given)
+    [shown] = [str(d) for d in refused.value.diagnostics]
+    assert shown.startswith(f"{root / 'alpha' / 'provider.yaml'}:14: proxy.adminToken: ") and "--key-ref" in shown
+
+
+def test_auto_shares_what_fixed_slots_leave_and_refuses_an_upstream_without_a_limit(tmp_path: Path) -> None:
+    from reconciler.desired.fleet import load_fleet
+
+    members = {
+        "alpha": provider_yaml("alpha", "- use: qwen\n  concurrentSlots: 4\n- use: llama\n  slotWeight: 3\n"),
+        "beta": provider_yaml("beta", "- use: llama\n"),
+    }
+    fleet = load_fleet(make_fleet(tmp_path / "fleet", members, limit=10), ENV)
+    assert slots(fleet) == {("alpha", "qwen"): 4, ("alpha", "llama"): 4, ("beta", "llama"): 2}  # 6 as 1+3.0, 1+1.0
+    no_limit = SHARED.replace("    maxConcurrency: {limit}\n", "")
+    root = make_fleet(tmp_path / "second", {"beta": provider_yaml("beta", "- use: llama\n")}, shared=no_limit)
+    with pytest.raises(ValidationFailed) as refused:
+        load_fleet(root, ENV)
+    [shown] = [str(d) for d in refused.value.diagnostics]
+    # `auto` was written in the shared definition: reported there
+    assert (
+        shown.startswith(f"{root / 'shared.yaml'}:11: beta: models[0].concurrentSlots: ") and "declares none" in shown
+    )
+
+
+def test_a_provider_folder_may_be_nested_and_named_apart(tmp_path: Path) -> None:
+    from reconciler.desired.fleet import load_fleet
+
+    root = three(tmp_path / "fleet")
+    (root / "hosts").mkdir()
+    (root / "alpha").rename(root / "hosts" / "alpha-1")
+    fleet_yaml = "providers:\n  - name: alpha\n    folder: hosts/alpha-1\n    statusUrl: https://alpha.example.com/\n"
+    (root / "fleet.yaml").write_text(fleet_yaml + "  - name: beta\n")
+    fleet = load_fleet(root, ENV)
+    assert fleet.names() == ("alpha", "beta")
+    alpha = fleet.member("alpha")
+    assert alpha.folder == root / "hosts" / "alpha-1" and alpha.status_url == "https://alpha.example.com/"
+    assert str(root / "fleet.yaml") in alpha.desired.sources
+    # gamma's folder is not named: not a provider, not read. 9 slots by weights 2:1 -> 1 each, then 7 as 4.67, 2.33
+    assert slots(fleet) == {("alpha", "llama"): 6, ("alpha", "qwen"): 1, ("beta", "llama"): 3}
