@@ -22,7 +22,7 @@ def _escape(value: str) -> str:
 
 
 def _labelled(line: str, label: str) -> str:
-    """A sample line with `label` (e.g. `provider="base-a"`) as its first label; comments as they are."""
+    """A sample line with `label` (e.g. `provider="base-east"`) as its first label; comments as they are."""
     if not line or line.startswith("#"):
         return line
     name, value = line.rsplit(" ", 1)

@@ -17,6 +17,7 @@ from tests.repo.test_deploy_start import systemd_analyze_verify, verify_root
 SINGLE = DEPLOY / "systemd" / "morpheus-reconcile-watch.service"
 TEMPLATE = DEPLOY / "systemd" / "morpheus-reconcile-watch@.service"
 FLEET_COMPOSE = DEPLOY / "compose.fleet.yaml"
+EXAMPLE_FLEET = DEPLOY.parent / "desired-state" / "fleet"  # a profile per provider of the example fleet
 
 
 def _exec_start(unit: Path) -> list[str]:
@@ -49,7 +50,7 @@ def test_the_template_unit_is_the_single_unit_watching_its_instances_provider() 
 
 def test_systemd_analyze_verify_accepts_the_template_and_an_instance(tmp_path: Path) -> None:
     root = verify_root(tmp_path, [TEMPLATE])
-    proc = systemd_analyze_verify(root, [TEMPLATE.name, "morpheus-reconcile-watch@base-a.service"])
+    proc = systemd_analyze_verify(root, [TEMPLATE.name, "morpheus-reconcile-watch@base-east.service"])
     assert proc.returncode == 0 and proc.stdout + proc.stderr == "", proc.stdout + proc.stderr
 
 
@@ -58,7 +59,8 @@ def test_each_compose_profile_runs_the_single_watcher_for_its_own_provider() -> 
     services = fleet_compose()["services"]
     assert services["watcher"] == {"profiles": ["single-provider"]}, "on a fleet host the single watcher stays off"
     hosts = {name: svc for name, svc in services.items() if name != "watcher"}
-    assert len(hosts) >= 2
+    example = yaml.safe_load((EXAMPLE_FLEET / "fleet.yaml").read_text())
+    assert [svc["profiles"] for svc in hosts.values()] == [[p["name"]] for p in example["providers"]]
     for name, svc in hosts.items():
         (profile,) = svc["profiles"]
         assert name == f"watcher-{profile}"

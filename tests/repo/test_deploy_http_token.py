@@ -24,9 +24,9 @@ def test_every_watcher_listener_has_a_token_from_a_file() -> None:
     watchers = [(where, argv) for where, argv in command_lines() if argv[1:2] == ["watch"]]
     assert {w for w, _ in watchers} == {
         "compose:watcher",
-        "compose.fleet:watcher-base-a",
-        "compose.fleet:watcher-base-b",
-        "compose.fleet:watcher-sepolia-c",
+        "compose.fleet:watcher-base-east",
+        "compose.fleet:watcher-base-west",
+        "compose.fleet:watcher-sepolia-lab",
         "systemd:morpheus-reconcile-watch.service",
         "systemd:morpheus-reconcile-watch@.service",
     }

@@ -284,21 +284,21 @@ def test_a_fleet_watchers_page_names_its_provider_and_links_the_other_members_pa
     from reconciler.status.page import FleetPlace
 
     fleet = FleetPlace(
-        "base-a", (("base-b", "https://b.example.org/status"), ("sepolia-c", None), ("evil", "javascript:alert(1)"))
+        "base-east", (("base-west", "https://b.example.org/status"), ("sepolia-lab", None), ("evil", "javascript:alert(1)"))
     )
     doc = build_page(_inputs(8453, fleet=fleet))
     assert doc["fleet"] == {
-        "provider": "base-a",
+        "provider": "base-east",
         "others": [
-            {"name": "base-b", "url": "https://b.example.org/status"},
-            {"name": "sepolia-c", "url": None},
+            {"name": "base-west", "url": "https://b.example.org/status"},
+            {"name": "sepolia-lab", "url": None},
             {"name": "evil", "url": None},  # only an http(s) address is a link
         ],
     }
     for html in (render_page(doc), render_page(doc, script="/page.js")):
-        assert '<a href="https://b.example.org/status" rel="noopener">base-b</a>' in html
-        assert "sepolia-c" in html and "javascript:" not in html
-        assert "<b>base-a</b>" in html
+        assert '<a href="https://b.example.org/status" rel="noopener">base-west</a>' in html
+        assert "sepolia-lab" in html and "javascript:" not in html
+        assert "<b>base-east</b>" in html
     single = build_page(_inputs(8453))
     assert "fleet" not in single  # a single provider's page is as it was
     assert 'id="fleet"' not in render_page(single)

@@ -52,13 +52,13 @@ def test_a_fleet_watchers_metrics_carry_its_providers_name_and_a_single_ones_do_
         m.forwarder_seen("up")
         return m.render()
 
-    fleet, single = fed(WatchMetrics(auto_apply=True, provider="base-a")), fed(WatchMetrics(auto_apply=True))
-    assert 'reconcile_watch_runs_total{provider="base-a",result="converged"} 1' in fleet
-    assert 'reconcile_watch_pending_actions{provider="base-a"} 0' in fleet
-    assert 'reconcile_watch_rpc_endpoint_up{provider="base-a",endpoint="env:RPC_URL"} 1' in fleet
+    fleet, single = fed(WatchMetrics(auto_apply=True, provider="base-east")), fed(WatchMetrics(auto_apply=True))
+    assert 'reconcile_watch_runs_total{provider="base-east",result="converged"} 1' in fleet
+    assert 'reconcile_watch_pending_actions{provider="base-east"} 0' in fleet
+    assert 'reconcile_watch_rpc_endpoint_up{provider="base-east",endpoint="env:RPC_URL"} 1' in fleet
     samples = parse(fleet)
     assert len(samples) == len(parse(single)) > 20
-    assert all(s.labels.get("provider") == "base-a" for s in samples)
+    assert all(s.labels.get("provider") == "base-east" for s in samples)
     assert "provider=" not in single  # a single provider's metrics are as they were
     assert [ln for ln in fleet.splitlines() if ln.startswith("#")] == [
         ln for ln in single.splitlines() if ln.startswith("#")
