@@ -284,7 +284,8 @@ def test_a_fleet_watchers_page_names_its_provider_and_links_the_other_members_pa
     from reconciler.status.page import FleetPlace
 
     fleet = FleetPlace(
-        "base-east", (("base-west", "https://b.example.org/status"), ("sepolia-lab", None), ("evil", "javascript:alert(1)"))
+        "base-east",
+        (("base-west", "https://b.example.org/status"), ("sepolia-lab", None), ("evil", "javascript:alert(1)")),
     )
     doc = build_page(_inputs(8453, fleet=fleet))
     assert doc["fleet"] == {
