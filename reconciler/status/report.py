@@ -17,7 +17,8 @@ from reconciler import ReconcileError
 from reconciler.apply.writer import state_path
 from reconciler.desired.fleet import load_fleet
 from reconciler.market.ids import norm_hex
-from reconciler.observe.router_health import probe_router
+from reconciler.observe.market import market_for_page
+from reconciler.observe.router_health import judge_router
 from reconciler.status import daily
 from reconciler.status.board import RUNS_FILE, load_runs
 from reconciler.status.fleet import MemberStatus, fleet_document, render_fleet
@@ -33,8 +34,9 @@ from reconciler.watch.ledger import SpendLedger
 def status_document(
     path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None
 ) -> dict[str, object]:
-    """The status document (JSON and text), with the router probed now (where `proxy.router` is set) and the
-    watcher's last judged serving health from the run lines in `state_dir`."""
+    """The status document (JSON and text), with the router's health from this reading (where `proxy.router` is
+    set; its /healthcheck asked once) and the watcher's last judged serving health from the run lines in
+    `state_dir`."""
     return _document(status_reading(path, environ), state_dir)
 
 
@@ -44,7 +46,7 @@ def _document(r: StatusReading, state_dir: Path | None) -> dict[str, object]:
     doc["endpoints"] = r.endpoints
     runs = load_runs(state_dir / RUNS_FILE) if state_dir is not None else []
     proxy = r.desired.proxy
-    router = probe_router(proxy.router.url) if proxy is not None and proxy.router is not None else None
+    router = judge_router(proxy.router.url, r.router) if proxy is not None and proxy.router is not None else None
     return with_serving(doc, runs, time.time(), router)
 
 
@@ -77,7 +79,9 @@ def _html(r: StatusReading, state_dir: Path | None, fleet: FleetPlace | None = N
     doc = build_page(
         PageInputs(
             now=time.time(),
-            observation=Observation(r.desired, r.chain, r.plan, r.network.name),
+            observation=Observation(
+                r.desired, r.chain, r.plan, r.network.name, market=market_for_page(r.desired, r.network)
+            ),
             runs=runs,
             days=days,
             budget_limit=r.desired.policy.max_spend_per_day,
