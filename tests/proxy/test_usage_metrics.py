@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import aiohttp
 import openai
-import pytest
 
 from reconciler.observe.prometheus import parse
 from tests.support.fwd_helpers import admin_url, base_url, entry, model_id
@@ -28,7 +27,6 @@ def _served(metrics, name: str) -> float | None:
     return metrics.get(("morpheus_proxy_served_seconds_total", (("model", name), ("model_id", model_id(name)))))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: cached tokens and seconds served are not counted per model id")
 async def test_openai_stream_and_buffered_usage_with_cached_tokens_and_served_seconds(openai_up, make_proxy):
     openai_up.knobs.cached = 2
     openai_up.knobs.latency = 0.2  # the stub waits this long before answering: each request is served longer
@@ -50,7 +48,6 @@ async def test_openai_stream_and_buffered_usage_with_cached_tokens_and_served_se
     assert served is not None and served >= 0.4  # two requests, each open upstream at least the stub's wait
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: cached tokens and seconds served are not counted per model id")
 async def test_anthropic_stream_and_buffered_usage_counts_cache_reads_and_writes(anthropic_up, make_proxy):
     anthropic_up.knobs.cache_write = 5  # the stub also reports 2 cache reads and 11 plain input tokens
     async with make_proxy([entry("claude-x", anthropic_up, api_type="claudeai")]) as r:
