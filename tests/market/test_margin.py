@@ -4,41 +4,38 @@ from __future__ import annotations
 
 from fractions import Fraction as F
 
-import pytest
+from reconciler.desired.model import CostModel, Subscription, TokenPrices
+from reconciler.market.margin import (
+    SECONDS_PER_MONTH,
+    Usage,
+    day_margin,
+    measured_tokens_per_second,
+    price_at_measured,
+    token_cost_usd,
+    upstream_cost_usd,
+    usd_text,
+)
 
-from reconciler.desired.model import CostModel
-
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 31: no margin arithmetic yet")
 MOR = 10**18
 
-try:  # issue 31: not there yet
-    from reconciler.desired.model import Subscription, TokenPrices
-
-    # $2 per million input tokens, $8 per million output, cache reads $0.50, cache writes $2.50 per million
-    PRICES = TokenPrices(
-        tokens_per_second=F(40),
-        input_usd=F("0.000002"),
-        output_usd=F("0.000008"),
-        input_share=F("0.3"),
-        cached_input_usd=F("0.0000005"),
-        cache_write_usd=F("0.0000025"),
-    )
-    PER_TOKEN = CostModel(usd_per_second=F(0), mor_usd=F("2.5"), margin=F("0.2"), per_token=PRICES)
-    SUBSCRIPTION = CostModel(
-        usd_per_second=F(200, 100_000),
-        mor_usd=F("2.5"),
-        subscription=Subscription(usd_per_month=F(200), utilized_seconds_per_month=100_000),
-    )
+# $2 per million input tokens, $8 per million output, cache reads $0.50, cache writes $2.50 per million
+PRICES = TokenPrices(
+    tokens_per_second=F(40),
+    input_usd=F("0.000002"),
+    output_usd=F("0.000008"),
+    input_share=F("0.3"),
+    cached_input_usd=F("0.0000005"),
+    cache_write_usd=F("0.0000025"),
+)
+PER_TOKEN = CostModel(usd_per_second=F(0), mor_usd=F("2.5"), margin=F("0.2"), per_token=PRICES)
+SUBSCRIPTION = CostModel(
+    usd_per_second=F(200, 100_000),
+    mor_usd=F("2.5"),
+    subscription=Subscription(usd_per_month=F(200), utilized_seconds_per_month=100_000),
+)
 
 
-except ImportError:
-    pass
-
-
-@XFAIL
 def test_token_cost_prices_cache_reads_and_writes_apart_from_plain_input() -> None:
-    from reconciler.market.margin import Usage, token_cost_usd
-
     # 1000 prompt tokens of which 400 read from the cache and 100 written to it; 500 completion tokens:
     # 500 x 0.000002 + 400 x 0.0000005 + 100 x 0.0000025 + 500 x 0.000008 = 0.001 + 0.0002 + 0.00025 + 0.004
     usage = Usage(prompt=1000, completion=500, cached=400, cache_write=100)
@@ -50,10 +47,7 @@ def test_token_cost_prices_cache_reads_and_writes_apart_from_plain_input() -> No
     assert token_cost_usd(PRICES, Usage(prompt=10, cached=30)) == F("0.000015")  # 30 x 0.0000005
 
 
-@XFAIL
 def test_subscription_cost_is_the_days_share_of_the_month() -> None:
-    from reconciler.market.margin import SECONDS_PER_MONTH, Usage, upstream_cost_usd, usd_text
-
     assert SECONDS_PER_MONTH == 2_628_000  # a twelfth of 365 days, as utilizedSecondsPerMonth x 12 a year
     # $200 a month over a whole day: 200 x 86400 / 2628000 = 480/73
     cost = upstream_cost_usd(SUBSCRIPTION, Usage(prompt=10**6), 86_400)
@@ -66,10 +60,7 @@ def test_subscription_cost_is_the_days_share_of_the_month() -> None:
     )
 
 
-@XFAIL
 def test_day_margin_in_usd_and_slot_utilisation() -> None:
-    from reconciler.market.margin import Usage, day_margin, usd_text
-
     # 0.006 MOR/s sold for an hour = 21.6 MOR; at 2.5 USD per MOR = 54 USD; the tokens cost 0.00545 USD
     usage = Usage(prompt=1000, completion=500, cached=400, cache_write=100, seconds=F(1800))
     m = day_margin(
@@ -89,10 +80,7 @@ def test_day_margin_in_usd_and_slot_utilisation() -> None:
     assert (n.earned_wei, n.earned_usd, n.cost_usd, n.margin_usd, n.basis) == (MOR, None, None, None, None)
 
 
-@XFAIL
 def test_measured_tokens_per_second_and_the_price_they_give() -> None:
-    from reconciler.market.margin import Usage, measured_tokens_per_second, price_at_measured
-
     usage = Usage(prompt=1000, completion=500, seconds=F(30))
     assert measured_tokens_per_second(usage) == 50
     assert measured_tokens_per_second(Usage(prompt=5)) is None  # nothing served yet
@@ -102,10 +90,7 @@ def test_measured_tokens_per_second_and_the_price_they_give() -> None:
     assert price_at_measured(PER_TOKEN, Usage(), F("2.5")) is None
 
 
-@XFAIL
 def test_counters_since_an_earlier_reading_survive_a_forwarder_restart() -> None:
-    from reconciler.market.margin import Usage
-
     before = Usage(prompt=100, completion=50, cached=10, cache_write=0, seconds=F(12))
     now = Usage(prompt=130, completion=70, cached=10, cache_write=4, seconds=F(15))
     assert now.since(before) == Usage(prompt=30, completion=20, cached=0, cache_write=4, seconds=F(3))
