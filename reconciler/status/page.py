@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.desired.model import Desired
+from reconciler.market.margin import Usage
 from reconciler.observe.model import ChainState
 from reconciler.observe.slots import SlotsReading
 from reconciler.observe.upstream_health import UpstreamHealth
@@ -21,6 +22,7 @@ from reconciler.plan.context import utc
 from reconciler.plan.model import Plan
 from reconciler.sessions import rules as session_rules
 from reconciler.status import daily, places
+from reconciler.status.margins import margin_section
 from reconciler.status.model import accrued_since, build_status, money
 from reconciler.status.serving import age, last_health
 
@@ -46,6 +48,7 @@ class Observation:
     plan: Plan
     network: str
     upstreams: Mapping[str, UpstreamHealth] = field(default_factory=dict)  # each model's upstream, by its name
+    ref_values: Mapping[str, str | None] = field(default_factory=dict)  # morUsd references as read (margins)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class PageInputs:
     forwarder_note: str = ""  # why the last read of its /metrics failed ("" when it worked)
     forwarder_seen_at: float | None = None  # when the newest figures were read (None: never)
     runs_shown: int | None = RUNS_SHOWN  # the last this many runs; None: every run kept (the page's ?runs=all)
+    usage: Mapping[str, Mapping[str, Usage]] = field(default_factory=dict)  # the forwarder's usage by day (margins)
+    usage_source: str = "forwarder /metrics"
 
 
 def _run_entry(line: Mapping[str, Any], explorer: str | None) -> dict[str, Any]:
@@ -175,6 +180,7 @@ def build_page(i: PageInputs) -> dict[str, Any]:
                 "planErrors": status["drift"]["errors"],
                 "sessions": _sessions(status),
                 "liveSessions": status["liveSessions"],
+                "margins": margin_section(obs.desired, chain, i.usage, obs.ref_values, i.usage_source),
                 "money": {
                     "earnedToday": money(accrued_since(chain, session_rules.start_of_day(chain.block_timestamp))),
                     "earnedWeek": money(accrued_since(chain, week)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.chain.networks import Network, resolve_network
@@ -35,6 +35,7 @@ class StatusReading:
     plan: Plan
     slots: SlotsReading
     endpoints: list[dict[str, object]]  # each RPC endpoint's health, by label (chain/pool.py)
+    ref_values: Mapping[str, str | None] = field(default_factory=dict)  # morUsd references as read here (margins)
 
 
 def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:
@@ -46,7 +47,9 @@ def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> Stat
     observed = observe_with(reader, desired, env, all_sessions=True)
     proxy = desired.proxy
     slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env), trusted=trusted_hosts(env))
-    return StatusReading(desired, network, observed.chain, plan(desired, observed), slots, endpoint_health(reader))
+    return StatusReading(
+        desired, network, observed.chain, plan(desired, observed), slots, endpoint_health(reader), observed.refs.values
+    )
 
 
 def endpoint_health(reader: ChainReader) -> list[dict[str, object]]:

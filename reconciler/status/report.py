@@ -15,12 +15,13 @@ from pathlib import Path
 from reconciler.apply.writer import state_path
 from reconciler.market.ids import norm_hex
 from reconciler.observe.router_health import probe_router
-from reconciler.status import daily
+from reconciler.status import daily, usage_days
 from reconciler.status.board import RUNS_FILE, load_runs
 from reconciler.status.html import render_page
+from reconciler.status.margins import margin_section
 from reconciler.status.model import build_status
 from reconciler.status.page import Observation, PageInputs, build_page
-from reconciler.status.reading import status_reading
+from reconciler.status.reading import StatusReading, status_reading
 from reconciler.status.serving import with_serving
 from reconciler.status.text import render_endpoints, render_status
 from reconciler.watch.ledger import SpendLedger
@@ -35,10 +36,26 @@ def status_document(
     doc = build_status(r.desired, r.chain, r.plan, r.slots)
     doc["network"] = r.network.name
     doc["endpoints"] = r.endpoints
+    doc["margins"] = margin_section(r.desired, r.chain, usage_by_day(r, state_dir).days, r.ref_values, _source(r))
     runs = load_runs(state_dir / RUNS_FILE) if state_dir is not None else []
     proxy = r.desired.proxy
     router = probe_router(proxy.router.url) if proxy is not None and proxy.router is not None else None
     return with_serving(doc, runs, time.time(), router)
+
+
+def usage_by_day(r: StatusReading, state_dir: Path | None) -> usage_days.UsageDays:
+    """The watcher's usage ledger in `state_dir` (if any) with this reading of the forwarder folded in (in memory:
+    status writes nothing), on the chain's day."""
+    ledger = usage_days.UsageDays()
+    if state_dir is not None:
+        ledger = usage_days.load(state_path(state_dir, r.network, r.desired.provider.address) / usage_days.FILE)
+    if not r.slots.known:
+        return ledger
+    return usage_days.fold(ledger, r.slots.usage, daily.day_of(r.chain.block_timestamp))
+
+
+def _source(r: StatusReading) -> str:
+    return "forwarder /metrics" if r.slots.known else f"unknown ({r.slots.note})"
 
 
 def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None) -> str:
@@ -67,13 +84,15 @@ def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] |
     doc = build_page(
         PageInputs(
             now=time.time(),
-            observation=Observation(r.desired, r.chain, r.plan, r.network.name),
+            observation=Observation(r.desired, r.chain, r.plan, r.network.name, ref_values=r.ref_values),
             runs=runs,
             days=days,
             budget_limit=r.desired.policy.max_spend_per_day,
             spent_last_day=spent,
             forwarder=slots,
             forwarder_note="" if r.slots.known else r.slots.note,
+            usage=usage_by_day(r, state_dir).days,
+            usage_source=_source(r),
         )
     )
     return render_page(doc)
