@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 from web3 import Web3
 
@@ -23,8 +24,11 @@ from reconciler.devnet import buyer as sessions_devnet
 from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import Deployment, dev_accounts
 from reconciler.market import ids
+from reconciler.status import usage_days
 from tests.support.fwd_helpers import ADMIN_TOKEN
 from tests.support.fwd_stubs import serve_upstream
+from tests.support.ports import free_port
+from tests.support.watch_helpers import watch_process
 
 PROVIDER = dev_accounts()[1]
 BUYER = dev_accounts()[8]
@@ -101,6 +105,7 @@ async def test_status_and_page_show_tokens_cost_and_margin_per_model(
             out = await asyncio.to_thread(_reconcile, env, "status", str(path), "--format", "json")
             text = await asyncio.to_thread(_reconcile, env, "status", str(path))
             page = await asyncio.to_thread(_reconcile, env, "status", str(path), "--format", "html")
+            watched = await asyncio.to_thread(_watch_once, path, env, tmp_path)
     assert session.session_id
 
     assert out.returncode == 0, out.stderr
@@ -135,3 +140,29 @@ async def test_status_and_page_show_tokens_cost_and_margin_per_model(
     assert "Margins" in html and "chat-a" in html and "0.000105" in html and a["marginUsd"] in html
     for secret in (ADMIN_TOKEN, PROVIDER.private_key, "k-up"):
         assert secret not in out.stdout + text.stdout + html
+
+    # the watcher folds the same counters into usage.json and shows today's margins on /metrics and its page
+    metrics, api, ledger = watched
+    labels = f'model="chat-a",model_id="{MID_A.lower()}"'
+    assert f'reconcile_watch_model_tokens_today{{{labels},type="cached"}} 6' in metrics
+    assert f"reconcile_watch_model_upstream_cost_today_usd{{{labels}}} 0.000105" in metrics
+    assert f"reconcile_watch_model_earned_today_wei{{{labels}}} " in metrics
+    assert f"reconcile_watch_model_margin_today_usd{{{labels}}} " in metrics
+    watched_a = {m["name"]: m for m in api["margins"]["days"][-1]["models"]}["chat-a"]
+    assert watched_a["tokens"] == a["tokens"] and watched_a["upstreamCostUsd"] == "0.000105"
+    assert {MID_A.lower(), MID_B.lower()} <= set(ledger["last"])
+
+
+def _watch_once(path: Path, env: dict[str, str], tmp_path: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A report-only watcher with its page: its /metrics and /api/status after its first run, and its usage.json."""
+    port = free_port()
+    state = tmp_path / "watch-state"
+    args = [str(path), "--interval", "3600", "--state-dir", str(state), "--http-listen", f"127.0.0.1:{port}"]
+    with watch_process(args, env, tmp_path) as w:
+        w.wait_run(lambda r: r["event"] == "run", timeout=90)
+        base = f"http://127.0.0.1:{port}"
+        metrics = httpx.get(base + "/metrics", timeout=30).text
+        api = httpx.get(base + "/api/status", timeout=30).json()
+        assert w.terminate() == 0
+    (ledger_path,) = state.glob(f"*/{usage_days.FILE}")
+    return metrics, api, json.loads(ledger_path.read_text())
