@@ -421,8 +421,15 @@ def _bid(b: _Builder, raw: Any, path: Path_, label: str) -> BidSpec | None:
         share = b.fraction(t.get("inputShare", "0.3"), (*tp, "inputShare"))
         if share > 1:
             b.error((*tp, "inputShare"), "inputShare is a fraction between 0 and 1")
+        measured = t["tokensPerSecond"] == "measured"
+        if measured and "fallbackTokensPerSecond" not in t:
+            b.error((*tp, "fallbackTokensPerSecond"), "tokensPerSecond: measured needs fallbackTokensPerSecond")
+        elif not measured and "fallbackTokensPerSecond" in t:
+            b.error((*tp, "fallbackTokensPerSecond"), "fallbackTokensPerSecond is only for tokensPerSecond: measured")
+        rate_key = "fallbackTokensPerSecond" if measured else "tokensPerSecond"
         per_token = TokenPrices(
-            tokens_per_second=b.fraction(t["tokensPerSecond"], (*tp, "tokensPerSecond")),
+            tokens_per_second=b.fraction(t.get(rate_key, 1), (*tp, rate_key)),
+            measured=measured,
             input_usd=b.fraction(t["inputUsdPerToken"], (*tp, "inputUsdPerToken")),
             output_usd=b.fraction(t["outputUsdPerToken"], (*tp, "outputUsdPerToken")),
             input_share=share,
@@ -439,7 +446,8 @@ def _bid(b: _Builder, raw: Any, path: Path_, label: str) -> BidSpec | None:
         )
         usd_s = per_token.tokens_per_second * (share * per_token.input_usd + (1 - share) * per_token.output_usd)
         per_year = t.get("utilizedSecondsPerYear")
-        desc = f"per-token {t['tokensPerSecond']} tokens/s, input share {share}"
+        rate = f"measured (fallback {t.get('fallbackTokensPerSecond')})" if measured else t["tokensPerSecond"]
+        desc = f"per-token {rate} tokens/s, input share {share}"
     mor_raw = c["morUsd"]
     mor_usd: Fraction | Reference
     if isinstance(mor_raw, str) and (mor_raw.startswith("env:") or mor_raw.startswith("file:")):

@@ -101,6 +101,7 @@ class TokenPrices:
     input_share: Fraction = Fraction(3, 10)
     cached_input_usd: Fraction | None = None  # a prompt token read from the upstream's cache; None: input_usd
     cache_write_usd: Fraction | None = None  # a prompt token written to it; None: input_usd
+    measured: bool = False  # `tokensPerSecond: measured`: the forwarder's rate; tokens_per_second is the fallback
 
 
 @dataclass(frozen=True)

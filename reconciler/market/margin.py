@@ -9,7 +9,7 @@ sold and served into a margin), with the same cost models and exact fractions, s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
@@ -18,6 +18,7 @@ from reconciler.market.pricing import SECONDS_PER_YEAR, price_from_cost
 from reconciler.market.units import WEI_PER_MOR
 
 SECONDS_PER_MONTH = SECONDS_PER_YEAR // 12  # as a subscription's utilizedSecondsPerMonth x 12 is its year
+MIN_MEASURED_SECONDS = 600  # served seconds before a measured rate prices a bid (`tokensPerSecond: measured`)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,26 @@ def measured_tokens_per_second(usage: Usage) -> Fraction | None:
     return usage.tokens / usage.seconds
 
 
+def measured_rate(usage: Usage) -> Fraction | None:
+    """The tokens per second a `tokensPerSecond: measured` bid is priced at: the measured rate to two significant
+    digits (so the price moves with the rate, not with every request), once `MIN_MEASURED_SECONDS` were served;
+    None before."""
+    tps = measured_tokens_per_second(usage)
+    if tps is None or usage.seconds < MIN_MEASURED_SECONDS or tps <= 0:
+        return None
+    exact = Decimal(tps.numerator) / Decimal(tps.denominator)
+    step = Decimal(1).scaleb(exact.adjusted() - 1)  # the second significant digit's unit
+    return Fraction(exact.quantize(step, rounding=ROUND_HALF_EVEN))
+
+
+def with_rate(cm: CostModel, tokens_per_second: Fraction) -> CostModel:
+    """A perToken cost model priced at another rate (its prices, input share and margin as declared)."""
+    p = cm.per_token
+    assert p is not None
+    usd_per_second = tokens_per_second * (p.input_share * p.input_usd + (1 - p.input_share) * p.output_usd)
+    return replace(cm, usd_per_second=usd_per_second)
+
+
 def price_at_measured(cm: CostModel, usage: Usage, mor_usd: Fraction) -> int | None:
     """The bid price (wei/s) a perToken cost model gives with the measured tokens per second instead of its
     declared `tokensPerSecond` (its prices, input share and margin as declared); None when not perToken or
@@ -107,9 +128,7 @@ def price_at_measured(cm: CostModel, usage: Usage, mor_usd: Fraction) -> int | N
     tps = measured_tokens_per_second(usage)
     if cm.per_token is None or tps is None:
         return None
-    p = cm.per_token
-    usd_per_second = tps * (p.input_share * p.input_usd + (1 - p.input_share) * p.output_usd)
-    return price_from_cost(usd_per_second, mor_usd, cm.margin)
+    return price_from_cost(with_rate(cm, tps).usd_per_second, mor_usd, cm.margin)
 
 
 def day_margin(

@@ -12,6 +12,7 @@ from reconciler.chain.networks import Network
 from reconciler.chain.reader import ChainReader
 from reconciler.desired.model import Desired
 from reconciler.desired.references import Reference, fingerprint, resolve
+from reconciler.observe.measured import measured_rates
 from reconciler.observe.model import Observed, ResolvedRefs
 from reconciler.observe.proxy import observe_proxy, observe_router
 
@@ -49,6 +50,7 @@ def observe_with(
     """Everything, the chain through a reader the caller keeps (`reconcile status` asks it for its endpoints'
     health after); `all_sessions` reads every session the provider ever had (what is claimable)."""
     chain = reader.observe(desired, all_sessions=all_sessions)
+    rates, rates_note = measured_rates(desired, environ)
     return Observed(
         chain=chain,
         proxy=observe_proxy(desired, environ),
@@ -56,4 +58,6 @@ def observe_with(
         refs=resolve_refs(desired, environ),
         now=chain.block_timestamp,
         wall_clock=int(time.time()),
+        measured_tps=rates,
+        measured_note=rates_note,
     )
