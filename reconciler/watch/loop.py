@@ -39,6 +39,7 @@ from reconciler.desired.model import Desired
 from reconciler.desired.secrets import SecretUse
 from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
+from reconciler.observe.market import market_for_page
 from reconciler.observe.model import Observed
 from reconciler.observe.prometheus import MetricSample
 from reconciler.observe.router_health import probe_router
@@ -340,6 +341,7 @@ class Watcher:
                 desired.provider.address,
                 signer,
                 admin,
+                model_ids=tuple(m.model_id for m in desired.models if not m.absent),  # competitors' bids on them
             )
             self.poller.rebase(target, block0, nonce0, version0)
             self.files.watch(*self._watched(desired))
@@ -363,7 +365,8 @@ class Watcher:
         refs = observed.refs.values
         usage = self._usage[1].days if self._usage is not None else {}
         board.usage_seen(usage)
-        board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams), refs))
+        market = market_for_page(desired, network)  # competitors' bids and our rank, for the page's market panel
+        board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams), market, refs))
         self.opts.metrics.margins_seen(today_rows(margin_section(desired, chain, usage, refs)))
 
     def _fold_usage(self, provider_dir: Path, samples: tuple[MetricSample, ...]) -> None:
