@@ -31,6 +31,8 @@ from reconciler.desired.model import (
     ProxySpec,
     RouterSpec,
     SignerSpec,
+    Subscription,
+    TokenPrices,
     UpstreamSpec,
 )
 from reconciler.desired.references import BadReference, Reference, parse_reference
@@ -413,9 +415,13 @@ def _bid(b: _Builder, raw: Any, path: Path_, label: str) -> BidSpec | None:
     c = raw["costModel"]
     cpath: Path_ = (*path, "costModel")
     per_year: int | None
+    per_token: TokenPrices | None = None
+    subscription: Subscription | None = None
     if "subscription" in c:
         s = c["subscription"]
-        usd_s = b.fraction(s["usdPerMonth"], (*cpath, "subscription", "usdPerMonth")) / s["utilizedSecondsPerMonth"]
+        monthly = b.fraction(s["usdPerMonth"], (*cpath, "subscription", "usdPerMonth"))
+        subscription = Subscription(monthly, s["utilizedSecondsPerMonth"])
+        usd_s = monthly / s["utilizedSecondsPerMonth"]
         per_year = s["utilizedSecondsPerMonth"] * 12
         desc = f"subscription {s['usdPerMonth']} USD/month over {s['utilizedSecondsPerMonth']} s/month"
     else:
@@ -424,12 +430,33 @@ def _bid(b: _Builder, raw: Any, path: Path_, label: str) -> BidSpec | None:
         share = b.fraction(t.get("inputShare", "0.3"), (*tp, "inputShare"))
         if share > 1:
             b.error((*tp, "inputShare"), "inputShare is a fraction between 0 and 1")
-        usd_s = b.fraction(t["tokensPerSecond"], (*tp, "tokensPerSecond")) * (
-            share * b.fraction(t["inputUsdPerToken"], (*tp, "inputUsdPerToken"))
-            + (1 - share) * b.fraction(t["outputUsdPerToken"], (*tp, "outputUsdPerToken"))
+        measured = t["tokensPerSecond"] == "measured"
+        if measured and "fallbackTokensPerSecond" not in t:
+            b.error((*tp, "fallbackTokensPerSecond"), "tokensPerSecond: measured needs fallbackTokensPerSecond")
+        elif not measured and "fallbackTokensPerSecond" in t:
+            b.error((*tp, "fallbackTokensPerSecond"), "fallbackTokensPerSecond is only for tokensPerSecond: measured")
+        rate_key = "fallbackTokensPerSecond" if measured else "tokensPerSecond"
+        per_token = TokenPrices(
+            tokens_per_second=b.fraction(t.get(rate_key, 1), (*tp, rate_key)),
+            measured=measured,
+            input_usd=b.fraction(t["inputUsdPerToken"], (*tp, "inputUsdPerToken")),
+            output_usd=b.fraction(t["outputUsdPerToken"], (*tp, "outputUsdPerToken")),
+            input_share=share,
+            cached_input_usd=(
+                b.fraction(t["cachedInputUsdPerToken"], (*tp, "cachedInputUsdPerToken"))
+                if "cachedInputUsdPerToken" in t
+                else None
+            ),
+            cache_write_usd=(
+                b.fraction(t["cacheWriteUsdPerToken"], (*tp, "cacheWriteUsdPerToken"))
+                if "cacheWriteUsdPerToken" in t
+                else None
+            ),
         )
+        usd_s = per_token.tokens_per_second * (share * per_token.input_usd + (1 - share) * per_token.output_usd)
         per_year = t.get("utilizedSecondsPerYear")
-        desc = f"per-token {t['tokensPerSecond']} tokens/s, input share {share}"
+        rate = f"measured (fallback {t.get('fallbackTokensPerSecond')})" if measured else t["tokensPerSecond"]
+        desc = f"per-token {rate} tokens/s, input share {share}"
     mor_raw = c["morUsd"]
     mor_usd: Fraction | Reference
     if isinstance(mor_raw, str) and (mor_raw.startswith("env:") or mor_raw.startswith("file:")):
@@ -443,7 +470,13 @@ def _bid(b: _Builder, raw: Any, path: Path_, label: str) -> BidSpec | None:
     if per_year is not None and per_year > SECONDS_PER_YEAR:
         b.error(cpath, f"model '{label}': more utilised seconds than a year has")
     cm = CostModel(
-        usd_per_second=usd_s, mor_usd=mor_usd, margin=margin, utilized_seconds_per_year=per_year, description=desc
+        usd_per_second=usd_s,
+        mor_usd=mor_usd,
+        margin=margin,
+        utilized_seconds_per_year=per_year,
+        description=desc,
+        per_token=per_token,
+        subscription=subscription,
     )
     if isinstance(mor_usd, Fraction) and price_from_cost(usd_s, mor_usd, margin) == 0:
         b.error(cpath, "the cost model gives a price of 0 wei per second")

@@ -92,14 +92,38 @@ class UpstreamSpec:
 
 
 @dataclass(frozen=True)
+class TokenPrices:
+    """A metered upstream account (`perToken`): what a token costs, and how many a busy second uses."""
+
+    tokens_per_second: Fraction
+    input_usd: Fraction
+    output_usd: Fraction
+    input_share: Fraction = Fraction(3, 10)
+    cached_input_usd: Fraction | None = None  # a prompt token read from the upstream's cache; None: input_usd
+    cache_write_usd: Fraction | None = None  # a prompt token written to it; None: input_usd
+    measured: bool = False  # `tokensPerSecond: measured`: the forwarder's rate; tokens_per_second is the fallback
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A flat-priced upstream account: what a month costs, and the seconds a month it is expected to be busy."""
+
+    usd_per_month: Fraction
+    utilized_seconds_per_month: int
+
+
+@dataclass(frozen=True)
 class CostModel:
-    """Computes a bid price: cost in USD per second, divided by MOR's USD price, plus a margin, rounded up."""
+    """Computes a bid price: cost in USD per second, divided by MOR's USD price, plus a margin, rounded up.
+    `per_token` or `subscription` keeps what the cost per second was made of (margins use them)."""
 
     usd_per_second: Fraction
     mor_usd: Fraction | Reference
     margin: Fraction = Fraction(0)
     utilized_seconds_per_year: int | None = None
     description: str = ""
+    per_token: TokenPrices | None = None
+    subscription: Subscription | None = None
 
 
 @dataclass(frozen=True)

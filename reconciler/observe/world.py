@@ -12,6 +12,7 @@ from reconciler.chain.networks import Network
 from reconciler.chain.reader import ChainReader
 from reconciler.desired.model import Desired
 from reconciler.desired.references import Reference, fingerprint, resolve
+from reconciler.observe.measured import measured_rates
 from reconciler.observe.model import ChainState, Observed, ResolvedRefs
 from reconciler.observe.proxy import observe_proxy, observe_router
 
@@ -64,6 +65,7 @@ def observe_many(
 
 
 def _observed(desired: Desired, chain: ChainState, environ: Mapping[str, str] | None) -> Observed:
+    rates, rates_note = measured_rates(desired, environ)
     return Observed(
         chain=chain,
         proxy=observe_proxy(desired, environ),
@@ -71,4 +73,6 @@ def _observed(desired: Desired, chain: ChainState, environ: Mapping[str, str] | 
         refs=resolve_refs(desired, environ),
         now=chain.block_timestamp,
         wall_clock=int(time.time()),
+        measured_tps=rates,
+        measured_note=rates_note,
     )

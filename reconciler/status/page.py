@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.desired.fleet import Fleet
 from reconciler.desired.model import Desired
+from reconciler.market.margin import Usage
 from reconciler.observe.model import ChainState
 from reconciler.observe.slots import SlotsReading
 from reconciler.observe.upstream_health import UpstreamHealth
@@ -23,6 +24,7 @@ from reconciler.plan.model import Plan
 from reconciler.render.market import ours_line
 from reconciler.sessions import rules as session_rules
 from reconciler.status import daily, places
+from reconciler.status.margins import margin_section
 from reconciler.status.model import accrued_since, build_status, money
 from reconciler.status.serving import age, last_health
 
@@ -49,6 +51,7 @@ class Observation:
     network: str
     upstreams: Mapping[str, UpstreamHealth] = field(default_factory=dict)  # each model's upstream, by its name
     market: Mapping[str, Any] | None = None  # the market document (reconciler.market.report); None: not read
+    ref_values: Mapping[str, str | None] = field(default_factory=dict)  # morUsd references as read (margins)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class PageInputs:
     forwarder_seen_at: float | None = None  # when the newest figures were read (None: never)
     runs_shown: int | None = RUNS_SHOWN  # the last this many runs; None: every run kept (the page's ?runs=all)
     fleet: FleetPlace | None = None  # a fleet member's watcher: its name and the others' pages (None: one provider)
+    usage: Mapping[str, Mapping[str, Usage]] = field(default_factory=dict)  # the forwarder's usage by day (margins)
+    usage_source: str = "forwarder /metrics"
 
 
 def _run_entry(line: Mapping[str, Any], explorer: str | None) -> dict[str, Any]:
@@ -231,6 +236,7 @@ def build_page(i: PageInputs) -> dict[str, Any]:
                 "sessions": _sessions(status),
                 "liveSessions": status["liveSessions"],
                 "market": market_panel(obs.market) if obs.market is not None else None,
+                "margins": margin_section(obs.desired, chain, i.usage, obs.ref_values, i.usage_source),
                 "money": {
                     "earnedToday": money(accrued_since(chain, session_rules.start_of_day(chain.block_timestamp))),
                     "earnedWeek": money(accrued_since(chain, week)),

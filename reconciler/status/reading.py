@@ -37,6 +37,7 @@ class StatusReading:
     endpoints: list[dict[str, object]]  # each RPC endpoint's health, by label (chain/pool.py)
     # the router as observed: its /healthcheck asked once, for the drift and for its health
     router: RouterState = field(default_factory=RouterState)
+    ref_values: Mapping[str, str | None] = field(default_factory=dict)  # morUsd references as read here (margins)
 
 
 def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:
@@ -55,7 +56,16 @@ def reading_of(desired: Desired, environ: Mapping[str, str] | None = None) -> St
     proxy = desired.proxy
     slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env), trusted=trusted_hosts(env))
     drift = plan(desired, observed)
-    return StatusReading(desired, network, observed.chain, drift, slots, endpoint_health(reader), observed.router)
+    return StatusReading(
+        desired,
+        network,
+        observed.chain,
+        drift,
+        slots,
+        endpoint_health(reader),
+        router=observed.router,
+        ref_values=observed.refs.values,
+    )
 
 
 def endpoint_health(reader: ChainReader) -> list[dict[str, object]]:

@@ -19,10 +19,11 @@ from reconciler.desired.fleet import load_fleet
 from reconciler.market.ids import norm_hex
 from reconciler.observe.market import market_for_page
 from reconciler.observe.router_health import judge_router
-from reconciler.status import daily
+from reconciler.status import daily, usage_days
 from reconciler.status.board import RUNS_FILE, load_runs
 from reconciler.status.fleet import MemberStatus, fleet_document, render_fleet
 from reconciler.status.html import render_page
+from reconciler.status.margins import margin_section
 from reconciler.status.model import build_status
 from reconciler.status.page import FleetPlace, Observation, PageInputs, build_page
 from reconciler.status.reading import StatusReading, reading_of, status_reading
@@ -44,10 +45,26 @@ def _document(r: StatusReading, state_dir: Path | None) -> dict[str, object]:
     doc = build_status(r.desired, r.chain, r.plan, r.slots)
     doc["network"] = r.network.name
     doc["endpoints"] = r.endpoints
+    doc["margins"] = margin_section(r.desired, r.chain, usage_by_day(r, state_dir).days, r.ref_values, _source(r))
     runs = load_runs(state_dir / RUNS_FILE) if state_dir is not None else []
     proxy = r.desired.proxy
     router = judge_router(proxy.router.url, r.router) if proxy is not None and proxy.router is not None else None
     return with_serving(doc, runs, time.time(), router)
+
+
+def usage_by_day(r: StatusReading, state_dir: Path | None) -> usage_days.UsageDays:
+    """The watcher's usage ledger in `state_dir` (if any) with this reading of the forwarder folded in (in memory:
+    status writes nothing), on the chain's day."""
+    ledger = usage_days.UsageDays()
+    if state_dir is not None:
+        ledger = usage_days.load(state_path(state_dir, r.network, r.desired.provider.address) / usage_days.FILE)
+    if not r.slots.known:
+        return ledger
+    return usage_days.fold(ledger, r.slots.usage, daily.day_of(r.chain.block_timestamp))
+
+
+def _source(r: StatusReading) -> str:
+    return "forwarder /metrics" if r.slots.known else f"unknown ({r.slots.note})"
 
 
 def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None) -> str:
@@ -80,7 +97,12 @@ def _html(r: StatusReading, state_dir: Path | None, fleet: FleetPlace | None = N
         PageInputs(
             now=time.time(),
             observation=Observation(
-                r.desired, r.chain, r.plan, r.network.name, market=market_for_page(r.desired, r.network)
+                r.desired,
+                r.chain,
+                r.plan,
+                r.network.name,
+                market=market_for_page(r.desired, r.network),
+                ref_values=r.ref_values,
             ),
             runs=runs,
             days=days,
@@ -89,6 +111,8 @@ def _html(r: StatusReading, state_dir: Path | None, fleet: FleetPlace | None = N
             forwarder=slots,
             forwarder_note="" if r.slots.known else r.slots.note,
             fleet=fleet,
+            usage=usage_by_day(r, state_dir).days,
+            usage_source=_source(r),
         )
     )
     return render_page(doc)

@@ -45,11 +45,15 @@ from reconciler.observe.model import Observed
 from reconciler.observe.prometheus import MetricSample
 from reconciler.observe.router_health import judge_router, probe_router
 from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
+from reconciler.observe.usage import usage_of
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
 from reconciler.plan.unserved import Serving
 from reconciler.sessions.claim import claim_journaled
+from reconciler.status import usage_days
 from reconciler.status.board import Board
+from reconciler.status.daily import day_of
+from reconciler.status.margins import margin_section, today_rows
 from reconciler.status.page import FleetPlace, Observation, WatcherStatus
 from reconciler.watch import serving_file
 from reconciler.watch.backoff import Backoff
@@ -186,6 +190,7 @@ class Watcher:
         self._upstream_reading: Reading | None = None  # the forwarder's counters at the last run that read them
         self._upstreams: dict[str, UpstreamHealth] = {}  # each model's upstream as judged then
         self._serving_path: Path | None = None  # where state.serving is kept (the provider's folder, once known)
+        self._usage: tuple[Path, usage_days.UsageDays] | None = None  # the provider's usage ledger and its file
 
     # --- loop -------------------------------------------------------------------------------------
 
@@ -316,6 +321,8 @@ class Watcher:
         run.provider, run.block = desired.provider.address, block0
         self._serving_memory(provider_dir, run, {m.model_id for m in desired.models if not m.absent})
         self._check_forwarder(run, admin if desired.proxy is not None else None)
+        if run.forwarder is not None:
+            self._fold_usage(provider_dir, run.forwarder.samples)
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
         self._check_funds(run, reader, desired)
@@ -369,8 +376,27 @@ class Watcher:
         observed, plan = self._seen
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
+        refs = observed.refs.values
+        usage = self._usage[1].days if self._usage is not None else {}
+        board.usage_seen(usage)
         market = market_for_page(desired, network)  # competitors' bids and our rank, for the page's market panel
-        board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams), market))
+        board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams), market, refs))
+        self.opts.metrics.margins_seen(today_rows(margin_section(desired, chain, usage, refs)))
+
+    def _fold_usage(self, provider_dir: Path, samples: tuple[MetricSample, ...]) -> None:
+        """What the forwarder's counters gained since the last run, into today's usage (`usage.json`, margins);
+        nothing when its /metrics was not read."""
+        path = provider_dir / usage_days.FILE
+        if self._usage is None or self._usage[0] != path:
+            self._usage = (path, usage_days.load(path))
+        if not samples:
+            return
+        ledger = usage_days.fold(self._usage[1], usage_of(samples), day_of(time.time()))
+        self._usage = (path, ledger)
+        try:
+            usage_days.save(path, ledger)
+        except OSError as exc:  # reporting only: a run never fails for it
+            self.opts.err(f"margins: could not write {path.name} ({exc.strerror or type(exc).__name__})")
 
     def _load(self, run: RunFindings) -> Desired | None:
         """Re-read the desired state: the one to act on in this run, or None (invalid files, nothing good before)."""
