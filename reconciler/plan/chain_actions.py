@@ -260,7 +260,7 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterH
         errors: list[str] = []
         value = BidValues(ctx.desired.provider.address, m.model_id, price)
         if price is None:
-            ref = m.bid.cost_model.mor_usd if m.bid.cost_model else "?"
+            ref = m.bid.rate_cost_model.mor_usd if m.bid.rate_cost_model else "?"
             errors.append(f"the price cannot be computed: morUsd reference {ref} has no value here")
         else:
             if not market.min_price_per_second <= price <= market.max_price_per_second:

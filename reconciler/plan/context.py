@@ -49,7 +49,7 @@ class Context:
 
     def mor_usd(self, m: ModelSpec) -> Fraction | None:
         """The MOR/USD rate a cost-model bid refers to, read from the resolved references (None: not known here)."""
-        cm = m.bid.cost_model if m.bid else None
+        cm = m.bid.rate_cost_model if m.bid else None
         if cm is None or isinstance(cm.mor_usd, Fraction):
             return None
         raw = self.observed.refs.values.get(str(cm.mor_usd))
