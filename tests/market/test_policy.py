@@ -6,12 +6,10 @@ from fractions import Fraction
 
 import pytest
 
-ISSUE = "issue 31: pricing policies (bid.market) are not built yet"
 MOR = 10**18
 FEE = 3 * MOR // 10  # 0.3 MOR bid fee
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_weighted_percentile_counts_each_price_by_its_quality() -> None:
     from reconciler.market.policy import weighted_percentile
 
@@ -24,7 +22,6 @@ def test_weighted_percentile_counts_each_price_by_its_quality() -> None:
     assert weighted_percentile([], Fraction(50)) is None
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_payback_of_a_raise_is_the_fee_over_the_extra_earned_and_of_a_cut_over_all_earned() -> None:
     from reconciler.market.policy import payback_days
 
@@ -35,7 +32,6 @@ def test_payback_of_a_raise_is_the_fee_over_the_extra_earned_and_of_a_cut_over_a
     assert payback_days(FEE, 10**16, 9 * 10**15, 0) is None  # never used: never pays back
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_decide_proposes_only_past_the_threshold_the_hysteresis_the_payback_and_the_cap() -> None:
     from reconciler.market.policy import PolicyKnobs, decide
 
@@ -64,7 +60,6 @@ def test_decide_proposes_only_past_the_threshold_the_hysteresis_the_payback_and_
     assert d.price is None and d.warning is not None and "4 reposts" in d.warning
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_bounded_and_follow() -> None:
     from reconciler.market.policy import bounded, follow_price
 
@@ -79,7 +74,6 @@ def test_bounded_and_follow() -> None:
     ("text", "wei"),
     [("4500000000000000\n", 4_500_000_000_000_000), ("0.0045 MOR", 4_500_000_000_000_000), (" 5 gwei ", 5 * 10**9)],
 )
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_a_price_commands_answer_is_wei_or_an_amount_with_its_unit(text: str, wei: int) -> None:
     from reconciler.market.policy import parse_price_answer
 
@@ -98,7 +92,6 @@ def test_a_price_commands_answer_is_wei_or_an_amount_with_its_unit(text: str, we
         ("0", "zero"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_a_price_commands_bad_answer_is_a_clear_error(text: str, says: str) -> None:
     from reconciler.market.policy import BadPriceAnswer, parse_price_answer
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-ISSUE = "issue 31: the price command strategy is not built yet"
 MARKET = {"modelId": "0x" + "11" * 32, "floor": "1000", "ceiling": "9000", "bids": []}
 
 
@@ -20,7 +19,6 @@ def script(tmp_path: Path, body: str) -> str:
     return f"{sys.executable} {path}"
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_the_command_reads_the_market_on_stdin_and_answers_a_price(tmp_path: Path) -> None:
     from reconciler.observe.price_command import PriceCommand, ask_price
 
@@ -40,7 +38,6 @@ def test_the_command_reads_the_market_on_stdin_and_answers_a_price(tmp_path: Pat
     ],
     ids=["empty", "negative", "non-numeric", "crash", "timeout"],
 )
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_each_failure_of_the_command_is_a_clear_error(tmp_path: Path, body: str, says: str) -> None:
     from reconciler.observe.price_command import PriceCommand, PriceCommandFailed, ask_price
 
@@ -49,7 +46,6 @@ def test_each_failure_of_the_command_is_a_clear_error(tmp_path: Path, body: str,
     assert str(caught.value).startswith("the price command ")
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_a_command_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
     from reconciler.observe.price_command import PriceCommand, PriceCommandFailed, ask_price
 
