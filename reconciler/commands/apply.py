@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler import FileUnusable
-from reconciler.commands.options import state_dir_option, trust_host_option
+from reconciler.commands.options import price_command_options, state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 from reconciler.desired.loader import load_desired
 
@@ -97,6 +97,7 @@ def _confirm_with(auto_approve: bool) -> object:
     help="Seconds to wait per batch.",
 )
 @trust_host_option
+@price_command_options
 def apply_cmd(
     path: Path | None,
     plan_file: Path | None,
@@ -106,9 +107,24 @@ def apply_cmd(
     speed_up: bool,
     receipt_timeout: float,
     trust_hosts: tuple[str, ...],
+    price_command: str | None,
+    price_command_timeout: float,
 ) -> None:
     """Plan PATH (or load --plan), confirm, send the transactions and write the proxy configs; exit 0 when converged."""
-    sys.exit(run_apply(path, plan_file, auto_approve, state_dir, legacy_tx, speed_up, receipt_timeout, trust_hosts))
+    sys.exit(
+        run_apply(
+            path,
+            plan_file,
+            auto_approve,
+            state_dir,
+            legacy_tx,
+            speed_up,
+            receipt_timeout,
+            trust_hosts,
+            price_command=price_command,
+            price_command_timeout=price_command_timeout,
+        )
+    )
 
 
 def _count_spend(desired: Desired, environ: Mapping[str, str], state_dir: Path, wei: int, txs: int) -> None:
@@ -138,9 +154,12 @@ def run_apply(
     speed_up: bool,
     receipt_timeout: float,
     trust_hosts: tuple[str, ...] = (),
+    price_command: str | None = None,
+    price_command_timeout: float = 10.0,
 ) -> int:
     from reconciler.apply.run import ApplyOptions, apply_desired
     from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.observe.price_command import PriceCommand
     from reconciler.render.text import render_text
 
     saved: Plan | None = None
@@ -162,6 +181,7 @@ def run_apply(
         saved_plan=saved,
         confirm=_confirm_with(auto_approve),  # type: ignore[arg-type]
         progress=_echo_err,
+        price_command=PriceCommand(price_command, price_command_timeout) if price_command else None,
     )
     environ = with_trusted_hosts(os.environ, trust_hosts)
     desired, warnings = load_desired(path, environ)

@@ -16,7 +16,7 @@ from types import FrameType
 
 import click
 
-from reconciler.commands.options import state_dir_option, trust_host_option
+from reconciler.commands.options import price_command_options, state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 
 
@@ -113,6 +113,7 @@ def _host_port(value: str) -> tuple[str, int]:
 @click.option("--suspend", is_flag=True, help="Pause auto-apply of the watchers using --state-dir, then exit.")
 @click.option("--resume", "resume_", is_flag=True, help="Lift --suspend (and a writer-conflict stop), then exit.")
 @trust_host_option
+@price_command_options
 def watch_cmd(
     path: Path | None,
     interval: float,
@@ -132,6 +133,8 @@ def watch_cmd(
     http_cookie_days: float,
     no_page: bool,
     trust_hosts: tuple[str, ...],
+    price_command: str | None,
+    price_command_timeout: float,
 ) -> None:
     """Keep the provider converged: re-plan on file, chain, forwarder, git and timer changes; apply or alert."""
     sys.exit(
@@ -152,6 +155,8 @@ def watch_cmd(
             not no_page,
             HttpAccess(allow_hosts, allow_origins, http_cookie_days * 86400),
             trust_hosts,
+            price_command=price_command,
+            price_command_timeout=price_command_timeout,
         )
     )
 
@@ -174,11 +179,14 @@ def run_watch(
     page: bool = True,
     access: HttpAccess | None = None,
     trust_hosts: tuple[str, ...] = (),
+    price_command: str | None = None,
+    price_command_timeout: float = 10.0,
 ) -> int:
     from reconciler import ReconcileError
     from reconciler.desired.references import BadReference, parse_reference, resolve
     from reconciler.desired.secrets import SecretUse, flag_uses
     from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.observe.price_command import PriceCommand
     from reconciler.status.auth import refusal, token_refusal
     from reconciler.status.board import Board
     from reconciler.status.forwarder_figures import Sampler
@@ -276,6 +284,7 @@ def run_watch(
         err=lambda line: say(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),
         board=board,
+        price_command=PriceCommand(price_command, price_command_timeout) if price_command else None,
     )
     try:
         watcher = watchloop.Watcher(opts)

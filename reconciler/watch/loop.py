@@ -40,6 +40,7 @@ from reconciler.desired.secrets import SecretUse
 from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.model import Observed
+from reconciler.observe.price_command import PriceCommand
 from reconciler.observe.prometheus import MetricSample
 from reconciler.observe.router_health import probe_router
 from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
@@ -126,6 +127,7 @@ class WatchOptions:
     backoff: Backoff = field(default_factory=Backoff)
     receipt_timeout: float = 300.0
     board: Board | None = None  # the status page's holder (None: no page, no extra observation)
+    price_command: PriceCommand | None = None  # the operator's pricing strategy for bid.market (host-configured)
 
 
 class _BudgetRefused(GuardRefused):
@@ -349,7 +351,11 @@ class Watcher:
         if board.sampler is not None:
             board.sampler.target(ForwarderAdmin.of(desired, self.opts.environ))
         observed, plan = self._seen or plan_for(
-            desired, self.opts.environ, state_dir=self.opts.state_dir, serving=self.state.serving
+            desired,
+            self.opts.environ,
+            state_dir=self.opts.state_dir,
+            serving=self.state.serving,
+            price_command=self.opts.price_command,
         )
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
@@ -475,6 +481,7 @@ class Watcher:
             progress=lambda line: self.opts.err(f"apply: {line}"),
             stop_requested=self.stopping.is_set,
             serving=self.state.serving,
+            price_command=self.opts.price_command,
         )
         try:
             result = apply_desired(desired, self.opts.environ, aopts)
@@ -523,7 +530,13 @@ class Watcher:
         return found
 
     def _report(self, desired: Desired, gate: Gate) -> Reported:
-        observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir, serving=self.state.serving)
+        observed, plan = plan_for(
+            desired,
+            self.opts.environ,
+            state_dir=self.opts.state_dir,
+            serving=self.state.serving,
+            price_command=self.opts.price_command,
+        )
         self._seen = (observed, plan)
         held = _held(plan)
         notes = report_notes(_pending_ids(plan), tuple(h.action for h in held), plan.proxy_unchecked)
