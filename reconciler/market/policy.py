@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from reconciler import FileUnusable
 from reconciler.desired.model import PolicyKnobs
 from reconciler.market.rating import ModelMarket, ProviderModelStats
 from reconciler.market.units import AmountError, format_mor, parse_amount
@@ -123,8 +124,8 @@ def _way(target: int, current: int) -> str:
 _WEI = re.compile(r"[0-9]+")
 
 
-class BadPriceAnswer(ValueError):
-    """A price command's answer that is no price."""
+class BadPriceAnswer(FileUnusable):
+    """A price command's answer that is no price (the command is the file to fix)."""
 
 
 def parse_price_answer(text: str) -> int:

@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from reconciler.apply.writer import journal_path
 from reconciler.chain.journal import Journal
 from reconciler.chain.market_reader import read_markets, read_standing
 from reconciler.chain.reader import ChainReader
@@ -25,8 +26,6 @@ from reconciler.market.pricing import market_floor, to_fraction
 from reconciler.market.rating import NO_PROVIDER_STATS, ModelMarket, ProviderModelStats, quality_of, rank_market
 from reconciler.observe.model import Observed
 from reconciler.observe.price_command import PRICE_COMMAND_ENV, PriceCommand, PriceCommandFailed, ask_price
-
-JOURNAL_FILE = "journal.jsonl"  # apply/writer.py's, in the provider's folder `<chainId>-<provider>`
 
 
 def market_models(desired: Desired) -> list[ModelSpec]:
@@ -84,7 +83,7 @@ def reposts_today(state_dir: Path | None, chain_id: int, provider: str, now: flo
     """Our mined `bid.post` transactions of the last 24 hours per model id, from the apply journal."""
     if state_dir is None:
         return {}
-    path = state_dir / f"{chain_id}-{provider.lower()}" / JOURNAL_FILE
+    path = journal_path(state_dir / f"{chain_id}-{provider.lower()}")
     if not path.exists():
         return {}
     since = (time.time() if now is None else now) - REPOST_WINDOW_SECONDS

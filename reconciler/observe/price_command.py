@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler import FileUnusable
 from reconciler.market.policy import BadPriceAnswer, parse_price_answer
 
 PRICE_COMMAND_ENV = "RECONCILE_PRICE_COMMAND"
@@ -21,7 +22,7 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 _STDERR_SHOWN = 200
 
 
-class PriceCommandFailed(Exception):
+class PriceCommandFailed(FileUnusable):
     """The price command gave no usable price: it could not start, crashed, timed out or answered no price."""
 
 
