@@ -191,6 +191,9 @@ def run_apply(
     _count_spend(desired, environ, state_dir, result.mor_out, len(result.txs))
     for note in result.notes:
         say(note)
+    if not result.applied and not result.txs and result.final is not None:  # no plan was shown: its warnings
+        for w in result.final.warnings:
+            _echo_err(f"warning: {w}")
     if result.applied or result.txs:  # or an earlier run's transactions, re-sent and mined here
         say(result.summary())
     if result.final is not None and result.final.pending:

@@ -8,6 +8,7 @@ would not pay back is not proposed, and the plan says why. `plan` never runs a p
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,5 +165,35 @@ def test_rank_1_policy_prices_reprices_once_and_holds(tmp_path: Path) -> None:
         _, p = plan_for(desired, case.env(), state_dir=case.state)
         assert not [x for x in p.actions if x.kind is ActionKind.BID_POST], p.actions
         assert any("pays back in" in w and "more than paybackDays 7 days" in w for w in p.warnings), p.warnings
+
+        # the operator's command, on the host: a crash changes no bid (and says why); an answer is bounded and posted
+        case.edit("utilizedSecondsPerDay: 1", "utilizedSecondsPerDay: 3600")
+        crash, answer = work / "crash.py", work / "answer.py"
+        crash.write_text("import sys\nsys.stderr.write('no feed\\n')\nsys.exit(3)\n")
+        answer.write_text("import json, sys\njson.load(sys.stdin)\nprint('0.5 MOR')\n")
+        posts = len(case.bid_posts())
+        r = case.reconcile(
+            "apply",
+            str(case.yaml),
+            "--yes",
+            "--state-dir",
+            str(case.state),
+            "--price-command",
+            f"{sys.executable} {crash}",
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "the price command exited with status 3: no feed: the bid is left as it is" in r.stdout + r.stderr
+        assert len(case.bid_posts()) == posts
+        r = case.reconcile(
+            "apply",
+            str(case.yaml),
+            "--yes",
+            "--state-dir",
+            str(case.state),
+            extra_env={"RECONCILE_PRICE_COMMAND": f"{sys.executable} {answer}"},
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "the price command says 0.5 MOR/s" in r.stdout
+        assert our_bid(w3, diamond, model_hex, ours)[0] == CEILING  # bounded by the ceiling
     finally:
         devnet.down(d)
