@@ -192,8 +192,8 @@ def run_apply(
     for note in result.notes:
         say(note)
     if not result.applied and not result.txs and result.final is not None:  # no plan was shown: its warnings
-        for w in result.final.warnings:
-            _echo_err(f"warning: {w}")
+        for warning in result.final.warnings:
+            _echo_err(f"warning: {warning}")
     if result.applied or result.txs:  # or an earlier run's transactions, re-sent and mined here
         say(result.summary())
     if result.final is not None and result.final.pending:
