@@ -20,6 +20,7 @@ from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.observe.destinations import trusted_hosts
 from reconciler.observe.forwarder_admin import admin_token
+from reconciler.observe.market import observe_market
 from reconciler.observe.model import ChainState
 from reconciler.observe.slots import SlotsReading, read_slots
 from reconciler.observe.world import observe_with
@@ -46,7 +47,9 @@ def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> Stat
     observed = observe_with(reader, desired, env, all_sessions=True)
     proxy = desired.proxy
     slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env), trusted=trusted_hosts(env))
-    return StatusReading(desired, network, observed.chain, plan(desired, observed), slots, endpoint_health(reader))
+    market = observe_market(reader, desired, observed, None, None, env)  # bid.market's drift (none: nothing read)
+    drift = plan(desired, observed, market=market)
+    return StatusReading(desired, network, observed.chain, drift, slots, endpoint_health(reader))
 
 
 def endpoint_health(reader: ChainReader) -> list[dict[str, object]]:
