@@ -91,9 +91,12 @@ class _Builder:
             self.secrets[SecretUse(format_path(path), role, ref, key)] = path
         return ref
 
-    def check_secrets(self, environ: Mapping[str, str] | None, given: tuple[SecretUse, ...] = ()) -> None:
+    def check_secrets(
+        self, environ: Mapping[str, str] | None, given: tuple[SecretUse, ...] = (), roles: bool = True
+    ) -> None:
         """The desired state's secrets with those the command line `given` (first: a conflict is then reported
-        at the YAML's field, naming the flag)."""
+        at the YAML's field, naming the flag). `roles=False`: the role rule is left to the caller (a fleet
+        compares every provider's secrets at once)."""
         for use in given:
             self.secrets = {use: (), **self.secrets}
         check_uses(
@@ -102,6 +105,7 @@ class _Builder:
             environ,
             lambda use, message: self.error(self.secrets[use], self._named(use, message)),
             lambda use, message: self.warn(self.secrets[use], self._named(use, message)),
+            roles,
         )
 
     def _named(self, use: SecretUse, message: str) -> str:
@@ -136,9 +140,12 @@ def build_desired(
     sources: tuple[str, ...],
     environ: Mapping[str, str] | None = None,
     given: tuple[SecretUse, ...] = (),
+    secret_uses: list[tuple[SecretUse, Path_]] | None = None,
 ) -> tuple[Desired | None, list[Diagnostic]]:
     """`environ`: where `env:` references are read to tell whether two roles share one secret (None: os.environ);
-    `given`: secrets the command line names (`--key-ref`, `--webhook`), held to the same rules."""
+    `given`: secrets the command line names (`--key-ref`, `--webhook`), held to the same rules. `secret_uses`
+    (a fleet's member): the role rule is left to the caller, and every field that takes a secret is added to it
+    with the path it was written at."""
     b = _Builder(locate)
     network = _network(b, data["network"])
     signer = _signer(b, data["signer"])
@@ -170,7 +177,9 @@ def build_desired(
         )
     if any(not m.absent for m in models) and proxy is None:
         b.error(("models",), "models are declared but there is no proxy section (proxy.modelsConfigPath)")
-    b.check_secrets(environ, given)
+    b.check_secrets(environ, given, roles=secret_uses is None)
+    if secret_uses is not None:
+        secret_uses.extend(b.secrets.items())
     if any(d.severity is Severity.ERROR for d in b.diags):
         return None, b.diags
     desired = Desired(

@@ -20,6 +20,7 @@ from reconciler.desired.yamlsource import Path_, parse_yaml
 
 MERGED_MAPPINGS = ("upstreams",)
 MERGED_LISTS = ("models",)
+FLEET_FILE = "fleet.yaml"  # marks a folder as a fleet (reconciler.desired.fleet): nothing else makes one
 
 
 @dataclass
@@ -46,13 +47,21 @@ def source_files(path: Path) -> list[Path]:
 
 
 def merge_sources(path: Path) -> tuple[Merged, list[Diagnostic]]:
-    diags: list[Diagnostic] = []
-    merged = Merged()
     if not path.exists():
-        return merged, [Diagnostic(Location(str(path)), "(root)", "no such file or directory")]
+        return Merged(), [Diagnostic(Location(str(path)), "(root)", "no such file or directory")]
     files = source_files(path)
     if not files:
-        return merged, [Diagnostic(Location(str(path)), "(root)", "no *.yaml files in this directory")]
+        return Merged(), [Diagnostic(Location(str(path)), "(root)", "no *.yaml files in this directory")]
+    return merge_files(files)
+
+
+def merge_files(
+    files: list[Path], mappings: tuple[str, ...] = MERGED_MAPPINGS, lists: tuple[str, ...] = MERGED_LISTS
+) -> tuple[Merged, list[Diagnostic]]:
+    """The files merged in the order given: the sections in `mappings` by name, those in `lists` concatenated,
+    every other section in one file only."""
+    diags: list[Diagnostic] = []
+    merged = Merged()
     for f in files:
         name = str(f)
         merged.files.append(name)
@@ -73,7 +82,7 @@ def merge_sources(path: Path) -> tuple[Merged, list[Diagnostic]]:
             return Location(file, doc_lines.get(p, 0))
 
         merged.where.setdefault((), Location(name, 1))
-        _merge_one(merged, doc.data, doc.lines, loc, diags)
+        _merge_one(merged, doc.data, doc.lines, loc, diags, mappings, lists)
     return merged, diags
 
 
@@ -83,6 +92,8 @@ def _merge_one(
     lines: dict[Path_, int],
     loc: Callable[[Path_], Location],
     diags: list[Diagnostic],
+    mappings: tuple[str, ...],
+    lists: tuple[str, ...],
 ) -> None:
     def copy_locations(src_prefix: Path_, dst_prefix: Path_) -> None:
         n = len(src_prefix)
@@ -91,7 +102,7 @@ def _merge_one(
                 merged.where[(*dst_prefix, *p[n:])] = loc(p)
 
     for key, value in data.items():
-        if key in MERGED_MAPPINGS and isinstance(value, dict):
+        if key in mappings and isinstance(value, dict):
             target = merged.data.setdefault(key, {})
             merged.where.setdefault((key,), loc((key,)))
             if not isinstance(target, dict):
@@ -103,13 +114,13 @@ def _merge_one(
                         Diagnostic(
                             loc((key, name)),
                             format_path((key, name)),
-                            f"duplicate {key[:-1]} (also defined at {first})",
+                            f"duplicate {_singular(key)} (also defined at {first})",
                         )
                     )
                     continue
                 target[name] = item
                 copy_locations((key, name), (key, name))
-        elif key in MERGED_LISTS and isinstance(value, list):
+        elif key in lists and isinstance(value, list):
             target_list = merged.data.setdefault(key, [])
             merged.where.setdefault((key,), loc((key,)))
             if not isinstance(target_list, list):
@@ -131,7 +142,12 @@ def load_desired(
 ) -> tuple[Desired, list[Diagnostic]]:
     """Load and validate. Returns (desired, warnings); raises ValidationFailed with every error found.
     `environ` (None: os.environ) is read only to tell whether two roles share one secret, never shown; `given`:
-    the secrets a command's flags name (reconciler.desired.secrets), checked with the desired state's."""
+    the secrets a command's flags name (reconciler.desired.secrets), checked with the desired state's. A fleet's
+    folder is refused: one of its providers is loaded with `reconciler.desired.fleet.load_fleet`."""
+    if path.is_dir() and (path / FLEET_FILE).is_file():
+        raise ValidationFailed([_fleet_refusal(path)])
+    if (member := _fleet_member(path)) is not None:
+        raise ValidationFailed([member])
     merged, diags = merge_sources(path)
     if not any(d.severity is Severity.ERROR for d in diags):
         for error in desired_state_validator().iter_errors(merged.data):
@@ -141,13 +157,19 @@ def load_desired(
     if not any(d.severity is Severity.ERROR for d in diags):
         desired, more = build_desired(merged.data, merged.locate, tuple(merged.files), environ, given)
         diags += more
-    diags = _sorted(diags)
+    diags = sort_diagnostics(diags)
     if desired is None or any(d.severity is Severity.ERROR for d in diags):
         raise ValidationFailed(diags)
     return desired, diags
 
 
-def _sorted(diags: list[Diagnostic]) -> list[Diagnostic]:
+def _singular(section: str) -> str:
+    """'upstreams' -> 'upstream', 'modelDefinitions' -> 'model definition'."""
+    return "model definition" if section == "modelDefinitions" else section[:-1]
+
+
+def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """By file, line, path and message, each once (a shared file's problem is found once per provider)."""
     seen: set[str] = set()
     out = []
     for d in sorted(diags, key=lambda d: (d.location.file, d.location.line, d.path, d.message)):
@@ -155,3 +177,49 @@ def _sorted(diags: list[Diagnostic]) -> list[Diagnostic]:
             seen.add(str(d))
             out.append(d)
     return out
+
+
+def _fleet_providers(fleet: Path) -> list[tuple[str, Path]]:
+    """(name, folder) of each provider the fleet.yaml in `fleet` names, as far as it can be read."""
+    doc, _ = parse_yaml(_read_or_empty(fleet / FLEET_FILE), str(fleet / FLEET_FILE))
+    if doc is None or not isinstance(doc.data, dict) or not isinstance(doc.data.get("providers"), list):
+        return []
+    return [
+        (str(p["name"]), fleet / str(p.get("folder", p["name"])))
+        for p in doc.data["providers"]
+        if isinstance(p, dict) and "name" in p
+    ]
+
+
+def _fleet_member(path: Path) -> Diagnostic | None:
+    """A provider's folder of a fleet (or a file in it) loaded alone lacks the shared files: say what to give."""
+    folder = (path if path.is_dir() else path.parent).resolve()
+    for fleet in folder.parents:
+        if (fleet / FLEET_FILE).is_file():
+            for name, member in _fleet_providers(fleet):
+                if member.resolve() == folder:
+                    return Diagnostic(
+                        Location(str(path)),
+                        "(root)",
+                        f"{path} is provider {name!r} of the fleet at {fleet}: give the fleet's folder and "
+                        f"--provider {name}",
+                    )
+    return None
+
+
+def _fleet_refusal(path: Path) -> Diagnostic:
+    """The one diagnostic of a single-provider load of a fleet's folder: which providers it could have named."""
+    names = [name for name, _ in _fleet_providers(path)]
+    known = f" (providers: {', '.join(names)})" if names else ""
+    return Diagnostic(
+        Location(str(path / FLEET_FILE), 1),
+        "(root)",
+        f"{path} is a fleet (it holds {FLEET_FILE}): name a provider with --provider NAME{known}",
+    )
+
+
+def _read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
 
 from reconciler.market.units import AmountError, parse_amount
 
@@ -24,6 +25,24 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def desired_state_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(load_schema("desired-state.schema.json"))
+
+
+FLEET_SCHEMAS = ("desired-state.schema.json", "fleet.schema.json", "fleet-shared.schema.json")
+
+
+@cache
+def _registry() -> Registry:
+    """The schemas that refer to each other (a fleet's shared files reuse the desired state's fields)."""
+    return Registry().with_resources(
+        (load_schema(name)["$id"], Resource.from_contents(load_schema(name))) for name in FLEET_SCHEMAS
+    )
+
+
+def fleet_validator(pointer: str = "fleet.schema.json") -> jsonschema.Draft202012Validator:
+    """A validator for fleet.yaml, a fleet's shared files (`fleet-shared.schema.json`) or a part of one
+    (`fleet-shared.schema.json#/$defs/use`, a provider's model that uses a shared definition)."""
+    base = load_schema("desired-state.schema.json")["$id"].rsplit("/", 1)[0]
+    return jsonschema.Draft202012Validator({"$ref": f"{base}/{pointer}"}, registry=_registry())
 
 
 def _is_reference_schema(schema: Any) -> bool:

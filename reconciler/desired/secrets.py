@@ -77,6 +77,26 @@ def role_conflicts(uses: list[SecretUse], environ: Mapping[str, str] | None = No
     return out
 
 
+def first_conflicts(
+    uses: list[SecretUse], environ: Mapping[str, str] | None = None
+) -> list[tuple[SecretUse, SecretUse]]:
+    """(use, other) once for each value held in two role classes: `use` is the first field (in the order given)
+    that holds it in a second class, `other` the first that holds it in the first class. For a fleet, where
+    one shared field repeats in every provider and would otherwise be reported once per provider."""
+    first: dict[str, dict[Role, SecretUse]] = {}
+    out: list[tuple[SecretUse, SecretUse]] = []
+    for use in uses:
+        value = resolve(use.ref, environ)
+        if value is None:
+            continue
+        roles = first.setdefault(_digest(value), {})
+        if use.role not in roles:
+            if roles:
+                out.append((use, next(iter(roles.values()))))
+            roles[use.role] = use
+    return out
+
+
 def git_tree_of(path: Path) -> Path | None:
     """The git working tree holding `path` (the nearest folder with a `.git`, a folder or a worktree's file)."""
     for folder in (path, *path.parents):
@@ -147,10 +167,12 @@ def check_uses(
     environ: Mapping[str, str] | None,
     error: Callable[[SecretUse, str], None],
     warn: Callable[[SecretUse, str], None],
+    roles: bool = True,
 ) -> None:
-    """Every rule of this module over the fields of one desired state, reported through `error` and `warn`."""
+    """Every rule of this module over the fields of one desired state, reported through `error` and `warn`
+    (`roles=False`: all but the role rule, which a fleet checks over all its providers at once)."""
     for use in uses:
         for is_error, message in file_problems(use, yaml_file(use)):
             (error if is_error else warn)(use, message)
-    for use, message in role_conflicts(uses, environ):
+    for use, message in role_conflicts(uses, environ) if roles else []:
         error(use, message)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.desired.diagnostics import Severity, ValidationFailed
+from reconciler.desired.fleet import is_fleet, load_fleet
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Endpoint
 from reconciler.desired.references import Reference, fingerprint, parse_reference, resolve
@@ -154,6 +155,11 @@ def test_examples_validate() -> None:
         desired, warnings = load_desired(path)
         assert warnings == [], (path.name, [str(w) for w in warnings])
         assert desired.models, path.name
+    fleets = [p for p in (ROOT / "examples" / "desired-state").iterdir() if is_fleet(p)]
+    assert [p.name for p in fleets] == ["fleet"]  # a fleet (issue 30): every provider valid, no warning
+    for member in load_fleet(fleets[0]).members:
+        assert member.warnings == (), (member.name, [str(w) for w in member.warnings])
+        assert member.desired.models, member.name
 
 
 @pytest.mark.parametrize(

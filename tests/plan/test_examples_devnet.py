@@ -14,11 +14,12 @@ import pytest
 from web3 import Web3
 
 from reconciler.chain.artifacts import load_artifact
+from reconciler.desired.fleet import is_fleet, load_fleet
 from reconciler.devnet import unlocked
 from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import MarketParams, deploy_contracts, dev_accounts
 from reconciler.market import ids
-from reconciler.pipeline import make_plan
+from reconciler.pipeline import make_plan, plan_for
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.devnet
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.devnet
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_EXAMPLE = ROOT / "examples" / "deploy" / "desired-state.example.yaml"
 EXAMPLES = [*sorted((ROOT / "examples" / "desired-state").glob("*.yaml")), DEPLOY_EXAMPLE]
+# A fleet (issue 30): every provider of it, each on the devnet in place of its own network.
+FLEETS = sorted(p for p in (ROOT / "examples" / "desired-state").iterdir() if is_fleet(p))
 # The parameters the planner reads on chain, per network. Base Sepolia's are the devnet's defaults (its deploy
 # configuration); the other presets' are not recorded in this repository, so their examples are held to
 # Base Sepolia's, the strictest floor (5e15 wei/s) an example here is known to meet.
@@ -111,3 +114,33 @@ def test_example_plans_cleanly_on_its_network(chain: tuple[Anvil, Web3], tmp_pat
     errors = [*p.errors, *(f"{a.id}: {e}" for a in p.actions for e in a.errors)]
     assert errors == [], f"{example.name} on {preset}'s parameters"
     assert p.pending or any(a.status.value == "manual" for a in p.actions)
+
+
+@pytest.mark.parametrize("example", FLEETS, ids=lambda p: p.name)
+def test_every_provider_of_an_example_fleet_plans_cleanly(
+    chain: tuple[Anvil, Web3], tmp_path: Path, example: Path
+) -> None:
+    """The example fleet: its shared files and each provider's folder get values for their references, each
+    provider's network is the deployment, and every provider plans with no error."""
+    node, w3 = chain
+    accounts = [a.address for a in dev_accounts()]
+    dep = deploy_contracts(w3, accounts[0], MarketParams(), mint_to=accounts[1:])
+    fleet_dir, env = tmp_path / example.name, {"EXAMPLE_RPC_URL": node.rpc_url}
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for source in sorted(example.rglob("*.yaml")):
+        target = fleet_dir / source.relative_to(example)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = source.read_text()
+        if NETWORK_BLOCK.search(text):
+            text = _on_devnet(text, "EXAMPLE_RPC_URL", dep)
+        text, more = _references(text, secrets)
+        env.update({k: v for k, v in more.items() if k not in env})
+        target.write_text(text)
+    fleet = load_fleet(fleet_dir, env)
+    assert len(fleet.members) == 3
+    for member in fleet.members:
+        _, p = plan_for(member.desired, env, state_dir=tmp_path / "state" / member.name)
+        errors = [*p.errors, *(f"{a.id}: {e}" for a in p.actions for e in a.errors)]
+        assert errors == [], member.name
+        assert p.pending or any(a.status.value == "manual" for a in p.actions), member.name

@@ -11,6 +11,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "desired-state.schema.json").read_text())
+# A fleet's files (issue 30): fleet.yaml and the shared files at its root, documented in the same reference.
+FLEET_SCHEMAS = [
+    json.loads((ROOT / "schemas" / n).read_text()) for n in ("fleet.schema.json", "fleet-shared.schema.json")
+]
 DOC = (ROOT / "docs" / "desired-state.md").read_text()
 
 
@@ -38,7 +42,8 @@ def test_the_schema_has_properties_to_check() -> None:
 
 
 def test_every_schema_property_is_in_the_reference() -> None:
-    missing = sorted({f"{name} ({where})" for name, where in properties(SCHEMA) if not named_in_doc(name)})
+    every = [*properties(SCHEMA), *(p for schema in FLEET_SCHEMAS for p in properties(schema))]
+    missing = sorted({f"{name} ({where})" for name, where in every if not named_in_doc(name)})
     assert missing == [], "add these to docs/desired-state.md:\n" + "\n".join(missing)
 
 
@@ -47,7 +52,7 @@ PRESET_VALUES = {"base", "base-sepolia", "arbitrum", "arbitrum-sepolia"}  # the 
 
 def test_every_documented_field_exists_in_the_schema() -> None:
     """The reverse: a field named in the first column of a reference table is a schema property (no stale docs)."""
-    names = {n for n, _ in properties(SCHEMA)}
+    names = {n for n, _ in properties(SCHEMA)} | {n for schema in FLEET_SCHEMAS for n, _ in properties(schema)}
     first_cells = [line.split("|")[1] for line in DOC.splitlines() if line.startswith("| `")]
     documented = {part for cell in first_cells for code in re.findall(r"`([^`]+)`", cell) for part in code.split(".")}
     assert documented - PRESET_VALUES, first_cells
