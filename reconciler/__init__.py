@@ -19,6 +19,7 @@ one line, or its traceback with `reconcile --traceback`. Messages never hold a s
     │   ├── RpcError                  (chain/endpoint.py: a read failed)
     │   │   └── UndecodableAnswer     (chain/rpc.py: the node answered, not as the ABI says; not a transport failure)
     │   ├── ChainCheckError           (chain/reader.py: the contracts found there)
+    │   ├── MarketUnreadable          (chain/market_reader.py: a market read failed or is no struct)
     │   ├── ChainMismatch             (chain/pool.py: endpoints on different chains)
     │   ├── AdminCallFailed           (observe/forwarder_admin.py: the forwarder's admin API, no usable answer)
     │   │   └── UntrustedDestination  (not asked: the token would go to a host the operator does not trust)
@@ -30,6 +31,7 @@ one line, or its traceback with `reconcile --traceback`. Messages never hold a s
     ├── FileUnusable                  fix a file named by an option or the desired state, outside --state-dir
     │   ├── ProxyWriteError           (apply/proxy_config.py: a models-config that cannot be read or written)
     │   ├── SavedPlanUnreadable       (commands/apply.py: `apply --plan` given no plan saved by `plan --out`)
+    │   ├── RatingConfigError         (market/rating.py: a router rating config the router would refuse)
     │   ├── PriceCommandFailed        (observe/price_command.py: --price-command gave no price; the bid stays)
     │   └── BadPriceAnswer            (market/policy.py: a price command's answer that is no price)
     ├── LockBusy                      another writer holds the provider's lock

@@ -19,6 +19,7 @@ from reconciler.commands.claim import claim_cmd
 from reconciler.commands.delegate import delegate_cmd
 from reconciler.commands.devnet import devnet_group
 from reconciler.commands.import_state import import_cmd
+from reconciler.commands.market import market_cmd
 from reconciler.commands.outcome import EXIT_ERROR, unexpected
 from reconciler.commands.plan import plan_cmd
 from reconciler.commands.status import status_cmd
@@ -46,6 +47,7 @@ COMMANDS = (
     delegate_cmd,
     claim_cmd,
     status_cmd,
+    market_cmd,
     watch_cmd,
 )
 for command in COMMANDS:

@@ -19,7 +19,7 @@ from reconciler.chain.rpc import RpcError, UndecodableAnswer
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.market.policy import NO_MARKET
-from reconciler.observe.market import market_models, observe_market
+from reconciler.observe.market_input import market_models, observe_market
 from reconciler.observe.model import Observed
 from reconciler.observe.price_command import PriceCommand
 from reconciler.observe.world import observe_with

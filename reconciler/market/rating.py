@@ -15,6 +15,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from reconciler import FileUnusable
+
 MAX_PRICE = 2**256 - 1  # what price_for_rank answers when no price is too high (the policy's ceiling bounds it)
 _WEI_PER_MOR_FLOAT = 1e18  # the router's math.Pow10(18)
 _Z_RANGE = 3.0  # z-scores are cut to [-3, 3] and mapped to [0, 1]
@@ -283,8 +285,8 @@ def price_for_rank(quality: float, competitors: Sequence[Scored], rank: int) -> 
 # --- the router's rating config ----------------------------------------------------------------------------
 
 
-class RatingConfigError(ValueError):
-    """A rating config the router would refuse."""
+class RatingConfigError(FileUnusable, ValueError):
+    """A rating config the router would refuse (`reconcile market --weights FILE`)."""
 
 
 def weights_from_config(config: object) -> Weights:

@@ -1,139 +1,98 @@
-"""The market input of a plan, for the models priced by `bid.market`: read only when one is declared.
-
-Each such model's competing bids (our own left out, so planning again after an apply proposes nothing), our
-provider's standing on it (stake and stats, kept across reposts), our bid posts of the last 24 hours (counted
-in the apply journal of the state directory: apply and watch both write it; without a state directory, none),
-and, when the host configured one (`--price-command`, RECONCILE_PRICE_COMMAND) and the command may run here,
-the operator's own price for each. `plan` never runs it: a pull request must not run code in CI.
-"""
+"""Observe the market of the desired state's models (the shell of `reconcile market` and the page's panel):
+read every model's bids and the provider's standing at one block, then build the report (pure)."""
 
 from __future__ import annotations
 
-import time
+import json
 from collections.abc import Mapping
-from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply.writer import journal_path
-from reconciler.chain.journal import Journal
+from web3 import Web3
+
+from reconciler import FileUnusable, ReconcileError
+from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.market_reader import read_markets, read_standing
-from reconciler.chain.reader import ChainReader
-from reconciler.desired.model import Desired, ModelSpec
+from reconciler.chain.networks import Network, resolve_network
+from reconciler.chain.rpc import connect_all
+from reconciler.desired.model import Desired
 from reconciler.market.ids import norm_hex
-from reconciler.market.policy import REPOST_WINDOW_SECONDS, Commanded, MarketInputs
-from reconciler.market.pricing import market_floor, to_fraction
-from reconciler.market.rating import NO_PROVIDER_STATS, ModelMarket, ProviderModelStats, quality_of, rank_market
-from reconciler.observe.model import Observed
-from reconciler.observe.price_command import PRICE_COMMAND_ENV, PriceCommand, PriceCommandFailed, ask_price
+from reconciler.market.rating import (
+    DEFAULT_WEIGHTS,
+    RatingConfigError,
+    Weights,
+    allowlist_from_config,
+    weights_from_config,
+)
+from reconciler.market.report import MarketModel, Standing, market_report
 
 
-def market_models(desired: Desired) -> list[ModelSpec]:
-    return [m for m in desired.models if not m.absent and m.bid is not None and m.bid.market is not None]
+@dataclass(frozen=True)
+class RatingConfig:
+    """The weights (and allow list) a buyer's router scores with: its RATING_CONFIG_PATH file, or the defaults."""
+
+    weights: Weights = DEFAULT_WEIGHTS
+    allowlist: frozenset[str] | None = None
+    source: str = "the router's default weights"
+
+
+def load_rating_config(path: Path | None) -> RatingConfig:
+    """A router rating-config JSON file (`{"algorithm": "default", "params": {"weights": {...}}}`)."""
+    if path is None:
+        return RatingConfig()
+    try:
+        config = json.loads(path.read_text())
+    except OSError as exc:
+        raise FileUnusable(f"--weights {path}: cannot read it: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise FileUnusable(f"--weights {path}: not JSON: {exc}") from None
+    try:
+        return RatingConfig(weights_from_config(config), allowlist_from_config(config), f"weights from {path.name}")
+    except RatingConfigError as exc:
+        raise FileUnusable(f"--weights {path}: {exc}") from None
+
+
+def market_models(desired: Desired) -> list[MarketModel]:
+    """The desired state's models (own and existing), in their order; models declared absent are left out."""
+    return [
+        MarketModel(model_id=norm_hex(m.model_id), name=m.name or m.key, own=m.managed)
+        for m in desired.models
+        if not m.absent
+    ]
 
 
 def observe_market(
-    reader: ChainReader,
     desired: Desired,
-    observed: Observed,
-    state_dir: Path | None,
-    command: PriceCommand | None,
-    environ: Mapping[str, str],
-) -> MarketInputs:
-    """The market input for `plan()`; empty when no model has a market policy (nothing is read then)."""
+    network: Network | None = None,
+    rating: RatingConfig = RatingConfig(),
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The market document of every model of the desired state, read at the latest block."""
+    network = network or resolve_network(desired.network, environ)
+    w3 = connect_all(network.endpoints())
+    market = w3.eth.contract(address=Web3.to_checksum_address(network.diamond), abi=load_artifact("Marketplace").abi)
+    block = int(w3.eth.block_number)
     models = market_models(desired)
-    if not models:
-        return MarketInputs()
-    ids = [norm_hex(m.model_id) for m in models]
-    block = observed.chain.block_number
-    markets = read_markets(reader.w3, reader.market, ids, block)
-    ours = desired.provider.address.lower()
-    stake, own_stats = read_standing(reader.w3, reader.market, desired.provider.address, ids, block)
-    competing = {}
-    for m in models:
-        full = markets[norm_hex(m.model_id)]
-        competing[m.model_id] = ModelMarket(
-            full.model_id, full.model_stats, full.min_stake, tuple(b for b in full.bids if b.provider != ours)
-        )
-    stats = {m.model_id: own_stats.get(norm_hex(m.model_id), NO_PROVIDER_STATS) for m in models}
-    notes: list[str] = []
-    commanded: dict[str, Commanded] = {}
-    if command is not None:
-        for m in models:
-            doc = market_document(m, competing[m.model_id], observed, stake, stats[m.model_id])
-            try:
-                commanded[m.model_id] = Commanded(price=ask_price(command, doc))
-            except PriceCommandFailed as exc:
-                commanded[m.model_id] = Commanded(error=str(exc))
-    elif environ.get(PRICE_COMMAND_ENV):
-        notes.append(
-            f"{PRICE_COMMAND_ENV} is set but `plan` never runs a price command (a pull request must not run code "
-            "here): planned with each bid.market's own target between its floor and ceiling; apply and watch run it"
-        )
-    return MarketInputs(
-        markets=competing,
-        own_stats=stats,
-        reposts_today=reposts_today(state_dir, observed.chain.chain_id, desired.provider.address),
-        commanded=commanded,
-        notes=tuple(notes),
+    ids = [m.model_id for m in models]
+    markets = read_markets(w3, market, ids, block)
+    stake, stats = read_standing(w3, market, desired.provider.address, ids, block)
+    return market_report(
+        desired.provider.address,
+        models,
+        markets,
+        Standing(stake, stats),
+        rating.weights,
+        rating.source,
+        rating.allowlist,
+        block,
     )
 
 
-def reposts_today(state_dir: Path | None, chain_id: int, provider: str, now: float | None = None) -> dict[str, int]:
-    """Our mined `bid.post` transactions of the last 24 hours per model id, from the apply journal."""
-    if state_dir is None:
-        return {}
-    path = journal_path(state_dir / f"{chain_id}-{provider.lower()}")
-    if not path.exists():
-        return {}
-    since = (time.time() if now is None else now) - REPOST_WINDOW_SECONDS
-    counts: dict[str, int] = {}
-    for tx in Journal(path).transactions():
-        if tx.status == "mined" and tx.action_id.startswith("bid.post:") and tx.ts >= since:
-            mid = tx.action_id.removeprefix("bid.post:")
-            counts[mid] = counts.get(mid, 0) + 1
-    return counts
-
-
-def market_document(
-    m: ModelSpec, market: ModelMarket, observed: Observed, stake: int, stats: ProviderModelStats
-) -> dict[str, Any]:
-    """What the price command reads on stdin: the model's competing bids as buyers' routers rank them, our bid,
-    standing and bounds. Amounts are strings of wei (exact in any language's JSON), scores and qualities floats."""
-    assert m.bid is not None and m.bid.market is not None
-    policy = m.bid.market
-    cm = policy.floor_cost_model
-    rate = None
-    if cm is not None and not isinstance(cm.mor_usd, Fraction):
-        raw = observed.refs.values.get(str(cm.mor_usd))
-        try:
-            rate = to_fraction(raw) if raw else None
-        except (ValueError, ZeroDivisionError):
-            rate = None
-    floor = market_floor(policy, rate)
-    current = next((b.price_per_second for b in observed.chain.active_bids(m.model_id)), None)
-    return {
-        "modelId": m.model_id,
-        "model": m.name,
-        "floor": None if floor is None else str(floor),
-        "ceiling": str(policy.ceiling),
-        "ours": {
-            "pricePerSecond": None if current is None else str(current),
-            "stake": str(stake),
-            "quality": quality_of(stats, stake, market),
-        },
-        "bidFee": str(observed.chain.market.bid_fee),
-        "minStake": str(market.min_stake),
-        "bids": [
-            {
-                "bidId": s.bid.bid_id,
-                "provider": s.bid.provider,
-                "pricePerSecond": str(s.bid.price_per_second),
-                "stake": str(s.bid.stake),
-                "quality": s.quality,
-                "score": s.score,
-                "rank": s.rank,
-            }
-            for s in rank_market(market)
-        ],
-    }
+def market_for_page(desired: Desired, network: Network) -> dict[str, Any] | None:
+    """The market document for the status page, or None when it cannot be read now (the page is reporting
+    only: a market it cannot read is left out, never a failure of the page or of a watcher's run)."""
+    try:
+        return observe_market(desired, network)
+    except ReconcileError:
+        return None

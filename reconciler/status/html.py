@@ -231,6 +231,32 @@ def _forwarder(doc: Mapping[str, Any]) -> str:
     )
 
 
+def _market(doc: Mapping[str, Any]) -> str:
+    """Each model's best bids as buyers' routers rank them, and our rank (`reconcile market` has every bid)."""
+    models = doc.get("market")
+    if not models:
+        return ""
+    parts = []
+    for m in models:
+        rows = "".join(
+            f'<tr data-rank="{_e(b["rank"])}" data-ours="{str(b["ours"]).lower()}"><td>#{_e(b["rank"])}</td>'
+            f'<td data-label="provider">{_ids(b["provider"])}{" (ours)" if b["ours"] else ""}</td>'
+            f'<td data-label="MOR/s">{_e(b["price"])}</td><td data-label="quality">{_e(b["quality"])}</td>'
+            f'<td data-label="score">{_e(b["score"])}</td></tr>'
+            for b in m["bids"]
+        )
+        parts.append(
+            f'<div data-model-id="{_e(m["modelId"])}"><p class="note"><b>{_e(m["name"])}</b>: {_e(m["bidCount"])} '
+            f'bid(s); {_e(m["ours"])}</p><table class="stack"><tr class="head"><th>rank</th><th>provider</th>'
+            f"<th>price</th><th>quality</th><th>score</th></tr>{rows}</table></div>"
+        )
+    return (
+        '<section id="market"><h2>Market (as buyers\' routers rank it)</h2>'
+        '<p class="note">score = quality / (price in MOR/s), the router\'s default weights</p>'
+        f"{''.join(parts)}</section>"
+    )
+
+
 def _folded(runs: list[Mapping[str, Any]]) -> list[str]:
     """Each run's error and warning lines, newest first; a line repeated on several runs is said once, on the
     newest, with how many runs carried it."""
@@ -340,7 +366,16 @@ def render_body(doc: Mapping[str, Any], live: bool = True) -> str:
         f"{_e(doc['liveSessions'])} live session(s) · updated {_e(doc['generatedAt'])}</section>"
     )
     alerts_html = f'<div class="alerts">{alerts}</div>' if alerts else ""
-    return summary + alerts_html + _runs(doc, live) + _rows(doc) + _money(doc) + _forwarder(doc) + _chart(doc)
+    return (
+        summary
+        + alerts_html
+        + _runs(doc, live)
+        + _rows(doc)
+        + _money(doc)
+        + _forwarder(doc)
+        + _market(doc)
+        + _chart(doc)
+    )
 
 
 def render_page(doc: Mapping[str, Any], script: str | None = None, refresh: float = 2.0) -> str:

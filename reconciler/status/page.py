@@ -19,6 +19,7 @@ from reconciler.observe.slots import SlotsReading
 from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.plan.context import utc
 from reconciler.plan.model import Plan
+from reconciler.render.market import ours_line
 from reconciler.sessions import rules as session_rules
 from reconciler.status import daily, places
 from reconciler.status.model import accrued_since, build_status, money
@@ -46,6 +47,7 @@ class Observation:
     plan: Plan
     network: str
     upstreams: Mapping[str, UpstreamHealth] = field(default_factory=dict)  # each model's upstream, by its name
+    market: Mapping[str, Any] | None = None  # the market document (reconciler.market.report); None: not read
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,38 @@ def _sessions(status: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+MARKET_BIDS_SHOWN = 5  # per model on the page; `reconcile market` shows them all
+
+
+def market_panel(market: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each model's best bids and where we stand, from the market document: the page's small market section."""
+    out = []
+    for m in market.get("models", []):
+        bids = m["bids"]
+        shown = bids[:MARKET_BIDS_SHOWN] + [b for b in bids[MARKET_BIDS_SHOWN:] if b["ours"]]
+        out.append(
+            {
+                "name": m["name"],
+                "modelId": m["modelId"],
+                "bidCount": len(bids),
+                "ours": ours_line(m["ours"]),
+                "rank": m["ours"]["rank"],
+                "bids": [
+                    {
+                        "rank": b["rank"],
+                        "provider": b["provider"],
+                        "ours": b["ours"],
+                        "price": b["price"]["morPerSecond"],
+                        "quality": round(b["quality"], 4),
+                        "score": round(b["score"], 2),
+                    }
+                    for b in shown
+                ],
+            }
+        )
+    return out
+
+
 def chart_days(days: daily.Days, now: float) -> list[dict[str, Any]]:
     return [
         {
@@ -175,6 +209,7 @@ def build_page(i: PageInputs) -> dict[str, Any]:
                 "planErrors": status["drift"]["errors"],
                 "sessions": _sessions(status),
                 "liveSessions": status["liveSessions"],
+                "market": market_panel(obs.market) if obs.market is not None else None,
                 "money": {
                     "earnedToday": money(accrued_since(chain, session_rules.start_of_day(chain.block_timestamp))),
                     "earnedWeek": money(accrued_since(chain, week)),

@@ -20,7 +20,7 @@ from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.observe.destinations import trusted_hosts
 from reconciler.observe.forwarder_admin import admin_token
-from reconciler.observe.market import observe_market
+from reconciler.observe.market_input import observe_market
 from reconciler.observe.model import ChainState
 from reconciler.observe.slots import SlotsReading, read_slots
 from reconciler.observe.world import observe_with

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reconciler.apply.writer import state_path
 from reconciler.market.ids import norm_hex
+from reconciler.observe.market import market_for_page
 from reconciler.observe.router_health import probe_router
 from reconciler.status import daily
 from reconciler.status.board import RUNS_FILE, load_runs
@@ -67,7 +68,9 @@ def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] |
     doc = build_page(
         PageInputs(
             now=time.time(),
-            observation=Observation(r.desired, r.chain, r.plan, r.network.name),
+            observation=Observation(
+                r.desired, r.chain, r.plan, r.network.name, market=market_for_page(r.desired, r.network)
+            ),
             runs=runs,
             days=days,
             budget_limit=r.desired.policy.max_spend_per_day,

@@ -39,6 +39,7 @@ from reconciler.desired.model import Desired
 from reconciler.desired.secrets import SecretUse
 from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
+from reconciler.observe.market import market_for_page
 from reconciler.observe.model import Observed
 from reconciler.observe.price_command import PriceCommand
 from reconciler.observe.prometheus import MetricSample
@@ -335,6 +336,7 @@ class Watcher:
                 desired.provider.address,
                 signer,
                 admin,
+                model_ids=tuple(m.model_id for m in desired.models if not m.absent),  # competitors' bids on them
             )
             self.poller.rebase(target, block0, nonce0, version0)
             self.files.watch(*self._watched(desired))
@@ -359,7 +361,8 @@ class Watcher:
         )
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
-        board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams)))
+        market = market_for_page(desired, network)  # competitors' bids and our rank, for the page's market panel
+        board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams), market))
 
     def _load(self, run: RunFindings) -> Desired | None:
         """Re-read the desired state: the one to act on in this run, or None (invalid files, nothing good before)."""

@@ -81,6 +81,22 @@ class FileTrigger:
             self._thread = None
 
 
+# MarketplaceBidPosted and MarketplaceBidDeleted(address indexed provider, bytes32 indexed modelId, uint256 nonce)
+BID_EVENTS = tuple(
+    "0x" + Web3.keccak(text=f"MarketplaceBid{what}(address,bytes32,uint256)").hex().removeprefix("0x")
+    for what in ("Posted", "Deleted")
+)
+
+
+def _topic_hex(log: object, index: int) -> str:
+    """A log's topic as lower-case 0x hex, whether the node's answer gave it as a string or as bytes."""
+    topics = log.get("topics", []) if isinstance(log, dict) else []
+    if index >= len(topics):
+        return ""
+    t = topics[index]
+    return ("0x" + bytes(t).hex()) if not isinstance(t, str) else "0x" + t.lower().removeprefix("0x")
+
+
 # More new blocks than this since the last poll (a long pause, a suspended laptop): a run re-reads the provider
 # anyway, so the poller triggers one instead of scanning the gap's logs.
 WIDE_GAP = 5_000
@@ -93,6 +109,7 @@ class ChainTarget:
     provider: str
     signer: str
     admin: ForwarderAdmin | None = None  # where the forwarder's served config version is asked
+    model_ids: tuple[str, ...] = ()  # our models: any provider's bid posted or deleted on one wakes a run
 
 
 class Poller:
@@ -176,12 +193,23 @@ class Poller:
             found.append(Trigger("chain", f"{head - block} blocks since the last poll: reading the provider again"))
         elif block is not None and head > block:
             topic = "0x" + "00" * 12 + target.provider.lower().removeprefix("0x")
-            query = {"address": Web3.to_checksum_address(target.diamond), "topics": [None, topic]}
+            diamond = Web3.to_checksum_address(target.diamond)
             batch = Batch(w3)
-            batch.logs(query, block + 1, head, label=f"provider events {block + 1}..{head}")
-            [logs] = batch.run()
+            batch.logs(
+                {"address": diamond, "topics": [None, topic]}, block + 1, head, f"provider events {block + 1}..{head}"
+            )
+            if target.model_ids:  # the models' bid events, whoever bids: a competitor's move can mean a reprice
+                models = ["0x" + m.lower().removeprefix("0x") for m in target.model_ids]
+                query = {"address": diamond, "topics": [list(BID_EVENTS), None, models]}
+                batch.logs(query, block + 1, head, label=f"bid events on our models {block + 1}..{head}")
+            logs, *bid_logs = batch.run()
             if logs:
                 found.append(Trigger("chain", f"{len(logs)} event(s) up to block {head}"))
+            theirs = [x for x in (bid_logs[0] if bid_logs else []) if _topic_hex(x, 1) != topic]
+            if theirs:
+                found.append(
+                    Trigger("chain", f"{len(theirs)} competitor bid event(s) on our models up to block {head}")
+                )
         if block is not None and head > block:
             with self._lock:
                 if self._block == block:

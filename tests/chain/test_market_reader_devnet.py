@@ -8,7 +8,9 @@ from web3 import Web3
 
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.market_reader import read_markets, read_standing
+from reconciler.chain.rpc import connect_all, endpoint_of
 from reconciler.devnet import unlocked
+from reconciler.devnet.anvil import Anvil
 from reconciler.devnet.local import Deployment, dev_accounts
 from reconciler.market.ids import model_id
 from reconciler.market.rating import SD, ModelStats, ProviderModelStats
@@ -18,7 +20,7 @@ MOR = 10**18
 ACCOUNTS = dev_accounts()
 
 
-def test_read_markets_reads_every_bid_stake_and_stat(w3: Web3, deployed: Deployment) -> None:
+def test_read_markets_reads_every_bid_stake_and_stat(anvil: Anvil, w3: Web3, deployed: Deployment) -> None:
     market = market_contract(w3, deployed.diamond)
     owner = ACCOUNTS[2].address
     token = w3.eth.contract(address=deployed.mor, abi=load_artifact("MorToken").abi)
@@ -37,7 +39,15 @@ def test_read_markets_reads_every_bid_stake_and_stat(w3: Web3, deployed: Deploym
     close_sessions(w3, deployed.diamond, buyer, b.private_key, bid_b, [Closed(1200, 10_000, 800)])
     close_sessions(w3, deployed.diamond, buyer, c.private_key, bid_c, [Closed(900, 1, 1, signed_by_provider=False)])
 
-    markets = read_markets(w3, market, [model_hex.upper().replace("0X", "0x")], page=2)
+    pooled = connect_all([(anvil.rpc_url, "anvil")])
+    pooled_market = market_contract(pooled, deployed.diamond)
+    markets = read_markets(pooled, pooled_market, [model_hex.upper().replace("0X", "0x")], page=2)
+    # the cost: the block number, then one batch per round: first pages, the second page, the bids, the bidders
+    pool = endpoint_of(pooled)
+    assert pool is not None and pool.stats.round_trips == 5
+    again_cost = pool.stats.round_trips
+    read_markets(pooled, pooled_market, [model_hex])  # one page of 255: no second-page round
+    assert pool.stats.round_trips - again_cost == 4
     assert list(markets) == [model_hex]
     m = markets[model_hex]
     assert m.model_id == model_hex and m.min_stake == 2 * MOR // 10

@@ -40,7 +40,6 @@ C_HIGH = (3 + 3 * math.sqrt(0.5)) / 6
 WRAPPED_STAKE = (20 * MOR - 2**64 - 2 * MOR // 10) / (18 * MOR // 10)  # 20 MOR as Go's Int64() reads it
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: no `reconcile market`, no market panel on the page yet")
 def test_reconcile_market_ranks_three_providers_as_the_router_does(tmp_path: Path) -> None:
     d, work = tmp_path / "devnet", tmp_path / "work"
     work.mkdir()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.market.rating import NO_MODEL_STATS, SD, MarketBid, ModelMarket, ProviderModelStats
-from reconciler.observe.market import market_document, reposts_today
+from reconciler.observe.market_input import market_document, reposts_today
 from tests.support.planfactory import BASE_YAML, PROVIDER, desired_from, observed
 
 MID = "0x" + "11" * 32

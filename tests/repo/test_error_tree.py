@@ -163,7 +163,7 @@ def test_every_command_ends_through_handled() -> None:
         return out
 
     commands = leaves(cli_module.cli)
-    assert len(commands) == 12
+    assert len(commands) == 13
     for command in commands:
         module = sys.modules[command.callback.__module__]  # type: ignore[union-attr]
         assert module.__name__.startswith("reconciler.commands."), command.name

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import queue
 
-import pytest
 from web3 import Web3
 
 from reconciler.chain.artifacts import load_artifact
@@ -28,7 +27,6 @@ def _register_model(w3: Web3, diamond: str, mor: str, owner: str, base: bytes) -
     return bytes.fromhex(model_id(owner, "0x" + base.hex())[2:])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: the chain trigger reads only the provider's own events")
 def test_competitor_bids_on_our_models_trigger_a_run(anvil: Anvil, w3: Web3, deployed: Deployment) -> None:
     accounts = dev_accounts()
     ours, rival, owner = accounts[1].address, accounts[3].address, accounts[2].address
