@@ -67,8 +67,9 @@ def observe_market(
                 commanded[m.model_id] = Commanded(error=str(exc))
     elif environ.get(PRICE_COMMAND_ENV):
         notes.append(
-            f"{PRICE_COMMAND_ENV} is set but `plan` never runs a price command (a pull request must not run code "
-            "here): planned with each bid.market's own target between its floor and ceiling; apply and watch run it"
+            f"{PRICE_COMMAND_ENV} is set, but only apply and watch run a price command, `plan` and `status` never "
+            "do (a pull request must not run code here): planned with each bid.market's own target between its "
+            "floor and ceiling"
         )
     return MarketInputs(
         markets=competing,

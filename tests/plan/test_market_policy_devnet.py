@@ -107,7 +107,7 @@ def test_rank_1_policy_prices_reprices_once_and_holds(tmp_path: Path) -> None:
         # plan: the reasoning; `plan` never runs a price command, and says so
         r = case.reconcile("plan", str(case.yaml), extra_env={"RECONCILE_PRICE_COMMAND": "/bin/false"})
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "never runs a price command" in r.stdout + r.stderr
+        assert "only apply and watch run a price command, `plan` and `status` never do" in r.stdout + r.stderr
         assert "no bid yet (quality" in r.stdout and "rank 1 needs <=" in r.stdout
 
         # apply: the rank-1 price by the formula, bounded; our bid is then first by score
