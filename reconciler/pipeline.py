@@ -1,28 +1,29 @@
 """The reconciler's core pipeline: load the desired state, observe the world, plan.
 
 Every consumer of a plan goes through here: the `plan`, `apply`, `approve` and `status` commands, the watcher,
-the demo, the benches and the tests. The planner itself is pure (`plan.planner.plan`); this module is the
+the demo, the benches and the tests; `plan_fleet` plans a fleet's providers together. The planner itself is pure (`plan.planner.plan`); this module is the
 thin shell that feeds it what the chain and the proxies look like now.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler import DEFAULT_STATE_DIR
-from reconciler.chain.networks import resolve_network
+from reconciler import DEFAULT_STATE_DIR, ReconcileError
+from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.reader import ChainReader
 from reconciler.chain.rpc import RpcError, UndecodableAnswer
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
-from reconciler.market.policy import NO_MARKET
+from reconciler.market.policy import NO_MARKET, MarketInputs
 from reconciler.observe.market_input import market_models, observe_market
 from reconciler.observe.model import Observed
 from reconciler.observe.price_command import PriceCommand
-from reconciler.observe.world import observe_with
+from reconciler.observe.world import observe_many, observe_with
+from reconciler.plan.fleet import FleetPlan, MemberPlan
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import plan
 from reconciler.plan.unserved import NO_MEMORY, Serving
@@ -53,16 +54,90 @@ def plan_for(
     try:
         reader = ChainReader.connect(network, state_dir=state_dir)
         observed = observe_with(reader, desired, environ)
-        market = NO_MARKET
-        if market_models(desired):
-            env = os.environ if environ is None else environ
-            market = observe_market(reader, desired, observed, state_dir, price_command, env)
+        market = _market(reader, desired, observed, state_dir, price_command, environ)
     except RpcError as exc:
-        transport = not isinstance(exc, UndecodableAnswer)  # an answer that does not decode: the devnet runs
-        hint = "; is the devnet running? (`reconcile devnet up`)" if network.name == "devnet" and transport else ""
-        raise RpcError(f"{exc}{hint}") from None
+        raise _hinted(exc, network) from None
+    return observed, _plan_observed(desired, observed, load_warnings, serving, market)
+
+
+def _market(
+    reader: ChainReader,
+    desired: Desired,
+    observed: Observed,
+    state_dir: Path | None,
+    price_command: PriceCommand | None,
+    environ: Mapping[str, str] | None,
+) -> MarketInputs:
+    """The market input of `plan()`: read only when a model has `bid.market`."""
+    if not market_models(desired):
+        return NO_MARKET
+    env = os.environ if environ is None else environ
+    return observe_market(reader, desired, observed, state_dir, price_command, env)
+
+
+def plan_fleet(
+    members: Sequence[tuple[str, Desired]],
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = DEFAULT_STATE_DIR,
+    load_warnings: Mapping[str, tuple[str, ...]] | None = None,
+) -> FleetPlan:
+    """Plan every (name, desired) of a fleet, each against its own network. The providers of one network are
+    read together (`observe_many`: the round trips do not grow with their number); a network that cannot be
+    resolved or read fails its providers only, with the error each one's plan would have raised."""
+    warnings = load_warnings or {}
+    results: dict[str, MemberPlan] = {}
+    groups: dict[tuple[object, ...], tuple[Network, list[tuple[str, Desired]]]] = {}
+    for name, desired in members:
+        try:
+            network = resolve_network(desired.network, environ)
+        except ReconcileError as exc:
+            results[name] = MemberPlan(
+                name, _network_name(desired.network.preset, desired.network.chain_id), None, str(exc)
+            )
+            continue
+        key = (network.chain_id, network.diamond.lower(), tuple(network.endpoints()))
+        groups.setdefault(key, (network, []))[1].append((name, desired))
+    for network, group in groups.values():
+        label = _network_name(network.name if network.name != "custom" else None, network.chain_id)
+        reader = ChainReader.connect(network, state_dir=state_dir)
+        observed = observe_many(reader, [d for _, d in group], environ)
+        for (name, desired), got in zip(group, observed, strict=True):
+            if isinstance(got, ReconcileError):
+                error = _hinted(got, network) if isinstance(got, RpcError) else got
+                results[name] = MemberPlan(name, label, None, str(error))
+            else:
+                try:
+                    market = _market(reader, desired, got, state_dir, None, environ)
+                except ReconcileError as exc:
+                    results[name] = MemberPlan(name, label, None, str(exc))
+                    continue
+                results[name] = MemberPlan(
+                    name, label, _plan_observed(desired, got, warnings.get(name, ()), market=market)
+                )
+    return FleetPlan(tuple(results[name] for name, _ in members))
+
+
+def _network_name(preset: str | None, chain_id: int | None) -> str:
+    """How the fleet's report names a network: its preset, else its chain."""
+    return preset or (f"chain {chain_id}" if chain_id is not None else "custom")
+
+
+def _hinted(exc: RpcError, network: Network) -> RpcError:
+    """The devnet's hint on a read that did not reach its node (an answer that does not decode: the devnet runs)."""
+    transport = not isinstance(exc, UndecodableAnswer)
+    hint = "; is the devnet running? (`reconcile devnet up`)" if network.name == "devnet" and transport else ""
+    return RpcError(f"{exc}{hint}")
+
+
+def _plan_observed(
+    desired: Desired,
+    observed: Observed,
+    load_warnings: tuple[str, ...] = (),
+    serving: Serving = NO_MEMORY,
+    market: MarketInputs = NO_MARKET,
+) -> Plan:
     p = plan(desired, observed, serving, market)
     extra = load_warnings + ((observed.router.note,) if observed.router.note else ())
     if extra:
         p = replace(p, warnings=extra + p.warnings)
-    return observed, p
+    return p

@@ -38,6 +38,7 @@ from reconciler.chain.rpc import connect_all
 from reconciler.chain.sender import TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
+from reconciler.observe.model import Observed
 from reconciler.observe.price_command import PriceCommand
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
@@ -62,11 +63,13 @@ class ApplyOptions:
 
 @dataclass(kw_only=True)
 class ApplyResult(Executed):
-    """What was executed, the plan it came from, and the plan made after it (None until then)."""
+    """What was executed, the plan it came from, and the plan made after it (None until then); `observed`, the
+    reading the last of them was made from (the watcher judges the router from it instead of asking again)."""
 
     plan: Plan
     final: Plan | None
     applied: bool = False
+    observed: Observed | None = None
 
     @property
     def converged(self) -> bool:
@@ -111,7 +114,7 @@ def _apply_locked(
     refuse_unsafe(plan, _observed.chain.signer_eth_balance)
     refuse_unwritable(desired, plan)
     refuse_untrusted(desired, plan, environ)
-    result = ApplyResult(plan=plan, final=None)
+    result = ApplyResult(plan=plan, final=None, observed=_observed)
     for rec in resumed:  # an earlier run's transactions this run sent and saw mined: their MOR is this run's
         result.count(rec)
     if not plan.pending:
@@ -136,7 +139,7 @@ def _apply_locked(
     )
     executor.run(plan.pending)
     result.applied = True
-    _observed, result.final = plan_for(
+    result.observed, result.final = plan_for(
         desired, environ, state_dir=opts.state_dir, serving=opts.serving, price_command=opts.price_command
     )
     return result

@@ -17,6 +17,10 @@ can still be live, while an older short session may sit before a live long one (
 one). More active bids than BID_PAGE, more sessions in that window than SESSION_PAGE, or more new model ids
 than MODEL_PAGE cost more rounds.
 
+Several providers on one network are read together (`observe_many`, a fleet's plan): one round 1 pins them all
+to one block, then each round is every provider's reads of that round in one batch, and the registry's list is
+read once for all; so the round trips do not grow with the number of providers.
+
 Besides that one reading, the reader answers for one thing now (`provider`, `model`, `active_bid`...): what a
 write is decided on just before it is sent (apply checks each action's precondition again, level-triggered;
 a claim reads its session), decoded into the same types.
@@ -24,8 +28,9 @@ a claim reads its session), decoded into the same types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from functools import cached_property
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +38,7 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 
-from reconciler import DEFAULT_STATE_DIR, EndpointUnusable
+from reconciler import DEFAULT_STATE_DIR, EndpointUnusable, ReconcileError
 from reconciler.chain import structs
 from reconciler.chain.artifacts import load_artifact
 from reconciler.chain.model_index import MODEL_PAGE, ModelIndex, index_path
@@ -114,13 +119,32 @@ class ChainReader:
     def observe(self, desired: Desired, all_sessions: bool = False) -> ChainState:
         """One reading pinned to the latest block. `all_sessions` reads every session the provider ever had
         (for claims of old expired sessions) instead of stopping at the max session duration."""
-        w3, net = self.w3, self.network
-        market, mor = self.market, self.mor
-        provider = checksum(desired.provider.address)
-        signer = checksum(desired.signer.address)
+        got = self.observe_many([desired], all_sessions)[0]
+        if isinstance(got, ReconcileError):
+            raise got
+        return got
 
-        # round 1: where and when
-        b = Batch(w3)
+    def observe_many(
+        self, desireds: Sequence[Desired], all_sessions: bool = False
+    ) -> list[ChainState | ReconcileError]:
+        """The readings of several providers on this network, pinned to one block and sent together: each round
+        of the reading is one batch for all of them, so the round trips do not grow with the number of providers
+        (an endpoint capping its batches splits them: the requests grow as the calls over the cap). The
+        registry's list is read once for all. A provider whose reading fails gets its error, the others their
+        state; a failure of the endpoint fails every one still reading."""
+        try:
+            head = self._head()
+        except ReconcileError as exc:
+            return [exc for _ in desireds]
+        index_file = index_path(self.state_dir, head.chain_id, self.network.diamond) if self.state_dir else None
+        registry = _Registry(ModelIndex.load(index_file))
+        readings = [self._reading(d, head, registry, all_sessions) for d in desireds]
+        return _lockstep(self.w3, readings, registry)
+
+    def _head(self) -> _Head:
+        """Round 1: where and when (one for every provider read together)."""
+        net = self.network
+        b = Batch(self.w3)
         b.add("eth_getBlockByNumber", ["latest", False], label="latest block")
         b.add("eth_chainId", [], lambda r: int(r, 16))
         b.add("eth_getCode", [net.diamond, "latest"], label="code at the Diamond")
@@ -132,8 +156,19 @@ class ChainReader:
             )
         if code in (None, "0x", ""):
             raise ChainCheckError(f"there is no contract code at the Diamond address {net.diamond} on chain {chain_id}")
+        return _Head(block, chain_id, int(gas_price))
+
+    def _reading(self, desired: Desired, head: _Head, registry: _Registry, all_sessions: bool) -> _Reading:
+        """One provider's reading from round 2 on: yields each round's batch, is sent its answers."""
+        w3, net = self.w3, self.network
+        market, mor = self.market, self.mor
+        provider = checksum(desired.provider.address)
+        signer = checksum(desired.signer.address)
+        block, chain_id, gas_price = head.block, head.chain_id, head.gas_price
         number = int(block["number"], 16)
         pin = number
+        lists = not registry.has_lead  # the first reading (the lead) lists the registry's ids for all of them
+        registry.has_lead = True
 
         # round 2: everything whose address is known
         desired_ids = sorted({m.model_id for m in desired.models})
@@ -154,24 +189,34 @@ class ChainReader:
                 b.call(market, "isRightsDelegated", [signer, provider, right_hash(r)], pin, f"isRightsDelegated({r})")
         for mid in desired_ids:
             b.call(market, "getModel", [bytes.fromhex(mid[2:])], pin, f"getModel({mid[:10]}…)", raw=True)
-        index = ModelIndex.load(index_path(self.state_dir, chain_id, net.diamond) if self.state_dir else None)
+        index = registry.index
         ids_offset = index.next_offset()
-        ids_at = b.call(market, "getModelIds", [ids_offset, MODEL_PAGE], pin, "getModelIds")
+        ids_at = b.call(market, "getModelIds", [ids_offset, MODEL_PAGE], pin, "getModelIds") if lists else -1
         l1_kinds = list(TX_BYTES) if net.op_stack else []
         oracle = w3.eth.contract(address=Web3.to_checksum_address(GAS_PRICE_ORACLE), abi=GAS_PRICE_ORACLE_ABI)
         for kind in l1_kinds:
             b.call(oracle, "getL1Fee", [b"\x01" * TX_BYTES[kind]], pin, "GasPriceOracle.getL1Fee")
         b.call(market, "getMaxSessionDuration", [], pin)
         b.call(market, "getProviderSessions", [provider, 0, 0], pin, "getProviderSessions(total)")
-        results = b.run()
+        results = yield b
         token = results[0]
         if isinstance(token, RpcError):
             raise ChainCheckError(f"the contract at {net.diamond} does not answer getToken(): is it the Diamond?")
         if checksum(token) != checksum(net.mor):
             raise ChainCheckError(f"the Diamond's getToken() is {token}, not the configured MOR {net.mor}; refusing")
-        if isinstance(results[ids_at], RpcError):
-            raise ChainCheckError(f"the Diamond at {net.diamond} does not answer getModelIds(offset, limit)")
-        it = iter(value(r) for r in results)
+        if lists:
+            if isinstance(results[ids_at], RpcError):
+                raise ChainCheckError(f"the Diamond at {net.diamond} does not answer getModelIds(offset, limit)")
+            page, ids_total = results[ids_at]
+            ids = [norm_hex("0x" + bytes(i).hex()) for i in page]
+            yield from self._model_ids(market, pin, index, ids_offset, ids, int(ids_total))
+            registry.unknown = [i for i in index.unknown() if i not in desired_ids]  # those are read as declared
+            registry.listed = True
+        while not registry.listed:  # the lead reads more pages of the list: wait (no round trip of our own)
+            if registry.failed is not None:
+                raise registry.failed
+            yield Batch(w3)
+        it = iter(value(r) for k, r in enumerate(results) if k != ids_at)
         token, fee, pmin, mmin, (lo_price, hi_price), prov, (bid_ids, bid_total), balance, allowance, eth = (
             next(it) for _ in range(10)
         )
@@ -184,9 +229,7 @@ class ChainReader:
                 models[mid] = m
         for mid, m in models.items():
             index.owners[mid] = m.owner
-        page, ids_total = next(it)
-        self._model_ids(market, pin, index, ids_offset, [norm_hex("0x" + bytes(i).hex()) for i in page], int(ids_total))
-        unknown = index.unknown()
+        unknown, registry.unknown = registry.unknown, []  # the first reading to get here reads them for all
         own = set(index.owned_by(provider))
         l1 = {kind: int(next(it)) for kind in l1_kinds}
         max_duration = int(next(it))
@@ -200,7 +243,7 @@ class ChainReader:
         while offset < bid_total:
             b = Batch(w3)
             b.call(market, "getProviderActiveBids", [provider, offset, BID_PAGE], pin)
-            more, _ = b.run()[0]
+            more, _ = (yield b)[0]
             all_bid_ids += list(more)
             offset += BID_PAGE
         b = Batch(w3, defer_errors=True)  # one model that cannot be read costs that model only
@@ -215,30 +258,32 @@ class ChainReader:
         first = max(int(sessions_total) - SESSION_PAGE, 0)
         if sessions_total:
             b.call(market, "getProviderSessions", [provider, first, int(sessions_total) - first], pin)
-        results = b.run()
+        results = yield b
         r3 = iter(results)
         bids = {bd.bid_id: bd for bd in (_bid("0x" + bytes(bid).hex(), value(next(r3))) for bid in all_bid_ids)}
         for mid in extra:
             m = _lenient_model(mid, next(r3), notes)
             if m is not None:
                 models[mid] = m
-        found: list[str] = []  # models the provider owns that were not known before
         for mid in unknown:
             answer = next(r3)
             owner = _model_owner(mid, answer, notes)  # of a model nobody declared, only its owner is read
             if owner is not None:
                 index.owners[mid] = owner
-                if owner == provider and mid not in models:
-                    m = _lenient_model(mid, answer, notes)
-                    if m is not None:
-                        models[mid] = m
-                        found.append(mid)
+                registry.answers[mid] = answer
         index.save()
+        found: list[str] = []  # models the provider owns that were not known before
+        for mid, answer in registry.answers.items():
+            if index.owners.get(mid) == provider and mid not in models:
+                m = _lenient_model(mid, answer, notes)
+                if m is not None:
+                    models[mid] = m
+                    found.append(mid)
         stats = {mid: _stats(mid, value(next(r3))) for mid in stats_ids}
         first_ids = list(value(next(r3))[0]) if sessions_total else []
 
         # round 4: the sessions, newest first, back to the window's start (more pages only past SESSION_PAGE)
-        raw_sessions = self._sessions(market, provider, pin, int(sessions_total), cutoff, first_ids)
+        raw_sessions = yield from self._sessions(market, provider, pin, int(sessions_total), cutoff, first_ids)
 
         # round 5 (only when needed): bids no longer active that sessions are on, models nobody declared
         session_bids = sorted({"0x" + bytes(raw[1]).hex() for _, raw in raw_sessions} - set(bids))
@@ -252,7 +297,7 @@ class ChainReader:
                 b.call(market, "getProviderModelStats", [bytes.fromhex(mid[2:]), provider], pin)
             for mid in found:
                 b.call(market, "getProviderModelStats", [bytes.fromhex(mid[2:]), provider], pin)
-            r5 = iter(b.run())
+            r5 = iter((yield b))
             for bid_id in session_bids:
                 bids[bid_id] = _bid(bid_id, value(next(r5)))
             for mid in missing:
@@ -299,24 +344,26 @@ class ChainReader:
             notes=tuple(dict.fromkeys(notes)),
         )
 
-    def _model_ids(self, market: Any, pin: int, index: ModelIndex, offset: int, page: list[str], total: int) -> None:
+    def _model_ids(
+        self, market: Any, pin: int, index: ModelIndex, offset: int, page: list[str], total: int
+    ) -> Generator[Batch, list[Any], None]:
         """Bring `index.ids` up to the registry's `total`: the pages past round 2's in one more round (and the
         whole list again, first, when round 2's answer showed the saved index is not this chain's)."""
         if not index.extend(offset, page, total):
             b = Batch(self.w3)
             b.call(market, "getModelIds", [0, MODEL_PAGE], pin, "getModelIds")
-            first, total = b.run()[0]
+            first, total = (yield b)[0]
             index.extend(0, [norm_hex("0x" + bytes(i).hex()) for i in first], int(total))
         if len(index.ids) < total:
             b = Batch(self.w3)
             for off in range(len(index.ids), total, MODEL_PAGE):
                 b.call(market, "getModelIds", [off, MODEL_PAGE], pin, "getModelIds")
-            for more, _ in b.run():
+            for more, _ in (yield b):
                 index.ids += [norm_hex("0x" + bytes(i).hex()) for i in more]
 
     def _sessions(
         self, market: Any, provider: str, pin: int, total: int, cutoff: int | None, first_ids: list[bytes]
-    ) -> list[tuple[bytes, Any]]:
+    ) -> Generator[Batch, list[Any], list[tuple[bytes, Any]]]:
         """(id, raw getSession) newest first, stopping at the first opened before `cutoff` (None: read all).
         Each round reads one page of sessions and prefetches the ids of the page before it."""
         out: list[tuple[bytes, Any]] = []
@@ -330,7 +377,7 @@ class ChainReader:
             before = max(start - SESSION_PAGE, 0)
             if start > 0:
                 b.call(market, "getProviderSessions", [provider, before, start - before], pin)
-            results = b.run()
+            results = yield b
             for sid, raw in zip(newest_first, results, strict=False):
                 if cutoff is not None and int(raw[6]) < cutoff:
                     return out
@@ -422,6 +469,72 @@ class ChainReader:
         b.call(self.mor, "balanceOf", [checksum(provider)], "latest", "MOR balanceOf(provider)")
         eth, mor = b.run()
         return int(eth), int(mor)
+
+
+_Reading = Generator[Batch, list[Any], ChainState]  # one provider's reading: yields a round, is sent its answers
+
+
+@dataclass(frozen=True)
+class _Head:
+    """Round 1's answers, shared by every provider read together: the block they are all pinned to."""
+
+    block: Any
+    chain_id: int
+    gas_price: int
+
+
+@dataclass
+class _Registry:
+    """The registry's list, read once for the providers of one network: the first reading (`lead`) lists the
+    ids, the first to build its round 3 reads the owners of the ids not seen before (`unknown`), and every
+    reading finds its own new models among their `answers`."""
+
+    index: ModelIndex
+    has_lead: bool = False
+    listed: bool = False
+    failed: ReconcileError | None = None
+    unknown: list[str] = field(default_factory=list)
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+def _lockstep(w3: Web3, readings: list[_Reading], registry: _Registry) -> list[ChainState | ReconcileError]:
+    """Run the readings round by round, each round's batches merged into one (one round trip for all)."""
+    out: list[ChainState | ReconcileError | None] = [None] * len(readings)
+    asked: dict[int, Batch] = {}
+
+    def step(k: int, move: Any) -> None:
+        try:
+            asked[k] = move()
+        except StopIteration as done:
+            out[k] = done.value
+        except ReconcileError as exc:
+            out[k] = exc
+            if k == 0 and not registry.listed:  # the lead failed before listing: so do the waiting ones
+                registry.failed = exc
+
+    for k, reading in enumerate(readings):
+        step(k, reading.__next__)
+    while asked:
+        round_, merged = list(asked.items()), Batch(w3, defer_errors=True)
+        asked.clear()
+        for _, b in round_:
+            merged.items += b.items
+        try:
+            answers = merged.run()
+        except ReconcileError as exc:  # the endpoint failed: every reading still going fails with it
+            for k, _ in round_:
+                readings[k].close()
+                out[k] = exc
+            continue
+        at = 0
+        for k, b in round_:
+            mine, at = answers[at : at + len(b.items)], at + len(b.items)
+            failed = next((x for x in mine if isinstance(x, RpcError)), None)
+            if failed is not None and not b.defer_errors:
+                step(k, partial(readings[k].throw, failed))
+            else:
+                step(k, partial(readings[k].send, mine))
+    return [x for x in out if x is not None]
 
 
 def _market_abi() -> Any:

@@ -218,11 +218,13 @@ class ForwarderState:
 
 @dataclass(frozen=True)
 class RouterState:
-    """The Morpheus proxy-router: its file and the model ids its /healthcheck says are loaded."""
+    """The Morpheus proxy-router: its file and the model ids its /healthcheck says are loaded; `answered`: its
+    /healthcheck answered 2xx (None: not asked, no router URL), which is also its health (observe.router_health)."""
 
     file: ModelsConfigState | None = None
     loaded_model_ids: frozenset[str] | None = None
     note: str | None = None
+    answered: bool | None = None
 
 
 @dataclass(frozen=True)

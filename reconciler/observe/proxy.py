@@ -66,6 +66,8 @@ def _model_ids(obj: Any) -> set[str]:
 
 
 def observe_router(desired: Desired) -> RouterState:
+    """The router's file and what its /healthcheck says is loaded, asked once: the plan reads the loaded models,
+    the watcher and `status` judge the router's health from the same answer (observe.router_health.judge_router)."""
     router = desired.proxy.router if desired.proxy else None
     if router is None:
         return RouterState()
@@ -74,8 +76,14 @@ def observe_router(desired: Desired) -> RouterState:
         return RouterState(file=file)
     try:
         r = httpx.get(router.url.rstrip("/") + "/healthcheck", timeout=5.0)
-        r.raise_for_status()
+    except httpx.HTTPError as exc:
+        return RouterState(file=file, note=f"router /healthcheck unreachable ({type(exc).__name__})", answered=False)
+    if not r.is_success:
+        return RouterState(file=file, note=f"router /healthcheck answered {r.status_code}", answered=False)
+    try:
         loaded = frozenset(_model_ids(r.json()))
-    except (httpx.HTTPError, ValueError) as exc:
-        return RouterState(file=file, note=f"router /healthcheck unreachable ({type(exc).__name__})")
-    return RouterState(file=file, loaded_model_ids=loaded)
+    except ValueError as exc:  # it answers (so it is up), but what it has loaded cannot be read
+        return RouterState(
+            file=file, note=f"router /healthcheck answer unreadable ({type(exc).__name__})", answered=True
+        )
+    return RouterState(file=file, loaded_model_ids=loaded, answered=True)

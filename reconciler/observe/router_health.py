@@ -1,8 +1,9 @@
 """The managed router's health as the watcher, its metrics and its webhook report it: `up | down | unknown`.
 
 Why: with `proxy.router` the Morpheus proxy-router serves the provider's models to buyers; a router that stopped
-answering sells nothing, whatever its models-config file says. `probe_router` asks its `/healthcheck`
-(`proxy.router.url`) and never raises; unknown without a URL.
+answering sells nothing, whatever its models-config file says. `judge_router` reads the answer the run's
+observation already got (observe.proxy.observe_router asks `/healthcheck` once for the plan and for this);
+`probe_router` asks it now, for a run that made no observation. Neither raises; unknown without a URL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from reconciler.observe.model import RouterState
 
 UP, DOWN, UNKNOWN = "up", "down", "unknown"
 
@@ -26,6 +29,16 @@ class RouterHealth:
 
     def to_json(self) -> dict[str, Any]:
         return {"state": self.state, **({"why": self.why} if self.why else {})}
+
+
+def judge_router(url: str | None, observed: RouterState) -> RouterHealth:
+    """From the router's observation: up when its /healthcheck answered 2xx, down otherwise (with the
+    observation's why), unknown without a URL."""
+    if not url or observed.answered is None:
+        return RouterHealth(UNKNOWN, "no proxy.router.url")
+    if not observed.answered:
+        return RouterHealth(DOWN, observed.note or "router /healthcheck did not answer")
+    return RouterHealth(UP)
 
 
 def probe_router(url: str | None, timeout: float = 3.0) -> RouterHealth:

@@ -12,6 +12,8 @@ The rules, per model, on what was counted since the last reading (docs/watch.md)
 - `up`: answered with no failure; a model with neither requests nor failures keeps what it was (`up` if it was
   unknown), since there was nothing to judge;
 - `unknown`: the first reading (nothing to compare with).
+Each judgement says whether it was made on requests counted since the last reading (`fresh`): policy.unserved
+counts a model as served again only on such evidence (reconciler.watch.serving).
 A counter below its last reading (the forwarder restarted) counts from zero.
 """
 
@@ -44,6 +46,7 @@ class UpstreamHealth:
     why: str = ""  # what made it so, with counts (empty when up with answers)
     cause: str = ""  # the cause without counts (an alert is posted once per cause): key-refused, quota...
     model_id: str = ""  # 0x-prefixed lower-case, where the forwarder labels it
+    fresh: bool = False  # judged on requests counted since the last reading (False: kept from before, or unknown)
 
     @property
     def up(self) -> bool:
@@ -118,24 +121,24 @@ def _judge(model: str, gained: Mapping[tuple[str, str, str], float], previous: U
             ok += int(n)
     if not errors:
         if ok:
-            return UpstreamHealth(model, UP)
+            return UpstreamHealth(model, UP, fresh=True)
         if previous is not None and previous.state != UNKNOWN:
-            return previous
+            return replace(previous, fresh=False)
         return UpstreamHealth(model, UP, "no requests since the last run")
     refused = {k: n for k, n in errors.items() if k in ("http_401", "http_403")}
     if refused:
         counts = ", ".join(f"{k[5:]} ×{n}" for k, n in sorted(refused.items()))
         if not ok:
-            return UpstreamHealth(model, DOWN, f"the upstream refused the key ({counts})", "key-refused")
-        return UpstreamHealth(
-            model, DEGRADED, f"the upstream refused the key on some requests ({counts})", "key-refused"
-        )
+            return UpstreamHealth(model, DOWN, f"the upstream refused the key ({counts})", "key-refused", fresh=True)
+        why = f"the upstream refused the key on some requests ({counts})"
+        return UpstreamHealth(model, DEGRADED, why, "key-refused", fresh=True)
     if errors.get("connect") and not ok:
-        return UpstreamHealth(model, DOWN, f"the upstream cannot be connected to (×{errors['connect']})", "unreachable")
+        why = f"the upstream cannot be connected to (×{errors['connect']})"
+        return UpstreamHealth(model, DOWN, why, "unreachable", fresh=True)
     if errors.get("http_429"):
-        return UpstreamHealth(model, DEGRADED, f"quota or rate limit (429 ×{errors['http_429']})", "quota")
+        return UpstreamHealth(model, DEGRADED, f"quota or rate limit (429 ×{errors['http_429']})", "quota", fresh=True)
     timeouts = sum(n for k, n in errors.items() if k.startswith("timeout_"))
     if timeouts:
-        return UpstreamHealth(model, DEGRADED, f"the upstream timed out (×{timeouts})", "timeout")
+        return UpstreamHealth(model, DEGRADED, f"the upstream timed out (×{timeouts})", "timeout", fresh=True)
     counts = ", ".join(f"{k} ×{n}" for k, n in sorted(errors.items()))
-    return UpstreamHealth(model, DEGRADED, f"upstream failures ({counts})", "failures")
+    return UpstreamHealth(model, DEGRADED, f"upstream failures ({counts})", "failures", fresh=True)

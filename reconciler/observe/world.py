@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from reconciler import DEFAULT_STATE_DIR
+from reconciler import DEFAULT_STATE_DIR, ReconcileError
 from reconciler.chain.networks import Network
 from reconciler.chain.reader import ChainReader
 from reconciler.desired.model import Desired
 from reconciler.desired.references import Reference, fingerprint, resolve
-from reconciler.observe.model import Observed, ResolvedRefs
+from reconciler.observe.model import ChainState, Observed, ResolvedRefs
 from reconciler.observe.proxy import observe_proxy, observe_router
 
 
@@ -48,7 +48,22 @@ def observe_with(
 ) -> Observed:
     """Everything, the chain through a reader the caller keeps (`reconcile status` asks it for its endpoints'
     health after); `all_sessions` reads every session the provider ever had (what is claimable)."""
-    chain = reader.observe(desired, all_sessions=all_sessions)
+    return _observed(desired, reader.observe(desired, all_sessions=all_sessions), environ)
+
+
+def observe_many(
+    reader: ChainReader, desireds: Sequence[Desired], environ: Mapping[str, str] | None = None
+) -> list[Observed | ReconcileError]:
+    """Everything for several providers on the reader's network: their chain reading shared round by round
+    (`ChainReader.observe_many`); a provider whose reading failed gets its error instead."""
+    chains = reader.observe_many(desireds)
+    return [
+        chain if isinstance(chain, ReconcileError) else _observed(desired, chain, environ)
+        for desired, chain in zip(desireds, chains, strict=True)
+    ]
+
+
+def _observed(desired: Desired, chain: ChainState, environ: Mapping[str, str] | None) -> Observed:
     return Observed(
         chain=chain,
         proxy=observe_proxy(desired, environ),

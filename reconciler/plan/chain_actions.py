@@ -298,8 +298,11 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterH
                 "nonce": current.nonce,
             }
             old = current.price_per_second
+            shown = f"{mor(old)}/s -> ? (not computed)"  # the price error says why
+            if price is not None:
+                shown = f"{mor(old)}/s -> {mor(price)}/s ({mor(old * 3600)}/h -> {mor(price * 3600)}/h)"
             reason = (
-                f"price {old} -> {price} wei/s: replaces bid {current.bid_id[:10]}… and pays the "
+                f"price {shown}: replaces bid {current.bid_id[:10]}… and pays the "
                 f"{mor(market.bid_fee)} fee (kept by the marketplace)"
             )
             if price is not None and old > 0:

@@ -27,8 +27,8 @@ class Since:
 
 @dataclass(frozen=True)
 class Serving:
-    """The watcher's memory: the forwarder's, and a model's own (its upstream), where known. None: never seen
-    down, or not known; nothing is held back for it."""
+    """The watcher's memory: the forwarder's, and a model's own (its upstream, by lower-case 0x model id), where
+    known. None: never seen down, or not known; nothing is held back for it."""
 
     forwarder: Since | None = None
     models: Mapping[str, Since] = field(default_factory=dict)
@@ -36,7 +36,7 @@ class Serving:
     def of(self, model_id: str) -> Since | None:
         """A model is unserved when the forwarder or its own upstream is down (since the earlier of the two), and
         served again since the later of their recoveries."""
-        known = [s for s in (self.forwarder, self.models.get(model_id)) if s is not None]
+        known = [s for s in (self.forwarder, self.models.get(model_id.lower())) if s is not None]
         downs = [s.at for s in known if s.down]
         if downs:
             return Since(down=True, at=min(downs))

@@ -1,4 +1,4 @@
-"""The plan as a pull-request comment: summary table first, cost line, destructive changes called out,
+"""The plan as a pull-request comment (a fleet's: one comment, every provider in it): summary table first, cost line, destructive changes called out,
 details in a collapsible block, never longer than GitHub's 65,536-character limit (details are cut,
 never the summary).
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from reconciler.market.units import format_mor
+from reconciler.plan.fleet import FleetPlan
 from reconciler.plan.model import Plan, Status
 from reconciler.render.common import cost_text, field_lines, gas_text, grouped, symbol
 from reconciler.render.controls import escape_controls
@@ -108,3 +109,78 @@ def code(value: str) -> str:
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text[0] == "`" or text[-1] == "`" or (text[0] == " " and text[-1] == " ") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def render_fleet_markdown(fleet: FleetPlan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """One comment for the whole fleet: a table of every provider and the totals per network first, then each
+    provider's plan under its name. Too long for `limit`, the providers' details are cut, each on its own:
+    the small ones stay whole and the room left is shared equally among the big ones."""
+    head = [
+        f"### `reconcile plan`: fleet of {len(fleet.members)} provider{'s' if len(fleet.members) != 1 else ''}",
+        "",
+        "| provider | network | to create | to update | to delete | fees | stake | |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for m in fleet.members:
+        if m.plan is None:
+            head.append(f"| {code(m.name)} | {code(m.network)} | | | | | | **could not be planned** |")
+            continue
+        s = m.plan.summary()
+        note = "**errors**" if m.plan.has_errors else ("changes" if m.plan.pending else "no changes")
+        head.append(
+            f"| {code(m.name)} | {code(m.network)} | {s.create} | {s.update} | {s.delete} | {format_mor(s.fees)} "
+            f"| {_signed(s.stake)} | {note} |"
+        )
+    head += ["", "**Per network:**"]
+    for t in fleet.totals():
+        head.append(
+            f"- {code(t.network)}: {t.providers} provider{'s' if t.providers != 1 else ''}; fees {format_mor(t.fees)} "
+            f"paid, stake {_signed(t.stake)}, gas {gas_text(t.gas, t.gas_wei)}; MOR leaving the wallets: "
+            f"{format_mor(t.mor_out)}"
+        )
+    head.append("")
+    if fleet.failed:
+        head += ["> [!CAUTION]", "> **Providers that could not be planned:**"]
+        head += [f"> - {code(m.name)}: {code(m.error or 'unknown error')}" for m in fleet.failed]
+        head.append("")
+    text = "\n".join(head) + "\n"
+    titles, bodies = [], []
+    for m in fleet.members:
+        if m.plan is None:
+            titles.append(f"#### provider {code(m.name)}: could not be planned\n\n")
+            bodies.append(f"{code(m.error or 'unknown error')}\n\n")
+            continue
+        n = m.plan.network
+        titles.append(
+            f"#### provider {code(m.name)}: {escape_controls(n.name)} (chain {n.chain_id}), block {m.plan.block.number}\n"
+        )
+        bodies.append(_without_title(render_markdown(m.plan)) + "\n")
+    room = limit - len(text) - sum(len(t) for t in titles)
+    if sum(len(b) for b in bodies) > room:
+        caps = _shares([len(b) for b in bodies], max(room, 0))
+        for k, m in enumerate(fleet.members):
+            if m.plan is not None and len(bodies[k]) > caps[k]:
+                bodies[k] = _without_title(render_markdown(m.plan, limit=max(caps[k], 1))) + "\n"
+            bodies[k] = bodies[k][: caps[k]]
+    return text + "".join(t + b for t, b in zip(titles, bodies, strict=True))
+
+
+def _without_title(md: str) -> str:
+    """A provider's plan without its `###` title line (the fleet's comment gives each provider its own)."""
+    return md.split("\n", 1)[1] if "\n" in md else ""
+
+
+def _shares(sizes: list[int], room: int) -> list[int]:
+    """Room for each part: the smallest ones whole while they fit an equal share, the rest split equally."""
+    caps = [0] * len(sizes)
+    left = room
+    order = sorted(range(len(sizes)), key=lambda k: sizes[k])
+    for i, k in enumerate(order):
+        share = left // (len(sizes) - i)
+        caps[k] = min(sizes[k], share)
+        left -= caps[k]
+    return caps
+
+
+def _signed(wei: int) -> str:
+    return f"{'+' if wei >= 0 else '-'}{format_mor(abs(wei))}"

@@ -1,4 +1,4 @@
-"""The plan for a terminal: grouped, colored only on a TTY (NO_COLOR honoured), summary line last. Every line is
+"""The plan for a terminal (a fleet's: each provider's in turn, then the fleet's totals): grouped, colored only on a TTY (NO_COLOR honoured), summary line last. Every line is
 put through `escape_controls` before it is coloured, so nothing taken from YAML or chain acts on the terminal or
 adds a line of its own."""
 
@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
+from reconciler.market.units import format_mor
+from reconciler.plan.fleet import FleetPlan
 from reconciler.plan.model import Action, Plan
-from reconciler.render.common import cost_text, field_lines, grouped, summary_line, symbol
+from reconciler.render.common import cost_text, field_lines, gas_text, grouped, summary_line, symbol
 from reconciler.render.controls import escape_controls
 
 COLORS = {"create": "32", "update": "33", "delete": "31", "reported": "36", "error": "31;1", "dim": "2"}
@@ -77,3 +79,42 @@ def _action_lines(a: Action, paint, verbose: bool) -> list[str]:  # type: ignore
     if verbose and a.depends_on:
         out.append(escape_controls(f"      after: {', '.join(a.depends_on)}"))
     return out
+
+
+def render_fleet_text(fleet: FleetPlan, color: bool = False, verbose: bool = False) -> str:
+    """Every provider's plan under its name, in fleet.yaml's order, then what the fleet would do per network
+    (fees and stakes in that network's MOR, gas in its coin) and one line for the whole fleet."""
+    out: list[str] = []
+    for m in fleet.members:
+        out.append(escape_controls(f"== provider {m.name} ({m.network}) =="))
+        if m.plan is None:
+            line = f"error: {m.error}"
+            out.append(f"\033[{COLORS['error']}m{escape_controls(line)}\033[0m" if color else escape_controls(line))
+            out.append("")
+            continue
+        out.append(render_text(m.plan, color=color, verbose=verbose))
+    totals = fleet.totals()
+    out.append(f"Fleet: {_providers(len(fleet.members))} on {len(totals)} network{'s' if len(totals) != 1 else ''}")
+    for t in totals:
+        stake = f"{'+' if t.stake >= 0 else '-'}{format_mor(abs(t.stake))}"
+        failed = f" ({t.failed} not planned)" if t.failed else ""
+        out.append(
+            escape_controls(
+                f"  {t.network}: {_providers(t.providers)}{failed}; {t.create} to create, {t.update} to update, "
+                f"{t.delete} to delete; fees {format_mor(t.fees)}, stake {stake}, gas {gas_text(t.gas, t.gas_wei)}"
+            )
+        )
+    if fleet.failed:
+        names = ", ".join(m.name for m in fleet.failed)
+        out.append(escape_controls(f"{_providers(len(fleet.failed))} could not be planned: {names}"))
+    s = [m.plan.summary() for m in fleet.planned if m.plan is not None]
+    changing = sum(1 for m in fleet.planned if m.plan is not None and m.plan.pending)
+    out.append(
+        f"Fleet plan: {sum(x.create for x in s)} to create, {sum(x.update for x in s)} to update, "
+        f"{sum(x.delete for x in s)} to delete; {changing} of {_providers(len(fleet.members))} with changes"
+    )
+    return "\n".join(out) + "\n"
+
+
+def _providers(n: int) -> str:
+    return f"{n} provider{'s' if n != 1 else ''}"

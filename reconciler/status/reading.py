@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.chain.networks import Network, resolve_network
@@ -21,7 +21,7 @@ from reconciler.desired.model import Desired
 from reconciler.observe.destinations import trusted_hosts
 from reconciler.observe.forwarder_admin import admin_token
 from reconciler.observe.market_input import observe_market
-from reconciler.observe.model import ChainState
+from reconciler.observe.model import ChainState, RouterState
 from reconciler.observe.slots import SlotsReading, read_slots
 from reconciler.observe.world import observe_with
 from reconciler.plan.model import Plan
@@ -36,6 +36,8 @@ class StatusReading:
     plan: Plan
     slots: SlotsReading
     endpoints: list[dict[str, object]]  # each RPC endpoint's health, by label (chain/pool.py)
+    # the router as observed: its /healthcheck asked once, for the drift and for its health
+    router: RouterState = field(default_factory=RouterState)
 
 
 def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:
@@ -49,7 +51,7 @@ def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> Stat
     slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env), trusted=trusted_hosts(env))
     market = observe_market(reader, desired, observed, None, None, env)  # bid.market's drift (none: nothing read)
     drift = plan(desired, observed, market=market)
-    return StatusReading(desired, network, observed.chain, drift, slots, endpoint_health(reader))
+    return StatusReading(desired, network, observed.chain, drift, slots, endpoint_health(reader), observed.router)
 
 
 def endpoint_health(reader: ChainReader) -> list[dict[str, object]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from reconciler.apply.writer import state_path
 from reconciler.market.ids import norm_hex
 from reconciler.observe.market import market_for_page
-from reconciler.observe.router_health import probe_router
+from reconciler.observe.router_health import judge_router
 from reconciler.status import daily
 from reconciler.status.board import RUNS_FILE, load_runs
 from reconciler.status.html import render_page
@@ -30,15 +30,16 @@ from reconciler.watch.ledger import SpendLedger
 def status_document(
     path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None
 ) -> dict[str, object]:
-    """The status document (JSON and text), with the router probed now (where `proxy.router` is set) and the
-    watcher's last judged serving health from the run lines in `state_dir`."""
+    """The status document (JSON and text), with the router's health from this reading (where `proxy.router` is
+    set; its /healthcheck asked once) and the watcher's last judged serving health from the run lines in
+    `state_dir`."""
     r = status_reading(path, environ)
     doc = build_status(r.desired, r.chain, r.plan, r.slots)
     doc["network"] = r.network.name
     doc["endpoints"] = r.endpoints
     runs = load_runs(state_dir / RUNS_FILE) if state_dir is not None else []
     proxy = r.desired.proxy
-    router = probe_router(proxy.router.url) if proxy is not None and proxy.router is not None else None
+    router = judge_router(proxy.router.url, r.router) if proxy is not None and proxy.router is not None else None
     return with_serving(doc, runs, time.time(), router)
 
 

@@ -43,13 +43,15 @@ from reconciler.observe.market import market_for_page
 from reconciler.observe.model import Observed
 from reconciler.observe.price_command import PriceCommand
 from reconciler.observe.prometheus import MetricSample
-from reconciler.observe.router_health import probe_router
+from reconciler.observe.router_health import judge_router, probe_router
 from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
+from reconciler.plan.unserved import Serving
 from reconciler.sessions.claim import claim_journaled
 from reconciler.status.board import Board
 from reconciler.status.page import Observation, WatcherStatus
+from reconciler.watch import serving_file
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
 from reconciler.watch.gitsync import PullResult, head, require_checkout
@@ -57,7 +59,14 @@ from reconciler.watch.ledger import SoFar, SpendLedger, so_far
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.record import RunFindings, report_notes
-from reconciler.watch.serving import forwarder_seen, router_seen, served_since, upstreams_seen
+from reconciler.watch.serving import (
+    declared_only,
+    forwarder_seen,
+    router_seen,
+    served_since,
+    upstreams_seen,
+    upstreams_served_since,
+)
 from reconciler.watch.state import (
     Alert,
     Applied,
@@ -176,6 +185,7 @@ class Watcher:
         self._spent_last_day: int | None = None
         self._upstream_reading: Reading | None = None  # the forwarder's counters at the last run that read them
         self._upstreams: dict[str, UpstreamHealth] = {}  # each model's upstream as judged then
+        self._serving_path: Path | None = None  # where state.serving is kept (the provider's folder, once known)
 
     # --- loop -------------------------------------------------------------------------------------
 
@@ -304,8 +314,8 @@ class Watcher:
         admin = ForwarderAdmin.of(desired, opts.environ)
         version0 = admin.served_version() if admin is not None and admin.token else None
         run.provider, run.block = desired.provider.address, block0
+        self._serving_memory(provider_dir, run, {m.model_id for m in desired.models if not m.absent})
         self._check_forwarder(run, admin if desired.proxy is not None else None)
-        self._check_router(run, desired)
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
         self._check_funds(run, reader, desired)
@@ -330,6 +340,7 @@ class Watcher:
             except Exception as exc:  # the page is reporting only: it never fails a run (no message: it may hold a URL)
                 opts.err(f"status page: could not read the provider for the page ({type(exc).__name__})")
         finally:
+            self._check_router(run, desired)
             target = ChainTarget(
                 tuple(network.endpoints()),
                 network.diamond,
@@ -352,13 +363,14 @@ class Watcher:
         board.provider(provider_dir, limit, self._spent_last_day)
         if board.sampler is not None:
             board.sampler.target(ForwarderAdmin.of(desired, self.opts.environ))
-        observed, plan = self._seen or plan_for(
+        self._seen = self._seen or plan_for(
             desired,
             self.opts.environ,
             state_dir=self.opts.state_dir,
             serving=self.state.serving,
             price_command=self.opts.price_command,
         )
+        observed, plan = self._seen
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
         market = market_for_page(desired, network)  # competitors' bids and our rank, for the page's market panel
@@ -394,8 +406,33 @@ class Watcher:
             self._alert(run, alert)
         run.writer_conflict = self.state.conflict
 
+    def _serving_memory(
+        self, provider_dir: Path, run: RunFindings | None = None, declared: set[str] | None = None
+    ) -> None:
+        """Since when the forwarder and each model's upstream have (not) served (policy.unserved), read back from
+        the provider's state folder the first time a run knows the provider: a restarted watcher goes on from it.
+        An unreadable file is a warning of the run and no memory. Models no longer `declared` are forgotten."""
+        path = provider_dir / serving_file.FILE
+        if path != self._serving_path:
+            memory, warning = serving_file.load(path)
+            self._serving_path = path
+            self.state = replace(self.state, serving=memory)
+            if warning is not None:
+                self._warn(run, f"policy.unserved: {warning}")
+        if declared is not None:
+            before = self.state.serving
+            self.state = replace(self.state, serving=declared_only(before, declared))
+            self._serving_changed(run, before)
+
+    def _warn(self, run: RunFindings | None, warning: str) -> None:
+        self.opts.err(warning)
+        if run is not None:
+            run.step_warnings.append(warning)
+
     def _check_forwarder(self, run: RunFindings, admin: ForwarderAdmin | None) -> None:
-        """The forwarder's health for the run line, /metrics and the webhook (down and back up, once per cause)."""
+        """The forwarder's health for the run line, /metrics and the webhook (down and back up, once per cause),
+        and each model's upstream; since when they have (not) served, kept in the provider's folder."""
+        before = self.state.serving
         health = probe(admin)
         run.forwarder = health
         self.opts.metrics.forwarder_seen(health.state)
@@ -404,14 +441,24 @@ class Watcher:
         for alert in alerts:
             self._alert(run, alert)
         self._check_upstreams(run, health.samples)
+        self._serving_changed(run, before)
+
+    def _serving_changed(self, run: RunFindings | None, before: Serving) -> None:
+        """Write the serving memory to the provider's folder when it changed since `before`."""
+        if self.state.serving != before and self._serving_path is not None:
+            warning = serving_file.save(self._serving_path, self.state.serving)
+            if warning is not None:
+                self._warn(run, f"policy.unserved: {warning}")
 
     def _check_router(self, run: RunFindings, desired: Desired) -> None:
-        """The managed router's health (with `proxy.router`), for the run line, /metrics and the webhook."""
+        """The managed router's health (with `proxy.router`), for the run line, /metrics and the webhook: judged
+        from the run's last reading (its /healthcheck is asked once per reading); asked now only when the run
+        made none (it failed before its plan)."""
         router = desired.proxy.router if desired.proxy is not None else None
         if router is None:
             self.opts.metrics.router_seen("unknown")
             return
-        health = probe_router(router.url)
+        health = judge_router(router.url, self._seen[0].router) if self._seen else probe_router(router.url)
         run.router = health
         self.opts.metrics.router_seen(health.state)
         self.state, alerts = router_seen(self.state, health)
@@ -430,6 +477,8 @@ class Watcher:
             now = reading(samples)
             self._upstreams = judge_upstreams(self._upstream_reading, now, self._upstreams)
             self._upstream_reading = now
+            memory = upstreams_served_since(self.state.serving, self._upstreams, int(time.time()))
+            self.state = replace(self.state, serving=memory)
         run.upstreams = tuple(h for _m, h in sorted(self._upstreams.items()) if h.state in ("down", "degraded"))
         self.opts.metrics.upstreams_seen(self._upstreams)
         if samples:
@@ -500,6 +549,8 @@ class Watcher:
             raise
         if asked and reserved:
             self._settle_spend(ledger, journal, asked[-1], *reserved[-1])
+        if result.observed is not None:  # the page and the router's health read the last reading, not a new one
+            self._seen = (result.observed, result.final or result.plan)
         return Applied(
             actions=_pending_ids(result.plan),
             applied=result.applied,

@@ -161,6 +161,7 @@ class RunFindings:
     claimed_wei: int | None = None
     verdict: Verdict | None = None  # replaced by a failure when a step after it (a claim) raises
     alerts: list[str] = field(default_factory=list)
+    step_warnings: list[str] = field(default_factory=list)  # what a step could not do but went on (its memory file)
 
     def record(self, duration_ms: int | None = None) -> RunRecord:
         """The run line as far as the run has got (the webhook's details) or, with its duration, the final one."""
@@ -210,7 +211,7 @@ class RunFindings:
         """Invalid files that did not stop the run (a timer, the chain: the last good state was used) are a
         warning of the run, whatever it came to; a run they stopped has them as its error instead. So is a refused
         pull when the run has an error of its own (otherwise the pull's reason is the run's error)."""
-        out: list[str] = []
+        out: list[str] = list(self.step_warnings)
         if self.git is not None and self.verdict is not None and self.verdict.error is not None:
             out.append(git_error(self.git))
         if self.invalid_error is None or isinstance(self.outcome, InvalidDesired):

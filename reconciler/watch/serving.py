@@ -1,12 +1,13 @@
 """What the watcher alerts on about what serves its models: the forwarder down or degraded, posted once per
 cause, and `forwarder-up` once when it serves again after a `forwarder-down`; and since when it has (not) served,
 which the planner's policy.unserved reads (reconciler.plan.unserved); each model's upstream likewise
-(`upstream-down`, `upstream-up`, `upstream-degraded`, one alert naming every model in that state), and the managed
-router (`router-down`, `router-up`). Pure, on WatchState's memory."""
+(`upstream-down`, `upstream-up`, `upstream-degraded`, one alert naming every model in that state, and since when
+each model's upstream has (not) served, for the same policy), and the managed router (`router-down`,
+`router-up`). Pure, on WatchState's memory."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from reconciler.observe.forwarder_health import DEGRADED, DOWN, ForwarderHealth
@@ -50,6 +51,32 @@ def served_since(memory: Serving, health: ForwarderHealth, now: int) -> Serving:
     if health.up and was is not None and was.down:
         return replace(memory, forwarder=Since(down=False, at=now))
     return memory
+
+
+def upstreams_served_since(memory: Serving, healths: Mapping[str, UpstreamHealth], now: int) -> Serving:
+    """The memory after a judgement of the models' upstreams at `now`, by model id (a model the forwarder labels
+    by name only is left out): down since its first down judgement; served again since the first judgement after
+    a down made on new requests (up or degraded, `fresh`). A judgement kept from before, made with nothing to
+    judge (no request since: a restarted watcher's first readings) or unknown changes nothing, so a model is
+    never taken as served again without a request answered."""
+    models = dict(memory.models)
+    for h in healths.values():
+        if not h.model_id:
+            continue
+        mid, was = h.model_id.lower(), models.get(h.model_id.lower())
+        if h.state == DOWN and not (was is not None and was.down):
+            models[mid] = Since(down=True, at=now)
+        elif h.up and h.fresh and was is not None and was.down:
+            models[mid] = Since(down=False, at=now)
+    return memory if models == memory.models else replace(memory, models=models)
+
+
+def declared_only(memory: Serving, model_ids: Iterable[str]) -> Serving:
+    """The memory of the models still declared (and not absent): a model dropped and declared again later starts
+    with no memory, instead of being held as unserved since before it was dropped."""
+    keep = {m.lower() for m in model_ids}
+    models = {m: s for m, s in memory.models.items() if m in keep}
+    return memory if len(models) == len(memory.models) else replace(memory, models=models)
 
 
 def upstreams_seen(state: WatchState, healths: Mapping[str, UpstreamHealth]) -> tuple[WatchState, tuple[Alert, ...]]:

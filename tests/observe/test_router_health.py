@@ -73,3 +73,17 @@ def test_router_alerts_once_per_cause_and_its_metric() -> None:
     assert "reconcile_watch_router_up 0\n" in m.render()
     m.router_seen("up")
     assert "reconcile_watch_router_up 1\n" in m.render()
+
+
+def test_the_health_is_judged_from_the_routers_observation_without_asking_again() -> None:
+    """observe_router asks /healthcheck once; judge_router reads that answer: 2xx up (even when its body cannot be
+    read for the loaded models), an error status or no answer down with why, no URL unknown."""
+    from reconciler.observe.model import RouterState
+    from reconciler.observe.router_health import judge_router
+
+    assert judge_router(None, RouterState()).state == "unknown"
+    assert judge_router("http://r", RouterState(loaded_model_ids=frozenset(), answered=True)).state == "up"
+    unreadable = RouterState(note="router /healthcheck answer unreadable (JSONDecodeError)", answered=True)
+    assert judge_router("http://r", unreadable).state == "up"
+    down = judge_router("http://r", RouterState(note="router /healthcheck answered 503", answered=False))
+    assert (down.state, down.why) == ("down", "router /healthcheck answered 503")

@@ -116,6 +116,7 @@ class ServedCase:
     port: int
     admin: int
     config: Path
+    upstream: Any = None  # the loopback stub upstream (tests.support.fwd_stubs.Upstream): its knobs
 
     @property
     def base_url(self) -> str:
@@ -178,6 +179,6 @@ async def served_devnet(tmp_path: Path) -> AsyncIterator[ServedCase]:
             case = DevnetCase(info=info, dir=d, work=work, yaml=yaml, state=tmp_path / "state")
             env = {"DEMO_UPSTREAM_KEY": UPSTREAM_KEY, "MORPHEUS_PROXY_ADMIN_TOKEN": ADMIN_TOKEN}
             async with forwarder_process(config, port, admin):
-                yield ServedCase(case=case, env=env, port=port, admin=admin, config=config)
+                yield ServedCase(case=case, env=env, port=port, admin=admin, config=config, upstream=up)
     finally:
         await asyncio.to_thread(devnet.down, d)

@@ -38,11 +38,21 @@ def test_a_held_price_change_is_a_held_run(tmp_path: Path) -> None:
             assert isinstance(held["until"], int)  # the bid's post time plus the repost interval (unix time)
             assert "0.006 MOR/s" in held["reason"] and "0.007 MOR/s" in held["reason"]
 
+            success = _last_success(port)  # the converged run's: a held run is no success
+            assert success > 0
             m = w.mark()
             case.edit("provider:", "provider: [")  # a bad edit: the run is invalid, the watcher still applies
             w.wait_run(lambda r: r["result"] == "invalid-desired-state", m)
             status = httpx.get(f"http://127.0.0.1:{port}/api/status").json()
             assert status["watcher"]["mode"] == "apply", status["watcher"]
+            w.wait_run(lambda r: "timer" in r["trigger"] and bool(r.get("desiredInvalid")), m)  # on the last good
+            assert _last_success(port) == success  # neither the invalid run nor one on the last good state moved it
             assert w.terminate() == 0
     finally:
         devnet.down(d)
+
+
+def _last_success(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    (line,) = [x for x in text.splitlines() if x.startswith("reconcile_watch_last_success_timestamp_seconds ")]
+    return float(line.split()[1])

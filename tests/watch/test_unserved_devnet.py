@@ -4,15 +4,19 @@ held (unserved); started again, the bids are posted again only once it has serve
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 
 from reconciler.devnet import local as devnet
-from tests.support.apply_helpers import DevnetCase, example_in
+from reconciler.watch.loop import Watcher, WatchOptions
+from reconciler.watch.triggers import Trigger
+from tests.support.apply_helpers import DevnetCase, example_in, served_devnet
 from tests.support.ports import free_port
 from tests.support.watch_helpers import active_bids, forwarder_on, watch_process
 from tests.watch.test_forwarder_down_devnet import ADMIN, with_admin
@@ -76,3 +80,69 @@ def test_unserved_bids_are_withdrawn_after_the_grace_and_reposted_after_the_dela
             assert set(active_bids(case.w3, info, case.provider)) == set(bids)
     finally:
         devnet.down(d)
+
+
+async def test_a_refused_key_withdraws_that_models_bid_and_a_restarted_watcher_keeps_holding_it(
+    tmp_path: Path,
+) -> None:
+    """policy.unserved fed by each model's upstream (issue 29): the forwarder stays up, but the chat model's upstream
+    refuses the key (401 through the real forwarder process, asked with the openai SDK): that model's bid alone is
+    deleted (grace 0); a restarted watcher reads its memory from the state folder and keeps the post held, with no
+    request to judge; once a request is answered again the bid is posted again (delay 0). Runs called one by one."""
+    async with served_devnet(tmp_path) as s:
+        s.case.edit(
+            "policy:\n", "policy:\n  unserved: withdraw\n  unservedGraceSeconds: 0\n  unservedRepostAfterSeconds: 0\n"
+        )
+        env = s.case.env(**s.env)
+        client = openai.AsyncOpenAI(base_url=s.base_url, api_key="unused", max_retries=0)
+        up = s.upstream
+
+        def watcher() -> Watcher:
+            return Watcher(WatchOptions(path=s.case.yaml, state_dir=s.case.state, auto_apply=True, environ=env))
+
+        async def run(w: Watcher) -> dict[str, Any]:
+            try:
+                return await asyncio.to_thread(w.run, [Trigger("timer")])
+            finally:
+                w.files.stop()
+
+        async def chat(refused: bool = False) -> None:
+            try:
+                await client.chat.completions.create(
+                    model="llama-3.3-70b", messages=[{"role": "user", "content": "hi"}]
+                )
+            except openai.AuthenticationError:
+                assert refused
+            else:
+                assert not refused
+
+        first = watcher()
+        r = await run(first)
+        assert r["result"] == "converged", r
+        bids = active_bids(s.case.w3, s.case.info, s.case.provider)
+        assert len(bids) == 2
+        await chat()
+        assert (await run(first))["result"] == "no-changes"
+
+        up.knobs.status = 401
+        await chat(refused=True)
+        r = await run(first)
+        assert r["forwarder"]["state"] == "up" and r["upstreams"]["llama-3.3-70b"]["state"] == "down", r
+        assert r["result"] == "converged" and [a.split(":")[0] for a in r["actions"]] == ["bid.delete"], r
+        (chat_model,) = [h["action"].split(":")[1] for h in r["held"]]  # its post held (unserved) from now
+        assert set(active_bids(s.case.w3, s.case.info, s.case.provider)) == set(bids) - {chat_model}
+        assert (s.case.state / f"{s.case.info['chainId']}-{s.case.provider.lower()}" / "serving.json").is_file()
+
+        again = watcher()  # a restart: the memory comes from the state folder
+        for _ in range(2):  # the first reading has nothing to compare with; then no request to judge
+            r = await run(again)
+            assert r["result"] == "held" and [h["action"] for h in r["held"]] == [f"bid.post:{chat_model}"], r
+            assert r["held"][0]["reason"].startswith("held (unserved): not served since"), r
+
+        up.knobs.status = None  # the key works again: one request through the forwarder is answered
+        await chat()
+        r = await run(again)
+        posts = [a for a in r["actions"] if a.split(":")[0] != "mor.approve"]  # the fee's allowance
+        assert r["result"] == "converged" and posts == [f"bid.post:{chat_model}"], r
+        assert set(active_bids(s.case.w3, s.case.info, s.case.provider)) == set(bids)
+        await client.close()

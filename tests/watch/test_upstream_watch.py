@@ -74,3 +74,67 @@ async def test_a_refused_key_is_one_upstream_down_webhook_then_one_up(tmp_path: 
                 await client.close()
             assert refused_up + " 1\n" in metrics.render()
             assert len(hooks.named("upstream-up")) == 1 and len(hooks.named("upstream-down")) == 1
+
+
+async def test_a_refused_key_is_remembered_by_model_and_the_memory_outlives_a_restart(tmp_path: Path) -> None:
+    """The watcher's memory for policy.unserved (since when each model is not served) takes each model's upstream:
+    a refused key makes that model (not the other) unserved from the run that judged it down. The memory is kept in
+    the provider's state folder: a restarted watcher starts from it, and its first readings (nothing to compare, no
+    request) do not make the model served again; an answered request does. The forwarder's own down-since too."""
+    refused, good = model_id("refused"), model_id("good")
+    state_dir = tmp_path / "state"
+    provider_dir = state_dir / "31337-0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
+    errors: list[str] = []
+
+    def started() -> Watcher:
+        w = Watcher(WatchOptions(tmp_path / "provider.yaml", state_dir, err=errors.append))
+        w._serving_memory(provider_dir)  # what a run does once it knows the provider
+        return w
+
+    async with serve_upstream("openai") as ok_upstream, serve_upstream("openai") as refusing:
+        refusing.knobs.status = 401
+        path = tmp_path / "models-config.json"
+        write_config(path, [entry("good", ok_upstream), entry("refused", refusing)])
+        state = ProxyState(path, Settings().replace(total_timeout=10.0), admin_token=ADMIN_TOKEN)
+        state.load_initial()
+        async with running(state) as r:
+            admin = ForwarderAdmin(admin_url(r), ADMIN_TOKEN)
+            client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
+
+            async def a_run(w: Watcher) -> None:
+                await asyncio.to_thread(w._check_forwarder, RunFindings(ts=0.0, trigger=("timer",)), admin)
+
+            async def ask(model: str) -> None:
+                try:
+                    await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+                except openai.AuthenticationError:
+                    assert model == "refused"
+
+            first = started()
+            await ask("good")
+            await a_run(first)
+            await ask("good")
+            await ask("refused")
+            await a_run(first)
+            since = first.state.serving.of(refused)
+            assert since is not None and since.down, first.state.serving
+            assert first.state.serving.of(good) is None
+            assert (provider_dir / "serving.json").is_file()
+
+            again = started()  # a restart: the memory is read back from the state folder
+            assert again.state.serving == first.state.serving
+            await a_run(again)  # the first reading: every upstream unknown
+            await a_run(again)  # nothing asked since: nothing to judge
+            assert again.state.serving.of(refused) == since
+
+            refusing.knobs.status = None  # the key works again, and a request through it is answered
+            await ask("refused")
+            await a_run(again)
+            back = again.state.serving.of(refused)
+            assert back is not None and not back.down and back.at >= since.at
+            await client.close()
+        await a_run(again)  # the forwarder stopped
+        down = again.state.serving.forwarder
+        assert down is not None and down.down
+    assert started().state.serving == again.state.serving
+    assert not [e for e in errors if "policy.unserved" in e], errors  # the file was read and written without a warning
