@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler import FileUnusable
-from reconciler.commands.options import provider_option, state_dir_option, trust_host_option
+from reconciler.commands.options import price_command_options, provider_option, state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ def _confirm_with(auto_approve: bool) -> object:
     is_flag=True,
     help="On a fleet whose providers are all on a devnet: apply every one of them in turn (refused elsewhere).",
 )
+@price_command_options
 def apply_cmd(
     path: Path | None,
     plan_file: Path | None,
@@ -114,6 +115,8 @@ def apply_cmd(
     trust_hosts: tuple[str, ...],
     providers: tuple[str, ...],
     all_providers: bool,
+    price_command: str | None,
+    price_command_timeout: float,
 ) -> None:
     """Plan PATH (or load --plan), confirm, send the transactions and write the proxy configs; exit 0 when converged."""
     sys.exit(
@@ -128,6 +131,8 @@ def apply_cmd(
             trust_hosts,
             providers=providers,
             all_providers=all_providers,
+            price_command=price_command,
+            price_command_timeout=price_command_timeout,
         )
     )
 
@@ -162,10 +167,13 @@ def run_apply(
     *,
     providers: tuple[str, ...] = (),
     all_providers: bool = False,
+    price_command: str | None = None,
+    price_command_timeout: float = 10.0,
 ) -> int:
     from reconciler.apply.run import ApplyOptions
     from reconciler.commands.fleet_members import FleetWriteRefused, check_selection, writer_targets
     from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.observe.price_command import PriceCommand
 
     saved: Plan | None = None
     if plan_file is not None:
@@ -189,6 +197,7 @@ def run_apply(
         saved_plan=saved,
         confirm=_confirm_with(auto_approve),  # type: ignore[arg-type]
         progress=_echo_err,
+        price_command=PriceCommand(price_command, price_command_timeout) if price_command else None,
     )
     environ = with_trusted_hosts(os.environ, trust_hosts)
     targets = writer_targets(path, providers, all_providers, environ)
@@ -211,6 +220,9 @@ def _apply_one(desired: Desired, environ: Mapping[str, str], state_dir: Path, op
     _count_spend(desired, environ, state_dir, result.mor_out, len(result.txs))
     for note in result.notes:
         say(note)
+    if not result.applied and not result.txs and result.final is not None:  # no plan was shown: its warnings
+        for warning in result.final.warnings:
+            _echo_err(f"warning: {warning}")
     if result.applied or result.txs:  # or an earlier run's transactions, re-sent and mined here
         say(result.summary())
     if result.final is not None and result.final.pending:

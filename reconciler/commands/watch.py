@@ -16,7 +16,7 @@ from types import FrameType
 
 import click
 
-from reconciler.commands.options import provider_option, state_dir_option, trust_host_option
+from reconciler.commands.options import price_command_options, provider_option, state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 
 
@@ -114,6 +114,7 @@ def _host_port(value: str) -> tuple[str, int]:
 @click.option("--resume", "resume_", is_flag=True, help="Lift --suspend (and a writer-conflict stop), then exit.")
 @trust_host_option
 @provider_option("On a fleet folder (required there): the provider this host's watcher keeps converged.")
+@price_command_options
 def watch_cmd(
     path: Path | None,
     interval: float,
@@ -134,6 +135,8 @@ def watch_cmd(
     no_page: bool,
     trust_hosts: tuple[str, ...],
     providers: tuple[str, ...],
+    price_command: str | None,
+    price_command_timeout: float,
 ) -> None:
     """Keep the provider converged: re-plan on file, chain, forwarder, git and timer changes; apply or alert."""
     sys.exit(
@@ -155,6 +158,8 @@ def watch_cmd(
             HttpAccess(allow_hosts, allow_origins, http_cookie_days * 86400),
             trust_hosts,
             providers,
+            price_command=price_command,
+            price_command_timeout=price_command_timeout,
         )
     )
 
@@ -178,12 +183,15 @@ def run_watch(
     access: HttpAccess | None = None,
     trust_hosts: tuple[str, ...] = (),
     providers: tuple[str, ...] = (),
+    price_command: str | None = None,
+    price_command_timeout: float = 10.0,
 ) -> int:
     from reconciler import ReconcileError
     from reconciler.commands.fleet_members import watched_provider
     from reconciler.desired.references import BadReference, parse_reference, resolve
     from reconciler.desired.secrets import SecretUse, flag_uses
     from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.observe.price_command import PriceCommand
     from reconciler.status.auth import refusal, token_refusal
     from reconciler.status.board import Board
     from reconciler.status.forwarder_figures import Sampler
@@ -284,6 +292,7 @@ def run_watch(
         err=lambda line: say(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),
         board=board,
+        price_command=PriceCommand(price_command, price_command_timeout) if price_command else None,
     )
     try:
         watcher = watchloop.Watcher(opts)

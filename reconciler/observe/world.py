@@ -28,7 +28,7 @@ def resolve_refs(desired: Desired, environ: Mapping[str, str] | None = None) -> 
         fps[str(ref)] = fingerprint(value) if value is not None else None
     values: dict[str, str | None] = {}
     for m in desired.models:
-        cm = m.bid.cost_model if m.bid else None
+        cm = m.bid.rate_cost_model if m.bid else None
         if cm is not None and not isinstance(cm.mor_usd, Fraction):
             values[str(cm.mor_usd)] = resolve(cm.mor_usd, environ)
     return ResolvedRefs(fingerprints=fps, values=values)

@@ -20,6 +20,7 @@ from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.observe.destinations import trusted_hosts
 from reconciler.observe.forwarder_admin import admin_token
+from reconciler.observe.market_input import observe_market
 from reconciler.observe.model import ChainState, RouterState
 from reconciler.observe.slots import SlotsReading, read_slots
 from reconciler.observe.world import observe_with
@@ -55,7 +56,8 @@ def reading_of(desired: Desired, environ: Mapping[str, str] | None = None) -> St
     observed = observe_with(reader, desired, env, all_sessions=True)
     proxy = desired.proxy
     slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env), trusted=trusted_hosts(env))
-    drift = plan(desired, observed)
+    market = observe_market(reader, desired, observed, None, None, env)  # bid.market's drift (none: nothing read)
+    drift = plan(desired, observed, market=market)
     return StatusReading(
         desired,
         network,

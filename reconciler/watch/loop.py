@@ -42,6 +42,7 @@ from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.market import market_for_page
 from reconciler.observe.model import Observed
+from reconciler.observe.price_command import PriceCommand
 from reconciler.observe.prometheus import MetricSample
 from reconciler.observe.router_health import judge_router, probe_router
 from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
@@ -142,6 +143,7 @@ class WatchOptions:
     receipt_timeout: float = 300.0
     board: Board | None = None  # the status page's holder (None: no page, no extra observation)
     provider: str | None = None  # on a fleet folder: the member this watcher keeps converged (None: one provider)
+    price_command: PriceCommand | None = None  # the operator's pricing strategy for bid.market (host-configured)
 
 
 class _BudgetRefused(GuardRefused):
@@ -371,7 +373,11 @@ class Watcher:
         if board.sampler is not None:
             board.sampler.target(ForwarderAdmin.of(desired, self.opts.environ))
         self._seen = self._seen or plan_for(
-            desired, self.opts.environ, state_dir=self.opts.state_dir, serving=self.state.serving
+            desired,
+            self.opts.environ,
+            state_dir=self.opts.state_dir,
+            serving=self.state.serving,
+            price_command=self.opts.price_command,
         )
         observed, plan = self._seen
         chain = observed.chain
@@ -567,6 +573,7 @@ class Watcher:
             progress=lambda line: self.opts.err(f"apply: {line}"),
             stop_requested=self.stopping.is_set,
             serving=self.state.serving,
+            price_command=self.opts.price_command,
         )
         try:
             result = apply_desired(desired, self.opts.environ, aopts)
@@ -617,7 +624,13 @@ class Watcher:
         return found
 
     def _report(self, desired: Desired, gate: Gate) -> Reported:
-        observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir, serving=self.state.serving)
+        observed, plan = plan_for(
+            desired,
+            self.opts.environ,
+            state_dir=self.opts.state_dir,
+            serving=self.state.serving,
+            price_command=self.opts.price_command,
+        )
         self._seen = (observed, plan)
         held = _held(plan)
         notes = report_notes(_pending_ids(plan), tuple(h.action for h in held), plan.proxy_unchecked)
