@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from reconciler.commands.options import state_dir_option, trust_host_option
-from reconciler.commands.outcome import EXIT_OK, handled
+from reconciler.commands.options import provider_option, state_dir_option, trust_host_option
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 
 
 @click.command("status")
@@ -26,9 +26,11 @@ from reconciler.commands.outcome import EXIT_OK, handled
     "the watcher's state directory (read only): its last upstream and router health; html: its last runs and chart."
 )
 @trust_host_option
-def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...]) -> None:
-    """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
-    sys.exit(run_status(path, fmt, state_dir=state_dir, trust_hosts=trust_hosts))
+@provider_option("On a fleet folder: this member in full (repeatable: these members in the table; default: all).")
+def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...], providers: tuple[str, ...]) -> None:
+    """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift.
+    On a fleet: every provider's state in one table."""
+    sys.exit(run_status(path, fmt, state_dir=state_dir, trust_hosts=trust_hosts, providers=providers))
 
 
 @handled
@@ -38,10 +40,22 @@ def run_status(
     environ: Mapping[str, str] | None = None,
     state_dir: Path | None = None,
     trust_hosts: tuple[str, ...] = (),
+    providers: tuple[str, ...] = (),
 ) -> int:
+    from reconciler.desired.fleet import is_fleet
     from reconciler.observe.destinations import with_trusted_hosts
-    from reconciler.status.report import status_output
+    from reconciler.status.report import fleet_status_output, status_output
 
     env = with_trusted_hosts(os.environ if environ is None else environ, trust_hosts)
-    click.echo(status_output(path, fmt, env, state_dir), nl=False)
-    return EXIT_OK
+    if not is_fleet(path):
+        if providers:
+            click.echo(f"error: --provider names a member of a fleet, and {path} holds one provider", err=True)
+            return EXIT_ERROR
+        click.echo(status_output(path, fmt, env, state_dir), nl=False)
+        return EXIT_OK
+    if fmt == "html" and len(providers) != 1:
+        click.echo("error: a status page is one provider's: give one --provider NAME of the fleet", err=True)
+        return EXIT_ERROR
+    text, all_read = fleet_status_output(path, fmt, providers, env, state_dir)
+    click.echo(text, nl=False)
+    return EXIT_OK if all_read else EXIT_ERROR
