@@ -142,3 +142,32 @@ def test_an_answer_that_is_not_the_struct_is_a_clear_refusal(node: Callable[[Ans
     market = w3.eth.contract(address=Web3.to_checksum_address(DIAMOND), abi=ABI)
     with pytest.raises(MarketUnreadable, match=r"getBid|getProvider|getModel|answer"):
         read_markets(w3, market, [MODEL])
+
+
+OURS = "0x" + "ee" * 20
+OUR_BID = b"\xee" * 32
+
+
+@pytest.mark.xfail(strict=True, reason="issue 31: a flood pushes our own bid out of what is read")
+def test_our_own_bid_past_the_cap_is_still_read(node: Callable[[Answer], Web3]) -> None:
+    """A stranger's flood listed before our bid must not hide it: our provider's active bids are read in the same
+    round as the first pages, and ours is ranked even past the cap (the count of bids not read is one less)."""
+    flood = [bytes([n]) * 32 for n in (1, 2, 3, 4)] + [bytes([0x40 + n]) * 32 for n in range(10)] + [OUR_BID]
+
+    def answer(fn: str, args: list[Any]) -> bytes:
+        if fn == "getModelActiveBids":
+            return _market(fn, args, total=len(flood), listed=flood)
+        if fn == "getProviderActiveBids":
+            assert args[0].lower() == OURS
+            return encode(["bytes32[]", "uint256"], [[OUR_BID], 1])
+        if fn == "getBid" and bytes(args[0]) == OUR_BID:
+            return _bid(OURS, MODEL, MOR // 500)
+        if fn == "getBid" and bytes(args[0])[0] >= 0x40:
+            return _bid("0x" + bytes(args[0])[:20].hex(), MODEL, MOR // 1000)
+        return _market(fn, args)
+
+    w3 = node(answer)
+    market = w3.eth.contract(address=Web3.to_checksum_address(DIAMOND), abi=ABI)
+    [got] = read_markets(w3, market, [MODEL], page=2, limit=4, ours=OURS).values()  # type: ignore[call-arg]
+    assert [b.provider for b in got.bids] == [A, B, OURS]  # the two read (C deleted, D another model's), and ours
+    assert got.unread == len(flood) - 4 - 1
