@@ -71,11 +71,13 @@ def read_markets(
     block: int | str = "latest",
     page: int = MARKET_PAGE,
     limit: int = MAX_BIDS_READ,
+    ours: str | None = None,
 ) -> dict[str, ModelMarket]:
     """The active bids of each model (0x hex ids, any case), keyed by the lower-case id, bids in the chain's
     order, at most `limit` per model (the others counted in `unread`). `market` is the Diamond with the
     Marketplace ABI; `block` pins every read (default: the latest, which is then read first and pinned, so all
-    the rounds see one state); `page` is the page size of the bid lists."""
+    the rounds see one state); `page` is the page size of the bid lists. With `ours` (a provider address), that
+    provider's active bids are also read (in round 1), so a flood listed before them never hides them."""
     ids = list(dict.fromkeys(norm_hex(m) for m in model_ids))
     if not ids:
         return {}
@@ -89,6 +91,9 @@ def read_markets(
     for mid in ids:
         b.call(market, "getModelActiveBids", [bytes.fromhex(mid[2:]), 0, min(page, limit)], pin, "getModelActiveBids")
         b.call(market, "getModelStats", [bytes.fromhex(mid[2:])], pin, "getModelStats")
+    if ours is not None:
+        who = Web3.to_checksum_address(ours)
+        b.call(market, "getProviderActiveBids", [who, 0, MARKET_PAGE], pin, "getProviderActiveBids")
     r1 = iter(b.run())
     min_stake = int(_ok(next(r1)))
     bid_ids: dict[str, list[bytes]] = {}
@@ -98,6 +103,7 @@ def read_markets(
         first, total = _ok(next(r1))
         bid_ids[mid], totals[mid] = list(first)[:limit], int(total)
         stats[mid] = model_stats(_ok(next(r1)))
+    own = [bytes(x) for x in _ok(next(r1))[0][:MARKET_PAGE]] if ours is not None else []
 
     # round 2 (only past a page): the other pages of every model at once, up to the limit
     more = [(mid, off, size) for mid in ids for off, size in pages_after_the_first(totals[mid], page, limit)]
@@ -110,18 +116,27 @@ def read_markets(
     for mid in ids:
         bid_ids[mid] = list(dict.fromkeys(bytes(x) for x in bid_ids[mid]))[:limit]  # a node listing one twice
 
-    # round 3: the bids
+    # round 3: the bids, and ours the lists left past the cap
+    listed = {bid for mid in ids for bid in bid_ids[mid]}
+    extra = [bid for bid in dict.fromkeys(own) if bid not in listed]
     b = Batch(w3, defer_errors=True)
-    order = [(mid, bytes(bid)) for mid in ids for bid in bid_ids[mid]]
+    order: list[tuple[str | None, bytes]] = [(mid, bytes(bid)) for mid in ids for bid in bid_ids[mid]]
+    order += [(None, bid) for bid in extra]
     for _, bid in order:
         b.call(market, "getBid", [bid], pin, "getBid", raw=True)
     bids: dict[str, list[BidState]] = {mid: [] for mid in ids}
-    for (mid, bid), answer in zip(order, b.run(), strict=True):
+    past_cap = dict.fromkeys(ids, 0)
+    for (listed_under, bid), answer in zip(order, b.run(), strict=True):
         got = structs.bid("0x" + bid.hex(), _ok(answer))
         if isinstance(got, Unreadable):
             raise MarketUnreadable(f"getBid(0x{bid.hex()}): the answer is not a bid ({got.why})")
-        if got.active and norm_hex(got.model_id) == mid:  # a deleted bid, or another model's, listed: not ranked
-            bids[mid].append(got)
+        model = norm_hex(got.model_id)
+        if listed_under is None:  # one of ours not in the lists read: ranked with its model's, after them
+            if got.active and model in bids and norm_hex(got.provider) == norm_hex(ours or ""):
+                bids[model].append(got)
+                past_cap[model] += 1
+        elif got.active and model == listed_under:  # a deleted bid, or another model's, listed: not ranked
+            bids[model].append(got)
 
     # round 4: each bidder's stake and its stats on the model
     providers = sorted({norm_hex(bd.provider) for mid in ids for bd in bids[mid]})
@@ -152,7 +167,7 @@ def read_markets(
             model_id=mid,
             model_stats=stats[mid],
             min_stake=min_stake,
-            unread=max(0, totals[mid] - len(bid_ids[mid])),
+            unread=max(0, totals[mid] - len(bid_ids[mid]) - past_cap[mid]),
             bids=tuple(
                 MarketBid(
                     bid_id=bd.bid_id,

@@ -81,7 +81,7 @@ def observe_market(
     block = int(w3.eth.block_number)
     models = market_models(desired)
     ids = [m.model_id for m in models]
-    markets = read_markets(w3, market, ids, block)
+    markets = read_markets(w3, market, ids, block, ours=desired.provider.address)
     stake, stats = read_standing(w3, market, desired.provider.address, ids, block)
     return market_report(
         desired.provider.address,
