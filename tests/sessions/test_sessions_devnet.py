@@ -257,7 +257,7 @@ def test_claim_collects_exactly_never_twice_and_stops_at_the_cap(
     assert not (tmp_path / "st" / STATE_SUB / "journal.jsonl").exists()
 
     before = _mor_balance(w3, deployed, PROVIDER.address)
-    r = CliRunner().invoke(cli, ["claim", str(path), "--state-dir", str(tmp_path / "st")], env=env)
+    r = CliRunner().invoke(cli, ["claim", str(path), "--yes", "--state-dir", str(tmp_path / "st")], env=env)
     assert r.exit_code == 0, r.output
     after = _mor_balance(w3, deployed, PROVIDER.address)
     assert after - before == stake  # exactly the cap: two whole sessions and part of the third
@@ -303,7 +303,7 @@ def test_delegate_claims_need_the_session_right(anvil: Anvil, w3: Web3, deployed
     path = tmp_path / "s.yaml"
     path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR", signer=signer.address))
     env = {**_env(anvil), "SIGNER_KEY": signer.private_key}
-    args = ["claim", str(path), "--state-dir", str(tmp_path / "st")]
+    args = ["claim", str(path), "--yes", "--state-dir", str(tmp_path / "st")]
     r = CliRunner().invoke(cli, args, env=env)
     assert r.exit_code == 1 and "no 'session' delegation right" in r.output and "delegation.rules.session" in r.output
     assert not (tmp_path / "st" / STATE_SUB / "journal.jsonl").exists()
@@ -343,7 +343,6 @@ def test_a_delegate_dry_run_without_the_session_right_shows_the_amounts(
     assert signer.private_key[2:] not in r.output
 
 
-@pytest.mark.xfail(strict=True, reason="loose end: claim sends without the confirmation apply asks for")
 def test_claim_shows_the_sessions_and_asks_before_sending_like_apply(
     anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
