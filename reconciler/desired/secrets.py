@@ -31,6 +31,7 @@ class Role(StrEnum):
     CLIENT = "client token"
     ROUTER_ADMIN = "router admin auth"
     WEBHOOK = "webhook"
+    PAGE = "status page token"  # the watcher's --http-token: whoever holds it reads the page
 
 
 @dataclass(frozen=True)
@@ -149,14 +150,18 @@ def key_file_refusal(ref: Reference) -> str | None:
 
 
 def flag_uses(
-    key: Reference | None = None, password: Reference | None = None, webhook: Reference | None = None
+    key: Reference | None = None,
+    password: Reference | None = None,
+    webhook: Reference | None = None,
+    page_token: Reference | None = None,
 ) -> tuple[SecretUse, ...]:
     """The secrets a command line names: the provider wallet's `--key-ref` and `--password-ref` (chain keys),
-    the watcher's `--webhook`."""
+    the watcher's `--webhook` and `--http-token` (the status page's token)."""
     uses = [
         SecretUse("--key-ref", Role.CHAIN, key, key=True) if key else None,
         SecretUse("--password-ref", Role.CHAIN, password, key=True) if password else None,
         SecretUse("--webhook", Role.WEBHOOK, webhook) if webhook else None,
+        SecretUse("--http-token", Role.PAGE, page_token) if page_token else None,
     ]
     return tuple(u for u in uses if u is not None)
 

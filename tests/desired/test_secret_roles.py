@@ -202,7 +202,6 @@ def test_the_provider_key_flag_and_the_webhook_flag_are_held_to_the_same_rule(tm
     load_desired(path, ENV, flag_uses(key=Reference("env", "SIGNER_KEY")))
 
 
-@pytest.mark.xfail(strict=True, reason="loose end: the watcher's --http-token is in no secret role class")
 def test_the_watchers_page_token_is_a_role_of_its_own(tmp_path: Path) -> None:
     """`watch --http-token` guards the status page: an upstream key, a chain key or the forwarder's admin token
     given as the page's token is refused naming both fields, never the value."""
