@@ -64,7 +64,6 @@ def _credential(creds: Path, name: str, mode: int, readers: tuple[int, ...] = ()
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="loose end: systemd's credentials (0440 with an ACL) are refused")
 def test_systemds_credentials_are_accepted_and_what_others_may_read_is_refused_saying_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,6 +93,8 @@ def test_systemds_credentials_are_accepted_and_what_others_may_read_is_refused_s
         assert f"{os.stat(acl).st_mode & 0o777:04o}" == "0440"
         assert refusal(acl) is None
         assert refusal(_credential(creds, "owned_key", 0o400)) is None
+        upstream = SecretUse("upstreams.u.apiKey", Role.UPSTREAM, parse_reference(f"file:{acl}"))
+        assert file_problems(upstream, tmp_path / "elsewhere" / "desired.yaml") == []  # no warning either
         # not as systemd leaves them: refused, saying what to do
         for path, mode in (
             (_credential(creds, "plain_group_key", 0o440), "0440"),  # group bits without an ACL: the group reads
