@@ -67,6 +67,12 @@ class ImportNetwork:
 )
 @click.option("--from-block", type=int, help="Deprecated and ignored (no log scan any more).")
 @click.option("--log-block-range", type=int, help="Deprecated and ignored (log ranges adapt to the endpoint).")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    help="Keep the registry's model index (a cache) up to date here. Default: read it from ./.reconcile if it is "
+    "there, write nothing.",
+)
 def import_cmd(
     network_name: str | None,
     chain_id: int | None,
@@ -77,10 +83,11 @@ def import_cmd(
     devnet_dir: Path | None,
     from_block: int | None,
     log_block_range: int | None,
+    state_dir: Path | None,
 ) -> None:
     """Print (stdout) a desired state matching what PROVIDER has on chain now, with placeholders to fill in."""
     net = ImportNetwork(network_name, chain_id, diamond, mor, rpc_ref, devnet_dir)
-    sys.exit(run_import(net, provider, from_block, log_block_range))
+    sys.exit(run_import(net, provider, from_block, log_block_range, state_dir=state_dir))
 
 
 @handled
@@ -90,9 +97,12 @@ def run_import(
     from_block: int | None = None,
     log_block_range: int | None = None,
     environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
 ) -> int:
+    """`state_dir`: where the model index is kept up to date; None reads ./.reconcile's, if any, and writes nothing."""
     from web3 import Web3
 
+    from reconciler import DEFAULT_STATE_DIR
     from reconciler.chain.networks import resolve_network
     from reconciler.chain.reader import ChainReader
     from reconciler.chain.registrations import read_registrations
@@ -135,7 +145,9 @@ def run_import(
     )
     try:
         network = resolve_network(spec, environ)
-        reader = ChainReader.connect(network)
+        reader = ChainReader.connect(
+            network, state_dir=state_dir or DEFAULT_STATE_DIR, write_index=state_dir is not None
+        )
         chain = reader.observe(probe)
         owned = [m for m in chain.models if m.owner == address and not m.is_deleted]
         recoveries = read_registrations(

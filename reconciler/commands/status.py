@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from reconciler.commands.options import state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_OK, handled
@@ -23,12 +24,14 @@ from reconciler.commands.outcome import EXIT_OK, handled
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @state_dir_option(
-    "the watcher's state directory (read only): its last upstream and router health; html: its last runs and chart."
+    "the watcher's state directory: its last upstream and router health; html: its last runs and chart. Only "
+    "read, but for the registry's model index (a cache), kept up to date there when --state-dir is given."
 )
 @trust_host_option
 def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...]) -> None:
     """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
-    sys.exit(run_status(path, fmt, state_dir=state_dir, trust_hosts=trust_hosts))
+    given = click.get_current_context().get_parameter_source("state_dir") is not ParameterSource.DEFAULT
+    sys.exit(run_status(path, fmt, state_dir=state_dir, trust_hosts=trust_hosts, write_index=given))
 
 
 @handled
@@ -38,10 +41,11 @@ def run_status(
     environ: Mapping[str, str] | None = None,
     state_dir: Path | None = None,
     trust_hosts: tuple[str, ...] = (),
+    write_index: bool = False,
 ) -> int:
     from reconciler.observe.destinations import with_trusted_hosts
     from reconciler.status.report import status_output
 
     env = with_trusted_hosts(os.environ if environ is None else environ, trust_hosts)
-    click.echo(status_output(path, fmt, env, state_dir), nl=False)
+    click.echo(status_output(path, fmt, env, state_dir, write_index), nl=False)
     return EXIT_OK

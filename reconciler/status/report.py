@@ -28,12 +28,12 @@ from reconciler.watch.ledger import SpendLedger
 
 
 def status_document(
-    path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None
+    path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None, write_index: bool = False
 ) -> dict[str, object]:
     """The status document (JSON and text), with the router's health from this reading (where `proxy.router` is
     set; its /healthcheck asked once) and the watcher's last judged serving health from the run lines in
-    `state_dir`."""
-    r = status_reading(path, environ)
+    `state_dir` (the model index there too: written only with `write_index`)."""
+    r = status_reading(path, environ, state_dir, write_index)
     doc = build_status(r.desired, r.chain, r.plan, r.slots)
     doc["network"] = r.network.name
     doc["endpoints"] = r.endpoints
@@ -43,9 +43,11 @@ def status_document(
     return with_serving(doc, runs, time.time(), router)
 
 
-def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None) -> str:
+def status_html(
+    path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None, write_index: bool = False
+) -> str:
     """The watcher's status page as one file: this reading, plus the watcher's runs and day figures if any."""
-    r = status_reading(path, environ)
+    r = status_reading(path, environ, state_dir, write_index)
     runs: list[dict[str, object]] = []
     days: dict[str, daily.DayFigures] = {}
     spent = 0
@@ -83,11 +85,18 @@ def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] |
     return render_page(doc)
 
 
-def status_output(path: Path, fmt: str, environ: Mapping[str, str] | None = None, state_dir: Path | None = None) -> str:
-    """The whole output of `reconcile status --format fmt` (raises what the reading raises)."""
+def status_output(
+    path: Path,
+    fmt: str,
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+    write_index: bool = False,
+) -> str:
+    """The whole output of `reconcile status --format fmt` (raises what the reading raises); the model index in
+    `state_dir` is written only with `write_index` (`--state-dir` given)."""
     if fmt == "html":
-        return status_html(path, state_dir, environ)
-    doc = status_document(path, environ, state_dir)
+        return status_html(path, state_dir, environ, write_index)
+    doc = status_document(path, environ, state_dir, write_index)
     if fmt == "json":
         return json.dumps(doc, indent=2) + "\n"
     return render_status(doc) + render_endpoints(doc)

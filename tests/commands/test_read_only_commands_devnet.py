@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from reconciler import DEFAULT_STATE_DIR
@@ -30,7 +29,6 @@ def _yaml(dep: Deployment, fwd: Path) -> str:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="loose end: status and import write ./.reconcile unasked")
 def test_status_and_import_read_the_model_index_and_write_it_only_to_a_state_dir_given(
     anvil: Anvil, deployed: Deployment, tmp_path: Path
 ) -> None:
