@@ -364,10 +364,11 @@ def test_claim_shows_the_sessions_and_asks_before_sending_like_apply(
     assert "no terminal to ask for confirmation: run with --yes" in r.output
     assert _mor_balance(w3, deployed, PROVIDER.address) == before and not journal.exists()
 
-    # at a terminal, anything but 'yes' sends nothing
-    import reconciler.commands.confirm as confirm
+    # at a terminal (the runner's stdin taken for one), anything but 'yes' sends nothing
+    import click.testing
 
-    monkeypatch.setattr(confirm, "require_terminal", lambda _verb, _refusal: None)
+    wrapper = click.testing._NamedTextIOWrapper
+    monkeypatch.setattr(wrapper, "isatty", lambda self: self.name == "<stdin>", raising=False)
     r = CliRunner().invoke(cli, args, env=_env(anvil), input="y\n")
     assert r.exit_code == 1 and "claim not confirmed; nothing was sent" in r.output, r.output
     assert _mor_balance(w3, deployed, PROVIDER.address) == before and not journal.exists()
