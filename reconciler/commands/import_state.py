@@ -70,8 +70,8 @@ class ImportNetwork:
 @click.option(
     "--state-dir",
     type=click.Path(path_type=Path),
-    help="Keep the registry's model index (a cache) up to date here. Default: read it from ./.reconcile if it is "
-    "there, write nothing.",
+    help="Keep the registry's model index (a cache) up to date in this existing state dir. Default: read it from "
+    "./.reconcile if it is there, write nothing.",
 )
 def import_cmd(
     network_name: str | None,
@@ -99,7 +99,8 @@ def run_import(
     environ: Mapping[str, str] | None = None,
     state_dir: Path | None = None,
 ) -> int:
-    """`state_dir`: where the model index is kept up to date; None reads ./.reconcile's, if any, and writes nothing."""
+    """`state_dir`: an existing folder where the model index is kept up to date; None reads ./.reconcile's, if
+    any, and writes nothing (a look never creates a state dir)."""
     from web3 import Web3
 
     from reconciler import DEFAULT_STATE_DIR
@@ -146,7 +147,7 @@ def run_import(
     try:
         network = resolve_network(spec, environ)
         reader = ChainReader.connect(
-            network, state_dir=state_dir or DEFAULT_STATE_DIR, write_index=state_dir is not None
+            network, state_dir=state_dir or DEFAULT_STATE_DIR, write_index=state_dir is not None and state_dir.is_dir()
         )
         chain = reader.observe(probe)
         owned = [m for m in chain.models if m.owner == address and not m.is_deleted]

@@ -25,13 +25,14 @@ from reconciler.commands.outcome import EXIT_OK, handled
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @state_dir_option(
     "the watcher's state directory: its last upstream and router health; html: its last runs and chart. Only "
-    "read, but for the registry's model index (a cache), kept up to date there when --state-dir is given."
+    "read, but for the registry's model index (a cache), kept up to date in a --state-dir given that exists."
 )
 @trust_host_option
 def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...]) -> None:
     """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
     given = click.get_current_context().get_parameter_source("state_dir") is not ParameterSource.DEFAULT
-    sys.exit(run_status(path, fmt, state_dir=state_dir, trust_hosts=trust_hosts, write_index=given))
+    write_index = given and state_dir.is_dir()  # a look never creates a state dir
+    sys.exit(run_status(path, fmt, state_dir=state_dir, trust_hosts=trust_hosts, write_index=write_index))
 
 
 @handled

@@ -58,11 +58,14 @@ def test_status_and_import_read_the_model_index_and_write_it_only_to_a_state_dir
         assert r.exit_code == 0, r.output
         assert default.read_text() == known and sorted(p.name for p in default.parent.iterdir()) == ["models.json"]
     assert json.loads(known)["ids"]
-    # asked: an explicit --state-dir is kept up to date
+    # asked: an explicit --state-dir is kept up to date if it exists (a look never creates a state dir)
+    r = CliRunner().invoke(cli, ["status", str(path), "--state-dir", str(tmp_path / "none")], env=env)
+    assert r.exit_code == 0 and not (tmp_path / "none").exists(), r.output
     for args, folder in (
         (["status", str(path), "--state-dir", str(tmp_path / "st-status")], tmp_path / "st-status"),
         ([*imp, "--state-dir", str(tmp_path / "st-import")], tmp_path / "st-import"),
     ):
+        folder.mkdir()
         r = CliRunner().invoke(cli, args, env=env)
         assert r.exit_code == 0, r.output
         written = index_path(folder, deployed.chain_id, deployed.diamond)
