@@ -57,7 +57,8 @@ promtool:
 	@command -v promtool > /dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
-# `systemd-analyze verify` checks examples/deploy's units (tests/repo/test_deploy_start.py): Debian's systemd
+# `systemd-analyze verify` checks examples/deploy's units, the fleet's template morpheus-reconcile-watch@.service as such
+# and as an instance included (tests/repo/test_deploy_start.py, test_deploy_fleet.py): Debian's systemd
 # package, when missing (only the binary is used; nothing is started).
 systemd-analyze:
 	@command -v systemd-analyze > /dev/null || { apt-get update -qq && \

@@ -131,7 +131,9 @@ class Trip:
     """One request's exchange with its upstream: it holds one upstream answer at a time (released when the
     trip ends, or when another is opened) and answers the client, through SSE once that has started."""
 
-    __slots__ = ("cut_reason", "delivering", "held", "hop", "request", "response", "route", "settings", "sse", "t0")
+    __slots__ = (
+        "cut_reason", "delivering", "held", "hop", "opened", "request", "response", "route", "settings", "sse", "t0",
+    )  # fmt: skip
 
     def __init__(
         self, hop: Hop, request: web.BaseRequest, route: ModelRoute, t0: float, sse: SSEDownstream | None
@@ -146,6 +148,7 @@ class Trip:
         self.held = 0  # bytes taken from the hop's AnswerBytes, given back when the trip ends
         self.delivering = False  # a buffered answer is being written to the client
         self.cut_reason: str | None = None  # why that answer was not written in full
+        self.opened = 0.0  # loop time the first upstream request was sent (0: none was)
 
     # ---- upstream -------------------------------------------------------------------------------
 
@@ -156,8 +159,11 @@ class Trip:
         clients get keep-alive comments while they wait. A redirect is refused, never followed."""
         self.release()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.ttfb_timeout
-        overhead = loop.time() - self.t0
+        now = loop.time()
+        deadline = now + self.settings.ttfb_timeout
+        overhead = now - self.t0
+        if not self.opened:
+            self.opened = now
         self.hop.state.metrics.overhead.observe((), overhead)
         self.request[OVERHEAD_MS] = f"{overhead * 1000:.3f}"
         try:
@@ -199,13 +205,18 @@ class Trip:
             self.response = None
 
     def end(self) -> None:
-        """The trip is over: its buffered answer's bytes go back, an answer cut short is counted."""
+        """The trip is over: its buffered answer's bytes go back, an answer cut short is counted, and the time
+        an upstream request was open is added to the model's seconds served."""
         if self.held:
             self.hop.answer_bytes.give(self.held)
             self.held = 0
         if self.cut_reason is not None:
             labels = (("model", self.route.model_name), ("reason", self.cut_reason))
             self.hop.state.metrics.answers_cut.inc(labels)
+        if self.opened:
+            served = asyncio.get_running_loop().time() - self.opened
+            self.hop.state.metrics.served_seconds.inc(self.route.labels, served)
+            self.opened = 0.0
 
     async def _hold(self, n: int) -> None:
         """Count `n` more bytes of a buffered answer against `max_buffered_bytes`, waiting at most
@@ -336,12 +347,22 @@ class Trip:
         self.failed(f"http_{status}", status, detail=f"answered {status}")
 
     def count_usage(self, usage: Any) -> None:
-        if isinstance(usage, dict):
-            for kind in ("prompt_tokens", "completion_tokens"):
-                n = usage.get(kind)
-                if isinstance(n, int) and n > 0:
-                    tokens = self.hop.state.metrics.tokens
-                    tokens.inc((("model", self.route.model_name), ("type", kind.split("_")[0])), n)
+        """Count an answer's usage (OpenAI's shape; a claudeai answer's is translated to it first): prompt and
+        completion tokens, and of the prompt tokens those read from (`cached`) and written to (`cache_write`)
+        the upstream's prompt cache."""
+        if not isinstance(usage, dict):
+            return
+        tokens, labels = self.hop.state.metrics.tokens, self.route.labels
+        for key, kind in (("prompt_tokens", "prompt"), ("completion_tokens", "completion")):
+            n = usage.get(key)
+            if type(n) is int and n > 0:
+                tokens.inc((*labels, ("type", kind)), n)
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, dict):
+            for key, kind in (("cached_tokens", "cached"), ("cache_write_tokens", "cache_write")):
+                n = details.get(key)
+                if type(n) is int and n > 0:
+                    tokens.inc((*labels, ("type", kind)), n)
 
     def _scan_usage(self, chunk: bytes) -> None:
         """Count the usage an OpenAI stream reports (best effort: a frame split across reads is missed)."""

@@ -106,7 +106,15 @@ class Metrics:
         )
         self.rejections = Counter("morpheus_proxy_rejections_total", "Requests refused before forwarding, by reason.")
         self.upstream_errors = Counter("morpheus_proxy_upstream_errors_total", "Upstream failures, by model and kind.")
-        self.tokens = Counter("morpheus_proxy_tokens_total", "Tokens reported by upstreams, by model and type.")
+        self.tokens = Counter(
+            "morpheus_proxy_tokens_total",
+            "Tokens reported by upstreams, by model and type (prompt, completion; of the prompt tokens: cached "
+            "read from the upstream's prompt cache, cache_write written to it).",
+        )
+        self.served_seconds = Counter(
+            "morpheus_proxy_served_seconds_total",
+            "Seconds an upstream request was open, by model (added when the request ends).",
+        )
         self.job_polls = Counter(
             "morpheus_proxy_job_polls_total",
             "Image job polls relayed (they hold no slot of their own), by model and status.",
@@ -165,7 +173,7 @@ class Metrics:
             collect()
         metrics = (
             self.requests, self.latency, self.ttfb, self.overhead, self.rejections, self.upstream_errors,
-            self.tokens, self.job_polls, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
+            self.tokens, self.served_seconds, self.job_polls, self.reloads, self.in_flight, self.capacity, self.config_info, self.config_loaded,
             self.upstream_connections, self.upstream_connects, self.buffered_bytes, self.answers_cut,
             self.client_connections, self.client_connections_cap, self.client_connections_at_cap,
             self.client_connections_closed, self.accept_errors, self.offloaded,

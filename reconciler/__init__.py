@@ -31,7 +31,9 @@ one line, or its traceback with `reconcile --traceback`. Messages never hold a s
     ├── FileUnusable                  fix a file named by an option or the desired state, outside --state-dir
     │   ├── ProxyWriteError           (apply/proxy_config.py: a models-config that cannot be read or written)
     │   ├── SavedPlanUnreadable       (commands/apply.py: `apply --plan` given no plan saved by `plan --out`)
-    │   └── RatingConfigError         (market/rating.py: a router rating config the router would refuse)
+    │   ├── RatingConfigError         (market/rating.py: a router rating config the router would refuse)
+    │   ├── PriceCommandFailed        (observe/price_command.py: --price-command gave no price; the bid stays)
+    │   └── BadPriceAnswer            (market/policy.py: a price command's answer that is no price)
     ├── LockBusy                      another writer holds the provider's lock
     │   ├── LockHeld                  (apply/lock.py)
     │   └── WriterConflict            (chain/sender.py: another writer used the signer's nonce)
@@ -43,7 +45,8 @@ one line, or its traceback with `reconcile --traceback`. Messages never hold a s
     │   │   └── ManualStepNeeded
     │   ├── ApproveError              (apply/approve.py)
     │   ├── DelegateError             (apply/delegate.py)
-    │   └── ClaimError                (sessions/claim.py)
+    │   ├── ClaimError                (sessions/claim.py)
+    │   └── FleetWriteRefused         (commands/fleet_members.py: a fleet without one --provider; one writer per provider)
     └── TransactionFailed             a transaction could not be sent, reverted, or was not mined in time
         ├── ChainMovedUnderApply      (apply/executor.py: the write would move MOR its plan did not show)
         └── TxError                   (chain/sender.py)

@@ -7,6 +7,7 @@ thin shell that feeds it what the chain and the proxies look like now.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -17,8 +18,11 @@ from reconciler.chain.reader import ChainReader
 from reconciler.chain.rpc import RpcError, UndecodableAnswer
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
+from reconciler.market.policy import NO_MARKET, MarketInputs
+from reconciler.observe.market_input import market_models, observe_market
 from reconciler.observe.model import Observed
-from reconciler.observe.world import observe, observe_many
+from reconciler.observe.price_command import PriceCommand
+from reconciler.observe.world import observe_many, observe_with
 from reconciler.plan.fleet import FleetPlan, MemberPlan
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import plan
@@ -40,16 +44,35 @@ def plan_for(
     load_warnings: tuple[str, ...] = (),
     state_dir: Path | None = DEFAULT_STATE_DIR,
     serving: Serving = NO_MEMORY,
+    price_command: PriceCommand | None = None,
 ) -> tuple[Observed, Plan]:
     """Observe the world for an already loaded desired state and plan it (apply and watch reuse this).
     `state_dir` holds the chain reader's cache of the registry (None: keep nothing); `serving`, the watcher's
-    memory of since when models are (not) served (policy.unserved)."""
+    memory of since when models are (not) served (policy.unserved); `price_command`, the operator's pricing
+    strategy for `bid.market` bids (apply and watch only: `plan` never runs one)."""
     network = resolve_network(desired.network, environ)
     try:
-        observed = observe(desired, network, environ, state_dir)
+        reader = ChainReader.connect(network, state_dir=state_dir)
+        observed = observe_with(reader, desired, environ)
+        market = _market(reader, desired, observed, state_dir, price_command, environ)
     except RpcError as exc:
         raise _hinted(exc, network) from None
-    return observed, _plan_observed(desired, observed, load_warnings, serving)
+    return observed, _plan_observed(desired, observed, load_warnings, serving, market)
+
+
+def _market(
+    reader: ChainReader,
+    desired: Desired,
+    observed: Observed,
+    state_dir: Path | None,
+    price_command: PriceCommand | None,
+    environ: Mapping[str, str] | None,
+) -> MarketInputs:
+    """The market input of `plan()`: read only when a model has `bid.market`."""
+    if not market_models(desired):
+        return NO_MARKET
+    env = os.environ if environ is None else environ
+    return observe_market(reader, desired, observed, state_dir, price_command, env)
 
 
 def plan_fleet(
@@ -83,7 +106,14 @@ def plan_fleet(
                 error = _hinted(got, network) if isinstance(got, RpcError) else got
                 results[name] = MemberPlan(name, label, None, str(error))
             else:
-                results[name] = MemberPlan(name, label, _plan_observed(desired, got, warnings.get(name, ())))
+                try:
+                    market = _market(reader, desired, got, state_dir, None, environ)
+                except ReconcileError as exc:
+                    results[name] = MemberPlan(name, label, None, str(exc))
+                    continue
+                results[name] = MemberPlan(
+                    name, label, _plan_observed(desired, got, warnings.get(name, ()), market=market)
+                )
     return FleetPlan(tuple(results[name] for name, _ in members))
 
 
@@ -100,9 +130,13 @@ def _hinted(exc: RpcError, network: Network) -> RpcError:
 
 
 def _plan_observed(
-    desired: Desired, observed: Observed, load_warnings: tuple[str, ...] = (), serving: Serving = NO_MEMORY
+    desired: Desired,
+    observed: Observed,
+    load_warnings: tuple[str, ...] = (),
+    serving: Serving = NO_MEMORY,
+    market: MarketInputs = NO_MARKET,
 ) -> Plan:
-    p = plan(desired, observed, serving)
+    p = plan(desired, observed, serving, market)
     extra = load_warnings + ((observed.router.note,) if observed.router.note else ())
     if extra:
         p = replace(p, warnings=extra + p.warnings)

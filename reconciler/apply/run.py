@@ -39,6 +39,7 @@ from reconciler.chain.sender import TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
 from reconciler.observe.model import Observed
+from reconciler.observe.price_command import PriceCommand
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
 from reconciler.plan.unserved import NO_MEMORY, Serving
@@ -57,6 +58,7 @@ class ApplyOptions:
     # asked before each action: True stops sending new ones (what is in flight is still awaited); watch's SIGTERM
     stop_requested: Callable[[], bool] = lambda: False
     serving: Serving = NO_MEMORY  # the watcher's memory for policy.unserved (a manual apply has none)
+    price_command: PriceCommand | None = None  # the operator's pricing strategy for bid.market (host-configured)
 
 
 @dataclass(kw_only=True)
@@ -104,7 +106,9 @@ def _apply_locked(
     sender, journal = writer.sender, writer.journal
     resumed = _finish_earlier_run(sender, journal, opts)
 
-    _observed, plan = plan_for(desired, environ, state_dir=opts.state_dir, serving=opts.serving)
+    _observed, plan = plan_for(
+        desired, environ, state_dir=opts.state_dir, serving=opts.serving, price_command=opts.price_command
+    )
     if opts.saved_plan is not None:
         check_saved_plan(opts.saved_plan, plan, network, desired)
     refuse_unsafe(plan, _observed.chain.signer_eth_balance)
@@ -135,7 +139,9 @@ def _apply_locked(
     )
     executor.run(plan.pending)
     result.applied = True
-    result.observed, result.final = plan_for(desired, environ, state_dir=opts.state_dir, serving=opts.serving)
+    result.observed, result.final = plan_for(
+        desired, environ, state_dir=opts.state_dir, serving=opts.serving, price_command=opts.price_command
+    )
     return result
 
 

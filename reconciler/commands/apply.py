@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler import FileUnusable
-from reconciler.commands.options import state_dir_option, trust_host_option
+from reconciler.commands.options import price_command_options, provider_option, state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
-from reconciler.desired.loader import load_desired
 
 if TYPE_CHECKING:
+    from reconciler.apply.run import ApplyOptions
     from reconciler.desired.model import Desired
     from reconciler.plan.model import Plan
 
@@ -97,6 +97,13 @@ def _confirm_with(auto_approve: bool) -> object:
     help="Seconds to wait per batch.",
 )
 @trust_host_option
+@provider_option("The fleet's provider this host writes for (required on a fleet folder; one per host).")
+@click.option(
+    "--all-providers",
+    is_flag=True,
+    help="On a fleet whose providers are all on a devnet: apply every one of them in turn (refused elsewhere).",
+)
+@price_command_options
 def apply_cmd(
     path: Path | None,
     plan_file: Path | None,
@@ -106,9 +113,28 @@ def apply_cmd(
     speed_up: bool,
     receipt_timeout: float,
     trust_hosts: tuple[str, ...],
+    providers: tuple[str, ...],
+    all_providers: bool,
+    price_command: str | None,
+    price_command_timeout: float,
 ) -> None:
     """Plan PATH (or load --plan), confirm, send the transactions and write the proxy configs; exit 0 when converged."""
-    sys.exit(run_apply(path, plan_file, auto_approve, state_dir, legacy_tx, speed_up, receipt_timeout, trust_hosts))
+    sys.exit(
+        run_apply(
+            path,
+            plan_file,
+            auto_approve,
+            state_dir,
+            legacy_tx,
+            speed_up,
+            receipt_timeout,
+            trust_hosts,
+            providers=providers,
+            all_providers=all_providers,
+            price_command=price_command,
+            price_command_timeout=price_command_timeout,
+        )
+    )
 
 
 def _count_spend(desired: Desired, environ: Mapping[str, str], state_dir: Path, wei: int, txs: int) -> None:
@@ -138,10 +164,16 @@ def run_apply(
     speed_up: bool,
     receipt_timeout: float,
     trust_hosts: tuple[str, ...] = (),
+    *,
+    providers: tuple[str, ...] = (),
+    all_providers: bool = False,
+    price_command: str | None = None,
+    price_command_timeout: float = 10.0,
 ) -> int:
-    from reconciler.apply.run import ApplyOptions, apply_desired
+    from reconciler.apply.run import ApplyOptions
+    from reconciler.commands.fleet_members import FleetWriteRefused, check_selection, writer_targets
     from reconciler.observe.destinations import with_trusted_hosts
-    from reconciler.render.text import render_text
+    from reconciler.observe.price_command import PriceCommand
 
     saved: Plan | None = None
     if plan_file is not None:
@@ -154,6 +186,9 @@ def run_apply(
     if path is None:
         _echo_err("error: give a desired-state PATH (or --plan PLANFILE)")
         return EXIT_ERROR
+    check_selection(path, providers, all_providers)  # before anything is read or asked
+    if saved is not None and all_providers:
+        raise FleetWriteRefused("a saved plan is one provider's: give --provider NAME with --plan, not --all-providers")
     opts = ApplyOptions(
         state_dir=state_dir,
         legacy_tx=True if legacy_tx else None,
@@ -162,15 +197,32 @@ def run_apply(
         saved_plan=saved,
         confirm=_confirm_with(auto_approve),  # type: ignore[arg-type]
         progress=_echo_err,
+        price_command=PriceCommand(price_command, price_command_timeout) if price_command else None,
     )
     environ = with_trusted_hosts(os.environ, trust_hosts)
-    desired, warnings = load_desired(path, environ)
-    for w in warnings:
-        _echo_err(str(w))
+    targets = writer_targets(path, providers, all_providers, environ)
+    code = EXIT_OK
+    for target in targets:
+        if len(targets) > 1:
+            say(f"provider {target.name}:")
+        for w in target.warnings:
+            _echo_err(str(w))
+        code = max(code, _apply_one(target.desired, environ, state_dir, opts))
+    return code
+
+
+def _apply_one(desired: Desired, environ: Mapping[str, str], state_dir: Path, opts: ApplyOptions) -> int:
+    """Apply one provider's desired state; its exit code (0: converged)."""
+    from reconciler.apply.run import apply_desired
+    from reconciler.render.text import render_text
+
     result = apply_desired(desired, environ, opts)
     _count_spend(desired, environ, state_dir, result.mor_out, len(result.txs))
     for note in result.notes:
         say(note)
+    if not result.applied and not result.txs and result.final is not None:  # no plan was shown: its warnings
+        for warning in result.final.warnings:
+            _echo_err(f"warning: {warning}")
     if result.applied or result.txs:  # or an earlier run's transactions, re-sent and mined here
         say(result.summary())
     if result.final is not None and result.final.pending:

@@ -1,8 +1,8 @@
 """`reconcile claim PATH [--dry-run] [--yes] [--state-dir]`: collect the provider's earnings from ended sessions.
 
 Shows the sessions it would claim and the MOR each pays, and asks as apply does (`--yes` for a script; piped
-input never answers, `commands/confirm.py`). Prints, per session, what it collects and the gas it costs, then the total and the room left under the stake
-cap. Transactions go through the journaled sender (crash-safe, resumed on the next run) under the same state
+input never answers, `commands/confirm.py`). Prints, per session, what it collects and the gas it costs, then
+the total and the room left under the stake cap. Transactions go through the journaled sender (crash-safe, resumed on the next run) under the same state
 directory and lock as apply, so the two never race on the signer's nonces. The chain side (web3) is imported
 when the command runs, so `reconcile --help` starts without it.
 """

@@ -20,6 +20,12 @@ def state_dir_option(help_text: str) -> Callable[[F], F]:
     )
 
 
+def provider_option(help_text: str) -> Callable[[F], F]:
+    """`--provider NAME` (repeatable where a command takes several): a provider of a fleet folder, by its name in
+    fleet.yaml (reconciler.desired.fleet); the writing commands take exactly one (commands/fleet_members.py)."""
+    return click.option("--provider", "providers", metavar="NAME", multiple=True, help=help_text)
+
+
 def trust_host_option(f: F) -> F:
     """`--trust-host HOST` (repeatable): a host the forwarder's admin token and the router's admin auth may be sent
     to besides loopback, added to `RECONCILE_TRUSTED_HOSTS` (reconciler.observe.destinations). Outside the
@@ -45,4 +51,25 @@ def keystore_options(f: F) -> F:
         "--keystore",
         type=click.Path(path_type=Path),
         help="The PROVIDER wallet's encrypted JSON keystore, instead of --key-ref.",
+    )(f)
+
+
+def price_command_options(f: F) -> F:
+    """`--price-command CMD` (or RECONCILE_PRICE_COMMAND) and its timeout: the operator's own pricing strategy for
+    `bid.market` bids, run by apply and watch on this host only (reconciler.observe.price_command); never part of
+    the desired state, and never run by `plan`."""
+    f = click.option(
+        "--price-command-timeout",
+        type=click.FloatRange(min=0.1),
+        default=10.0,
+        show_default=True,
+        help="Seconds the price command may take per model; past it the bid is left as it is.",
+    )(f)
+    return click.option(
+        "--price-command",
+        metavar="CMD",
+        envvar="RECONCILE_PRICE_COMMAND",
+        help="Price bid.market bids with this command: the model's market as JSON on stdin, a price on stdout "
+        "(an integer of wei, or an amount like '0.0045 MOR'), bounded by the policy's floor and ceiling. "
+        "Default: RECONCILE_PRICE_COMMAND.",
     )(f)

@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from reconciler.commands.options import state_dir_option, trust_host_option
-from reconciler.commands.outcome import EXIT_OK, handled
+from reconciler.commands.options import provider_option, state_dir_option, trust_host_option
+from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 
 
 @click.command("status")
@@ -28,11 +28,17 @@ from reconciler.commands.outcome import EXIT_OK, handled
     "read, but for the registry's model index (a cache), kept up to date in a --state-dir given that exists."
 )
 @trust_host_option
-def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...]) -> None:
-    """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift."""
+@provider_option("On a fleet folder: this member in full (repeatable: these members in the table; default: all).")
+def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...], providers: tuple[str, ...]) -> None:
+    """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift.
+    On a fleet: every provider's state in one table."""
     given = click.get_current_context().get_parameter_source("state_dir") is not ParameterSource.DEFAULT
     write_index = given and state_dir.is_dir()  # a look never creates a state dir
-    sys.exit(run_status(path, fmt, state_dir=state_dir, trust_hosts=trust_hosts, write_index=write_index))
+    sys.exit(
+        run_status(
+            path, fmt, state_dir=state_dir, trust_hosts=trust_hosts, providers=providers, write_index=write_index
+        )
+    )
 
 
 @handled
@@ -42,11 +48,23 @@ def run_status(
     environ: Mapping[str, str] | None = None,
     state_dir: Path | None = None,
     trust_hosts: tuple[str, ...] = (),
+    providers: tuple[str, ...] = (),
     write_index: bool = False,
 ) -> int:
+    from reconciler.desired.fleet import is_fleet
     from reconciler.observe.destinations import with_trusted_hosts
-    from reconciler.status.report import status_output
+    from reconciler.status.report import fleet_status_output, status_output
 
     env = with_trusted_hosts(os.environ if environ is None else environ, trust_hosts)
-    click.echo(status_output(path, fmt, env, state_dir, write_index), nl=False)
-    return EXIT_OK
+    if not is_fleet(path):
+        if providers:
+            click.echo(f"error: --provider names a member of a fleet, and {path} holds one provider", err=True)
+            return EXIT_ERROR
+        click.echo(status_output(path, fmt, env, state_dir, write_index), nl=False)
+        return EXIT_OK
+    if fmt == "html" and len(providers) != 1:
+        click.echo("error: a status page is one provider's: give one --provider NAME of the fleet", err=True)
+        return EXIT_ERROR
+    text, all_read = fleet_status_output(path, fmt, providers, env, state_dir, write_index)
+    click.echo(text, nl=False)
+    return EXIT_OK if all_read else EXIT_ERROR

@@ -16,7 +16,7 @@ from types import FrameType
 
 import click
 
-from reconciler.commands.options import state_dir_option, trust_host_option
+from reconciler.commands.options import price_command_options, provider_option, state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 
 
@@ -113,6 +113,8 @@ def _host_port(value: str) -> tuple[str, int]:
 @click.option("--suspend", is_flag=True, help="Pause auto-apply of the watchers using --state-dir, then exit.")
 @click.option("--resume", "resume_", is_flag=True, help="Lift --suspend (and a writer-conflict stop), then exit.")
 @trust_host_option
+@provider_option("On a fleet folder (required there): the provider this host's watcher keeps converged.")
+@price_command_options
 def watch_cmd(
     path: Path | None,
     interval: float,
@@ -132,6 +134,9 @@ def watch_cmd(
     http_cookie_days: float,
     no_page: bool,
     trust_hosts: tuple[str, ...],
+    providers: tuple[str, ...],
+    price_command: str | None,
+    price_command_timeout: float,
 ) -> None:
     """Keep the provider converged: re-plan on file, chain, forwarder, git and timer changes; apply or alert."""
     sys.exit(
@@ -152,6 +157,9 @@ def watch_cmd(
             not no_page,
             HttpAccess(allow_hosts, allow_origins, http_cookie_days * 86400),
             trust_hosts,
+            providers,
+            price_command=price_command,
+            price_command_timeout=price_command_timeout,
         )
     )
 
@@ -174,11 +182,16 @@ def run_watch(
     page: bool = True,
     access: HttpAccess | None = None,
     trust_hosts: tuple[str, ...] = (),
+    providers: tuple[str, ...] = (),
+    price_command: str | None = None,
+    price_command_timeout: float = 10.0,
 ) -> int:
     from reconciler import ReconcileError
+    from reconciler.commands.fleet_members import watched_provider
     from reconciler.desired.references import BadReference, parse_reference, resolve
     from reconciler.desired.secrets import SecretUse, flag_uses
     from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.observe.price_command import PriceCommand
     from reconciler.status.auth import refusal, token_refusal
     from reconciler.status.board import Board
     from reconciler.status.forwarder_figures import Sampler
@@ -227,7 +240,9 @@ def run_watch(
             return EXIT_ERROR
     # held to the desired state's secrets' rules at each load: one role per value
     given: tuple[SecretUse, ...] = flag_uses(webhook=hook_ref, page_token=token_ref)
-    metrics = WatchMetrics(auto_apply=auto_apply)
+    environ = with_trusted_hosts(os.environ, trust_hosts)
+    provider = watched_provider(path, providers, environ, given)  # a fleet: this host's provider, or refused
+    metrics = WatchMetrics(auto_apply=auto_apply, provider=provider or "")
     server = None
     board = None
     if metrics_listen:
@@ -273,11 +288,13 @@ def run_watch(
         webhook=hook,
         given=given,
         metrics=metrics,
-        environ=with_trusted_hosts(os.environ, trust_hosts),
+        environ=environ,
+        provider=provider,
         out=out,
         err=lambda line: say(line, err=True),
         backoff=Backoff(base=backoff_base, cap=max(600.0, backoff_base), max_failures=max_failures),
         board=board,
+        price_command=PriceCommand(price_command, price_command_timeout) if price_command else None,
     )
     try:
         watcher = watchloop.Watcher(opts)
@@ -304,7 +321,8 @@ def run_watch(
     where = ""
     if server is not None:
         where = f", {'status page and ' if board else ''}metrics on http://{metrics_listen}/"
-    click.echo(f"watching {path} ({'auto-apply' if auto_apply else 'alert-only'}{where})", err=True)
+    which = f" (provider {provider})" if provider else ""
+    click.echo(f"watching {path}{which} ({'auto-apply' if auto_apply else 'alert-only'}{where})", err=True)
     try:
         watcher.serve()
     finally:

@@ -24,13 +24,17 @@ from reconciler.desired.model import (
     CostModel,
     Desired,
     Endpoint,
+    MarketPolicy,
     ModelSpec,
     NetworkSpec,
+    PolicyKnobs,
     PolicySpec,
     ProviderSpec,
     ProxySpec,
     RouterSpec,
     SignerSpec,
+    Subscription,
+    TokenPrices,
     UpstreamSpec,
 )
 from reconciler.desired.references import BadReference, Reference, parse_reference
@@ -410,12 +414,20 @@ def _bid(b: _Builder, raw: Any, path: Path_, label: str) -> BidSpec | None:
         if price == 0 and len(b.diags) == before:
             b.error((*path, "pricePerSecond"), "a price of 0 is not a bid; write bid: none for no bid")
         return BidSpec(price_per_second=price)
-    c = raw["costModel"]
-    cpath: Path_ = (*path, "costModel")
+    if "market" in raw:
+        return BidSpec(market=_market(b, raw["market"], (*path, "market"), label))
+    return BidSpec(cost_model=_cost_model(b, raw["costModel"], (*path, "costModel"), label))
+
+
+def _cost_model(b: _Builder, c: dict[str, Any], cpath: Path_, label: str) -> CostModel:
     per_year: int | None
+    per_token: TokenPrices | None = None
+    subscription: Subscription | None = None
     if "subscription" in c:
         s = c["subscription"]
-        usd_s = b.fraction(s["usdPerMonth"], (*cpath, "subscription", "usdPerMonth")) / s["utilizedSecondsPerMonth"]
+        monthly = b.fraction(s["usdPerMonth"], (*cpath, "subscription", "usdPerMonth"))
+        subscription = Subscription(monthly, s["utilizedSecondsPerMonth"])
+        usd_s = monthly / s["utilizedSecondsPerMonth"]
         per_year = s["utilizedSecondsPerMonth"] * 12
         desc = f"subscription {s['usdPerMonth']} USD/month over {s['utilizedSecondsPerMonth']} s/month"
     else:
@@ -424,12 +436,33 @@ def _bid(b: _Builder, raw: Any, path: Path_, label: str) -> BidSpec | None:
         share = b.fraction(t.get("inputShare", "0.3"), (*tp, "inputShare"))
         if share > 1:
             b.error((*tp, "inputShare"), "inputShare is a fraction between 0 and 1")
-        usd_s = b.fraction(t["tokensPerSecond"], (*tp, "tokensPerSecond")) * (
-            share * b.fraction(t["inputUsdPerToken"], (*tp, "inputUsdPerToken"))
-            + (1 - share) * b.fraction(t["outputUsdPerToken"], (*tp, "outputUsdPerToken"))
+        measured = t["tokensPerSecond"] == "measured"
+        if measured and "fallbackTokensPerSecond" not in t:
+            b.error((*tp, "fallbackTokensPerSecond"), "tokensPerSecond: measured needs fallbackTokensPerSecond")
+        elif not measured and "fallbackTokensPerSecond" in t:
+            b.error((*tp, "fallbackTokensPerSecond"), "fallbackTokensPerSecond is only for tokensPerSecond: measured")
+        rate_key = "fallbackTokensPerSecond" if measured else "tokensPerSecond"
+        per_token = TokenPrices(
+            tokens_per_second=b.fraction(t.get(rate_key, 1), (*tp, rate_key)),
+            measured=measured,
+            input_usd=b.fraction(t["inputUsdPerToken"], (*tp, "inputUsdPerToken")),
+            output_usd=b.fraction(t["outputUsdPerToken"], (*tp, "outputUsdPerToken")),
+            input_share=share,
+            cached_input_usd=(
+                b.fraction(t["cachedInputUsdPerToken"], (*tp, "cachedInputUsdPerToken"))
+                if "cachedInputUsdPerToken" in t
+                else None
+            ),
+            cache_write_usd=(
+                b.fraction(t["cacheWriteUsdPerToken"], (*tp, "cacheWriteUsdPerToken"))
+                if "cacheWriteUsdPerToken" in t
+                else None
+            ),
         )
+        usd_s = per_token.tokens_per_second * (share * per_token.input_usd + (1 - share) * per_token.output_usd)
         per_year = t.get("utilizedSecondsPerYear")
-        desc = f"per-token {t['tokensPerSecond']} tokens/s, input share {share}"
+        rate = f"measured (fallback {t.get('fallbackTokensPerSecond')})" if measured else t["tokensPerSecond"]
+        desc = f"per-token {rate} tokens/s, input share {share}"
     mor_raw = c["morUsd"]
     mor_usd: Fraction | Reference
     if isinstance(mor_raw, str) and (mor_raw.startswith("env:") or mor_raw.startswith("file:")):
@@ -443,11 +476,86 @@ def _bid(b: _Builder, raw: Any, path: Path_, label: str) -> BidSpec | None:
     if per_year is not None and per_year > SECONDS_PER_YEAR:
         b.error(cpath, f"model '{label}': more utilised seconds than a year has")
     cm = CostModel(
-        usd_per_second=usd_s, mor_usd=mor_usd, margin=margin, utilized_seconds_per_year=per_year, description=desc
+        usd_per_second=usd_s,
+        mor_usd=mor_usd,
+        margin=margin,
+        utilized_seconds_per_year=per_year,
+        description=desc,
+        per_token=per_token,
+        subscription=subscription,
     )
     if isinstance(mor_usd, Fraction) and price_from_cost(usd_s, mor_usd, margin) == 0:
         b.error(cpath, "the cost model gives a price of 0 wei per second")
-    return BidSpec(cost_model=cm)
+    return cm
+
+
+_TARGETS = ("rank", "percentile", "follow")
+
+
+def _market(b: _Builder, raw: dict[str, Any], path: Path_, label: str) -> MarketPolicy:
+    """`bid.market`: the floor, the ceiling, exactly one target, and when a new price is worth a repost."""
+    floor_raw = raw["floor"]
+    floor_price: int | None = None
+    floor_cm: CostModel | None = None
+    if isinstance(floor_raw, dict):
+        floor_cm = _cost_model(b, floor_raw["costModel"], (*path, "floor", "costModel"), label)
+    else:
+        floor_price = b.amount(floor_raw, (*path, "floor"))
+    ceiling = b.amount(raw["ceiling"], (*path, "ceiling"))
+    if floor_price is not None and floor_price > ceiling:
+        b.error((*path, "floor"), f"model '{label}': the floor {floor_price} wei/s is above the ceiling {ceiling}")
+    targets = [t for t in _TARGETS if t in raw]
+    if len(targets) != 1:
+        b.error(path, f"model '{label}': say exactly one target: rank, percentile or follow (got {targets or 'none'})")
+    percentile = None
+    if "percentile" in raw:
+        percentile = b.fraction(raw["percentile"], (*path, "percentile"))
+        if not 0 < percentile <= 100:
+            b.error((*path, "percentile"), "percentile is above 0 and at most 100")
+    follow = None
+    if "follow" in raw:
+        follow = str(raw["follow"]).lower()
+        if not (len(follow) == 42 and follow.startswith("0x") and all(c in "0123456789abcdef" for c in follow[2:])):
+            b.error((*path, "follow"), f"follow is a provider's 0x address of 40 hex digits, got {raw['follow']!r}")
+    offset = 0
+    if "offset" in raw:
+        text = str(raw["offset"]).strip()
+        negative = text.startswith("-")
+        offset = b.amount(text.removeprefix("-").strip(), (*path, "offset"))
+        offset = -offset if negative else offset
+        if follow is None:
+            b.error((*path, "offset"), "offset goes with follow")
+    knobs = PolicyKnobs(
+        min_gain_percent=b.fraction(raw.get("minGainPercent", 5), (*path, "minGainPercent")),
+        hysteresis_percent=b.fraction(raw.get("hysteresisPercent", 2), (*path, "hysteresisPercent")),
+        payback_days=b.fraction(raw.get("paybackDays", 7), (*path, "paybackDays")),
+        max_reposts_per_day=raw.get("maxRepostsPerDay", PolicyKnobs.max_reposts_per_day),
+    )
+    for name, value in (("minGainPercent", knobs.min_gain_percent), ("hysteresisPercent", knobs.hysteresis_percent)):
+        if value < 0:
+            b.error((*path, name), f"{name} must not be negative")
+    if knobs.payback_days <= 0:
+        b.error((*path, "paybackDays"), "paybackDays must be above 0")
+    per_day = raw.get("utilizedSecondsPerDay")
+    if per_day is None and floor_cm is not None and floor_cm.utilized_seconds_per_year is not None:
+        per_day = floor_cm.utilized_seconds_per_year // 365
+    if per_day is None:
+        b.error(
+            path,
+            f"model '{label}': say the expected utilisation, utilizedSecondsPerDay (or a floor cost model that "
+            "declares it): a repost is proposed only when its fee pays back at it",
+        )
+    return MarketPolicy(
+        ceiling=ceiling,
+        utilized_seconds_per_day=per_day or 0,
+        floor_price=floor_price,
+        floor_cost_model=floor_cm,
+        rank=raw.get("rank"),
+        percentile=percentile,
+        follow=follow,
+        offset=offset,
+        knobs=knobs,
+    )
 
 
 def _check_duplicates(b: _Builder, models: tuple[ModelSpec, ...]) -> None:

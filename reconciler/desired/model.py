@@ -92,22 +92,89 @@ class UpstreamSpec:
 
 
 @dataclass(frozen=True)
+class TokenPrices:
+    """A metered upstream account (`perToken`): what a token costs, and how many a busy second uses."""
+
+    tokens_per_second: Fraction
+    input_usd: Fraction
+    output_usd: Fraction
+    input_share: Fraction = Fraction(3, 10)
+    cached_input_usd: Fraction | None = None  # a prompt token read from the upstream's cache; None: input_usd
+    cache_write_usd: Fraction | None = None  # a prompt token written to it; None: input_usd
+    measured: bool = False  # `tokensPerSecond: measured`: the forwarder's rate; tokens_per_second is the fallback
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A flat-priced upstream account: what a month costs, and the seconds a month it is expected to be busy."""
+
+    usd_per_month: Fraction
+    utilized_seconds_per_month: int
+
+
+@dataclass(frozen=True)
 class CostModel:
-    """Computes a bid price: cost in USD per second, divided by MOR's USD price, plus a margin, rounded up."""
+    """Computes a bid price: cost in USD per second, divided by MOR's USD price, plus a margin, rounded up.
+    `per_token` or `subscription` keeps what the cost per second was made of (margins use them)."""
 
     usd_per_second: Fraction
     mor_usd: Fraction | Reference
     margin: Fraction = Fraction(0)
     utilized_seconds_per_year: int | None = None
     description: str = ""
+    per_token: TokenPrices | None = None
+    subscription: Subscription | None = None
+
+
+@dataclass(frozen=True)
+class PolicyKnobs:
+    """When a market policy's new price is worth a repost (reconciler.market.policy.decide)."""
+
+    min_gain_percent: Fraction = Fraction(5)  # the price must move at least this much
+    hysteresis_percent: Fraction = Fraction(2)  # and a raise this much more (a cut answers a competitor, a raise
+    # invites the next cut)
+    payback_days: Fraction = Fraction(7)  # the bid fee must come back within this, at the expected utilisation
+    max_reposts_per_day: int = 4  # per model, rolling 24 hours
+
+
+@dataclass(frozen=True)
+class MarketPolicy:
+    """`bid.market`: the price from the competing bids, between a floor and a ceiling.
+
+    The floor is a fixed price or a cost model's price; the target is exactly one of `rank` (the highest price
+    still ranking N-th by score), `percentile` (of the competing prices weighted by quality) or `follow` (a
+    provider's price plus `offset`, wei, may be negative)."""
+
+    ceiling: int
+    utilized_seconds_per_day: int
+    floor_price: int | None = None
+    floor_cost_model: CostModel | None = None
+    rank: int | None = None
+    percentile: Fraction | None = None
+    follow: str | None = None  # lower-case 0x address
+    offset: int = 0
+    knobs: PolicyKnobs = PolicyKnobs()
+
+    def target_label(self) -> str:
+        if self.rank is not None:
+            return f"rank {self.rank}"
+        if self.percentile is not None:
+            return f"percentile {float(self.percentile):g}"
+        return f"follow {self.follow}"
 
 
 @dataclass(frozen=True)
 class BidSpec:
-    """Exactly one of `price_per_second` (wei) and `cost_model`."""
+    """Exactly one of `price_per_second` (wei), `cost_model` and `market`."""
 
     price_per_second: int | None = None
     cost_model: CostModel | None = None
+    market: MarketPolicy | None = None
+
+    @property
+    def rate_cost_model(self) -> CostModel | None:
+        """The cost model whose morUsd this bid needs: its own, or its market policy's floor."""
+        return self.cost_model or (self.market.floor_cost_model if self.market else None)
 
 
 @dataclass(frozen=True)

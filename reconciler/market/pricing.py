@@ -6,7 +6,7 @@ import re
 from fractions import Fraction
 from math import ceil
 
-from reconciler.desired.model import BidSpec, CostModel
+from reconciler.desired.model import BidSpec, CostModel, MarketPolicy
 from reconciler.market.units import WEI_PER_MOR
 
 SECONDS_PER_YEAR = 365 * 24 * 3600
@@ -38,11 +38,27 @@ def price_from_cost(usd_per_second: Fraction, mor_usd: Fraction, margin: Fractio
 
 
 def bid_price(bid: BidSpec, mor_usd: Fraction | None) -> int | None:
-    """The bid's price in wei per second; None when a cost model's MOR price is not known."""
+    """The bid's price in wei per second (a market policy's: its floor, which the planner's market step raises
+    towards its target); None when a cost model's MOR price is not known."""
     if bid.price_per_second is not None:
         return bid.price_per_second
+    if bid.market is not None:
+        return market_floor(bid.market, mor_usd)
     cm = bid.cost_model
     assert cm is not None
+    return cost_model_price(cm, mor_usd)
+
+
+def market_floor(policy: MarketPolicy, mor_usd: Fraction | None) -> int | None:
+    """A market policy's floor in wei per second: fixed, or its cost model's price (None: morUsd unknown)."""
+    if policy.floor_price is not None:
+        return policy.floor_price
+    assert policy.floor_cost_model is not None
+    return cost_model_price(policy.floor_cost_model, mor_usd)
+
+
+def cost_model_price(cm: CostModel, mor_usd: Fraction | None) -> int | None:
+    """The cost model's price; `mor_usd` is the resolved rate when the model's morUsd is a reference."""
     rate = cm.mor_usd if isinstance(cm.mor_usd, Fraction) else mor_usd
     if rate is None:
         return None

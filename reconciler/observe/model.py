@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
@@ -243,6 +244,10 @@ class Observed:
     refs: ResolvedRefs = ResolvedRefs()
     now: int = 0  # unix seconds the plan reasons with (the block's timestamp by default)
     wall_clock: int = 0  # unix seconds when it was read (0: not known), for ages a person reads and our own guards
+    # the forwarder's tokens per served second by model id (lower 0x hex), for `tokensPerSecond: measured` bids
+    # (reconciler.market.margin.measured_rate); a model not in it is priced at its fallback
+    measured_tps: Mapping[str, Fraction] = field(default_factory=dict)
+    measured_note: str = ""  # why the forwarder's rates could not be read ("" when they were, or not needed)
 
     @property
     def clock(self) -> int:

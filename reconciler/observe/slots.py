@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.market.ids import norm_hex
+from reconciler.market.margin import Usage
 from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin
 from reconciler.observe.prometheus import MetricSample, parse
+from reconciler.observe.usage import usage_of
 
 IN_FLIGHT = "morpheus_proxy_in_flight"
 CAPACITY = "morpheus_proxy_capacity"
@@ -35,6 +37,7 @@ class SlotsReading:
     known: bool
     by_model: Mapping[str, Slots] = field(default_factory=dict)
     note: str = ""
+    usage: Mapping[str, Usage] = field(default_factory=dict)  # what it measured since it started (observe.usage)
 
 
 def slots_of(samples: Iterable[MetricSample]) -> dict[str, Slots]:
@@ -65,4 +68,4 @@ def read_slots(
         samples = ForwarderAdmin(admin_url, token, trusted).metrics(timeout)
     except AdminCallFailed as exc:
         return SlotsReading(False, note=str(exc))
-    return SlotsReading(True, slots_of(samples))
+    return SlotsReading(True, slots_of(samples), usage=usage_of(samples))

@@ -12,6 +12,7 @@ from reconciler.chain.networks import Network
 from reconciler.chain.reader import ChainReader
 from reconciler.desired.model import Desired
 from reconciler.desired.references import Reference, fingerprint, resolve
+from reconciler.observe.measured import measured_rates
 from reconciler.observe.model import ChainState, Observed, ResolvedRefs
 from reconciler.observe.proxy import observe_proxy, observe_router
 
@@ -27,7 +28,7 @@ def resolve_refs(desired: Desired, environ: Mapping[str, str] | None = None) -> 
         fps[str(ref)] = fingerprint(value) if value is not None else None
     values: dict[str, str | None] = {}
     for m in desired.models:
-        cm = m.bid.cost_model if m.bid else None
+        cm = m.bid.rate_cost_model if m.bid else None
         if cm is not None and not isinstance(cm.mor_usd, Fraction):
             values[str(cm.mor_usd)] = resolve(cm.mor_usd, environ)
     return ResolvedRefs(fingerprints=fps, values=values)
@@ -64,6 +65,7 @@ def observe_many(
 
 
 def _observed(desired: Desired, chain: ChainState, environ: Mapping[str, str] | None) -> Observed:
+    rates, rates_note = measured_rates(desired, environ)
     return Observed(
         chain=chain,
         proxy=observe_proxy(desired, environ),
@@ -71,4 +73,6 @@ def _observed(desired: Desired, chain: ChainState, environ: Mapping[str, str] | 
         refs=resolve_refs(desired, environ),
         now=chain.block_timestamp,
         wall_clock=int(time.time()),
+        measured_tps=rates,
+        measured_note=rates_note,
     )

@@ -259,8 +259,15 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterH
         price = ctx.bid_price(m)
         errors: list[str] = []
         value = BidValues(ctx.desired.provider.address, m.model_id, price)
-        if price is None:
-            ref = m.bid.cost_model.mor_usd if m.bid.cost_model else "?"
+        verdict = ctx.verdicts.get(m.model_id)
+        if verdict is not None and verdict.warning is not None:
+            ctx.warnings.append(f"{_bid_target(m)}: {verdict.warning}")
+        if verdict is not None and verdict.error is not None:
+            errors.append(verdict.error)
+        elif verdict is not None and price is None:
+            continue  # no bid yet and none to post (the price command failed): nothing changes
+        elif price is None:
+            ref = m.bid.rate_cost_model.mor_usd if m.bid.rate_cost_model else "?"
             errors.append(f"the price cannot be computed: morUsd reference {ref} has no value here")
         else:
             if not market.min_price_per_second <= price <= market.max_price_per_second:
@@ -316,6 +323,8 @@ def bid_actions(ctx: Context, deps: list[str], router_blocked: dict[str, RouterH
                         f"reposting allowed after {churn.min_repost_interval_seconds}s, at {utc(next_ok)} "
                         f"({prices})"
                     )
+        if verdict is not None and verdict.reasoning:
+            reason = f"{reason}; {m.bid.market.target_label() if m.bid.market else 'market'}: {verdict.reasoning}"
         hold = router_blocked.get(m.model_id)
         if hold and status is Status.PENDING and (current is None or not hold.new_bids_only):
             status, reason = Status.HELD, f"held: waiting for the router to load the model ({hold.reason})"

@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from reconciler.desired.model import Desired, ModelSpec
+from reconciler.market.policy import NO_MARKET, MarketInputs
 from reconciler.market.pricing import bid_price, to_fraction
 from reconciler.market.units import format_mor
 from reconciler.observe.model import Observed
@@ -15,6 +16,7 @@ from reconciler.plan.gas import gas_for
 from reconciler.plan.model import CHAIN_KINDS, Action, ActionKind
 
 if TYPE_CHECKING:
+    from reconciler.plan.market_prices import Verdict
     from reconciler.plan.unserved import Serving
 
 RIGHT_NEEDED_BY_KIND = {  # the delegation right a delegate signer needs for each chain action
@@ -39,17 +41,25 @@ class Context:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     serving: Serving | None = None  # the watcher's memory of since when each model is (not) served
+    market: MarketInputs = NO_MARKET  # the competing bids, for bid.market (reconciler.plan.market_prices)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # model id -> how its bid.market was priced
     _prices: dict[str, int | None] = field(default_factory=dict)
 
     def bid_price(self, m: ModelSpec) -> int | None:
-        """The model's bid price in wei/s, computed once per plan (None: no bid, or its MOR/USD rate is unknown)."""
+        """The model's bid price in wei/s, computed once per plan (None: no bid, or its MOR/USD rate is unknown;
+        a market bid's is set by the market step, and is None when it has none to post)."""
         if m.model_id not in self._prices:
+            if m.bid is not None and m.bid.market is not None:
+                return None
             self._prices[m.model_id] = None if m.bid is None else bid_price(m.bid, self.mor_usd(m))
         return self._prices[m.model_id]
 
+    def set_price(self, m: ModelSpec, price: int | None) -> None:
+        self._prices[m.model_id] = price
+
     def mor_usd(self, m: ModelSpec) -> Fraction | None:
         """The MOR/USD rate a cost-model bid refers to, read from the resolved references (None: not known here)."""
-        cm = m.bid.cost_model if m.bid else None
+        cm = m.bid.rate_cost_model if m.bid else None
         if cm is None or isinstance(cm.mor_usd, Fraction):
             return None
         raw = self.observed.refs.values.get(str(cm.mor_usd))

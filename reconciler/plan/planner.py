@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from reconciler.desired.model import Desired
+from reconciler.market.policy import NO_MARKET, MarketInputs
 from reconciler.observe.model import ModelsConfigState, Observed
 from reconciler.plan.chain_actions import (
     bid_actions,
@@ -23,16 +24,23 @@ from reconciler.plan.chain_actions import (
 )
 from reconciler.plan.context import Context
 from reconciler.plan.guards import approve, budget, empty_guard, gas_funds, stake_sizing
+from reconciler.plan.market_prices import price_market_bids
+from reconciler.plan.measured import with_measured_rates
 from reconciler.plan.model import Action, ActionKind, BlockRef, NetworkInfo, Plan
 from reconciler.plan.proxy_actions import forwarder_config, proxy_removals, router_config
 from reconciler.plan.unserved import NO_MEMORY, Serving
 
 
-def plan(desired: Desired, observed: Observed, serving: Serving = NO_MEMORY) -> Plan:
+def plan(desired: Desired, observed: Observed, serving: Serving = NO_MEMORY, market: MarketInputs = NO_MARKET) -> Plan:
     """Diff desired against observed. Pure: the same inputs always give the same plan. `serving`: the watcher's
-    memory of since when each model is (not) served, for policy.unserved (none: nothing is withdrawn)."""
-    ctx = Context(desired, observed, serving=serving)
+    memory of since when each model is (not) served, for policy.unserved (none: nothing is withdrawn); `market`:
+    the competing bids of the models priced by `bid.market`, our own excluded (reconciler.plan.market_prices)."""
+    desired, rate_warnings = with_measured_rates(desired, observed)  # `tokensPerSecond: measured` bids
+    ctx = Context(desired, observed, serving=serving, market=market)
     ctx.warnings.extend(observed.chain.notes)  # what others wrote on chain that was skipped or repaired
+    ctx.warnings.extend(rate_warnings)
+    ctx.warnings.extend(market.notes)
+    price_market_bids(ctx)
     provider_ids = provider_actions(ctx)
     model_ids = model_actions(ctx, provider_ids)
     fwd_ids = forwarder_config(ctx)

@@ -17,9 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from reconciler.market.margin import Usage
 from reconciler.status import daily
 from reconciler.status.forwarder_figures import Sampler, figures
-from reconciler.status.page import RUNS_SHOWN, Observation, PageInputs, WatcherStatus, build_page
+from reconciler.status.page import RUNS_SHOWN, FleetPlace, Observation, PageInputs, WatcherStatus, build_page
 
 RUNS_FILE = "watch-runs.jsonl"
 KEEP_RUNS = 500
@@ -56,6 +57,8 @@ class Board:
         self.watcher: WatcherStatus | None = None
         self.budget_limit: int | None = None
         self.spent_last_day = 0
+        self.fleet: FleetPlace | None = None  # a fleet member's watcher: its name and the others' pages
+        self.usage: Mapping[str, Mapping[str, Usage]] = {}  # the forwarder's usage by day (margins)
         self._lock = threading.Lock()
 
     # --- written by the loop ------------------------------------------------------------------------
@@ -67,6 +70,16 @@ class Board:
             if path != self.daily_path:
                 self.daily_path, self.days = path, daily.load(path)
             self.budget_limit, self.spent_last_day = budget_limit, spent_last_day
+
+    def in_fleet(self, place: FleetPlace) -> None:
+        """The fleet the watcher's provider belongs to, as the last load of the fleet said."""
+        with self._lock:
+            self.fleet = place
+
+    def usage_seen(self, usage: Mapping[str, Mapping[str, Usage]]) -> None:
+        """The forwarder's usage by day and model as the loop folded it (reconciler.status.usage_days)."""
+        with self._lock:
+            self.usage = usage
 
     def observed(self, observation: Observation) -> None:
         """A fresh chain reading and plan: the rows, sessions and money, and the day figures it covers."""
@@ -120,6 +133,8 @@ class Board:
                 forwarder=figures(samples),
                 forwarder_note=note,
                 forwarder_seen_at=samples[-1].ts if samples else None,
+                fleet=self.fleet,
+                usage=self.usage,
             )
 
     def doc(self, runs: int | None = RUNS_SHOWN) -> dict[str, Any]:

@@ -231,6 +231,39 @@ def _forwarder(doc: Mapping[str, Any]) -> str:
     )
 
 
+def _margins(doc: Mapping[str, Any]) -> str:
+    """Each model's margin per UTC day, newest day first (reconciler.status.margins)."""
+    section = doc.get("margins") or {}
+    days = list(section.get("days") or [])[::-1]
+    if not days:
+        return ""
+
+    def usd(v: Any) -> str:
+        return "—" if v is None else f"{v} USD"
+
+    rows = "".join(
+        f'<tr data-day="{_e(d["day"])}" data-model-id="{_e(m["modelId"])}"><td>{_e(d["day"])}</td>'
+        f"<td>{_e(m['name'])}</td>"
+        f'<td data-label="earned">{_e(m["earned"]["mor"])}<div class="detail">{_e(usd(m["earnedUsd"]))}</div></td>'
+        f'<td data-label="upstream cost">{_e(usd(m["upstreamCostUsd"]))}'
+        f'<div class="detail">{_e(m["costBasis"] or "no cost model")}</div></td>'
+        f'<td data-label="margin">{_e(usd(m["marginUsd"]))}</td>'
+        f'<td data-label="tokens">{_e(m["tokens"]["prompt"])} prompt, {_e(m["tokens"]["completion"])} completion'
+        f'<div class="detail">{_e(m["tokens"]["cached"])} cached, {_e(m["tokens"]["cacheWrite"])} cache writes</div></td>'
+        f'<td data-label="served">{_e(m["servedSeconds"])} s</td>'
+        f'<td data-label="slots busy">{_e(_num(None if m["slotUtilisation"] is None else round(100 * m["slotUtilisation"], 2), " %"))}</td></tr>'
+        for d in days
+        for m in d["models"]
+    )  # fmt: skip
+    return (
+        '<section class="wide"><h2>Margins per model and day (UTC)</h2>'
+        f'<p class="note">usage from {_ids(section.get("usageSource", ""))}; USD at each cost model\'s morUsd</p>'
+        '<table id="margins" class="stack"><tr class="head"><th>day</th><th>model</th><th>earned</th>'
+        "<th>upstream cost</th><th>margin</th><th>tokens</th><th>served</th><th>slots busy</th></tr>"
+        f"{rows}</table></section>"
+    )
+
+
 def _market(doc: Mapping[str, Any]) -> str:
     """Each model's best bids as buyers' routers rank them, and our rank (`reconcile market` has every bid)."""
     models = doc.get("market")
@@ -348,6 +381,21 @@ def _chart(doc: Mapping[str, Any]) -> str:
     )
 
 
+def _fleet(fleet: Mapping[str, Any] | None) -> str:
+    """A fleet member's page: the other providers of the fleet, each a link to its watcher's page where declared."""
+    if not fleet or not fleet["others"]:
+        return ""
+    others = " · ".join(
+        f'<a href="{_e(o["url"])}" rel="noopener">{_e(o["name"])}</a>'
+        if o["url"]
+        else f'{_e(o["name"])} <span class="muted">(no page declared)</span>'
+        for o in fleet["others"]
+    )
+    return (
+        f'<section class="wide" id="fleet"><b>fleet</b> this page: {_e(fleet["provider"])} · others: {others}</section>'
+    )
+
+
 def render_body(doc: Mapping[str, Any], live: bool = True) -> str:
     """The page's content (what a refresh swaps in); `live`: served by the watcher (links to its other views)."""
     if not doc.get("ready"):
@@ -359,8 +407,10 @@ def render_body(doc: Mapping[str, Any], live: bool = True) -> str:
     alerts = "".join(f'<div class="alert e-{_e(a["event"])}">{_ids(a["text"])}</div>' for a in doc.get("alerts", []))
     if doc.get("lastError"):
         alerts += f'<div class="alert e-error">last run failed: {_ids(doc["lastError"])}</div>'
+    fleet = doc.get("fleet")
+    named = f"<b>{_e(fleet['provider'])}</b> " if fleet else ""
     summary = (
-        f'<section class="wide" id="summary"><b>provider</b> <span class="mono">{_ids(p["address"])}</span> on '
+        f'<section class="wide" id="summary"><b>provider</b> {named}<span class="mono">{_ids(p["address"])}</span> on '
         f"<b>{_e(doc['network'])}</b> (chain {_e(doc['chainId'])}) at block {_e(doc['block']['number'])}, "
         f"{_e(doc['block']['time'])} · mode <b>{_e(mode)}</b> · stake {_e(p['stake']['mor'])} · "
         f"{_e(doc['liveSessions'])} live session(s) · updated {_e(doc['generatedAt'])}</section>"
@@ -368,12 +418,14 @@ def render_body(doc: Mapping[str, Any], live: bool = True) -> str:
     alerts_html = f'<div class="alerts">{alerts}</div>' if alerts else ""
     return (
         summary
+        + _fleet(fleet)
         + alerts_html
         + _runs(doc, live)
         + _rows(doc)
         + _money(doc)
         + _forwarder(doc)
         + _market(doc)
+        + _margins(doc)
         + _chart(doc)
     )
 

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.desired.fleet import Fleet
 from reconciler.desired.model import Desired
+from reconciler.market.margin import Usage
 from reconciler.observe.model import ChainState
 from reconciler.observe.slots import SlotsReading
 from reconciler.observe.upstream_health import UpstreamHealth
@@ -22,6 +24,7 @@ from reconciler.plan.model import Plan
 from reconciler.render.market import ours_line
 from reconciler.sessions import rules as session_rules
 from reconciler.status import daily, places
+from reconciler.status.margins import margin_section
 from reconciler.status.model import accrued_since, build_status, money
 from reconciler.status.serving import age, last_health
 
@@ -48,6 +51,7 @@ class Observation:
     network: str
     upstreams: Mapping[str, UpstreamHealth] = field(default_factory=dict)  # each model's upstream, by its name
     market: Mapping[str, Any] | None = None  # the market document (reconciler.market.report); None: not read
+    ref_values: Mapping[str, str | None] = field(default_factory=dict)  # morUsd references as read (margins)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,25 @@ class WatcherStatus:
 
 
 @dataclass(frozen=True)
+class FleetPlace:
+    """The fleet a watcher's provider belongs to: its name in fleet.yaml, and the other members with the address of
+    their watcher's page (None: not declared), so one page leads to the others."""
+
+    provider: str
+    others: tuple[tuple[str, str | None], ...] = ()
+
+    @staticmethod
+    def of(fleet: Fleet, name: str) -> FleetPlace:
+        """The member `name` of `fleet`, and the others with the page fleet.yaml declares (`statusUrl`)."""
+        return FleetPlace(name, tuple((m.name, m.status_url) for m in fleet.members if m.name != name))
+
+
+def _page_link(url: str | None) -> str | None:
+    """Only an http(s) address becomes a link (a `javascript:` one from a pull request never does)."""
+    return url if url is not None and url.lower().startswith(("https://", "http://")) else None
+
+
+@dataclass(frozen=True)
 class PageInputs:
     now: float
     observation: Observation | None
@@ -81,6 +104,9 @@ class PageInputs:
     forwarder_note: str = ""  # why the last read of its /metrics failed ("" when it worked)
     forwarder_seen_at: float | None = None  # when the newest figures were read (None: never)
     runs_shown: int | None = RUNS_SHOWN  # the last this many runs; None: every run kept (the page's ?runs=all)
+    fleet: FleetPlace | None = None  # a fleet member's watcher: its name and the others' pages (None: one provider)
+    usage: Mapping[str, Mapping[str, Usage]] = field(default_factory=dict)  # the forwarder's usage by day (margins)
+    usage_source: str = "forwarder /metrics"
 
 
 def _run_entry(line: Mapping[str, Any], explorer: str | None) -> dict[str, Any]:
@@ -210,6 +236,7 @@ def build_page(i: PageInputs) -> dict[str, Any]:
                 "sessions": _sessions(status),
                 "liveSessions": status["liveSessions"],
                 "market": market_panel(obs.market) if obs.market is not None else None,
+                "margins": margin_section(obs.desired, chain, i.usage, obs.ref_values, i.usage_source),
                 "money": {
                     "earnedToday": money(accrued_since(chain, session_rules.start_of_day(chain.block_timestamp))),
                     "earnedWeek": money(accrued_since(chain, week)),
@@ -252,4 +279,9 @@ def build_page(i: PageInputs) -> dict[str, Any]:
         }
     doc["health"] = last_health(i.runs, i.now)  # the forwarder, upstreams and router as the last run judged them
     doc["chart"] = chart_days(i.days, i.now)
+    if i.fleet is not None:  # absent for a single provider: its document is as it was
+        doc["fleet"] = {
+            "provider": i.fleet.provider,
+            "others": [{"name": name, "url": _page_link(url)} for name, url in i.fleet.others],
+        }
     return doc

@@ -21,6 +21,7 @@ from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.observe.destinations import trusted_hosts
 from reconciler.observe.forwarder_admin import admin_token
+from reconciler.observe.market_input import observe_market
 from reconciler.observe.model import ChainState, RouterState
 from reconciler.observe.slots import SlotsReading, read_slots
 from reconciler.observe.world import observe_with
@@ -38,6 +39,7 @@ class StatusReading:
     endpoints: list[dict[str, object]]  # each RPC endpoint's health, by label (chain/pool.py)
     # the router as observed: its /healthcheck asked once, for the drift and for its health
     router: RouterState = field(default_factory=RouterState)
+    ref_values: Mapping[str, str | None] = field(default_factory=dict)  # morUsd references as read here (margins)
 
 
 def status_reading(
@@ -49,13 +51,35 @@ def status_reading(
     written back only with `write_index` (a state dir the operator named): a look leaves no files behind."""
     env = os.environ if environ is None else environ
     desired, _warnings = load_desired(path, env)
+    return reading_of(desired, env, state_dir, write_index)
+
+
+def reading_of(
+    desired: Desired,
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+    write_index: bool = False,
+) -> StatusReading:
+    """Observe (all sessions), plan and read slots for a loaded desired state (one provider, or a fleet's member);
+    the model index as for `status_reading`."""
+    env = os.environ if environ is None else environ
     network = resolve_network(desired.network, env)
     reader = ChainReader.connect(network, state_dir=state_dir or DEFAULT_STATE_DIR, write_index=write_index)
     observed = observe_with(reader, desired, env, all_sessions=True)
     proxy = desired.proxy
     slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env), trusted=trusted_hosts(env))
-    drift = plan(desired, observed)
-    return StatusReading(desired, network, observed.chain, drift, slots, endpoint_health(reader), observed.router)
+    market = observe_market(reader, desired, observed, None, None, env)  # bid.market's drift (none: nothing read)
+    drift = plan(desired, observed, market=market)
+    return StatusReading(
+        desired,
+        network,
+        observed.chain,
+        drift,
+        slots,
+        endpoint_health(reader),
+        router=observed.router,
+        ref_values=observed.refs.values,
+    )
 
 
 def endpoint_health(reader: ChainReader) -> list[dict[str, object]]:

@@ -2,26 +2,31 @@
 
 `text` and `json` render the status document (reconciler.status.model); `html` is the watcher's status page
 as one self-contained file (no script, no network), with the watcher's last runs and day figures when its
---state-dir is given. The click command (commands/status.py) only prints what this returns.
+--state-dir is given. On a fleet folder, one member in full, or every member in one table (reconciler.status.fleet). The click command (commands/status.py) only prints what this returns.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from reconciler import ReconcileError
 from reconciler.apply.writer import state_path
+from reconciler.desired.fleet import load_fleet
 from reconciler.market.ids import norm_hex
 from reconciler.observe.market import market_for_page
 from reconciler.observe.router_health import judge_router
-from reconciler.status import daily
+from reconciler.status import daily, usage_days
 from reconciler.status.board import RUNS_FILE, load_runs
+from reconciler.status.fleet import MemberStatus, fleet_document, render_fleet
 from reconciler.status.html import render_page
+from reconciler.status.margins import margin_section
 from reconciler.status.model import build_status
-from reconciler.status.page import Observation, PageInputs, build_page
-from reconciler.status.reading import status_reading
+from reconciler.status.page import FleetPlace, Observation, PageInputs, build_page
+from reconciler.status.reading import StatusReading, reading_of, status_reading
 from reconciler.status.serving import with_serving
 from reconciler.status.text import render_endpoints, render_status
 from reconciler.watch.ledger import SpendLedger
@@ -33,21 +38,43 @@ def status_document(
     """The status document (JSON and text), with the router's health from this reading (where `proxy.router` is
     set; its /healthcheck asked once) and the watcher's last judged serving health from the run lines in
     `state_dir` (the model index there too: written only with `write_index`)."""
-    r = status_reading(path, environ, state_dir, write_index)
+    return _document(status_reading(path, environ, state_dir, write_index), state_dir)
+
+
+def _document(r: StatusReading, state_dir: Path | None) -> dict[str, object]:
     doc = build_status(r.desired, r.chain, r.plan, r.slots)
     doc["network"] = r.network.name
     doc["endpoints"] = r.endpoints
+    doc["margins"] = margin_section(r.desired, r.chain, usage_by_day(r, state_dir).days, r.ref_values, _source(r))
     runs = load_runs(state_dir / RUNS_FILE) if state_dir is not None else []
     proxy = r.desired.proxy
     router = judge_router(proxy.router.url, r.router) if proxy is not None and proxy.router is not None else None
     return with_serving(doc, runs, time.time(), router)
 
 
+def usage_by_day(r: StatusReading, state_dir: Path | None) -> usage_days.UsageDays:
+    """The watcher's usage ledger in `state_dir` (if any) with this reading of the forwarder folded in (in memory:
+    status writes nothing), on the chain's day."""
+    ledger = usage_days.UsageDays()
+    if state_dir is not None:
+        ledger = usage_days.load(state_path(state_dir, r.network, r.desired.provider.address) / usage_days.FILE)
+    if not r.slots.known:
+        return ledger
+    return usage_days.fold(ledger, r.slots.usage, daily.day_of(r.chain.block_timestamp))
+
+
+def _source(r: StatusReading) -> str:
+    return "forwarder /metrics" if r.slots.known else f"unknown ({r.slots.note})"
+
+
 def status_html(
     path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None, write_index: bool = False
 ) -> str:
     """The watcher's status page as one file: this reading, plus the watcher's runs and day figures if any."""
-    r = status_reading(path, environ, state_dir, write_index)
+    return _html(status_reading(path, environ, state_dir, write_index), state_dir)
+
+
+def _html(r: StatusReading, state_dir: Path | None, fleet: FleetPlace | None = None) -> str:
     runs: list[dict[str, object]] = []
     days: dict[str, daily.DayFigures] = {}
     spent = 0
@@ -72,7 +99,12 @@ def status_html(
         PageInputs(
             now=time.time(),
             observation=Observation(
-                r.desired, r.chain, r.plan, r.network.name, market=market_for_page(r.desired, r.network)
+                r.desired,
+                r.chain,
+                r.plan,
+                r.network.name,
+                market=market_for_page(r.desired, r.network),
+                ref_values=r.ref_values,
             ),
             runs=runs,
             days=days,
@@ -80,6 +112,9 @@ def status_html(
             spent_last_day=spent,
             forwarder=slots,
             forwarder_note="" if r.slots.known else r.slots.note,
+            fleet=fleet,
+            usage=usage_by_day(r, state_dir).days,
+            usage_source=_source(r),
         )
     )
     return render_page(doc)
@@ -96,7 +131,44 @@ def status_output(
     `state_dir` is written only with `write_index` (`--state-dir` given)."""
     if fmt == "html":
         return status_html(path, state_dir, environ, write_index)
-    doc = status_document(path, environ, state_dir, write_index)
+    return _formatted(status_document(path, environ, state_dir, write_index), fmt)
+
+
+def _formatted(doc: dict[str, object], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(doc, indent=2) + "\n"
     return render_status(doc) + render_endpoints(doc)
+
+
+def fleet_status_output(
+    path: Path,
+    fmt: str,
+    providers: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+    write_index: bool = False,
+) -> tuple[str, bool]:
+    """`reconcile status` on a fleet folder: one member in full (one --provider), or every selected member in one
+    table, each read from its own chain; and whether every member could be read (raises what loading raises)."""
+    env = os.environ if environ is None else environ
+    fleet = load_fleet(path, env)
+    if len(providers) == 1:
+        member = fleet.member(providers[0])
+        r = reading_of(member.desired, env, state_dir, write_index)
+        if fmt == "html":
+            return _html(r, state_dir, FleetPlace.of(fleet, member.name)), True
+        return _formatted(_document(r, state_dir), fmt), True
+    assert fmt != "html", "a page is one member's (commands/status.py asks for one --provider)"
+    members = []
+    for m in fleet.select(providers).members:
+        try:
+            r = reading_of(m.desired, env, state_dir, write_index)
+        except ReconcileError as exc:  # this member's network or proxy: the others are still shown
+            members.append(MemberStatus(m.name, error=str(exc)))
+            continue
+        doc = build_status(r.desired, r.chain, r.plan, r.slots)
+        doc["network"] = r.network.name
+        members.append(MemberStatus(m.name, doc))
+    doc = fleet_document(members)
+    text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else render_fleet(doc)
+    return text, not doc["unreadable"]

@@ -60,6 +60,7 @@ def render_status(doc: dict[str, Any]) -> str:
                 f"earned but held back by the stake cap {e['heldByCap']['mor']}: claimable once a new period "
                 "starts (or raise provider.stake)"
             )
+    lines.extend(_margins(doc))
     fwd = doc.get("forwarder") or {}
     if fwd:
         lines.append(f"forwarder: {fwd['state']}" + (f" ({fwd['why']})" if fwd.get("why") else ""))
@@ -80,6 +81,31 @@ def render_status(doc: dict[str, Any]) -> str:
     for note in doc.get("chainNotes") or ():
         lines.append(f"warning: {note}")
     return "".join(escape_controls(line) + "\n" for line in lines)
+
+
+def _margins(doc: Mapping[str, Any]) -> list[str]:
+    """Today's margin per model (reconciler.status.margins): MOR earned and its USD value, the upstream's cost
+    for the measured tokens or the subscription's share, the margin, and how busy the slots were."""
+    section = doc.get("margins")
+    if not section or not section.get("days"):
+        return []
+    today = section["days"][-1]
+    out = [f"margins today ({today['day']} UTC, {today['spanSeconds']} s so far; usage from {section['usageSource']})"]
+    for m in today["models"]:
+        t = m["tokens"]
+        earned = m["earned"]["mor"] + (f" = {m['earnedUsd']} USD" if m["earnedUsd"] is not None else "")
+        if m["upstreamCostUsd"] is None:
+            cost = "cost unknown (no cost model)" if m["costBasis"] is None else "cost unknown (morUsd not known here)"
+        else:
+            cost = f"cost {m['upstreamCostUsd']} USD ({m['costBasis']})"
+        margin = f", margin {m['marginUsd']} USD" if m["marginUsd"] is not None else ""
+        busy = f", slots {100 * m['slotUtilisation']:.2f}% busy" if m["slotUtilisation"] is not None else ""
+        out.append(f"  {m['name']}: earned {earned}, {cost}{margin}")
+        out.append(
+            f"    tokens {t['prompt']} prompt ({t['cached']} cached, {t['cacheWrite']} cache writes), "
+            f"{t['completion']} completion; served {m['servedSeconds']} s{busy}"
+        )
+    return out
 
 
 def _serving(doc: Mapping[str, Any]) -> list[str]:

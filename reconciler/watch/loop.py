@@ -34,6 +34,7 @@ from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
 from reconciler.chain.signer import load_signer
 from reconciler.desired.diagnostics import Severity, ValidationFailed
+from reconciler.desired.fleet import load_fleet
 from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.desired.secrets import SecretUse
@@ -41,15 +42,20 @@ from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.market import market_for_page
 from reconciler.observe.model import Observed
+from reconciler.observe.price_command import PriceCommand
 from reconciler.observe.prometheus import MetricSample
 from reconciler.observe.router_health import judge_router, probe_router
 from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
+from reconciler.observe.usage import usage_of
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
 from reconciler.plan.unserved import Serving
 from reconciler.sessions.claim import claim_journaled
+from reconciler.status import usage_days
 from reconciler.status.board import Board
-from reconciler.status.page import Observation, WatcherStatus
+from reconciler.status.daily import day_of
+from reconciler.status.margins import margin_section, today_rows
+from reconciler.status.page import FleetPlace, Observation, WatcherStatus
 from reconciler.watch import serving_file
 from reconciler.watch.backoff import Backoff
 from reconciler.watch.gate import Gate, file_references, files_fingerprint, low_funds
@@ -136,6 +142,8 @@ class WatchOptions:
     backoff: Backoff = field(default_factory=Backoff)
     receipt_timeout: float = 300.0
     board: Board | None = None  # the status page's holder (None: no page, no extra observation)
+    provider: str | None = None  # on a fleet folder: the member this watcher keeps converged (None: one provider)
+    price_command: PriceCommand | None = None  # the operator's pricing strategy for bid.market (host-configured)
 
 
 class _BudgetRefused(GuardRefused):
@@ -184,6 +192,7 @@ class Watcher:
         self._upstream_reading: Reading | None = None  # the forwarder's counters at the last run that read them
         self._upstreams: dict[str, UpstreamHealth] = {}  # each model's upstream as judged then
         self._serving_path: Path | None = None  # where state.serving is kept (the provider's folder, once known)
+        self._usage: tuple[Path, usage_days.UsageDays] | None = None  # the provider's usage ledger and its file
 
     # --- loop -------------------------------------------------------------------------------------
 
@@ -314,6 +323,8 @@ class Watcher:
         run.provider, run.block = desired.provider.address, block0
         self._serving_memory(provider_dir, run, {m.model_id for m in desired.models if not m.absent})
         self._check_forwarder(run, admin if desired.proxy is not None else None)
+        if run.forwarder is not None:
+            self._fold_usage(provider_dir, run.forwarder.samples)
         if opts.auto_apply:
             self._check_writer(run, nonce0, Journal(journal_path(provider_dir)), signer)
         self._check_funds(run, reader, desired)
@@ -362,19 +373,42 @@ class Watcher:
         if board.sampler is not None:
             board.sampler.target(ForwarderAdmin.of(desired, self.opts.environ))
         self._seen = self._seen or plan_for(
-            desired, self.opts.environ, state_dir=self.opts.state_dir, serving=self.state.serving
+            desired,
+            self.opts.environ,
+            state_dir=self.opts.state_dir,
+            serving=self.state.serving,
+            price_command=self.opts.price_command,
         )
         observed, plan = self._seen
         chain = observed.chain
         self.opts.metrics.funds(chain.signer_eth_balance, chain.payer_balance)
+        refs = observed.refs.values
+        usage = self._usage[1].days if self._usage is not None else {}
+        board.usage_seen(usage)
         market = market_for_page(desired, network)  # competitors' bids and our rank, for the page's market panel
-        board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams), market))
+        board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams), market, refs))
+        self.opts.metrics.margins_seen(today_rows(margin_section(desired, chain, usage, refs)))
+
+    def _fold_usage(self, provider_dir: Path, samples: tuple[MetricSample, ...]) -> None:
+        """What the forwarder's counters gained since the last run, into today's usage (`usage.json`, margins);
+        nothing when its /metrics was not read."""
+        path = provider_dir / usage_days.FILE
+        if self._usage is None or self._usage[0] != path:
+            self._usage = (path, usage_days.load(path))
+        if not samples:
+            return
+        ledger = usage_days.fold(self._usage[1], usage_of(samples), day_of(time.time()))
+        self._usage = (path, ledger)
+        try:
+            usage_days.save(path, ledger)
+        except OSError as exc:  # reporting only: a run never fails for it
+            self.opts.err(f"margins: could not write {path.name} ({exc.strerror or type(exc).__name__})")
 
     def _load(self, run: RunFindings) -> Desired | None:
         """Re-read the desired state: the one to act on in this run, or None (invalid files, nothing good before)."""
         files, _dirs = self._watched(self.desired)
         try:
-            desired, _warnings = load_desired(self.opts.path, self.opts.environ, self.opts.given)
+            desired = self._read_desired()
         except ValidationFailed as exc:
             errors = [str(d) for d in exc.diagnostics if d.severity is Severity.ERROR]
             run.invalid_error = invalid_error(errors)
@@ -385,6 +419,18 @@ class Watcher:
         self.state = self.state.desired_loaded(files_fingerprint({Path(s) for s in desired.sources}))
         self.desired = desired
         return desired
+
+    def _read_desired(self) -> Desired:
+        """The desired state on disk: the folder's one provider, or on a fleet this watcher's member (the whole
+        fleet is loaded and checked, so a change elsewhere that breaks a fleet-wide rule stops this host too)."""
+        opts = self.opts
+        if opts.provider is None:
+            return load_desired(opts.path, opts.environ, opts.given)[0]
+        fleet = load_fleet(opts.path, opts.environ, opts.given)
+        member = fleet.member(opts.provider)
+        if opts.board is not None:
+            opts.board.in_fleet(FleetPlace.of(fleet, member.name))
+        return member.desired
 
     def _endpoints_seen(self, w3: Web3) -> None:
         """Each RPC endpoint's health, by its label, for /metrics."""
@@ -527,6 +573,7 @@ class Watcher:
             progress=lambda line: self.opts.err(f"apply: {line}"),
             stop_requested=self.stopping.is_set,
             serving=self.state.serving,
+            price_command=self.opts.price_command,
         )
         try:
             result = apply_desired(desired, self.opts.environ, aopts)
@@ -577,7 +624,13 @@ class Watcher:
         return found
 
     def _report(self, desired: Desired, gate: Gate) -> Reported:
-        observed, plan = plan_for(desired, self.opts.environ, state_dir=self.opts.state_dir, serving=self.state.serving)
+        observed, plan = plan_for(
+            desired,
+            self.opts.environ,
+            state_dir=self.opts.state_dir,
+            serving=self.state.serving,
+            price_command=self.opts.price_command,
+        )
         self._seen = (observed, plan)
         held = _held(plan)
         notes = report_notes(_pending_ids(plan), tuple(h.action for h in held), plan.proxy_unchecked)

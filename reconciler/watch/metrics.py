@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.observe.upstream_health import UpstreamHealth
 from reconciler.watch.record import SUCCESS_RESULTS
@@ -19,6 +19,17 @@ from reconciler.watch.record import SUCCESS_RESULTS
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labelled(line: str, label: str) -> str:
+    """A sample line with `label` (e.g. `provider="base-east"`) as its first label; comments as they are."""
+    if not line or line.startswith("#"):
+        return line
+    name, value = line.rsplit(" ", 1)
+    if name.endswith("}"):
+        metric, _, labels = name.partition("{")
+        return f"{metric}{{{label},{labels} {value}"
+    return f"{name}{{{label}}} {value}"
 
 
 def _model_labels(model: tuple[str, str]) -> str:
@@ -53,6 +64,8 @@ class WatchMetrics:
     forwarder: str = "unknown"  # up | degraded | down | unknown (reconciler.observe.forwarder_health)
     router: str = "unknown"  # up | down | unknown (reconciler.observe.router_health)
     upstreams: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, model_id) -> state (upstream_health)
+    provider: str = ""  # a fleet member's name: every sample carries provider="name" ("" for a single provider)
+    margins: list[dict[str, Any]] = field(default_factory=list)  # today's rows of reconciler.status.margins
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run_finished(
@@ -106,6 +119,11 @@ class WatchMetrics:
     def upstreams_seen(self, healths: Mapping[str, UpstreamHealth]) -> None:
         with self._lock:
             self.upstreams = {(h.model, h.model_id): h.state for h in healths.values()}
+
+    def margins_seen(self, rows: list[dict[str, Any]]) -> None:
+        """Today's margin rows per model (reconciler.status.margins), as the last run computed them."""
+        with self._lock:
+            self.margins = list(rows)
 
     def funds(self, eth_wei: int | None, mor_wei: int | None, low: dict[str, bool] | None = None) -> None:
         with self._lock:
@@ -242,6 +260,7 @@ class WatchMetrics:
                 for m, s in sorted(self.upstreams.items())
                 if s != "unknown"
             ]
+            lines += _margin_lines(self.margins)
             lines += [
                 "# HELP reconcile_watch_rpc_endpoint_up 1 when the RPC endpoint (by its reference) is used for reads.",
                 "# TYPE reconcile_watch_rpc_endpoint_up gauge",
@@ -250,7 +269,53 @@ class WatchMetrics:
                 f'reconcile_watch_rpc_endpoint_up{{endpoint="{_escape(e)}"}} {n}'
                 for e, n in sorted(self.endpoints.items())
             ]
+            if self.provider:  # one scrape config for the whole fleet tells the hosts apart by this label
+                label = f'provider="{_escape(self.provider)}"'
+                lines = [_labelled(line, label) for line in lines]
             return "\n".join(lines) + "\n"
+
+
+MARGIN_GAUGES = (  # name, help, the row's value (None: the series is left out)
+    ("earned_today_wei", "MOR (wei) the model's sessions earned today (UTC).", lambda r: r["earned"]["wei"]),
+    ("earned_today_usd", "Today's MOR earned in USD at the cost model's morUsd.", lambda r: r["earnedUsd"]),
+    (
+        "upstream_cost_today_usd",
+        "Today's upstream cost in USD: the measured tokens at the perToken prices, or the "
+        "subscription's share of the day so far.",
+        lambda r: r["upstreamCostUsd"],
+    ),
+    ("margin_today_usd", "Today's margin in USD: earned less upstream cost.", lambda r: r["marginUsd"]),
+    (
+        "served_seconds_today",
+        "Seconds the forwarder had an upstream request open for the model today.",
+        lambda r: r["servedSeconds"],
+    ),
+    (
+        "slot_utilisation_today",
+        "Today's served seconds over the seconds its concurrentSlots offered (0-1).",
+        lambda r: r["slotUtilisation"],
+    ),
+)
+
+
+def _margin_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Today's margins per model (the watcher's last run), as gauges; a figure not known is left out."""
+    lines: list[str] = []
+    for name, help_, value in MARGIN_GAUGES:
+        metric = f"reconcile_watch_model_{name}"
+        lines += [f"# HELP {metric} {help_}", f"# TYPE {metric} gauge"]
+        for r in rows:
+            v = value(r)
+            if v is not None:
+                lines.append(f"{metric}{{{_model_labels((r['name'], r['modelId']))}}} {v}")
+    metric = "reconcile_watch_model_tokens_today"
+    lines += [f"# HELP {metric} Tokens the forwarder counted for the model today, by type (prompt, completion, "
+              "cached, cache_write).", f"# TYPE {metric} gauge"]  # fmt: skip
+    for r in rows:
+        for kind, key in (("prompt", "prompt"), ("completion", "completion"), ("cached", "cached"),
+                          ("cache_write", "cacheWrite")):  # fmt: skip
+            lines.append(f'{metric}{{{_model_labels((r["name"], r["modelId"]))},type="{kind}"}} {r["tokens"][key]}')
+    return lines
 
 
 def MetricsServer(metrics: WatchMetrics, host: str, port: int, token: str | None = None) -> WatchServer:

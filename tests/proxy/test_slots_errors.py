@@ -211,7 +211,9 @@ async def test_metrics_count_requests_rejections_and_tokens(openai_up, make_prox
             text = await resp.text()
         assert f'morpheus_proxy_requests_total{{model="gpt-x",model_id="{model_id("gpt-x")}",status="200"}} 1' in text
         assert 'morpheus_proxy_rejections_total{reason="slots_full"} 1' in text
-        assert 'morpheus_proxy_tokens_total{model="gpt-x",type="completion"} 4' in text
+        assert (
+            f'morpheus_proxy_tokens_total{{model="gpt-x",model_id="{model_id("gpt-x")}",type="completion"}} 4' in text
+        )
         assert f'morpheus_proxy_capacity{{model="gpt-x",model_id="{model_id("gpt-x")}"}} 1' in text
         assert (
             "morpheus_proxy_request_duration_seconds_bucket" in text and "morpheus_proxy_config_info{version=" in text
@@ -246,7 +248,7 @@ async def test_stream_usage_is_counted_and_secrets_never_logged(openai_up, make_
             assert (await post(s, r, CHAT))[0] == 500
             async with s.get(f"http://127.0.0.1:{r.admin_port}/metrics") as resp:
                 text = await resp.text()
-        assert 'morpheus_proxy_tokens_total{model="gpt-x",type="prompt"} 3' in text
+        assert f'morpheus_proxy_tokens_total{{model="gpt-x",model_id="{model_id("gpt-x")}",type="prompt"}} 3' in text
         r.state.reload("admin")
     assert UPSTREAM_KEY not in caplog.text and CLIENT_TOKEN not in caplog.text
 

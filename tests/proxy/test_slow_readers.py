@@ -305,8 +305,8 @@ async def test_a_large_answer_is_checked_by_its_ends_and_its_usage_still_counted
                     else:
                         assert answer["error"]["code"] == "upstream_bad_response"
             tokens = r.state.metrics.tokens.values
-            assert tokens[(("model", NAME), ("type", "prompt"))] == 1
-            assert tokens[(("model", NAME), ("type", "completion"))] == 1
+            assert tokens[(("model", NAME), ("model_id", model_id(NAME)), ("type", "prompt"))] == 1
+            assert tokens[(("model", NAME), ("model_id", model_id(NAME)), ("type", "completion"))] == 1
 
 
 async def test_a_client_that_hangs_up_mid_answer_frees_its_slot_and_is_counted(make_proxy):

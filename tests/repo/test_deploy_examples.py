@@ -58,8 +58,8 @@ def dockerfile_cmds(path: Path) -> list[list[str]]:
     return out
 
 
-def compose() -> dict[str, Any]:
-    doc = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+def compose(name: str = "compose.yaml") -> dict[str, Any]:
+    doc = yaml.safe_load((DEPLOY / name).read_text())
     assert isinstance(doc, dict)
     return doc
 
@@ -68,10 +68,11 @@ def command_lines() -> list[tuple[str, list[str]]]:
     lines: list[tuple[str, list[str]]] = []
     for argv in dockerfile_cmds(DEPLOY / "Dockerfile"):
         lines.append(("Dockerfile:CMD", argv))
-    for name, svc in compose()["services"].items():
-        cmd = svc.get("command")
-        if cmd is not None:
-            lines.append((f"compose:{name}", cmd if isinstance(cmd, list) else shlex.split(cmd)))
+    for prefix, doc in (("compose", compose()), ("compose.fleet", compose("compose.fleet.yaml"))):
+        for name, svc in doc["services"].items():
+            cmd = svc.get("command")
+            if cmd is not None:
+                lines.append((f"{prefix}:{name}", cmd if isinstance(cmd, list) else shlex.split(cmd)))
     for unit in sorted((DEPLOY / "systemd").glob("*.service")):
         for key, value in unit_sections(unit)["Service"]:
             if key == "ExecStart":
@@ -94,8 +95,12 @@ def test_every_file_has_our_command_lines() -> None:
         "Dockerfile:CMD",
         "compose:forwarder",
         "compose:watcher",
+        "compose.fleet:watcher-base-east",
+        "compose.fleet:watcher-base-west",
+        "compose.fleet:watcher-sepolia-lab",
         "systemd:morpheus-forwarder.service",
         "systemd:morpheus-reconcile-watch.service",
+        "systemd:morpheus-reconcile-watch@.service",
     }
 
 

@@ -22,7 +22,14 @@ def _flag(argv: list[str], *names: str) -> str | None:
 
 def test_every_watcher_listener_has_a_token_from_a_file() -> None:
     watchers = [(where, argv) for where, argv in command_lines() if argv[1:2] == ["watch"]]
-    assert {w for w, _ in watchers} == {"compose:watcher", "systemd:morpheus-reconcile-watch.service"}
+    assert {w for w, _ in watchers} == {
+        "compose:watcher",
+        "compose.fleet:watcher-base-east",
+        "compose.fleet:watcher-base-west",
+        "compose.fleet:watcher-sepolia-lab",
+        "systemd:morpheus-reconcile-watch.service",
+        "systemd:morpheus-reconcile-watch@.service",
+    }
     for where, argv in watchers:
         listen = _flag(argv, "--http-listen", "--metrics-listen")
         token = _flag(argv, "--http-token")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TOP = ("reconciler", "proxy", "docs", "examples", "tests", "schemas", "contracts", "bench", "tools")
-REPO_PATH = re.compile(rf"(?<![\w./-])((?:{'|'.join(TOP)})/[\w./-]*[\w/])")
+REPO_PATH = re.compile(rf"(?<![\w./-])((?:{'|'.join(TOP)})/[\w./@-]*[\w/])")
 MD_NAME = re.compile(r"(?<![\w./-])([\w./-]*[\w-]\.md)\b")
 LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 OUTSIDE = re.compile(r"\.\./shared\b|\.\./\.\./shared\b")

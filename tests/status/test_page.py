@@ -278,3 +278,28 @@ def test_the_static_page_says_it_is_a_snapshot_and_hides_an_empty_chart() -> Non
 
 def _clock(ts: int) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts))
+
+
+def test_a_fleet_watchers_page_names_its_provider_and_links_the_other_members_pages() -> None:
+    from reconciler.status.page import FleetPlace
+
+    fleet = FleetPlace(
+        "base-east",
+        (("base-west", "https://b.example.org/status"), ("sepolia-lab", None), ("evil", "javascript:alert(1)")),
+    )
+    doc = build_page(_inputs(8453, fleet=fleet))
+    assert doc["fleet"] == {
+        "provider": "base-east",
+        "others": [
+            {"name": "base-west", "url": "https://b.example.org/status"},
+            {"name": "sepolia-lab", "url": None},
+            {"name": "evil", "url": None},  # only an http(s) address is a link
+        ],
+    }
+    for html in (render_page(doc), render_page(doc, script="/page.js")):
+        assert '<a href="https://b.example.org/status" rel="noopener">base-west</a>' in html
+        assert "sepolia-lab" in html and "javascript:" not in html
+        assert "<b>base-east</b>" in html
+    single = build_page(_inputs(8453))
+    assert "fleet" not in single  # a single provider's page is as it was
+    assert 'id="fleet"' not in render_page(single)

@@ -50,6 +50,7 @@ class Knobs:
     reject_temperature: bool = False  # anthropic: a model that takes no temperature (400, as Opus 4.7 does)
     cache_write: int = 0  # anthropic: usage.cache_creation_input_tokens
     thinking_tokens: int = 0  # anthropic: usage.output_tokens_details.thinking_tokens
+    cached: int = 0  # openai: usage.prompt_tokens_details.cached_tokens (of the 3 prompt tokens)
 
 
 @dataclass
@@ -194,7 +195,9 @@ def _openai_app(up: Upstream) -> web.Application:
         k = up.knobs
         words = [f"tok{i} " for i in range(k.deltas)]
         base = {"id": "chatcmpl-stub", "created": 1, "model": body["model"]}
-        usage = {"prompt_tokens": 3, "completion_tokens": k.deltas, "total_tokens": 3 + k.deltas}
+        usage: dict[str, Any] = {"prompt_tokens": 3, "completion_tokens": k.deltas, "total_tokens": 3 + k.deltas}
+        if k.cached:
+            usage["prompt_tokens_details"] = {"cached_tokens": k.cached}
         if not body.get("stream"):
             msg = {"role": "assistant", "content": "".join(words)}
             return web.json_response(

@@ -39,3 +39,27 @@ def test_last_success_moves_only_for_a_successful_run() -> None:
     assert m.last_success == 0.0 and m.last_run > 0
     m.run_finished("no-changes", pending=0)
     assert m.last_success > 0
+
+
+def test_a_fleet_watchers_metrics_carry_its_providers_name_and_a_single_ones_do_not() -> None:
+    from reconciler.observe.prometheus import parse
+
+    def fed(m: WatchMetrics) -> str:
+        m.run_finished("converged", pending=0, spent_wei=7)
+        m.alerted("failure")
+        m.endpoints_seen({"env:RPC_URL": 1})
+        m.funds(10**18, 5 * 10**18)
+        m.forwarder_seen("up")
+        return m.render()
+
+    fleet, single = fed(WatchMetrics(auto_apply=True, provider="base-east")), fed(WatchMetrics(auto_apply=True))
+    assert 'reconcile_watch_runs_total{provider="base-east",result="converged"} 1' in fleet
+    assert 'reconcile_watch_pending_actions{provider="base-east"} 0' in fleet
+    assert 'reconcile_watch_rpc_endpoint_up{provider="base-east",endpoint="env:RPC_URL"} 1' in fleet
+    samples = parse(fleet)
+    assert len(samples) == len(parse(single)) > 20
+    assert all(s.labels.get("provider") == "base-east" for s in samples)
+    assert "provider=" not in single  # a single provider's metrics are as they were
+    assert [ln for ln in fleet.splitlines() if ln.startswith("#")] == [
+        ln for ln in single.splitlines() if ln.startswith("#")
+    ]

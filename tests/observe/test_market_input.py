@@ -1,0 +1,64 @@
+"""The market input's host-side parts: reposts counted in the apply journal, and the price command's document."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from reconciler.chain.journal import Journal, TxRecord
+from reconciler.market.rating import NO_MODEL_STATS, SD, MarketBid, ModelMarket, ProviderModelStats
+from reconciler.observe.market_input import market_document, reposts_today
+from tests.support.planfactory import BASE_YAML, PROVIDER, desired_from, observed
+
+MID = "0x" + "11" * 32
+NOW = 1_800_000_000.0
+
+
+def test_reposts_of_the_last_24_hours_are_counted_per_model_from_the_journal(tmp_path: Path) -> None:
+    folder = tmp_path / f"84532-{PROVIDER.lower()}"
+    journal = Journal(folder / "journal.jsonl")
+    for i, (action, status, age) in enumerate(
+        [
+            (f"bid.post:{MID}", "mined", 3600),  # counted
+            (f"bid.post:{MID}", "mined", 90_000),  # older than a day
+            (f"bid.post:{MID}", "reverted", 60),  # never posted
+            (f"bid.delete:{MID}", "mined", 60),  # not a post
+            ("bid.post:0x" + "22" * 32, "mined", 60),  # another model
+        ]
+    ):
+        journal.append(TxRecord(tx_hash=f"0x{i:064x}", status=status, action_id=action, ts=NOW - age))  # type: ignore[arg-type]
+    assert reposts_today(tmp_path, 84532, PROVIDER, now=NOW) == {MID: 1, "0x" + "22" * 32: 1}
+    assert reposts_today(tmp_path, 1, PROVIDER, now=NOW) == {}  # another chain: another folder
+    assert reposts_today(None, 84532, PROVIDER) == {}  # no state directory: none known
+
+
+def test_the_price_commands_document_has_the_ranked_bids_and_exact_amounts_as_strings() -> None:
+    d = desired_from(
+        BASE_YAML.replace(
+            'pricePerSecond: "0.01 MOR"',
+            'market: {floor: "0.004 MOR", ceiling: "0.015 MOR", rank: 1, utilizedSecondsPerDay: 100}',
+            1,
+        )
+    )
+    m = d.models[0]
+    stats = ProviderModelStats(SD(0, 0), SD(0, 0), 0, 1, 1)
+    market = ModelMarket(
+        m.model_id,
+        NO_MODEL_STATS,
+        2 * 10**17,
+        (
+            MarketBid("0x0a", "0x" + "aa" * 20, 10**16, 2 * 10**17, stats),
+            MarketBid("0x0c", "0x" + "cc" * 20, 5 * 10**15, 2 * 10**17, replace(stats, success_count=0, total_count=0)),
+        ),
+    )
+    doc = market_document(m, market, observed(), 2 * 10**17, stats)
+    json.dumps(doc)
+    assert doc["floor"] == "4000000000000000" and doc["ceiling"] == "15000000000000000"
+    assert doc["ours"] == {"pricePerSecond": None, "stake": "200000000000000000", "quality": doc["ours"]["quality"]}
+    assert round(doc["ours"]["quality"], 6) == 0.6
+    assert [(b["bidId"], b["rank"], b["pricePerSecond"]) for b in doc["bids"]] == [
+        ("0x0a", 1, "10000000000000000"),
+        ("0x0c", 2, "5000000000000000"),
+    ]
+    assert round(doc["bids"][0]["score"], 6) == 60.0 and round(doc["bids"][1]["quality"], 6) == 0.28
