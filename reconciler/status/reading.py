@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler import DEFAULT_STATE_DIR
 from reconciler.chain.networks import Network, resolve_network
 from reconciler.chain.pool import pool_of
 from reconciler.chain.reader import ChainReader
@@ -41,18 +42,29 @@ class StatusReading:
     ref_values: Mapping[str, str | None] = field(default_factory=dict)  # morUsd references as read here (margins)
 
 
-def status_reading(path: Path, environ: Mapping[str, str] | None = None) -> StatusReading:
-    """Load, observe (all sessions), plan and read slots (raises ValidationFailed, NetworkError, ...)."""
+def status_reading(
+    path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None, write_index: bool = False
+) -> StatusReading:
+    """Load, observe (all sessions), plan and read slots (raises ValidationFailed, NetworkError, ...).
+
+    The registry's model index is read from `state_dir` (None: the default ./.reconcile) if it is there, and
+    written back only with `write_index` (a state dir the operator named): a look leaves no files behind."""
     env = os.environ if environ is None else environ
     desired, _warnings = load_desired(path, env)
-    return reading_of(desired, env)
+    return reading_of(desired, env, state_dir, write_index)
 
 
-def reading_of(desired: Desired, environ: Mapping[str, str] | None = None) -> StatusReading:
-    """Observe (all sessions), plan and read slots for a loaded desired state (one provider, or a fleet's member)."""
+def reading_of(
+    desired: Desired,
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+    write_index: bool = False,
+) -> StatusReading:
+    """Observe (all sessions), plan and read slots for a loaded desired state (one provider, or a fleet's member);
+    the model index as for `status_reading`."""
     env = os.environ if environ is None else environ
     network = resolve_network(desired.network, env)
-    reader = ChainReader.connect(network)
+    reader = ChainReader.connect(network, state_dir=state_dir or DEFAULT_STATE_DIR, write_index=write_index)
     observed = observe_with(reader, desired, env, all_sessions=True)
     proxy = desired.proxy
     slots = read_slots(proxy.admin_url if proxy else None, admin_token(proxy, env), trusted=trusted_hosts(env))

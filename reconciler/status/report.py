@@ -33,12 +33,12 @@ from reconciler.watch.ledger import SpendLedger
 
 
 def status_document(
-    path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None
+    path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None, write_index: bool = False
 ) -> dict[str, object]:
     """The status document (JSON and text), with the router's health from this reading (where `proxy.router` is
     set; its /healthcheck asked once) and the watcher's last judged serving health from the run lines in
-    `state_dir`."""
-    return _document(status_reading(path, environ), state_dir)
+    `state_dir` (the model index there too: written only with `write_index`)."""
+    return _document(status_reading(path, environ, state_dir, write_index), state_dir)
 
 
 def _document(r: StatusReading, state_dir: Path | None) -> dict[str, object]:
@@ -67,9 +67,11 @@ def _source(r: StatusReading) -> str:
     return "forwarder /metrics" if r.slots.known else f"unknown ({r.slots.note})"
 
 
-def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None) -> str:
+def status_html(
+    path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None, write_index: bool = False
+) -> str:
     """The watcher's status page as one file: this reading, plus the watcher's runs and day figures if any."""
-    return _html(status_reading(path, environ), state_dir)
+    return _html(status_reading(path, environ, state_dir, write_index), state_dir)
 
 
 def _html(r: StatusReading, state_dir: Path | None, fleet: FleetPlace | None = None) -> str:
@@ -118,11 +120,18 @@ def _html(r: StatusReading, state_dir: Path | None, fleet: FleetPlace | None = N
     return render_page(doc)
 
 
-def status_output(path: Path, fmt: str, environ: Mapping[str, str] | None = None, state_dir: Path | None = None) -> str:
-    """The whole output of `reconcile status --format fmt` (raises what the reading raises)."""
+def status_output(
+    path: Path,
+    fmt: str,
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+    write_index: bool = False,
+) -> str:
+    """The whole output of `reconcile status --format fmt` (raises what the reading raises); the model index in
+    `state_dir` is written only with `write_index` (`--state-dir` given)."""
     if fmt == "html":
-        return status_html(path, state_dir, environ)
-    return _formatted(status_document(path, environ, state_dir), fmt)
+        return status_html(path, state_dir, environ, write_index)
+    return _formatted(status_document(path, environ, state_dir, write_index), fmt)
 
 
 def _formatted(doc: dict[str, object], fmt: str) -> str:
@@ -137,6 +146,7 @@ def fleet_status_output(
     providers: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     state_dir: Path | None = None,
+    write_index: bool = False,
 ) -> tuple[str, bool]:
     """`reconcile status` on a fleet folder: one member in full (one --provider), or every selected member in one
     table, each read from its own chain; and whether every member could be read (raises what loading raises)."""
@@ -144,7 +154,7 @@ def fleet_status_output(
     fleet = load_fleet(path, env)
     if len(providers) == 1:
         member = fleet.member(providers[0])
-        r = reading_of(member.desired, env)
+        r = reading_of(member.desired, env, state_dir, write_index)
         if fmt == "html":
             return _html(r, state_dir, FleetPlace.of(fleet, member.name)), True
         return _formatted(_document(r, state_dir), fmt), True
@@ -152,7 +162,7 @@ def fleet_status_output(
     members = []
     for m in fleet.select(providers).members:
         try:
-            r = reading_of(m.desired, env)
+            r = reading_of(m.desired, env, state_dir, write_index)
         except ReconcileError as exc:  # this member's network or proxy: the others are still shown
             members.append(MemberStatus(m.name, error=str(exc)))
             continue
