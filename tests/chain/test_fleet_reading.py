@@ -173,7 +173,6 @@ def _fleet(net: dict[str, Any], root: Path, ks: tuple[int, ...]) -> Path:
     return root
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: status on a fleet reads each member with a reader of its own")
 def test_status_on_a_fleet_reads_the_members_of_one_network_together(
     registered: dict[str, Any], tmp_path: Path
 ) -> None:
