@@ -151,12 +151,12 @@ def fleet_status_output(
     assert fmt != "html", "a page is one member's (commands/status.py asks for one --provider)"
     members = []
     readings = fleet_readings([(m.name, m.desired) for m in fleet.select(providers).members], env)
-    for name, r in readings.items():
-        if isinstance(r, ReconcileError):  # this member's network or proxy: the others are still shown
-            members.append(MemberStatus(name, error=str(r)))
+    for name, got in readings.items():
+        if isinstance(got, ReconcileError):  # this member's network or proxy: the others are still shown
+            members.append(MemberStatus(name, error=str(got)))
             continue
-        doc = build_status(r.desired, r.chain, r.plan, r.slots)
-        doc["network"] = r.network.name
+        doc = build_status(got.desired, got.chain, got.plan, got.slots)
+        doc["network"] = got.network.name
         members.append(MemberStatus(name, doc))
     doc = fleet_document(members)
     text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else render_fleet(doc)
