@@ -9,8 +9,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from reconciler.status.board import RUNS_FILE, Board
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.notify import Webhook
@@ -39,7 +37,6 @@ def _one_run(path: Path, state: Path, hooks: Hooks, provider: str | None) -> tup
     return line, errs
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: a fleet member's run lines and alerts do not name the member")
 def test_a_members_run_line_and_alert_name_it_and_a_single_providers_do_not(tmp_path: Path) -> None:
     fleet = tmp_path / "fleet"
     shutil.copytree(ROOT / "examples" / "desired-state" / "fleet", fleet)
