@@ -54,9 +54,6 @@ def test_plan_workflow_never_sees_the_signer_key() -> None:
     assert "--detailed-exitcode" in text and "--format markdown" in text
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 30: the plan workflow gives one RPC secret, a fleet needs one per network"
-)
 def test_plan_workflow_gives_each_network_of_the_example_fleet_its_own_rpc_secret() -> None:
     """docs/ci.md: on a fleet folder each network's rpcUrl is its own reference, so the plan job holds one RPC
     secret per network: every `env:NAME` rpcUrl of examples/desired-state/fleet is in the Plan step's env, taken
