@@ -376,7 +376,6 @@ def test_a_provider_folder_may_be_nested_and_named_apart(tmp_path: Path) -> None
     assert slots(fleet) == {("alpha", "llama"): 6, ("alpha", "qwen"): 1, ("beta", "llama"): 3}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: two members writing for one provider address are not refused")
 def test_two_members_on_one_provider_address_of_one_network_are_refused_naming_both(tmp_path: Path) -> None:
     """Two folders, the same wallet, the same network: two writers on one provider would fight (each deleting the
     other's bids as undeclared). `validate` and `plan` refuse it before any network, naming both members; the
