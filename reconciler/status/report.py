@@ -26,7 +26,7 @@ from reconciler.status.html import render_page
 from reconciler.status.margins import margin_section
 from reconciler.status.model import build_status
 from reconciler.status.page import FleetPlace, Observation, PageInputs, build_page
-from reconciler.status.reading import StatusReading, reading_of, status_reading
+from reconciler.status.reading import StatusReading, fleet_readings, reading_of, status_reading
 from reconciler.status.serving import with_serving
 from reconciler.status.text import render_endpoints, render_status
 from reconciler.watch.ledger import SpendLedger
@@ -149,7 +149,7 @@ def fleet_status_output(
     write_index: bool = False,
 ) -> tuple[str, bool]:
     """`reconcile status` on a fleet folder: one member in full (one --provider), or every selected member in one
-    table, each read from its own chain; and whether every member could be read (raises what loading raises)."""
+    table, the members of one network read together; and whether every member could be read (raises what loading raises)."""
     env = os.environ if environ is None else environ
     fleet = load_fleet(path, env)
     if len(providers) == 1:
@@ -160,15 +160,16 @@ def fleet_status_output(
         return _formatted(_document(r, state_dir), fmt), True
     assert fmt != "html", "a page is one member's (commands/status.py asks for one --provider)"
     members = []
-    for m in fleet.select(providers).members:
-        try:
-            r = reading_of(m.desired, env, state_dir, write_index)
-        except ReconcileError as exc:  # this member's network or proxy: the others are still shown
-            members.append(MemberStatus(m.name, error=str(exc)))
+    readings = fleet_readings(
+        [(m.name, m.desired) for m in fleet.select(providers).members], env, state_dir, write_index
+    )
+    for name, got in readings.items():
+        if isinstance(got, ReconcileError):  # this member's network or proxy: the others are still shown
+            members.append(MemberStatus(name, error=str(got)))
             continue
-        doc = build_status(r.desired, r.chain, r.plan, r.slots)
-        doc["network"] = r.network.name
-        members.append(MemberStatus(m.name, doc))
+        doc = build_status(got.desired, got.chain, got.plan, got.slots)
+        doc["network"] = got.network.name
+        members.append(MemberStatus(name, doc))
     doc = fleet_document(members)
     text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else render_fleet(doc)
     return text, not doc["unreadable"]
