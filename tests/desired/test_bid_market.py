@@ -49,7 +49,6 @@ def test_a_cost_model_floor_gives_the_utilisation_and_follow_takes_a_signed_offs
     assert m.utilized_seconds_per_day == 300000 * 12 // 365  # the cost model's, when none is declared
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: a policy without a utilisation is refused instead of measured")
 def test_without_a_declared_utilisation_it_is_measured_from_the_sessions(tmp_path: Path) -> None:
     declared = load(tmp_path, 'market: {floor: "0.004 MOR", ceiling: "0.01 MOR", rank: 1, utilizedSecondsPerDay: 9}')
     assert (declared.market.utilized_seconds_per_day, declared.market.utilisation_from) == (9, "declared")

@@ -183,7 +183,6 @@ def our_sessions(o: Observed, *spans: tuple[int, int]) -> Observed:
     return replace(o, chain=replace(o.chain, max_session_duration=DAY, sessions=sessions))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: measured utilisation not used yet")
 def test_without_a_declared_utilisation_the_payback_uses_the_session_seconds_measured_on_chain() -> None:
     o = our_sessions(world_at(), (7200, 60), (40_000, 40))  # 100 s in the one-day reading: 100 s/day
     d = desired_from(BASE_YAML.replace('pricePerSecond: "0.01 MOR"', policy(utilizedSecondsPerDay=""), 1))
@@ -201,7 +200,6 @@ def test_without_a_declared_utilisation_the_payback_uses_the_session_seconds_mea
     assert a is not None and "fee pays back in 0.3 days at 100 s/day (declared)" in a.reason, a.reason
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: measured utilisation not used yet")
 def test_a_model_without_sessions_proves_no_payback_and_is_not_repriced() -> None:
     o = our_sessions(world_at())
     d = desired_from(BASE_YAML.replace('pricePerSecond: "0.01 MOR"', policy(utilizedSecondsPerDay=""), 1))

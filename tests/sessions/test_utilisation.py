@@ -5,20 +5,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import pytest
-
 from reconciler.observe.model import SessionState
+from reconciler.sessions.utilisation import measured_use
 from tests.support.planfactory import NOW, empty_chain
 
 M, OTHER = "0x" + "11" * 32, "0x" + "22" * 32
 DAY = 86_400
-
-try:
-    from reconciler.sessions.utilisation import measured_use
-except ImportError:  # issue 31: not written yet (the tests below are xfail until it is)
-    measured_use = None  # type: ignore[assignment]
-
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 31: measured utilisation not computed yet")
 
 
 def session(n: int, model: str, opened: int, ends: int, closed: int = 0) -> SessionState:
