@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from reconciler.market.policy import REPOST_WINDOW_SECONDS, Commanded, MarketInp
 from reconciler.market.pricing import market_floor, to_fraction
 from reconciler.market.rating import NO_PROVIDER_STATS, ModelMarket, ProviderModelStats, quality_of, rank_market
 from reconciler.observe.model import Observed
-from reconciler.observe.price_command import PRICE_COMMAND_ENV, PriceCommand, PriceCommandFailed, ask_price
+from reconciler.observe.price_command import PRICE_COMMAND_ENV, PriceAnswers, PriceCommand
 
 
 def market_models(desired: Desired) -> list[ModelSpec]:
@@ -37,7 +38,7 @@ def observe_market(
     desired: Desired,
     observed: Observed,
     state_dir: Path | None,
-    command: PriceCommand | None,
+    command: PriceCommand | PriceAnswers | None,
     environ: Mapping[str, str],
 ) -> MarketInputs:
     """The market input for `plan()`; empty when no model has a market policy (nothing is read then)."""
@@ -58,13 +59,12 @@ def observe_market(
     stats = {m.model_id: own_stats.get(norm_hex(m.model_id), NO_PROVIDER_STATS) for m in models}
     notes: list[str] = []
     commanded: dict[str, Commanded] = {}
-    if command is not None:
+    answers = PriceAnswers.of(command)
+    if answers is not None:
         for m in models:
-            doc = market_document(m, competing[m.model_id], observed, stake, stats[m.model_id])
-            try:
-                commanded[m.model_id] = Commanded(price=ask_price(command, doc))
-            except PriceCommandFailed as exc:
-                commanded[m.model_id] = Commanded(error=str(exc))
+            commanded[m.model_id] = answers.answer(
+                m.model_id, partial(market_document, m, competing[m.model_id], observed, stake, stats[m.model_id])
+            )
     elif environ.get(PRICE_COMMAND_ENV):
         notes.append(
             f"{PRICE_COMMAND_ENV} is set, but only apply and watch run a price command, `plan` and `status` never "
