@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from reconciler import FileUnusable
 from reconciler.desired.model import PolicyKnobs
-from reconciler.market.rating import ModelMarket, ProviderModelStats
+from reconciler.market.rating import DEFAULT_WEIGHTS, ModelMarket, ProviderModelStats, Weights
 from reconciler.market.units import AmountError, format_mor, parse_amount
 
 __all__ = ["PolicyKnobs"]
@@ -181,13 +181,17 @@ class MarketInputs:
     `markets`: each such model's competing bids, our own excluded (so planning again after an apply proposes
     nothing); `own_stats`: our provider's stats on each (missing: none yet); `reposts_today`: our bid posts per
     model in the last 24 hours, from the apply journal of the state directory; `commanded`: the operator's price
-    command's answers (none when it was not run); `notes`: what the plan must say about how it priced."""
+    command's answers (none when it was not run); `notes`: what the plan must say about how it priced;
+    `weights`: what buyers' routers score with, the host's rating config (`--weights`) or the router's default
+    ones, and `weights_source` says which when not the default (None: the defaults)."""
 
     markets: Mapping[str, ModelMarket] = field(default_factory=dict)
     own_stats: Mapping[str, ProviderModelStats] = field(default_factory=dict)
     reposts_today: Mapping[str, int] = field(default_factory=dict)
     commanded: Mapping[str, Commanded] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    weights: Weights = DEFAULT_WEIGHTS
+    weights_source: str | None = None
 
 
 NO_MARKET = MarketInputs()

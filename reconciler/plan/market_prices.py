@@ -15,6 +15,7 @@ from reconciler.market.rating import (
     MarketBid,
     ModelMarket,
     ProviderModelStats,
+    Weights,
     price_for_rank,
     quality_of,
     rank_market,
@@ -60,9 +61,12 @@ def market_verdict(ctx: Context, m: ModelSpec, policy: MarketPolicy) -> Verdict:
     ceiling = policy.ceiling
     stake = chain.provider.stake if chain.provider is not None else ctx.desired.provider.stake
     stats = ctx.market.own_stats.get(m.model_id, NO_PROVIDER_STATS)
-    quality = quality_of(stats, stake, market)
-    competitors = rank_market(market)
-    position = _position(market, ctx.desired.provider.address, current, stake, stats, quality)
+    weights = ctx.market.weights
+    quality = quality_of(stats, stake, market, weights)
+    competitors = rank_market(market, weights)
+    position = _position(market, ctx.desired.provider.address, current, stake, stats, quality, weights)
+    if ctx.market.weights_source is not None:
+        position += f" ({ctx.market.weights_source})"
     commanded = ctx.market.commanded.get(m.model_id)
     if commanded is not None and commanded.error is not None:
         why = f"{commanded.error}: the bid is left as it is"
@@ -138,13 +142,19 @@ def _utilisation(ctx: Context, m: ModelSpec, policy: MarketPolicy) -> tuple[int 
 
 
 def _position(
-    market: ModelMarket, provider: str, current: int | None, stake: int, stats: ProviderModelStats, quality: float
+    market: ModelMarket,
+    provider: str,
+    current: int | None,
+    stake: int,
+    stats: ProviderModelStats,
+    quality: float,
+    weights: Weights,
 ) -> str:
     """Where our bid ranks now among the competitors, as buyers' routers would rank it."""
     if current is None:
         return f"no bid yet (quality {quality:.3f}, {len(market.bids)} competing)"
     ours = MarketBid(OURS, provider.lower(), current, stake, stats)
-    ranked = rank_market(replace(market, bids=(*market.bids, ours)))
+    ranked = rank_market(replace(market, bids=(*market.bids, ours)), weights)
     me = next((s for s in ranked if s.bid.bid_id == OURS), None)
     if me is None:
         return f"ours unrated at {per_second(current)}"

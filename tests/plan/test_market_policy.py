@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from reconciler.market.policy import Commanded, MarketInputs
 from reconciler.market.rating import NO_MODEL_STATS, SD, MarketBid, ModelMarket, ProviderModelStats, Weights
 from reconciler.observe.model import Observed, SessionState
@@ -220,7 +218,6 @@ def test_a_model_without_sessions_proves_no_payback_and_is_not_repriced() -> Non
     assert len(firsts) == 1 and firsts[0].value.price_per_second == RANK_1  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: the policies always use the router's default weights")
 def test_the_hosts_rating_weights_price_the_policy_and_the_plan_says_which() -> None:
     o = world_at()
     d = desired_from(BASE_YAML.replace('pricePerSecond: "0.01 MOR"', policy(), 1))
@@ -228,6 +225,6 @@ def test_the_hosts_rating_weights_price_the_policy_and_the_plan_says_which() -> 
     only_stake = Weights(tps=0, ttft=0, duration=0, success=0, stake=1)
     a = post(plan(d, o, market=inputs(o, weights=only_stake, weights_source="weights from rating.json")))
     assert a is not None and a.value.price_per_second == 4 * 10**15, a.reason  # rank 1 out of reach: the floor
-    assert "rank 1 is out of reach at any price (quality 0.000, weights from rating.json)" in a.reason, a.reason
+    assert "(weights from rating.json); rank 1 is out of reach at any price (quality 0.000)" in a.reason, a.reason
     a = post(plan(d, o, market=inputs(o)))
     assert a is not None and "weights" not in a.reason  # the default weights go without saying
