@@ -92,7 +92,7 @@ def observe_market(
         commanded=commanded,
         notes=tuple(notes),
         weights=rating.weights,
-        weights_source=None if environ.get(WEIGHTS_ENV) is None else rating.source,
+        weights_source=rating.source if environ.get(WEIGHTS_ENV) else None,
     )
 
 

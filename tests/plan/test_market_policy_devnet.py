@@ -8,6 +8,7 @@ would not pay back is not proposed, and the plan says why. `plan` never runs a p
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -257,5 +258,13 @@ def test_rank_1_policy_prices_reprices_once_and_holds(tmp_path: Path) -> None:
         assert any(
             "no session on this model in the last" in w and "no payback can be proven" in w for w in p.warnings
         ), p.warnings
+
+        # the host's rating config: its weights score the market, and the plan names the file
+        rating = work / "rating.json"
+        weights = {"tps": 0.2, "ttft": 0.2, "duration": 0.2, "success": 0.2, "stake": 0.2}
+        rating.write_text(json.dumps({"algorithm": "default", "params": {"weights": weights}}))
+        r = case.reconcile("plan", str(case.yaml), "--weights", str(rating))
+        assert r.returncode == 0 and "at score 11.5 (weights from rating.json); not repriced" in r.stdout, r.stdout
+        assert not any("at score 11.5" in w or "weights from" in w for w in p.warnings), p.warnings  # the defaults
     finally:
         devnet.down(d)
