@@ -87,18 +87,12 @@ def plan_fleet(
     resolved or read fails its providers only, with the error each one's plan would have raised."""
     warnings = load_warnings or {}
     results: dict[str, MemberPlan] = {}
-    groups: dict[tuple[object, ...], tuple[Network, list[tuple[str, Desired]]]] = {}
+    unresolved, groups = network_groups(members, environ)
     for name, desired in members:
-        try:
-            network = resolve_network(desired.network, environ)
-        except ReconcileError as exc:
-            results[name] = MemberPlan(
-                name, _network_name(desired.network.preset, desired.network.chain_id), None, str(exc)
-            )
-            continue
-        key = (network.chain_id, network.diamond.lower(), tuple(network.endpoints()))
-        groups.setdefault(key, (network, []))[1].append((name, desired))
-    for network, group in groups.values():
+        if name in unresolved:
+            label = _network_name(desired.network.preset, desired.network.chain_id)
+            results[name] = MemberPlan(name, label, None, str(unresolved[name]))
+    for network, group in groups:
         label = _network_name(network.name if network.name != "custom" else None, network.chain_id)
         reader = ChainReader.connect(network, state_dir=state_dir)
         observed = observe_many(reader, [d for _, d in group], environ)
@@ -116,6 +110,24 @@ def plan_fleet(
                     name, label, _plan_observed(desired, got, warnings.get(name, ()), market=market)
                 )
     return FleetPlan(tuple(results[name] for name, _ in members))
+
+
+def network_groups(
+    members: Sequence[tuple[str, Desired]], environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, ReconcileError], list[tuple[Network, list[tuple[str, Desired]]]]]:
+    """A fleet's (name, desired) by the network each is read from (the same chain, marketplace and endpoints: one
+    reader, shared rounds), in their order; and why each member whose network cannot be resolved has none."""
+    unresolved: dict[str, ReconcileError] = {}
+    groups: dict[tuple[object, ...], tuple[Network, list[tuple[str, Desired]]]] = {}
+    for name, desired in members:
+        try:
+            network = resolve_network(desired.network, environ)
+        except ReconcileError as exc:
+            unresolved[name] = exc
+            continue
+        key = (network.chain_id, network.diamond.lower(), tuple(network.endpoints()))
+        groups.setdefault(key, (network, []))[1].append((name, desired))
+    return unresolved, list(groups.values())
 
 
 def _network_name(preset: str | None, chain_id: int | None) -> str:

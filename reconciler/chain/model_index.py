@@ -30,9 +30,10 @@ class ModelIndex:
     owners: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
     saved: tuple[tuple[str, ...], int] | None = None  # (ids, number of owners) as on disk: unchanged, not written
+    writable: bool = True  # False: read the file if it is there, never write it (status, import)
 
     @classmethod
-    def load(cls, path: Path | None) -> ModelIndex:
+    def load(cls, path: Path | None, writable: bool = True) -> ModelIndex:
         """The saved index, or an empty one when there is none or it cannot be read (it is only a cache)."""
         if path is None:
             return cls()
@@ -41,12 +42,12 @@ class ModelIndex:
             ids = [str(i) for i in data["ids"]]
             owners = {str(k): str(v) for k, v in data["owners"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return cls(path=path)
-        return cls(ids, owners, path, (tuple(ids), len(owners)))
+            return cls(path=path, writable=writable)
+        return cls(ids, owners, path, (tuple(ids), len(owners)), writable)
 
     def save(self) -> None:
         """Best effort: a read-only state dir costs the next plan some reads, nothing else."""
-        if self.path is None or self.saved == (tuple(self.ids), len(self.owners)):
+        if self.path is None or not self.writable or self.saved == (tuple(self.ids), len(self.owners)):
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -93,12 +93,17 @@ class ChainReader:
     w3: Web3
     network: Network
     state_dir: Path | None = DEFAULT_STATE_DIR  # where the model index is kept (None: nowhere)
+    write_index: bool = True  # False: the index in state_dir is read if there, never written (status, import)
 
     @classmethod
     def connect(
-        cls, network: Network, timeout: float = 30.0, state_dir: Path | None = DEFAULT_STATE_DIR
+        cls,
+        network: Network,
+        timeout: float = 30.0,
+        state_dir: Path | None = DEFAULT_STATE_DIR,
+        write_index: bool = True,
     ) -> ChainReader:
-        return cls(connect_all(network.endpoints(), timeout), network, state_dir)
+        return cls(connect_all(network.endpoints(), timeout), network, state_dir, write_index)
 
     @cached_property
     def market(self) -> Contract:
@@ -137,7 +142,7 @@ class ChainReader:
         except ReconcileError as exc:
             return [exc for _ in desireds]
         index_file = index_path(self.state_dir, head.chain_id, self.network.diamond) if self.state_dir else None
-        registry = _Registry(ModelIndex.load(index_file))
+        registry = _Registry(ModelIndex.load(index_file, self.write_index))
         readings = [self._reading(d, head, registry, all_sessions) for d in desireds]
         return _lockstep(self.w3, readings, registry)
 

@@ -1,7 +1,8 @@
-"""`reconcile claim PATH [--dry-run] [--state-dir]`: collect the provider's earnings from ended sessions.
+"""`reconcile claim PATH [--dry-run] [--yes] [--state-dir]`: collect the provider's earnings from ended sessions.
 
-Prints, per session, what it collects and the gas it costs, then the total and the room left under the stake
-cap. Transactions go through the journaled sender (crash-safe, resumed on the next run) under the same state
+Shows the sessions it would claim and the MOR each pays, and asks as apply does (`--yes` for a script; piped
+input never answers, `commands/confirm.py`). Prints, per session, what it collects and the gas it costs, then
+the total and the room left under the stake cap. Transactions go through the journaled sender (crash-safe, resumed on the next run) under the same state
 directory and lock as apply, so the two never race on the signer's nonces. The chain side (web3) is imported
 when the command runs, so `reconcile --help` starts without it.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,20 +23,58 @@ from reconciler.desired.loader import load_desired
 from reconciler.market.units import format_mor
 
 if TYPE_CHECKING:
-    from reconciler.sessions.claim import ClaimReport
+    from reconciler.sessions.claim import ClaimItem, ClaimReport
 
 
 @click.command("claim")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show what would be collected and the estimated gas; send nothing.")
+@click.option(
+    "--yes",
+    "--auto-approve",
+    "auto_approve",
+    is_flag=True,
+    help="Send without asking for confirmation (required without a terminal), as for apply.",
+)
 @state_dir_option("Where the transaction journal and the apply lock live (shared with apply).")
-def claim_cmd(path: Path, dry_run: bool, state_dir: Path) -> None:
+def claim_cmd(path: Path, dry_run: bool, auto_approve: bool, state_dir: Path) -> None:
     """Collect the provider's earnings from ended sessions (claimForProvider), within the stake cap."""
-    sys.exit(run_claim(path, dry_run, state_dir))
+    sys.exit(run_claim(path, dry_run, state_dir, auto_approve=auto_approve))
+
+
+def _confirm_with(auto_approve: bool, names: Mapping[str, str]) -> Callable[[Sequence[ClaimItem]], bool]:
+    """apply's question for claims: the sessions and the MOR they pay are shown, then `--yes` or a typed 'yes'."""
+    from reconciler.commands.confirm import require_terminal
+    from reconciler.sessions.claim import ClaimError
+
+    def confirm(items: Sequence[ClaimItem]) -> bool:
+        say(render_items(items, names), nl=False)
+        if auto_approve:
+            return True
+        require_terminal("claim", ClaimError)
+        answer = click.prompt("Send these claims? Only 'yes' is accepted", default="", show_default=False)
+        return bool(answer.strip() == "yes")
+
+    return confirm
+
+
+def render_items(items: Sequence[ClaimItem], names: Mapping[str, str]) -> str:
+    """What a claim would send: one line per session with the MOR the rules say it pays now, and the total."""
+    lines = [f"will claim {format_mor(sum(i.amount for i in items))} from {len(items)} session(s):"]
+    for i in items:
+        model = names.get(i.model_id) or (i.model_id[:10] + "…" if i.model_id else "?")
+        lines.append(f"  session {i.session_id[:10]}…{i.session_id[-4:]} ({model}): {format_mor(i.amount)}")
+    return "\n".join(lines) + "\n"
 
 
 @handled
-def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, str] | None = None) -> int:
+def run_claim(
+    path: Path,
+    dry_run: bool,
+    state_dir: Path,
+    environ: Mapping[str, str] | None = None,
+    auto_approve: bool = False,
+) -> int:
     from reconciler.apply.writer import state_path
     from reconciler.chain.networks import resolve_network
     from reconciler.chain.reader import ChainReader
@@ -53,7 +92,13 @@ def run_claim(path: Path, dry_run: bool, state_dir: Path, environ: Mapping[str, 
         account = load_signer(desired.signer, env)
         state = state_path(state_dir, network, desired.provider.address)  # apply's journal and lock
         report = claim_journaled(
-            reader, desired, account, state, network.legacy, lambda line: say(f"  {line}", err=True)
+            reader,
+            desired,
+            account,
+            state,
+            network.legacy,
+            lambda line: say(f"  {line}", err=True),
+            _confirm_with(auto_approve, names),
         )
     say(render_report(report, names), nl=False)
     return EXIT_OK

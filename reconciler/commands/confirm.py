@@ -1,6 +1,6 @@
-"""One confirmation rule for every command that sends (apply, approve, delegate): `--yes`, or an answer typed at a
-terminal. Piped input never answers: a `yes |` in front of a command would otherwise approve whatever it prints,
-so a script that means to send says so with `--yes`."""
+"""One confirmation rule for every command that sends (apply, approve, delegate, claim): `--yes`, or an answer
+typed at a terminal. Piped input never answers: a `yes |` in front of a command would otherwise approve whatever
+it prints, so a script that means to send says so with `--yes`."""
 
 from __future__ import annotations
 

@@ -83,6 +83,12 @@ class ImportNetwork:
 )
 @click.option("--from-block", type=int, help="Deprecated and ignored (no log scan any more).")
 @click.option("--log-block-range", type=int, help="Deprecated and ignored (log ranges adapt to the endpoint).")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    help="Keep the registry's model index (a cache) up to date in this existing state dir. Default: read it from "
+    "./.reconcile if it is there, write nothing.",
+)
 def import_cmd(
     network_name: str | None,
     chain_id: int | None,
@@ -94,11 +100,12 @@ def import_cmd(
     devnet_dir: Path | None,
     from_block: int | None,
     log_block_range: int | None,
+    state_dir: Path | None,
 ) -> None:
     """Print (stdout) a desired state matching what PROVIDER has on chain now, with placeholders to fill in; with
     --out DIR, write the fleet of every PROVIDER given there instead."""
     net = ImportNetwork(network_name, chain_id, diamond, mor, rpc_ref, devnet_dir)
-    sys.exit(run_import(net, providers, from_block, log_block_range, out_dir=out_dir))
+    sys.exit(run_import(net, providers, from_block, log_block_range, out_dir=out_dir, state_dir=state_dir))
 
 
 @handled
@@ -109,15 +116,18 @@ def run_import(
     log_block_range: int | None = None,
     environ: Mapping[str, str] | None = None,
     out_dir: Path | None = None,
+    state_dir: Path | None = None,
 ) -> int:
-    """One provider printed, or (--out DIR) every provider given written as a fleet."""
+    """One provider printed, or (--out DIR) every provider given written as a fleet. `state_dir`: an existing
+    folder where the model index is kept up to date; None reads ./.reconcile's, if any, and writes nothing (a
+    look never creates a state dir)."""
     given = (providers,) if isinstance(providers, str) else providers
     if out_dir is not None:
-        return _import_fleet(net, given, out_dir, from_block, log_block_range, environ)
+        return _import_fleet(net, given, out_dir, from_block, log_block_range, environ, state_dir)
     if len(given) > 1:
         click.echo("error: several --provider are imported as a fleet: give --out DIR", err=True)
         return EXIT_ERROR
-    return _import_one(net, given[0], from_block, log_block_range, environ)
+    return _import_one(net, given[0], from_block, log_block_range, environ, state_dir)
 
 
 def _import_one(
@@ -126,6 +136,7 @@ def _import_one(
     from_block: int | None = None,
     log_block_range: int | None = None,
     environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
 ) -> int:
     from web3 import Web3
 
@@ -138,7 +149,7 @@ def _import_one(
     if problem is not None:
         click.echo(f"error: {problem}", err=True)
         return EXIT_ERROR
-    result, chain, reader = _read_and_render(net, address, environ)
+    result, chain, reader = _read_and_render(net, address, environ, state_dir)
     click.echo(result.text, nl=False)
     for note in (*chain.notes, *result.notes):  # chain.notes: what others wrote that was skipped or repaired
         say(f"note: {note}", err=True)
@@ -163,11 +174,12 @@ def _deprecated(from_block: int | None, log_block_range: int | None) -> None:
 
 
 def _read_and_render(
-    net: ImportNetwork, address: str, environ: Mapping[str, str] | None
+    net: ImportNetwork, address: str, environ: Mapping[str, str] | None, state_dir: Path | None = None
 ) -> tuple[Imported, ChainState, ChainReader]:
     """Read one provider from the chain and write its desired state (raises NotAProvider, RpcError, ...)."""
     from web3 import Web3
 
+    from reconciler import DEFAULT_STATE_DIR
     from reconciler.chain.networks import resolve_network
     from reconciler.chain.reader import ChainReader
     from reconciler.chain.registrations import read_registrations
@@ -195,7 +207,8 @@ def _read_and_render(
     )
     try:
         network = resolve_network(spec, environ)
-        reader = ChainReader.connect(network)
+        write_index = state_dir is not None and state_dir.is_dir()  # never ./.reconcile unasked, nor a new folder
+        reader = ChainReader.connect(network, state_dir=state_dir or DEFAULT_STATE_DIR, write_index=write_index)
         chain = reader.observe(probe)
         owned = [m for m in chain.models if m.owner == address and not m.is_deleted]
         recoveries = read_registrations(
@@ -224,6 +237,7 @@ def _import_fleet(
     from_block: int | None = None,
     log_block_range: int | None = None,
     environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
 ) -> int:
     """Import every provider into one fleet folder (docs/fleet.md, "Import a fleet"): nothing is written unless
     every one of them was read, and never over an existing non-empty folder."""
@@ -246,7 +260,7 @@ def _import_fleet(
         return EXIT_ERROR
     members = []
     for i, address in enumerate(addresses, start=1):
-        result, chain, reader = _read_and_render(net, address, environ)
+        result, chain, reader = _read_and_render(net, address, environ, state_dir)
         members.append(ImportedMember(f"provider-{i}", result))
         say(
             f"provider-{i}: {address} at block {chain.block_number}: {result.managed + result.existing} model(s), "

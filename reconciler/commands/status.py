@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from reconciler.commands.options import provider_option, state_dir_option, trust_host_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
@@ -23,14 +24,21 @@ from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @state_dir_option(
-    "the watcher's state directory (read only): its last upstream and router health; html: its last runs and chart."
+    "the watcher's state directory: its last upstream and router health; html: its last runs and chart. Only "
+    "read, but for the registry's model index (a cache), kept up to date in a --state-dir given that exists."
 )
 @trust_host_option
 @provider_option("On a fleet folder: this member in full (repeatable: these members in the table; default: all).")
 def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...], providers: tuple[str, ...]) -> None:
     """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift.
     On a fleet: every provider's state in one table."""
-    sys.exit(run_status(path, fmt, state_dir=state_dir, trust_hosts=trust_hosts, providers=providers))
+    given = click.get_current_context().get_parameter_source("state_dir") is not ParameterSource.DEFAULT
+    write_index = given and state_dir.is_dir()  # a look never creates a state dir
+    sys.exit(
+        run_status(
+            path, fmt, state_dir=state_dir, trust_hosts=trust_hosts, providers=providers, write_index=write_index
+        )
+    )
 
 
 @handled
@@ -41,6 +49,7 @@ def run_status(
     state_dir: Path | None = None,
     trust_hosts: tuple[str, ...] = (),
     providers: tuple[str, ...] = (),
+    write_index: bool = False,
 ) -> int:
     from reconciler.desired.fleet import is_fleet
     from reconciler.observe.destinations import with_trusted_hosts
@@ -51,11 +60,11 @@ def run_status(
         if providers:
             click.echo(f"error: --provider names a member of a fleet, and {path} holds one provider", err=True)
             return EXIT_ERROR
-        click.echo(status_output(path, fmt, env, state_dir), nl=False)
+        click.echo(status_output(path, fmt, env, state_dir, write_index), nl=False)
         return EXIT_OK
     if fmt == "html" and len(providers) != 1:
         click.echo("error: a status page is one provider's: give one --provider NAME of the fleet", err=True)
         return EXIT_ERROR
-    text, all_read = fleet_status_output(path, fmt, providers, env, state_dir)
+    text, all_read = fleet_status_output(path, fmt, providers, env, state_dir, write_index)
     click.echo(text, nl=False)
     return EXIT_OK if all_read else EXIT_ERROR

@@ -227,13 +227,12 @@ def run_watch(
         click.echo("error: give the desired-state PATH to watch", err=True)
         return EXIT_ERROR
     hook = None
-    given: tuple[SecretUse, ...] = ()
+    hook_ref = token_ref = None
     if webhook_ref:
         try:
             hook_ref = parse_reference(webhook_ref, Path.cwd())
         except BadReference as exc:
             raise BadReference(f"--webhook: {exc}") from None
-        given = flag_uses(webhook=hook_ref)  # held to the desired state's secrets' rules at each load
         url = resolve(hook_ref, os.environ)
         if url is None:
             click.echo(f"error: --webhook {webhook_ref} has no value here", err=True)
@@ -242,13 +241,16 @@ def run_watch(
     token = None
     if http_token_ref:
         try:
-            token = resolve(parse_reference(http_token_ref, Path.cwd()), os.environ)
+            token_ref = parse_reference(http_token_ref, Path.cwd())
+            token = resolve(token_ref, os.environ)
         except BadReference as exc:
             raise BadReference(f"--http-token: {exc}") from None
         token = (token or "").strip() or None
         if token is None:
             click.echo(f"error: --http-token {http_token_ref} has no value here", err=True)
             return EXIT_ERROR
+    # held to the desired state's secrets' rules at each load: one role per value
+    given: tuple[SecretUse, ...] = flag_uses(webhook=hook_ref, page_token=token_ref)
     environ = with_weights(with_trusted_hosts(os.environ, trust_hosts), weights_file)
     provider = watched_provider(path, providers, environ, given)  # a fleet: this host's provider, or refused
     metrics = WatchMetrics(auto_apply=auto_apply, provider=provider or "")

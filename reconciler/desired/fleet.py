@@ -143,6 +143,7 @@ def load_fleet(path: Path, environ: Mapping[str, str] | None = None, given: tupl
                 built.append((d, desired, uses))
         diags += [_named(d, x) for x in d.diags]
     diags += _check_shared_slots(built, shared, failed_pools)
+    diags += _check_one_member_per_provider(built)
     diags += _check_secret_roles(path, built, environ, given)
     diags = sort_diagnostics(diags)
     if _errors(diags) or len(built) != len(drafts):
@@ -501,6 +502,39 @@ def _check_shared_slots(
                     "(lower their concurrentSlots, or write concurrentSlots: auto)",
                 )
             )
+    return out
+
+
+def _network_key(desired: Desired) -> tuple[object, ...]:
+    """Which chain a member writes to, from its files alone: its preset, else its chain id and marketplace."""
+    n = desired.network
+    if n.preset:
+        return ("preset", n.preset)
+    return ("chain", n.chain_id, (n.diamond or "").lower())
+
+
+def _check_one_member_per_provider(
+    built: list[tuple[_Draft, Desired, list[tuple[SecretUse, Path_]]]],
+) -> list[Diagnostic]:
+    """One provider address on one network is one member's: two folders writing for it would undo each other
+    (each deletes the bids and models the other declares as undeclared). Reported at the later member's
+    provider.address, naming both; the same wallet on another network is another provider."""
+    out: list[Diagnostic] = []
+    first: dict[tuple[object, ...], str] = {}
+    for d, desired, _ in built:
+        key = (*_network_key(desired), desired.provider.address.lower())
+        other = first.setdefault(key, d.entry.name)
+        if other == d.entry.name:
+            continue
+        network = desired.network.preset or f"chain {desired.network.chain_id}"
+        out.append(
+            Diagnostic(
+                d.merged.locate(("provider", "address")),
+                "provider.address",
+                f"provider {desired.provider.address} on {network} is declared by both {other} and {d.entry.name}: "
+                "two writers on one provider would undo each other's changes; one member per provider and network",
+            )
+        )
     return out
 
 

@@ -11,8 +11,10 @@ diagnostic names the fields and their references.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import stat
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,6 +33,7 @@ class Role(StrEnum):
     CLIENT = "client token"
     ROUTER_ADMIN = "router admin auth"
     WEBHOOK = "webhook"
+    PAGE = "status page token"  # the watcher's --http-token: whoever holds it reads the page
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,9 @@ def file_problems(use: SecretUse, yaml_file: Path) -> list[tuple[bool, str]]:
     mode = _mode(target)
     if mode is not None and mode & 0o077 and use.role in (Role.CHAIN, Role.UPSTREAM):
         if use.key:
-            out.append((True, f"{use.ref} is open to group or others (mode {mode:04o}); chmod 600 it, as ssh requires"))
-        elif use.role is Role.UPSTREAM:
+            if (why := _key_mode_refusal(target, mode)) is not None:
+                out.append((True, f"{use.ref} {why}"))
+        elif use.role is Role.UPSTREAM and not _given_by_systemd(target, mode):
             out.append((False, f"{use.ref} is open to group or others (mode {mode:04o}); chmod 600 it"))
     return out
 
@@ -139,24 +143,106 @@ def _mode(path: Path) -> int | None:
 
 
 def key_file_refusal(ref: Reference) -> str | None:
-    """Why a chain key's file must not be used (None: it may): group or others can read or write it."""
+    """Why a chain key's file must not be used (None: it may): group or others can read or write it, and it is
+    not a credential systemd gave this service."""
     if ref.kind != "file":
         return None
     mode = _mode(Path(ref.target))
     if mode is None or not mode & 0o077:
         return None
-    return f"the key file {ref.target} is open to group or others (mode {mode:04o}); chmod 600 it, as ssh requires"
+    why = _key_mode_refusal(Path(ref.target).resolve(), mode)
+    return None if why is None else f"the key file {ref.target} {why}"
+
+
+def _key_mode_refusal(target: Path, mode: int) -> str | None:
+    """The end of the refusal of a key file group or others may open (None: systemd's credential, accepted),
+    with what to do: chmod it, or have systemd pass it as a credential."""
+    if _given_by_systemd(target, mode):
+        return None
+    creds = _credentials_dir()
+    inside = creds is not None and target.is_relative_to(creds)
+    why = f"is open to group or others (mode {mode:04o}); chmod 600 it, as ssh requires"
+    if inside:
+        return (
+            f"{why}. It is in $CREDENTIALS_DIRECTORY ({creds}) but not as systemd leaves a credential (read-only, "
+            "read by no one but its owner and the service's user, in a folder closed to others): let systemd put "
+            "it there with LoadCredential=NAME:PATH (or LoadCredentialEncrypted=) in the unit"
+        )
+    where = (
+        f"file:{creds}/NAME" if creds is not None else "file:$CREDENTIALS_DIRECTORY/NAME (/run/credentials/UNIT/NAME)"
+    )
+    return (
+        f"{why}; or, under systemd, pass it with LoadCredential=NAME:PATH (or LoadCredentialEncrypted=) in the "
+        f"unit and refer to {where}: systemd's credentials are accepted as systemd lays them out"
+    )
+
+
+def _credentials_dir() -> Path | None:
+    """The folder systemd gave this process its credentials in (`$CREDENTIALS_DIRECTORY`), if any: a property of
+    the process, not of a desired state, so it is read from the process's own environment."""
+    value = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    return Path(value).resolve() if value.startswith("/") else None
+
+
+def _given_by_systemd(target: Path, mode: int) -> bool:
+    """A file in this process's `$CREDENTIALS_DIRECTORY` laid out as systemd lays out a credential."""
+    creds = _credentials_dir()
+    return creds is not None and target.is_relative_to(creds) and _systemd_credential(target, creds, mode)
+
+
+_ACL_XATTR = "system.posix_acl_access"
+_ACL_USER, _ACL_GROUP_OBJ, _ACL_GROUP, _ACL_READ = 0x02, 0x04, 0x08, 4
+
+
+def _systemd_credential(target: Path, creds: Path, mode: int) -> bool:
+    """A key file as systemd leaves a credential for this service (systemd.exec(5), "Credentials"): in a folder
+    closed to others, owned by root (systemd) or the service's user; the file read-only, owned so, mode 0400,
+    or 0440 when the group bits are the mask of a POSIX ACL that lets only the service's user read besides the
+    owner (systemd's `user:<service>:r`)."""
+    me = os.getuid()
+    try:
+        folder, st = creds.stat(), target.stat()
+    except OSError:
+        return False
+    if stat.S_IMODE(folder.st_mode) & 0o007 or folder.st_uid not in (0, me) or st.st_uid not in (0, me):
+        return False
+    if mode & ~0o440:  # written to, or opened by others: not systemd's
+        return False
+    return not mode & 0o040 or _acl_reads_only(target, me)
+
+
+def _acl_reads_only(path: Path, uid: int) -> bool:
+    """Whether the file has a POSIX ACL and it lets no one read but its owner and the user `uid` (no named
+    group, no owning group, no other named user)."""
+    getxattr = getattr(os, "getxattr", None)  # Linux only; elsewhere there is no systemd
+    if getxattr is None:
+        return False
+    try:
+        data = bytes(getxattr(path, _ACL_XATTR))
+    except OSError:  # no ACL: the group bits are the group's
+        return False
+    if len(data) < 4 or (len(data) - 4) % 8:
+        return False
+    for offset in range(4, len(data), 8):
+        tag, perm, who = struct.unpack_from("<HHI", data, offset)
+        if perm & _ACL_READ and (tag in (_ACL_GROUP_OBJ, _ACL_GROUP) or (tag == _ACL_USER and who != uid)):
+            return False
+    return True
 
 
 def flag_uses(
-    key: Reference | None = None, password: Reference | None = None, webhook: Reference | None = None
+    key: Reference | None = None,
+    password: Reference | None = None,
+    webhook: Reference | None = None,
+    page_token: Reference | None = None,
 ) -> tuple[SecretUse, ...]:
     """The secrets a command line names: the provider wallet's `--key-ref` and `--password-ref` (chain keys),
-    the watcher's `--webhook`."""
+    the watcher's `--webhook` and `--http-token` (the status page's token)."""
     uses = [
         SecretUse("--key-ref", Role.CHAIN, key, key=True) if key else None,
         SecretUse("--password-ref", Role.CHAIN, password, key=True) if password else None,
         SecretUse("--webhook", Role.WEBHOOK, webhook) if webhook else None,
+        SecretUse("--http-token", Role.PAGE, page_token) if page_token else None,
     ]
     return tuple(u for u in uses if u is not None)
 

@@ -53,11 +53,15 @@ def observe_with(
 
 
 def observe_many(
-    reader: ChainReader, desireds: Sequence[Desired], environ: Mapping[str, str] | None = None
+    reader: ChainReader,
+    desireds: Sequence[Desired],
+    environ: Mapping[str, str] | None = None,
+    all_sessions: bool = False,
 ) -> list[Observed | ReconcileError]:
     """Everything for several providers on the reader's network: their chain reading shared round by round
-    (`ChainReader.observe_many`); a provider whose reading failed gets its error instead."""
-    chains = reader.observe_many(desireds)
+    (`ChainReader.observe_many`); a provider whose reading failed gets its error instead. `all_sessions` as for
+    `observe_with`."""
+    chains = reader.observe_many(desireds, all_sessions)
     return [
         chain if isinstance(chain, ReconcileError) else _observed(desired, chain, environ)
         for desired, chain in zip(desireds, chains, strict=True)

@@ -9,7 +9,7 @@ cap per 365-day period is respected: when no room is left the run stops and says
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,10 +27,11 @@ from reconciler.sessions import rules as session_rules
 from reconciler.sessions.rules import SessionTerms, StakeCap
 
 Progress = Callable[[str], None]
+Confirm = Callable[[Sequence["ClaimItem"]], bool]  # shown what would be claimed; True sends it
 
 
 class ClaimError(GuardRefused):
-    """Claims cannot run at all (no provider, missing delegation right); nothing was sent."""
+    """Claims cannot run at all (no provider, missing delegation right, not confirmed); nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,13 @@ def claim_all(
     sender: TxSender | None,
     progress: Progress | None = None,
     chain: ChainState | None = None,
+    confirm: Confirm | None = None,
 ) -> ClaimReport:
     """Claim every ended session with something to collect; `sender=None` is a dry run (estimates only).
 
     `chain` may be a reading taken with `all_sessions=True` (apply/watch pass theirs to save a read).
-    Raises ClaimError before sending anything when claims cannot run; TxError from the sender.
+    `confirm` (the `claim` command's question) is shown what would be claimed before anything is sent.
+    Raises ClaimError before sending anything when claims cannot run or are not confirmed; TxError from the sender.
     """
     say: Progress = progress or (lambda _line: None)
     if chain is None:
@@ -171,6 +174,8 @@ def claim_all(
     now0 = chain.block_timestamp
     room_before = session_rules.cap_room(stake_cap(chain.provider), now0)
     items = claimable(chain)
+    if sender is not None and confirm is not None and items and not confirm(items):
+        raise ClaimError("claim not confirmed; nothing was sent")
     calls = ChainCalls(reader.network.diamond, reader.network.mor)
     outcomes: list[ClaimOutcome] = []
     stopped = False
@@ -250,14 +255,15 @@ def claim_journaled(
     state: Path,
     legacy: bool,
     progress: Callable[[str], None],
+    confirm: Confirm | None = None,
 ) -> ClaimReport:
     """claim_all with the signer's key, under apply's lock and journal in `state` (the per-provider folder).
 
     A killed earlier run's journaled claims are first recorded or re-sent as the same bytes and mined before
-    anything is re-read, so nothing is claimed twice.
+    anything is re-read, so nothing is claimed twice; `confirm` is asked after that, before a new claim is sent.
     """
     with open_writer(
         state, reader.w3, signer, reader.network, progress=progress, plan_id="claim", legacy=legacy
     ) as writer:
         writer.resume_and_wait()
-        return claim_all(reader, desired, writer.sender)
+        return claim_all(reader, desired, writer.sender, confirm=confirm)

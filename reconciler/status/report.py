@@ -26,19 +26,19 @@ from reconciler.status.html import render_page
 from reconciler.status.margins import margin_section
 from reconciler.status.model import build_status
 from reconciler.status.page import FleetPlace, Observation, PageInputs, build_page
-from reconciler.status.reading import StatusReading, reading_of, status_reading
+from reconciler.status.reading import StatusReading, fleet_readings, reading_of, status_reading
 from reconciler.status.serving import with_serving
 from reconciler.status.text import render_endpoints, render_status
 from reconciler.watch.ledger import SpendLedger
 
 
 def status_document(
-    path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None
+    path: Path, environ: Mapping[str, str] | None = None, state_dir: Path | None = None, write_index: bool = False
 ) -> dict[str, object]:
     """The status document (JSON and text), with the router's health from this reading (where `proxy.router` is
     set; its /healthcheck asked once) and the watcher's last judged serving health from the run lines in
-    `state_dir`."""
-    return _document(status_reading(path, environ), state_dir)
+    `state_dir` (the model index there too: written only with `write_index`)."""
+    return _document(status_reading(path, environ, state_dir, write_index), state_dir)
 
 
 def _document(r: StatusReading, state_dir: Path | None) -> dict[str, object]:
@@ -67,9 +67,11 @@ def _source(r: StatusReading) -> str:
     return "forwarder /metrics" if r.slots.known else f"unknown ({r.slots.note})"
 
 
-def status_html(path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None) -> str:
+def status_html(
+    path: Path, state_dir: Path | None, environ: Mapping[str, str] | None = None, write_index: bool = False
+) -> str:
     """The watcher's status page as one file: this reading, plus the watcher's runs and day figures if any."""
-    return _html(status_reading(path, environ), state_dir)
+    return _html(status_reading(path, environ, state_dir, write_index), state_dir)
 
 
 def _html(r: StatusReading, state_dir: Path | None, fleet: FleetPlace | None = None) -> str:
@@ -118,11 +120,18 @@ def _html(r: StatusReading, state_dir: Path | None, fleet: FleetPlace | None = N
     return render_page(doc)
 
 
-def status_output(path: Path, fmt: str, environ: Mapping[str, str] | None = None, state_dir: Path | None = None) -> str:
-    """The whole output of `reconcile status --format fmt` (raises what the reading raises)."""
+def status_output(
+    path: Path,
+    fmt: str,
+    environ: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+    write_index: bool = False,
+) -> str:
+    """The whole output of `reconcile status --format fmt` (raises what the reading raises); the model index in
+    `state_dir` is written only with `write_index` (`--state-dir` given)."""
     if fmt == "html":
-        return status_html(path, state_dir, environ)
-    return _formatted(status_document(path, environ, state_dir), fmt)
+        return status_html(path, state_dir, environ, write_index)
+    return _formatted(status_document(path, environ, state_dir, write_index), fmt)
 
 
 def _formatted(doc: dict[str, object], fmt: str) -> str:
@@ -137,28 +146,30 @@ def fleet_status_output(
     providers: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     state_dir: Path | None = None,
+    write_index: bool = False,
 ) -> tuple[str, bool]:
     """`reconcile status` on a fleet folder: one member in full (one --provider), or every selected member in one
-    table, each read from its own chain; and whether every member could be read (raises what loading raises)."""
+    table, the members of one network read together; and whether every member could be read (raises what loading raises)."""
     env = os.environ if environ is None else environ
     fleet = load_fleet(path, env)
     if len(providers) == 1:
         member = fleet.member(providers[0])
-        r = reading_of(member.desired, env)
+        r = reading_of(member.desired, env, state_dir, write_index)
         if fmt == "html":
             return _html(r, state_dir, FleetPlace.of(fleet, member.name)), True
         return _formatted(_document(r, state_dir), fmt), True
     assert fmt != "html", "a page is one member's (commands/status.py asks for one --provider)"
     members = []
-    for m in fleet.select(providers).members:
-        try:
-            r = reading_of(m.desired, env)
-        except ReconcileError as exc:  # this member's network or proxy: the others are still shown
-            members.append(MemberStatus(m.name, error=str(exc)))
+    readings = fleet_readings(
+        [(m.name, m.desired) for m in fleet.select(providers).members], env, state_dir, write_index
+    )
+    for name, got in readings.items():
+        if isinstance(got, ReconcileError):  # this member's network or proxy: the others are still shown
+            members.append(MemberStatus(name, error=str(got)))
             continue
-        doc = build_status(r.desired, r.chain, r.plan, r.slots)
-        doc["network"] = r.network.name
-        members.append(MemberStatus(m.name, doc))
+        doc = build_status(got.desired, got.chain, got.plan, got.slots)
+        doc["network"] = got.network.name
+        members.append(MemberStatus(name, doc))
     doc = fleet_document(members)
     text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else render_fleet(doc)
     return text, not doc["unreadable"]

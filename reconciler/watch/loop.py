@@ -241,6 +241,7 @@ class Watcher:
             trigger=tuple(sorted({t.kind for t in batch})),
             trigger_detail=tuple(sorted({t.detail for t in batch if t.detail})),
             commit=self._commit(),
+            member=self.opts.provider,
         )
         try:
             self._run(run)
@@ -661,10 +662,12 @@ class Watcher:
         if not post:
             return
         self.opts.metrics.alerted(alert.event)
-        self.opts.err(f"alert {alert.event}: {alert.summary}")
+        # a fleet member's alerts start with its name: several hosts may post to one channel
+        summary = f"{self.opts.provider}: {alert.summary}" if self.opts.provider else alert.summary
+        self.opts.err(f"alert {alert.event}: {summary}")
         if self.opts.webhook is None:
             return
         details = {**run.record().details(), **alert.extra}
-        delivery = self.opts.webhook.send(alert.event, alert.summary, details)
+        delivery = self.opts.webhook.send(alert.event, summary, details)
         if not delivery.ok:
             self.opts.err(f"webhook: {delivery.error}")

@@ -44,6 +44,7 @@ WEBHOOK_FIELDS = (
     "reasons",
     "actions",
     "result",
+    "member",
     "provider",
     "block",
     "commit",
@@ -59,6 +60,7 @@ class RunRecord:
     resumed: bool = False
     git: PullResult | None = None  # a refused pull (trigger git-blocked)
     desired_invalid: bool = False
+    member: str | None = None  # a fleet member's name (fleet.yaml): who is reporting; None for a single provider
     provider: str | None = None
     block: int | None = None
     writer_conflict: bool | None = None  # only with --auto-apply
@@ -93,6 +95,7 @@ class RunRecord:
             "resumed": True if self.resumed else None,
             "git": {"outcome": self.git.outcome, "message": self.git.message} if self.git else None,
             "desiredInvalid": True if self.desired_invalid else None,
+            "member": self.member,
             "provider": self.provider,
             "block": self.block,
             "writerConflict": self.writer_conflict,
@@ -147,6 +150,7 @@ class RunFindings:
     resumed: bool = False
     git: PullResult | None = None
     invalid_error: str | None = None  # the desired state was invalid (the run may go on with the last good one)
+    member: str | None = None  # the fleet member this watcher keeps converged (None: a single provider)
     provider: str | None = None
     block: int | None = None
     writer_conflict: bool | None = None
@@ -180,6 +184,7 @@ class RunFindings:
             resumed=self.resumed,
             git=self.git,
             desired_invalid=self.invalid_error is not None,
+            member=self.member,
             provider=self.provider,
             block=self.block,
             writer_conflict=self.writer_conflict,

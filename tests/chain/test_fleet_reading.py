@@ -4,6 +4,7 @@ grow only as the calls divided by the cap; one network's RPC failing fails that 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,19 @@ def _desired(net: dict[str, Any], tmp: Path, k: int, rpc: str = "env:SIM_URL") -
     return load_desired(path)[0]
 
 
-def test_providers_on_one_network_share_the_rounds_and_batches_grow_only_with_the_calls(
-    net: dict[str, Any], tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def registered(net: dict[str, Any]) -> dict[str, Any]:
+    """The devnet with PROVIDERS registered, once for the module's tests that read them."""
     w3 = Web3(Web3.HTTPProvider(net["rpcUrl"]))
     for k in PROVIDERS:
         _register(w3, net, net["accounts"][k]["address"])
+    return net
+
+
+def test_providers_on_one_network_share_the_rounds_and_batches_grow_only_with_the_calls(
+    registered: dict[str, Any], tmp_path: Path
+) -> None:
+    net = registered
     desireds = [_desired(net, tmp_path, k) for k in PROVIDERS]
 
     for cap in (None, 10):
@@ -149,3 +157,43 @@ def test_the_registry_listed_in_pages_once_for_all_while_the_others_wait(
         assert not isinstance(state, Exception), state
         assert len(state.models) == 2 and {m.owner for m in state.models} == {provider}
     assert not isinstance(states[1], Exception) and states[1].models == one.models and states[1].bids == one.bids
+
+
+def _fleet(net: dict[str, Any], root: Path, ks: tuple[int, ...]) -> Path:
+    """A fleet folder of the providers `ks` (the same files as `_yaml`, its upstream and policy shared)."""
+    root.mkdir()
+    (root / "fleet.yaml").write_text("providers:\n" + "".join(f"  - name: p{k}\n" for k in ks))
+    shared = "upstreams:\n  u:\n    baseUrl: http://127.0.0.1:9/v1\n    apiKey: env:KEY\n    resaleAllowed: true\n"
+    (root / "shared.yaml").write_text(shared + 'policy:\n  maxSpendPerApply: "1000 MOR"\n')
+    for k in ks:
+        (root / f"p{k}").mkdir()
+        text = _yaml(net["accounts"][k]["address"], root / f"fwd-{k}.json")
+        own = text.split("upstreams:\n")[0] + "models:\n" + text.split("models:\n")[1].split("policy:\n")[0]
+        (root / f"p{k}" / "provider.yaml").write_text(own)
+    return root
+
+
+def test_status_on_a_fleet_reads_the_members_of_one_network_together(
+    registered: dict[str, Any], tmp_path: Path
+) -> None:
+    """`reconcile status` on a fleet shares the reading rounds as `plan` does: its HTTP requests on anvil do not
+    grow with the number of members, and each row is still its own provider's."""
+    from reconciler.status.report import fleet_status_output
+
+    net = registered
+    one = _fleet(net, tmp_path / "one", PROVIDERS[:1])
+    four = _fleet(net, tmp_path / "four", PROVIDERS)
+    with EndpointSimulator(net["rpcUrl"]) as sim:
+        env = {"RECONCILE_DEVNET_DIR": net["dir"], "SIM_URL": sim.url, "KEY": "k"}
+        figures = {}
+        for n, root in ((1, one), (len(PROVIDERS), four)):
+            sim.reset_counts()
+            text, all_read = fleet_status_output(root, "json", (), env)
+            figures[n] = sim.reset_counts().http_requests
+            assert all_read, text
+            rows = json.loads(text)["fleet"]
+            assert [r["provider"] for r in rows] == [f"p{k}" for k in PROVIDERS[:n]]
+            for k, row in zip(PROVIDERS, rows, strict=False):
+                assert row["address"] == net["accounts"][k]["address"] and row["registered"], row
+                assert row["models"] == 2 and row["bids"] == 2 and row["errors"] == [], row
+    assert figures[len(PROVIDERS)] == figures[1], figures  # one HTTP request per round, however many members

@@ -52,6 +52,10 @@ _MOVING = {
     "duration_ms",
     "durationMs",
     "endpoints",
+    # today's margins grow with the clock (a subscription's share of the day so far); what was earned still counts
+    "spanSeconds",
+    "upstreamCostUsd",
+    "marginUsd",
 }
 
 

@@ -154,3 +154,33 @@ def test_provider_on_a_single_provider_state_is_refused_before_the_chain_is_read
     assert r.stderr.splitlines() == [
         f"error: --provider: {EXAMPLE} is not a fleet (no fleet.yaml); plan it without --provider"
     ]
+
+
+def test_the_fleet_plan_json_follows_its_schema(net: dict[str, Any], tmp_path: Path) -> None:
+    """`plan --format json` on the fleet above, every provider planned and then one whose network cannot be read
+    (its plan null, its error said): both follow schemas/fleet-plan.schema.json, each plan plan.schema.json."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    from reconciler.desired.schema import load_schema
+    from tests.support.ports import free_port
+
+    schemas = {n: load_schema(n) for n in ("plan.schema.json", "fleet-plan.schema.json")}
+    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    validator = jsonschema.Draft202012Validator(schemas["fleet-plan.schema.json"], registry=registry)
+    env = {**_env(net), "DEAD_RPC": f"http://127.0.0.1:{free_port()}"}
+    root = _fleet(net, tmp_path / "fleet")
+    state = ["--state-dir", str(tmp_path / "state")]
+    docs = [json.loads(_plan(env, str(root), "--format", "json", *state).stdout)]
+    gamma = root / "gamma" / "provider.yaml"
+    gamma.write_text(gamma.read_text().replace("preset: devnet\n", "preset: devnet\n  rpcUrl: env:DEAD_RPC\n"))
+    broken = _plan(env, str(root), "--format", "json", *state)
+    assert broken.exit_code == 1, broken.output
+    docs.append(json.loads(broken.stdout))
+    for doc in docs:
+        validator.validate(doc)
+        assert [p["name"] for p in doc["providers"]] == list(SELLS)
+    assert docs[0]["providers"][2]["plan"] is not None
+    assert docs[1]["providers"][2]["plan"] is None and "env:DEAD_RPC" in docs[1]["providers"][2]["error"]
+    bad = {"providers": [{**docs[0]["providers"][0], "plan": {"actions": "none"}}]}
+    assert not validator.is_valid(bad)  # the plans are checked, not only the envelope

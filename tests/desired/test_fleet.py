@@ -374,3 +374,31 @@ def test_a_provider_folder_may_be_nested_and_named_apart(tmp_path: Path) -> None
     assert str(root / "fleet.yaml") in alpha.desired.sources
     # gamma's folder is not named: not a provider, not read. 9 slots by weights 2:1 -> 1 each, then 7 as 4.67, 2.33
     assert slots(fleet) == {("alpha", "llama"): 6, ("alpha", "qwen"): 1, ("beta", "llama"): 3}
+
+
+def test_two_members_on_one_provider_address_of_one_network_are_refused_naming_both(tmp_path: Path) -> None:
+    """Two folders, the same wallet, the same network: two writers on one provider would fight (each deleting the
+    other's bids as undeclared). `validate` and `plan` refuse it before any network, naming both members; the
+    same wallet on another network is another provider, and is fine."""
+    from reconciler.desired.fleet import load_fleet
+
+    twin = provider_yaml("alpha", "- use: qwen\n").replace("alpha.example.com", "twin.example.com")
+    root = make_fleet(
+        tmp_path / "fleet",
+        {
+            "alpha": provider_yaml("alpha", "- use: llama\n"),
+            "beta": provider_yaml("beta", "- use: llama\n"),
+            "twin": twin.replace(PROVIDERS["alpha"], PROVIDERS["alpha"].lower()),  # the case does not hide it
+        },
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        load_fleet(root, ENV)
+    shown = [str(d) for d in refused.value.diagnostics if d.severity is Severity.ERROR]
+    assert len(shown) == 1, shown
+    assert shown[0].startswith(f"{root / 'twin' / 'provider.yaml'}:8: provider.address: "), shown
+    assert "alpha" in shown[0] and "twin" in shown[0] and "base-sepolia" in shown[0]
+    for command in (["validate", str(root)], ["plan", str(root)]):
+        r = CliRunner().invoke(cli, command, env=ENV)
+        assert r.exit_code == 1 and "provider.address" in r.output and "twin" in r.output, r.output
+    (root / "twin" / "provider.yaml").write_text(twin.replace("preset: base-sepolia", "preset: base"))
+    assert [m.name for m in load_fleet(root, ENV).members] == ["alpha", "beta", "twin"]

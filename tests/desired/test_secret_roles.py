@@ -200,3 +200,27 @@ def test_the_provider_key_flag_and_the_webhook_flag_are_held_to_the_same_rule(tm
     assert "--webhook" in "\n".join(map(str, exc.value.diagnostics))
     # the signer being the provider: one chain key in two chain fields is fine
     load_desired(path, ENV, flag_uses(key=Reference("env", "SIGNER_KEY")))
+
+
+def test_the_watchers_page_token_is_a_role_of_its_own(tmp_path: Path) -> None:
+    """`watch --http-token` guards the status page: an upstream key, a chain key or the forwarder's admin token
+    given as the page's token is refused naming both fields, never the value."""
+    from reconciler.desired.diagnostics import ValidationFailed
+    from reconciler.desired.loader import load_desired
+    from reconciler.desired.references import Reference
+    from reconciler.desired.secrets import flag_uses
+
+    path = tmp_path / "state.yaml"
+    path.write_text(state_yaml("env:VENICE_API_KEY"))
+    for ref, field, value in (
+        ("VENICE_API_KEY", "upstreams.venice.apiKey", "venice-key-1"),
+        ("SIGNER_KEY", "signer.privateKey", SIGNER_KEY),
+        ("FORWARDER_ADMIN_TOKEN", "proxy.adminToken", "admin-token-1"),
+    ):
+        with pytest.raises(ValidationFailed) as exc:
+            load_desired(path, ENV, flag_uses(page_token=Reference("env", ref)))
+        text = "\n".join(map(str, exc.value.diagnostics))
+        assert "--http-token" in text and field in text and "status page token" in text, text
+        assert value not in text and value[2:] not in text
+    token = secret_file(tmp_path / "secrets" / "page.token", "a-page-token-of-its-own-0123456789")
+    load_desired(path, ENV, flag_uses(page_token=Reference("file", str(token))))  # a value of its own: fine

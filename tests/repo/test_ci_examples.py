@@ -52,3 +52,24 @@ def test_plan_workflow_never_sees_the_signer_key() -> None:
     text = (ROOT / "examples" / "ci" / "github-actions" / "reconcile-plan.yml").read_text()
     assert "SIGNER" not in text and "apply" not in yaml.safe_load(text)["jobs"]
     assert "--detailed-exitcode" in text and "--format markdown" in text
+
+
+def test_plan_workflow_gives_each_network_of_the_example_fleet_its_own_rpc_secret() -> None:
+    """docs/ci.md: on a fleet folder each network's rpcUrl is its own reference, so the plan job holds one RPC
+    secret per network: every `env:NAME` rpcUrl of examples/desired-state/fleet is in the Plan step's env, taken
+    from the secret of that name (and a single provider's MORPHEUS_RPC_URL still is)."""
+    fleet = ROOT / "examples" / "desired-state" / "fleet"
+    refs = set()
+    for provider in fleet.glob("*/provider.yaml"):
+        url = yaml.safe_load(provider.read_text())["network"]["rpcUrl"]
+        assert url.startswith("env:"), (provider, url)
+        refs.add(url.removeprefix("env:"))
+    assert len(refs) == 2  # Base and Base Sepolia
+    doc = yaml.safe_load((ROOT / "examples" / "ci" / "github-actions" / "reconcile-plan.yml").read_text())
+    (plan,) = [step for _job, step in _steps(doc) if step.get("name") == "Plan"]
+    for name in refs | {"MORPHEUS_RPC_URL"}:
+        assert plan["env"].get(name) == "${{ secrets." + name + " }}", (name, plan["env"])
+    assert (
+        "fleet" in (fleet / "fleet.yaml").read_text()
+        and "--provider base-east" not in (fleet / "fleet.yaml").read_text().split("providers:")[0]
+    )  # the comment says what works now: plan plans the whole fleet

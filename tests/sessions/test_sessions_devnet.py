@@ -257,7 +257,7 @@ def test_claim_collects_exactly_never_twice_and_stops_at_the_cap(
     assert not (tmp_path / "st" / STATE_SUB / "journal.jsonl").exists()
 
     before = _mor_balance(w3, deployed, PROVIDER.address)
-    r = CliRunner().invoke(cli, ["claim", str(path), "--state-dir", str(tmp_path / "st")], env=env)
+    r = CliRunner().invoke(cli, ["claim", str(path), "--yes", "--state-dir", str(tmp_path / "st")], env=env)
     assert r.exit_code == 0, r.output
     after = _mor_balance(w3, deployed, PROVIDER.address)
     assert after - before == stake  # exactly the cap: two whole sessions and part of the third
@@ -303,7 +303,7 @@ def test_delegate_claims_need_the_session_right(anvil: Anvil, w3: Web3, deployed
     path = tmp_path / "s.yaml"
     path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR", signer=signer.address))
     env = {**_env(anvil), "SIGNER_KEY": signer.private_key}
-    args = ["claim", str(path), "--state-dir", str(tmp_path / "st")]
+    args = ["claim", str(path), "--yes", "--state-dir", str(tmp_path / "st")]
     r = CliRunner().invoke(cli, args, env=env)
     assert r.exit_code == 1 and "no 'session' delegation right" in r.output and "delegation.rules.session" in r.output
     assert not (tmp_path / "st" / STATE_SUB / "journal.jsonl").exists()
@@ -341,6 +341,45 @@ def test_a_delegate_dry_run_without_the_session_right_shows_the_amounts(
     assert "no 'session' delegation right" in r.output and "a real claim needs the 'session' right" in r.output
     assert not (tmp_path / "st" / STATE_SUB / "journal.jsonl").exists()
     assert signer.private_key[2:] not in r.output
+
+
+def test_claim_shows_the_sessions_and_asks_before_sending_like_apply(
+    anvil: Anvil, w3: Web3, deployed: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = _expired_session(w3, deployed, tmp_path)
+    path = tmp_path / "s.yaml"
+    path.write_text(_yaml(deployed, tmp_path / "fwd.json", "100 MOR"))
+    market = w3.eth.contract(address=Web3.to_checksum_address(deployed.diamond), abi=load_artifact("Marketplace").abi)
+    expected = int(market.functions.getProviderClaimableBalance(s.session_id).call())
+    before = _mor_balance(w3, deployed, PROVIDER.address)
+    args = ["claim", str(path), "--state-dir", str(tmp_path / "st")]
+    journal = tmp_path / "st" / STATE_SUB / "journal.jsonl"
+    sid = "0x" + s.session_id.hex()
+    shown = f"session {sid[:10]}…{sid[-4:]} (chat-a): {_mor(expected)}"
+
+    # no terminal and no --yes: what it would send is shown, nothing is sent
+    r = CliRunner().invoke(cli, args, env=_env(anvil))
+    assert r.exit_code == 1, r.output
+    assert shown in r.output and f"claim {_mor(expected)} from 1 session(s)" in r.output, r.output
+    assert "no terminal to ask for confirmation: run with --yes" in r.output
+    assert _mor_balance(w3, deployed, PROVIDER.address) == before and not journal.exists()
+
+    # at a terminal (the runner's stdin taken for one), anything but 'yes' sends nothing
+    import click.testing
+
+    wrapper = click.testing._NamedTextIOWrapper
+    monkeypatch.setattr(wrapper, "isatty", lambda self: self.name == "<stdin>", raising=False)
+    r = CliRunner().invoke(cli, args, env=_env(anvil), input="y\n")
+    assert r.exit_code == 1 and "claim not confirmed; nothing was sent" in r.output, r.output
+    assert _mor_balance(w3, deployed, PROVIDER.address) == before and not journal.exists()
+
+    # 'yes' typed, or --yes for a script, sends the claim
+    r = CliRunner().invoke(cli, args, env=_env(anvil), input="yes\n")
+    assert r.exit_code == 0 and f"collected {_mor(expected)}" in r.output, r.output
+    assert _mor_balance(w3, deployed, PROVIDER.address) - before == expected > 0
+    r = CliRunner().invoke(cli, [*args, "--yes"], env=_env(anvil))
+    assert r.exit_code == 0 and "nothing to claim" in r.output, r.output
+    assert PROVIDER.private_key[2:] not in r.output
 
 
 class _Crash(BaseException):
