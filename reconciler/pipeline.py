@@ -21,7 +21,7 @@ from reconciler.desired.model import Desired
 from reconciler.market.policy import NO_MARKET, MarketInputs
 from reconciler.observe.market_input import market_models, observe_market
 from reconciler.observe.model import Observed
-from reconciler.observe.price_command import PriceCommand
+from reconciler.observe.price_command import PriceAnswers, PriceCommand
 from reconciler.observe.world import observe_many, observe_with
 from reconciler.plan.fleet import FleetPlan, MemberPlan
 from reconciler.plan.model import Plan
@@ -44,12 +44,13 @@ def plan_for(
     load_warnings: tuple[str, ...] = (),
     state_dir: Path | None = DEFAULT_STATE_DIR,
     serving: Serving = NO_MEMORY,
-    price_command: PriceCommand | None = None,
+    price_command: PriceCommand | PriceAnswers | None = None,
 ) -> tuple[Observed, Plan]:
     """Observe the world for an already loaded desired state and plan it (apply and watch reuse this).
     `state_dir` holds the chain reader's cache of the registry (None: keep nothing); `serving`, the watcher's
     memory of since when models are (not) served (policy.unserved); `price_command`, the operator's pricing
-    strategy for `bid.market` bids (apply and watch only: `plan` never runs one)."""
+    strategy for `bid.market` bids (apply and watch only: `plan` never runs one), or one run's answers of it
+    (`PriceAnswers`: the plans of one run ask it once)."""
     network = resolve_network(desired.network, environ)
     try:
         reader = ChainReader.connect(network, state_dir=state_dir)
@@ -65,7 +66,7 @@ def _market(
     desired: Desired,
     observed: Observed,
     state_dir: Path | None,
-    price_command: PriceCommand | None,
+    price_command: PriceCommand | PriceAnswers | None,
     environ: Mapping[str, str] | None,
 ) -> MarketInputs:
     """The market input of `plan()`: read only when a model has `bid.market`."""

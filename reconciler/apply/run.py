@@ -39,7 +39,7 @@ from reconciler.chain.sender import TxReverted, TxSender
 from reconciler.chain.signer import load_signer
 from reconciler.desired.model import Desired
 from reconciler.observe.model import Observed
-from reconciler.observe.price_command import PriceCommand
+from reconciler.observe.price_command import PriceAnswers, PriceCommand
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import Plan, Status
 from reconciler.plan.unserved import NO_MEMORY, Serving
@@ -58,7 +58,9 @@ class ApplyOptions:
     # asked before each action: True stops sending new ones (what is in flight is still awaited); watch's SIGTERM
     stop_requested: Callable[[], bool] = lambda: False
     serving: Serving = NO_MEMORY  # the watcher's memory for policy.unserved (a manual apply has none)
-    price_command: PriceCommand | None = None  # the operator's pricing strategy for bid.market (host-configured)
+    # the operator's pricing strategy for bid.market (host-configured), or the answers of the watcher's run; asked
+    # once per apply: the plan after the apply reuses the answers of the plan before it
+    price_command: PriceCommand | PriceAnswers | None = None
 
 
 @dataclass(kw_only=True)
@@ -106,9 +108,8 @@ def _apply_locked(
     sender, journal = writer.sender, writer.journal
     resumed = _finish_earlier_run(sender, journal, opts)
 
-    _observed, plan = plan_for(
-        desired, environ, state_dir=opts.state_dir, serving=opts.serving, price_command=opts.price_command
-    )
+    answers = PriceAnswers.of(opts.price_command)
+    _observed, plan = plan_for(desired, environ, state_dir=opts.state_dir, serving=opts.serving, price_command=answers)
     if opts.saved_plan is not None:
         check_saved_plan(opts.saved_plan, plan, network, desired)
     refuse_unsafe(plan, _observed.chain.signer_eth_balance)
@@ -140,7 +141,7 @@ def _apply_locked(
     executor.run(plan.pending)
     result.applied = True
     result.observed, result.final = plan_for(
-        desired, environ, state_dir=opts.state_dir, serving=opts.serving, price_command=opts.price_command
+        desired, environ, state_dir=opts.state_dir, serving=opts.serving, price_command=answers
     )
     return result
 

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler import FileUnusable
-from reconciler.commands.options import price_command_options, provider_option, state_dir_option, trust_host_option
+from reconciler.commands.options import (
+    price_command_options,
+    provider_option,
+    state_dir_option,
+    trust_host_option,
+    weights_option,
+)
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 
 if TYPE_CHECKING:
@@ -104,6 +110,7 @@ def _confirm_with(auto_approve: bool) -> object:
     help="On a fleet whose providers are all on a devnet: apply every one of them in turn (refused elsewhere).",
 )
 @price_command_options
+@weights_option
 def apply_cmd(
     path: Path | None,
     plan_file: Path | None,
@@ -117,6 +124,7 @@ def apply_cmd(
     all_providers: bool,
     price_command: str | None,
     price_command_timeout: float,
+    weights_file: Path | None,
 ) -> None:
     """Plan PATH (or load --plan), confirm, send the transactions and write the proxy configs; exit 0 when converged."""
     sys.exit(
@@ -133,6 +141,7 @@ def apply_cmd(
             all_providers=all_providers,
             price_command=price_command,
             price_command_timeout=price_command_timeout,
+            weights_file=weights_file,
         )
     )
 
@@ -169,10 +178,12 @@ def run_apply(
     all_providers: bool = False,
     price_command: str | None = None,
     price_command_timeout: float = 10.0,
+    weights_file: Path | None = None,
 ) -> int:
     from reconciler.apply.run import ApplyOptions
     from reconciler.commands.fleet_members import FleetWriteRefused, check_selection, writer_targets
     from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.observe.market_input import with_weights
     from reconciler.observe.price_command import PriceCommand
 
     saved: Plan | None = None
@@ -199,7 +210,7 @@ def run_apply(
         progress=_echo_err,
         price_command=PriceCommand(price_command, price_command_timeout) if price_command else None,
     )
-    environ = with_trusted_hosts(os.environ, trust_hosts)
+    environ = with_weights(with_trusted_hosts(os.environ, trust_hosts), weights_file)
     targets = writer_targets(path, providers, all_providers, environ)
     code = EXIT_OK
     for target in targets:

@@ -54,6 +54,21 @@ def keystore_options(f: F) -> F:
     )(f)
 
 
+def weights_option(f: F) -> F:
+    """`--weights FILE` (or RECONCILE_WEIGHTS): the rating config this host's buyers' routers run, which the
+    `bid.market` policies score with instead of the router's default weights; host-side, never in the desired
+    state (reconciler.observe.market_input.with_weights)."""
+    return click.option(
+        "--weights",
+        "weights_file",
+        type=click.Path(path_type=Path),
+        envvar="RECONCILE_WEIGHTS",
+        help="Price bid.market bids with the weights of this proxy-router rating config (RATING_CONFIG_PATH's "
+        "JSON: algorithm `default`, params.weights, providerAllowlist) instead of the router's default ones. "
+        "Default: RECONCILE_WEIGHTS.",
+    )(f)
+
+
 def price_command_options(f: F) -> F:
     """`--price-command CMD` (or RECONCILE_PRICE_COMMAND) and its timeout: the operator's own pricing strategy for
     `bid.market` bids, run by apply and watch on this host only (reconciler.observe.price_command); never part of

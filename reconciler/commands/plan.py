@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
 from reconciler import DEFAULT_STATE_DIR
-from reconciler.commands.options import state_dir_option, trust_host_option
+from reconciler.commands.options import state_dir_option, trust_host_option, weights_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handled
 
 
@@ -36,6 +37,7 @@ from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, EXIT_PENDING, handl
 )
 @state_dir_option("Where what the chain reader learned of the registry is kept (shared with apply); nothing else.")
 @trust_host_option
+@weights_option
 def plan_cmd(
     path: Path,
     fmt: str,
@@ -46,10 +48,15 @@ def plan_cmd(
     providers: tuple[str, ...],
     state_dir: Path,
     trust_hosts: tuple[str, ...],
+    weights_file: Path | None,
 ) -> None:
     """Observe the chain and the proxy, diff against PATH and print what would change, with its cost. On a
     fleet, every provider (or those named by --provider) against its own network, in one report."""
-    sys.exit(run_plan(path, fmt, out, detailed_exitcode, verbose, require_proxy, state_dir, trust_hosts, providers))
+    sys.exit(
+        run_plan(
+            path, fmt, out, detailed_exitcode, verbose, require_proxy, state_dir, trust_hosts, providers, weights_file
+        )
+    )
 
 
 @handled
@@ -63,9 +70,11 @@ def run_plan(
     state_dir: Path = DEFAULT_STATE_DIR,
     trust_hosts: tuple[str, ...] = (),
     providers: tuple[str, ...] = (),
+    weights_file: Path | None = None,
 ) -> int:
     from reconciler.desired.fleet import is_fleet
     from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.observe.market_input import with_weights
     from reconciler.pipeline import make_plan
     from reconciler.plan.codec import plan_to_json
     from reconciler.render.markdown import render_markdown
@@ -74,12 +83,13 @@ def run_plan(
     if out is not None and (problem := _out_problem(out)) is not None:
         click.echo(f"error: --out {out}: {problem}", err=True)  # said before the chain is read, not after
         return EXIT_ERROR
+    environ = with_weights(with_trusted_hosts(os.environ, trust_hosts), weights_file)
     if is_fleet(path):
-        return _run_fleet(path, fmt, out, detailed, verbose, require_proxy, state_dir, trust_hosts, providers)
+        return _run_fleet(path, fmt, out, detailed, verbose, require_proxy, state_dir, environ, providers)
     if providers:
         click.echo(f"error: --provider: {path} is not a fleet (no fleet.yaml); plan it without --provider", err=True)
         return EXIT_ERROR
-    _desired, p = make_plan(path, with_trusted_hosts(os.environ, trust_hosts), state_dir)
+    _desired, p = make_plan(path, environ, state_dir)
     if fmt == "json":
         click.echo(json.dumps(plan_to_json(p), indent=2))
     elif fmt == "markdown":
@@ -113,20 +123,18 @@ def _run_fleet(
     verbose: bool,
     require_proxy: bool,
     state_dir: Path,
-    trust_hosts: tuple[str, ...],
+    environ: Mapping[str, str],
     providers: tuple[str, ...],
 ) -> int:
     """A fleet's plan: each selected provider against its own network, one report; exit codes over the fleet
     (1 when any provider could not be planned or has errors, else 2 with --detailed-exitcode when any has
     something pending)."""
     from reconciler.desired.fleet import load_fleet
-    from reconciler.observe.destinations import with_trusted_hosts
     from reconciler.pipeline import plan_fleet
     from reconciler.plan.codec import plan_to_json
     from reconciler.render.markdown import render_fleet_markdown
     from reconciler.render.text import render_fleet_text, use_color
 
-    environ = with_trusted_hosts(os.environ, trust_hosts)
     fleet = load_fleet(path, environ).select(providers)
     if out is not None and len(fleet.members) != 1:
         click.echo(

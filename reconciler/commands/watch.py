@@ -16,7 +16,13 @@ from types import FrameType
 
 import click
 
-from reconciler.commands.options import price_command_options, provider_option, state_dir_option, trust_host_option
+from reconciler.commands.options import (
+    price_command_options,
+    provider_option,
+    state_dir_option,
+    trust_host_option,
+    weights_option,
+)
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled, say
 
 
@@ -115,6 +121,7 @@ def _host_port(value: str) -> tuple[str, int]:
 @trust_host_option
 @provider_option("On a fleet folder (required there): the provider this host's watcher keeps converged.")
 @price_command_options
+@weights_option
 def watch_cmd(
     path: Path | None,
     interval: float,
@@ -137,6 +144,7 @@ def watch_cmd(
     providers: tuple[str, ...],
     price_command: str | None,
     price_command_timeout: float,
+    weights_file: Path | None,
 ) -> None:
     """Keep the provider converged: re-plan on file, chain, forwarder, git and timer changes; apply or alert."""
     sys.exit(
@@ -160,6 +168,7 @@ def watch_cmd(
             providers,
             price_command=price_command,
             price_command_timeout=price_command_timeout,
+            weights_file=weights_file,
         )
     )
 
@@ -185,12 +194,14 @@ def run_watch(
     providers: tuple[str, ...] = (),
     price_command: str | None = None,
     price_command_timeout: float = 10.0,
+    weights_file: Path | None = None,
 ) -> int:
     from reconciler import ReconcileError
     from reconciler.commands.fleet_members import watched_provider
     from reconciler.desired.references import BadReference, parse_reference, resolve
     from reconciler.desired.secrets import SecretUse, flag_uses
     from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.observe.market_input import with_weights
     from reconciler.observe.price_command import PriceCommand
     from reconciler.status.auth import refusal, token_refusal
     from reconciler.status.board import Board
@@ -240,7 +251,7 @@ def run_watch(
             return EXIT_ERROR
     # held to the desired state's secrets' rules at each load: one role per value
     given: tuple[SecretUse, ...] = flag_uses(webhook=hook_ref, page_token=token_ref)
-    environ = with_trusted_hosts(os.environ, trust_hosts)
+    environ = with_weights(with_trusted_hosts(os.environ, trust_hosts), weights_file)
     provider = watched_provider(path, providers, environ, given)  # a fleet: this host's provider, or refused
     metrics = WatchMetrics(auto_apply=auto_apply, provider=provider or "")
     server = None

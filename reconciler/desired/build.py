@@ -536,18 +536,15 @@ def _market(b: _Builder, raw: dict[str, Any], path: Path_, label: str) -> Market
             b.error((*path, name), f"{name} must not be negative")
     if knobs.payback_days <= 0:
         b.error((*path, "paybackDays"), "paybackDays must be above 0")
-    per_day = raw.get("utilizedSecondsPerDay")
+    per_day, source = raw.get("utilizedSecondsPerDay"), "declared"
     if per_day is None and floor_cm is not None and floor_cm.utilized_seconds_per_year is not None:
-        per_day = floor_cm.utilized_seconds_per_year // 365
+        per_day, source = floor_cm.utilized_seconds_per_year // 365, "cost model"
     if per_day is None:
-        b.error(
-            path,
-            f"model '{label}': say the expected utilisation, utilizedSecondsPerDay (or a floor cost model that "
-            "declares it): a repost is proposed only when its fee pays back at it",
-        )
+        source = "measured"  # the planner measures it from the model's sessions on chain
     return MarketPolicy(
         ceiling=ceiling,
-        utilized_seconds_per_day=per_day or 0,
+        utilized_seconds_per_day=per_day,
+        utilisation_from=source,
         floor_price=floor_price,
         floor_cost_model=floor_cm,
         rank=raw.get("rank"),

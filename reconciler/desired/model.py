@@ -146,7 +146,7 @@ class MarketPolicy:
     provider's price plus `offset`, wei, may be negative)."""
 
     ceiling: int
-    utilized_seconds_per_day: int
+    utilized_seconds_per_day: int | None  # None: measured from the model's sessions (sessions/utilisation.py)
     floor_price: int | None = None
     floor_cost_model: CostModel | None = None
     rank: int | None = None
@@ -154,6 +154,7 @@ class MarketPolicy:
     follow: str | None = None  # lower-case 0x address
     offset: int = 0
     knobs: PolicyKnobs = PolicyKnobs()
+    utilisation_from: str = "declared"  # "declared", "cost model" (the floor's) or "measured"
 
     def target_label(self) -> str:
         if self.rank is not None:

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from reconciler import FileUnusable
 from reconciler.desired.model import PolicyKnobs
-from reconciler.market.rating import ModelMarket, ProviderModelStats
+from reconciler.market.rating import DEFAULT_WEIGHTS, ModelMarket, ProviderModelStats, Weights
 from reconciler.market.units import AmountError, format_mor, parse_amount
 
 __all__ = ["PolicyKnobs"]
@@ -53,7 +53,7 @@ def follow_price(prices: Mapping[str, int], provider: str, offset: int) -> int |
     return None if price is None else max(price + offset, 0)
 
 
-def payback_days(fee: int, current: int, new: int, seconds_per_day: int) -> Fraction | None:
+def payback_days(fee: int, current: int, new: int, seconds_per_day: int | Fraction) -> Fraction | None:
     """Days until the bid fee is earned back at `seconds_per_day` sold seconds (None: never).
 
     A raise pays back from what it adds (the sessions were being sold anyway); a cut is made to win sessions, so
@@ -62,7 +62,7 @@ def payback_days(fee: int, current: int, new: int, seconds_per_day: int) -> Frac
     per_day = earned_per_second * seconds_per_day
     if per_day <= 0:
         return None
-    return Fraction(fee, per_day)
+    return Fraction(fee) / per_day
 
 
 def days(value: Fraction) -> str:
@@ -71,6 +71,12 @@ def days(value: Fraction) -> str:
 
 def per_second(wei: int) -> str:
     return f"{format_mor(wei)}/s"
+
+
+def per_day(seconds: int | Fraction) -> str:
+    """Sold seconds a day as the plan shows them: whole seconds as they are, a measured fraction to 6 digits."""
+    value = Fraction(seconds)
+    return f"{value.numerator} s/day" if value.denominator == 1 else f"{float(value):g} s/day"
 
 
 @dataclass(frozen=True)
@@ -84,13 +90,21 @@ class Decision:
 
 
 def decide(
-    knobs: PolicyKnobs, target: int, current: int | None, fee: int, seconds_per_day: int, reposts_today: int
+    knobs: PolicyKnobs,
+    target: int,
+    current: int | None,
+    fee: int,
+    seconds_per_day: int | Fraction,
+    reposts_today: int,
+    source: str = "declared",
+    unproven: str | None = None,
 ) -> Decision:
     """Whether to move the bid from `current` to `target` (both wei/s, the target already bounded).
 
     A move must clear `min_gain_percent`, and a raise `hysteresis_percent` more: two automated bidders answering
     each other's cuts then stop at a gap instead of walking down to the floor one fee at a time. At most
-    `max_reposts_per_day` in 24 hours, and only when the fee pays back within `payback_days`."""
+    `max_reposts_per_day` in 24 hours, and only when the fee pays back within `payback_days` at `seconds_per_day`
+    (`source` says where that figure comes from; `unproven`, why there is none: no payback can be proven)."""
     if current is None:
         return Decision(target, f"no bid yet: posting {per_second(target)}")
     if target == current:
@@ -106,15 +120,18 @@ def decide(
             f"(maxRepostsPerDay {knobs.max_reposts_per_day})"
         )
         return Decision(None, why, why)
+    if unproven is not None:
+        why = f"not repriced {moves}: {unproven}"
+        return Decision(None, why, why)
     back = payback_days(fee, current, target, seconds_per_day)
     if back is None or back > knobs.payback_days:
         when = "never" if back is None else f"in {days(back)}"
         why = (
-            f"not repriced {moves}: the {format_mor(fee)} bid fee pays back {when} at {seconds_per_day} s/day, "
-            f"more than paybackDays {float(knobs.payback_days):g} days"
+            f"not repriced {moves}: the {format_mor(fee)} bid fee pays back {when} at {per_day(seconds_per_day)}, "
+            f"more than paybackDays {float(knobs.payback_days):g} days (utilisation {source})"
         )
         return Decision(None, why, why)
-    return Decision(target, f"{moves}; fee pays back in {days(back)}")
+    return Decision(target, f"{moves}; fee pays back in {days(back)} at {per_day(seconds_per_day)} ({source})")
 
 
 def _way(target: int, current: int) -> str:
@@ -164,13 +181,17 @@ class MarketInputs:
     `markets`: each such model's competing bids, our own excluded (so planning again after an apply proposes
     nothing); `own_stats`: our provider's stats on each (missing: none yet); `reposts_today`: our bid posts per
     model in the last 24 hours, from the apply journal of the state directory; `commanded`: the operator's price
-    command's answers (none when it was not run); `notes`: what the plan must say about how it priced."""
+    command's answers (none when it was not run); `notes`: what the plan must say about how it priced;
+    `weights`: what buyers' routers score with, the host's rating config (`--weights`) or the router's default
+    ones, and `weights_source` says which when not the default (None: the defaults)."""
 
     markets: Mapping[str, ModelMarket] = field(default_factory=dict)
     own_stats: Mapping[str, ProviderModelStats] = field(default_factory=dict)
     reposts_today: Mapping[str, int] = field(default_factory=dict)
     commanded: Mapping[str, Commanded] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    weights: Weights = DEFAULT_WEIGHTS
+    weights_source: str | None = None
 
 
 NO_MARKET = MarketInputs()

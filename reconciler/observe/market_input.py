@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,21 @@ from reconciler.desired.model import Desired, ModelSpec
 from reconciler.market.ids import norm_hex
 from reconciler.market.policy import REPOST_WINDOW_SECONDS, Commanded, MarketInputs
 from reconciler.market.pricing import market_floor, to_fraction
-from reconciler.market.rating import NO_PROVIDER_STATS, ModelMarket, ProviderModelStats, quality_of, rank_market
+from reconciler.market.rating import (
+    DEFAULT_WEIGHTS,
+    NO_PROVIDER_STATS,
+    MarketBid,
+    ModelMarket,
+    ProviderModelStats,
+    Weights,
+    quality_of,
+    rank_market,
+)
+from reconciler.observe.market import RatingConfig, load_rating_config
 from reconciler.observe.model import Observed
-from reconciler.observe.price_command import PRICE_COMMAND_ENV, PriceCommand, PriceCommandFailed, ask_price
+from reconciler.observe.price_command import PRICE_COMMAND_ENV, PriceAnswers, PriceCommand
+
+WEIGHTS_ENV = "RECONCILE_WEIGHTS"  # a router rating-config JSON file: the weights this host's policies price with
 
 
 def market_models(desired: Desired) -> list[ModelSpec]:
@@ -37,13 +50,14 @@ def observe_market(
     desired: Desired,
     observed: Observed,
     state_dir: Path | None,
-    command: PriceCommand | None,
+    command: PriceCommand | PriceAnswers | None,
     environ: Mapping[str, str],
 ) -> MarketInputs:
     """The market input for `plan()`; empty when no model has a market policy (nothing is read then)."""
     models = market_models(desired)
     if not models:
         return MarketInputs()
+    rating = host_rating(environ)  # a bad file is said before the chain is read
     ids = [norm_hex(m.model_id) for m in models]
     block = observed.chain.block_number
     markets = read_markets(reader.w3, reader.market, ids, block)
@@ -53,18 +67,18 @@ def observe_market(
     for m in models:
         full = markets[norm_hex(m.model_id)]
         competing[m.model_id] = ModelMarket(
-            full.model_id, full.model_stats, full.min_stake, tuple(b for b in full.bids if b.provider != ours)
+            full.model_id, full.model_stats, full.min_stake, tuple(b for b in full.bids if competes(b, ours, rating))
         )
     stats = {m.model_id: own_stats.get(norm_hex(m.model_id), NO_PROVIDER_STATS) for m in models}
     notes: list[str] = []
     commanded: dict[str, Commanded] = {}
-    if command is not None:
+    answers = PriceAnswers.of(command)
+    if answers is not None:
         for m in models:
-            doc = market_document(m, competing[m.model_id], observed, stake, stats[m.model_id])
-            try:
-                commanded[m.model_id] = Commanded(price=ask_price(command, doc))
-            except PriceCommandFailed as exc:
-                commanded[m.model_id] = Commanded(error=str(exc))
+            commanded[m.model_id] = answers.answer(
+                m.model_id,
+                partial(market_document, m, competing[m.model_id], observed, stake, stats[m.model_id], rating.weights),
+            )
     elif environ.get(PRICE_COMMAND_ENV):
         notes.append(
             f"{PRICE_COMMAND_ENV} is set, but only apply and watch run a price command, `plan` and `status` never "
@@ -77,7 +91,30 @@ def observe_market(
         reposts_today=reposts_today(state_dir, observed.chain.chain_id, desired.provider.address),
         commanded=commanded,
         notes=tuple(notes),
+        weights=rating.weights,
+        weights_source=rating.source if environ.get(WEIGHTS_ENV) else None,
     )
+
+
+def with_weights(environ: Mapping[str, str], path: Path | None) -> Mapping[str, str]:
+    """`environ` with `--weights FILE` as RECONCILE_WEIGHTS, for every plan of the command; the file (the flag's
+    or the variable's) is checked now, so a bad one is said before anything is read."""
+    if path is not None:
+        environ = {**environ, WEIGHTS_ENV: str(path)}
+    host_rating(environ)
+    return environ
+
+
+def host_rating(environ: Mapping[str, str]) -> RatingConfig:
+    """The rating config this host's buyers run, as `--weights FILE` (or RECONCILE_WEIGHTS) names it: host-side,
+    never in the desired state. Without one, the router's default weights."""
+    path = environ.get(WEIGHTS_ENV)
+    return load_rating_config(Path(path)) if path else RatingConfig()
+
+
+def competes(bid: MarketBid, ours: str, rating: RatingConfig) -> bool:
+    """A bid buyers' routers would weigh against ours: another provider's, and on the config's allow list if any."""
+    return bid.provider != ours and (rating.allowlist is None or bid.provider in rating.allowlist)
 
 
 def reposts_today(state_dir: Path | None, chain_id: int, provider: str, now: float | None = None) -> dict[str, int]:
@@ -97,7 +134,12 @@ def reposts_today(state_dir: Path | None, chain_id: int, provider: str, now: flo
 
 
 def market_document(
-    m: ModelSpec, market: ModelMarket, observed: Observed, stake: int, stats: ProviderModelStats
+    m: ModelSpec,
+    market: ModelMarket,
+    observed: Observed,
+    stake: int,
+    stats: ProviderModelStats,
+    weights: Weights = DEFAULT_WEIGHTS,
 ) -> dict[str, Any]:
     """What the price command reads on stdin: the model's competing bids as buyers' routers rank them, our bid,
     standing and bounds. Amounts are strings of wei (exact in any language's JSON), scores and qualities floats."""
@@ -121,7 +163,7 @@ def market_document(
         "ours": {
             "pricePerSecond": None if current is None else str(current),
             "stake": str(stake),
-            "quality": quality_of(stats, stake, market),
+            "quality": quality_of(stats, stake, market, weights),
         },
         "bidFee": str(observed.chain.market.bid_fee),
         "minStake": str(market.min_stake),
@@ -135,6 +177,6 @@ def market_document(
                 "score": s.score,
                 "rank": s.rank,
             }
-            for s in rank_market(market)
+            for s in rank_market(market, weights)
         ],
     }

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler import FileUnusable
-from reconciler.market.policy import BadPriceAnswer, parse_price_answer
+from reconciler.market.policy import BadPriceAnswer, Commanded, parse_price_answer
 
 PRICE_COMMAND_ENV = "RECONCILE_PRICE_COMMAND"
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -32,6 +33,30 @@ class PriceCommand:
 
     command: str
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+
+
+class PriceAnswers:
+    """The price command's answers of one run (an apply, or one watcher run): each model is asked once, and its
+    answer is reused by every plan of the run (the one before an apply, the one after it, the page's). The
+    answer is an input of the plan, like the market snapshot; a new run asks again."""
+
+    def __init__(self, command: PriceCommand) -> None:
+        self.command = command
+        self._answers: dict[str, Commanded] = {}
+
+    @staticmethod
+    def of(command: PriceCommand | PriceAnswers | None) -> PriceAnswers | None:
+        """A run's answers: the ones given, or a fresh set for a bare command (None: no command)."""
+        return PriceAnswers(command) if isinstance(command, PriceCommand) else command
+
+    def answer(self, model_id: str, market: Callable[[], dict[str, Any]]) -> Commanded:
+        """The model's answer: asked with the `market` document the first time, the same answer after it."""
+        if model_id not in self._answers:
+            try:
+                self._answers[model_id] = Commanded(price=ask_price(self.command, market()))
+            except PriceCommandFailed as exc:
+                self._answers[model_id] = Commanded(error=str(exc))
+        return self._answers[model_id]
 
 
 def ask_price(command: PriceCommand, market: dict[str, Any]) -> int:

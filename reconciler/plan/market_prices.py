@@ -4,6 +4,7 @@ whether moving there is worth a repost (reconciler.market.policy). Pure: the mar
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from reconciler.desired.model import MarketPolicy, ModelSpec
 from reconciler.market.policy import bounded, decide, follow_price, per_second, weighted_percentile
@@ -14,11 +15,13 @@ from reconciler.market.rating import (
     MarketBid,
     ModelMarket,
     ProviderModelStats,
+    Weights,
     price_for_rank,
     quality_of,
     rank_market,
 )
 from reconciler.plan.context import Context
+from reconciler.sessions.utilisation import measured_use
 
 OURS = "ours"
 
@@ -58,9 +61,12 @@ def market_verdict(ctx: Context, m: ModelSpec, policy: MarketPolicy) -> Verdict:
     ceiling = policy.ceiling
     stake = chain.provider.stake if chain.provider is not None else ctx.desired.provider.stake
     stats = ctx.market.own_stats.get(m.model_id, NO_PROVIDER_STATS)
-    quality = quality_of(stats, stake, market)
-    competitors = rank_market(market)
-    position = _position(market, ctx.desired.provider.address, current, stake, stats, quality)
+    weights = ctx.market.weights
+    quality = quality_of(stats, stake, market, weights)
+    competitors = rank_market(market, weights)
+    position = _position(market, ctx.desired.provider.address, current, stake, stats, quality, weights)
+    if ctx.market.weights_source is not None:
+        position += f" ({ctx.market.weights_source})"
     commanded = ctx.market.commanded.get(m.model_id)
     if commanded is not None and commanded.error is not None:
         why = f"{commanded.error}: the bid is left as it is"
@@ -100,27 +106,55 @@ def market_verdict(ctx: Context, m: ModelSpec, policy: MarketPolicy) -> Verdict:
     limits = f"floor {per_second(floor)}, ceiling {per_second(ceiling)}"
     if target != raw:
         limits += f": {per_second(target)}"
+    seconds_per_day, source, unproven = _utilisation(ctx, m, policy)
     decision = decide(
         policy.knobs,
         target,
         current,
         chain.market.bid_fee,
-        policy.utilized_seconds_per_day,
+        seconds_per_day,
         ctx.market.reposts_today.get(m.model_id, 0),
+        source,
+        unproven,
     )
     reasoning = f"{position}; {said}; {limits}; {decision.reasoning}"
     price = decision.price if decision.price is not None else current
     return Verdict(price, reasoning, warning=None if decision.warning is None else f"{position}; {decision.warning}")
 
 
+def _utilisation(ctx: Context, m: ModelSpec, policy: MarketPolicy) -> tuple[int | Fraction, str, str | None]:
+    """The sold seconds a day a repost's payback is computed at, where they come from ("declared", "cost model",
+    "measured over N days..."), and why no payback can be proven (measured, and no session on the model yet)."""
+    if policy.utilized_seconds_per_day is not None:
+        return policy.utilized_seconds_per_day, policy.utilisation_from, None
+    use = measured_use(ctx.observed.chain, m.model_id)
+    said = use.describe()
+    if use.sessions == 0:
+        return (
+            0,
+            said,
+            (
+                f"no session on this model in the last {use.days_label()} ({said}), so no payback can be proven; "
+                "declare utilizedSecondsPerDay to reprice anyway"
+            ),
+        )
+    return use.seconds_per_day, said, None
+
+
 def _position(
-    market: ModelMarket, provider: str, current: int | None, stake: int, stats: ProviderModelStats, quality: float
+    market: ModelMarket,
+    provider: str,
+    current: int | None,
+    stake: int,
+    stats: ProviderModelStats,
+    quality: float,
+    weights: Weights,
 ) -> str:
     """Where our bid ranks now among the competitors, as buyers' routers would rank it."""
     if current is None:
         return f"no bid yet (quality {quality:.3f}, {len(market.bids)} competing)"
     ours = MarketBid(OURS, provider.lower(), current, stake, stats)
-    ranked = rank_market(replace(market, bids=(*market.bids, ours)))
+    ranked = rank_market(replace(market, bids=(*market.bids, ours)), weights)
     me = next((s for s in ranked if s.bid.bid_id == OURS), None)
     if me is None:
         return f"ours unrated at {per_second(current)}"

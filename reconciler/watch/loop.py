@@ -42,7 +42,7 @@ from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.market import market_for_page
 from reconciler.observe.model import Observed
-from reconciler.observe.price_command import PriceCommand
+from reconciler.observe.price_command import PriceAnswers, PriceCommand
 from reconciler.observe.prometheus import MetricSample
 from reconciler.observe.router_health import judge_router, probe_router
 from reconciler.observe.upstream_health import Reading, UpstreamHealth, judge_upstreams, reading
@@ -197,6 +197,7 @@ class Watcher:
             competitor_pace=opts.competitor_pace,
         )
         self._seen: tuple[Observed, Plan] | None = None  # the report's reading and plan, reused by the page
+        self._answers: PriceAnswers | None = None  # the price command's answers of this run: asked once per run
         self._spent_last_day: int | None = None
         self._upstream_reading: Reading | None = None  # the forwarder's counters at the last run that read them
         self._upstreams: dict[str, UpstreamHealth] = {}  # each model's upstream as judged then
@@ -348,6 +349,7 @@ class Watcher:
         opts.metrics.suspended = gate.suspended
         opts.metrics.auto_apply = gate.mode == "apply"
         self._seen = None
+        self._answers = PriceAnswers.of(opts.price_command)  # every plan of this run reuses its answers
         try:
             outcome = self._apply(run, desired, provider_dir) if gate.mode == "apply" else self._report(desired, gate)
             run.outcome = outcome
@@ -387,7 +389,7 @@ class Watcher:
             self.opts.environ,
             state_dir=self.opts.state_dir,
             serving=self.state.serving,
-            price_command=self.opts.price_command,
+            price_command=self._answers,
         )
         observed, plan = self._seen
         chain = observed.chain
@@ -583,7 +585,7 @@ class Watcher:
             progress=lambda line: self.opts.err(f"apply: {line}"),
             stop_requested=self.stopping.is_set,
             serving=self.state.serving,
-            price_command=self.opts.price_command,
+            price_command=self._answers,
         )
         try:
             result = apply_desired(desired, self.opts.environ, aopts)
@@ -639,7 +641,7 @@ class Watcher:
             self.opts.environ,
             state_dir=self.opts.state_dir,
             serving=self.state.serving,
-            price_command=self.opts.price_command,
+            price_command=self._answers,
         )
         self._seen = (observed, plan)
         held = _held(plan)

@@ -37,3 +37,11 @@ def test_a_listen_port_out_of_range_is_refused_in_one_line(tmp_path: Path) -> No
     r = CliRunner().invoke(cli, ["watch", str(tmp_path / "d.yaml"), "--http-listen", "127.0.0.1:99999"])
     assert r.exit_code == 1 and "--http-listen: expected HOST:PORT with a port from 0 to 65535" in r.output, r.output
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "watch"])
+def test_a_bad_weights_file_is_refused_before_anything_is_read(tmp_path: Path, command: str) -> None:
+    desired = tmp_path / "d.yaml"
+    desired.write_text("network: {preset: devnet}\n")
+    r = CliRunner().invoke(cli, [command, str(desired), "--weights", str(tmp_path / "missing.json")])
+    assert r.exit_code == 1 and "--weights" in r.output and "cannot read it" in r.output, r.output

@@ -49,18 +49,27 @@ def test_a_cost_model_floor_gives_the_utilisation_and_follow_takes_a_signed_offs
     assert m.utilized_seconds_per_day == 300000 * 12 // 365  # the cost model's, when none is declared
 
 
+def test_without_a_declared_utilisation_it_is_measured_from_the_sessions(tmp_path: Path) -> None:
+    declared = load(tmp_path, 'market: {floor: "0.004 MOR", ceiling: "0.01 MOR", rank: 1, utilizedSecondsPerDay: 9}')
+    assert (declared.market.utilized_seconds_per_day, declared.market.utilisation_from) == (9, "declared")
+    m = load(tmp_path, 'market: {floor: "0.004 MOR", ceiling: "0.01 MOR", rank: 1}').market
+    assert m.utilized_seconds_per_day is None and m.utilisation_from == "measured"
+    floor = "{costModel: {subscription: {usdPerMonth: 300, utilizedSecondsPerMonth: 300000}, morUsd: 10}}"
+    m = load(tmp_path, f'market: {{floor: {floor}, ceiling: "1 MOR", rank: 1}}').market
+    assert (m.utilized_seconds_per_day, m.utilisation_from) == (300000 * 12 // 365, "cost model")
+
+
 @pytest.mark.parametrize(
     ("market", "says"),
     [
         ('{floor: "0.004 MOR", ceiling: "0.01 MOR", utilizedSecondsPerDay: 1}', "bid.market"),  # no target
         ('{floor: "0.004 MOR", ceiling: "0.01 MOR", rank: 1, percentile: 50, utilizedSecondsPerDay: 1}', "bid.market"),
         ('{floor: "0.02 MOR", ceiling: "0.01 MOR", rank: 1, utilizedSecondsPerDay: 1}', "above the ceiling"),
-        ('{floor: "0.004 MOR", ceiling: "0.01 MOR", rank: 1}', "utilizedSecondsPerDay"),
         ('{floor: "0.004 MOR", ceiling: "0.01 MOR", percentile: 0, utilizedSecondsPerDay: 1}', "percentile"),
         ('{floor: "0.004 MOR", ceiling: "0.01 MOR", follow: "0xab", utilizedSecondsPerDay: 1}', "follow"),
         ('{floor: "0.004 MOR", ceiling: "0.01 MOR", rank: 1, command: "x", utilizedSecondsPerDay: 1}', "command"),
     ],
-    ids=["no-target", "two-targets", "floor-above-ceiling", "no-utilisation", "percentile-0", "bad-address", "command"],
+    ids=["no-target", "two-targets", "floor-above-ceiling", "percentile-0", "bad-address", "command"],
 )
 def test_what_a_market_policy_may_not_say(tmp_path: Path, market: str, says: str) -> None:
     with pytest.raises(ValidationFailed) as caught:

@@ -62,3 +62,34 @@ def test_the_price_commands_document_has_the_ranked_bids_and_exact_amounts_as_st
         ("0x0c", 2, "5000000000000000"),
     ]
     assert round(doc["bids"][0]["score"], 6) == 60.0 and round(doc["bids"][1]["quality"], 6) == 0.28
+
+
+def test_the_hosts_weights_come_from_the_flag_or_the_variable_and_a_bad_file_is_said_at_once(tmp_path: Path) -> None:
+    import pytest
+
+    from reconciler import FileUnusable
+    from reconciler.market.rating import DEFAULT_WEIGHTS, Weights
+    from reconciler.observe.market_input import WEIGHTS_ENV, competes, host_rating, with_weights
+
+    config = tmp_path / "rating.json"
+    weights = {"tps": 0, "ttft": 0, "duration": 0, "success": 0.5, "stake": 0.5}
+    config.write_text(json.dumps({"algorithm": "default", "params": {"weights": weights}}))
+    assert host_rating({}).weights == DEFAULT_WEIGHTS
+    environ = with_weights({"KEEP": "1"}, config)
+    assert environ == {"KEEP": "1", WEIGHTS_ENV: str(config)}
+    rating = host_rating(environ)
+    assert rating.weights == Weights(0, 0, 0, 0.5, 0.5) and rating.source == "weights from rating.json"
+    assert with_weights({WEIGHTS_ENV: str(config)}, None) == {WEIGHTS_ENV: str(config)}  # the variable alone
+    config.write_text(json.dumps({"algorithm": "default", "params": {"weights": {"tps": 0.5}}}))
+    with pytest.raises(FileUnusable, match="must sum to 1"):
+        with_weights({}, config)
+    # an allow list: buyers running it never weigh a provider outside it, so neither does the policy
+    allowed = "0x" + "aa" * 20
+    config.write_text(
+        json.dumps({"algorithm": "default", "params": {"weights": weights}, "providerAllowlist": [allowed]})
+    )
+    rating = host_rating(with_weights({}, config))
+    bid = MarketBid("0x01", allowed, 1, 1, ProviderModelStats(SD(0, 0), SD(0, 0), 0, 0, 0))
+    assert competes(bid, PROVIDER.lower(), rating)
+    assert not competes(replace(bid, provider="0x" + "bb" * 20), PROVIDER.lower(), rating)
+    assert not competes(replace(bid, provider=PROVIDER.lower()), PROVIDER.lower(), host_rating({}))  # ours

@@ -54,3 +54,20 @@ def test_a_command_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PriceCommandFailed, match="cannot be run"):
         ask_price(PriceCommand(""), MARKET)
     assert json.dumps(MARKET)  # the document given on stdin is plain JSON
+
+
+def test_one_runs_answers_ask_each_model_once_and_a_new_run_asks_again(tmp_path: Path) -> None:
+    from reconciler.market.policy import Commanded
+    from reconciler.observe.price_command import PriceAnswers, PriceCommand
+
+    calls = tmp_path / "calls.txt"
+    body = f"import json, sys\njson.load(sys.stdin)\nopen({str(calls)!r}, 'a').write('called\\n')\nprint(7000)\n"
+    command = PriceCommand(script(tmp_path, body))
+    run = PriceAnswers.of(command)
+    assert run is not None and PriceAnswers.of(run) is run and PriceAnswers.of(None) is None
+    for _ in range(3):  # the plan before an apply, the one after it, the page's
+        assert run.answer("0x01", lambda: MARKET) == Commanded(price=7000)
+    assert run.answer("0x02", lambda: MARKET) == Commanded(price=7000)
+    assert calls.read_text().count("called") == 2  # once per model
+    assert PriceAnswers.of(command).answer("0x01", lambda: MARKET) == Commanded(price=7000)  # type: ignore[union-attr]
+    assert calls.read_text().count("called") == 3  # a new run asks again

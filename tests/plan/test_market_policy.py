@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.market.policy import Commanded, MarketInputs
-from reconciler.market.rating import NO_MODEL_STATS, SD, MarketBid, ModelMarket, ProviderModelStats
-from reconciler.observe.model import Observed
+from reconciler.market.rating import NO_MODEL_STATS, SD, MarketBid, ModelMarket, ProviderModelStats, Weights
+from reconciler.observe.model import Observed, SessionState
 from reconciler.plan.model import Action, ActionKind, Plan, Status
 from reconciler.plan.planner import plan
 from reconciler.plan.simulate import simulate
@@ -162,3 +162,69 @@ def test_a_market_bid_without_its_market_read_is_an_error() -> None:
     p = plan(d, o)
     a = post(p)
     assert a is not None and any("market of this model was not read" in e for e in a.errors)
+
+
+DAY = 86_400
+
+
+def our_sessions(o: Observed, *spans: tuple[int, int]) -> Observed:
+    """`o` with a one-day chain reading (the maximum session duration) holding our sessions on llama: each span is
+    (opened so many seconds ago, seconds served), closed by then."""
+    mid, bid = llama_id(o), next(b.bid_id for b in o.chain.bids if b.model_id == llama_id(o))
+    now = o.chain.block_timestamp
+    sessions = tuple(
+        SessionState(
+            f"0x{n:064x}", bid, mid, "0x" + "cc" * 20, 0, 12 * 10**15, 0, now - ago, now - ago + 3600, now - ago + s
+        )
+        for n, (ago, s) in enumerate(spans, 1)
+    )
+    return replace(o, chain=replace(o.chain, max_session_duration=DAY, sessions=sessions))
+
+
+def test_without_a_declared_utilisation_the_payback_uses_the_session_seconds_measured_on_chain() -> None:
+    o = our_sessions(world_at(), (7200, 60), (40_000, 40))  # 100 s in the one-day reading: 100 s/day
+    d = desired_from(BASE_YAML.replace('pricePerSecond: "0.01 MOR"', policy(utilizedSecondsPerDay=""), 1))
+    p = plan(d, o, market=inputs(o))
+    a = post(p)
+    assert a is not None and a.status is Status.PENDING and not p.errors, p.errors
+    assert a.value.price_per_second == RANK_1  # type: ignore[union-attr]
+    assert (
+        "fee pays back in 0.3 days at 100 s/day (measured over 1 day: the chain reading holds sessions back to "
+        "the maximum session duration, 1 day, not 7)" in a.reason
+    ), a.reason
+    # declared: the plan says so
+    d = desired_from(BASE_YAML.replace('pricePerSecond: "0.01 MOR"', policy(), 1))
+    a = post(plan(d, o, market=inputs(o)))
+    assert a is not None and "fee pays back in 0.3 days at 100 s/day (declared)" in a.reason, a.reason
+
+
+def test_a_model_without_sessions_proves_no_payback_and_is_not_repriced() -> None:
+    o = our_sessions(world_at())
+    d = desired_from(BASE_YAML.replace('pricePerSecond: "0.01 MOR"', policy(utilizedSecondsPerDay=""), 1))
+    p = plan(d, o, market=inputs(o))
+    assert post(p) is None and not p.errors, p.actions
+    (warning,) = [w for w in p.warnings if "payback" in w]
+    assert warning == (
+        "bid on llama (" + llama_id(o)[:10] + "…): ours #3 of 4 at score 50; not repriced 0.012 MOR/s -> "
+        "0.009999999999999998 MOR/s (16.7%): no session on this model in the last 1 day (measured over 1 day: the "
+        "chain reading holds sessions back to the maximum session duration, 1 day, not 7), so no payback can be "
+        "proven; declare utilizedSecondsPerDay to reprice anyway"
+    ), warning
+    # a first bid has nothing to pay back: it is posted at the target
+    fresh = desired_from(BASE_YAML.replace('pricePerSecond: "0.01 MOR"', policy(utilizedSecondsPerDay=""), 1))
+    mid = fresh.models[0].model_id
+    p = plan(fresh, observed(), market=MarketInputs(markets={mid: market(mid)}, own_stats={mid: stats(1, 1)}))
+    firsts = [x for x in p.actions if x.kind is ActionKind.BID_POST and x.subject.model_id == mid]  # type: ignore[union-attr]
+    assert len(firsts) == 1 and firsts[0].value.price_per_second == RANK_1  # type: ignore[union-attr]
+
+
+def test_the_hosts_rating_weights_price_the_policy_and_the_plan_says_which() -> None:
+    o = world_at()
+    d = desired_from(BASE_YAML.replace('pricePerSecond: "0.01 MOR"', policy(), 1))
+    # stake alone: A and C at the minimum stake score 0, B at 10x scores 1, and so do we at the minimum: 0
+    only_stake = Weights(tps=0, ttft=0, duration=0, success=0, stake=1)
+    a = post(plan(d, o, market=inputs(o, weights=only_stake, weights_source="weights from rating.json")))
+    assert a is not None and a.value.price_per_second == 4 * 10**15, a.reason  # rank 1 out of reach: the floor
+    assert "(weights from rating.json); rank 1 is out of reach at any price (quality 0.000)" in a.reason, a.reason
+    a = post(plan(d, o, market=inputs(o)))
+    assert a is not None and "weights" not in a.reason  # the default weights go without saying

@@ -8,6 +8,7 @@ would not pay back is not proposed, and the plan says why. `plan` never runs a p
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from reconciler.devnet.local import dev_accounts
 from reconciler.market.ids import model_id
 from reconciler.market.policy import bounded
 from reconciler.market.rating import ModelMarket, price_for_rank, quality_of, rank_market
+from reconciler.observe.price_command import PriceCommand
 from reconciler.pipeline import plan_for
 from reconciler.plan.model import ActionKind, Status
 from reconciler.watch.loop import Watcher, WatchOptions
@@ -170,7 +172,13 @@ def test_rank_1_policy_prices_reprices_once_and_holds(tmp_path: Path) -> None:
         case.edit("utilizedSecondsPerDay: 1", "utilizedSecondsPerDay: 3600")
         crash, answer = work / "crash.py", work / "answer.py"
         crash.write_text("import sys\nsys.stderr.write('no feed\\n')\nsys.exit(3)\n")
-        answer.write_text("import json, sys\njson.load(sys.stdin)\nprint('0.5 MOR')\n")
+        # the answer is read from a file, and each call appends a line to another: one call per model and run
+        said, calls = work / "price.txt", work / "calls.txt"
+        said.write_text("0.5 MOR")
+        answer.write_text(
+            "import json, sys\njson.load(sys.stdin)\n"
+            f"open({str(calls)!r}, 'a').write('called\\n')\nprint(open({str(said)!r}).read())\n"
+        )
         posts = len(case.bid_posts())
         r = case.reconcile(
             "apply",
@@ -195,5 +203,68 @@ def test_rank_1_policy_prices_reprices_once_and_holds(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stdout + r.stderr
         assert "the price command says 0.5 MOR/s" in r.stdout
         assert our_bid(w3, diamond, model_hex, ours)[0] == CEILING  # bounded by the ceiling
+        assert calls.read_text().count("called") == 1  # once, though apply planned before and after posting
+
+        # a saved plan applied under a price command that answers another price is refused as stale
+        w3.provider.make_request("evm_increaseTime", [3700])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        saved = work / "saved-plan.json"
+        r = case.reconcile("plan", str(case.yaml), "--out", str(saved))  # no command: the rank-1 cut
+        assert r.returncode == 0 and "rank 1 needs <=" in r.stdout, r.stdout + r.stderr
+        said.write_text("0.02 MOR")
+        posts = len(case.bid_posts())
+        r = case.reconcile(
+            "apply",
+            str(case.yaml),
+            "--plan",
+            str(saved),
+            "--yes",
+            "--state-dir",
+            str(case.state),
+            "--price-command",
+            f"{sys.executable} {answer}",
+        )
+        out = r.stdout + r.stderr
+        assert r.returncode == 1 and "stale plan:" in out and f"bid.post:{model_hex}" in out, out
+        assert len(case.bid_posts()) == posts and our_bid(w3, diamond, model_hex, ours)[0] == CEILING
+
+        # a watcher run that reprices by the command asks it once too
+        before = calls.read_text().count("called")
+        opts = WatchOptions(
+            path=case.yaml,
+            state_dir=case.state,
+            auto_apply=True,
+            environ=case.env(),
+            out=lines.append,
+            price_command=PriceCommand(f"{sys.executable} {answer}"),
+        )
+        watcher = Watcher(opts)
+        try:
+            run = watcher.run([Trigger("timer")])
+            assert run["result"] in ("applied", "converged") and f"bid.post:{model_hex}" in run["actions"], run
+        finally:
+            watcher.files.stop()
+        assert our_bid(w3, diamond, model_hex, ours)[0] == 20 * 10**15
+        assert calls.read_text().count("called") == before + 1
+
+        # no utilisation declared and no session of ours on the model: no payback can be proven, nothing proposed
+        # (the day's four reposts are used up: the cap is raised so that the payback is what decides)
+        case.edit("rank: 1, utilizedSecondsPerDay: 3600}", "rank: 1, maxRepostsPerDay: 9}")
+        w3.provider.make_request("evm_increaseTime", [3700])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        desired, _ = load_desired(case.yaml, case.env())
+        _, p = plan_for(desired, case.env(), state_dir=case.state)
+        assert not [x for x in p.actions if x.kind is ActionKind.BID_POST], p.actions
+        assert any(
+            "no session on this model in the last" in w and "no payback can be proven" in w for w in p.warnings
+        ), p.warnings
+
+        # the host's rating config: its weights score the market, and the plan names the file
+        rating = work / "rating.json"
+        weights = {"tps": 0.2, "ttft": 0.2, "duration": 0.2, "success": 0.2, "stake": 0.2}
+        rating.write_text(json.dumps({"algorithm": "default", "params": {"weights": weights}}))
+        r = case.reconcile("plan", str(case.yaml), "--weights", str(rating))
+        assert r.returncode == 0 and "at score 11.5 (weights from rating.json); not repriced" in r.stdout, r.stdout
+        assert not any("at score 11.5" in w or "weights from" in w for w in p.warnings), p.warnings  # the defaults
     finally:
         devnet.down(d)
