@@ -4,6 +4,7 @@ the event loop (issue 28 row 4): where the work ran is asserted through the pids
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -176,3 +177,23 @@ async def test_a_dead_worker_fails_one_body_and_the_next_gets_a_new_pool(openai_
         assert status == 500 and json.loads(answer)["error"]["code"] == "internal_error"
         assert (await _raw_post(r, body))[0] == 200
         assert len(r.state.offload.worker_pids) == 2
+
+
+@pytest.mark.xfail(strict=True, reason="tidy-up 3: the worker pool starts at the first big body, not with the server")
+async def test_the_workers_start_with_the_server_and_take_the_first_big_body(openai_up, make_proxy):
+    """The first big body does not wait for a worker process to start: the server starts the pool's workers in
+    the background as it starts (small bodies are served meanwhile), and each worker reports once it is ready."""
+    small = json.dumps({"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    async with make_proxy(
+        [entry("gpt-x", openai_up)], offload_body_bytes=THRESHOLD, offload_workers=2, prestart_offload=True
+    ) as r:
+        offload = r.state.offload
+        assert (await _raw_post(r, small))[0] == 200  # served whether or not the workers are up yet
+        await asyncio.wait_for(offload.prestarted.wait(), timeout=60)  # a generous bound, not a benchmark
+        assert len(offload.ready_pids) == 2 and os.getpid() not in offload.ready_pids
+        for pid in offload.ready_pids:
+            os.kill(pid, 0)  # alive
+        assert offload.worker_pids == set() and (await _offloaded(r)) == {}  # starting them prepared no body
+        assert (await _raw_post(r, small + PAD))[0] == 200
+        _ran_in_a_worker(r)
+        assert offload.worker_pids <= offload.ready_pids  # the first big body went to a worker already started
