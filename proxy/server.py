@@ -324,9 +324,15 @@ async def watch_config(state: ProxyState) -> None:
 
 
 async def start(
-    state: ProxyState, listen: tuple[str, int], admin_listen: tuple[str, int], *, watch: bool = True
+    state: ProxyState,
+    listen: tuple[str, int],
+    admin_listen: tuple[str, int],
+    *,
+    watch: bool = True,
+    prestart_offload: bool = False,
 ) -> Running:
-    """Start both planes (port 0 picks a free port); the config must already be loaded."""
+    """Start both planes (port 0 picks a free port); the config must already be loaded. `prestart_offload`: also
+    start the big-body workers, in the background once both planes listen (`morpheus-proxy` does)."""
     new_pool(state)
     data_connections = ClientConnections("data", connection_cap(state.settings))
     admin_connections = ClientConnections("admin")
@@ -343,6 +349,8 @@ async def start(
         await admin_runner.cleanup()
         raise
     watcher = asyncio.create_task(watch_config(state)) if watch else None
+    if prestart_offload:
+        state.offload.prestart()
     return Running(state, data_runner, admin_runner, data_port, admin_port, watcher, data_connections)
 
 
@@ -353,9 +361,11 @@ async def running(
     admin_listen: tuple[str, int] = ("127.0.0.1", 0),
     *,
     watch: bool = True,
+    prestart_offload: bool = False,
 ) -> AsyncIterator[Running]:
-    """In-process forwarder for tests and embedding; always stopped on exit."""
-    r = await start(state, listen, admin_listen, watch=watch)
+    """In-process forwarder for tests and embedding; always stopped on exit. Its big-body workers start at the
+    first big body unless `prestart_offload` (a test's forwarder seldom sees one)."""
+    r = await start(state, listen, admin_listen, watch=watch, prestart_offload=prestart_offload)
     try:
         yield r
     finally:
@@ -368,7 +378,7 @@ async def serve(
     """Run until SIGTERM/SIGINT, reloading on SIGHUP; then drain and exit."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    r = await start(state, listen, admin_listen, watch=watch)
+    r = await start(state, listen, admin_listen, watch=watch, prestart_offload=True)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: state.reload("sighup"))

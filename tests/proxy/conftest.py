@@ -42,6 +42,7 @@ def make_proxy(tmp_path: Path) -> ProxyFactory:
         client_token: str | None = None,
         admin_token: str | None = ADMIN_TOKEN,
         watch: bool = False,
+        prestart_offload: bool = False,
         **settings: Any,
     ) -> AsyncIterator[Running]:
         path = tmp_path / "models-config.json"
@@ -56,7 +57,7 @@ def make_proxy(tmp_path: Path) -> ProxyFactory:
         defaults.update(settings)
         state = ProxyState(path, Settings().replace(**defaults), client_token=client_token, admin_token=admin_token)
         state.load_initial()
-        async with running(state, watch=watch) as r:
+        async with running(state, watch=watch, prestart_offload=prestart_offload) as r:
             yield r
 
     return factory

@@ -179,7 +179,6 @@ async def test_a_dead_worker_fails_one_body_and_the_next_gets_a_new_pool(openai_
         assert len(r.state.offload.worker_pids) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="tidy-up 3: the worker pool starts at the first big body, not with the server")
 async def test_the_workers_start_with_the_server_and_take_the_first_big_body(openai_up, make_proxy):
     """The first big body does not wait for a worker process to start: the server starts the pool's workers in
     the background as it starts (small bodies are served meanwhile), and each worker reports once it is ready."""
