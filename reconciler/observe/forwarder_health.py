@@ -14,29 +14,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.observe.forwarder_admin import AdminCallFailed, ForwarderAdmin, UntrustedDestination
+from reconciler.observe.health import DEGRADED, DOWN, UNKNOWN, UP, Judged
 from reconciler.observe.prometheus import MetricSample
 
-UP, DEGRADED, DOWN, UNKNOWN = "up", "degraded", "down", "unknown"
 AT_CAP = "morpheus_proxy_client_connections_at_cap"
 
 
 @dataclass(frozen=True)
-class ForwarderHealth:
+class ForwarderHealth(Judged):
     state: str  # up | degraded | down | unknown
     why: str = ""  # what made it so (empty when up)
     version: str | None = None  # the config version it serves, when read
     # its /metrics as read (for each model's upstream health, reconciler.observe.upstream_health); () when unread
     samples: tuple[MetricSample, ...] = field(default=(), compare=False, repr=False)
 
-    @property
-    def up(self) -> bool:
-        """Serving (degraded still serves): what `reconcile_watch_forwarder_up` says."""
-        return self.state in (UP, DEGRADED)
-
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"state": self.state}
-        if self.why:
-            out["why"] = self.why
+        out = super().to_json()
         if self.version:
             out["version"] = self.version
         return out

@@ -9,26 +9,19 @@ observation already got (observe.proxy.observe_router asks `/healthcheck` once f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import httpx
 
+from reconciler.observe.health import DOWN, UNKNOWN, UP, Judged
 from reconciler.observe.model import RouterState
-
-UP, DOWN, UNKNOWN = "up", "down", "unknown"
 
 
 @dataclass(frozen=True)
-class RouterHealth:
+class RouterHealth(Judged):
     state: str  # up | down | unknown
     why: str = ""  # what made it so (empty when up)
-
-    @property
-    def up(self) -> bool:
-        return self.state == UP
-
-    def to_json(self) -> dict[str, Any]:
-        return {"state": self.state, **({"why": self.why} if self.why else {})}
+    serving: ClassVar[tuple[str, ...]] = (UP,)  # a router has no degraded state
 
 
 def judge_router(url: str | None, observed: RouterState) -> RouterHealth:

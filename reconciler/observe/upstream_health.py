@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
+from reconciler.observe.health import DEGRADED, DOWN, UNKNOWN, UP, Judged
 from reconciler.observe.prometheus import MetricSample
 
-UP, DEGRADED, DOWN, UNKNOWN = "up", "degraded", "down", "unknown"
 ERRORS = "morpheus_proxy_upstream_errors_total"
 REQUESTS = "morpheus_proxy_requests_total"
 
@@ -40,24 +39,13 @@ class Reading:
 
 
 @dataclass(frozen=True)
-class UpstreamHealth:
+class UpstreamHealth(Judged):
     model: str  # the model's name as the forwarder labels it (its upstream's model name, modelName)
     state: str  # up | degraded | down | unknown
     why: str = ""  # what made it so, with counts (empty when up with answers)
     cause: str = ""  # the cause without counts (an alert is posted once per cause): key-refused, quota...
     model_id: str = ""  # 0x-prefixed lower-case, where the forwarder labels it
     fresh: bool = False  # judged on requests counted since the last reading (False: kept from before, or unknown)
-
-    @property
-    def up(self) -> bool:
-        """Serving (degraded still serves): what `reconcile_watch_upstream_up` says."""
-        return self.state in (UP, DEGRADED)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"state": self.state}
-        if self.why:
-            out["why"] = self.why
-        return out
 
 
 def reading(samples: Iterable[MetricSample]) -> Reading:
