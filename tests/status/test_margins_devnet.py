@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -28,9 +25,9 @@ from reconciler.status import usage_days
 from tests.support.fwd_helpers import ADMIN_TOKEN
 from tests.support.fwd_stubs import serve_upstream
 from tests.support.ports import free_port
+from tests.support.status_scene import PROVIDER, reconcile, two_models_yaml
 from tests.support.watch_helpers import watch_process
 
-PROVIDER = dev_accounts()[1]
 BUYER = dev_accounts()[8]
 MID_A = ids.model_id(PROVIDER.address, ids.base_model_id_for_name("chat-a"))
 MID_B = ids.model_id(PROVIDER.address, ids.base_model_id_for_name("chat-b"))
@@ -38,32 +35,15 @@ WEI_PER_MOR = 10**18
 
 
 def _yaml(dep: Deployment, fwd: Path, upstream: str, admin_url: str | None) -> str:
-    admin = f"  adminUrl: {admin_url}\n  adminToken: env:ADMIN\n" if admin_url else ""
-    return (
-        f"network:\n  chainId: {dep.chain_id}\n  diamond: '{dep.diamond}'\n  mor: '{dep.mor}'\n  rpcUrl: env:RPC\n"
-        f"signer:\n  address: '{PROVIDER.address}'\n  privateKey: env:PROVIDER_KEY\n"
-        f"provider:\n  address: '{PROVIDER.address}'\n  endpoint: 127.0.0.1:3333\n  stake: \"0.2 MOR\"\n"
-        f"upstreams:\n  u:\n    baseUrl: {upstream}/v1\n    apiKey: env:UPSTREAM_KEY\n    resaleAllowed: true\n"
-        "models:\n"
-        '  - name: chat-a\n    upstream: u\n    upstreamModel: a-up\n    stake: "0.1 MOR"\n    concurrentSlots: 2\n'
-        "    bid:\n      costModel:\n        morUsd: '0.04'\n        perToken:\n          tokensPerSecond: 40\n"
+    return two_models_yaml(
+        dep,
+        fwd,
+        upstream,
+        admin_url,
+        "      costModel:\n        morUsd: '0.04'\n        perToken:\n          tokensPerSecond: 40\n"
         "          inputUsdPerToken: '0.000002'\n          outputUsdPerToken: '0.000008'\n"
-        "          cachedInputUsdPerToken: '0.0000005'\n"
-        '  - name: chat-b\n    upstream: u\n    upstreamModel: b-up\n    stake: "0.1 MOR"\n'
-        "    bid:\n      costModel:\n        morUsd: '0.04'\n"
-        "        subscription: {usdPerMonth: 200, utilizedSecondsPerMonth: 100000}\n"
-        f"proxy:\n  modelsConfigPath: {fwd}\n{admin}"
-        'policy:\n  maxSpendPerApply: "10 MOR"\n'
-    )
-
-
-def _reconcile(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
+        "          cachedInputUsdPerToken: '0.0000005'\n",
+        "      costModel:\n        morUsd: '0.04'\n        subscription: {usdPerMonth: 200, utilizedSecondsPerMonth: 100000}\n",
     )
 
 
@@ -75,7 +55,7 @@ async def test_status_and_page_show_tokens_cost_and_margin_per_model(
     env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up", "ADMIN": ADMIN_TOKEN}
     async with serve_upstream("openai") as up:
         path.write_text(_yaml(deployed, fwd, up.url, None))
-        done = await asyncio.to_thread(_reconcile, env, "apply", str(path), "--auto-approve", "--state-dir",
+        done = await asyncio.to_thread(reconcile, env, "apply", str(path), "--auto-approve", "--state-dir",
                                        str(tmp_path / "state"))  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         bid = bytes.fromhex(ids.bid_id(PROVIDER.address, MID_A, 0)[2:])
@@ -102,9 +82,9 @@ async def test_status_and_page_show_tokens_cost_and_margin_per_model(
                 )
                 assert [chunk async for chunk in stream]
             await client.chat.completions.create(model=MID_B, messages=[{"role": "user", "content": "hi"}])
-            out = await asyncio.to_thread(_reconcile, env, "status", str(path), "--format", "json")
-            text = await asyncio.to_thread(_reconcile, env, "status", str(path))
-            page = await asyncio.to_thread(_reconcile, env, "status", str(path), "--format", "html")
+            out = await asyncio.to_thread(reconcile, env, "status", str(path), "--format", "json")
+            text = await asyncio.to_thread(reconcile, env, "status", str(path))
+            page = await asyncio.to_thread(reconcile, env, "status", str(path), "--format", "html")
             watched = await asyncio.to_thread(_watch_once, path, env, tmp_path)
     assert session.session_id
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +28,9 @@ from reconciler.status.text import render_status
 from tests.support.fwd_helpers import ADMIN_TOKEN
 from tests.support.fwd_stubs import serve_upstream
 from tests.support.ports import free_port
+from tests.support.status_scene import PROVIDER, reconcile, two_models_yaml
 
 MOR = 10**18
-PROVIDER = dev_accounts()[1]
 BUYER = dev_accounts()[8]
 PRICE = 6 * 10**15  # 0.006 MOR/s
 PRICE_B = 7 * 10**15
@@ -64,30 +61,8 @@ def test_read_slots_without_admin_url_or_when_unreachable_is_unknown() -> None:
 
 
 def _yaml(dep: Deployment, rpc: str, fwd: Path, upstream: str, admin_url: str | None) -> str:
-    admin = f"  adminUrl: {admin_url}\n  adminToken: env:ADMIN\n" if admin_url else ""
-    return (
-        f"network:\n  chainId: {dep.chain_id}\n  diamond: '{dep.diamond}'\n  mor: '{dep.mor}'\n  rpcUrl: env:RPC\n"
-        f"signer:\n  address: '{PROVIDER.address}'\n  privateKey: env:PROVIDER_KEY\n"
-        f"provider:\n  address: '{PROVIDER.address}'\n  endpoint: 127.0.0.1:3333\n  stake: \"0.2 MOR\"\n"
-        f"upstreams:\n  u:\n    baseUrl: {upstream}/v1\n    apiKey: env:UPSTREAM_KEY\n    resaleAllowed: true\n"
-        "models:\n"
-        f'  - name: chat-a\n    upstream: u\n    upstreamModel: a-up\n    stake: "0.1 MOR"\n    concurrentSlots: 2\n'
-        f"    bid:\n      pricePerSecond: {PRICE}\n"
-        f'  - name: chat-b\n    upstream: u\n    upstreamModel: b-up\n    stake: "0.1 MOR"\n'
-        f"    bid:\n      pricePerSecond: {PRICE_B}\n"
-        f"proxy:\n  modelsConfigPath: {fwd}\n{admin}"
-        'policy:\n  maxSpendPerApply: "10 MOR"\n'
-    )
-
-
-def _reconcile(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-    )
+    bid_a, bid_b = f"      pricePerSecond: {PRICE}\n", f"      pricePerSecond: {PRICE_B}\n"
+    return two_models_yaml(dep, fwd, upstream, admin_url, bid_a, bid_b)
 
 
 _stamps = iter(range(10**6))
@@ -115,7 +90,7 @@ async def test_status_shows_bids_slots_sessions_earnings_claimable_and_drift(
     env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up", "ADMIN": ADMIN_TOKEN}
     async with serve_upstream("openai") as up:
         path.write_text(_yaml(deployed, anvil.rpc_url, fwd, up.url, None))
-        done = await asyncio.to_thread(_reconcile, env, "apply", str(path), "--auto-approve", "--state-dir",
+        done = await asyncio.to_thread(reconcile, env, "apply", str(path), "--auto-approve", "--state-dir",
                                        str(tmp_path / "state"))  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
 
@@ -143,8 +118,8 @@ async def test_status_shows_bids_slots_sessions_earnings_claimable_and_drift(
                             break
                         await asyncio.sleep(0.01)
                     assert r.state.slots.gates[gate].in_flight == 1
-                    out = await asyncio.to_thread(_reconcile, env, "status", str(path), "--format", "json")
-                    text = await asyncio.to_thread(_reconcile, env, "status", str(path))
+                    out = await asyncio.to_thread(reconcile, env, "status", str(path), "--format", "json")
+                    text = await asyncio.to_thread(reconcile, env, "status", str(path))
                 finally:
                     held.cancel()
                     await asyncio.gather(held, return_exceptions=True)
@@ -198,7 +173,7 @@ def test_status_reports_drift_and_unknown_slots_without_admin_url(
     path = tmp_path / "desired.yaml"
     path.write_text(_yaml(deployed, anvil.rpc_url, tmp_path / "fwd.json", "http://127.0.0.1:9", None))
     env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up"}
-    out = _reconcile(env, "status", str(path), "--format", "json")
+    out = reconcile(env, "status", str(path), "--format", "json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert not doc["provider"]["registered"] and doc["earnings"] is None
@@ -221,7 +196,7 @@ def test_status_shows_the_watchers_last_upstream_and_router_health_and_probes_th
     path.write_text(text.replace("policy:\n", router + "policy:\n"))
     env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up", "CLIENT_TOKEN": "c"}
     state = tmp_path / "state"
-    out = _reconcile(env, "status", str(path), "--state-dir", str(state))
+    out = reconcile(env, "status", str(path), "--state-dir", str(state))
     assert out.returncode == 0, out.stderr
     assert "router: down (router /healthcheck unreachable" in out.stdout
     assert "upstream health: judged only by a running watcher" in out.stdout
@@ -229,7 +204,7 @@ def test_status_shows_the_watchers_last_upstream_and_router_health_and_probes_th
     run = {"event": "run", "ts": 1_700_000_000, "result": "no-changes", "forwarder": {"state": "up"}}
     run |= {"upstreams": {"a-up": {"state": "down", "why": "key refused (401 x2)"}}, "router": {"state": "up"}}
     (state / "watch-runs.jsonl").write_text(json.dumps(run) + "\n")
-    out = _reconcile(env, "status", str(path), "--state-dir", str(state), "--format", "json")
+    out = reconcile(env, "status", str(path), "--state-dir", str(state), "--format", "json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["router"]["state"] == "down"
@@ -244,7 +219,7 @@ def test_status_shows_the_watchers_last_upstream_and_router_health_and_probes_th
 def test_status_on_a_broken_file_exits_1(tmp_path: Path, fmt: str) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("network: [\n")
-    out = _reconcile({}, "status", str(bad), "--format", fmt)
+    out = reconcile({}, "status", str(bad), "--format", fmt)
     assert out.returncode == 1 and out.stdout == ""
 
 
