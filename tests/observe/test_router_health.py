@@ -3,49 +3,17 @@ up when it answers, down when it does not, unknown when no router URL is declare
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-
 from tests.support.ports import free_port
-
-
-@contextmanager
-def router_stub(status: int) -> Iterator[str]:
-    """A loopback /healthcheck answering `status`; always stopped."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"Status": "healthy", "Models": []}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.support.router_stub import router_stub
 
 
 def test_a_router_that_answers_is_up_one_that_does_not_is_down() -> None:
     from reconciler.observe.router_health import probe_router
 
     assert probe_router(None).state == "unknown"
-    with router_stub(200) as url:
+    with router_stub(status=200) as (_, url):
         assert probe_router(url).state == "up"
-    with router_stub(503) as url:
+    with router_stub(status=503) as (_, url):
         down = probe_router(url)
         assert down.state == "down" and "503" in down.why
     gone = probe_router(f"http://127.0.0.1:{free_port()}")

@@ -4,11 +4,6 @@ likewise. A loopback router stub counts the requests; a real devnet (anvil) hold
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,42 +13,7 @@ from reconciler.status.report import status_document
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.triggers import Trigger
 from tests.status.test_status_devnet import MID_A, MID_B, PROVIDER, _yaml
-from tests.support.ports import free_port
-
-
-class Router:
-    """A loopback proxy-router's /healthcheck listing the loaded models; counts what it is asked, answers `status`."""
-
-    def __init__(self) -> None:
-        self.asked = 0
-        self.status = 200
-
-
-@contextmanager
-def router_stub(models: list[str]) -> Iterator[tuple[Router, str]]:
-    router = Router()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            router.asked += 1
-            body = json.dumps({"Status": "healthy", "Models": [{"Id": m} for m in models]}).encode()
-            self.send_response(router.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield router, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.support.router_stub import router_stub
 
 
 def test_a_watcher_run_and_status_ask_the_routers_healthcheck_once(
