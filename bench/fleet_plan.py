@@ -15,7 +15,6 @@ a time (`pipeline.plan_for` each). The round trips are meant to stay constant in
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from plan_rpc import setup_provider, yaml_for  # noqa: E402
+from rpc_figures import first_and_next, sim_env  # noqa: E402
 
 from reconciler.chain.artifacts import load_artifact  # noqa: E402
 from reconciler.desired.loader import load_desired  # noqa: E402
@@ -115,21 +115,14 @@ def main() -> int:
             for cap in caps:
                 limits = Limits(max_batch=cap or None)
                 with EndpointSimulator(info["rpcUrl"], limits) as sim:
-                    env = {
-                        "RECONCILE_DEVNET_DIR": str(path / "devnet"),
-                        "BENCH_KEY": "k",
-                        "BENCH_RPC_URL": f"{sim.url}/cap-{cap}",  # one URL per cap: nothing learned carries over
-                    }
+                    env = sim_env(path / "devnet", sim, cap)
                     for n in sizes:
                         cache = path / f"cache-{cap}-{n}"
-                        trips, http_first, calls_first, _ = plan_once(members[:n], env, cache, sim)
-                        runs = [plan_once(members[:n], env, cache, sim) for _ in range(args.runs)]
-                        http_next, calls_next = runs[-1][1], runs[-1][2]
-                        ms = statistics.median(r[3] for r in runs)
+                        f = first_and_next(lambda: plan_once(members[:n], env, cache, sim), args.runs)  # noqa: B023
                         alone = one_at_a_time(members[:n], env, cache, sim)
                         print(
-                            f"{cap or '-':>9} {n:>9} {trips:>11} {http_first:>10} {calls_first:>11} "
-                            f"{http_next:>9} {calls_next:>10} {ms:>9.1f} {alone:>15}",
+                            f"{cap or '-':>9} {n:>9} {f.trips:>11} {f.http_first:>10} {f.calls_first:>11} "
+                            f"{f.http_next:>9} {f.calls_next:>10} {f.ms:>9.1f} {alone:>15}",
                             flush=True,
                         )
         finally:

@@ -15,7 +15,6 @@ never to grow with the height.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +24,9 @@ from web3 import Web3
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from rpc_figures import first_and_next, sim_env  # noqa: E402
 
 from reconciler.chain.artifacts import load_artifact  # noqa: E402
 from reconciler.devnet import local as devnet  # noqa: E402
@@ -108,22 +110,15 @@ def main() -> int:
                     setup_provider(w3, info, info["accounts"][2 + k]["address"], n)
                 for cap in caps:
                     with EndpointSimulator(info["rpcUrl"], Limits(max_batch=cap, max_log_range=LOG_RANGE)) as sim:
-                        env = {
-                            "RECONCILE_DEVNET_DIR": str(path / "devnet"),
-                            "BENCH_KEY": "k",
-                            "BENCH_RPC_URL": f"{sim.url}/cap-{cap}",  # one URL per cap: nothing learned carries over
-                        }
+                        env = sim_env(path / "devnet", sim, cap)
                         for k, n in enumerate(sizes):
                             state = path / f"{n}.yaml"
                             state.write_text(yaml_for(info["accounts"][2 + k]["address"], n, path / f"fwd-{n}.json"))
                             cache = path / f"cache-{cap}-{n}"
-                            trips, http_first, calls_first, _ = plan_once(state, env, cache, sim)
-                            runs = [plan_once(state, env, cache, sim) for _ in range(args.runs)]
-                            http_next, calls_next = runs[-1][1], runs[-1][2]
-                            ms = statistics.median(r[3] for r in runs)
+                            f = first_and_next(lambda: plan_once(state, env, cache, sim), args.runs)  # noqa: B023
                             print(
-                                f"{height:>10} {cap:>9} {n:>11} {trips:>11} {http_first:>10} {calls_first:>11} "
-                                f"{http_next:>9} {calls_next:>10} {ms:>9.1f}",
+                                f"{height:>10} {cap:>9} {n:>11} {f.trips:>11} {f.http_first:>10} {f.calls_first:>11} "
+                                f"{f.http_next:>9} {f.calls_next:>10} {f.ms:>9.1f}",
                                 flush=True,
                             )
             finally:
