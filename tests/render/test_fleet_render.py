@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.plan.fleet import FleetPlan, MemberPlan
-from reconciler.plan.model import Action, ActionKind, Plan, ProxyFile, ProxyFileRef
+from reconciler.plan.model import Plan
 from reconciler.plan.planner import plan
 from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, render_fleet_markdown
 from reconciler.render.text import render_fleet_text
-from tests.support.planfactory import desired_from, empty_chain, observed
+from tests.support.planfactory import desired_from, empty_chain, observed, overflowing_actions
 
 
 def _plans() -> tuple[Plan, Plan, Plan]:
@@ -74,16 +74,7 @@ def test_markdown_holds_every_provider_and_truncates_each_on_its_own() -> None:
         assert f"| `{name}` |" in md  # the summary table
         assert f"#### provider `{name}`" in md
     assert "truncated" not in md
-    filler = tuple(
-        Action(
-            id=f"proxy.x{i}",
-            kind=ActionKind.PROXY_RELOAD,
-            target=f"t{i}",
-            reason="r" * 200,
-            subject=ProxyFileRef(ProxyFile.FORWARDER),
-        )
-        for i in range(2000)
-    )
+    filler = overflowing_actions()
     members = list(fleet.members)
     alpha_plan = _plans()[0]
     members[0] = replace(members[0], plan=replace(alpha_plan, actions=alpha_plan.actions + filler))

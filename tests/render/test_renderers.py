@@ -16,7 +16,7 @@ from reconciler.plan.model import Action, ActionKind, Plan, ProxyFile, ProxyFile
 from reconciler.plan.planner import plan
 from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from reconciler.render.text import render_text, use_color
-from tests.support.planfactory import VENICE_KEY, desired_from, observed
+from tests.support.planfactory import VENICE_KEY, desired_from, observed, overflowing_actions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,18 +72,7 @@ def test_markdown_summary_first_and_destructive_callout() -> None:
 
 def test_markdown_never_exceeds_the_comment_limit_and_keeps_the_summary() -> None:
     p = sample()
-    filler = tuple(
-        Action(
-            id=f"proxy.x{i}",
-            kind=ActionKind.PROXY_RELOAD,
-            target=f"t{i}",
-            reason="r" * 200,
-            subject=ProxyFileRef(ProxyFile.FORWARDER),
-            before={"a": i},
-            after={"a": i + 1},
-        )
-        for i in range(2000)
-    )
+    filler = overflowing_actions(with_values=True)
     big = replace(p, actions=p.actions + filler)
     md = render_markdown(big)
     assert len(md) <= GITHUB_COMMENT_LIMIT

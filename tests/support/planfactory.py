@@ -10,6 +10,7 @@ from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.desired.references import fingerprint
 from reconciler.observe.model import ChainState, MarketParams, Observed, ResolvedRefs
+from reconciler.plan.model import Action, ActionKind, ProxyFile, ProxyFileRef
 
 MOR = 10**18
 PROVIDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -99,3 +100,19 @@ def observed(chain: ChainState | None = None, **kw: Any) -> Observed:
     kw.setdefault("refs", refs())
     kw.setdefault("now", NOW)
     return Observed(chain=chain or empty_chain(), **kw)
+
+
+def overflowing_actions(count: int = 2000, *, with_values: bool = False) -> tuple[Action, ...]:
+    """Proxy reloads with long reasons, enough to carry a plan's Markdown past a pull-request comment's limit;
+    `with_values`: each with a before and an after too."""
+    return tuple(
+        Action(
+            id=f"proxy.x{i}",
+            kind=ActionKind.PROXY_RELOAD,
+            target=f"t{i}",
+            reason="r" * 200,
+            subject=ProxyFileRef(ProxyFile.FORWARDER),
+            **({"before": {"a": i}, "after": {"a": i + 1}} if with_values else {}),
+        )
+        for i in range(count)
+    )
