@@ -115,7 +115,7 @@ def test_rank_1_policy_prices_reprices_once_and_holds(tmp_path: Path) -> None:
         # apply: the rank-1 price by the formula, bounded; our bid is then first by score
         want = expected_rank_1(w3, diamond, model_hex, ours)
         assert FLOOR < want < CEILING  # the formula's own answer, not a bound
-        r = case.reconcile("apply", str(case.yaml), "--yes", "--state-dir", str(case.state))
+        r = case.apply()
         assert r.returncode == 0, r.stdout + r.stderr
         assert our_bid(w3, diamond, model_hex, ours) == (want, 1)
         r = case.reconcile("plan", str(case.yaml), "--detailed-exitcode")
@@ -180,26 +180,11 @@ def test_rank_1_policy_prices_reprices_once_and_holds(tmp_path: Path) -> None:
             f"open({str(calls)!r}, 'a').write('called\\n')\nprint(open({str(said)!r}).read())\n"
         )
         posts = len(case.bid_posts())
-        r = case.reconcile(
-            "apply",
-            str(case.yaml),
-            "--yes",
-            "--state-dir",
-            str(case.state),
-            "--price-command",
-            f"{sys.executable} {crash}",
-        )
+        r = case.apply("--price-command", f"{sys.executable} {crash}")
         assert r.returncode == 0, r.stdout + r.stderr
         assert "the price command exited with status 3: no feed: the bid is left as it is" in r.stdout + r.stderr
         assert len(case.bid_posts()) == posts
-        r = case.reconcile(
-            "apply",
-            str(case.yaml),
-            "--yes",
-            "--state-dir",
-            str(case.state),
-            extra_env={"RECONCILE_PRICE_COMMAND": f"{sys.executable} {answer}"},
-        )
+        r = case.apply(extra_env={"RECONCILE_PRICE_COMMAND": f"{sys.executable} {answer}"})
         assert r.returncode == 0, r.stdout + r.stderr
         assert "the price command says 0.5 MOR/s" in r.stdout
         assert our_bid(w3, diamond, model_hex, ours)[0] == CEILING  # bounded by the ceiling

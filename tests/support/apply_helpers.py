@@ -96,6 +96,13 @@ class DevnetCase:
             return measure_apply(self.info, self.work, args, run)  # type: ignore[no-any-return]
         return run()
 
+    def apply(self, *extra: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """`reconcile apply` of the case's desired state and state folder, confirmed (`--yes`), with `extra`
+        options."""
+        return self.reconcile(
+            "apply", str(self.yaml), "--yes", "--state-dir", str(self.state), *extra, extra_env=extra_env
+        )
+
 
 def example_in(work: Path) -> Path:
     """The devnet example, with its forwarder file in `work` instead of the repo's scratch folder."""
