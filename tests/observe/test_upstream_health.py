@@ -10,13 +10,10 @@ from typing import Any
 import openai
 
 from proxy.server import running
-from proxy.settings import Settings
-from proxy.state import ProxyState
 from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.upstream_health import judge_upstreams, reading
-from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, entry, model_id, write_config
-from tests.support.fwd_stubs import serve_upstream
+from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, model_id, one_good_one_refusing
 
 ERRORS, REQUESTS = "morpheus_proxy_upstream_errors_total", "morpheus_proxy_requests_total"
 
@@ -63,12 +60,7 @@ def test_unreachable_is_down_only_without_answers_and_a_restart_counts_from_zero
 async def test_a_real_forwarder_whose_upstream_refuses_the_key_is_down_for_that_model(tmp_path: Path) -> None:
     """The real forwarder in process, two loopback upstreams (one answering 401), the openai SDK as the client, and
     the forwarder's /metrics read through its admin API as the watcher reads it."""
-    async with serve_upstream("openai") as good, serve_upstream("openai") as refusing:
-        refusing.knobs.status = 401
-        path = tmp_path / "models-config.json"
-        write_config(path, [entry("good", good), entry("refused", refusing)])
-        state = ProxyState(path, Settings().replace(total_timeout=10.0), admin_token=ADMIN_TOKEN)
-        state.load_initial()
+    async with one_good_one_refusing(tmp_path) as (state, _, _):
         async with running(state) as r:
             admin = ForwarderAdmin(admin_url(r), ADMIN_TOKEN)
             before = reading((await asyncio.to_thread(probe, admin)).samples)

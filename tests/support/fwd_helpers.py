@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from proxy.server import Running
-from tests.support.fwd_stubs import UPSTREAM_KEY, Upstream
+from proxy.settings import Settings
+from proxy.state import ProxyState
+from tests.support.fwd_stubs import UPSTREAM_KEY, Upstream, serve_upstream
 
 CLIENT_TOKEN = "client-token-XYZ"
 CHAT = {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}
@@ -120,3 +123,17 @@ class SteadyLoad:
     async def __aexit__(self, *exc: object) -> None:
         self._stop.set()
         await asyncio.gather(*self._tasks)
+
+
+@contextlib.asynccontextmanager
+async def one_good_one_refusing(folder: Path) -> AsyncIterator[tuple[ProxyState, Upstream, Upstream]]:
+    """A forwarder's state, loaded but not started, serving `good` through a loopback upstream that answers and
+    `refused` through one that refuses the key (401 until a test sets its `knobs.status` back); yields the state
+    and the two upstreams, stopped at the end."""
+    async with serve_upstream("openai") as good, serve_upstream("openai") as refusing:
+        refusing.knobs.status = 401
+        path = folder / "models-config.json"
+        write_config(path, [entry("good", good), entry("refused", refusing)])
+        state = ProxyState(path, Settings().replace(total_timeout=10.0), admin_token=ADMIN_TOKEN)
+        state.load_initial()
+        yield state, good, refusing

@@ -11,27 +11,19 @@ from pathlib import Path
 import openai
 
 from proxy.server import running
-from proxy.settings import Settings
-from proxy.state import ProxyState
 from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.notify import Webhook
 from reconciler.watch.record import RunFindings
-from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, entry, model_id, write_config
-from tests.support.fwd_stubs import serve_upstream
+from tests.support.fwd_helpers import ADMIN_TOKEN, admin_url, base_url, model_id, one_good_one_refusing
 from tests.support.watch_helpers import webhook_receiver
 
 
 async def test_a_refused_key_is_one_upstream_down_webhook_then_one_up(tmp_path: Path) -> None:
     refused_up = f'reconcile_watch_upstream_up{{model="refused",model_id="{model_id("refused")}"}}'
     good_up = f'reconcile_watch_upstream_up{{model="good",model_id="{model_id("good")}"}}'
-    async with serve_upstream("openai") as good, serve_upstream("openai") as refusing:
-        refusing.knobs.status = 401
-        path = tmp_path / "models-config.json"
-        write_config(path, [entry("good", good), entry("refused", refusing)])
-        state = ProxyState(path, Settings().replace(total_timeout=10.0), admin_token=ADMIN_TOKEN)
-        state.load_initial()
+    async with one_good_one_refusing(tmp_path) as (state, _, refusing):
         with webhook_receiver() as hooks:
             metrics = WatchMetrics()
             opts = WatchOptions(tmp_path / "provider.yaml", tmp_path / "state", webhook=Webhook(hooks.url))
@@ -91,12 +83,7 @@ async def test_a_refused_key_is_remembered_by_model_and_the_memory_outlives_a_re
         w._serving_memory(provider_dir)  # what a run does once it knows the provider
         return w
 
-    async with serve_upstream("openai") as ok_upstream, serve_upstream("openai") as refusing:
-        refusing.knobs.status = 401
-        path = tmp_path / "models-config.json"
-        write_config(path, [entry("good", ok_upstream), entry("refused", refusing)])
-        state = ProxyState(path, Settings().replace(total_timeout=10.0), admin_token=ADMIN_TOKEN)
-        state.load_initial()
+    async with one_good_one_refusing(tmp_path) as (state, _, refusing):
         async with running(state) as r:
             admin = ForwarderAdmin(admin_url(r), ADMIN_TOKEN)
             client = openai.AsyncOpenAI(base_url=base_url(r), api_key="unused", max_retries=0)
