@@ -25,7 +25,7 @@ from reconciler.status import usage_days
 from tests.support.fwd_helpers import ADMIN_TOKEN
 from tests.support.fwd_stubs import serve_upstream
 from tests.support.ports import free_port
-from tests.support.status_scene import PROVIDER, reconcile, two_models_yaml
+from tests.support.status_scene import PROVIDER, admin_env, apply_confirmed, reconcile, two_models_yaml
 from tests.support.watch_helpers import watch_process
 
 BUYER = dev_accounts()[8]
@@ -52,12 +52,10 @@ async def test_status_and_page_show_tokens_cost_and_margin_per_model(
 ) -> None:
     fwd = tmp_path / "forwarder-models.json"
     path = tmp_path / "desired.yaml"
-    env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up", "ADMIN": ADMIN_TOKEN}
+    env = admin_env(anvil.rpc_url)
     async with serve_upstream("openai") as up:
         path.write_text(_yaml(deployed, fwd, up.url, None))
-        done = await asyncio.to_thread(reconcile, env, "apply", str(path), "--auto-approve", "--state-dir",
-                                       str(tmp_path / "state"))  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
+        await asyncio.to_thread(apply_confirmed, env, path, tmp_path / "state")
         bid = bytes.fromhex(ids.bid_id(PROVIDER.address, MID_A, 0)[2:])
         stake = sessions_devnet.stake_for_duration(w3, deployed.diamond, bid, 600)
         stamp = sessions_devnet.latest_timestamp(w3)

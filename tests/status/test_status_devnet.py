@@ -28,7 +28,7 @@ from reconciler.status.text import render_status
 from tests.support.fwd_helpers import ADMIN_TOKEN
 from tests.support.fwd_stubs import serve_upstream
 from tests.support.ports import free_port
-from tests.support.status_scene import PROVIDER, reconcile, two_models_yaml
+from tests.support.status_scene import PROVIDER, admin_env, apply_confirmed, reconcile, scene_env, two_models_yaml
 
 MOR = 10**18
 BUYER = dev_accounts()[8]
@@ -87,12 +87,10 @@ async def test_status_shows_bids_slots_sessions_earnings_claimable_and_drift(
 ) -> None:
     fwd = tmp_path / "forwarder-models.json"
     path = tmp_path / "desired.yaml"
-    env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up", "ADMIN": ADMIN_TOKEN}
+    env = admin_env(anvil.rpc_url)
     async with serve_upstream("openai") as up:
         path.write_text(_yaml(deployed, anvil.rpc_url, fwd, up.url, None))
-        done = await asyncio.to_thread(reconcile, env, "apply", str(path), "--auto-approve", "--state-dir",
-                                       str(tmp_path / "state"))  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
+        await asyncio.to_thread(apply_confirmed, env, path, tmp_path / "state")
 
         # sessions: B1 ends (claimable), B2 closed with the provider's receipt (a success), A stays live
         b1 = _open(w3, deployed, MID_B, 300)
@@ -172,7 +170,7 @@ def test_status_reports_drift_and_unknown_slots_without_admin_url(
     """Before any apply: not registered, every bid pending, slots unknown (no proxy.adminUrl)."""
     path = tmp_path / "desired.yaml"
     path.write_text(_yaml(deployed, anvil.rpc_url, tmp_path / "fwd.json", "http://127.0.0.1:9", None))
-    env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up"}
+    env = scene_env(anvil.rpc_url)
     out = reconcile(env, "status", str(path), "--format", "json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -194,7 +192,7 @@ def test_status_shows_the_watchers_last_upstream_and_router_health_and_probes_th
     path = tmp_path / "desired.yaml"
     text = _yaml(deployed, anvil.rpc_url, tmp_path / "fwd.json", "http://127.0.0.1:9", None)
     path.write_text(text.replace("policy:\n", router + "policy:\n"))
-    env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up", "CLIENT_TOKEN": "c"}
+    env = scene_env(anvil.rpc_url, CLIENT_TOKEN="c")
     state = tmp_path / "state"
     out = reconcile(env, "status", str(path), "--state-dir", str(state))
     assert out.returncode == 0, out.stderr
@@ -260,7 +258,7 @@ def test_status_shows_the_head_of_its_one_endpoint(
 
     path = tmp_path / "desired.yaml"
     path.write_text(_yaml(deployed, anvil.rpc_url, tmp_path / "fwd.json", "http://127.0.0.1:9", None))
-    env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up"}
+    env = scene_env(anvil.rpc_url)
     before = w3.eth.block_number
     out = CliRunner().invoke(cli, ["status", str(path), "--format", "json"], env=env)
     assert out.exit_code == 0, out.output

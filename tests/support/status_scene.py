@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from reconciler.devnet.local import Deployment, dev_accounts
+from tests.support.fwd_helpers import ADMIN_TOKEN
 
 PROVIDER = dev_accounts()[1]
 
@@ -31,6 +32,23 @@ def two_models_yaml(dep: Deployment, fwd: Path, upstream: str, admin_url: str | 
         f"proxy:\n  modelsConfigPath: {fwd}\n{admin}"
         'policy:\n  maxSpendPerApply: "10 MOR"\n'
     )
+
+
+def scene_env(rpc_url: str, **extra: str) -> dict[str, str]:
+    """What the desired state's `env:` references read (the RPC node, the provider's key, the upstream's key),
+    and `extra` ones (`CLIENT_TOKEN="c"`)."""
+    return {"RPC": rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up", **extra}
+
+
+def admin_env(rpc_url: str) -> dict[str, str]:
+    """`scene_env` with the forwarder's admin token as $ADMIN (what `adminToken: env:ADMIN` reads)."""
+    return scene_env(rpc_url, ADMIN=ADMIN_TOKEN)
+
+
+def apply_confirmed(env: dict[str, str], path: Path, state_dir: Path) -> None:
+    """`reconcile apply` of the desired state at `path`, auto-approved; it must succeed."""
+    done = reconcile(env, "apply", str(path), "--auto-approve", "--state-dir", str(state_dir))
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def reconcile(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,14 +12,15 @@ from reconciler.devnet.local import Deployment
 from reconciler.status.report import status_document
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.triggers import Trigger
-from tests.status.test_status_devnet import MID_A, MID_B, PROVIDER, _yaml
+from tests.status.test_status_devnet import MID_A, MID_B, _yaml
 from tests.support.router_stub import router_stub
+from tests.support.status_scene import scene_env
 
 
 def test_a_watcher_run_and_status_ask_the_routers_healthcheck_once(
     anvil: Anvil, deployed: Deployment, tmp_path: Path
 ) -> None:
-    env = {"RPC": anvil.rpc_url, "PROVIDER_KEY": PROVIDER.private_key, "UPSTREAM_KEY": "k-up", "CLIENT_TOKEN": "c"}
+    env = scene_env(anvil.rpc_url, CLIENT_TOKEN="c")
     with router_stub([MID_A, MID_B]) as (router, url):
         proxy = "  clientToken: env:CLIENT_TOKEN\n  forwarderUrl: http://127.0.0.1:9\n"
         proxy += f"  router:\n    modelsConfigPath: {tmp_path / 'router.json'}\n    url: {url}\n"
