@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import queue
 
-import pytest
 from web3 import Web3
 
 PROVIDER = "0x" + "aa" * 20
@@ -41,7 +40,6 @@ def _fetched(query_topics: list[object], log: dict[str, object]) -> bool:
     return True
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: only our own apply's events wake a run unpaced")
 def test_our_own_moves_wake_at_once_and_other_events_under_our_address_are_paced() -> None:
     from reconciler.watch.loop import WatchOptions
     from reconciler.watch.triggers import OwnEvents, Poller, provider_topics
@@ -62,7 +60,7 @@ def test_our_own_moves_wake_at_once_and_other_events_under_our_address_are_paced
 
     own = OwnEvents(60.0)
     woke = own.seen([bid_posted, bid_deleted, registered, model], 0.0, head=9)
-    assert [(t.kind, t.detail) for t in woke] == [("chain", "4 event(s) of our own up to block 9")]
+    assert [(t.kind, t.detail) for t in woke] == [("chain", "4 own event(s) up to block 9")]
     assert own.seen([bid_posted], 1.0, head=10) != []  # our own moves are never paced: the next poll sees them
     first = own.seen([ours_as_user, withdrawn], 2.0, head=11)  # other events: one trigger, then paced
     assert [t.detail for t in first] == ["2 other event(s) under our address up to block 11"]
@@ -71,7 +69,7 @@ def test_our_own_moves_wake_at_once_and_other_events_under_our_address_are_paced
     later = own.seen([withdrawn], 62.0, head=30)
     assert [t.detail for t in later] == ["551 other event(s) under our address up to block 30"]
     mixed = own.seen([ours_as_user, bid_posted], 63.0, head=31)  # paced others never hold back our own
-    assert [t.detail for t in mixed] == ["1 event(s) of our own up to block 31"]
+    assert [t.detail for t in mixed] == ["1 own event(s) up to block 31"]
     assert own.seen([], 500.0, head=40) != []  # the held-back one comes at the first poll past the pace
     assert own.seen([], 600.0, head=41) == []
 
