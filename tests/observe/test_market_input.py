@@ -6,8 +6,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from reconciler.chain.journal import Journal, TxRecord
 from reconciler.market.rating import NO_MODEL_STATS, SD, MarketBid, ModelMarket, ProviderModelStats
 from reconciler.observe.market_input import market_document, reposts_today
@@ -97,7 +95,6 @@ def test_the_hosts_weights_come_from_the_flag_or_the_variable_and_a_bad_file_is_
     assert not competes(replace(bid, provider=PROVIDER.lower()), PROVIDER.lower(), host_rating({}))  # ours
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31: one helper resolves the host's weights, flag > env > default")
 def test_every_consumer_resolves_the_hosts_weights_flag_over_variable_over_default(tmp_path: Path) -> None:
     from reconciler.market.rating import DEFAULT_WEIGHTS, Weights
     from reconciler.observe.market_input import WEIGHTS_ENV, host_rating
