@@ -10,7 +10,10 @@ slots or tags. docs/desired-state.md#a-fleet states the merge rules. Pure: files
 
 A fleet's files come from a pull request, whose author is not the operator: every file read is inside the fleet's
 folder (a symlink out of it is refused, so CI never prints a piece of a file elsewhere on its host in a
-diagnostic), no larger than MAX_FLEET_FILE_BYTES, and fleet.yaml names at most MAX_PROVIDERS providers.
+diagnostic), no larger than MAX_FLEET_FILE_BYTES, and fleet.yaml names at most MAX_PROVIDERS providers. The
+whole fleet (fleet.yaml, the shared files, every provider's) is counted before any file but fleet.yaml is read:
+more than MAX_FLEET_FILES files or MAX_FLEET_BYTES bytes in all is refused unread, so a pull request of 100
+folders of 1 MiB files never makes CI parse gigabytes.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ OVERRIDABLE = ("bid", "concurrentSlots", "slotWeight", "tags", "capacityPolicy",
 AUTO = "auto"
 MAX_PROVIDERS = 100  # fleet.schema.json's maxItems: a fleet of more hosts is not one repository's
 MAX_FLEET_FILE_BYTES = 1 << 20  # a desired-state file is a few KB; a larger one is refused unread
+MAX_FLEET_FILES = 1000  # every file of the fleet: 100 providers of 10 files each
+MAX_FLEET_BYTES = 16 << 20  # every file of the fleet, in bytes: a fleet of 100 providers holds a few MB at most
 
 
 def _refusal(file: Path, home: Path) -> str | None:
@@ -153,6 +158,10 @@ def load_fleet(path: Path, environ: Mapping[str, str] | None = None, given: tupl
     secret across the fleet). `environ` and `given` as for `load_desired`."""
     diags: list[Diagnostic] = []
     entries = _read_fleet_file(path, diags)
+    if not _errors(diags):
+        diags += _over_bounds(path, entries)
+        if _errors(diags):
+            raise ValidationFailed(sort_diagnostics(diags))
     shared = _read_shared(path, diags)
     if _errors(diags):
         raise ValidationFailed(sort_diagnostics(diags))
@@ -201,6 +210,35 @@ def _named(draft: _Draft, d: Diagnostic) -> Diagnostic:
 
 def _errors(diags: list[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)
+
+
+def _shared_files(root: Path) -> list[Path]:
+    """The fleet's shared files: every *.yaml/*.yml at its root but fleet.yaml, in name order."""
+    return sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != FLEET_FILE)
+
+
+def _over_bounds(root: Path, entries: list[_Entry]) -> list[Diagnostic]:
+    """The fleet's files counted and sized (not read): a diagnostic at the fleet's folder when there are more than
+    MAX_FLEET_FILES of them or MAX_FLEET_BYTES in all (a file that would be refused on its own counts, unread)."""
+    files = [root / FLEET_FILE, *_shared_files(root)]
+    for e in entries:
+        files += source_files(e.folder) if e.folder.is_dir() else []
+    size = 0
+    for f in files:
+        try:
+            size += f.stat().st_size
+        except OSError:
+            continue  # reported when the file is read
+    if len(files) <= MAX_FLEET_FILES and size <= MAX_FLEET_BYTES:
+        return []
+    return [
+        Diagnostic(
+            Location(str(root)),
+            "(root)",
+            f"the fleet's {len(files)} *.yaml files hold {size} bytes in all: a fleet holds at most {MAX_FLEET_FILES} "
+            f"files and at most {MAX_FLEET_BYTES} bytes (MAX_FLEET_FILES, MAX_FLEET_BYTES): nothing was read",
+        )
+    ]
 
 
 def _read_fleet_file(root: Path, diags: list[Diagnostic]) -> list[_Entry]:
@@ -279,8 +317,7 @@ def _read_shared(root: Path, diags: list[Diagnostic]) -> Merged:
     """The fleet's shared files: every *.yaml/*.yml at its root but fleet.yaml, merged in name order."""
     if not root.is_dir():
         return Merged()
-    files = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != FLEET_FILE)
-    files = _readable(files, root.resolve(), diags)
+    files = _readable(_shared_files(root), root.resolve(), diags)
     shared, problems = merge_files(files, mappings=("upstreams", "modelDefinitions"), lists=())
     diags += problems
     checked = dict(shared.data)

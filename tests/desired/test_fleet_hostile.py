@@ -157,7 +157,6 @@ def test_slots_past_what_a_forwarder_can_count_are_refused(tmp_path: Path) -> No
     assert any(".concurrentSlots: " in s and "maximum of 1000000" in s for s in shown), shown
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: no bound on a whole fleet's files and bytes")
 def test_a_fleet_of_too_many_files_or_bytes_in_all_is_refused_unread(tmp_path: Path) -> None:
     """Each file under MAX_FLEET_FILE_BYTES and each provider under the cap still adds up (100 providers of many
     1 MiB files): the whole fleet's files and bytes are counted first, and past either bound nothing is read."""
