@@ -39,6 +39,7 @@ SHARED_SECTIONS = ("upstreams", "policy", "modelDefinitions")
 PROVIDER_SECTIONS = ("network", "signer", "provider", "proxy", "models")
 OVERRIDABLE = ("bid", "concurrentSlots", "slotWeight", "tags", "capacityPolicy", "absent")
 AUTO = "auto"
+MAX_SLOT_WEIGHT = 1_000_000  # fleet-shared.schema.json's slotWeight maximum, the slots' own bound
 MAX_PROVIDERS = 100  # fleet.schema.json's maxItems: a fleet of more hosts is not one repository's
 MAX_FLEET_FILE_BYTES = 1 << 20  # a desired-state file is a few KB; a larger one is refused unread
 MAX_FLEET_FILES = 1000  # every file of the fleet: 100 providers of 10 files each
@@ -484,9 +485,12 @@ def _share_auto_slots(drafts: list[_Draft], shared: Merged, diags: list[Diagnost
                 weight = m.pop("slotWeight")
                 if not auto:
                     d.error((*("models", i), "slotWeight"), "slotWeight applies only with concurrentSlots: auto")
-                if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
+                if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= MAX_SLOT_WEIGHT:
+                    big = isinstance(weight, int) and weight > 10**12  # a 4000-digit one is not printed whole
+                    shown = f"a {len(str(weight))}-digit number" if big else repr(weight)
                     d.error(
-                        ("models", i, "slotWeight"), f"slotWeight must be a whole number, 1 or more, not {weight!r}"
+                        ("models", i, "slotWeight"),
+                        f"slotWeight must be a whole number from 1 to {MAX_SLOT_WEIGHT}, not {shown}",
                     )
                     weight = 1
             if not auto:

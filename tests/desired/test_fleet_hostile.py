@@ -177,7 +177,6 @@ def test_a_fleet_of_too_many_files_or_bytes_in_all_is_refused_unread(tmp_path: P
     assert "nonsense" not in shown and len(shown) < 300, shown
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: slotWeight has no upper bound")
 def test_a_slot_weight_past_the_slot_bound_is_refused(tmp_path: Path) -> None:
     """slotWeight is capped as concurrentSlots and maxConcurrency are (1,000,000): on a shared definition, on a
     `use`, and on a provider's own model."""
