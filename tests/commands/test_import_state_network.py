@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from web3 import Web3
 
@@ -69,7 +68,6 @@ def test_network_from_block_and_log_block_range_load_with_a_deprecation_warning(
     assert "network.fromBlock" in text and "network.logBlockRange" in text and "deprecated and ignored" in text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: the same --provider twice is imported into a fleet")
 def test_the_same_provider_twice_is_refused_before_any_chain_read(tmp_path: Path) -> None:
     """`import --out DIR --provider A --provider a`: one address twice, in any case, would be two members of one
     provider on one network, which the fleet's validation refuses. Refused at once, naming it; nothing is read
