@@ -28,6 +28,7 @@ from reconciler.desired.build import build_desired
 from reconciler.desired.diagnostics import Diagnostic, Location, Severity, ValidationFailed, format_path
 from reconciler.desired.loader import FLEET_FILE, Merged, merge_files, sort_diagnostics, source_files
 from reconciler.desired.model import Desired
+from reconciler.desired.presets import PRESETS
 from reconciler.desired.schema import desired_state_validator, explain, fleet_validator
 from reconciler.desired.secrets import SecretUse, file_problems, first_conflicts
 from reconciler.desired.slotshare import share_slots
@@ -592,11 +593,27 @@ def _check_shared_slots(
 
 
 def _network_key(desired: Desired) -> tuple[object, ...]:
-    """Which chain a member writes to, from its files alone: its preset, else its chain id and marketplace."""
+    """Which chain and marketplace a member writes to, from its files alone: a known preset's chain id and Diamond
+    (reconciler.desired.presets) under what the member writes out, so `preset: base` and Base's chain id and
+    Diamond written out are one network. A devnet's come from its devnet.json, read only with the network: a
+    devnet is told by its preset and what it writes out."""
     n = desired.network
-    if n.preset:
-        return ("preset", n.preset)
-    return ("chain", n.chain_id, (n.diamond or "").lower())
+    known = PRESETS.get(n.preset) if n.preset else None
+    if n.preset and known is None:
+        return ("preset", n.preset, n.chain_id, (n.diamond or "").lower())
+    chain_id = n.chain_id or (known.chain_id if known else None)
+    diamond = n.diamond or (known.diamond if known else None)
+    return ("chain", chain_id, (diamond or "").lower())
+
+
+def _network_name(desired: Desired) -> str:
+    """The network as a diagnostic names it: its chain id, with the preset that gave it."""
+    n = desired.network
+    known = PRESETS.get(n.preset) if n.preset else None
+    chain_id = n.chain_id or (known.chain_id if known else None)
+    if chain_id is None:
+        return n.preset or "its network"
+    return f"chain {chain_id} ({n.preset})" if n.preset else f"chain {chain_id}"
 
 
 def _check_one_member_per_provider(
@@ -612,7 +629,7 @@ def _check_one_member_per_provider(
         other = first.setdefault(key, d.entry.name)
         if other == d.entry.name:
             continue
-        network = desired.network.preset or f"chain {desired.network.chain_id}"
+        network = _network_name(desired)
         out.append(
             Diagnostic(
                 d.merged.locate(("provider", "address")),

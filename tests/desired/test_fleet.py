@@ -404,7 +404,6 @@ def test_two_members_on_one_provider_address_of_one_network_are_refused_naming_b
     assert [m.name for m in load_fleet(root, ENV).members] == ["alpha", "beta", "twin"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: a preset and its chain id written out are two networks to the check")
 def test_a_preset_and_its_chain_written_out_are_one_network_to_the_one_member_rule(tmp_path: Path) -> None:
     """`preset: base` and Base's chain id and marketplace written out are the same network: two members writing
     for one wallet there are refused, as with one preset twice. A known preset's own chain id and marketplace
