@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import jsonschema
-import pytest
 from click.testing import CliRunner
 from referencing import Registry, Resource
 
@@ -19,7 +18,6 @@ from tests.desired.test_fleet import ENV, three
 from tests.support.ports import free_port
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30: a fleet's plan JSON has no format_version")
 def test_a_fleet_plan_json_has_the_plan_format_version(tmp_path: Path) -> None:
     schemas = {n: load_schema(n) for n in ("plan.schema.json", "fleet-plan.schema.json")}
     registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
