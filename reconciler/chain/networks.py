@@ -1,4 +1,5 @@
-"""Network presets (from the reference table) and resolving a `NetworkSpec` to concrete addresses.
+"""Resolving a `NetworkSpec` to concrete addresses: a preset's from the reference table (its data in
+reconciler.desired.presets, re-exported here), a devnet's from its devnet.json, or the ones written out.
 
 Presets can go stale: `plan` verifies chain id, code at the Diamond and `getToken()` before trusting them.
 """
@@ -15,46 +16,11 @@ from typing import Any
 
 from reconciler import EndpointUnusable
 from reconciler.desired.model import NetworkSpec
+from reconciler.desired.presets import PRESETS as PRESETS
 from reconciler.desired.references import resolve
 from reconciler.market.ids import checksum
 
 DEVNET_DIR_ENV = "RECONCILE_DEVNET_DIR"
-
-
-@dataclass(frozen=True)
-class Preset:
-    chain_id: int
-    diamond: str
-    mor: str
-    op_stack: bool
-    legacy: bool = False
-    confirmations: int = 3
-
-
-PRESETS: dict[str, Preset] = {
-    "base": Preset(
-        8453, "0x6aBE1d282f72B474E54527D93b979A4f64d3030a", "0x7431aDa8a591C955a994a21710752EF9b882b8e3", True
-    ),
-    "base-sepolia": Preset(
-        84532,
-        "0xA328196f2438DADA5ab729E39388D86896c27c85",
-        "0x5C80Ddd187054E1E4aBBfFCD750498e81d34FfA3",
-        True,
-        False,
-        1,
-    ),
-    "arbitrum": Preset(
-        42161, "0xDE819AaEE474626E3f34Ef0263373357e5a6C71b", "0x092bAaDB7DEf4C3981454dD9c0A0D7FF07bCFc86", False, True
-    ),
-    "arbitrum-sepolia": Preset(
-        421614,
-        "0xb8C55cD613af947E73E262F0d3C54b7211Af16CF",
-        "0x34a285A1B1C166420Df5b6630132542923B5b27E",
-        False,
-        True,
-        1,
-    ),
-}
 OP_STACK_CHAIN_IDS = frozenset({8453, 84532, 10, 11155420})
 CUSTOM_CONFIRMATIONS = 1  # a chain without a preset: one block on top
 LOCAL_CHAIN_IDS = frozenset({31337, 1337})  # anvil's and hardhat's: blocks come only with transactions

@@ -250,7 +250,15 @@ def _import_fleet(
     if bad:
         click.echo(f"error: --provider {bad[0]!r} is not an address", err=True)
         return EXIT_ERROR
-    addresses = list(dict.fromkeys(Web3.to_checksum_address(p) for p in providers))
+    addresses = [Web3.to_checksum_address(p) for p in providers]
+    twice = next((a for i, a in enumerate(addresses) if a in addresses[:i]), None)
+    if twice is not None:  # two members of one provider on one network: the fleet's validation would refuse it
+        click.echo(
+            f"error: --provider {twice} is given twice (addresses are compared in any case): a fleet has one member "
+            "per provider and network; give each provider once",
+            err=True,
+        )
+        return EXIT_ERROR
     problem = net.problem()
     if problem is not None:
         click.echo(f"error: {problem}", err=True)

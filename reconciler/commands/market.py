@@ -14,19 +14,14 @@ from pathlib import Path
 
 import click
 
+from reconciler.commands.options import weights_option
 from reconciler.commands.outcome import EXIT_OK, handled
 
 
 @click.command("market")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option(
-    "--weights",
-    "weights_file",
-    type=click.Path(path_type=Path),
-    help="A proxy-router rating config (RATING_CONFIG_PATH's JSON: algorithm `default`, params.weights, "
-    "providerAllowlist) to score with instead of the router's default weights.",
-)
+@weights_option
 def market_cmd(path: Path, fmt: str, weights_file: Path | None) -> None:
     """Show each model's market as buyers' routers rank it: bids, prices, stats, quality, score and our rank."""
     sys.exit(run_market(path, fmt, weights_file))
@@ -35,10 +30,11 @@ def market_cmd(path: Path, fmt: str, weights_file: Path | None) -> None:
 @handled
 def run_market(path: Path, fmt: str, weights_file: Path | None = None) -> int:
     from reconciler.desired.loader import load_desired
-    from reconciler.observe.market import load_rating_config, observe_market
+    from reconciler.observe.market import observe_market
+    from reconciler.observe.market_input import host_rating
     from reconciler.render.market import render_market_markdown, render_market_text
 
-    rating = load_rating_config(weights_file)  # a bad file is said before the chain is read
+    rating = host_rating(os.environ, weights_file)  # a bad file is said before the chain is read
     desired, _warnings = load_desired(path, os.environ)
     doc = observe_market(desired, rating=rating, environ=os.environ)
     if fmt == "json":

@@ -56,16 +56,17 @@ def keystore_options(f: F) -> F:
 
 def weights_option(f: F) -> F:
     """`--weights FILE` (or RECONCILE_WEIGHTS): the rating config this host's buyers' routers run, which the
-    `bid.market` policies score with instead of the router's default weights; host-side, never in the desired
-    state (reconciler.observe.market_input.with_weights)."""
+    `bid.market` policies, `reconcile market` and the status page's market panel score with instead of the
+    router's default weights; host-side, never in the desired state (reconciler.observe.market_input.host_rating
+    resolves it, flag over variable over defaults)."""
     return click.option(
         "--weights",
         "weights_file",
         type=click.Path(path_type=Path),
         envvar="RECONCILE_WEIGHTS",
-        help="Price bid.market bids with the weights of this proxy-router rating config (RATING_CONFIG_PATH's "
-        "JSON: algorithm `default`, params.weights, providerAllowlist) instead of the router's default ones. "
-        "Default: RECONCILE_WEIGHTS.",
+        help="Rank the market (bid.market prices, `reconcile market`, the status page's market panel) with the "
+        "weights of this proxy-router rating config (RATING_CONFIG_PATH's JSON: algorithm `default`, "
+        "params.weights, providerAllowlist) instead of the router's default ones. Default: RECONCILE_WEIGHTS.",
     )(f)
 
 

@@ -131,7 +131,7 @@ def _run_fleet(
     something pending)."""
     from reconciler.desired.fleet import load_fleet
     from reconciler.pipeline import plan_fleet
-    from reconciler.plan.codec import plan_to_json
+    from reconciler.plan.codec import FORMAT_VERSION, plan_to_json
     from reconciler.render.markdown import render_fleet_markdown
     from reconciler.render.text import render_fleet_text, use_color
 
@@ -146,6 +146,7 @@ def _run_fleet(
     fp = plan_fleet([(m.name, m.desired) for m in fleet.members], environ, state_dir, warnings)
     if fmt == "json":
         doc = {
+            "format_version": FORMAT_VERSION,  # the plans' own: a fleet's document changes when theirs does
             "providers": [
                 {
                     "name": m.name,
@@ -154,7 +155,7 @@ def _run_fleet(
                     "error": m.error,
                 }
                 for m in fp.members
-            ]
+            ],
         }
         click.echo(json.dumps(doc, indent=2))
     elif fmt == "markdown":

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from reconciler.commands.options import provider_option, state_dir_option, trust_host_option
+from reconciler.commands.options import provider_option, state_dir_option, trust_host_option, weights_option
 from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 
 
@@ -29,14 +29,28 @@ from reconciler.commands.outcome import EXIT_ERROR, EXIT_OK, handled
 )
 @trust_host_option
 @provider_option("On a fleet folder: this member in full (repeatable: these members in the table; default: all).")
-def status_cmd(path: Path, fmt: str, state_dir: Path, trust_hosts: tuple[str, ...], providers: tuple[str, ...]) -> None:
+@weights_option
+def status_cmd(
+    path: Path,
+    fmt: str,
+    state_dir: Path,
+    trust_hosts: tuple[str, ...],
+    providers: tuple[str, ...],
+    weights_file: Path | None,
+) -> None:
     """Show the provider on one screen: stake, bids and prices, slots, live sessions, earnings, claimable, drift.
     On a fleet: every provider's state in one table."""
     given = click.get_current_context().get_parameter_source("state_dir") is not ParameterSource.DEFAULT
     write_index = given and state_dir.is_dir()  # a look never creates a state dir
     sys.exit(
         run_status(
-            path, fmt, state_dir=state_dir, trust_hosts=trust_hosts, providers=providers, write_index=write_index
+            path,
+            fmt,
+            state_dir=state_dir,
+            trust_hosts=trust_hosts,
+            providers=providers,
+            write_index=write_index,
+            weights_file=weights_file,
         )
     )
 
@@ -50,12 +64,14 @@ def run_status(
     trust_hosts: tuple[str, ...] = (),
     providers: tuple[str, ...] = (),
     write_index: bool = False,
+    weights_file: Path | None = None,
 ) -> int:
     from reconciler.desired.fleet import is_fleet
     from reconciler.observe.destinations import with_trusted_hosts
+    from reconciler.observe.market_input import with_weights
     from reconciler.status.report import fleet_status_output, status_output
 
-    env = with_trusted_hosts(os.environ if environ is None else environ, trust_hosts)
+    env = with_weights(with_trusted_hosts(os.environ if environ is None else environ, trust_hosts), weights_file)
     if not is_fleet(path):
         if providers:
             click.echo(f"error: --provider names a member of a fleet, and {path} holds one provider", err=True)

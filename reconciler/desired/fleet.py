@@ -10,7 +10,10 @@ slots or tags. docs/desired-state.md#a-fleet states the merge rules. Pure: files
 
 A fleet's files come from a pull request, whose author is not the operator: every file read is inside the fleet's
 folder (a symlink out of it is refused, so CI never prints a piece of a file elsewhere on its host in a
-diagnostic), no larger than MAX_FLEET_FILE_BYTES, and fleet.yaml names at most MAX_PROVIDERS providers.
+diagnostic), no larger than MAX_FLEET_FILE_BYTES, and fleet.yaml names at most MAX_PROVIDERS providers. The
+whole fleet (fleet.yaml, the shared files, every provider's) is counted before any file but fleet.yaml is read:
+more than MAX_FLEET_FILES files or MAX_FLEET_BYTES bytes in all is refused unread, so a pull request of 100
+folders of 1 MiB files never makes CI parse gigabytes.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from reconciler.desired.build import build_desired
 from reconciler.desired.diagnostics import Diagnostic, Location, Severity, ValidationFailed, format_path
 from reconciler.desired.loader import FLEET_FILE, Merged, merge_files, sort_diagnostics, source_files
 from reconciler.desired.model import Desired
+from reconciler.desired.presets import PRESETS
 from reconciler.desired.schema import desired_state_validator, explain, fleet_validator
 from reconciler.desired.secrets import SecretUse, file_problems, first_conflicts
 from reconciler.desired.slotshare import share_slots
@@ -36,8 +40,11 @@ SHARED_SECTIONS = ("upstreams", "policy", "modelDefinitions")
 PROVIDER_SECTIONS = ("network", "signer", "provider", "proxy", "models")
 OVERRIDABLE = ("bid", "concurrentSlots", "slotWeight", "tags", "capacityPolicy", "absent")
 AUTO = "auto"
+MAX_SLOT_WEIGHT = 1_000_000  # fleet-shared.schema.json's slotWeight maximum, the slots' own bound
 MAX_PROVIDERS = 100  # fleet.schema.json's maxItems: a fleet of more hosts is not one repository's
 MAX_FLEET_FILE_BYTES = 1 << 20  # a desired-state file is a few KB; a larger one is refused unread
+MAX_FLEET_FILES = 1000  # every file of the fleet: 100 providers of 10 files each
+MAX_FLEET_BYTES = 16 << 20  # every file of the fleet, in bytes: a fleet of 100 providers holds a few MB at most
 
 
 def _refusal(file: Path, home: Path) -> str | None:
@@ -153,6 +160,10 @@ def load_fleet(path: Path, environ: Mapping[str, str] | None = None, given: tupl
     secret across the fleet). `environ` and `given` as for `load_desired`."""
     diags: list[Diagnostic] = []
     entries = _read_fleet_file(path, diags)
+    if not _errors(diags):
+        diags += _over_bounds(path, entries)
+        if _errors(diags):
+            raise ValidationFailed(sort_diagnostics(diags))
     shared = _read_shared(path, diags)
     if _errors(diags):
         raise ValidationFailed(sort_diagnostics(diags))
@@ -201,6 +212,35 @@ def _named(draft: _Draft, d: Diagnostic) -> Diagnostic:
 
 def _errors(diags: list[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)
+
+
+def _shared_files(root: Path) -> list[Path]:
+    """The fleet's shared files: every *.yaml/*.yml at its root but fleet.yaml, in name order."""
+    return sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != FLEET_FILE)
+
+
+def _over_bounds(root: Path, entries: list[_Entry]) -> list[Diagnostic]:
+    """The fleet's files counted and sized (not read): a diagnostic at the fleet's folder when there are more than
+    MAX_FLEET_FILES of them or MAX_FLEET_BYTES in all (a file that would be refused on its own counts, unread)."""
+    files = [root / FLEET_FILE, *_shared_files(root)]
+    for e in entries:
+        files += source_files(e.folder) if e.folder.is_dir() else []
+    size = 0
+    for f in files:
+        try:
+            size += f.stat().st_size
+        except OSError:
+            continue  # reported when the file is read
+    if len(files) <= MAX_FLEET_FILES and size <= MAX_FLEET_BYTES:
+        return []
+    return [
+        Diagnostic(
+            Location(str(root)),
+            "(root)",
+            f"the fleet's {len(files)} *.yaml files hold {size} bytes in all: a fleet holds at most {MAX_FLEET_FILES} "
+            f"files and at most {MAX_FLEET_BYTES} bytes (MAX_FLEET_FILES, MAX_FLEET_BYTES): nothing was read",
+        )
+    ]
 
 
 def _read_fleet_file(root: Path, diags: list[Diagnostic]) -> list[_Entry]:
@@ -279,8 +319,7 @@ def _read_shared(root: Path, diags: list[Diagnostic]) -> Merged:
     """The fleet's shared files: every *.yaml/*.yml at its root but fleet.yaml, merged in name order."""
     if not root.is_dir():
         return Merged()
-    files = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != FLEET_FILE)
-    files = _readable(files, root.resolve(), diags)
+    files = _readable(_shared_files(root), root.resolve(), diags)
     shared, problems = merge_files(files, mappings=("upstreams", "modelDefinitions"), lists=())
     diags += problems
     checked = dict(shared.data)
@@ -447,9 +486,12 @@ def _share_auto_slots(drafts: list[_Draft], shared: Merged, diags: list[Diagnost
                 weight = m.pop("slotWeight")
                 if not auto:
                     d.error((*("models", i), "slotWeight"), "slotWeight applies only with concurrentSlots: auto")
-                if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
+                if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= MAX_SLOT_WEIGHT:
+                    big = isinstance(weight, int) and weight > 10**12  # a 4000-digit one is not printed whole
+                    shown = f"a {len(str(weight))}-digit number" if big else repr(weight)
                     d.error(
-                        ("models", i, "slotWeight"), f"slotWeight must be a whole number, 1 or more, not {weight!r}"
+                        ("models", i, "slotWeight"),
+                        f"slotWeight must be a whole number from 1 to {MAX_SLOT_WEIGHT}, not {shown}",
                     )
                     weight = 1
             if not auto:
@@ -551,11 +593,27 @@ def _check_shared_slots(
 
 
 def _network_key(desired: Desired) -> tuple[object, ...]:
-    """Which chain a member writes to, from its files alone: its preset, else its chain id and marketplace."""
+    """Which chain and marketplace a member writes to, from its files alone: a known preset's chain id and Diamond
+    (reconciler.desired.presets) under what the member writes out, so `preset: base` and Base's chain id and
+    Diamond written out are one network. A devnet's come from its devnet.json, read only with the network: a
+    devnet is told by its preset and what it writes out."""
     n = desired.network
-    if n.preset:
-        return ("preset", n.preset)
-    return ("chain", n.chain_id, (n.diamond or "").lower())
+    known = PRESETS.get(n.preset) if n.preset else None
+    if n.preset and known is None:
+        return ("preset", n.preset, n.chain_id, (n.diamond or "").lower())
+    chain_id = n.chain_id or (known.chain_id if known else None)
+    diamond = n.diamond or (known.diamond if known else None)
+    return ("chain", chain_id, (diamond or "").lower())
+
+
+def _network_name(desired: Desired) -> str:
+    """The network as a diagnostic names it: its chain id, with the preset that gave it."""
+    n = desired.network
+    known = PRESETS.get(n.preset) if n.preset else None
+    chain_id = n.chain_id or (known.chain_id if known else None)
+    if chain_id is None:
+        return n.preset or "its network"
+    return f"chain {chain_id} ({n.preset})" if n.preset else f"chain {chain_id}"
 
 
 def _check_one_member_per_provider(
@@ -571,7 +629,7 @@ def _check_one_member_per_provider(
         other = first.setdefault(key, d.entry.name)
         if other == d.entry.name:
             continue
-        network = desired.network.preset or f"chain {desired.network.chain_id}"
+        network = _network_name(desired)
         out.append(
             Diagnostic(
                 d.merged.locate(("provider", "address")),

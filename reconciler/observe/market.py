@@ -28,6 +28,7 @@ from reconciler.market.rating import (
 from reconciler.market.report import MarketModel, Standing, market_report
 
 MAX_RATING_CONFIG_BYTES = 1 << 20  # a router's rating config is a few hundred bytes, an allow list a few KB
+DEFAULT_RATING_SOURCE = "the router's default weights"
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,12 @@ class RatingConfig:
 
     weights: Weights = DEFAULT_WEIGHTS
     allowlist: frozenset[str] | None = None
-    source: str = "the router's default weights"
+    source: str = DEFAULT_RATING_SOURCE
+
+    @property
+    def is_default(self) -> bool:
+        """No rating config named on this host: the router's defaults (what the page and `status` need not say)."""
+        return self.source == DEFAULT_RATING_SOURCE
 
 
 def load_rating_config(path: Path | None) -> RatingConfig:
@@ -95,10 +101,11 @@ def observe_market(
     )
 
 
-def market_for_page(desired: Desired, network: Network) -> dict[str, Any] | None:
-    """The market document for the status page, or None when it cannot be read now (the page is reporting
-    only: a market it cannot read is left out, never a failure of the page or of a watcher's run)."""
+def market_for_page(desired: Desired, network: Network, rating: RatingConfig) -> dict[str, Any] | None:
+    """The market document for the status page, ranked with the host's `rating` (market_input.host_rating, as the
+    plan's policies rank), or None when it cannot be read now (the page is reporting only: a market it cannot
+    read is left out, never a failure of the page or of a watcher's run)."""
     try:
-        return observe_market(desired, network)
+        return observe_market(desired, network, rating)
     except ReconcileError:
         return None

@@ -92,7 +92,7 @@ def observe_market(
         commanded=commanded,
         notes=tuple(notes),
         weights=rating.weights,
-        weights_source=rating.source if environ.get(WEIGHTS_ENV) else None,
+        weights_source=None if rating.is_default else rating.source,
     )
 
 
@@ -105,11 +105,13 @@ def with_weights(environ: Mapping[str, str], path: Path | None) -> Mapping[str, 
     return environ
 
 
-def host_rating(environ: Mapping[str, str]) -> RatingConfig:
-    """The rating config this host's buyers run, as `--weights FILE` (or RECONCILE_WEIGHTS) names it: host-side,
-    never in the desired state. Without one, the router's default weights."""
-    path = environ.get(WEIGHTS_ENV)
-    return load_rating_config(Path(path)) if path else RatingConfig()
+def host_rating(environ: Mapping[str, str], flag: Path | None = None) -> RatingConfig:
+    """The rating config this host's buyers run: `--weights FILE` (`flag`), else RECONCILE_WEIGHTS (an empty one
+    is unset), else the router's default weights. Host-side, never in the desired state; every consumer (the
+    plan's market policies, `reconcile market`, `status` and the status page's market panel) resolves it here,
+    so they all rank alike on one host."""
+    path = flag if flag is not None else (Path(environ[WEIGHTS_ENV]) if environ.get(WEIGHTS_ENV) else None)
+    return load_rating_config(path)
 
 
 def competes(bid: MarketBid, ours: str, rating: RatingConfig) -> bool:

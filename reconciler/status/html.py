@@ -269,6 +269,7 @@ def _market(doc: Mapping[str, Any]) -> str:
     models = doc.get("market")
     if not models:
         return ""
+    weights = doc.get("marketWeights") or "the router's default weights"  # the host's, as the plan ranks
     parts = []
     for m in models:
         rows = "".join(
@@ -287,7 +288,7 @@ def _market(doc: Mapping[str, Any]) -> str:
         )
     return (
         '<section id="market"><h2>Market (as buyers\' routers rank it)</h2>'
-        '<p class="note">score = quality / (price in MOR/s), the router\'s default weights</p>'
+        f'<p class="note">score = quality / (price in MOR/s), {_e(weights)}</p>'
         f"{''.join(parts)}</section>"
     )
 

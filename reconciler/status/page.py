@@ -172,6 +172,11 @@ def _sessions(status: Mapping[str, Any]) -> list[dict[str, Any]]:
 MARKET_BIDS_SHOWN = 5  # per model on the page; `reconcile market` shows them all
 
 
+def market_weights(market: Mapping[str, Any]) -> str:
+    """Which weights the market panel ranks with: the host's rating config's name, or the router's defaults."""
+    return str(market.get("weightsSource") or "the router's default weights")
+
+
 def market_panel(market: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each model's best bids and where we stand, from the market document: the page's small market section."""
     out = []
@@ -238,6 +243,7 @@ def build_page(i: PageInputs) -> dict[str, Any]:
                 "sessions": _sessions(status),
                 "liveSessions": status["liveSessions"],
                 "market": market_panel(obs.market) if obs.market is not None else None,
+                "marketWeights": market_weights(obs.market) if obs.market is not None else None,
                 "margins": margin_section(obs.desired, chain, i.usage, obs.ref_values, i.usage_source),
                 "money": {
                     "earnedToday": money(accrued_since(chain, session_rules.start_of_day(chain.block_timestamp))),

@@ -21,7 +21,8 @@ from reconciler.desired.loader import load_desired
 from reconciler.desired.model import Desired
 from reconciler.observe.destinations import trusted_hosts
 from reconciler.observe.forwarder_admin import admin_token
-from reconciler.observe.market_input import observe_market
+from reconciler.observe.market import RatingConfig
+from reconciler.observe.market_input import host_rating, observe_market
 from reconciler.observe.model import ChainState, Observed, RouterState
 from reconciler.observe.slots import SlotsReading, read_slots
 from reconciler.observe.world import observe_many, observe_with
@@ -40,6 +41,7 @@ class StatusReading:
     # the router as observed: its /healthcheck asked once, for the drift and for its health
     router: RouterState = field(default_factory=RouterState)
     ref_values: Mapping[str, str | None] = field(default_factory=dict)  # morUsd references as read here (margins)
+    rating: RatingConfig = field(default_factory=RatingConfig)  # the host's weights (--weights, RECONCILE_WEIGHTS)
 
 
 def status_reading(
@@ -121,6 +123,7 @@ def _reading(
         endpoints,
         router=observed.router,
         ref_values=observed.refs.values,
+        rating=host_rating(env),
     )
 
 

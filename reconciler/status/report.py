@@ -45,6 +45,8 @@ def _document(r: StatusReading, state_dir: Path | None) -> dict[str, object]:
     doc = build_status(r.desired, r.chain, r.plan, r.slots)
     doc["network"] = r.network.name
     doc["endpoints"] = r.endpoints
+    if not r.rating.is_default:
+        doc["weights"] = r.rating.source  # the host's rating config: said, since the drift's prices rank with it
     doc["margins"] = margin_section(r.desired, r.chain, usage_by_day(r, state_dir).days, r.ref_values, _source(r))
     runs = load_runs(state_dir / RUNS_FILE) if state_dir is not None else []
     proxy = r.desired.proxy
@@ -103,7 +105,7 @@ def _html(r: StatusReading, state_dir: Path | None, fleet: FleetPlace | None = N
                 r.chain,
                 r.plan,
                 r.network.name,
-                market=market_for_page(r.desired, r.network),
+                market=market_for_page(r.desired, r.network, r.rating),
                 ref_values=r.ref_values,
             ),
             runs=runs,

@@ -45,6 +45,8 @@ def render_status(doc: dict[str, Any]) -> str:
     if not doc["models"]:
         lines.append("  (no models)")
     lines.append(f"  slots: {doc['slotsSource']}")
+    if doc.get("weights"):
+        lines.append(f"  weights: {doc['weights']} (--weights or RECONCILE_WEIGHTS; bid.market prices rank with them)")
     lines.append("")
     e = doc["earnings"]
     if e is not None:

@@ -41,6 +41,7 @@ from reconciler.desired.secrets import SecretUse
 from reconciler.observe.forwarder_admin import ForwarderAdmin
 from reconciler.observe.forwarder_health import probe
 from reconciler.observe.market import market_for_page
+from reconciler.observe.market_input import host_rating
 from reconciler.observe.model import Observed
 from reconciler.observe.price_command import PriceAnswers, PriceCommand
 from reconciler.observe.prometheus import MetricSample
@@ -397,7 +398,8 @@ class Watcher:
         refs = observed.refs.values
         usage = self._usage[1].days if self._usage is not None else {}
         board.usage_seen(usage)
-        market = market_for_page(desired, network)  # competitors' bids and our rank, for the page's market panel
+        # competitors' bids and our rank for the page's market panel, ranked with the host's weights as the plan is
+        market = market_for_page(desired, network, host_rating(self.opts.environ))
         board.observed(Observation(desired, chain, plan, network.name, dict(self._upstreams), market, refs))
         self.opts.metrics.margins_seen(today_rows(margin_section(desired, chain, usage, refs)))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,16 +81,36 @@ class FileTrigger:
             self._thread = None
 
 
+def _event_topic(signature: str) -> str:
+    return "0x" + Web3.keccak(text=signature).hex().removeprefix("0x")
+
+
 # MarketplaceBidPosted and MarketplaceBidDeleted(address indexed provider, bytes32 indexed modelId, uint256 nonce)
-BID_EVENTS = tuple(
-    "0x" + Web3.keccak(text=f"MarketplaceBid{what}(address,bytes32,uint256)").hex().removeprefix("0x")
-    for what in ("Posted", "Deleted")
+BID_EVENTS = tuple(_event_topic(f"MarketplaceBid{what}(address,bytes32,uint256)") for what in ("Posted", "Deleted"))
+
+# The events our own apply sends, each with our address as its first indexed topic: our bids, our provider, our
+# models. Only we (or our delegates) can cause them, and a run must see its own moves at the next poll: unpaced.
+OWN_EVENTS = frozenset(
+    (
+        *BID_EVENTS,
+        _event_topic("ProviderRegistered(address)"),
+        _event_topic("ProviderDeregistered(address)"),
+        _event_topic("ModelRegisteredUpdated(address,bytes32)"),
+        _event_topic("ModelDeregistered(address,bytes32)"),
+    )
 )
+
+
+def provider_topics(provider: str) -> list[str | None]:
+    """The provider query's topic filter: the Diamond's events with this provider as first indexed topic. A
+    buyer's SessionOpened/SessionClosed on our bid has the buyer there (the provider is the third), so a buyer
+    opening and closing sessions never wakes the watcher; the timer reads sessions and earnings."""
+    return [None, "0x" + "00" * 12 + provider.lower().removeprefix("0x")]
 
 
 def _topic_hex(log: object, index: int) -> str:
     """A log's topic as lower-case 0x hex, whether the node's answer gave it as a string or as bytes."""
-    topics = log.get("topics", []) if isinstance(log, dict) else []
+    topics = log.get("topics", []) if isinstance(log, Mapping) else []
     if index >= len(topics):
         return ""
     t = topics[index]
@@ -108,12 +128,13 @@ COMPETITOR_PACE = 60.0
 
 
 class CompetitorPace:
-    """At most one competitor trigger per `every` seconds; the events seen in between are counted into the next
-    one, which comes at the first poll past the pace (or at once after a quiet pace). 0: every poll that saw one.
-    Pure: the caller gives the clock."""
+    """At most one trigger per `every` seconds for events anyone can cause (`what` they are); the events seen in
+    between are counted into the next one, which comes at the first poll past the pace (or at once after a quiet
+    pace). 0: every poll that saw one. Pure: the caller gives the clock."""
 
-    def __init__(self, every: float) -> None:
+    def __init__(self, every: float, what: str = "competitor bid event(s) on our models") -> None:
         self.every = every
+        self.what = what
         self.pending = 0
         self.last: float | None = None
 
@@ -121,9 +142,26 @@ class CompetitorPace:
         self.pending += count
         if not self.pending or (self.last is not None and now - self.last < self.every):
             return None
-        trigger = Trigger("chain", f"{self.pending} competitor bid event(s) on our models")
+        trigger = Trigger("chain", f"{self.pending} {self.what}")
         self.pending, self.last = 0, now
         return trigger
+
+
+class OwnEvents:
+    """The provider query's logs as triggers: our own moves (OWN_EVENTS) at once, at every poll that saw one;
+    any other event under our address (a session we opened as a user, a withdrawal) paced like competitors'
+    bid events, so no event outside our own apply's can wake runs back to back. Pure: the caller gives the clock."""
+
+    def __init__(self, every: float) -> None:
+        self.others = CompetitorPace(every, "other event(s) under our address")
+
+    def seen(self, logs: Sequence[object], now: float, head: int) -> list[Trigger]:
+        own = sum(1 for x in logs if _topic_hex(x, 0) in OWN_EVENTS)
+        found = [Trigger("chain", f"{own} own event(s) up to block {head}")] if own else []
+        paced = self.others.seen(len(logs) - own, now)
+        if paced is not None:
+            found.append(Trigger("chain", f"{paced.detail} up to block {head}"))
+        return found
 
 
 @dataclass
@@ -154,6 +192,7 @@ class Poller:
     ) -> None:
         self.out = out
         self._competitors = CompetitorPace(competitor_pace)
+        self._own = OwnEvents(competitor_pace)  # the same pace for other events under our address
         self.poll = poll
         self.interval = interval
         self.git_root = git_root
@@ -218,19 +257,17 @@ class Poller:
         if block is not None and head - block > WIDE_GAP:
             found.append(Trigger("chain", f"{head - block} blocks since the last poll: reading the provider again"))
         elif block is not None and head > block:
-            topic = "0x" + "00" * 12 + target.provider.lower().removeprefix("0x")
+            topics = provider_topics(target.provider)
+            topic = topics[1]
             diamond = Web3.to_checksum_address(target.diamond)
             batch = Batch(w3)
-            batch.logs(
-                {"address": diamond, "topics": [None, topic]}, block + 1, head, f"provider events {block + 1}..{head}"
-            )
+            batch.logs({"address": diamond, "topics": topics}, block + 1, head, f"provider events {block + 1}..{head}")
             if target.model_ids:  # the models' bid events, whoever bids: a competitor's move can mean a reprice
                 models = ["0x" + m.lower().removeprefix("0x") for m in target.model_ids]
                 query = {"address": diamond, "topics": [list(BID_EVENTS), None, models]}
                 batch.logs(query, block + 1, head, label=f"bid events on our models {block + 1}..{head}")
             logs, *bid_logs = batch.run()
-            if logs:
-                found.append(Trigger("chain", f"{len(logs)} event(s) up to block {head}"))
+            found.extend(self._own.seen(logs, time.monotonic(), head))
             theirs = [x for x in (bid_logs[0] if bid_logs else []) if _topic_hex(x, 1) != topic]
             paced = self._competitors.seen(len(theirs), time.monotonic())
             if paced is not None:

@@ -66,3 +66,21 @@ def test_network_from_block_and_log_block_range_load_with_a_deprecation_warning(
     _, warnings = load_desired(path)
     text = "\n".join(str(w) for w in warnings)
     assert "network.fromBlock" in text and "network.logBlockRange" in text and "deprecated and ignored" in text
+
+
+def test_the_same_provider_twice_is_refused_before_any_chain_read(tmp_path: Path) -> None:
+    """`import --out DIR --provider A --provider a`: one address twice, in any case, would be two members of one
+    provider on one network, which the fleet's validation refuses. Refused at once, naming it; nothing is read
+    (the RPC below has nothing listening) and nothing is written."""
+    from tests.support.ports import free_port
+
+    a, b = "0x" + "ab" * 20, "0x" + "cd" * 20
+    for given in ([a, Web3.to_checksum_address(a)], [b, a, a.upper().replace("0X", "0x")]):
+        out = tmp_path / f"fleet{len(given)}"
+        args = ["import", "--network", "base", "--rpc-url", "env:DEAD_RPC", "--out", str(out)]
+        args += [x for p in given for x in ("--provider", p)]
+        r = CliRunner().invoke(cli, args, env={"DEAD_RPC": f"http://127.0.0.1:{free_port()}"})
+        assert r.exit_code == 1, r.output
+        assert f"--provider {Web3.to_checksum_address(a)} is given twice" in r.stderr, r.output
+        assert "devnet" not in r.stderr and "RPC" not in r.stderr, r.output  # refused before any read
+        assert not out.exists()

@@ -182,5 +182,5 @@ def test_the_fleet_plan_json_follows_its_schema(net: dict[str, Any], tmp_path: P
         assert [p["name"] for p in doc["providers"]] == list(SELLS)
     assert docs[0]["providers"][2]["plan"] is not None
     assert docs[1]["providers"][2]["plan"] is None and "env:DEAD_RPC" in docs[1]["providers"][2]["error"]
-    bad = {"providers": [{**docs[0]["providers"][0], "plan": {"actions": "none"}}]}
+    bad = {**docs[0], "providers": [{**docs[0]["providers"][0], "plan": {"actions": "none"}}]}
     assert not validator.is_valid(bad)  # the plans are checked, not only the envelope

@@ -402,3 +402,38 @@ def test_two_members_on_one_provider_address_of_one_network_are_refused_naming_b
         assert r.exit_code == 1 and "provider.address" in r.output and "twin" in r.output, r.output
     (root / "twin" / "provider.yaml").write_text(twin.replace("preset: base-sepolia", "preset: base"))
     assert [m.name for m in load_fleet(root, ENV).members] == ["alpha", "beta", "twin"]
+
+
+def test_a_preset_and_its_chain_written_out_are_one_network_to_the_one_member_rule(tmp_path: Path) -> None:
+    """`preset: base` and Base's chain id and marketplace written out are the same network: two members writing
+    for one wallet there are refused, as with one preset twice. A known preset's own chain id and marketplace
+    are data (no network is read); a devnet's come from its devnet.json, so a devnet is compared by its preset."""
+    from reconciler.chain.networks import PRESETS
+    from reconciler.desired.fleet import load_fleet
+
+    base = PRESETS["base"]
+    spelled = f'  chainId: {base.chain_id}\n  diamond: "{base.diamond.lower()}"\n  mor: "{base.mor}"\n'
+    twin = provider_yaml("alpha", "- use: qwen\n").replace("alpha.example.com", "twin.example.com")
+    root = make_fleet(
+        tmp_path / "fleet",
+        {
+            "alpha": provider_yaml("alpha", "- use: llama\n").replace("preset: base-sepolia", "preset: base"),
+            "beta": provider_yaml("beta", "- use: llama\n"),
+            "twin": twin.replace("  preset: base-sepolia\n", spelled),
+        },
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        load_fleet(root, ENV)
+    shown = [str(d) for d in refused.value.diagnostics if d.severity is Severity.ERROR]
+    assert len(shown) == 1, shown
+    assert shown[0].startswith(f"{root / 'twin' / 'provider.yaml'}:"), shown
+    assert ": provider.address: " in shown[0] and "alpha" in shown[0] and "twin" in shown[0], shown
+    assert f"chain {base.chain_id}" in shown[0], shown
+    # another marketplace on the same chain, or Base Sepolia's chain id: another provider, fine
+    other = PRESETS["base-sepolia"]
+    for network in (
+        spelled.replace(base.diamond.lower(), other.diamond),
+        spelled.replace(str(base.chain_id), str(other.chain_id)).replace(base.diamond.lower(), base.diamond),
+    ):
+        (root / "twin" / "provider.yaml").write_text(twin.replace("  preset: base-sepolia\n", network))
+        assert [m.name for m in load_fleet(root, ENV).members] == ["alpha", "beta", "twin"]

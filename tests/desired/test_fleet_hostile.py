@@ -155,3 +155,52 @@ def test_slots_past_what_a_forwarder_can_count_are_refused(tmp_path: Path) -> No
     )
     shown = _refusals(root)
     assert any(".concurrentSlots: " in s and "maximum of 1000000" in s for s in shown), shown
+
+
+def test_a_fleet_of_too_many_files_or_bytes_in_all_is_refused_unread(tmp_path: Path) -> None:
+    """Each file under MAX_FLEET_FILE_BYTES and each provider under the cap still adds up (100 providers of many
+    1 MiB files): the whole fleet's files and bytes are counted first, and past either bound nothing is read."""
+    root = three(tmp_path / "files")
+    for i in range(fleet.MAX_FLEET_FILES):  # tiny files, each one that would be reported if it were read
+        (root / "beta" / f"n{i:04}.yaml").write_text("nonsense: 1\n")
+    [shown] = _refusals(root)
+    assert shown.startswith(f"{root}: ") and f"at most {fleet.MAX_FLEET_FILES} files" in shown, shown
+    assert "nonsense" not in shown and len(shown) < 300, shown
+
+    root = three(tmp_path / "bytes")
+    chunk = "# " + "x" * (fleet.MAX_FLEET_FILE_BYTES - 3) + "\n"  # each file just under the one-file bound
+    for i in range(fleet.MAX_FLEET_BYTES // fleet.MAX_FLEET_FILE_BYTES + 1):
+        member = ("alpha", "beta", "gamma")[i % 3]
+        (root / member / f"big{i:02}.yaml").write_text(chunk + "nonsense: 1\n")
+    [shown] = _refusals(root)
+    assert shown.startswith(f"{root}: ") and f"at most {fleet.MAX_FLEET_BYTES} bytes" in shown, shown
+    assert "nonsense" not in shown and len(shown) < 300, shown
+
+
+def test_a_slot_weight_past_the_slot_bound_is_refused(tmp_path: Path) -> None:
+    """slotWeight is capped as concurrentSlots and maxConcurrency are (1,000,000): on a shared definition, on a
+    `use`, and on a provider's own model."""
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "fleet-shared.schema.json").read_text())
+    assert schema["$defs"]["slotWeight"]["maximum"] == 1000000
+    root = three(tmp_path / "definition")
+    shared = (root / "shared.yaml").read_text()
+    (root / "shared.yaml").write_text(
+        shared.replace("    concurrentSlots: auto\n", "    concurrentSlots: auto\n    slotWeight: 1000001\n", 1)
+    )
+    [shown] = _refusals(root)
+    assert ": modelDefinitions.llama.slotWeight: " in shown and "maximum of 1000000" in shown, shown
+
+    root = three(tmp_path / "use")
+    alpha = (root / "alpha" / "provider.yaml").read_text()
+    (root / "alpha" / "provider.yaml").write_text(alpha.replace("slotWeight: 2", "slotWeight: " + "9" * 4000))
+    shown = _refusals(root)
+    assert any(": models[0].slotWeight: " in s and "maximum of 1000000" in s and len(s) < 300 for s in shown), shown
+
+    root = three(tmp_path / "own")
+    own = (
+        "  - name: own-llama\n    upstream: venice\n    upstreamModel: llama-3.3-70b\n    stake: '0.1 MOR'\n"
+        "    concurrentSlots: auto\n    slotWeight: 1000001\n    bid: {pricePerSecond: '0.006 MOR'}\n"
+    )
+    (root / "beta" / "provider.yaml").write_text((root / "beta" / "provider.yaml").read_text() + own)
+    shown = _refusals(root)
+    assert any(": models[1].slotWeight: " in s and "1000000" in s for s in shown), shown

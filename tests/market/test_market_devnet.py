@@ -112,12 +112,24 @@ def test_reconcile_market_ranks_three_providers_as_the_router_does(tmp_path: Pat
 
         page = _run(case, "status", str(case.yaml), "--format", "html")
         assert 'id="market"' in page and "ours #2 at score 87.06" in page
+        assert "the router&#x27;s default weights" in page  # escaped, as any weights' source is
+
+        # the host's setting by RECONCILE_WEIGHTS alone: `market`, the page's panel and `status` rank and say as it
+        tps_only = work / "tps-only.json"
+        tps_only.write_text(json.dumps({"algorithm": "default", "params": {"weights": {"tps": 1}}}))
+        host = {"RECONCILE_WEIGHTS": str(tps_only)}
+        by_env = json.loads(_run(case, "market", str(case.yaml), "--format", "json", env=host))
+        chat = next(m for m in by_env["models"] if m["name"] == "demo-chat")
+        assert chat["ours"]["rank"] == 1 and by_env["weightsSource"] == "weights from tps-only.json"
+        page = _run(case, "status", str(case.yaml), "--format", "html", env=host)
+        assert "ours #1 at score" in page and "ours #2" not in page and "weights from tps-only.json" in page
+        assert "weights: weights from tps-only.json" in _run(case, "status", str(case.yaml), env=host)
     finally:
         devnet.down(d)
 
 
-def _run(case: DevnetCase, *args: str) -> str:
-    done = case.reconcile(*args)
+def _run(case: DevnetCase, *args: str, env: dict[str, str] | None = None) -> str:
+    done = case.reconcile(*args, extra_env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 

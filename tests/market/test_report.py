@@ -66,3 +66,16 @@ def test_no_bid_of_ours_uses_our_standing() -> None:
     assert alone["models"][0]["ours"]["first"]["price"] is None
     assert "any price" in alone["models"][0]["ours"]["first"]["why"]
     assert "no active bid" in render_market_text(alone)
+
+
+def test_the_pages_market_panel_names_the_weights_it_ranks_with() -> None:
+    from reconciler.market.rating import Weights
+    from reconciler.status.page import market_weights
+
+    m = market(bid(1, "0x" + "01" * 20, MOR // 1000, GOOD, 11 * MOR // 10), bid(2, OURS, MOR // 500, GOOD, MOR))
+    models = [MarketModel(MODEL, "m", True)]
+    by_tps = market_report(OURS, models, {MODEL: m}, Standing(0, {}), Weights(1, 0, 0, 0, 0), "weights from r.json")
+    page = _market({"market": market_panel(by_tps), "marketWeights": market_weights(by_tps)})
+    assert "weights from r.json" in page and "default weights" not in page
+    plain = market_report(OURS, models, {MODEL: m}, Standing(0, {}), weights_source="the router's default weights")
+    assert "default weights" in _market({"market": market_panel(plain), "marketWeights": market_weights(plain)})

@@ -93,3 +93,22 @@ def test_the_hosts_weights_come_from_the_flag_or_the_variable_and_a_bad_file_is_
     assert competes(bid, PROVIDER.lower(), rating)
     assert not competes(replace(bid, provider="0x" + "bb" * 20), PROVIDER.lower(), rating)
     assert not competes(replace(bid, provider=PROVIDER.lower()), PROVIDER.lower(), host_rating({}))  # ours
+
+
+def test_every_consumer_resolves_the_hosts_weights_flag_over_variable_over_default(tmp_path: Path) -> None:
+    from reconciler.market.rating import DEFAULT_WEIGHTS, Weights
+    from reconciler.observe.market_input import WEIGHTS_ENV, host_rating
+
+    by_env, by_flag = tmp_path / "env.json", tmp_path / "flag.json"
+    by_env.write_text(json.dumps({"algorithm": "default", "params": {"weights": {"stake": 1}}}))
+    by_flag.write_text(json.dumps({"algorithm": "default", "params": {"weights": {"tps": 1}}}))
+    default = host_rating({}, None)
+    assert (
+        default.weights == DEFAULT_WEIGHTS and default.is_default and default.source == "the router's default weights"
+    )
+    assert host_rating({WEIGHTS_ENV: ""}, None).is_default  # an empty variable: the defaults
+    env = host_rating({WEIGHTS_ENV: str(by_env)}, None)
+    assert env.weights == Weights(0, 0, 0, 0, 1) and not env.is_default and env.source == "weights from env.json"
+    flag = host_rating({WEIGHTS_ENV: str(by_env)}, by_flag)  # the flag wins over the variable
+    assert flag.weights == Weights(1, 0, 0, 0, 0) and flag.source == "weights from flag.json"
+    assert host_rating({}, by_flag) == flag
