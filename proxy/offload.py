@@ -149,16 +149,20 @@ class Offload:
             # all (submitted from a thread: starting a process takes the caller some milliseconds)
             await asyncio.to_thread(lambda: [pool.submit(os.getpid) for _ in range(self.workers)])
             deadline = asyncio.get_running_loop().time() + PRESTART_WAIT
-            while len(self.ready_pids) < self.workers and asyncio.get_running_loop().time() < deadline:
+            while (
+                self._pool is pool  # not discarded meanwhile (a worker died under a big body)
+                and len(self.ready_pids) < self.workers
+                and asyncio.get_running_loop().time() < deadline
+            ):
                 try:
                     self.ready_pids.add(ready.get_nowait())
                 except queue.Empty:
                     await asyncio.sleep(0.05)
-            if len(self.ready_pids) < self.workers:
+            if self._pool is pool and len(self.ready_pids) < self.workers:
                 log.warning(
                     "%d of %d offload workers ready; the rest start as they can", len(self.ready_pids), self.workers
                 )
-        except (BrokenProcessPool, RuntimeError, OSError) as exc:  # a worker died, or the server is stopping
+        except (BrokenProcessPool, RuntimeError, OSError, ValueError) as exc:  # a worker died, or the server stops
             log.warning("offload workers not started early (%s); the first big body starts them", type(exc).__name__)
             self._discard(pool)
         finally:
