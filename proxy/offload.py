@@ -4,9 +4,8 @@ A 16 MiB chat body takes seconds of CPU to parse, translate for Anthropic and en
 every other stream's frames would wait meanwhile. A thread would not help: the C `json` module holds the GIL
 (a 15 MiB body stalled the loop 0.47 s from a thread). So bodies above `offload_body_bytes` go to a small pool
 of processes, raw bytes in and encoded bytes out (pickled as one buffer each way), stopped with the server.
-`morpheus-proxy` starts them in the background as it starts (`prestart`), so the first big body does not wait
-about 2 s for a worker to spawn and import; an embedded forwarder (`proxy.server.running`) starts them at the
-first such body unless asked to start them early.
+They start at the first such body, or in the background at start with `prestart_offload=True`
+(`proxy.server.start`/`running`; `morpheus-proxy` does not yet: see docs/forwarder.md).
 
 At most `offload_queue` bodies are in a worker or waiting for one; beyond that a big body is answered 503 at
 once (`bodies_busy`), so big bodies cannot pile up memory without bound while small ones keep being served.

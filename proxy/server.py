@@ -378,7 +378,7 @@ async def serve(
     """Run until SIGTERM/SIGINT, reloading on SIGHUP; then drain and exit."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    r = await start(state, listen, admin_listen, watch=watch, prestart_offload=True)
+    r = await start(state, listen, admin_listen, watch=watch)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: state.reload("sighup"))

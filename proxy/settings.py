@@ -48,7 +48,7 @@ class Settings:
     max_decoded_bytes: int = 16 * 1024 * 1024  # what a compressed upstream answer may inflate to
     upstream_keepalive_s: float = 4.0  # idle pooled upstream connections close after this (Keep-Alive: timeout= wins)
     offload_body_bytes: int = 1024 * 1024  # JSON bodies above this are prepared in a worker process (0 = never)
-    offload_workers: int = 2  # worker processes preparing big bodies (morpheus-proxy starts them at start)
+    offload_workers: int = 2  # worker processes preparing big bodies (started at the first one)
     offload_queue: int = 4  # big bodies prepared or waiting for a worker at a time; beyond, 503
 
     def __post_init__(self) -> None:
