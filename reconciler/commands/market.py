@@ -30,13 +30,13 @@ def market_cmd(path: Path, fmt: str, weights_file: Path | None) -> None:
 @handled
 def run_market(path: Path, fmt: str, weights_file: Path | None = None) -> int:
     from reconciler.desired.loader import load_desired
-    from reconciler.observe.market import observe_market
+    from reconciler.observe.market import market_document
     from reconciler.observe.market_input import host_rating
     from reconciler.render.market import render_market_markdown, render_market_text
 
     rating = host_rating(os.environ, weights_file)  # a bad file is said before the chain is read
     desired, _warnings = load_desired(path, os.environ)
-    doc = observe_market(desired, rating=rating, environ=os.environ)
+    doc = market_document(desired, rating=rating, environ=os.environ)
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2))
     elif fmt == "markdown":

@@ -74,7 +74,7 @@ def market_models(desired: Desired) -> list[MarketModel]:
     ]
 
 
-def observe_market(
+def market_document(
     desired: Desired,
     network: Network | None = None,
     rating: RatingConfig = RatingConfig(),
@@ -106,6 +106,6 @@ def market_for_page(desired: Desired, network: Network, rating: RatingConfig) ->
     plan's policies rank), or None when it cannot be read now (the page is reporting only: a market it cannot
     read is left out, never a failure of the page or of a watcher's run)."""
     try:
-        return observe_market(desired, network, rating)
+        return market_document(desired, network, rating)
     except ReconcileError:
         return None

@@ -27,7 +27,6 @@ from reconciler.apply.writer import state_path
 from reconciler.chain.networks import resolve_network
 from reconciler.desired.loader import load_desired
 from reconciler.devnet import buyer as sessions_devnet
-from reconciler.devnet import local as devnet
 from reconciler.market.ids import norm_hex
 from reconciler.pipeline import make_plan
 from reconciler.status import daily
@@ -35,7 +34,7 @@ from reconciler.status.page import build_page
 from reconciler.status.server import WatchServer
 from reconciler.watch.metrics import WatchMetrics
 from tests.status.test_page import LONG_ID, glance_inputs
-from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.apply_helpers import DevnetCase, example_devnet
 from tests.support.ports import free_port
 from tests.support.watch_helpers import forwarder_process, watch_process
 
@@ -108,14 +107,8 @@ def _reconcile(work: Path, *args: str) -> None:
 
 @pytest.mark.devnet
 def test_status_page_in_a_real_browser(tmp_path: Path) -> None:
-    d, work = tmp_path / "devnet", tmp_path / "work"
-    work.mkdir()
-    info, _ = devnet.up(d, free_port())
-    try:
-        yaml = example_in(work)
-        case = DevnetCase(info=info, dir=d, work=work, yaml=yaml, state=tmp_path / "state")
-        config = work / "forwarder-models.json"
-        config.write_text('{"models": []}\n')
+    with example_devnet(tmp_path) as case:
+        yaml, work, config, info = case.yaml, case.work, case.forwarder_config, case.info
         with forwarder_process(config, ADMIN) as (_port, admin):
             text = yaml.read_text().replace(
                 "proxy:\n", f"proxy:\n  adminUrl: http://127.0.0.1:{admin}\n  adminToken: env:FWD_ADMIN_TOKEN\n"
@@ -147,8 +140,6 @@ def test_status_page_in_a_real_browser(tmp_path: Path) -> None:
                 w.mark()
                 _check_in_browser(tmp_path, port, case, w, yaml, env, provider_dir, chat)
                 assert w.terminate() == 0
-    finally:
-        devnet.down(d)
 
 
 def _check_in_browser(

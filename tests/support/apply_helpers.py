@@ -8,7 +8,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,11 @@ class DevnetCase:
     @property
     def provider(self) -> str:
         return str(self.info["provider"])
+
+    @property
+    def forwarder_config(self) -> Path:
+        """The forwarder's models-config file the example desired state names (`example_in`)."""
+        return self.work / "forwarder-models.json"
 
     def key(self, index: int) -> str:
         return str(self.info["accounts"][index]["privateKey"])
@@ -112,6 +117,24 @@ def example_in(work: Path) -> Path:
     path = work / "desired.yaml"
     path.write_text(text)
     return path
+
+
+@contextlib.contextmanager
+def example_devnet(tmp_path: Path) -> Iterator[DevnetCase]:
+    """A devnet of its own with the example desired state in `tmp_path/work` and an empty forwarder file; the
+    devnet is stopped however the test ends."""
+    from reconciler.devnet import local as devnet
+    from tests.support.ports import free_port
+
+    d, work = tmp_path / "devnet", tmp_path / "work"
+    work.mkdir()
+    info, _ = devnet.up(d, free_port())
+    try:
+        case = DevnetCase(info=info, dir=d, work=work, yaml=example_in(work), state=tmp_path / "state")
+        case.forwarder_config.write_text('{"models": []}\n')
+        yield case
+    finally:
+        devnet.down(d)
 
 
 @dataclass

@@ -15,8 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.devnet import local as devnet
-from tests.support.apply_helpers import DevnetCase, example_in
+from tests.support.apply_helpers import example_devnet
 from tests.support.ports import free_port
 from tests.support.watch_helpers import forwarder_on, watch_process, webhook_receiver
 
@@ -41,14 +40,8 @@ def _metric(port: int, name: str) -> str:
 
 
 def test_a_stopped_forwarder_is_down_everywhere_and_up_again_once(tmp_path: Path) -> None:
-    d, work = tmp_path / "devnet", tmp_path / "work"
-    work.mkdir()
-    info, _ = devnet.up(d, free_port())
-    try:
-        yaml = example_in(work)
-        case = DevnetCase(info=info, dir=d, work=work, yaml=yaml, state=tmp_path / "state")
-        config = work / "forwarder-models.json"
-        config.write_text('{"models": []}\n')
+    with example_devnet(tmp_path) as case:
+        yaml, work, config = case.yaml, case.work, case.forwarder_config
         port, admin = free_port(), free_port()
         with_admin(yaml, admin)
         with webhook_receiver() as hooks:
@@ -100,5 +93,3 @@ def test_a_stopped_forwarder_is_down_everywhere_and_up_again_once(tmp_path: Path
                 assert len(hooks.named("forwarder-up")) == 1 and len(hooks.named("forwarder-down")) == 1
                 page = httpx.get(f"http://127.0.0.1:{http}/").text
                 assert 'data-place="forwarder" data-state="down"' not in page
-    finally:
-        devnet.down(d)

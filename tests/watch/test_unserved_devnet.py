@@ -13,10 +13,9 @@ from typing import Any
 import openai
 import pytest
 
-from reconciler.devnet import local as devnet
 from reconciler.watch.loop import Watcher, WatchOptions
 from reconciler.watch.triggers import Trigger
-from tests.support.apply_helpers import DevnetCase, example_in, served_devnet
+from tests.support.apply_helpers import example_devnet, served_devnet
 from tests.support.ports import free_port
 from tests.support.watch_helpers import active_bids, forwarder_on, watch_process
 from tests.watch.test_forwarder_down_devnet import ADMIN, with_admin
@@ -31,14 +30,8 @@ def _down(r: dict[str, Any]) -> bool:
 
 
 def test_unserved_bids_are_withdrawn_after_the_grace_and_reposted_after_the_delay(tmp_path: Path) -> None:
-    d, work = tmp_path / "devnet", tmp_path / "work"
-    work.mkdir()
-    info, _ = devnet.up(d, free_port())
-    try:
-        yaml = example_in(work)
-        case = DevnetCase(info=info, dir=d, work=work, yaml=yaml, state=tmp_path / "state")
-        config = work / "forwarder-models.json"
-        config.write_text('{"models": []}\n')
+    with example_devnet(tmp_path) as case:
+        yaml, work, config, info = case.yaml, case.work, case.forwarder_config, case.info
         port, admin = free_port(), free_port()
         with_admin(yaml, admin)
         text = yaml.read_text().replace(
@@ -78,8 +71,6 @@ def test_unserved_bids_are_withdrawn_after_the_grace_and_reposted_after_the_dela
             posts = [a for a in reposted["actions"] if a.split(":")[0] != "mor.approve"]  # the fees' allowance
             assert sorted(a.split(":")[0] for a in posts) == ["bid.post"] * len(bids), reposted
             assert set(active_bids(case.w3, info, case.provider)) == set(bids)
-    finally:
-        devnet.down(d)
 
 
 async def test_a_refused_key_withdraws_that_models_bid_and_a_restarted_watcher_keeps_holding_it(
